@@ -1,1 +1,29 @@
-//! The event contract.
+//! The event contract of the auction platform: the envelope every stored event travels in, the
+//! Auction event payloads, their schema versions and the upcasters that read old versions.
+//!
+//! This is the wire format shared by the event store, the stream consumers, the queues and every
+//! other language that reads the log, so it only ever changes additively: a new field or a new
+//! meaning gets a new `schemaVersion` and an upcaster from the old one. JSON Schemas of the current
+//! versions live in `events/schemas/` and golden samples in `events/samples/`; tests fail when the
+//! code drifts from either.
+//!
+//! Must not depend on the domain, on any AWS crate, or on I/O: it is plain data plus (de)coding.
+
+mod envelope;
+mod error;
+mod ids;
+mod money;
+mod payloads;
+pub mod schema;
+mod upcast;
+
+pub use envelope::{AGGREGATE_TYPE, Actor, EventEnvelope, Metadata, RawEnvelope};
+pub use error::DecodeError;
+pub use ids::{AuctionId, BidId, InvalidUserId, UserId};
+pub use money::{Currency, InvalidCurrency, Money};
+pub use payloads::{
+    AuctionCancelled, AuctionCreated, AuctionEnded, AuctionEvent, AuctionExtended, AuctionResult,
+    AuctionStarted, BidPlaced, EndTrigger, IncrementBand, IncrementPolicy, ItemOfferedToRunnerUp,
+    MaxBidRaised, Payload, PaymentFailed, PaymentSucceeded, SoftClose, UnsoldReason,
+};
+pub use upcast::legacy;
