@@ -25,7 +25,10 @@ pub enum DecodeError {
     },
     /// A schema version that never existed (0, or a gap in the history).
     #[error("{event_type} has no schema version {found}")]
-    UnknownSchemaVersion { event_type: &'static str, found: u32 },
+    UnknownSchemaVersion {
+        event_type: &'static str,
+        found: u32,
+    },
     /// The payload does not match the schema its version claims.
     #[error("invalid {event_type} v{schema_version} payload: {reason}")]
     InvalidPayload {

@@ -1,6 +1,7 @@
+use std::borrow::Cow;
 use std::fmt;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
@@ -34,11 +35,9 @@ impl fmt::Display for BidId {
 
 /// A user as the identity provider names them (the JWT `sub` claim): opaque, 1 to 128 visible
 /// characters.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct UserId(#[schemars(length(min = 1, max = 128))] String);
+pub struct UserId(String);
 
 /// The text given as a user id is empty, too long or contains control characters.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -81,5 +80,20 @@ impl From<UserId> for String {
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+// Written by hand because the derive would describe the unvalidated `String` that serde reads first.
+impl JsonSchema for UserId {
+    fn schema_name() -> Cow<'static, str> {
+        "UserId".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A user as the identity provider names them (the JWT `sub` claim).",
+            "type": "string",
+            "minLength": 1, "maxLength": 128, "pattern": "^[^\\p{Cc}]*$"
+        })
     }
 }

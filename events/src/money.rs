@@ -1,15 +1,14 @@
+use std::borrow::Cow;
 use std::fmt;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// An ISO 4217 currency code such as `EUR`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Currency(#[schemars(regex(pattern = r"^[A-Z]{3}$"))] String);
+pub struct Currency(String);
 
 /// The text is not an ISO 4217 currency code.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -76,5 +75,20 @@ impl Money {
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} (minor units)", self.amount_minor, self.currency)
+    }
+}
+
+// Written by hand because the derive would describe the unvalidated `String` that serde reads first.
+impl JsonSchema for Currency {
+    fn schema_name() -> Cow<'static, str> {
+        "Currency".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An ISO 4217 currency code such as `EUR`.",
+            "type": "string",
+            "pattern": "^[A-Z]{3}$"
+        })
     }
 }

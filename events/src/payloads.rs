@@ -122,7 +122,9 @@ pub enum AuctionResult {
         winner_id: UserId,
         final_price: Money,
     },
-    Unsold { reason: UnsoldReason },
+    Unsold {
+        reason: UnsoldReason,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -1,5 +1,7 @@
 //! The wire contract under test: checked-in schemas match the code, golden samples decode (old
 //! versions through their upcasters) and re-encode unchanged, and bad input is a typed error.
+// In tests a panic is a failed assertion; clippy's in-test allowance does not reach helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -108,8 +110,8 @@ fn current_version_samples_reencode_byte_for_byte_as_json_values() {
         // Given a golden sample at the current version
         let golden = sample(event_type, *version);
         // When it is decoded and encoded again
-        let reencoded = serde_json::to_value(EventEnvelope::from_value(golden.clone()).unwrap())
-            .unwrap();
+        let reencoded =
+            serde_json::to_value(EventEnvelope::from_value(golden.clone()).unwrap()).unwrap();
         // Then nothing changed
         assert_eq!(reencoded, golden, "{event_type} v{version}");
     }
