@@ -1,1 +1,10 @@
-//! The Auction aggregate.
+//! The Auction aggregate: its state, the commands it accepts, the decisions that turn a command
+//! into events, and `evolve`, which folds events into state.
+//!
+//! Pure and synchronous: time and ids arrive as arguments, and nothing here performs I/O. Must not
+//! depend on tokio, on any AWS crate, on HTTP or on storage; its only dependency of substance is
+//! the event contract (`auction-events`), whose payloads are this aggregate's events.
+
+pub mod auction;
+
+pub use auction::*;
