@@ -208,7 +208,7 @@ fn open_for_bidding(state: &State, now: DateTime<Utc>) -> Result<(State, Vec<Eve
 /// is at least the reserve. The leader bidding again raises their maximum instead of bidding
 /// against themselves. A bid less than the soft-close window before the end extends the end.
 pub fn decide_place_bid(state: &State, command: &PlaceBid, now: DateTime<Utc>) -> Decision {
-    if existing(state)?.seen_commands.contains(&command.bid_id) {
+    if existing(state)?.took_effect(&command.bid_id) {
         return Ok(vec![]);
     }
     let (state, mut events) = open_for_bidding(state, now)?;
@@ -317,10 +317,7 @@ fn soft_close_extension(
 /// Buys the item at the buy-now price, ending the auction at once. Buy-now is open until a bid
 /// meets the reserve; without a reserve, until the first bid.
 pub fn decide_buy_now(state: &State, command: &BuyNow, now: DateTime<Utc>) -> Decision {
-    if existing(state)?
-        .seen_commands
-        .contains(&command.purchase_id)
-    {
+    if existing(state)?.took_effect(&command.purchase_id) {
         return Ok(vec![]);
     }
     let (state, mut events) = open_for_bidding(state, now)?;

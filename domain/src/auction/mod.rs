@@ -14,4 +14,4 @@ pub use auction_events::AuctionEvent as Event;
 pub use commands::*;
 pub use decide::*;
 pub use rejection::Rejection;
-pub use state::{Auction, Settlement, Standing, State, Status, evolve, fold};
+pub use state::{Auction, SNAPSHOT_FORMAT, Settlement, Standing, State, Status, evolve, fold};

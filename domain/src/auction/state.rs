@@ -1,15 +1,19 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use auction_events::{
     AuctionCreated, AuctionId, AuctionResult, BidId, Currency, EndTrigger, IncrementPolicy, Money,
     SoftClose, UserId,
 };
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::Event;
+use super::rules::RECENT_COMMAND_IDS;
 
 /// What the aggregate knows after folding its events: everything a decision needs, nothing more.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// Serializable so that the event store can keep snapshots of it; see [`SNAPSHOT_FORMAT`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct State {
     /// The number of events folded so far: the version the next event will follow.
     pub version: u64,
@@ -17,7 +21,7 @@ pub struct State {
     pub auction: Option<Auction>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Auction {
     pub id: AuctionId,
     pub seller_id: UserId,
@@ -39,21 +43,24 @@ pub struct Auction {
     /// Each bidder's highest maximum, for proxy bidding and the runner-up offer.
     pub bidders: BTreeMap<UserId, Standing>,
     pub bid_count: u32,
-    /// Ids of bids and purchases that took effect: a retried command is recognised by its id.
-    pub seen_commands: BTreeSet<BidId>,
+    /// Ids of the most recent bids and purchases that took effect, oldest first, so a retried
+    /// command is recognised by its id. Bounded, because the state must fit in a snapshot item:
+    /// an older bid cannot take effect twice anyway, as the price has since passed its amount
+    /// (prices never fall and the next bid must beat the price), so it is rejected as too low.
+    pub recent_commands: VecDeque<BidId>,
     pub settlement: Option<Settlement>,
     pub runner_up_offered: bool,
     pub failed_buyers: BTreeSet<UserId>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Standing {
     pub max: i64,
     /// The version at which the bidder reached `max`: equal maximums go to the earlier one.
     pub since: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     Scheduled,
     Active,
@@ -61,7 +68,7 @@ pub enum Status {
     Cancelled,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Settlement {
     AwaitingPayment {
         buyer: UserId,
@@ -95,11 +102,23 @@ impl Auction {
             leader: None,
             bidders: BTreeMap::new(),
             bid_count: 0,
-            seen_commands: BTreeSet::new(),
+            recent_commands: VecDeque::new(),
             settlement: None,
             runner_up_offered: false,
             failed_buyers: BTreeSet::new(),
         }
+    }
+
+    /// Whether a bid or purchase with this id took effect (among the recent ones).
+    pub fn took_effect(&self, command_id: &BidId) -> bool {
+        self.recent_commands.contains(command_id)
+    }
+
+    fn remember(&mut self, command_id: BidId) {
+        if self.recent_commands.len() >= RECENT_COMMAND_IDS {
+            self.recent_commands.pop_front();
+        }
+        self.recent_commands.push_back(command_id);
     }
 
     pub fn money(&self, amount_minor: i64) -> Money {
@@ -132,6 +151,11 @@ impl Auction {
     }
 }
 
+/// Names the serialized shape of [`State`]. Bump it whenever that shape or the meaning of a
+/// field changes: stored snapshots of another format are ignored and the state is rebuilt from
+/// the events.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
 /// Applies one event. Total: an event that does not fit the state (which decisions never emit)
 /// only advances the version, so folding a damaged log cannot panic.
 pub fn evolve(mut state: State, event: &Event) -> State {
@@ -154,7 +178,7 @@ pub fn evolve(mut state: State, event: &Event) -> State {
             }
         }
         Event::BidPlaced(bid) => {
-            auction.seen_commands.insert(bid.bid_id);
+            auction.remember(bid.bid_id);
             auction.bid_count += 1;
             raise_standing(
                 auction,
@@ -166,7 +190,7 @@ pub fn evolve(mut state: State, event: &Event) -> State {
             auction.leader = Some(bid.leader_id.clone());
         }
         Event::MaxBidRaised(raise) => {
-            auction.seen_commands.insert(raise.bid_id);
+            auction.remember(raise.bid_id);
             raise_standing(
                 auction,
                 &raise.bidder_id,
@@ -178,7 +202,7 @@ pub fn evolve(mut state: State, event: &Event) -> State {
         Event::AuctionExtended(extended) => auction.ends_at = extended.new_ends_at,
         Event::AuctionEnded(ended) => {
             if let EndTrigger::BoughtNow { purchase_id } = &ended.trigger {
-                auction.seen_commands.insert(*purchase_id);
+                auction.remember(*purchase_id);
             }
             if let AuctionResult::Sold {
                 winner_id,

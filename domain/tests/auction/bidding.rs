@@ -431,3 +431,32 @@ fn overlong_cancel_reason_is_rejected() {
         "INVALID_REASON"
     );
 }
+
+#[test]
+fn a_bid_retried_after_its_id_was_forgotten_cannot_take_effect_twice() {
+    // Given bob's bid, followed by more bids than the state remembers ids for
+    let state = given_created(CreateAuction {
+        ends_at: t(86_400),
+        ..create()
+    });
+    let state = and(
+        state.clone(),
+        decide_place_bid(&state, &bid(1, "bob", 1_000), t(10)),
+    );
+    let state = (0..rules::RECENT_COMMAND_IDS as u128).fold(state, |state, i| {
+        let bidder = if i % 2 == 0 { "cat" } else { "dan" };
+        let amount = 1_100 + 100 * i as i64;
+        and(
+            state.clone(),
+            decide_place_bid(&state, &bid(100 + i, bidder, amount), t(20)),
+        )
+    });
+    assert!(!auction(&state).took_effect(&bid_id(1)));
+    // When bob's client retries the first bid
+    let decision = decide_place_bid(&state, &bid(1, "bob", 1_000), t(30));
+    // Then it is refused by the price rule: nothing is appended
+    assert!(
+        matches!(decision, Err(Rejection::BidTooLow { .. })),
+        "{decision:?}"
+    );
+}

@@ -305,6 +305,13 @@ proptest! {
     }
 
     #[test]
+    fn the_state_round_trips_through_json_for_snapshots(trace in arb_trace()) {
+        let json = serde_json::to_string(&trace.state).unwrap();
+        let restored: State = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(restored, trace.state);
+    }
+
+    #[test]
     fn while_bidding_is_open_the_leader_is_a_bidder_within_their_maximum(trace in arb_trace()) {
         for step in &trace.steps {
             let Some(auction) = step.after.auction.as_ref() else { continue };
