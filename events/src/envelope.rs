@@ -97,6 +97,21 @@ impl EventEnvelope {
         self.event.event_type()
     }
 
+    /// The wire form, at the current schema version of the event's type.
+    pub fn to_raw(&self) -> Result<RawEnvelope, serde_json::Error> {
+        Ok(RawEnvelope {
+            event_id: self.event_id,
+            aggregate_id: self.aggregate_id,
+            aggregate_type: AGGREGATE_TYPE.to_owned(),
+            event_type: self.event.event_type().to_owned(),
+            version: self.version,
+            schema_version: self.event.schema_version(),
+            occurred_at: self.occurred_at,
+            payload: serde_json::to_value(&self.event)?,
+            metadata: self.metadata.clone(),
+        })
+    }
+
     /// Decodes an envelope from JSON text, upcasting old schema versions.
     pub fn from_json(json: &str) -> Result<Self, DecodeError> {
         serde_json::from_str::<RawEnvelope>(json)

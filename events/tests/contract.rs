@@ -325,3 +325,15 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn the_raw_form_of_an_envelope_is_its_wire_form() {
+    for (event_type, version) in AuctionEvent::TYPES {
+        let golden = sample(event_type, *version);
+        let raw = EventEnvelope::from_value(golden.clone())
+            .unwrap()
+            .to_raw()
+            .unwrap();
+        assert_eq!(serde_json::to_value(raw).unwrap(), golden, "{event_type}");
+    }
+}

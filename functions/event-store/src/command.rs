@@ -1,0 +1,569 @@
+//! Running one command against the log: load, decide, append, and what to do when that fails.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auction_domain::{Event, Rejection, SNAPSHOT_FORMAT, State, evolve};
+use auction_events::{Actor, AuctionId, EventEnvelope, Metadata};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use uuid::Uuid;
+
+use crate::chain::{GENESIS, seal};
+use crate::error::StoreError;
+use crate::log::{
+    EventLog, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, StoredEvent, scoped_key,
+};
+use crate::meter::{Cost, Meter};
+
+/// A client's idempotency key for one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The key as the client sent it (the `Idempotency-Key` header).
+    pub key: String,
+    /// Identifies the request (e.g. a hash of its method, path and body), so that the same key
+    /// on a different request is refused instead of answered with another request's outcome.
+    pub fingerprint: String,
+}
+
+/// Who issued a command, when, and how to trace it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandContext {
+    /// Becomes every event's causationId.
+    pub command_id: String,
+    pub correlation_id: String,
+    pub actor: Actor,
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// The server's clock, read once for the whole command.
+    pub now: DateTime<Utc>,
+}
+
+/// When and how snapshots are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// A snapshot is written each time an append crosses a multiple of this many events;
+    /// 0 disables snapshots.
+    pub every: u64,
+    /// Write the snapshot after the command has returned (off its latency path) instead of
+    /// before. Tests turn this off to observe snapshots deterministically.
+    pub in_background: bool,
+}
+
+impl Default for SnapshotPolicy {
+    fn default() -> Self {
+        Self {
+            every: 100,
+            in_background: true,
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The events the command appended. For a replayed retry, the events the first attempt
+    /// appended; empty when the command had already taken effect some other way.
+    pub events: Vec<EventEnvelope>,
+    /// The aggregate as this attempt last saw it: after the events for a fresh command, the
+    /// current state for a replay.
+    pub state: State,
+    /// The answer repeats an earlier attempt's (same idempotency key).
+    pub replayed: bool,
+    pub cost: Cost,
+}
+
+/// The aggregate as loaded: its state and the chain hash to append after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub state: State,
+    pub head_hash: String,
+    /// The version of the snapshot the load started from, if any.
+    pub snapshot_version: Option<u64>,
+}
+
+/// The event store: a backend implementing the three ports, plus the policies of the command
+/// loop.
+#[derive(Debug)]
+pub struct Store<B> {
+    backend: Arc<B>,
+    snapshots: SnapshotPolicy,
+    /// Attempts at deciding and appending before giving up on a busy aggregate.
+    max_attempts: u32,
+}
+
+impl<B> Clone for Store<B> {
+    fn clone(&self) -> Self {
+        Self {
+            backend: Arc::clone(&self.backend),
+            snapshots: self.snapshots,
+            max_attempts: self.max_attempts,
+        }
+    }
+}
+
+/// Loads an aggregate from a store; see [`Store::load`].
+pub async fn load<B>(store: &Store<B>, aggregate_id: AuctionId) -> Result<Loaded, StoreError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+{
+    store.load(aggregate_id, &Meter::default()).await
+}
+
+/// Runs one command; see [`Store::execute`].
+pub async fn execute<B, F>(
+    store: &Store<B>,
+    aggregate_id: AuctionId,
+    context: &CommandContext,
+    decide: F,
+) -> Result<Outcome, StoreError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+    F: Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection>,
+{
+    store.execute(aggregate_id, context, decide).await
+}
+
+const CONTENTION_RETRIES: u32 = 5;
+
+impl<B> Store<B>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+{
+    pub fn new(backend: B, snapshots: SnapshotPolicy) -> Self {
+        Self {
+            backend: Arc::new(backend),
+            snapshots,
+            max_attempts: 10,
+        }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Loads the aggregate: the latest snapshot (if it is of the current format and readable),
+    /// then every event after it, strongly consistent and fully paginated. Two read requests
+    /// at any history length while snapshots keep the tail under 1 MB.
+    pub async fn load(&self, aggregate_id: AuctionId, meter: &Meter) -> Result<Loaded, StoreError> {
+        let mut loaded = Loaded {
+            state: State::default(),
+            head_hash: GENESIS.to_owned(),
+            snapshot_version: None,
+        };
+        if self.snapshots.every > 0
+            && let Some(snapshot) = self.backend.get_snapshot(aggregate_id, meter).await?
+        {
+            match restore(&snapshot) {
+                Some(state) => {
+                    loaded = Loaded {
+                        state,
+                        head_hash: snapshot.head_hash,
+                        snapshot_version: Some(snapshot.version),
+                    }
+                }
+                None => tracing::warn!(
+                    %aggregate_id,
+                    snapshot_version = snapshot.version,
+                    snapshot_format = snapshot.format,
+                    "ignoring a snapshot this code cannot read; replaying every event"
+                ),
+            }
+        }
+        let tail = self
+            .backend
+            .read_after(aggregate_id, loaded.state.version, meter)
+            .await?;
+        apply(&mut loaded, aggregate_id, &tail)?;
+        Ok(loaded)
+    }
+
+    /// Runs one command: load, `decide`, append at the next version; on a conflict with
+    /// another writer, reload only the tail and decide again (bounded, with jitter). A command
+    /// with an idempotency key that already took effect appends nothing and returns the first
+    /// attempt's events.
+    pub async fn execute<F>(
+        &self,
+        aggregate_id: AuctionId,
+        context: &CommandContext,
+        decide: F,
+    ) -> Result<Outcome, StoreError>
+    where
+        F: Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection>,
+    {
+        let meter = Meter::default();
+        let result = self.run(aggregate_id, context, &decide, &meter).await;
+        let cost = meter.cost();
+        let total = cost.total();
+        match &result {
+            Ok(outcome) => tracing::info!(
+                %aggregate_id,
+                version = outcome.state.version,
+                appended = outcome.events.len(),
+                replayed = outcome.replayed,
+                read_requests = total.read_requests,
+                write_requests = total.write_requests,
+                read_units = total.read_units,
+                write_units = total.write_units,
+                index_write_units = total.index_write_units,
+                idempotency_write_units = cost.idempotency.write_units,
+                "command done"
+            ),
+            Err(error) => tracing::debug!(
+                %aggregate_id,
+                %error,
+                read_requests = total.read_requests,
+                write_requests = total.write_requests,
+                "command not done"
+            ),
+        }
+        result.map(|outcome| Outcome { cost, ..outcome })
+    }
+
+    async fn run<F>(
+        &self,
+        aggregate_id: AuctionId,
+        context: &CommandContext,
+        decide: &F,
+        meter: &Meter,
+    ) -> Result<Outcome, StoreError>
+    where
+        F: Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection>,
+    {
+        let command_key = context
+            .idempotency_key
+            .as_ref()
+            .map(|key| scoped_key(&context.actor, &key.key));
+        // The record lookup runs beside the load, so idempotency adds no latency.
+        let record_lookup = async {
+            match &command_key {
+                Some(key) => self.backend.get_record(key, meter).await,
+                None => Ok(None),
+            }
+        };
+        let (loaded, record) = tokio::join!(self.load(aggregate_id, meter), record_lookup);
+        let mut loaded = loaded?;
+        if let Some(record) = record? {
+            return self
+                .replay(aggregate_id, context, &record, loaded.state, meter)
+                .await;
+        }
+
+        for attempt in 1..=self.max_attempts {
+            // Money and audit trails want one clock reading, at millisecond precision so that
+            // the stored timestamp reads back exactly.
+            let now = context
+                .now
+                .duration_trunc(TimeDelta::milliseconds(1))
+                .unwrap_or(context.now);
+            let events = decide(&loaded.state, now).map_err(StoreError::Rejected)?;
+            if events.is_empty() {
+                return self
+                    .already_done(aggregate_id, context, command_key.as_deref(), loaded, meter)
+                    .await;
+            }
+            let stored = self.seal(aggregate_id, context, &loaded, &events, now)?;
+            match self.append_riding_out_contention(&stored, meter).await {
+                Ok(()) => {
+                    return self
+                        .committed(aggregate_id, context, command_key, loaded, stored, meter)
+                        .await;
+                }
+                Err(StoreError::VersionTaken { existing, .. }) => {
+                    let ours = existing.as_deref().is_some_and(|existing| {
+                        existing.envelope.event_id == stored[0].envelope.event_id
+                            || (command_key.is_some() && existing.command_key() == command_key)
+                    });
+                    let tail = self
+                        .backend
+                        .read_after(aggregate_id, loaded.state.version, meter)
+                        .await?;
+                    if ours {
+                        // Our own earlier attempt (a retried request, or a response lost in
+                        // transit) already committed: answer with what it appended.
+                        return self
+                            .own_earlier_attempt(
+                                aggregate_id,
+                                context,
+                                command_key,
+                                loaded,
+                                tail,
+                                meter,
+                            )
+                            .await;
+                    }
+                    apply(&mut loaded, aggregate_id, &tail)?;
+                    tracing::debug!(%aggregate_id, attempt, "another writer won; deciding again");
+                    tokio::time::sleep(jitter(attempt, 5)).await;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(StoreError::TooManyConflicts {
+            aggregate_id,
+            attempts: self.max_attempts,
+        })
+    }
+
+    fn seal(
+        &self,
+        aggregate_id: AuctionId,
+        context: &CommandContext,
+        loaded: &Loaded,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let envelopes = (loaded.state.version + 1..)
+            .zip(events)
+            .map(|(version, event)| {
+                EventEnvelope {
+                    event_id: Uuid::new_v4(),
+                    aggregate_id,
+                    version,
+                    occurred_at: now,
+                    event: event.clone(),
+                    metadata: Metadata {
+                        correlation_id: context.correlation_id.clone(),
+                        causation_id: context.command_id.clone(),
+                        actor: context.actor.clone(),
+                        idempotency_key: context.idempotency_key.as_ref().map(|k| k.key.clone()),
+                    },
+                }
+                .to_raw()
+                .map_err(|e| StoreError::Refused(format!("cannot encode event: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let stored = seal(&loaded.head_hash, envelopes);
+        stored.iter().try_for_each(crate::size::check)?;
+        Ok(stored)
+    }
+
+    async fn append_riding_out_contention(
+        &self,
+        stored: &[StoredEvent],
+        meter: &Meter,
+    ) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.backend.append(stored, meter).await {
+                Err(StoreError::Contention(reason)) if attempt < CONTENTION_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(%reason, attempt, "append throttled; backing off");
+                    tokio::time::sleep(jitter(attempt, 20)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn committed(
+        &self,
+        aggregate_id: AuctionId,
+        context: &CommandContext,
+        command_key: Option<String>,
+        mut loaded: Loaded,
+        stored: Vec<StoredEvent>,
+        meter: &Meter,
+    ) -> Result<Outcome, StoreError> {
+        let previous_version = loaded.state.version;
+        apply(&mut loaded, aggregate_id, &stored)?;
+        if let (Some(command_key), Some(key), Some(first), Some(last)) = (
+            command_key,
+            &context.idempotency_key,
+            stored.first(),
+            stored.last(),
+        ) {
+            let record = IdempotencyRecord {
+                command_key,
+                aggregate_id,
+                fingerprint: key.fingerprint.clone(),
+                first_version: first.version(),
+                last_version: last.version(),
+                recorded_at: context.now,
+            };
+            // The events are committed whatever happens here; a retry finds them by their key
+            // in the log if the record is missing.
+            if let Err(error) = self.backend.put_record(&record, meter).await {
+                tracing::warn!(%aggregate_id, %error, "idempotency record not written");
+            }
+        }
+        self.maybe_snapshot(previous_version, &loaded, meter).await;
+        Ok(Outcome {
+            events: decode_all(&stored)?,
+            state: loaded.state,
+            replayed: false,
+            cost: Cost::default(),
+        })
+    }
+
+    async fn maybe_snapshot(&self, previous_version: u64, loaded: &Loaded, meter: &Meter) {
+        let every = self.snapshots.every;
+        if every == 0 || previous_version / every == loaded.state.version / every {
+            return;
+        }
+        let state = match serde_json::to_string(&loaded.state) {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(%error, "state not serializable; no snapshot");
+                return;
+            }
+        };
+        let Some(aggregate_id) = loaded.state.auction.as_ref().map(|a| a.id) else {
+            return;
+        };
+        let snapshot = Snapshot {
+            aggregate_id,
+            version: loaded.state.version,
+            format: SNAPSHOT_FORMAT,
+            head_hash: loaded.head_hash.clone(),
+            state,
+        };
+        if self.snapshots.in_background {
+            let backend = Arc::clone(&self.backend);
+            tokio::spawn(async move {
+                if let Err(error) = backend.put_snapshot(&snapshot, &Meter::default()).await {
+                    tracing::warn!(%aggregate_id, %error, "snapshot not written");
+                }
+            });
+        } else if let Err(error) = self.backend.put_snapshot(&snapshot, meter).await {
+            tracing::warn!(%aggregate_id, %error, "snapshot not written");
+        }
+    }
+
+    /// The record says this key already took effect.
+    async fn replay(
+        &self,
+        aggregate_id: AuctionId,
+        context: &CommandContext,
+        record: &IdempotencyRecord,
+        state: State,
+        meter: &Meter,
+    ) -> Result<Outcome, StoreError> {
+        let same_request = context
+            .idempotency_key
+            .as_ref()
+            .is_some_and(|key| key.fingerprint == record.fingerprint);
+        if !same_request || record.aggregate_id != aggregate_id {
+            return Err(StoreError::IdempotencyKeyReused);
+        }
+        let events = self
+            .backend
+            .read_range(
+                aggregate_id,
+                record.first_version,
+                record.last_version,
+                meter,
+            )
+            .await?;
+        Ok(Outcome {
+            events: decode_all(&events)?,
+            state,
+            replayed: true,
+            cost: Cost::default(),
+        })
+    }
+
+    /// The decision emitted nothing: the command took effect before. With a key, find what it
+    /// appended (its record may be missing if the process died between append and record).
+    async fn already_done(
+        &self,
+        aggregate_id: AuctionId,
+        context: &CommandContext,
+        command_key: Option<&str>,
+        loaded: Loaded,
+        meter: &Meter,
+    ) -> Result<Outcome, StoreError> {
+        let mut events = Vec::new();
+        if let Some(command_key) = command_key {
+            let found = self
+                .backend
+                .find_by_command_key(aggregate_id, command_key, meter)
+                .await?;
+            if let (Some(first), Some(last), Some(key)) =
+                (found.first(), found.last(), &context.idempotency_key)
+            {
+                let record = IdempotencyRecord {
+                    command_key: command_key.to_owned(),
+                    aggregate_id,
+                    fingerprint: key.fingerprint.clone(),
+                    first_version: first.version(),
+                    last_version: last.version(),
+                    recorded_at: first.envelope.occurred_at,
+                };
+                if let Err(error) = self.backend.put_record(&record, meter).await {
+                    tracing::warn!(%aggregate_id, %error, "idempotency record not repaired");
+                }
+            }
+            events = decode_all(&found)?;
+        }
+        Ok(Outcome {
+            replayed: !events.is_empty(),
+            events,
+            state: loaded.state,
+            cost: Cost::default(),
+        })
+    }
+
+    async fn own_earlier_attempt(
+        &self,
+        aggregate_id: AuctionId,
+        context: &CommandContext,
+        command_key: Option<String>,
+        mut loaded: Loaded,
+        tail: Vec<StoredEvent>,
+        meter: &Meter,
+    ) -> Result<Outcome, StoreError> {
+        apply(&mut loaded, aggregate_id, &tail)?;
+        match command_key {
+            Some(command_key) => {
+                self.already_done(aggregate_id, context, Some(&command_key), loaded, meter)
+                    .await
+            }
+            // Recognised by event id: the tail starts with our commit.
+            None => Ok(Outcome {
+                events: decode_all(&tail)?,
+                state: loaded.state,
+                replayed: true,
+                cost: Cost::default(),
+            }),
+        }
+    }
+}
+
+fn restore(snapshot: &Snapshot) -> Option<State> {
+    if snapshot.format != SNAPSHOT_FORMAT {
+        return None;
+    }
+    let state: State = serde_json::from_str(&snapshot.state).ok()?;
+    (state.version == snapshot.version).then_some(state)
+}
+
+/// Folds stored events into a loaded aggregate, insisting on contiguous versions.
+fn apply(
+    loaded: &mut Loaded,
+    aggregate_id: AuctionId,
+    events: &[StoredEvent],
+) -> Result<(), StoreError> {
+    for stored in events {
+        let expected = loaded.state.version + 1;
+        if stored.version() != expected {
+            return Err(StoreError::Corrupt {
+                aggregate_id,
+                version: expected,
+                reason: format!("the log jumps to version {}", stored.version()),
+            });
+        }
+        let envelope = stored.decode()?;
+        loaded.state = evolve(std::mem::take(&mut loaded.state), &envelope.event);
+        loaded.head_hash = stored.hash.clone();
+    }
+    Ok(())
+}
+
+fn decode_all(events: &[StoredEvent]) -> Result<Vec<EventEnvelope>, StoreError> {
+    events.iter().map(StoredEvent::decode).collect()
+}
+
+/// Exponential backoff with full jitter: `base_ms * 2^attempt`, capped at one second.
+fn jitter(attempt: u32, base_ms: u64) -> Duration {
+    let ceiling = base_ms.saturating_mul(1 << attempt.min(10)).min(1_000);
+    Duration::from_millis(fastrand::u64(0..=ceiling))
+}

@@ -1,0 +1,71 @@
+use auction_domain::Rejection;
+use auction_events::AuctionId;
+use thiserror::Error;
+
+use crate::log::StoredEvent;
+
+/// Everything that can go wrong between a command and the log. Each variant says how the caller
+/// handles it; over HTTP that is the status in brackets.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The domain refused the command; nothing was written. (4xx by [`Rejection::code`])
+    #[error("rejected: {0}")]
+    Rejected(Rejection),
+    /// Another writer appended this version first. [`crate::execute`] handles it by reloading the
+    /// tail and deciding again; callers of [`crate::EventLog::append`] must do the same.
+    #[error("version {version} of auction {aggregate_id} was appended by another writer")]
+    VersionTaken {
+        aggregate_id: AuctionId,
+        version: u64,
+        /// The event that holds the version, when the store could return it.
+        existing: Option<Box<StoredEvent>>,
+    },
+    /// Lost the race for the same auction on every allowed attempt. (409: retry the request)
+    #[error("auction {aggregate_id} is too busy: gave up after {attempts} conflicting attempts")]
+    TooManyConflicts {
+        aggregate_id: AuctionId,
+        attempts: u32,
+    },
+    /// DynamoDB throttled the request, or a concurrent transaction touched the same items.
+    /// Retried with backoff inside the store; surfaces only when retries ran out. (503, retry)
+    #[error("throttled or contended: {0}")]
+    Contention(String),
+    /// DynamoDB could not be reached or failed internally. (503, retry later)
+    #[error("the event store is unavailable: {0}")]
+    Unavailable(String),
+    /// An item would exceed DynamoDB's item size limit; nothing was written. (422)
+    #[error("event version {version} would be {size} bytes, above the {limit}-byte item limit")]
+    ItemTooLarge {
+        version: u64,
+        size: usize,
+        limit: usize,
+    },
+    /// More events than one atomic commit can hold; nothing was written. (500: a decision bug)
+    #[error("a commit holds at most {max} events, not {count}")]
+    TooManyEvents { count: usize, max: usize },
+    /// The idempotency key was already used for a different command. (422: use a new key)
+    #[error("the idempotency key was already used for a different request")]
+    IdempotencyKeyReused,
+    /// A stored item is not a readable event: the log is damaged or was tampered with.
+    /// (500; run the verifier, alert a human)
+    #[error("auction {aggregate_id} version {version} is unreadable: {reason}")]
+    Corrupt {
+        aggregate_id: AuctionId,
+        version: u64,
+        reason: String,
+    },
+    /// DynamoDB refused the request as invalid (a missing table, a bad expression). (500: a
+    /// deployment or code bug; do not retry)
+    #[error("the event store refused the request: {0}")]
+    Refused(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same request later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Contention(_) | Self::Unavailable(_) | Self::TooManyConflicts { .. }
+        )
+    }
+}

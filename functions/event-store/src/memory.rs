@@ -1,0 +1,230 @@
+//! The in-memory twin of the DynamoDB store, for fast handler tests. Same ports, same conflict
+//! behaviour (a taken version is refused and the event holding it returned), same request
+//! counting; capacity units are reported as zero.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use auction_events::AuctionId;
+
+use crate::error::StoreError;
+use crate::log::{
+    EventLog, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, StoredEvent,
+};
+use crate::meter::{Meter, Purpose, Usage};
+
+#[derive(Debug, Default)]
+struct Tables {
+    events: HashMap<AuctionId, Vec<StoredEvent>>,
+    snapshots: HashMap<AuctionId, Snapshot>,
+    records: HashMap<String, IdempotencyRecord>,
+    /// Appends still to fail with [`StoreError::Contention`], for tests of the retry path.
+    contended_appends: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct InMemoryStore {
+    tables: Mutex<Tables>,
+}
+
+const ONE_READ: Usage = Usage {
+    read_requests: 1,
+    write_requests: 0,
+    read_units: 0.0,
+    write_units: 0.0,
+    index_write_units: 0.0,
+};
+
+const ONE_WRITE: Usage = Usage {
+    read_requests: 0,
+    write_requests: 1,
+    read_units: 0.0,
+    write_units: 0.0,
+    index_write_units: 0.0,
+};
+
+impl InMemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding the lock leaves whole values behind: keep going.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the next `appends` appends fail as DynamoDB throttling would.
+    pub fn contend_next_appends(&self, appends: u32) {
+        self.tables().contended_appends = appends;
+    }
+
+    /// Drops every idempotency record, as if the process had died between appending a
+    /// command's events and recording its key.
+    pub fn forget_idempotency_records(&self) {
+        self.tables().records.clear();
+    }
+
+    /// Every stored event of an aggregate, for assertions.
+    pub fn events(&self, aggregate_id: AuctionId) -> Vec<StoredEvent> {
+        self.tables()
+            .events
+            .get(&aggregate_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Replaces a stored event as someone with write access to the table could, for tests of
+    /// the tamper check.
+    pub fn overwrite(&self, event: StoredEvent) {
+        let mut tables = self.tables();
+        let log = tables
+            .events
+            .entry(event.envelope.aggregate_id)
+            .or_default();
+        match log.iter_mut().find(|e| e.version() == event.version()) {
+            Some(slot) => *slot = event,
+            None => log.push(event),
+        }
+        log.sort_by_key(StoredEvent::version);
+    }
+}
+
+impl EventLog for InMemoryStore {
+    async fn read_after(
+        &self,
+        aggregate_id: AuctionId,
+        after: u64,
+        meter: &Meter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        meter.record(Purpose::Load, ONE_READ);
+        let tables = self.tables();
+        Ok(tables
+            .events
+            .get(&aggregate_id)
+            .map(|log| {
+                log.iter()
+                    .filter(|e| e.version() > after)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn read_range(
+        &self,
+        aggregate_id: AuctionId,
+        from: u64,
+        to: u64,
+        meter: &Meter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        meter.record(Purpose::Idempotency, ONE_READ);
+        let tables = self.tables();
+        Ok(tables
+            .events
+            .get(&aggregate_id)
+            .map(|log| {
+                log.iter()
+                    .filter(|e| (from..=to).contains(&e.version()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn append(&self, events: &[StoredEvent], meter: &Meter) -> Result<(), StoreError> {
+        meter.record(Purpose::Append, ONE_WRITE);
+        let mut tables = self.tables();
+        if tables.contended_appends > 0 {
+            tables.contended_appends -= 1;
+            return Err(StoreError::Contention("simulated throttling".to_owned()));
+        }
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        let aggregate_id = first.envelope.aggregate_id;
+        let log = tables.events.entry(aggregate_id).or_default();
+        // Every write is conditional on its own key: check them all before writing any.
+        for event in events {
+            if let Some(existing) = log.iter().find(|e| e.version() == event.version()) {
+                return Err(StoreError::VersionTaken {
+                    aggregate_id,
+                    version: event.version(),
+                    existing: Some(Box::new(existing.clone())),
+                });
+            }
+        }
+        log.extend(events.iter().cloned());
+        log.sort_by_key(StoredEvent::version);
+        Ok(())
+    }
+
+    async fn find_by_command_key(
+        &self,
+        aggregate_id: AuctionId,
+        command_key: &str,
+        meter: &Meter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        meter.record(Purpose::Idempotency, ONE_READ);
+        let tables = self.tables();
+        Ok(tables
+            .events
+            .get(&aggregate_id)
+            .map(|log| {
+                log.iter()
+                    .filter(|e| e.command_key().as_deref() == Some(command_key))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+impl Snapshots for InMemoryStore {
+    async fn get_snapshot(
+        &self,
+        aggregate_id: AuctionId,
+        meter: &Meter,
+    ) -> Result<Option<Snapshot>, StoreError> {
+        meter.record(Purpose::Load, ONE_READ);
+        Ok(self.tables().snapshots.get(&aggregate_id).cloned())
+    }
+
+    async fn put_snapshot(&self, snapshot: &Snapshot, meter: &Meter) -> Result<(), StoreError> {
+        meter.record(Purpose::Snapshot, ONE_WRITE);
+        let mut tables = self.tables();
+        let newer_exists = tables
+            .snapshots
+            .get(&snapshot.aggregate_id)
+            .is_some_and(|stored| stored.version >= snapshot.version);
+        if !newer_exists {
+            tables
+                .snapshots
+                .insert(snapshot.aggregate_id, snapshot.clone());
+        }
+        Ok(())
+    }
+}
+
+impl IdempotencyRecords for InMemoryStore {
+    async fn get_record(
+        &self,
+        command_key: &str,
+        meter: &Meter,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        meter.record(Purpose::Idempotency, ONE_READ);
+        Ok(self.tables().records.get(command_key).cloned())
+    }
+
+    async fn put_record(
+        &self,
+        record: &IdempotencyRecord,
+        meter: &Meter,
+    ) -> Result<(), StoreError> {
+        meter.record(Purpose::Idempotency, ONE_WRITE);
+        self.tables()
+            .records
+            .entry(record.command_key.clone())
+            .or_insert_with(|| record.clone());
+        Ok(())
+    }
+}

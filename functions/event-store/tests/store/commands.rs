@@ -1,0 +1,191 @@
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use auction_domain::*;
+use auction_events::{AuctionCancelled, AuctionEvent};
+use event_store::{StoreError, chain};
+
+use crate::support::*;
+
+#[test]
+fn creating_an_auction_appends_versions_1_and_2() {
+    tokio_test(async {
+        let store = store();
+        let auction_id = created(&store).await;
+        let events = store.backend().events(auction_id);
+        assert_eq!(
+            events.iter().map(|e| e.version()).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(events[0].envelope.event_type, "AuctionCreated");
+        assert_eq!(
+            events[0].envelope.metadata.correlation_id,
+            "test-correlation"
+        );
+    });
+}
+
+#[test]
+fn a_rejected_command_appends_nothing() {
+    tokio_test(async {
+        let store = store();
+        let auction_id = created(&store).await;
+        let result = store
+            .execute(auction_id, &context("seller", None), |state, now| {
+                decide_place_bid(
+                    state,
+                    &PlaceBid {
+                        bid_id: auction_events::BidId(uuid::Uuid::new_v4()),
+                        bidder_id: user("seller"),
+                        amount: eur(500),
+                        max_amount: None,
+                    },
+                    now,
+                )
+            })
+            .await;
+        assert!(matches!(
+            result,
+            Err(StoreError::Rejected(Rejection::SellerCannotBid))
+        ));
+        assert_eq!(store.backend().events(auction_id).len(), 2);
+    });
+}
+
+#[test]
+fn another_writer_winning_makes_the_command_decide_again_on_the_new_tail() {
+    tokio_test(async {
+        // Given an auction, and a rival whose bid lands while our command is deciding
+        let store = store();
+        let auction_id = created(&store).await;
+        let rival_done = AtomicBool::new(false);
+        let decisions = AtomicU32::new(0);
+        let ours = outbid("bob");
+        let outcome = store
+            .execute(auction_id, &context("bob", None), |state, now| {
+                decisions.fetch_add(1, Ordering::SeqCst);
+                if !rival_done.swap(true, Ordering::SeqCst) {
+                    block_on(store.execute(auction_id, &context("cat", None), outbid("cat")))
+                        .unwrap();
+                }
+                ours(state, now)
+            })
+            .await
+            .unwrap();
+        // Then our bid lands after the rival's, decided again on a state that includes it
+        assert_eq!(decisions.load(Ordering::SeqCst), 2);
+        assert_eq!(outcome.events[0].version, 4);
+        let AuctionEvent::BidPlaced(bid) = &outcome.events[0].event else {
+            panic!("expected a bid");
+        };
+        assert_eq!(bid.previous_leader_id, Some(user("cat")));
+        assert!(chain::verify(auction_id, &store.backend().events(auction_id)).is_ok());
+    });
+}
+
+#[test]
+fn throttled_appends_are_retried_with_backoff() {
+    tokio_test(async {
+        let store = store();
+        let auction_id = created(&store).await;
+        store.backend().contend_next_appends(2);
+        let outcome = store
+            .execute(auction_id, &context("bob", None), outbid("bob"))
+            .await
+            .unwrap();
+        assert_eq!(outcome.events.len(), 1);
+        assert_eq!(outcome.cost.append.write_requests, 3);
+    });
+}
+
+#[test]
+fn throttling_that_outlasts_the_retries_is_a_transient_error() {
+    tokio_test(async {
+        let store = store();
+        let auction_id = created(&store).await;
+        store.backend().contend_next_appends(100);
+        let error = store
+            .execute(auction_id, &context("bob", None), outbid("bob"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Contention(_)), "{error:?}");
+        assert!(error.is_transient());
+        assert_eq!(store.backend().events(auction_id).len(), 2);
+    });
+}
+
+#[test]
+fn an_event_above_the_item_size_limit_is_refused_before_writing() {
+    tokio_test(async {
+        let store = store();
+        let auction_id = created(&store).await;
+        let error = store
+            .execute(auction_id, &context("seller", None), |_, _| {
+                Ok(vec![AuctionEvent::AuctionCancelled(AuctionCancelled {
+                    cancelled_by: user("seller"),
+                    reason: Some("x".repeat(410 * 1024)),
+                })])
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::ItemTooLarge { version: 3, size, limit: 409_600 } if size > 409_600),
+            "{error:?}"
+        );
+        assert_eq!(store.backend().events(auction_id).len(), 2);
+    });
+}
+
+#[test]
+fn concurrent_writers_leave_contiguous_versions_and_every_success_exactly_once() {
+    tokio_test(async {
+        let store = store();
+        let auction_id = created(&store).await;
+        let mut tasks = Vec::new();
+        for writer in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut succeeded = Vec::new();
+                for _ in 0..20 {
+                    let bidder = format!("bidder-{writer}");
+                    if let Ok(outcome) = store
+                        .execute(auction_id, &context(&bidder, None), outbid(&bidder))
+                        .await
+                    {
+                        succeeded.extend(outcome.events.into_iter().map(|e| e.event_id));
+                    }
+                }
+                succeeded
+            }));
+        }
+        let mut succeeded = Vec::new();
+        for task in tasks {
+            succeeded.extend(task.await.unwrap());
+        }
+        let stored = store.backend().events(auction_id);
+        let versions: Vec<u64> = stored.iter().map(|e| e.version()).collect();
+        assert_eq!(versions, (1..=stored.len() as u64).collect::<Vec<_>>());
+        for id in &succeeded {
+            assert_eq!(
+                stored.iter().filter(|e| e.envelope.event_id == *id).count(),
+                1
+            );
+        }
+        assert_eq!(stored.len(), 2 + succeeded.len());
+    });
+}
+
+/// Runs a future to completion on a fresh runtime: these tests need a multi-threaded one.
+pub fn tokio_test(future: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future);
+}
+
+/// Blocks on a future from inside a synchronous decision, as a rival writer on another
+/// machine would act while we decide.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
