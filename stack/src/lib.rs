@@ -1,1 +1,32 @@
-//! The local stack.
+//! The local stack: installs, starts, provisions and stops the emulators the platform runs
+//! against on one machine, without Docker.
+//!
+//! - DynamoDB and DynamoDB Streams: Amazon's DynamoDB Local, taken from the npm package
+//!   `amplify-dynamodb-simulator` and run with the machine's Java.
+//! - SQS: moto's server, installed from PyPI into a virtualenv.
+//!
+//! The binary `local-stack` (`install`, `up`, `exec -- CMD`) and the end-to-end tests both use
+//! this library, so the resource definitions in [`resources`] are the single source of truth.
+//!
+//! This crate is tooling: it must not depend on the platform's crates (`auction-domain`,
+//! `auction-events`, the functions), and nothing in the platform may depend on it except tests
+//! and local tools. The platform's binaries find the emulators through the standard AWS
+//! environment variables this crate prints, never through this crate.
+
+mod emulator;
+mod error;
+mod install;
+mod launch;
+mod provision;
+pub mod resources;
+mod sdk;
+
+pub use error::Error;
+pub use install::{DYNAMODB_SIMULATOR_VERSION, MOTO_VERSION, Tools};
+pub use launch::{DEFAULT_READY_TIMEOUT, LocalStack, StartOptions};
+pub use provision::{Provisioned, ProvisionedQueue, provision};
+pub use resources::ResourceNames;
+pub use sdk::{ACCESS_KEY_ID, Clients, Endpoints, REGION, SECRET_ACCESS_KEY, sdk_config};
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

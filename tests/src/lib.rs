@@ -1,1 +1,103 @@
-//! End-to-end test support.
+//! End-to-end test support: each test gets its own freshly provisioned tables and queues on the
+//! running local stack.
+//!
+//! The stack itself is started outside the tests (`scripts/test`, or
+//! `cargo run -p local-stack -- exec -- cargo test`), which hands its endpoints over in the
+//! standard AWS variables; [`TestEnv`] reads them like any platform binary would.
+//!
+//! This crate may depend on every crate of the workspace, and nothing may depend on it.
+
+use aws_sdk_dynamodb::Client as DynamodbClient;
+use aws_sdk_sqs::Client as SqsClient;
+use local_stack::{Clients, Endpoints, Provisioned, ProvisionedQueue, ResourceNames, provision};
+
+/// Why a test environment could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TestEnvError {
+    /// The endpoint variables are unset: the tests were run without the stack.
+    #[error(
+        "the end-to-end tests need the local stack ({reason}). Run them with `scripts/test`, \
+         or `cargo run -p local-stack -- exec -- cargo test`"
+    )]
+    NoStack { reason: local_stack::Error },
+
+    /// The stack is there but provisioning this test's resources failed.
+    #[error("provisioning the test's tables and queues failed")]
+    Provision(#[source] local_stack::Error),
+}
+
+/// One test's view of the local stack: clients, and tables and queues no other test uses.
+#[derive(Debug, Clone)]
+pub struct TestEnv {
+    pub endpoints: Endpoints,
+    pub clients: Clients,
+    pub resources: Provisioned,
+}
+
+impl TestEnv {
+    /// Provisions a fresh copy of every table and queue under a unique prefix.
+    ///
+    /// # Panics
+    ///
+    /// When the stack is not running or provisioning fails, with a message saying what to do:
+    /// this is test setup, and a panic is how a test reports it.
+    pub async fn new() -> Self {
+        match Self::try_new().await {
+            Ok(env) => env,
+            Err(error) => panic!("{}", error_chain(&error)),
+        }
+    }
+
+    /// As [`TestEnv::new`], returning the error.
+    pub async fn try_new() -> Result<Self, TestEnvError> {
+        let endpoints = Endpoints::from_env().map_err(|reason| TestEnvError::NoStack { reason })?;
+        let clients = Clients::connect(&endpoints).await;
+        // Short, because SQS queue names are limited to 80 characters.
+        let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+        let names = ResourceNames::with_prefix(&prefix);
+        let resources = provision(&clients, &names)
+            .await
+            .map_err(TestEnvError::Provision)?;
+        Ok(Self {
+            endpoints,
+            clients,
+            resources,
+        })
+    }
+
+    pub fn dynamodb(&self) -> &DynamodbClient {
+        &self.clients.dynamodb
+    }
+
+    pub fn sqs(&self) -> &SqsClient {
+        &self.clients.sqs
+    }
+
+    pub fn names(&self) -> &ResourceNames {
+        &self.resources.names
+    }
+
+    pub fn events_table(&self) -> &str {
+        &self.resources.names.events_table
+    }
+
+    pub fn notifications_queue(&self) -> &ProvisionedQueue {
+        &self.resources.notifications
+    }
+
+    pub fn payments_queue(&self) -> &ProvisionedQueue {
+        &self.resources.payments
+    }
+}
+
+/// An error and its sources, one per line, so that a panic shows the root cause.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str("\n  caused by: ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

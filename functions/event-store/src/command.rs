@@ -136,6 +136,13 @@ where
         }
     }
 
+    /// How many times a command may lose the race for its version before it gives up with
+    /// [`StoreError::TooManyConflicts`] (default 10).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
     pub fn backend(&self) -> &B {
         &self.backend
     }

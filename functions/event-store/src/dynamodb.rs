@@ -500,11 +500,9 @@ fn get_number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64>
     item.get(name)?.as_n().ok()?.parse().ok()
 }
 
-/// The item of one event. Payload and metadata are stored as JSON text: exactly what the
+/// The DynamoDB item of one event. Payload and metadata are stored as JSON text: exactly what the
 /// contract defines, readable by any language, and cheaper than a map (no per-field type tags).
-pub(crate) fn item_from_event(
-    event: &StoredEvent,
-) -> Result<HashMap<String, AttributeValue>, StoreError> {
+pub fn item_from_event(event: &StoredEvent) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let envelope = &event.envelope;
     let mut item = HashMap::from([
         (

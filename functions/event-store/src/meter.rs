@@ -32,7 +32,7 @@ pub struct Usage {
 }
 
 impl Usage {
-    fn add(&mut self, other: &Usage) {
+    pub fn add(&mut self, other: &Usage) {
         self.read_requests += other.read_requests;
         self.write_requests += other.write_requests;
         self.read_units += other.read_units;
@@ -52,6 +52,13 @@ pub struct Cost {
 }
 
 impl Cost {
+    pub fn add(&mut self, other: &Cost) {
+        self.load.add(&other.load);
+        self.append.add(&other.append);
+        self.idempotency.add(&other.idempotency);
+        self.snapshot.add(&other.snapshot);
+    }
+
     pub fn total(&self) -> Usage {
         let mut total = Usage::default();
         for usage in [&self.load, &self.append, &self.idempotency, &self.snapshot] {

@@ -1,0 +1,365 @@
+//! Starting the emulators on free ports and waiting until they answer.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use tokio::time::Instant;
+
+use crate::emulator::{Emulator, Launch};
+use crate::install::dynamodb_local_args;
+use crate::{Clients, Endpoints, Error, Result, Tools, sdk_config};
+
+/// A cold JVM starts DynamoDB Local in about 1.5 s on this project's 2-core machines; the margin
+/// covers a machine busy compiling the test suite.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Each attempt picks a fresh port, so only a port taken between picking and binding (another
+/// process racing for ephemeral ports) costs an attempt.
+const START_ATTEMPTS: u32 = 3;
+const PROBE_INTERVAL: Duration = Duration::from_millis(100);
+/// One probe call's budget: the emulators answer in milliseconds once up, and a connection to a
+/// port nobody listens on yet is refused at once.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+/// Logs of earlier runs older than this are removed at start, so `.local/logs` stays small.
+const LOG_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How to start the stack.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    pub tools: Tools,
+    /// Keep DynamoDB Local's data in this directory between runs; `None` keeps it in memory.
+    /// SQS queues are always in memory (moto has no persistence); provisioning recreates them.
+    pub data_dir: Option<PathBuf>,
+    /// How long each emulator gets to answer its first API call.
+    pub ready_timeout: Duration,
+}
+
+impl StartOptions {
+    pub fn new(tools: Tools) -> Self {
+        Self {
+            tools,
+            data_dir: None,
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+        }
+    }
+}
+
+/// The running emulators. Stop it with [`LocalStack::stop`]; dropping it kills them instead.
+#[derive(Debug)]
+pub struct LocalStack {
+    dynamodb: Emulator,
+    sqs: Emulator,
+    endpoints: Endpoints,
+}
+
+impl LocalStack {
+    /// Starts DynamoDB Local and moto's server on free ports of 127.0.0.1 and returns once each
+    /// answers a real API call (ListTables, ListQueues). Requires [`Tools::install`] first.
+    pub async fn start(options: &StartOptions) -> Result<Self> {
+        let tools = &options.tools;
+        if !tools.is_installed() {
+            return Err(Error::NotInstalled {
+                home: tools.home().to_path_buf(),
+            });
+        }
+        let logs = tools.logs_dir();
+        std::fs::create_dir_all(&logs)
+            .map_err(|e| Error::io(format!("creating {}", logs.display()), e))?;
+        prune_logs(&logs);
+        let data_dir = match &options.data_dir {
+            Some(dir) => {
+                let dir = std::path::absolute(dir)
+                    .map_err(|e| Error::io(format!("resolving {}", dir.display()), e))?;
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                Some(dir)
+            }
+            None => None,
+        };
+        let sdk = sdk_config().await;
+        let deadline = Instant::now() + options.ready_timeout;
+        let dynamodb = Kind::Dynamodb {
+            data_dir: data_dir.as_deref(),
+        };
+        // Started concurrently: the JVM's start-up dominates, and moto's Python start-up hides
+        // behind it. If one fails, dropping the other's future kills its emulator.
+        let (dynamodb, sqs) = tokio::try_join!(
+            start_emulator(dynamodb, tools, &sdk, deadline, options.ready_timeout),
+            start_emulator(Kind::Sqs, tools, &sdk, deadline, options.ready_timeout),
+        )?;
+        let endpoints = Endpoints {
+            dynamodb: endpoint_url(dynamodb.port()),
+            sqs: endpoint_url(sqs.port()),
+        };
+        Ok(Self {
+            dynamodb,
+            sqs,
+            endpoints,
+        })
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The process ids of the emulators (each also leads its own process group).
+    pub fn pids(&self) -> Vec<u32> {
+        vec![self.dynamodb.pid(), self.sqs.pid()]
+    }
+
+    /// The emulators' log files.
+    pub fn logs(&self) -> Vec<&Path> {
+        vec![self.dynamodb.log(), self.sqs.log()]
+    }
+
+    /// Resolves when an emulator exits by itself, with [`Error::EmulatorDied`] saying which.
+    /// Pending for as long as both run; cancel-safe.
+    pub async fn died(&mut self) -> Error {
+        loop {
+            for emulator in [&mut self.dynamodb, &mut self.sqs] {
+                match emulator.exit_status() {
+                    Ok(None) => {}
+                    Ok(Some(status)) => {
+                        return Error::EmulatorDied {
+                            service: emulator.service(),
+                            pid: emulator.pid(),
+                            status,
+                            log: emulator.log().to_path_buf(),
+                            log_tail: emulator.log_tail(),
+                        };
+                    }
+                    Err(error) => return error,
+                }
+            }
+            tokio::time::sleep(WATCH_INTERVAL).await;
+        }
+    }
+
+    /// Stops both emulators and everything they spawned, and reaps them.
+    pub async fn stop(mut self) -> Result<()> {
+        let (dynamodb, sqs) = tokio::join!(self.dynamodb.stop(), self.sqs.stop());
+        dynamodb.and(sqs)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind<'a> {
+    Dynamodb { data_dir: Option<&'a Path> },
+    Sqs,
+}
+
+impl Kind<'_> {
+    fn service(self) -> &'static str {
+        match self {
+            Kind::Dynamodb { .. } => "DynamoDB Local",
+            Kind::Sqs => "moto (SQS)",
+        }
+    }
+
+    fn probe_name(self) -> &'static str {
+        match self {
+            Kind::Dynamodb { .. } => "DynamoDB ListTables",
+            Kind::Sqs => "SQS ListQueues",
+        }
+    }
+
+    fn launch(self, tools: &Tools, port: u16) -> Launch {
+        let launcher = std::process::id();
+        match self {
+            Kind::Dynamodb { data_dir } => Launch {
+                service: self.service(),
+                program: "java".into(),
+                prerequisite: Some(("java", "to run DynamoDB Local (Java 17)")),
+                args: dynamodb_local_args(&tools.dynamodb_emulator_dir(), port, data_dir),
+                envs: vec![],
+                cwd: tools.home().to_path_buf(),
+                log: tools
+                    .logs_dir()
+                    .join(format!("dynamodb-local.{launcher}.log")),
+            },
+            Kind::Sqs => Launch {
+                service: self.service(),
+                program: tools.moto_server().into_os_string(),
+                prerequisite: None,
+                args: vec![
+                    "-H".into(),
+                    Ipv4Addr::LOCALHOST.to_string().into(),
+                    "-p".into(),
+                    port.to_string().into(),
+                ],
+                // Unbuffered, so that the log tail in an error shows what moto printed last.
+                envs: vec![("PYTHONUNBUFFERED", "1")],
+                cwd: tools.home().to_path_buf(),
+                log: tools.logs_dir().join(format!("moto.{launcher}.log")),
+            },
+        }
+    }
+
+    async fn probe(self, clients: &Clients) -> std::result::Result<(), String> {
+        match self {
+            Kind::Dynamodb { .. } => clients
+                .dynamodb
+                .list_tables()
+                .limit(1)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| DisplayErrorContext(e).to_string()),
+            Kind::Sqs => clients
+                .sqs
+                .list_queues()
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| DisplayErrorContext(e).to_string()),
+        }
+    }
+}
+
+async fn start_emulator(
+    kind: Kind<'_>,
+    tools: &Tools,
+    sdk: &SdkConfig,
+    deadline: Instant,
+    ready_timeout: Duration,
+) -> Result<Emulator> {
+    let mut attempt = 1;
+    loop {
+        let port = free_port()?;
+        let mut emulator = Emulator::spawn(&kind.launch(tools, port), port)?;
+        let result = wait_ready(&mut emulator, kind, sdk, deadline, ready_timeout).await;
+        match result {
+            Ok(()) => {
+                tracing::info!(
+                    service = kind.service(),
+                    pid = emulator.pid(),
+                    port,
+                    log = %emulator.log().display(),
+                    "ready"
+                );
+                return Ok(emulator);
+            }
+            Err(Error::EmulatorExited { status, .. }) if attempt < START_ATTEMPTS => {
+                tracing::warn!(
+                    service = kind.service(),
+                    port,
+                    %status,
+                    attempt,
+                    "exited while starting; retrying on another port"
+                );
+                emulator.stop().await?;
+                attempt += 1;
+            }
+            Err(error) => {
+                emulator.stop().await?;
+                return Err(error);
+            }
+        }
+    }
+}
+
+async fn wait_ready(
+    emulator: &mut Emulator,
+    kind: Kind<'_>,
+    sdk: &SdkConfig,
+    deadline: Instant,
+    ready_timeout: Duration,
+) -> Result<()> {
+    let url = endpoint_url(emulator.port());
+    let endpoints = Endpoints {
+        dynamodb: url.clone(),
+        sqs: url,
+    };
+    let clients = Clients::probing(sdk, &endpoints, PROBE_TIMEOUT);
+    let exited = |emulator: &Emulator, status: String| Error::EmulatorExited {
+        service: emulator.service(),
+        status,
+        log: emulator.log().to_path_buf(),
+        log_tail: emulator.log_tail(),
+    };
+    loop {
+        if let Some(status) = emulator.exit_status()? {
+            return Err(exited(emulator, status));
+        }
+        let last_error = match kind.probe(&clients).await {
+            // An answer only counts while our child still runs: otherwise another process took
+            // the port between our picking it and the child binding it.
+            Ok(()) => match emulator.exit_status()? {
+                None => return Ok(()),
+                Some(status) => return Err(exited(emulator, status)),
+            },
+            Err(error) => error,
+        };
+        if Instant::now() >= deadline {
+            return Err(Error::NotReady {
+                service: emulator.service(),
+                probe: kind.probe_name(),
+                waited: ready_timeout,
+                last_error,
+                log: emulator.log().to_path_buf(),
+                log_tail: emulator.log_tail(),
+            });
+        }
+        tokio::time::sleep(PROBE_INTERVAL).await;
+    }
+}
+
+/// A port that was free on 127.0.0.1 a moment ago. The listener is dropped before the emulator
+/// binds, so another process can take the port in between; [`start_emulator`] retries then.
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| Error::io("binding 127.0.0.1:0 to find a free port", e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the free port's address", e))?
+        .port();
+    Ok(port)
+}
+
+fn endpoint_url(port: u16) -> String {
+    format!("http://{}:{port}", Ipv4Addr::LOCALHOST)
+}
+
+/// Best effort: a log that cannot be removed only costs disk space.
+fn prune_logs(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age > LOG_RETENTION);
+        if old
+            && path.extension().is_some_and(|ext| ext == "log")
+            && let Err(error) = std::fs::remove_file(&path)
+        {
+            tracing::debug!(path = %path.display(), %error, "could not remove an old log");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_on_loopback_and_bindable() {
+        let port = free_port().unwrap();
+
+        assert_ne!(port, 0);
+        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
+    }
+
+    #[test]
+    fn endpoints_point_at_loopback() {
+        assert_eq!(endpoint_url(8000), "http://127.0.0.1:8000");
+    }
+}

@@ -1,0 +1,326 @@
+//! Creating the platform's tables and queues, idempotently.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::BuildError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
+    Projection, ProjectionType, StreamSpecification, TableStatus,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use tokio::time::Instant;
+
+use crate::resources::{
+    DLQ_RETENTION_SECS, KeyAttribute, NOTIFICATIONS_QUEUE, PAYMENTS_QUEUE, QueueSpec, TableSpec,
+    dlq_name,
+};
+use crate::{Clients, Error, ResourceNames, Result};
+
+/// CreateTable on DynamoDB Local is ACTIVE at once; in AWS it takes seconds.
+const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
+const TABLE_POLL: Duration = Duration::from_millis(200);
+
+/// A provisioned FIFO queue and its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedQueue {
+    pub name: String,
+    pub url: String,
+    pub arn: String,
+    pub dlq_name: String,
+    pub dlq_url: String,
+    pub dlq_arn: String,
+}
+
+/// What [`provision`] created or found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned {
+    pub names: ResourceNames,
+    pub notifications: ProvisionedQueue,
+    pub payments: ProvisionedQueue,
+}
+
+impl Provisioned {
+    /// Each queue spec with what was provisioned for it.
+    pub fn queues(&self) -> Vec<(&'static QueueSpec, &ProvisionedQueue)> {
+        vec![
+            (&NOTIFICATIONS_QUEUE, &self.notifications),
+            (&PAYMENTS_QUEUE, &self.payments),
+        ]
+    }
+
+    /// The variables that tell a binary the resources' names and the queues' URLs.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.names.env();
+        for (spec, queue) in self.queues() {
+            env.push((spec.url_env, queue.url.clone()));
+            env.push((spec.dlq_url_env, queue.dlq_url.clone()));
+        }
+        env
+    }
+}
+
+/// Creates every table and queue under `names`, leaving existing ones in place (an existing
+/// queue's attributes are brought back to the definition). Returns once every table is ACTIVE.
+pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provisioned> {
+    let tables = async {
+        for (spec, name) in names.tables() {
+            create_table(&clients.dynamodb, spec, name).await?;
+        }
+        Ok(())
+    };
+    let ((), notifications, payments) = tokio::try_join!(
+        tables,
+        provision_queue(
+            &clients.sqs,
+            &NOTIFICATIONS_QUEUE,
+            &names.notifications_queue
+        ),
+        provision_queue(&clients.sqs, &PAYMENTS_QUEUE, &names.payments_queue),
+    )?;
+    Ok(Provisioned {
+        names: names.clone(),
+        notifications,
+        payments,
+    })
+}
+
+async fn create_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    spec: &TableSpec,
+    name: &str,
+) -> Result<()> {
+    let invalid = |e: BuildError| Error::InvalidDefinition {
+        resource: format!("table {name}"),
+        message: e.to_string(),
+    };
+    let key = |attribute: &KeyAttribute, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute.name)
+            .key_type(key_type)
+            .build()
+            .map_err(invalid)
+    };
+    let mut request = dynamodb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(&spec.partition_key, KeyType::Hash)?);
+    if let Some(sort_key) = &spec.sort_key {
+        request = request.key_schema(key(sort_key, KeyType::Range)?);
+    }
+    for attribute in spec.key_attributes() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute.name)
+                .attribute_type(attribute.kind.clone())
+                .build()
+                .map_err(invalid)?,
+        );
+    }
+    if let Some(view) = &spec.stream {
+        request = request.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(view.clone())
+                .build()
+                .map_err(invalid)?,
+        );
+    }
+    for index in spec.indexes {
+        let mut gsi = GlobalSecondaryIndex::builder()
+            .index_name(index.name)
+            .key_schema(key(&index.partition_key, KeyType::Hash)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            );
+        if let Some(sort_key) = &index.sort_key {
+            gsi = gsi.key_schema(key(sort_key, KeyType::Range)?);
+        }
+        request = request.global_secondary_indexes(gsi.build().map_err(invalid)?);
+    }
+    match request.send().await {
+        Ok(_) => tracing::info!(table = name, "created table"),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            tracing::debug!(table = name, "table exists");
+        }
+        Err(error) => return Err(Error::dynamodb("CreateTable", name, error)),
+    }
+    wait_until_active(dynamodb, name).await
+}
+
+async fn wait_until_active(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let output = dynamodb
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| Error::dynamodb("DescribeTable", name, e))?;
+        let table = output.table.ok_or_else(|| Error::UnexpectedResponse {
+            operation: "DescribeTable",
+            resource: name.to_owned(),
+            missing: "Table",
+        })?;
+        let indexes_active = table
+            .global_secondary_indexes()
+            .iter()
+            .all(|index| index.index_status() == Some(&IndexStatus::Active));
+        if table.table_status() == Some(&TableStatus::Active) && indexes_active {
+            return Ok(());
+        }
+        if started.elapsed() >= TABLE_ACTIVE_TIMEOUT {
+            return Err(Error::TableNotActive {
+                table: name.to_owned(),
+                waited: TABLE_ACTIVE_TIMEOUT,
+                status: format!(
+                    "table {:?}, indexes {:?}",
+                    table.table_status(),
+                    table
+                        .global_secondary_indexes()
+                        .iter()
+                        .map(|index| index.index_status())
+                        .collect::<Vec<_>>()
+                ),
+            });
+        }
+        tokio::time::sleep(TABLE_POLL).await;
+    }
+}
+
+async fn provision_queue(
+    sqs: &aws_sdk_sqs::Client,
+    spec: &QueueSpec,
+    name: &str,
+) -> Result<ProvisionedQueue> {
+    // ContentBasedDeduplication is off: producers deduplicate on the event id, and two events
+    // may legitimately have the same body.
+    let dlq_name = dlq_name(name);
+    let dlq_url = create_or_update_queue(
+        sqs,
+        &dlq_name,
+        vec![
+            (QueueAttributeName::FifoQueue, "true".to_owned()),
+            (
+                QueueAttributeName::ContentBasedDeduplication,
+                "false".to_owned(),
+            ),
+            (
+                QueueAttributeName::MessageRetentionPeriod,
+                DLQ_RETENTION_SECS.to_string(),
+            ),
+        ],
+    )
+    .await?;
+    let dlq_arn = queue_arn(sqs, &dlq_name, &dlq_url).await?;
+    let redrive_policy = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": spec.max_receive_count,
+    })
+    .to_string();
+    let url = create_or_update_queue(
+        sqs,
+        name,
+        vec![
+            (QueueAttributeName::FifoQueue, "true".to_owned()),
+            (
+                QueueAttributeName::ContentBasedDeduplication,
+                "false".to_owned(),
+            ),
+            (
+                QueueAttributeName::VisibilityTimeout,
+                spec.visibility_timeout_secs.to_string(),
+            ),
+            (QueueAttributeName::RedrivePolicy, redrive_policy),
+        ],
+    )
+    .await?;
+    let arn = queue_arn(sqs, name, &url).await?;
+    Ok(ProvisionedQueue {
+        name: name.to_owned(),
+        url,
+        arn,
+        dlq_name,
+        dlq_url,
+        dlq_arn,
+    })
+}
+
+/// CreateQueue is idempotent only while the attributes match; for a queue that exists with other
+/// attributes, this sets them instead (all but FifoQueue, which cannot change and which the
+/// `.fifo` name already fixes).
+async fn create_or_update_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: Vec<(QueueAttributeName, String)>,
+) -> Result<String> {
+    let mut create = sqs.create_queue().queue_name(name);
+    for (attribute, value) in &attributes {
+        create = create.attributes(attribute.clone(), value);
+    }
+    let url = match create.send().await {
+        Ok(output) => {
+            tracing::info!(queue = name, "created queue");
+            output.queue_url
+        }
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_queue_name_exists()) =>
+        {
+            tracing::info!(
+                queue = name,
+                "queue exists with other attributes; updating them"
+            );
+            let url = sqs
+                .get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .map_err(|e| Error::sqs("GetQueueUrl", name, e))?
+                .queue_url;
+            let url = url.ok_or_else(|| missing("GetQueueUrl", name, "QueueUrl"))?;
+            let mut update = sqs.set_queue_attributes().queue_url(&url);
+            for (attribute, value) in attributes {
+                if attribute != QueueAttributeName::FifoQueue {
+                    update = update.attributes(attribute, value);
+                }
+            }
+            update
+                .send()
+                .await
+                .map_err(|e| Error::sqs("SetQueueAttributes", name, e))?;
+            Some(url)
+        }
+        Err(error) => return Err(Error::sqs("CreateQueue", name, error)),
+    };
+    url.ok_or_else(|| missing("CreateQueue", name, "QueueUrl"))
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, name: &str, url: &str) -> Result<String> {
+    let output = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| Error::sqs("GetQueueAttributes", name, e))?;
+    output
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
+        .ok_or_else(|| missing("GetQueueAttributes", name, "QueueArn"))
+}
+
+fn missing(operation: &'static str, resource: &str, field: &'static str) -> Error {
+    Error::UnexpectedResponse {
+        operation,
+        resource: resource.to_owned(),
+        missing: field,
+    }
+}

@@ -1,0 +1,299 @@
+//! The tables and queues the platform uses, as plain data.
+//!
+//! This module is the single source of truth for resource definitions: the launcher provisions
+//! from it, the end-to-end tests provision per-test copies from it, and later the CDK app's
+//! definitions are checked against it. Adding a table or a queue means adding a spec here, a
+//! field to [`ResourceNames`], and a line to `provision`.
+
+use aws_sdk_dynamodb::types::{ScalarAttributeType, StreamViewType};
+
+/// One attribute of a key schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAttribute {
+    pub name: &'static str,
+    pub kind: ScalarAttributeType,
+}
+
+/// A global secondary index. Every index projects ALL attributes: read paths through an index
+/// then never need a second GetItem, and the log is small enough per item for it not to matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub name: &'static str,
+    pub partition_key: KeyAttribute,
+    pub sort_key: Option<KeyAttribute>,
+}
+
+/// A DynamoDB table. Every table is PAY_PER_REQUEST: there is no capacity to tune locally,
+/// and in AWS the load is spiky (auction endings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    /// Environment variable that overrides the table name.
+    pub name_env: &'static str,
+    pub default_name: &'static str,
+    pub partition_key: KeyAttribute,
+    pub sort_key: Option<KeyAttribute>,
+    /// `Some(view)` enables the table's stream with that view type.
+    pub stream: Option<StreamViewType>,
+    pub indexes: &'static [IndexSpec],
+}
+
+impl TableSpec {
+    /// Every attribute used by the table's key or an index key, each once, in first-use order:
+    /// DynamoDB rejects a CreateTable whose AttributeDefinitions repeat or omit one.
+    pub fn key_attributes(&self) -> Vec<&KeyAttribute> {
+        let mut all = vec![&self.partition_key];
+        all.extend(&self.sort_key);
+        for index in self.indexes {
+            all.push(&index.partition_key);
+            all.extend(&index.sort_key);
+        }
+        let mut unique: Vec<&KeyAttribute> = Vec::with_capacity(all.len());
+        for attribute in all {
+            if !unique.iter().any(|seen| seen.name == attribute.name) {
+                unique.push(attribute);
+            }
+        }
+        unique
+    }
+}
+
+/// The append-only event log. One item per event; `(aggregateId, version)` is unique, which
+/// conditional writes enforce. The stream feeds the projections and the SQS fan-out, and only
+/// needs the new image because events are never updated.
+pub const EVENTS_TABLE: TableSpec = TableSpec {
+    name_env: "EVENTS_TABLE",
+    default_name: "Events",
+    partition_key: KeyAttribute {
+        name: "aggregateId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: Some(KeyAttribute {
+        name: "version",
+        kind: ScalarAttributeType::N,
+    }),
+    stream: Some(StreamViewType::NewImage),
+    indexes: &[IndexSpec {
+        name: "byEventType",
+        partition_key: KeyAttribute {
+            name: "eventType",
+            kind: ScalarAttributeType::S,
+        },
+        sort_key: Some(KeyAttribute {
+            name: "occurredAt",
+            kind: ScalarAttributeType::S,
+        }),
+    }],
+};
+
+/// Every table, for code that treats them alike (listing, checks).
+pub const TABLES: &[&TableSpec] = &[&EVENTS_TABLE];
+
+/// An SQS FIFO queue with its dead-letter queue. ContentBasedDeduplication is off on both:
+/// producers set MessageDeduplicationId to the event id, so two distinct events with equal
+/// bodies are never merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// Environment variable that overrides the queue name (which must end in `.fifo`).
+    pub name_env: &'static str,
+    pub default_name: &'static str,
+    /// Environment variables under which the launcher publishes the queue's and its DLQ's URLs.
+    pub url_env: &'static str,
+    pub dlq_url_env: &'static str,
+    /// Receives after which a message moves to the DLQ.
+    pub max_receive_count: u32,
+    pub visibility_timeout_secs: u32,
+}
+
+/// Handlers time out after 10 s. AWS recommends a queue visibility timeout of at least six times
+/// the consumer's timeout, so that a batch whose handler is retried inside one invocation is not
+/// redelivered to a second consumer meanwhile.
+pub const VISIBILITY_TIMEOUT_SECS: u32 = 60;
+
+/// Three attempts ride out a transient failure (throttling, a restart) without letting a poison
+/// message block its message group for long.
+pub const MAX_RECEIVE_COUNT: u32 = 3;
+
+/// DLQs keep messages for the maximum SQS allows (14 days): they wait for a human.
+pub const DLQ_RETENTION_SECS: u32 = 14 * 24 * 60 * 60;
+
+pub const NOTIFICATIONS_QUEUE: QueueSpec = QueueSpec {
+    name_env: "NOTIFICATIONS_QUEUE",
+    default_name: "notifications.fifo",
+    url_env: "NOTIFICATIONS_QUEUE_URL",
+    dlq_url_env: "NOTIFICATIONS_DLQ_URL",
+    max_receive_count: MAX_RECEIVE_COUNT,
+    visibility_timeout_secs: VISIBILITY_TIMEOUT_SECS,
+};
+
+pub const PAYMENTS_QUEUE: QueueSpec = QueueSpec {
+    name_env: "PAYMENTS_QUEUE",
+    default_name: "payments.fifo",
+    url_env: "PAYMENTS_QUEUE_URL",
+    dlq_url_env: "PAYMENTS_DLQ_URL",
+    max_receive_count: MAX_RECEIVE_COUNT,
+    visibility_timeout_secs: VISIBILITY_TIMEOUT_SECS,
+};
+
+/// Every queue, for code that treats them alike.
+pub const QUEUES: &[&QueueSpec] = &[&NOTIFICATIONS_QUEUE, &PAYMENTS_QUEUE];
+
+const FIFO_SUFFIX: &str = ".fifo";
+
+/// The DLQ's name for a FIFO queue: `notifications.fifo` -> `notifications-dlq.fifo`. A FIFO
+/// queue's DLQ must itself be FIFO, hence the suffix stays last.
+pub fn dlq_name(queue_name: &str) -> String {
+    let base = queue_name.strip_suffix(FIFO_SUFFIX).unwrap_or(queue_name);
+    format!("{base}-dlq{FIFO_SUFFIX}")
+}
+
+/// The concrete names of every resource, as the platform's binaries see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceNames {
+    pub events_table: String,
+    pub notifications_queue: String,
+    pub payments_queue: String,
+}
+
+impl ResourceNames {
+    /// Names from the environment (`EVENTS_TABLE`, `NOTIFICATIONS_QUEUE`, `PAYMENTS_QUEUE`),
+    /// each defaulting to the spec's name when unset or empty.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    /// As [`ResourceNames::from_env`], reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let name = |name_env: &str, default_name: &str| {
+            lookup(name_env)
+                .filter(|value| !value.trim().is_empty())
+                .unwrap_or_else(|| default_name.to_owned())
+        };
+        Self {
+            events_table: name(EVENTS_TABLE.name_env, EVENTS_TABLE.default_name),
+            notifications_queue: name(
+                NOTIFICATIONS_QUEUE.name_env,
+                NOTIFICATIONS_QUEUE.default_name,
+            ),
+            payments_queue: name(PAYMENTS_QUEUE.name_env, PAYMENTS_QUEUE.default_name),
+        }
+    }
+
+    /// Default names behind `prefix-`, so that tests sharing one emulator never see each other's
+    /// data. Keep the prefix short: queue names are limited to 80 characters.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self::from_lookup(|var| {
+            let spec_default = TABLES
+                .iter()
+                .find(|table| table.name_env == var)
+                .map(|table| table.default_name)
+                .or_else(|| {
+                    QUEUES
+                        .iter()
+                        .find(|queue| queue.name_env == var)
+                        .map(|queue| queue.default_name)
+                });
+            spec_default.map(|default_name| format!("{prefix}-{default_name}"))
+        })
+    }
+
+    /// Each table spec with its name here.
+    pub fn tables(&self) -> Vec<(&'static TableSpec, &str)> {
+        vec![(&EVENTS_TABLE, self.events_table.as_str())]
+    }
+
+    /// Each queue spec with its name here.
+    pub fn queues(&self) -> Vec<(&'static QueueSpec, &str)> {
+        vec![
+            (&NOTIFICATIONS_QUEUE, self.notifications_queue.as_str()),
+            (&PAYMENTS_QUEUE, self.payments_queue.as_str()),
+        ]
+    }
+
+    /// The variables that tell a binary these names.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let tables = self
+            .tables()
+            .into_iter()
+            .map(|(spec, name)| (spec.name_env, name.to_owned()));
+        let queues = self
+            .queues()
+            .into_iter()
+            .map(|(spec, name)| (spec.name_env, name.to_owned()));
+        tables.chain(queues).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn names_default_to_the_specs_when_the_environment_sets_none() {
+        let names = ResourceNames::from_lookup(|_| None);
+
+        assert_eq!(names.events_table, "Events");
+        assert_eq!(names.notifications_queue, "notifications.fifo");
+        assert_eq!(names.payments_queue, "payments.fifo");
+    }
+
+    #[test]
+    fn names_come_from_the_environment_and_blank_values_count_as_unset() {
+        let env = HashMap::from([
+            ("EVENTS_TABLE", "prod-Events"),
+            ("NOTIFICATIONS_QUEUE", "  "),
+            ("PAYMENTS_QUEUE", "pay.fifo"),
+        ]);
+
+        let names = ResourceNames::from_lookup(|var| env.get(var).map(|v| (*v).to_owned()));
+
+        assert_eq!(names.events_table, "prod-Events");
+        assert_eq!(names.notifications_queue, "notifications.fifo");
+        assert_eq!(names.payments_queue, "pay.fifo");
+    }
+
+    #[test]
+    fn a_prefix_goes_in_front_of_every_name_and_queues_stay_fifo() {
+        let names = ResourceNames::with_prefix("t1");
+
+        assert_eq!(names.events_table, "t1-Events");
+        assert_eq!(names.notifications_queue, "t1-notifications.fifo");
+        assert_eq!(names.payments_queue, "t1-payments.fifo");
+    }
+
+    #[test]
+    fn every_spec_is_named_exactly_once() {
+        let names = ResourceNames::from_lookup(|_| None);
+
+        let tables: Vec<&TableSpec> = names.tables().into_iter().map(|(s, _)| s).collect();
+        let queues: Vec<&QueueSpec> = names.queues().into_iter().map(|(s, _)| s).collect();
+
+        assert_eq!(tables, TABLES);
+        assert_eq!(queues, QUEUES);
+    }
+
+    #[test]
+    fn a_dead_letter_queue_keeps_the_fifo_suffix_last() {
+        assert_eq!(dlq_name("notifications.fifo"), "notifications-dlq.fifo");
+        assert_eq!(dlq_name("t1-payments.fifo"), "t1-payments-dlq.fifo");
+    }
+
+    #[test]
+    fn key_attributes_list_each_attribute_once() {
+        let names: Vec<_> = EVENTS_TABLE
+            .key_attributes()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+
+        assert_eq!(names, ["aggregateId", "version", "eventType", "occurredAt"]);
+    }
+
+    #[test]
+    fn the_visibility_timeout_is_at_least_six_handler_timeouts() {
+        let handler_timeout_secs = 10;
+        for queue in QUEUES {
+            assert!(queue.visibility_timeout_secs >= 6 * handler_timeout_secs);
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The `local-stack` binary as a person uses it: `up` until Ctrl-C, `exec -- CMD`. Each run
+//! must leave no emulator process behind.
+
+// Linux only: the checks for leftover processes read /proc.
+#![cfg(target_os = "linux")]
+// Everything in this binary is test code, helpers included: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use local_stack::{Clients, Endpoints};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_local-stack");
+/// Generous: on a fresh machine the first `up` also installs the emulators.
+const READY_BUDGET: Duration = Duration::from_secs(180);
+const EXIT_BUDGET: Duration = Duration::from_secs(30);
+
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("local-stack-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn launcher(args: &[&str], stderr_log: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(stderr_log).unwrap())
+        .kill_on_drop(true);
+    command
+}
+
+/// Reads `KEY=VALUE` lines from the launcher's stdout up to the last one it prints.
+async fn read_environment(child: &mut Child, stderr_log: &Path) -> HashMap<String, String> {
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut env = HashMap::new();
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let (key, value) = line.split_once('=').unwrap();
+            env.insert(key.to_owned(), value.to_owned());
+            if key == "LOCAL_STACK_PIDS" {
+                return;
+            }
+        }
+    };
+    if tokio::time::timeout(READY_BUDGET, read).await.is_err()
+        || !env.contains_key("LOCAL_STACK_PIDS")
+    {
+        panic!(
+            "the launcher printed no complete environment; stderr:\n{}",
+            std::fs::read_to_string(stderr_log).unwrap_or_default()
+        );
+    }
+    env
+}
+
+fn pids(env: &HashMap<String, String>) -> Vec<u32> {
+    let pids: Vec<u32> = env["LOCAL_STACK_PIDS"]
+        .split(',')
+        .map(|pid| pid.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "one pid per emulator");
+    pids
+}
+
+/// A live (not zombie) process: a zombie's cmdline is empty.
+fn is_running(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| !cmdline.is_empty())
+}
+
+/// Live processes in process group `pgid`: an emulator's group holds anything it spawned.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command name (which may hold spaces) in parentheses: state, ppid,
+        // pgrp.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(2).and_then(|pgrp| pgrp.parse::<u32>().ok()) == Some(pgid)
+            && fields.first() != Some(&"Z")
+        {
+            members.push(pid);
+        }
+    }
+    members
+}
+
+fn assert_all_gone(pids: &[u32]) {
+    for &pid in pids {
+        assert!(!is_running(pid), "emulator {pid} survived the launcher");
+        assert_eq!(
+            group_members(pid),
+            Vec::<u32>::new(),
+            "process group {pid} survived"
+        );
+    }
+}
+
+async fn assert_endpoints_answer(env: &HashMap<String, String>) {
+    let clients = Clients::connect(&Endpoints {
+        dynamodb: env["AWS_ENDPOINT_URL_DYNAMODB"].clone(),
+        sqs: env["AWS_ENDPOINT_URL_SQS"].clone(),
+    })
+    .await;
+    let tables = clients
+        .dynamodb
+        .list_tables()
+        .send()
+        .await
+        .unwrap()
+        .table_names
+        .unwrap_or_default();
+    assert!(tables.contains(&env["EVENTS_TABLE"]), "tables: {tables:?}");
+    let url = clients
+        .sqs
+        .get_queue_url()
+        .queue_name(&env["NOTIFICATIONS_QUEUE"])
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    assert_eq!(url, env["NOTIFICATIONS_QUEUE_URL"]);
+}
+
+#[tokio::test]
+async fn up_serves_both_emulators_until_ctrl_c_and_leaves_no_process_behind_twice_in_a_row() {
+    let dir = scratch_dir();
+    for run in 1..=2 {
+        // Given a launcher that is up
+        let stderr_log = dir.join(format!("up-{run}.log"));
+        let mut child = launcher(&["up"], &stderr_log).spawn().unwrap();
+        let env = read_environment(&mut child, &stderr_log).await;
+        let emulators = pids(&env);
+        assert!(emulators.iter().all(|&pid| is_running(pid)));
+
+        // When both endpoints are used and then Ctrl-C arrives
+        assert_endpoints_answer(&env).await;
+        let launcher_pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
+        kill(launcher_pid, Signal::SIGINT).unwrap();
+
+        // Then the launcher exits cleanly and every emulator, with its group, is gone
+        let status = tokio::time::timeout(EXIT_BUDGET, child.wait())
+            .await
+            .expect("the launcher exits after SIGINT")
+            .unwrap();
+        let stderr = std::fs::read_to_string(&stderr_log).unwrap();
+        assert!(status.success(), "run {run}: {status}; stderr:\n{stderr}");
+        assert_all_gone(&emulators);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn exec_runs_the_command_in_the_stack_s_environment_and_exits_with_its_code() {
+    // Given a command that records the environment it sees and exits with 7
+    let dir = scratch_dir();
+    let seen = dir.join("seen.env");
+    let script = format!("env > '{}'; exit 7", seen.display());
+    let stderr_log = dir.join("exec.log");
+
+    // When it is run under `exec`
+    let mut child = launcher(&["exec", "--", "sh", "-c", &script], &stderr_log)
+        .spawn()
+        .unwrap();
+    let status = tokio::time::timeout(READY_BUDGET, child.wait())
+        .await
+        .expect("exec finishes")
+        .unwrap();
+
+    // Then its exit code is the launcher's, it saw the endpoints, and the stack is gone
+    let stderr = std::fs::read_to_string(&stderr_log).unwrap();
+    assert_eq!(status.code(), Some(7), "stderr:\n{stderr}");
+    let env: HashMap<String, String> = std::fs::read_to_string(&seen)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    assert!(env["AWS_ENDPOINT_URL_DYNAMODB"].starts_with("http://127.0.0.1:"));
+    assert!(env["AWS_ENDPOINT_URL_SQS"].starts_with("http://127.0.0.1:"));
+    assert_eq!(env["AWS_REGION"], "us-east-1");
+    assert_all_gone(&pids(&env));
+    std::fs::remove_dir_all(dir).unwrap();
+}

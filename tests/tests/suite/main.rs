@@ -1,0 +1,10 @@
+//! End-to-end tests against the running local stack, as one test binary so that the workspace
+//! links it once. Run with `scripts/test` (which starts the stack around `cargo test`).
+
+// Everything in this binary is test code, helpers included: a panic is a failed assertion.
+// (clippy.toml's allow-*-in-tests only covers the #[test] functions themselves.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod dynamodb_local;
+mod provisioning;
+mod sqs;
