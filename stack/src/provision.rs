@@ -5,7 +5,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, StreamSpecification, TableStatus,
+    Projection, ProjectionType, StreamSpecification, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use tokio::time::Instant;
@@ -151,7 +152,50 @@ async fn create_table(
         }
         Err(error) => return Err(Error::dynamodb("CreateTable", name, error)),
     }
-    wait_until_active(dynamodb, name).await
+    wait_until_active(dynamodb, name).await?;
+    if let Some(attribute) = spec.ttl_attribute {
+        enable_ttl(dynamodb, name, attribute).await?;
+    }
+    Ok(())
+}
+
+async fn enable_ttl(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    attribute: &str,
+) -> Result<()> {
+    let current = dynamodb
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| Error::dynamodb("DescribeTimeToLive", name, e))?;
+    let enabled = current.time_to_live_description().is_some_and(|ttl| {
+        ttl.attribute_name() == Some(attribute)
+            && matches!(
+                ttl.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            )
+    });
+    if enabled {
+        return Ok(());
+    }
+    let specification = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(attribute)
+        .build()
+        .map_err(|e| Error::InvalidDefinition {
+            resource: format!("table {name}"),
+            message: e.to_string(),
+        })?;
+    dynamodb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(specification)
+        .send()
+        .await
+        .map_err(|e| Error::dynamodb("UpdateTimeToLive", name, e))?;
+    Ok(())
 }
 
 async fn wait_until_active(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result<()> {

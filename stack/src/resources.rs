@@ -35,6 +35,8 @@ pub struct TableSpec {
     /// `Some(view)` enables the table's stream with that view type.
     pub stream: Option<StreamViewType>,
     pub indexes: &'static [IndexSpec],
+    /// `Some(attribute)` turns on DynamoDB's time to live on that (epoch seconds) attribute.
+    pub ttl_attribute: Option<&'static str>,
 }
 
 impl TableSpec {
@@ -83,10 +85,42 @@ pub const EVENTS_TABLE: TableSpec = TableSpec {
             kind: ScalarAttributeType::S,
         }),
     }],
+    // Events are never deleted.
+    ttl_attribute: None,
+};
+
+/// The latest snapshot of each aggregate's state, so that a load reads one item and a short
+/// tail of events. Written conditionally (only a newer version replaces an older one).
+pub const SNAPSHOTS_TABLE: TableSpec = TableSpec {
+    name_env: "SNAPSHOTS_TABLE",
+    default_name: "Snapshots",
+    partition_key: KeyAttribute {
+        name: "aggregateId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: None,
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
+/// What each command with an idempotency key appended, keyed by the actor-scoped key, so that a
+/// retry returns the first outcome. Records expire (TTL) 48 hours after they were written.
+pub const IDEMPOTENCY_TABLE: TableSpec = TableSpec {
+    name_env: "IDEMPOTENCY_TABLE",
+    default_name: "Idempotency",
+    partition_key: KeyAttribute {
+        name: "commandKey",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: None,
+    stream: None,
+    indexes: &[],
+    ttl_attribute: Some("expiresAt"),
 };
 
 /// Every table, for code that treats them alike (listing, checks).
-pub const TABLES: &[&TableSpec] = &[&EVENTS_TABLE];
+pub const TABLES: &[&TableSpec] = &[&EVENTS_TABLE, &SNAPSHOTS_TABLE, &IDEMPOTENCY_TABLE];
 
 /// An SQS FIFO queue with its dead-letter queue. ContentBasedDeduplication is off on both:
 /// producers set MessageDeduplicationId to the event id, so two distinct events with equal
@@ -150,6 +184,8 @@ pub fn dlq_name(queue_name: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceNames {
     pub events_table: String,
+    pub snapshots_table: String,
+    pub idempotency_table: String,
     pub notifications_queue: String,
     pub payments_queue: String,
 }
@@ -170,6 +206,8 @@ impl ResourceNames {
         };
         Self {
             events_table: name(EVENTS_TABLE.name_env, EVENTS_TABLE.default_name),
+            snapshots_table: name(SNAPSHOTS_TABLE.name_env, SNAPSHOTS_TABLE.default_name),
+            idempotency_table: name(IDEMPOTENCY_TABLE.name_env, IDEMPOTENCY_TABLE.default_name),
             notifications_queue: name(
                 NOTIFICATIONS_QUEUE.name_env,
                 NOTIFICATIONS_QUEUE.default_name,
@@ -198,7 +236,11 @@ impl ResourceNames {
 
     /// Each table spec with its name here.
     pub fn tables(&self) -> Vec<(&'static TableSpec, &str)> {
-        vec![(&EVENTS_TABLE, self.events_table.as_str())]
+        vec![
+            (&EVENTS_TABLE, self.events_table.as_str()),
+            (&SNAPSHOTS_TABLE, self.snapshots_table.as_str()),
+            (&IDEMPOTENCY_TABLE, self.idempotency_table.as_str()),
+        ]
     }
 
     /// Each queue spec with its name here.
@@ -233,6 +275,8 @@ mod tests {
         let names = ResourceNames::from_lookup(|_| None);
 
         assert_eq!(names.events_table, "Events");
+        assert_eq!(names.snapshots_table, "Snapshots");
+        assert_eq!(names.idempotency_table, "Idempotency");
         assert_eq!(names.notifications_queue, "notifications.fifo");
         assert_eq!(names.payments_queue, "payments.fifo");
     }
@@ -257,6 +301,7 @@ mod tests {
         let names = ResourceNames::with_prefix("t1");
 
         assert_eq!(names.events_table, "t1-Events");
+        assert_eq!(names.idempotency_table, "t1-Idempotency");
         assert_eq!(names.notifications_queue, "t1-notifications.fifo");
         assert_eq!(names.payments_queue, "t1-payments.fifo");
     }

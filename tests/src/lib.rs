@@ -7,6 +7,8 @@
 //!
 //! This crate may depend on every crate of the workspace, and nothing may depend on it.
 
+pub mod fixtures;
+
 use aws_sdk_dynamodb::Client as DynamodbClient;
 use aws_sdk_sqs::Client as SqsClient;
 use local_stack::{Clients, Endpoints, Provisioned, ProvisionedQueue, ResourceNames, provision};
@@ -75,6 +77,14 @@ impl TestEnv {
 
     pub fn names(&self) -> &ResourceNames {
         &self.resources.names
+    }
+
+    /// The event store on this test's tables.
+    pub fn event_store(&self) -> event_store::DynamoDbStore {
+        event_store::DynamoDbStore::new(
+            self.clients.dynamodb.clone(),
+            fixtures::table_names(self.names()),
+        )
     }
 
     pub fn events_table(&self) -> &str {

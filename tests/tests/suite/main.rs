@@ -6,5 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod dynamodb_local;
+mod event_store;
 mod provisioning;
 mod sqs;

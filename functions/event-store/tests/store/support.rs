@@ -73,7 +73,15 @@ pub fn outbid(bidder: &str) -> impl Fn(&State, DateTime<Utc>) -> Result<Vec<Even
     let bidder = user(bidder);
     let bid_id = BidId(Uuid::new_v4());
     move |state, now| {
-        let price = state.auction.as_ref().and_then(|a| a.price).unwrap_or(99);
+        // The leader raises their own maximum instead (the price stays).
+        let price = state.auction.as_ref().map_or(99, |a| {
+            let own_max = a
+                .leader
+                .as_ref()
+                .filter(|l| **l == bidder)
+                .and_then(|_| a.leader_max());
+            own_max.or(a.price).unwrap_or(99)
+        });
         decide_place_bid(
             state,
             &PlaceBid {

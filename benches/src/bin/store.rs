@@ -1,0 +1,347 @@
+//! Event store benchmark: what one accepted bid costs, what loading costs at 10, 1,000 and
+//! 10,000 events, and the raw conditional PutItem rate of the same DynamoDB Local as baseline.
+//!
+//! Run it with `scripts/bench` (which starts the local stack), or under
+//! `cargo run -p local-stack -- exec -- cargo run -p benchmarks --bin store`.
+//! Environment: BENCH_BIDS (default 2000), BENCH_WRITERS (default 8).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use auction_domain::decide_create;
+use auction_events::{AuctionId, BidId};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use benchmarks::{Percentiles, millis, print_table};
+use e2e::fixtures;
+use event_store::{Cost, DynamoDbStore, Meter, SnapshotPolicy, Snapshots, Store, Usage};
+use local_stack::{Clients, Endpoints, ResourceNames, provision};
+use uuid::Uuid;
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let bids = setting("BENCH_BIDS", 2_000);
+    let writers = setting("BENCH_WRITERS", 8).max(1);
+    let endpoints =
+        Endpoints::from_env().context("no local stack: run `scripts/bench`, which starts one")?;
+    let clients = Clients::connect(&endpoints).await;
+    let names = ResourceNames::with_prefix(&format!(
+        "bench{}",
+        &Uuid::new_v4().simple().to_string()[..8]
+    ));
+    provision(&clients, &names).await.context("provisioning")?;
+    let tables = fixtures::table_names(&names);
+    println!("# Event store benchmark");
+    println!();
+    println!(
+        "DynamoDB Local at {}; {bids} bids from {writers} concurrent writers, one auction each.",
+        endpoints.dynamodb
+    );
+    println!();
+
+    let baseline = raw_conditional_puts(&clients.dynamodb, &tables.events, bids, writers).await?;
+    let steady = steady_state_bids(&clients, &tables, bids, writers).await?;
+
+    println!("## Throughput (same run, same DynamoDB Local)");
+    println!();
+    let rate = |n: usize, elapsed: Duration| format!("{:.0}/s", n as f64 / elapsed.as_secs_f64());
+    print_table(
+        &["what", "count", "rate", "p50", "p95", "p99"],
+        &[
+            vec![
+                "baseline: raw conditional PutItem (~700 B)".to_owned(),
+                bids.to_string(),
+                rate(bids, baseline.elapsed),
+                millis(baseline.latency.p50),
+                millis(baseline.latency.p95),
+                millis(baseline.latency.p99),
+            ],
+            vec![
+                "accepted bids (load + decide + append + idempotency)".to_owned(),
+                steady.accepted.to_string(),
+                rate(steady.accepted, steady.elapsed),
+                millis(steady.latency.p50),
+                millis(steady.latency.p95),
+                millis(steady.latency.p99),
+            ],
+        ],
+    );
+    println!();
+    println!(
+        "Bids reach {:.0}% of the raw PutItem rate; each bid also makes 2-3 reads.",
+        100.0 * (steady.accepted as f64 / steady.elapsed.as_secs_f64())
+            / (bids as f64 / baseline.elapsed.as_secs_f64())
+    );
+    println!();
+
+    println!(
+        "## Cost per accepted bid at steady state (mean over {} bids)",
+        steady.accepted
+    );
+    println!();
+    let per = |usage: &Usage| {
+        let n = steady.accepted as f64;
+        vec![
+            format!("{:.2}", f64::from(usage.read_requests) / n),
+            format!("{:.2}", f64::from(usage.write_requests) / n),
+            format!("{:.2}", usage.read_units / n),
+            format!("{:.2}", usage.write_units / n),
+            format!("{:.2}", usage.index_write_units / n),
+        ]
+    };
+    let header = [
+        "path",
+        "read req",
+        "write req",
+        "RCU",
+        "WCU (table)",
+        "WCU (audit GSI)",
+    ];
+    let rows: Vec<Vec<String>> = [
+        ("load (snapshot + tail)", &steady.cost.load),
+        ("append (the command's path)", &steady.cost.append),
+        (
+            "idempotency (record lookup + write)",
+            &steady.cost.idempotency,
+        ),
+        ("snapshots (every 100 events)", &steady.cost.snapshot),
+        ("total", &steady.cost.total()),
+    ]
+    .into_iter()
+    .map(|(name, usage)| {
+        let mut row = vec![name.to_owned()];
+        row.extend(per(usage));
+        row
+    })
+    .collect();
+    print_table(&header, &rows);
+    println!();
+    println!(
+        "Baseline PutItem cost: {:.2} WCU (table) + {:.2} WCU (GSI) per write.",
+        baseline.write_units / bids as f64,
+        baseline.index_write_units / bids as f64
+    );
+    println!();
+
+    println!("## Load cost against history length");
+    println!();
+    let store = DynamoDbStore::new(clients.dynamodb.clone(), tables.clone());
+    let mut rows = Vec::new();
+    for length in [10usize, 1_000, 10_000] {
+        let (auction_id, events) = fixtures::history(length.saturating_sub(2))
+            .await
+            .context("building a history")?;
+        fixtures::import(&store, &events)
+            .await
+            .context("importing")?;
+        let without = measure_loads(&store, auction_id, 0).await?;
+        // Where the store would have left its latest snapshot: at the last multiple of 100.
+        let snapshot_at = events.len() / 100 * 100;
+        if snapshot_at > 0 {
+            let snapshot = fixtures::snapshot_of(auction_id, &events[..snapshot_at])?;
+            store.put_snapshot(&snapshot, &Meter::default()).await?;
+        }
+        let with = measure_loads(&store, auction_id, 100).await?;
+        for (mode, (usage, latency)) in [("full replay", without), ("snapshot + tail", with)] {
+            rows.push(vec![
+                events.len().to_string(),
+                mode.to_owned(),
+                usage.read_requests.to_string(),
+                format!("{:.1}", usage.read_units),
+                millis(latency.p50),
+                millis(latency.p95),
+            ]);
+        }
+    }
+    print_table(&["events", "load", "read req", "RCU", "p50", "p95"], &rows);
+    Ok(())
+}
+
+struct Run {
+    elapsed: Duration,
+    latency: Percentiles,
+    write_units: f64,
+    index_write_units: f64,
+}
+
+/// The baseline: conditional PutItems of event-sized items, with no load, no decision and no
+/// idempotency, from the same number of writers.
+async fn raw_conditional_puts(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    count: usize,
+    writers: usize,
+) -> Result<Run> {
+    let payload = "x".repeat(560);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let dynamodb = dynamodb.clone();
+        let table = table.to_owned();
+        let payload = payload.clone();
+        let share = count / writers + usize::from(writer < count % writers);
+        tasks.push(tokio::spawn(async move {
+            let aggregate = Uuid::new_v4().to_string();
+            let mut samples = Vec::with_capacity(share);
+            let (mut wcu, mut gsi) = (0.0, 0.0);
+            for version in 1..=share {
+                let item = HashMap::from([
+                    (
+                        "aggregateId".to_owned(),
+                        AttributeValue::S(aggregate.clone()),
+                    ),
+                    ("version".to_owned(), AttributeValue::N(version.to_string())),
+                    (
+                        "eventType".to_owned(),
+                        AttributeValue::S("Baseline".to_owned()),
+                    ),
+                    (
+                        "occurredAt".to_owned(),
+                        AttributeValue::S("2026-01-01T00:00:00.000Z".to_owned()),
+                    ),
+                    ("payload".to_owned(), AttributeValue::S(payload.clone())),
+                ]);
+                let start = Instant::now();
+                let output = dynamodb
+                    .put_item()
+                    .table_name(&table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(version)")
+                    .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+                    .send()
+                    .await?;
+                samples.push(start.elapsed());
+                if let Some(consumed) = output.consumed_capacity() {
+                    wcu += consumed
+                        .table()
+                        .and_then(|t| t.capacity_units())
+                        .unwrap_or(0.0);
+                    gsi += consumed
+                        .global_secondary_indexes()
+                        .map(|i| i.values().filter_map(|c| c.capacity_units()).sum::<f64>())
+                        .unwrap_or(0.0);
+                }
+            }
+            anyhow::Ok((samples, wcu, gsi))
+        }));
+    }
+    let (mut samples, mut write_units, mut index_write_units) = (Vec::new(), 0.0, 0.0);
+    for task in tasks {
+        let (s, w, g) = task.await??;
+        samples.extend(s);
+        write_units += w;
+        index_write_units += g;
+    }
+    let elapsed = started.elapsed();
+    Ok(Run {
+        elapsed,
+        latency: Percentiles::of(&mut samples).context("no samples")?,
+        write_units,
+        index_write_units,
+    })
+}
+
+struct Steady {
+    accepted: usize,
+    elapsed: Duration,
+    latency: Percentiles,
+    cost: Cost,
+}
+
+/// Bids through the whole command path, each writer on its own auction (steady state, no
+/// conflicts), each bid with an idempotency key as the API sends them.
+async fn steady_state_bids(
+    clients: &Clients,
+    tables: &event_store::TableNames,
+    count: usize,
+    writers: usize,
+) -> Result<Steady> {
+    let store = Store::new(
+        DynamoDbStore::new(clients.dynamodb.clone(), tables.clone()),
+        SnapshotPolicy {
+            every: 100,
+            in_background: false,
+        },
+    );
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let store = store.clone();
+        let share = count / writers + usize::from(writer < count % writers);
+        tasks.push(tokio::spawn(async move {
+            let auction_id = AuctionId(Uuid::new_v4());
+            let seller = fixtures::user("seller");
+            let create = fixtures::create_command(auction_id);
+            store
+                .execute(
+                    auction_id,
+                    &fixtures::context(&seller, None),
+                    |state, now| decide_create(state, &create, now),
+                )
+                .await?;
+            let bidders = [fixtures::user("bob"), fixtures::user("cat")];
+            let (mut samples, mut costs) = (Vec::with_capacity(share), Vec::with_capacity(share));
+            for i in 0..share {
+                let bidder = &bidders[i % 2];
+                let bid_id = BidId(Uuid::new_v4());
+                let start = Instant::now();
+                let outcome = store
+                    .execute(
+                        auction_id,
+                        &fixtures::context(bidder, Some(bid_id.to_string())),
+                        |state, now| fixtures::outbid(bidder, bid_id, state, now),
+                    )
+                    .await?;
+                samples.push(start.elapsed());
+                costs.push(outcome.cost);
+            }
+            anyhow::Ok((samples, costs))
+        }));
+    }
+    let (mut samples, mut cost) = (Vec::new(), Cost::default());
+    for task in tasks {
+        let (s, costs) = task.await??;
+        samples.extend(s);
+        for c in costs {
+            cost.add(&c);
+        }
+    }
+    Ok(Steady {
+        accepted: samples.len(),
+        elapsed: started.elapsed(),
+        latency: Percentiles::of(&mut samples).context("no samples")?,
+        cost,
+    })
+}
+
+/// Twenty loads of one auction: the usage of one, and the latency percentiles.
+async fn measure_loads(
+    store: &DynamoDbStore,
+    auction_id: AuctionId,
+    snapshot_every: u64,
+) -> Result<(Usage, Percentiles)> {
+    let store = Store::new(
+        store.clone(),
+        SnapshotPolicy {
+            every: snapshot_every,
+            in_background: false,
+        },
+    );
+    let mut samples = Vec::new();
+    let mut usage = Usage::default();
+    for _ in 0..20 {
+        let meter = Meter::default();
+        let start = Instant::now();
+        store.load(auction_id, &meter).await?;
+        samples.push(start.elapsed());
+        usage = meter.cost().load;
+    }
+    Ok((usage, Percentiles::of(&mut samples).context("no samples")?))
+}

@@ -1,0 +1,489 @@
+//! The event store's invariants against DynamoDB Local.
+
+use std::collections::{HashMap, HashSet};
+
+use auction_domain::{State, decide_create, fold};
+use auction_events::{AuctionId, BidId};
+use aws_sdk_dynamodb::types::AttributeValue;
+use e2e::{TestEnv, fixtures};
+use event_store::chain::{self, Tampered};
+use event_store::{
+    DynamoDbStore, EventLog, Meter, SnapshotPolicy, Snapshots, Store, StoreError, item_size,
+};
+use uuid::Uuid;
+
+fn store(env: &TestEnv, every: u64) -> Store<DynamoDbStore> {
+    Store::new(
+        env.event_store(),
+        SnapshotPolicy {
+            every,
+            in_background: false,
+        },
+    )
+}
+
+async fn created(store: &Store<DynamoDbStore>) -> AuctionId {
+    let auction_id = AuctionId(Uuid::new_v4());
+    let create = fixtures::create_command(auction_id);
+    store
+        .execute(
+            auction_id,
+            &fixtures::context(&fixtures::user("seller"), None),
+            |state, now| decide_create(state, &create, now),
+        )
+        .await
+        .unwrap();
+    auction_id
+}
+
+async fn bid(
+    store: &Store<DynamoDbStore>,
+    auction_id: AuctionId,
+    bidder: &str,
+    key: Option<&str>,
+) -> event_store::Outcome {
+    let bidder = fixtures::user(bidder);
+    let bid_id = key.map_or_else(
+        || BidId(Uuid::new_v4()),
+        |key| BidId(Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes())),
+    );
+    store
+        .execute(
+            auction_id,
+            &fixtures::context(&bidder, key.map(str::to_owned)),
+            |state, now| fixtures::outbid(&bidder, bid_id, state, now),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_writers_of_fifty_commands_leave_a_contiguous_log_with_every_success_once() {
+    // Given one auction and 32 writers placing 50 bids each on it at the same time
+    let env = TestEnv::new().await;
+    let store = store(&env, 100).with_max_attempts(40);
+    let auction_id = created(&store).await;
+    let writers = (0..32).map(|writer| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let bidder = fixtures::user(&format!("bidder-{writer}"));
+            let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+            for _ in 0..50 {
+                let bid_id = BidId(Uuid::new_v4());
+                let context = fixtures::context(&bidder, None);
+                match store
+                    .execute(auction_id, &context, |state, now| {
+                        fixtures::outbid(&bidder, bid_id, state, now)
+                    })
+                    .await
+                {
+                    Ok(outcome) => succeeded.push((context.command_id, outcome.events)),
+                    Err(error) => failed.push((context.command_id, error)),
+                }
+            }
+            (succeeded, failed)
+        })
+    });
+    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+    for writer in writers {
+        let (s, f) = writer.await.unwrap();
+        succeeded.extend(s);
+        failed.extend(f);
+    }
+    // Then the versions run 1..=M without gaps or duplicates
+    let stored = env
+        .event_store()
+        .read_after(auction_id, 0, &Meter::default())
+        .await
+        .unwrap();
+    let versions: Vec<u64> = stored.iter().map(|e| e.version()).collect();
+    assert_eq!(versions, (1..=stored.len() as u64).collect::<Vec<_>>());
+    let ids: HashSet<Uuid> = stored.iter().map(|e| e.envelope.event_id).collect();
+    assert_eq!(ids.len(), stored.len());
+    // And every successful command's events are there exactly once, every failed one's absent
+    let causes: Vec<&str> = stored
+        .iter()
+        .map(|e| e.envelope.metadata.causation_id.as_str())
+        .collect();
+    for (command_id, events) in &succeeded {
+        assert_eq!(events.len(), 1);
+        assert_eq!(causes.iter().filter(|c| **c == command_id).count(), 1);
+    }
+    for (command_id, error) in &failed {
+        assert!(
+            matches!(error, StoreError::TooManyConflicts { .. }),
+            "{error:?}"
+        );
+        assert!(!causes.contains(&command_id.as_str()));
+    }
+    assert_eq!(stored.len(), 2 + succeeded.len());
+    // And the chain holds
+    assert_eq!(
+        chain::verify(auction_id, &stored).unwrap().events,
+        stored.len() as u64
+    );
+    println!(
+        "32 x 50 commands: {} appended, {} gave up",
+        succeeded.len(),
+        failed.len()
+    );
+}
+
+#[tokio::test]
+async fn a_retried_command_after_other_bids_appends_nothing_and_returns_the_first_outcome() {
+    let env = TestEnv::new().await;
+    let store = store(&env, 100);
+    let auction_id = created(&store).await;
+    // Given bob's bid with a key was accepted, and cat bid twice since
+    let first = bid(&store, auction_id, "bob", Some("bob-key-1")).await;
+    bid(&store, auction_id, "cat", None).await;
+    bid(&store, auction_id, "cat", None).await;
+    // When bob's client retries
+    let retry = bid(&store, auction_id, "bob", Some("bob-key-1")).await;
+    // Then the first outcome comes back and nothing was appended
+    assert!(retry.replayed);
+    assert_eq!(retry.events, first.events);
+    assert_eq!(retry.cost.append.write_requests, 0);
+    let stored = env
+        .event_store()
+        .read_after(auction_id, 0, &Meter::default())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 5);
+}
+
+#[tokio::test]
+async fn one_accepted_bid_is_one_write_request_of_one_write_unit() {
+    let env = TestEnv::new().await;
+    let store = store(&env, 100);
+    let auction_id = created(&store).await;
+    let outcome = bid(&store, auction_id, "bob", Some("k")).await;
+    assert_eq!(outcome.cost.append.write_requests, 1);
+    assert_eq!(outcome.cost.append.write_units, 1.0);
+    let stored = env
+        .event_store()
+        .read_after(auction_id, 3, &Meter::default())
+        .await
+        .unwrap();
+    assert!(stored.is_empty());
+    let item = env
+        .dynamodb()
+        .get_item()
+        .table_name(env.events_table())
+        .key("aggregateId", AttributeValue::S(auction_id.to_string()))
+        .key("version", AttributeValue::N("3".to_owned()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(
+        item_size(&item) < 1024,
+        "a bid item is {} bytes",
+        item_size(&item)
+    );
+}
+
+async fn imported_history(
+    env: &TestEnv,
+    bids: usize,
+) -> (AuctionId, Vec<event_store::StoredEvent>, State) {
+    let (auction_id, events) = fixtures::history(bids).await.unwrap();
+    fixtures::import(&env.event_store(), &events).await.unwrap();
+    let decoded: Vec<_> = events.iter().map(|e| e.decode().unwrap()).collect();
+    (auction_id, events, fold(decoded.iter().map(|e| &e.event)))
+}
+
+#[tokio::test]
+async fn a_ten_thousand_event_auction_loads_via_its_snapshot_in_at_most_two_requests() {
+    // Given 10,000 events and the snapshot the store keeps at every 100th
+    let env = TestEnv::new().await;
+    let (auction_id, events, state) = imported_history(&env, 9_998).await;
+    let snapshot = fixtures::snapshot_of(auction_id, &events).unwrap();
+    env.event_store()
+        .put_snapshot(&snapshot, &Meter::default())
+        .await
+        .unwrap();
+    // When it is loaded
+    let meter = Meter::default();
+    let loaded = store(&env, 100).load(auction_id, &meter).await.unwrap();
+    // Then two requests sufficed and the state is the full fold
+    assert_eq!(meter.cost().load.read_requests, 2);
+    assert_eq!(loaded.snapshot_version, Some(10_000));
+    assert_eq!(loaded.state, state);
+    // And the next bid appends at 10,001
+    let outcome = bid(&store(&env, 100), auction_id, "dan", None).await;
+    assert_eq!(outcome.events[0].version, 10_001);
+}
+
+#[tokio::test]
+async fn a_history_over_one_megabyte_loads_completely_without_a_snapshot() {
+    let env = TestEnv::new().await;
+    let (auction_id, events, state) = imported_history(&env, 1_998).await;
+    let bytes: usize = events
+        .iter()
+        .map(|e| item_size(&event_store::event_item(e).unwrap()))
+        .sum();
+    assert!(bytes > 1024 * 1024, "history is only {bytes} bytes");
+    let meter = Meter::default();
+    let loaded = store(&env, 0).load(auction_id, &meter).await.unwrap();
+    assert_eq!(loaded.state, state);
+    assert!(
+        meter.cost().load.read_requests > 1,
+        "a 1 MB page limit means several pages"
+    );
+}
+
+mod conflicts {
+    use super::*;
+
+    async fn two_events() -> (AuctionId, Vec<event_store::StoredEvent>) {
+        fixtures::history(0).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_version_held_by_another_writer_is_reported_with_that_writers_event() {
+        let env = TestEnv::new().await;
+        let log = env.event_store();
+        // Given version 1 and 2 of an auction were appended
+        let (auction_id, ours) = two_events().await;
+        log.append(&ours, &Meter::default()).await.unwrap();
+        // When another history of the same auction tries version 1 and 2
+        let (_, mut theirs) = two_events().await;
+        for event in &mut theirs {
+            event.envelope.aggregate_id = auction_id;
+        }
+        let error = log.append(&theirs, &Meter::default()).await.unwrap_err();
+        // Then the version is taken, and the event holding it is ours
+        let StoreError::VersionTaken {
+            version,
+            existing: Some(existing),
+            ..
+        } = error
+        else {
+            panic!("expected VersionTaken with the existing event, got {error:?}");
+        };
+        assert_eq!(version, 1);
+        assert_eq!(existing.envelope.event_id, ours[0].envelope.event_id);
+    }
+
+    #[tokio::test]
+    async fn a_repeated_single_append_is_recognisable_as_our_own_by_event_id() {
+        let env = TestEnv::new().await;
+        let log = env.event_store();
+        let (_, events) = two_events().await;
+        log.append(&events[..1], &Meter::default()).await.unwrap();
+        let error = log
+            .append(&events[..1], &Meter::default())
+            .await
+            .unwrap_err();
+        let StoreError::VersionTaken {
+            existing: Some(existing),
+            ..
+        } = error
+        else {
+            panic!("expected VersionTaken with the existing event, got {error:?}");
+        };
+        assert_eq!(*existing, events[0]);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_colliding_on_its_second_event_writes_nothing_and_names_that_version() {
+        let env = TestEnv::new().await;
+        let log = env.event_store();
+        // Given versions 1 to 3 are stored
+        let (auction_id, events) = fixtures::history(2).await.unwrap();
+        log.append(&events[..3], &Meter::default()).await.unwrap();
+        // When a transaction writes version 4 (free) and version 3 (taken)
+        let attempt = vec![events[3].clone(), events[2].clone()];
+        let error = log.append(&attempt, &Meter::default()).await.unwrap_err();
+        // Then the cancellation names version 3
+        let StoreError::VersionTaken { version, .. } = error else {
+            panic!("expected VersionTaken, got {error:?}");
+        };
+        assert_eq!(version, 3);
+        // And version 4 was not written
+        let stored = log
+            .read_after(auction_id, 0, &Meter::default())
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_event_is_refused_before_anything_is_written() {
+        let env = TestEnv::new().await;
+        let log = env.event_store();
+        let (auction_id, mut events) = fixtures::history(0).await.unwrap();
+        events[1].envelope.payload = serde_json::json!({"padding": "x".repeat(410 * 1024)});
+        let error = log.append(&events, &Meter::default()).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::ItemTooLarge { version: 2, .. }),
+            "{error:?}"
+        );
+        let stored = log
+            .read_after(auction_id, 0, &Meter::default())
+            .await
+            .unwrap();
+        assert!(stored.is_empty());
+    }
+}
+
+mod tampering {
+    use super::*;
+
+    async fn stored_history(env: &TestEnv) -> AuctionId {
+        let (auction_id, _, _) = imported_history(env, 6).await;
+        auction_id
+    }
+
+    fn key(auction_id: AuctionId, version: u64) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (
+                "aggregateId".to_owned(),
+                AttributeValue::S(auction_id.to_string()),
+            ),
+            ("version".to_owned(), AttributeValue::N(version.to_string())),
+        ])
+    }
+
+    async fn verify(env: &TestEnv, auction_id: AuctionId) -> Result<chain::Verified, Tampered> {
+        let stored = env
+            .event_store()
+            .read_all(auction_id, &Meter::default())
+            .await
+            .unwrap();
+        chain::verify(auction_id, &stored)
+    }
+
+    #[tokio::test]
+    async fn an_untouched_log_verifies() {
+        let env = TestEnv::new().await;
+        let auction_id = stored_history(&env).await;
+        assert_eq!(verify(&env, auction_id).await.unwrap().events, 8);
+    }
+
+    #[tokio::test]
+    async fn an_event_edited_with_the_sdk_fails_verification_at_that_event() {
+        let env = TestEnv::new().await;
+        let auction_id = stored_history(&env).await;
+        let item = env
+            .dynamodb()
+            .get_item()
+            .table_name(env.events_table())
+            .set_key(Some(key(auction_id, 5)))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        let payload = item["payload"]
+            .as_s()
+            .unwrap()
+            .replace("\"bidderId\":\"bob\"", "\"bidderId\":\"mallory\"")
+            .replace("\"bidderId\":\"cat\"", "\"bidderId\":\"mallory\"");
+        env.dynamodb()
+            .update_item()
+            .table_name(env.events_table())
+            .set_key(Some(key(auction_id, 5)))
+            .update_expression("SET payload = :p")
+            .expression_attribute_values(":p", AttributeValue::S(payload))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            verify(&env, auction_id).await,
+            Err(Tampered::Modified { version: 5 })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_deleted_with_the_sdk_fails_verification_at_that_event() {
+        let env = TestEnv::new().await;
+        let auction_id = stored_history(&env).await;
+        env.dynamodb()
+            .delete_item()
+            .table_name(env.events_table())
+            .set_key(Some(key(auction_id, 4)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            verify(&env, auction_id).await,
+            Err(Tampered::Missing { version: 4 })
+        );
+    }
+
+    #[tokio::test]
+    async fn events_swapped_with_the_sdk_fail_verification_at_the_first_of_them() {
+        let env = TestEnv::new().await;
+        let auction_id = stored_history(&env).await;
+        let get = |version| {
+            let env = env.clone();
+            async move {
+                env.dynamodb()
+                    .get_item()
+                    .table_name(env.events_table())
+                    .set_key(Some(key(auction_id, version)))
+                    .send()
+                    .await
+                    .unwrap()
+                    .item
+                    .unwrap()
+            }
+        };
+        let (mut fifth, mut sixth) = (get(5).await, get(6).await);
+        // Each item moves to the other's key, contents and hash intact
+        fifth.insert("version".to_owned(), AttributeValue::N("6".to_owned()));
+        sixth.insert("version".to_owned(), AttributeValue::N("5".to_owned()));
+        for item in [fifth, sixth] {
+            env.dynamodb()
+                .put_item()
+                .table_name(env.events_table())
+                .set_item(Some(item))
+                .send()
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            verify(&env, auction_id).await,
+            Err(Tampered::Modified { version: 5 })
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_audit_index_finds_events_by_type_across_auctions_in_time_order() {
+    let env = TestEnv::new().await;
+    let store = store(&env, 100);
+    let (first, second) = (created(&store).await, created(&store).await);
+    bid(&store, first, "bob", None).await;
+    bid(&store, second, "cat", None).await;
+    let page = env
+        .dynamodb()
+        .query()
+        .table_name(env.events_table())
+        .index_name("byEventType")
+        .key_condition_expression("eventType = :t AND occurredAt BETWEEN :from AND :to")
+        .expression_attribute_values(":t", AttributeValue::S("BidPlaced".to_owned()))
+        .expression_attribute_values(
+            ":from",
+            AttributeValue::S("2026-01-01T00:00:00.000Z".to_owned()),
+        )
+        .expression_attribute_values(
+            ":to",
+            AttributeValue::S("2026-01-02T00:00:00.000Z".to_owned()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let auctions: HashSet<String> = page
+        .items()
+        .iter()
+        .map(|item| item["aggregateId"].as_s().unwrap().clone())
+        .collect();
+    assert_eq!(
+        auctions,
+        HashSet::from([first.to_string(), second.to_string()])
+    );
+}
