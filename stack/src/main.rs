@@ -43,6 +43,9 @@ enum Command {
     Install,
     /// Install if needed, start, provision, print the environment, run until Ctrl-C or SIGTERM.
     Up(UpArgs),
+    /// Create the platform's tables and queues wherever the standard AWS environment points
+    /// (e.g. LocalStack with AWS_ENDPOINT_URL=http://localhost:4566), print the environment.
+    Provision,
     /// As `up`, then run CMD with the stack's environment, stop, and exit with CMD's status.
     Exec {
         #[command(flatten)]
@@ -103,8 +106,27 @@ async fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Up(args) => up(&tools, &args).await,
+        Command::Provision => provision_elsewhere().await,
         Command::Exec { up, command } => exec(&tools, &up, &command).await,
     }
+}
+
+/// Provisions against whatever the AWS environment names: the same resources the local stack
+/// gets, for LocalStack users (and for trying the definitions against an account you own).
+async fn provision_elsewhere() -> anyhow::Result<ExitCode> {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let clients = local_stack::Clients {
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+    };
+    let names = local_stack::ResourceNames::from_env();
+    let provisioned = local_stack::provision(&clients, &names)
+        .await
+        .context("provisioning (is AWS_ENDPOINT_URL set to your LocalStack?)")?;
+    for (name, value) in provisioned.env() {
+        println!("{name}={value}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The stack once it answers and is provisioned, with the environment that describes it.

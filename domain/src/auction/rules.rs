@@ -31,9 +31,11 @@ pub const DEFAULT_SOFT_CLOSE: SoftClose = SoftClose {
 pub const MAX_SOFT_CLOSE_SECONDS: u32 = 3_600;
 pub const MAX_INCREMENT_BANDS: usize = 20;
 
-/// How many recent bid and purchase ids the state remembers for recognising retries (about
-/// 40 KB of snapshot). Older retries are safe without them; see `Auction::recent_commands`.
-pub const RECENT_COMMAND_IDS: usize = 1_000;
+/// How many recent bid and purchase ids the state remembers for recognising retries. Every id
+/// costs about 40 bytes of snapshot, and every load reads the snapshot, so this stays small:
+/// the event store's idempotency records recognise retries for 48 hours whatever happened
+/// since, and an older retry cannot take effect twice anyway (see `Auction::recent_commands`).
+pub const RECENT_COMMAND_IDS: usize = 64;
 
 /// The increment when the seller gives none: tiered by price band like the large auction sites,
 /// in minor units of a two-decimal currency (from 0.00: 0.05; from 1.00: 0.25; ...).
