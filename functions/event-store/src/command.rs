@@ -1,7 +1,10 @@
 //! Running one command against the log: load, decide, append, and what to do when that fails.
 
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use lru::LruCache;
 
 use auction_domain::{Event, Rejection, SNAPSHOT_FORMAT, State, evolve};
 use auction_events::{Actor, AuctionId, EventEnvelope, Metadata};
@@ -11,7 +14,8 @@ use uuid::Uuid;
 use crate::chain::{GENESIS, seal};
 use crate::error::StoreError;
 use crate::log::{
-    EventLog, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, StoredEvent, scoped_key,
+    EventLog, IDEMPOTENCY_RETENTION, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots,
+    StoredEvent, scoped_key,
 };
 use crate::meter::{Cost, Meter};
 
@@ -88,6 +92,10 @@ pub struct Store<B> {
     snapshots: SnapshotPolicy,
     /// Attempts at deciding and appending before giving up on a busy aggregate.
     max_attempts: u32,
+    /// Aggregates this process loaded recently. Events are immutable, so a cached state is
+    /// always a prefix of the log: a command reads only the events after it (one consistent
+    /// query, usually empty) instead of the snapshot and the tail. Shared by clones.
+    cache: Option<Arc<Mutex<LruCache<AuctionId, Loaded>>>>,
 }
 
 impl<B> Clone for Store<B> {
@@ -96,9 +104,13 @@ impl<B> Clone for Store<B> {
             backend: Arc::clone(&self.backend),
             snapshots: self.snapshots,
             max_attempts: self.max_attempts,
+            cache: self.cache.clone(),
         }
     }
 }
+
+/// Aggregates kept by default: a few KB each.
+const DEFAULT_CACHE_CAPACITY: usize = 1_000;
 
 /// Loads an aggregate from a store; see [`Store::load`].
 pub async fn load<B>(store: &Store<B>, aggregate_id: AuctionId) -> Result<Loaded, StoreError>
@@ -133,6 +145,56 @@ where
             backend: Arc::new(backend),
             snapshots,
             max_attempts: 10,
+            cache: NonZeroUsize::new(DEFAULT_CACHE_CAPACITY)
+                .map(|capacity| Arc::new(Mutex::new(LruCache::new(capacity)))),
+        }
+    }
+
+    /// Keeps up to `aggregates` recently used aggregates in memory (0 turns the cache off, so
+    /// that every command loads from the snapshot).
+    pub fn with_cache(mut self, aggregates: usize) -> Self {
+        self.cache = NonZeroUsize::new(aggregates)
+            .map(|capacity| Arc::new(Mutex::new(LruCache::new(capacity))));
+        self
+    }
+
+    fn cached(&self, aggregate_id: AuctionId) -> Option<Loaded> {
+        let cache = self.cache.as_ref()?;
+        // A poisoned cache holds whole values; a stale one is only a longer tail.
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(&aggregate_id).cloned()
+    }
+
+    fn remember(&self, aggregate_id: AuctionId, loaded: &Loaded) {
+        if let Some(cache) = &self.cache {
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            cache.put(aggregate_id, loaded.clone());
+        }
+    }
+
+    fn forget(&self, aggregate_id: AuctionId) {
+        if let Some(cache) = &self.cache {
+            let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+            cache.pop(&aggregate_id);
+        }
+    }
+
+    /// The aggregate for a command: the cached state plus the events after it, or a full load.
+    async fn load_for_command(
+        &self,
+        aggregate_id: AuctionId,
+        meter: &Meter,
+    ) -> Result<Loaded, StoreError> {
+        match self.cached(aggregate_id) {
+            Some(mut loaded) => {
+                let tail = self
+                    .backend
+                    .read_after(aggregate_id, loaded.state.version, meter)
+                    .await?;
+                apply(&mut loaded, aggregate_id, &tail)?;
+                Ok(loaded)
+            }
+            None => self.load(aggregate_id, meter).await,
         }
     }
 
@@ -198,6 +260,9 @@ where
     {
         let meter = Meter::default();
         let result = self.run(aggregate_id, context, &decide, &meter).await;
+        if let Err(StoreError::Corrupt { .. }) = &result {
+            self.forget(aggregate_id);
+        }
         let cost = meter.cost();
         let total = cost.total();
         match &result {
@@ -246,8 +311,11 @@ where
                 None => Ok(None),
             }
         };
-        let (loaded, record) = tokio::join!(self.load(aggregate_id, meter), record_lookup);
+        let (loaded, record) =
+            tokio::join!(self.load_for_command(aggregate_id, meter), record_lookup);
         let mut loaded = loaded?;
+        // Whatever this command does, the state just read is a prefix of the log.
+        self.remember(aggregate_id, &loaded);
         if let Some(record) = record? {
             return self
                 .replay(aggregate_id, context, &record, loaded.state, meter)
@@ -298,6 +366,7 @@ where
                             .await;
                     }
                     apply(&mut loaded, aggregate_id, &tail)?;
+                    self.remember(aggregate_id, &loaded);
                     tracing::debug!(%aggregate_id, attempt, "another writer won; deciding again");
                     tokio::time::sleep(jitter(attempt, 5)).await;
                 }
@@ -372,6 +441,7 @@ where
     ) -> Result<Outcome, StoreError> {
         let previous_version = loaded.state.version;
         apply(&mut loaded, aggregate_id, &stored)?;
+        self.remember(aggregate_id, &loaded);
         if let (Some(command_key), Some(key), Some(first), Some(last)) = (
             command_key,
             &context.idempotency_key,
@@ -482,7 +552,12 @@ where
         if let Some(command_key) = command_key {
             let found = self
                 .backend
-                .find_by_command_key(aggregate_id, command_key, meter)
+                .find_by_command_key(
+                    aggregate_id,
+                    command_key,
+                    context.now - IDEMPOTENCY_RETENTION,
+                    meter,
+                )
                 .await?;
             if let (Some(first), Some(last), Some(key)) =
                 (found.first(), found.last(), &context.idempotency_key)

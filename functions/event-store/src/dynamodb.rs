@@ -26,16 +26,14 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::log::{
-    EventLog, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, StoredEvent,
+    EventLog, IDEMPOTENCY_RETENTION, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots,
+    StoredEvent,
 };
 use crate::meter::{Meter, Purpose, Usage};
 use crate::size::{MAX_ITEM_BYTES, item_size};
 
 /// DynamoDB's limit on the items of one TransactWriteItems.
 pub const MAX_TRANSACT_ITEMS: usize = 100;
-
-/// Idempotency records are kept at least this long (DynamoDB's TTL deletes them some time after).
-const IDEMPOTENCY_RETENTION_HOURS: i64 = 48;
 
 mod attr {
     pub const AGGREGATE_ID: &str = "aggregateId";
@@ -100,7 +98,6 @@ impl DynamoDbStore {
         aggregate_id: AuctionId,
         condition: &str,
         values: &[(&str, AttributeValue)],
-        filter: Option<&str>,
         purpose: Purpose,
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
@@ -112,7 +109,6 @@ impl DynamoDbStore {
                 .query()
                 .table_name(&self.tables.events)
                 .key_condition_expression(condition)
-                .set_filter_expression(filter.map(str::to_owned))
                 .expression_attribute_names("#id", attr::AGGREGATE_ID)
                 .expression_attribute_values(":id", AttributeValue::S(aggregate_id.to_string()))
                 .consistent_read(true)
@@ -120,9 +116,6 @@ impl DynamoDbStore {
                 .set_exclusive_start_key(start_key.take());
             if condition.contains("#v") {
                 request = request.expression_attribute_names("#v", attr::VERSION);
-            }
-            if filter.is_some() {
-                request = request.expression_attribute_names("#ck", attr::COMMAND_KEY);
             }
             for (name, value) in values {
                 request = request.expression_attribute_values(*name, value.clone());
@@ -154,7 +147,6 @@ impl EventLog for DynamoDbStore {
             aggregate_id,
             "#id = :id AND #v > :after",
             &[(":after", number(after))],
-            None,
             Purpose::Load,
             meter,
         )
@@ -172,7 +164,6 @@ impl EventLog for DynamoDbStore {
             aggregate_id,
             "#id = :id AND #v BETWEEN :from AND :to",
             &[(":from", number(from)), (":to", number(to))],
-            None,
             Purpose::Idempotency,
             meter,
         )
@@ -212,17 +203,46 @@ impl EventLog for DynamoDbStore {
         &self,
         aggregate_id: AuctionId,
         command_key: &str,
+        not_before: DateTime<Utc>,
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.query(
-            aggregate_id,
-            "#id = :id",
-            &[(":ck", AttributeValue::S(command_key.to_owned()))],
-            Some("#ck = :ck"),
-            Purpose::Idempotency,
-            meter,
-        )
-        .await
+        // Newest first: a retried command is usually recent, and its events are contiguous,
+        // so the walk stops at the first older event after them, or at `not_before`.
+        let mut found: Vec<StoredEvent> = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.events)
+                .key_condition_expression("#id = :id")
+                .expression_attribute_names("#id", attr::AGGREGATE_ID)
+                .expression_attribute_values(":id", AttributeValue::S(aggregate_id.to_string()))
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|e| unavailable_or_refused(&e))?;
+            meter.record(Purpose::Idempotency, read_usage(page.consumed_capacity()));
+            for item in page.items() {
+                let event = event_from_item(aggregate_id, item)?;
+                if event.command_key().as_deref() == Some(command_key) {
+                    found.push(event);
+                } else if !found.is_empty() || event.envelope.occurred_at < not_before {
+                    found.reverse();
+                    return Ok(found);
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start_key = Some(key.clone()),
+                _ => {
+                    found.reverse();
+                    return Ok(found);
+                }
+            }
+        }
     }
 }
 
@@ -433,7 +453,8 @@ impl IdempotencyRecords for DynamoDbStore {
         record: &IdempotencyRecord,
         meter: &Meter,
     ) -> Result<(), StoreError> {
-        let expires_at = record.recorded_at + chrono::TimeDelta::hours(IDEMPOTENCY_RETENTION_HOURS);
+        // DynamoDB's TTL deletes the record some time after this.
+        let expires_at = record.recorded_at + IDEMPOTENCY_RETENTION;
         let result = self
             .client
             .put_item()

@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use crate::error::StoreError;
 use crate::meter::Meter;
 
+/// How long an idempotency key is honoured: at least the 24 hours clients are promised.
+pub const IDEMPOTENCY_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(48);
+
 /// One event as stored: its wire envelope (payload not yet upcast) and its chain hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
@@ -81,12 +84,14 @@ pub trait EventLog: Send + Sync {
         meter: &Meter,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The events appended by the command with this scoped idempotency key, in version order.
-    /// A slow path (it may read the whole history), taken only when a retry's record is missing.
+    /// The events appended by the command with this scoped idempotency key, in version order,
+    /// looking no further back than events that occurred at `not_before` (a key is honoured
+    /// for [`IDEMPOTENCY_RETENTION`]). A slow path, taken only when a retry's record is missing.
     fn find_by_command_key(
         &self,
         aggregate_id: AuctionId,
         command_key: &str,
+        not_before: DateTime<Utc>,
         meter: &Meter,
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use auction_events::AuctionId;
+use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
 use crate::log::{
@@ -162,6 +163,7 @@ impl EventLog for InMemoryStore {
         &self,
         aggregate_id: AuctionId,
         command_key: &str,
+        not_before: DateTime<Utc>,
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         meter.record(Purpose::Idempotency, ONE_READ);
@@ -171,6 +173,7 @@ impl EventLog for InMemoryStore {
             .get(&aggregate_id)
             .map(|log| {
                 log.iter()
+                    .filter(|e| e.envelope.occurred_at >= not_before)
                     .filter(|e| e.command_key().as_deref() == Some(command_key))
                     .cloned()
                     .collect()

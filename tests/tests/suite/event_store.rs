@@ -12,6 +12,14 @@ use event_store::{
 };
 use uuid::Uuid;
 
+/// Every stored event of an auction, read consistently.
+async fn stored(env: &TestEnv, auction_id: AuctionId) -> Vec<event_store::StoredEvent> {
+    env.event_store()
+        .read_after(auction_id, 0, &Meter::default())
+        .await
+        .unwrap()
+}
+
 fn store(env: &TestEnv, every: u64) -> Store<DynamoDbStore> {
     Store::new(
         env.event_store(),
@@ -91,11 +99,7 @@ async fn thirty_two_writers_of_fifty_commands_leave_a_contiguous_log_with_every_
         failed.extend(f);
     }
     // Then the versions run 1..=M without gaps or duplicates
-    let stored = env
-        .event_store()
-        .read_after(auction_id, 0, &Meter::default())
-        .await
-        .unwrap();
+    let stored = stored(&env, auction_id).await;
     let versions: Vec<u64> = stored.iter().map(|e| e.version()).collect();
     assert_eq!(versions, (1..=stored.len() as u64).collect::<Vec<_>>());
     let ids: HashSet<Uuid> = stored.iter().map(|e| e.envelope.event_id).collect();
@@ -144,12 +148,55 @@ async fn a_retried_command_after_other_bids_appends_nothing_and_returns_the_firs
     assert!(retry.replayed);
     assert_eq!(retry.events, first.events);
     assert_eq!(retry.cost.append.write_requests, 0);
-    let stored = env
-        .event_store()
-        .read_after(auction_id, 0, &Meter::default())
+    let stored = stored(&env, auction_id).await;
+    assert_eq!(stored.len(), 5);
+}
+
+#[tokio::test]
+async fn a_retry_whose_record_was_lost_is_found_in_the_log() {
+    let env = TestEnv::new().await;
+    let store = store(&env, 100);
+    let auction_id = created(&store).await;
+    let first = bid(&store, auction_id, "bob", Some("bob-key-2")).await;
+    bid(&store, auction_id, "cat", None).await;
+    // The process died between the append and the record
+    env.dynamodb()
+        .delete_item()
+        .table_name(&env.names().idempotency_table)
+        .key(
+            "commandKey",
+            AttributeValue::S("user:bob#bob-key-2".to_owned()),
+        )
+        .send()
         .await
         .unwrap();
-    assert_eq!(stored.len(), 5);
+    let retry = bid(&store, auction_id, "bob", Some("bob-key-2")).await;
+    assert!(retry.replayed);
+    assert_eq!(retry.events, first.events);
+    let stored = stored(&env, auction_id).await;
+    assert_eq!(stored.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicates_of_one_command_append_once_and_answer_alike() {
+    let env = TestEnv::new().await;
+    let store = store(&env, 100);
+    let auction_id = created(&store).await;
+    // Four copies of one request, each through its own process (its own cache)
+    let attempts = (0..4).map(|_| {
+        let store = store.clone().with_cache(10);
+        tokio::spawn(async move { bid(&store, auction_id, "bob", Some("dup-key")).await })
+    });
+    let mut outcomes = Vec::new();
+    for attempt in attempts {
+        outcomes.push(attempt.await.unwrap());
+    }
+    for outcome in &outcomes {
+        assert_eq!(outcome.events, outcomes[0].events);
+        assert_eq!(outcome.events.len(), 1);
+    }
+    let stored = stored(&env, auction_id).await;
+    assert_eq!(stored.len(), 3);
 }
 
 #[tokio::test]
@@ -303,10 +350,7 @@ mod conflicts {
         };
         assert_eq!(version, 3);
         // And version 4 was not written
-        let stored = log
-            .read_after(auction_id, 0, &Meter::default())
-            .await
-            .unwrap();
+        let stored = stored(&env, auction_id).await;
         assert_eq!(stored.len(), 3);
     }
 
@@ -321,10 +365,7 @@ mod conflicts {
             matches!(error, StoreError::ItemTooLarge { version: 2, .. }),
             "{error:?}"
         );
-        let stored = log
-            .read_after(auction_id, 0, &Meter::default())
-            .await
-            .unwrap();
+        let stored = stored(&env, auction_id).await;
         assert!(stored.is_empty());
     }
 }

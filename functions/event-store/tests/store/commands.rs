@@ -189,3 +189,42 @@ pub fn tokio_test(future: impl std::future::Future<Output = ()>) {
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
 }
+
+#[test]
+fn a_cached_aggregate_costs_one_read_per_command() {
+    tokio_test(async {
+        let store = store();
+        let auction_id = created(&store).await;
+        let outcome = store
+            .execute(auction_id, &context("bob", None), outbid("bob"))
+            .await
+            .unwrap();
+        assert_eq!(outcome.cost.load.read_requests, 1);
+    });
+}
+
+#[test]
+fn a_cached_state_catches_up_with_what_other_processes_appended() {
+    tokio_test(async {
+        // Given this process cached the auction, and another process (its own cache) bid since
+        let store = store();
+        let auction_id = created(&store).await;
+        let other_process = store.clone().with_cache(100);
+        other_process
+            .execute(auction_id, &context("cat", None), outbid("cat"))
+            .await
+            .unwrap();
+        // When this process places a bid
+        let outcome = store
+            .execute(auction_id, &context("bob", None), outbid("bob"))
+            .await
+            .unwrap();
+        // Then it decided on the whole log, with one read
+        assert_eq!(outcome.events[0].version, 4);
+        let AuctionEvent::BidPlaced(bid) = &outcome.events[0].event else {
+            panic!("expected a bid");
+        };
+        assert_eq!(bid.previous_leader_id, Some(user("cat")));
+        assert_eq!(outcome.cost.load.read_requests, 1);
+    });
+}
