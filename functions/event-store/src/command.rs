@@ -599,9 +599,14 @@ where
                 self.already_done(aggregate_id, context, Some(&command_key), loaded, meter)
                     .await
             }
-            // Recognised by event id: the tail starts with our commit.
+            // Recognised by event id: our commit is in the tail, perhaps followed by others'.
             None => Ok(Outcome {
-                events: decode_all(&tail)?,
+                events: decode_all(
+                    &tail
+                        .into_iter()
+                        .filter(|e| e.envelope.metadata.causation_id == context.command_id)
+                        .collect::<Vec<_>>(),
+                )?,
                 state: loaded.state,
                 replayed: true,
                 cost: Cost::default(),

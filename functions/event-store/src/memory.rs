@@ -21,6 +21,9 @@ struct Tables {
     records: HashMap<String, IdempotencyRecord>,
     /// Appends still to fail with [`StoreError::Contention`], for tests of the retry path.
     contended_appends: u32,
+    /// Appends still to commit and then report [`StoreError::Contention`], as when DynamoDB
+    /// commits a write and the response is lost on the way back.
+    lost_responses: u32,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +66,11 @@ impl InMemoryStore {
     /// command's events and recording its key.
     pub fn forget_idempotency_records(&self) {
         self.tables().records.clear();
+    }
+
+    /// Makes the next `appends` appends commit and then fail as a lost response would.
+    pub fn lose_next_append_responses(&self, appends: u32) {
+        self.tables().lost_responses = appends;
     }
 
     /// Every stored event of an aggregate, for assertions.
@@ -156,6 +164,10 @@ impl EventLog for InMemoryStore {
         }
         log.extend(events.iter().cloned());
         log.sort_by_key(StoredEvent::version);
+        if tables.lost_responses > 0 {
+            tables.lost_responses -= 1;
+            return Err(StoreError::Contention("simulated lost response".to_owned()));
+        }
         Ok(())
     }
 

@@ -228,3 +228,25 @@ fn a_cached_state_catches_up_with_what_other_processes_appended() {
         assert_eq!(outcome.cost.load.read_requests, 1);
     });
 }
+
+#[test]
+fn an_append_whose_response_was_lost_is_recognised_as_our_own_by_event_id() {
+    tokio_test(async {
+        // Given the store commits our bid but the response never arrives
+        let store = store();
+        let auction_id = created(&store).await;
+        store.backend().lose_next_append_responses(1);
+        // When the command retries the append
+        let outcome = store
+            .execute(auction_id, &context("bob", None), outbid("bob"))
+            .await
+            .unwrap();
+        // Then it answers with its own commit, which is in the log once
+        assert_eq!(outcome.events.len(), 1);
+        assert_eq!(outcome.events[0].version, 3);
+        assert!(outcome.replayed);
+        let stored = store.backend().events(auction_id);
+        assert_eq!(stored.len(), 3);
+        assert_eq!(stored[2].envelope.event_id, outcome.events[0].event_id);
+    });
+}
