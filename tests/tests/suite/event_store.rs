@@ -528,3 +528,30 @@ async fn the_audit_index_finds_events_by_type_across_auctions_in_time_order() {
         HashSet::from([first.to_string(), second.to_string()])
     );
 }
+
+#[tokio::test]
+async fn events_never_expire_while_idempotency_records_do() {
+    let env = TestEnv::new().await;
+    let ttl = |table: String| {
+        let env = env.clone();
+        async move {
+            env.dynamodb()
+                .describe_time_to_live()
+                .table_name(table)
+                .send()
+                .await
+                .unwrap()
+                .time_to_live_description
+                .and_then(|d| d.time_to_live_status)
+        }
+    };
+    use aws_sdk_dynamodb::types::TimeToLiveStatus;
+    assert!(matches!(
+        ttl(env.events_table().to_owned()).await,
+        None | Some(TimeToLiveStatus::Disabled)
+    ));
+    assert!(matches!(
+        ttl(env.names().idempotency_table.clone()).await,
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ));
+}
