@@ -69,29 +69,36 @@ async fn bid(
 async fn thirty_two_writers_of_fifty_commands_leave_a_contiguous_log_with_every_success_once() {
     // Given one auction and 32 writers placing 50 bids each on it at the same time
     let env = TestEnv::new().await;
-    let store = store(&env, 100).with_max_attempts(40);
+    let store = store(&env, 100);
     let auction_id = created(&store).await;
-    let writers = (0..32).map(|writer| {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let bidder = fixtures::user(&format!("bidder-{writer}"));
-            let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
-            for _ in 0..50 {
-                let bid_id = BidId(Uuid::new_v4());
-                let context = fixtures::context(&bidder, None);
-                match store
-                    .execute(auction_id, &context, |state, now| {
-                        fixtures::outbid(&bidder, bid_id, state, now)
-                    })
-                    .await
-                {
-                    Ok(outcome) => succeeded.push((context.command_id, outcome.events)),
-                    Err(error) => failed.push((context.command_id, error)),
+    let decisions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Collected before any is awaited, so that all of them run at once.
+    let writers: Vec<_> = (0..32)
+        .map(|writer| {
+            // Each writer is a process of its own, with its own cache.
+            let store = store.clone().with_cache(10);
+            let decisions = decisions.clone();
+            tokio::spawn(async move {
+                let bidder = fixtures::user(&format!("bidder-{writer}"));
+                let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+                for _ in 0..50 {
+                    let bid_id = BidId(Uuid::new_v4());
+                    let context = fixtures::context(&bidder, None);
+                    match store
+                        .execute(auction_id, &context, |state, now| {
+                            decisions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            fixtures::outbid(&bidder, bid_id, state, now)
+                        })
+                        .await
+                    {
+                        Ok(outcome) => succeeded.push((context.command_id, outcome.events)),
+                        Err(error) => failed.push((context.command_id, error)),
+                    }
                 }
-            }
-            (succeeded, failed)
+                (succeeded, failed)
+            })
         })
-    });
+        .collect();
     let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
     for writer in writers {
         let (s, f) = writer.await.unwrap();
@@ -126,8 +133,9 @@ async fn thirty_two_writers_of_fifty_commands_leave_a_contiguous_log_with_every_
         chain::verify(auction_id, &stored).unwrap().events,
         stored.len() as u64
     );
+    let decisions = decisions.load(std::sync::atomic::Ordering::Relaxed);
     println!(
-        "32 x 50 commands: {} appended, {} gave up",
+        "32 x 50 commands: {} appended, {} gave up after {decisions} decisions",
         succeeded.len(),
         failed.len()
     );
@@ -183,10 +191,13 @@ async fn concurrent_duplicates_of_one_command_append_once_and_answer_alike() {
     let store = store(&env, 100);
     let auction_id = created(&store).await;
     // Four copies of one request, each through its own process (its own cache)
-    let attempts = (0..4).map(|_| {
-        let store = store.clone().with_cache(10);
-        tokio::spawn(async move { bid(&store, auction_id, "bob", Some("dup-key")).await })
-    });
+    // Collected before any is awaited, so that all of them run at once.
+    let attempts: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone().with_cache(10);
+            tokio::spawn(async move { bid(&store, auction_id, "bob", Some("dup-key")).await })
+        })
+        .collect();
     let mut outcomes = Vec::new();
     for attempt in attempts {
         outcomes.push(attempt.await.unwrap());

@@ -118,19 +118,22 @@ fn concurrent_duplicates_append_once_and_both_get_the_same_outcome() {
         let store = store();
         let auction_id = created(&store).await;
         let bid_id = BidId(Uuid::new_v4());
-        let attempts = (0..4).map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .execute(
-                        auction_id,
-                        &context("bob", Some("k1")),
-                        bid(bid_id, "bob", 150),
-                    )
-                    .await
-                    .unwrap()
+        // Collected before any is awaited, so that all of them run at once.
+        let attempts: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .execute(
+                            auction_id,
+                            &context("bob", Some("k1")),
+                            bid(bid_id, "bob", 150),
+                        )
+                        .await
+                        .unwrap()
+                })
             })
-        });
+            .collect();
         let mut outcomes = Vec::new();
         for attempt in attempts {
             outcomes.push(attempt.await.unwrap());
