@@ -5,6 +5,7 @@
 // (clippy.toml's allow-*-in-tests only covers the #[test] functions themselves.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
 mod dynamodb_local;
 mod event_store;
 mod provisioning;

@@ -1,0 +1,18 @@
+//! The API behind API Gateway (HTTP API, payload v2): the JWT authorizer has verified the
+//! caller, and the router reads its claims from the request context.
+
+use std::sync::Arc;
+
+use api::{App, Authenticator, SystemClock};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    api::config::init_logging();
+    // Built once per execution environment, shared by every invocation.
+    let app = App {
+        store: api::config::dynamodb_store().await,
+        clock: Arc::new(SystemClock),
+        authenticator: Authenticator::ApiGateway,
+    };
+    lambda_http::run(api::router(app)).await
+}

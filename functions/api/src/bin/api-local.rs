@@ -1,0 +1,112 @@
+//! The API as a plain local HTTP server on 127.0.0.1, verifying HS256 tokens itself in place
+//! of API Gateway's JWT authorizer; and `mint-token`, which signs tokens for demo users.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use api::{App, Authenticator, LocalJwt, SystemClock};
+use auction_events::UserId;
+use chrono::{TimeDelta, Utc};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Serve the bidder API locally (port from API_PORT, default: any free port)")]
+struct Cli {
+    /// Generate a signing key when LOCAL_JWT_SECRET is unset, and print it.
+    #[arg(long)]
+    dev: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a token signed with LOCAL_JWT_SECRET for a demo user.
+    MintToken {
+        #[arg(long)]
+        sub: String,
+        /// A group claim (repeatable), e.g. admin.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long, default_value_t = 12)]
+        ttl_hours: i64,
+    },
+}
+
+const SECRET_VAR: &str = "LOCAL_JWT_SECRET";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let secret = std::env::var(SECRET_VAR).ok().filter(|s| !s.is_empty());
+    if let Some(Command::MintToken {
+        sub,
+        groups,
+        ttl_hours,
+    }) = cli.command
+    {
+        let secret = secret.with_context(|| format!("{SECRET_VAR} must be set to mint tokens"))?;
+        let sub = UserId::try_from(sub).context("--sub is not a valid user id")?;
+        let token = LocalJwt::new(secret.as_bytes()).mint(
+            &sub,
+            &groups,
+            Utc::now(),
+            TimeDelta::hours(ttl_hours),
+        )?;
+        println!("{token}");
+        return Ok(());
+    }
+
+    api::config::init_logging();
+    let secret = match (secret, cli.dev) {
+        (Some(secret), _) => secret,
+        (None, true) => {
+            // Two random UUIDs: 244 random bits, plenty for a development key.
+            let secret = format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            println!("{SECRET_VAR}={secret}");
+            secret
+        }
+        (None, false) => bail!("{SECRET_VAR} is not set (or pass --dev to generate one)"),
+    };
+    let port: u16 = match std::env::var("API_PORT") {
+        Ok(port) if !port.is_empty() => port.parse().context("API_PORT is not a port number")?,
+        _ => 0,
+    };
+    let app = App {
+        store: api::config::dynamodb_store().await,
+        clock: Arc::new(SystemClock),
+        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(secret.as_bytes()))),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let address = listener.local_addr()?;
+    println!("API_URL=http://{address}");
+    tracing::info!(%address, "listening");
+    axum::serve(listener, api::router(app))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what `local-stack exec` forwards): stop accepting and drain.
+async fn shutdown() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            // Without a SIGTERM handler, Ctrl-C still stops the server.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

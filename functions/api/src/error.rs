@@ -1,0 +1,200 @@
+//! Every way a request can fail, and the problem document (RFC 9457) each one answers with.
+
+use auction_domain::Rejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use event_store::StoreError;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use utoipa::ToSchema;
+
+/// Why a request failed. Each variant says how the client handles it; the status is in
+/// brackets and the stable `code` of the problem document in capitals.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The body is not JSON. (400 MALFORMED_JSON: fix the body)
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// The body is JSON but not the shape this route takes (a missing field, a float amount,
+    /// an unknown currency). (422 INVALID_REQUEST: fix the field named in the detail)
+    #[error("the body does not match the request schema: {0}")]
+    InvalidBody(String),
+    /// The body exceeds the size limit. (413 BODY_TOO_LARGE: send less)
+    #[error("the body exceeds {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    /// The body is not declared as JSON. (415 UNSUPPORTED_MEDIA_TYPE: send application/json)
+    #[error("the content type must be application/json")]
+    UnsupportedMediaType,
+    /// The route needs an `Idempotency-Key` header. (400 IDEMPOTENCY_KEY_REQUIRED: add one and
+    /// keep it for retries)
+    #[error("this request needs an Idempotency-Key header")]
+    IdempotencyKeyRequired,
+    /// The `Idempotency-Key` header is not 1 to 128 visible ASCII characters.
+    /// (400 INVALID_IDEMPOTENCY_KEY)
+    #[error("the Idempotency-Key must be 1 to 128 visible ASCII characters")]
+    InvalidIdempotencyKey,
+    /// No verifiable identity came with the request. (401 UNAUTHENTICATED: sign in again)
+    #[error("authentication required: {0}")]
+    Unauthenticated(&'static str),
+    /// No route has this path. (404 NOT_FOUND)
+    #[error("there is no such resource")]
+    NoRoute,
+    /// The route does not take this method. (405 METHOD_NOT_ALLOWED)
+    #[error("the method is not allowed on this resource")]
+    MethodNotAllowed,
+    /// What the event store answered; see [`StoreError`] for each case.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An `application/problem+json` document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem (`urn:auctions:problem:<code>`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// The stable, machine-readable error code clients match on.
+    pub code: String,
+    /// What went wrong in this request, for a human.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// The status and stable code of this error.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::MalformedJson(_) => (StatusCode::BAD_REQUEST, "MALFORMED_JSON"),
+            Self::InvalidBody(_) => (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST"),
+            Self::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+            }
+            Self::IdempotencyKeyRequired => (StatusCode::BAD_REQUEST, "IDEMPOTENCY_KEY_REQUIRED"),
+            Self::InvalidIdempotencyKey => (StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY"),
+            Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            Self::NoRoute => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            Self::Store(error) => store_status(error),
+        }
+    }
+
+    /// The detail shown to the client: internal failures say nothing about the internals.
+    fn detail(&self) -> String {
+        match self {
+            Self::Store(
+                StoreError::Corrupt { .. }
+                | StoreError::Refused(_)
+                | StoreError::TooManyEvents { .. }
+                | StoreError::VersionTaken { .. },
+            ) => "the server failed to handle the request".to_owned(),
+            Self::Store(StoreError::Contention(_) | StoreError::Unavailable(_)) => {
+                "the service is busy or unavailable; retry shortly".to_owned()
+            }
+            Self::Store(StoreError::Rejected(rejection)) => rejection.to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn store_status(error: &StoreError) -> (StatusCode, &'static str) {
+    match error {
+        StoreError::Rejected(rejection) => (rejection_status(rejection), rejection.code()),
+        // VersionTaken never leaves `Store::execute`; if it did, the client's remedy is the same.
+        StoreError::TooManyConflicts { .. } | StoreError::VersionTaken { .. } => {
+            (StatusCode::CONFLICT, "CONFLICT_RETRY")
+        }
+        StoreError::Contention(_) | StoreError::Unavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+        }
+        StoreError::ItemTooLarge { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "ITEM_TOO_LARGE"),
+        StoreError::IdempotencyKeyReused => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED")
+        }
+        StoreError::TooManyEvents { .. } | StoreError::Corrupt { .. } | StoreError::Refused(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
+        }
+    }
+}
+
+/// The status of each rejection, as documented on [`Rejection`]'s variants.
+pub fn rejection_status(rejection: &Rejection) -> StatusCode {
+    use Rejection as R;
+    match rejection {
+        R::AuctionNotFound => StatusCode::NOT_FOUND,
+        R::SellerCannotBid | R::NotSeller => StatusCode::FORBIDDEN,
+        R::AuctionAlreadyExists
+        | R::AuctionNotStarted { .. }
+        | R::AuctionEnded
+        | R::AuctionCancelled
+        | R::BuyNowNotOffered
+        | R::BuyNowNoLongerAvailable
+        | R::TooEarlyToStart { .. }
+        | R::AuctionNotOver { .. }
+        | R::AuctionHasBids
+        | R::NotAwaitingPayment
+        | R::BuyerMismatch
+        | R::PaymentAmountMismatch { .. } => StatusCode::CONFLICT,
+        R::InvalidTitle { .. }
+        | R::DescriptionTooLong { .. }
+        | R::AmountNotPositive { .. }
+        | R::AmountTooLarge { .. }
+        | R::CurrencyMismatch { .. }
+        | R::ReserveBelowStartingPrice
+        | R::BuyNowNotAboveStartingPrice
+        | R::BuyNowBelowReserve
+        | R::InvalidIncrement { .. }
+        | R::InvalidSoftClose { .. }
+        | R::EndNotAfterStart
+        | R::DurationTooShort { .. }
+        | R::DurationTooLong { .. }
+        | R::StartTooFarAhead { .. }
+        | R::StartInPast
+        | R::BidTooLow { .. }
+        | R::MaxBelowAmount
+        | R::MaxNotAboveCurrentMax { .. }
+        | R::ReasonTooLong { .. }
+        | R::InvalidPaymentReference { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // The one place a server fault is logged; the client sees only the code.
+            tracing::error!(error = %self, code, "request failed");
+        } else if status.is_server_error() {
+            tracing::warn!(error = %self, code, "request failed");
+        }
+        let problem = Problem {
+            kind: format!("urn:auctions:problem:{}", code.to_ascii_lowercase()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            code: code.to_owned(),
+            detail: self.detail(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match &self {
+            Self::Store(
+                StoreError::Contention(_)
+                | StoreError::Unavailable(_)
+                | StoreError::TooManyConflicts { .. },
+            ) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Unauthenticated(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,78 @@
+//! The bidder HTTP API: an axum router whose handlers turn requests into Auction commands and
+//! run them through the event store, plus the two ways to serve it (`api-local`, a plain HTTP
+//! server with a local JWT verifier, and `api-lambda`, behind API Gateway's HTTP API).
+//!
+//! The router is generic over the event store's backend, so tests run it over the in-memory
+//! twin with no network. Identity comes only from the authorizer ([`identity`]); time only from
+//! the injected [`Clock`]. Depends on the domain, the event contract and the event store. Must
+//! not depend on DynamoDB types beyond building the store in the binaries ([`config`]), and
+//! holds no auction rule of its own: every decision is the domain's.
+
+pub mod clock;
+pub mod config;
+pub mod correlation;
+pub mod error;
+pub mod extract;
+pub mod identity;
+pub mod openapi;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use event_store::{EventLog, IdempotencyRecords, Snapshots, Store};
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{ApiError, Problem};
+pub use identity::{Authenticator, Claims, LocalJwt};
+
+/// An event store backend the router can run over.
+pub trait Backend: EventLog + Snapshots + IdempotencyRecords + 'static {}
+
+impl<B: EventLog + Snapshots + IdempotencyRecords + 'static> Backend for B {}
+
+/// What every handler shares: built once per process (per Lambda environment).
+pub struct App<B> {
+    pub store: Store<B>,
+    pub clock: Arc<dyn Clock>,
+    pub authenticator: Authenticator,
+}
+
+impl<B> Clone for App<B> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            clock: Arc::clone(&self.clock),
+            authenticator: self.authenticator.clone(),
+        }
+    }
+}
+
+/// The whole API. `/health` and `/openapi.json` answer anyone; every other route needs an
+/// identity from the authenticator.
+pub fn router<B: Backend>(app: App<B>) -> Router {
+    let authenticated = Router::new()
+        .route("/auctions", post(routes::create_auction::<B>))
+        .route("/auctions/{id}", get(routes::get_auction::<B>))
+        .route("/auctions/{id}/start", post(routes::start_auction::<B>))
+        .route("/auctions/{id}/cancel", post(routes::cancel_auction::<B>))
+        .route("/auctions/{id}/buy-now", post(routes::buy_now::<B>))
+        .route(
+            "/auctions/{id}/bids",
+            post(routes::place_bid::<B>).get(routes::list_bids::<B>),
+        )
+        .route_layer(from_fn_with_state(
+            app.authenticator.clone(),
+            identity::authenticate,
+        ));
+    Router::new()
+        .route("/health", get(routes::health))
+        .route("/openapi.json", get(openapi::serve))
+        .merge(authenticated)
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(from_fn(correlation::correlate))
+        .with_state(app)
+}

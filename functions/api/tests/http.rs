@@ -1,0 +1,980 @@
+//! The router over the in-memory event store: every route, every error code, the authz matrix,
+//! correlation ids, idempotent retries and the Lambda identity path. No network.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use api::{ApiError, App, Authenticator, FixedClock, LocalJwt, router};
+use auction_events::{AuctionId, UserId};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::response::IntoResponse;
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use event_store::{InMemoryStore, SnapshotPolicy, Store, StoreError};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+const SECRET: &[u8] = b"test-secret-of-the-local-verifier";
+
+struct Harness {
+    router: Router,
+    store: Store<InMemoryStore>,
+    clock: Arc<FixedClock>,
+    jwt: LocalJwt,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+fn start_of_test() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+}
+
+fn harness() -> Harness {
+    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
+    let clock = Arc::new(FixedClock::new(start_of_test()));
+    let app = App {
+        store: store.clone(),
+        clock: clock.clone(),
+        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
+    };
+    Harness {
+        router: router(app),
+        store,
+        clock,
+        jwt: LocalJwt::new(SECRET),
+    }
+}
+
+impl Harness {
+    /// A token valid for an hour of real time (jsonwebtoken checks expiry on the system clock).
+    fn token(&self, sub: &str) -> String {
+        self.jwt
+            .mint(
+                &UserId::try_from(sub).unwrap(),
+                &[],
+                Utc::now(),
+                TimeDelta::hours(1),
+            )
+            .unwrap()
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn post(&self, user: &str, path: &str, body: Value, key: Option<&str>) -> Reply {
+        let mut request = Request::post(path)
+            .header("authorization", format!("Bearer {}", self.token(user)))
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        self.send(request.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    async fn get(&self, user: &str, path: &str) -> Reply {
+        let request = Request::get(path)
+            .header("authorization", format!("Bearer {}", self.token(user)))
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// An auction by seller-ann that is open for bids now, with a reserve and a buy-now price.
+    async fn open_auction(&self) -> String {
+        let reply = self
+            .post("seller-ann", "/auctions", auction_body(), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["auctionId"].as_str().unwrap().to_owned()
+    }
+
+    async fn bid(&self, user: &str, auction: &str, amount: i64, key: &str) -> Reply {
+        self.post(
+            user,
+            &format!("/auctions/{auction}/bids"),
+            json!({"amount": amount, "currency": "EUR"}),
+            Some(key),
+        )
+        .await
+    }
+
+    fn event_count(&self, auction: &str) -> usize {
+        let id = AuctionId(Uuid::parse_str(auction).unwrap());
+        self.store.backend().events(id).len()
+    }
+}
+
+fn auction_body() -> Value {
+    json!({
+        "title": "Brass telescope",
+        "description": "Victorian, working",
+        "currency": "EUR",
+        "startingPrice": 1_000,
+        "reservePrice": 5_000,
+        "buyNowPrice": 20_000,
+        "increment": {"kind": "fixed", "amountMinor": 100},
+        "endsAt": (start_of_test() + TimeDelta::days(1)).to_rfc3339(),
+        "softClose": {"windowSeconds": 120, "extensionSeconds": 120}
+    })
+}
+
+fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "{:?}", reply.body);
+    assert_eq!(
+        reply.headers["content-type"], "application/problem+json",
+        "{:?}",
+        reply.body
+    );
+    assert_eq!(reply.body["code"], code, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], status.as_u16());
+    assert!(
+        reply.body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with(&code.to_ascii_lowercase())
+    );
+    assert!(reply.body["title"].is_string() && reply.body["detail"].is_string());
+}
+
+// ----------------------------------------------------------------------------------- routes
+
+#[tokio::test]
+async fn given_a_seller_when_they_create_an_auction_without_start_time_then_it_is_created_active_with_a_location()
+ {
+    let h = harness();
+    let reply = h
+        .post("seller-ann", "/auctions", auction_body(), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let id = reply.body["auctionId"].as_str().unwrap();
+    assert_eq!(
+        reply.headers["location"],
+        format!("/auctions/{id}").as_str()
+    );
+    assert_eq!(reply.body["status"], "active");
+    assert_eq!(reply.body["version"], 2, "created and started");
+    assert_eq!(h.event_count(id), 2);
+}
+
+#[tokio::test]
+async fn given_an_idempotency_key_when_creation_is_retried_then_the_same_auction_is_returned_and_nothing_is_appended()
+ {
+    let h = harness();
+    let first = h
+        .post("seller-ann", "/auctions", auction_body(), Some("create-1"))
+        .await;
+    let retry = h
+        .post("seller-ann", "/auctions", auction_body(), Some("create-1"))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(first.body, retry.body);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    let id = first.body["auctionId"].as_str().unwrap();
+    assert_eq!(h.event_count(id), 2);
+}
+
+#[tokio::test]
+async fn given_a_scheduled_auction_when_its_seller_starts_it_at_its_start_time_then_it_is_active() {
+    let h = harness();
+    let mut body = auction_body();
+    body["startsAt"] = json!((start_of_test() + TimeDelta::hours(1)).to_rfc3339());
+    let created = h.post("seller-ann", "/auctions", body, None).await;
+    assert_eq!(created.body["status"], "scheduled");
+    let id = created.body["auctionId"].as_str().unwrap();
+
+    let early = h
+        .post(
+            "seller-ann",
+            &format!("/auctions/{id}/start"),
+            json!({}),
+            None,
+        )
+        .await;
+    assert_problem(&early, StatusCode::CONFLICT, "TOO_EARLY_TO_START");
+
+    h.clock.advance(TimeDelta::hours(1));
+    let started = h
+        .send(
+            Request::post(format!("/auctions/{id}/start"))
+                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{:?}", started.body);
+    assert_eq!(started.body["status"], "active");
+    assert_eq!(started.body["version"], 2);
+}
+
+#[tokio::test]
+async fn given_an_auction_without_bids_when_its_seller_cancels_it_with_a_reason_then_it_is_cancelled()
+ {
+    let h = harness();
+    let id = h.open_auction().await;
+    let reply = h
+        .post(
+            "seller-ann",
+            &format!("/auctions/{id}/cancel"),
+            json!({"reason": "sold elsewhere"}),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "cancelled");
+    let view = h.get("bidder-bob", &format!("/auctions/{id}")).await;
+    assert_eq!(view.body["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn given_an_empty_body_when_the_seller_cancels_then_it_is_cancelled_without_a_reason() {
+    let h = harness();
+    let id = h.open_auction().await;
+    let reply = h
+        .send(
+            Request::post(format!("/auctions/{id}/cancel"))
+                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn given_a_non_json_body_when_cancelling_then_415_and_nothing_is_appended() {
+    let h = harness();
+    let id = h.open_auction().await;
+    let reply = h
+        .send(
+            Request::post(format!("/auctions/{id}/cancel"))
+                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
+                .header("content-type", "text/plain")
+                .body(Body::from("because"))
+                .unwrap(),
+        )
+        .await;
+    assert_problem(
+        &reply,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+    assert_eq!(h.event_count(&id), 2);
+}
+
+#[tokio::test]
+async fn given_an_open_auction_when_a_bidder_bids_then_201_says_they_lead_at_the_new_price() {
+    let h = harness();
+    let id = h.open_auction().await;
+    let reply = h.bid("bidder-bob", &id, 1_500, "bid-1").await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    assert_eq!(reply.body["accepted"], true);
+    assert_eq!(reply.body["leading"], true);
+    assert_eq!(
+        reply.body["currentPrice"],
+        json!({"amountMinor": 1_500, "currency": "EUR"})
+    );
+    assert_eq!(reply.body["version"], 3);
+    assert!(Uuid::parse_str(reply.body["bidId"].as_str().unwrap()).is_ok());
+    assert!(reply.headers.get("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
+async fn given_a_higher_proxy_maximum_when_another_bidder_bids_below_it_then_they_are_told_they_do_not_lead()
+ {
+    let h = harness();
+    let id = h.open_auction().await;
+    let bob = h
+        .post(
+            "bidder-bob",
+            &format!("/auctions/{id}/bids"),
+            json!({"amount": 1_000, "maxAmount": 3_000, "currency": "EUR"}),
+            Some("bob-1"),
+        )
+        .await;
+    assert_eq!(bob.status, StatusCode::CREATED, "{:?}", bob.body);
+    let cat = h.bid("bidder-cat", &id, 2_000, "cat-1").await;
+    assert_eq!(cat.status, StatusCode::CREATED, "{:?}", cat.body);
+    assert_eq!(cat.body["leading"], false);
+    assert_eq!(cat.body["currentPrice"]["amountMinor"], 2_100);
+}
+
+#[tokio::test]
+async fn given_an_accepted_bid_when_it_is_retried_with_the_same_key_then_the_same_body_returns_and_nothing_is_appended()
+ {
+    let h = harness();
+    let id = h.open_auction().await;
+    let first = h.bid("bidder-bob", &id, 1_500, "bid-1").await;
+    let events_after_first = h.event_count(&id);
+    // Someone else bids in between: the retry must still answer what the first attempt did.
+    h.bid("bidder-cat", &id, 2_000, "cat-1").await;
+    let events_before_retry = h.event_count(&id);
+    let retry = h.bid("bidder-bob", &id, 1_500, "bid-1").await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(first.body, retry.body);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(h.event_count(&id), events_before_retry);
+    assert_eq!(events_after_first, 3);
+}
+
+#[tokio::test]
+async fn given_a_buy_now_price_when_a_bidder_buys_now_then_the_auction_ends_sold_at_that_price() {
+    let h = harness();
+    let id = h.open_auction().await;
+    let reply = h
+        .send(
+            Request::post(format!("/auctions/{id}/buy-now"))
+                .header("authorization", format!("Bearer {}", h.token("bidder-bob")))
+                .header("idempotency-key", "buy-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "ended");
+    assert_eq!(reply.body["price"]["amountMinor"], 20_000);
+    let view = h.get("bidder-bob", &format!("/auctions/{id}")).await;
+    assert_eq!(view.body["status"], "ended");
+}
+
+#[tokio::test]
+async fn given_a_purchase_when_buy_now_is_retried_with_the_same_key_then_the_same_body_returns_and_nothing_is_appended()
+ {
+    let h = harness();
+    let id = h.open_auction().await;
+    let buy = || {
+        Request::post(format!("/auctions/{id}/buy-now"))
+            .header("authorization", format!("Bearer {}", h.token("bidder-bob")))
+            .header("idempotency-key", "buy-1")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let first = h.send(buy()).await;
+    let events = h.event_count(&id);
+    let retry = h.send(buy()).await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(first.body, retry.body);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(h.event_count(&id), events);
+
+    let other = h
+        .send(
+            Request::post(format!("/auctions/{id}/buy-now"))
+                .header("authorization", format!("Bearer {}", h.token("bidder-cat")))
+                .header("idempotency-key", "buy-1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_problem(&other, StatusCode::CONFLICT, "AUCTION_ENDED");
+}
+
+#[tokio::test]
+async fn given_bids_when_anyone_reads_the_auction_then_they_see_price_and_their_own_lead_but_no_maximums_or_reserve()
+ {
+    let h = harness();
+    let id = h.open_auction().await;
+    h.post(
+        "bidder-bob",
+        &format!("/auctions/{id}/bids"),
+        json!({"amount": 1_000, "maxAmount": 4_321, "currency": "EUR"}),
+        Some("bob-1"),
+    )
+    .await;
+    let bob = h.get("bidder-bob", &format!("/auctions/{id}")).await;
+    let cat = h.get("bidder-cat", &format!("/auctions/{id}")).await;
+    assert_eq!(bob.status, StatusCode::OK);
+    assert_eq!(bob.body["leading"], true);
+    assert_eq!(cat.body["leading"], false);
+    assert_eq!(bob.body["title"], "Brass telescope");
+    assert_eq!(bob.body["sellerId"], "seller-ann");
+    assert_eq!(bob.body["status"], "active");
+    assert_eq!(bob.body["currentPrice"]["amountMinor"], 1_000);
+    assert_eq!(bob.body["bidCount"], 1);
+    assert_eq!(bob.body["hasReserve"], true);
+    assert_eq!(bob.body["reserveMet"], false);
+    assert_eq!(bob.body["buyNowPrice"]["amountMinor"], 20_000);
+    assert_eq!(bob.body["version"], 3);
+    let text = cat.body.to_string();
+    assert!(!text.contains("4321"), "a maximum leaked: {text}");
+    assert!(!text.contains("5000"), "the reserve leaked: {text}");
+}
+
+#[tokio::test]
+async fn given_bids_when_the_history_is_read_then_it_lists_bidders_amounts_prices_and_times_without_maximums()
+ {
+    let h = harness();
+    let id = h.open_auction().await;
+    h.post(
+        "bidder-bob",
+        &format!("/auctions/{id}/bids"),
+        json!({"amount": 1_000, "maxAmount": 4_321, "currency": "EUR"}),
+        Some("bob-1"),
+    )
+    .await;
+    h.clock.advance(TimeDelta::minutes(1));
+    h.bid("bidder-cat", &id, 2_000, "cat-1").await;
+    let reply = h.get("bidder-cat", &format!("/auctions/{id}/bids")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let bids = reply.body["bids"].as_array().unwrap();
+    assert_eq!(bids.len(), 2);
+    assert_eq!(bids[0]["bidderId"], "bidder-bob");
+    assert_eq!(bids[0]["amount"]["amountMinor"], 1_000);
+    assert_eq!(bids[1]["bidderId"], "bidder-cat");
+    assert_eq!(bids[1]["newPrice"]["amountMinor"], 2_100);
+    let placed: DateTime<Utc> = serde_json::from_value(bids[1]["placedAt"].clone()).unwrap();
+    assert_eq!(placed, start_of_test() + TimeDelta::minutes(1));
+    assert!(!reply.body.to_string().contains("4321"));
+}
+
+#[tokio::test]
+async fn given_no_token_when_health_and_openapi_are_fetched_then_both_answer() {
+    let h = harness();
+    let health = h
+        .send(Request::get("/health").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body["status"], "ok");
+    let doc = h
+        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc.body["paths"]["/auctions/{id}/bids"]["post"].is_object());
+}
+
+#[test]
+fn given_the_code_when_the_openapi_document_is_generated_then_it_equals_the_checked_in_copy() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    let generated = format!("{}\n", api::openapi::document());
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "functions/api/openapi.json is out of date; regenerate it with \
+         UPDATE_OPENAPI=1 cargo test -p api --test http"
+    );
+}
+
+// ----------------------------------------------------------------------------------- errors
+
+#[tokio::test]
+async fn given_a_body_that_is_not_json_when_posted_then_400_malformed_json() {
+    let h = harness();
+    let reply = h
+        .send(
+            Request::post("/auctions")
+                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
+                .header("content-type", "application/json")
+                .body(Body::from("{\"title\": "))
+                .unwrap(),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "MALFORMED_JSON");
+}
+
+#[tokio::test]
+async fn given_a_body_over_64_kib_when_posted_then_413_body_too_large() {
+    let h = harness();
+    let mut body = auction_body();
+    body["description"] = json!("x".repeat(70 * 1024));
+    let reply = h.post("seller-ann", "/auctions", body, None).await;
+    assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn given_a_declared_length_over_64_kib_when_posted_then_413_before_the_body_is_read() {
+    let h = harness();
+    let reply = h
+        .send(
+            Request::post("/auctions")
+                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
+                .header("content-type", "application/json")
+                .header("content-length", "1000000")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn given_a_non_json_content_type_when_posted_then_415_unsupported_media_type() {
+    let h = harness();
+    let reply = h
+        .send(
+            Request::post("/auctions")
+                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
+                .header("content-type", "text/plain")
+                .body(Body::from(auction_body().to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_problem(
+        &reply,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+    );
+}
+
+#[tokio::test]
+async fn given_amounts_as_floats_or_strings_when_posted_then_422_invalid_request() {
+    let h = harness();
+    for price in [json!(10.5), json!("1000"), json!(1e3)] {
+        let mut body = auction_body();
+        body["startingPrice"] = price.clone();
+        let reply = h.post("seller-ann", "/auctions", body, None).await;
+        assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST");
+    }
+    let mut body = auction_body();
+    body["currency"] = json!("XXQ");
+    let reply = h.post("seller-ann", "/auctions", body, None).await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST");
+}
+
+#[tokio::test]
+async fn given_rule_violations_when_commands_arrive_then_422_with_the_domain_code() {
+    let h = harness();
+    let mut body = auction_body();
+    body["reservePrice"] = json!(500);
+    let reply = h.post("seller-ann", "/auctions", body, None).await;
+    assert_problem(
+        &reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "INVALID_RESERVE_PRICE",
+    );
+
+    let id = h.open_auction().await;
+    let reply = h.bid("bidder-bob", &id, 999, "low-1").await;
+    assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "BID_TOO_LOW");
+    assert_eq!(h.event_count(&id), 2, "a refused bid appends nothing");
+}
+
+#[tokio::test]
+async fn given_an_unknown_or_malformed_auction_id_when_addressed_then_404_auction_not_found() {
+    let h = harness();
+    let unknown = Uuid::new_v4();
+    let reply = h.get("bidder-bob", &format!("/auctions/{unknown}")).await;
+    assert_problem(&reply, StatusCode::NOT_FOUND, "AUCTION_NOT_FOUND");
+    let reply = h
+        .get("bidder-bob", &format!("/auctions/{unknown}/bids"))
+        .await;
+    assert_problem(&reply, StatusCode::NOT_FOUND, "AUCTION_NOT_FOUND");
+    let reply = h.bid("bidder-bob", &unknown.to_string(), 1_000, "k").await;
+    assert_problem(&reply, StatusCode::NOT_FOUND, "AUCTION_NOT_FOUND");
+    let reply = h.get("bidder-bob", "/auctions/not-a-uuid").await;
+    assert_problem(&reply, StatusCode::NOT_FOUND, "AUCTION_NOT_FOUND");
+    let reply = h.bid("bidder-bob", "not-a-uuid", 1_000, "k").await;
+    assert_problem(&reply, StatusCode::NOT_FOUND, "AUCTION_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn given_unknown_routes_or_methods_when_requested_then_problem_documents_answer() {
+    let h = harness();
+    let reply = h
+        .send(Request::get("/nowhere").body(Body::empty()).unwrap())
+        .await;
+    assert_problem(&reply, StatusCode::NOT_FOUND, "NOT_FOUND");
+    let reply = h
+        .send(Request::delete("/health").body(Body::empty()).unwrap())
+        .await;
+    assert_problem(&reply, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn given_an_auction_with_bids_when_the_seller_cancels_then_409_auction_has_bids() {
+    let h = harness();
+    let id = h.open_auction().await;
+    h.bid("bidder-bob", &id, 1_000, "b").await;
+    let reply = h
+        .post(
+            "seller-ann",
+            &format!("/auctions/{id}/cancel"),
+            json!({}),
+            None,
+        )
+        .await;
+    assert_problem(&reply, StatusCode::CONFLICT, "AUCTION_HAS_BIDS");
+}
+
+#[tokio::test]
+async fn given_a_bid_without_idempotency_key_when_posted_then_400_idempotency_key_required() {
+    let h = harness();
+    let id = h.open_auction().await;
+    let reply = h
+        .post(
+            "bidder-bob",
+            &format!("/auctions/{id}/bids"),
+            json!({"amount": 1_000, "currency": "EUR"}),
+            None,
+        )
+        .await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "IDEMPOTENCY_KEY_REQUIRED");
+    let reply = h
+        .post(
+            "bidder-bob",
+            &format!("/auctions/{id}/bids"),
+            json!({"amount": 1_000, "currency": "EUR"}),
+            Some("has space"),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY");
+    let long = "k".repeat(129);
+    let reply = h.bid("bidder-bob", &id, 1_000, &long).await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY");
+}
+
+#[tokio::test]
+async fn given_a_used_idempotency_key_when_a_different_bid_reuses_it_then_422_idempotency_key_reused()
+ {
+    let h = harness();
+    let id = h.open_auction().await;
+    h.bid("bidder-bob", &id, 1_000, "same").await;
+    let reply = h.bid("bidder-bob", &id, 1_500, "same").await;
+    assert_problem(
+        &reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+}
+
+#[tokio::test]
+async fn given_a_throttled_store_when_a_bid_arrives_then_503_with_retry_after() {
+    let h = harness();
+    let id = h.open_auction().await;
+    h.store.backend().contend_next_appends(1_000);
+    let reply = h.bid("bidder-bob", &id, 1_000, "b").await;
+    assert_problem(
+        &reply,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+    );
+    assert_eq!(reply.headers["retry-after"], "1");
+    assert!(!reply.body["detail"].as_str().unwrap().contains("contend"));
+}
+
+#[tokio::test]
+async fn given_each_store_failure_when_mapped_then_status_code_and_retry_hints_match_the_contract()
+{
+    let id = AuctionId(Uuid::new_v4());
+    let cases = [
+        (
+            StoreError::TooManyConflicts {
+                aggregate_id: id,
+                attempts: 10,
+            },
+            StatusCode::CONFLICT,
+            "CONFLICT_RETRY",
+            true,
+        ),
+        (
+            StoreError::Unavailable("timeout".into()),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            true,
+        ),
+        (
+            StoreError::ItemTooLarge {
+                version: 3,
+                size: 500_000,
+                limit: 400_000,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ITEM_TOO_LARGE",
+            false,
+        ),
+        (
+            StoreError::Corrupt {
+                aggregate_id: id,
+                version: 2,
+                reason: "secret internals".into(),
+            },
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            false,
+        ),
+        (
+            StoreError::Refused("ValidationException: secret internals".into()),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            false,
+        ),
+    ];
+    for (error, status, code, retry) in cases {
+        let response = ApiError::from(error).into_response();
+        assert_eq!(response.status(), status);
+        assert_eq!(response.headers().contains_key("retry-after"), retry);
+        let body: Value =
+            serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes())
+                .unwrap();
+        assert_eq!(body["code"], code);
+        assert!(!body["detail"].as_str().unwrap().contains("secret"));
+    }
+}
+
+// ------------------------------------------------------------------------------------ authz
+
+#[tokio::test]
+async fn given_no_token_when_a_protected_route_is_called_then_401() {
+    let h = harness();
+    let reply = h
+        .send(
+            Request::post("/auctions")
+                .header("content-type", "application/json")
+                .body(Body::from(auction_body().to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    assert_eq!(reply.headers["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn given_a_token_signed_with_another_key_when_used_then_401() {
+    let h = harness();
+    let forged = LocalJwt::new(b"another key")
+        .mint(
+            &UserId::try_from("bidder-bob").unwrap(),
+            &[],
+            Utc::now(),
+            TimeDelta::hours(1),
+        )
+        .unwrap();
+    let reply = h
+        .send(
+            Request::get(format!("/auctions/{}", Uuid::new_v4()))
+                .header("authorization", format!("Bearer {forged}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn given_an_expired_token_when_used_then_401() {
+    let h = harness();
+    let expired = h
+        .jwt
+        .mint(
+            &UserId::try_from("bidder-bob").unwrap(),
+            &[],
+            Utc::now() - TimeDelta::hours(2),
+            TimeDelta::hours(1),
+        )
+        .unwrap();
+    let reply = h
+        .send(
+            Request::get(format!("/auctions/{}", Uuid::new_v4()))
+                .header("authorization", format!("Bearer {expired}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    assert!(reply.body["detail"].as_str().unwrap().contains("expired"));
+}
+
+#[tokio::test]
+async fn given_the_seller_when_they_bid_on_their_own_auction_then_403_seller_cannot_bid() {
+    let h = harness();
+    let id = h.open_auction().await;
+    let reply = h.bid("seller-ann", &id, 1_000, "own").await;
+    assert_problem(&reply, StatusCode::FORBIDDEN, "SELLER_CANNOT_BID");
+}
+
+#[tokio::test]
+async fn given_another_user_when_they_cancel_or_start_the_auction_then_403_not_seller() {
+    let h = harness();
+    let id = h.open_auction().await;
+    let reply = h
+        .post(
+            "bidder-bob",
+            &format!("/auctions/{id}/cancel"),
+            json!({}),
+            None,
+        )
+        .await;
+    assert_problem(&reply, StatusCode::FORBIDDEN, "NOT_SELLER");
+    let reply = h
+        .post(
+            "bidder-bob",
+            &format!("/auctions/{id}/start"),
+            json!({}),
+            None,
+        )
+        .await;
+    assert_problem(&reply, StatusCode::FORBIDDEN, "NOT_SELLER");
+}
+
+// ------------------------------------------------------------------------------ correlation
+
+#[tokio::test]
+async fn given_a_correlation_id_when_a_bid_is_placed_then_it_is_echoed_and_stored_on_the_events() {
+    let h = harness();
+    let id = h.open_auction().await;
+    let reply = h
+        .send(
+            Request::post(format!("/auctions/{id}/bids"))
+                .header("authorization", format!("Bearer {}", h.token("bidder-bob")))
+                .header("content-type", "application/json")
+                .header("idempotency-key", "b-1")
+                .header("x-correlation-id", "trace-abc-123")
+                .body(Body::from(
+                    json!({"amount": 1_000, "currency": "EUR"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(reply.headers["x-correlation-id"], "trace-abc-123");
+    let events = h
+        .store
+        .backend()
+        .events(AuctionId(Uuid::parse_str(&id).unwrap()));
+    let bid = events.last().unwrap();
+    assert_eq!(bid.envelope.metadata.correlation_id, "trace-abc-123");
+    assert!(Uuid::parse_str(&bid.envelope.metadata.causation_id).is_ok());
+}
+
+#[tokio::test]
+async fn given_no_or_an_invalid_correlation_id_when_any_request_arrives_then_a_fresh_uuid_is_echoed()
+ {
+    let h = harness();
+    let reply = h
+        .send(Request::get("/health").body(Body::empty()).unwrap())
+        .await;
+    let generated = reply.headers["x-correlation-id"].to_str().unwrap();
+    assert!(Uuid::parse_str(generated).is_ok());
+
+    let reply = h
+        .send(
+            Request::get("/nowhere")
+                .header("x-correlation-id", "has spaces in it")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let replaced = reply.headers["x-correlation-id"].to_str().unwrap();
+    assert!(Uuid::parse_str(replaced).is_ok(), "{replaced}");
+}
+
+// ----------------------------------------------------------------------------------- lambda
+
+/// An HTTP API (payload v2) event as API Gateway sends it after its JWT authorizer accepted
+/// the token: claims flattened to strings, groups rendered as `[a b]`.
+fn lambda_event(method: &str, path: &str, body: &str, groups: &str) -> String {
+    json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/json",
+            "x-correlation-id": "lambda-trace-1"
+        },
+        "requestContext": {
+            "routeKey": "$default",
+            "accountId": "123456789012",
+            "stage": "$default",
+            "requestId": "id",
+            "authorizer": {
+                "jwt": {
+                    "claims": {"sub": "seller-ann", "cognito:groups": groups, "token_use": "id"},
+                    "scopes": null
+                }
+            },
+            "apiId": "api-id",
+            "domainName": "id.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "id",
+            "time": "12/Mar/2020:19:03:58+0000",
+            "timeEpoch": 1_583_348_638_390_u64,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "agent"
+            }
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+#[test]
+fn given_a_v2_request_context_with_jwt_claims_when_read_then_sub_and_groups_become_claims() {
+    for groups in ["[admin seller]", "[\"admin\",\"seller\"]"] {
+        let request =
+            lambda_http::request::from_str(&lambda_event("GET", "/x", "", groups)).unwrap();
+        let context = request
+            .extensions()
+            .get::<lambda_http::request::RequestContext>()
+            .unwrap();
+        let claims = api::identity::claims_from_request_context(context).unwrap();
+        assert_eq!(claims.sub.as_str(), "seller-ann");
+        assert_eq!(claims.groups, ["admin", "seller"]);
+    }
+}
+
+#[tokio::test]
+async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_then_the_claims_seller_owns_it()
+ {
+    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
+    let lambda_router = router(App {
+        store: store.clone(),
+        clock: Arc::new(FixedClock::new(start_of_test())),
+        authenticator: Authenticator::ApiGateway,
+    });
+    let event = lambda_event("POST", "/auctions", &auction_body().to_string(), "[seller]");
+    let request = lambda_http::request::from_str(&event).unwrap();
+    let response = lambda_router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["x-correlation-id"], "lambda-trace-1");
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let id = AuctionId(Uuid::parse_str(body["auctionId"].as_str().unwrap()).unwrap());
+    let events = store.backend().events(id);
+    assert_eq!(
+        events[0].envelope.metadata.actor,
+        auction_events::Actor::User {
+            id: UserId::try_from("seller-ann").unwrap()
+        }
+    );
+
+    // A request that did not come through the authorizer has no identity, whatever it says.
+    let request = Request::post("/auctions")
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer anything")
+        .body(Body::from(auction_body().to_string()))
+        .unwrap();
+    let response = lambda_router.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,120 @@
+//! Log lines carry the request's correlation id. A binary of its own, because tracing caches
+//! per-callsite interest process-wide: a test that installs a subscriber while other tests log
+//! without one would race them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use api::{App, Authenticator, FixedClock, LocalJwt, router};
+use auction_events::UserId;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{TimeDelta, TimeZone, Utc};
+use event_store::{InMemoryStore, SnapshotPolicy, Store};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn given_a_correlation_id_when_a_bid_is_handled_then_every_log_line_of_the_request_carries_it()
+ {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+    let secret = b"log-test-secret";
+    let app = router(App {
+        store: Store::new(InMemoryStore::new(), SnapshotPolicy::default()),
+        clock: Arc::new(FixedClock::new(now)),
+        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(secret))),
+    });
+    let token = |sub: &str| {
+        LocalJwt::new(secret)
+            .mint(
+                &UserId::try_from(sub).unwrap(),
+                &[],
+                Utc::now(),
+                TimeDelta::hours(1),
+            )
+            .unwrap()
+    };
+    let post = |path: String, sub: &str, correlation: &str, body: Value| {
+        Request::post(path)
+            .header("authorization", format!("Bearer {}", token(sub)))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "log-1")
+            .header("x-correlation-id", correlation)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let created = app
+        .clone()
+        .oneshot(post(
+            "/auctions".into(),
+            "seller-ann",
+            "create-trace",
+            json!({"title": "Lamp", "currency": "EUR", "startingPrice": 100,
+                "endsAt": (now + TimeDelta::days(1)).to_rfc3339()}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let bytes = http_body_util::BodyExt::collect(created.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let id = serde_json::from_slice::<Value>(&bytes).unwrap()["auctionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    captured.0.lock().unwrap().clear();
+
+    let reply = app
+        .oneshot(post(
+            format!("/auctions/{id}/bids"),
+            "bidder-bob",
+            "log-trace-7",
+            json!({"amount": 100, "currency": "EUR"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    for message in ["command done", "request done"] {
+        assert!(
+            lines
+                .iter()
+                .any(|line| line["fields"]["message"] == message),
+            "no {message:?} line in {text}"
+        );
+    }
+    for line in &lines {
+        assert_eq!(line["span"]["correlation_id"], "log-trace-7", "{line}");
+        assert_eq!(line["span"]["sub"], "bidder-bob", "{line}");
+    }
+}
