@@ -5,14 +5,12 @@
 //! `cargo run -p local-stack -- exec -- cargo run -p benchmarks --bin store`.
 //! Environment: BENCH_BIDS (default 2000), BENCH_WRITERS (default 8).
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use auction_domain::decide_create;
 use auction_events::{AuctionId, BidId};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
-use benchmarks::{Percentiles, millis, print_table};
+use benchmarks::{Percentiles, millis, print_table, raw_conditional_puts};
 use e2e::fixtures;
 use event_store::{Cost, DynamoDbStore, Meter, SnapshotPolicy, Snapshots, Store, Usage};
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
@@ -165,90 +163,6 @@ async fn main() -> Result<()> {
     }
     print_table(&["events", "load", "read req", "RCU", "p50", "p95"], &rows);
     Ok(())
-}
-
-struct Run {
-    elapsed: Duration,
-    latency: Percentiles,
-    write_units: f64,
-    index_write_units: f64,
-}
-
-/// The baseline: conditional PutItems of event-sized items, with no load, no decision and no
-/// idempotency, from the same number of writers.
-async fn raw_conditional_puts(
-    dynamodb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    count: usize,
-    writers: usize,
-) -> Result<Run> {
-    let payload = "x".repeat(560);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for writer in 0..writers {
-        let dynamodb = dynamodb.clone();
-        let table = table.to_owned();
-        let payload = payload.clone();
-        let share = count / writers + usize::from(writer < count % writers);
-        tasks.push(tokio::spawn(async move {
-            let aggregate = Uuid::new_v4().to_string();
-            let mut samples = Vec::with_capacity(share);
-            let (mut wcu, mut gsi) = (0.0, 0.0);
-            for version in 1..=share {
-                let item = HashMap::from([
-                    (
-                        "aggregateId".to_owned(),
-                        AttributeValue::S(aggregate.clone()),
-                    ),
-                    ("version".to_owned(), AttributeValue::N(version.to_string())),
-                    (
-                        "eventType".to_owned(),
-                        AttributeValue::S("Baseline".to_owned()),
-                    ),
-                    (
-                        "occurredAt".to_owned(),
-                        AttributeValue::S("2026-01-01T00:00:00.000Z".to_owned()),
-                    ),
-                    ("payload".to_owned(), AttributeValue::S(payload.clone())),
-                ]);
-                let start = Instant::now();
-                let output = dynamodb
-                    .put_item()
-                    .table_name(&table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(version)")
-                    .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
-                    .send()
-                    .await?;
-                samples.push(start.elapsed());
-                if let Some(consumed) = output.consumed_capacity() {
-                    wcu += consumed
-                        .table()
-                        .and_then(|t| t.capacity_units())
-                        .unwrap_or(0.0);
-                    gsi += consumed
-                        .global_secondary_indexes()
-                        .map(|i| i.values().filter_map(|c| c.capacity_units()).sum::<f64>())
-                        .unwrap_or(0.0);
-                }
-            }
-            anyhow::Ok((samples, wcu, gsi))
-        }));
-    }
-    let (mut samples, mut write_units, mut index_write_units) = (Vec::new(), 0.0, 0.0);
-    for task in tasks {
-        let (s, w, g) = task.await??;
-        samples.extend(s);
-        write_units += w;
-        index_write_units += g;
-    }
-    let elapsed = started.elapsed();
-    Ok(Run {
-        elapsed,
-        latency: Percentiles::of(&mut samples).context("no samples")?,
-        write_units,
-        index_write_units,
-    })
 }
 
 struct Steady {

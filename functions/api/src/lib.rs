@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod config;
 pub mod correlation;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod identity;

@@ -978,3 +978,33 @@ async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_
     let response = lambda_router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn demo_seeding_creates_an_auction_with_bids_one_ending_soon_and_one_with_buy_now() {
+    let h = harness();
+    let app = App {
+        store: h.store.clone(),
+        clock: h.clock.clone(),
+        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
+    };
+    let demo = api::demo::seed(app, &LocalJwt::new(SECRET)).await.unwrap();
+
+    let with_bids = h
+        .get("bidder-bob", &format!("/auctions/{}", demo.with_bids))
+        .await;
+    assert_eq!(with_bids.status, StatusCode::OK, "{:?}", with_bids.body);
+    assert_eq!(with_bids.body["bidCount"], 2);
+    assert_eq!(with_bids.body["status"], "active");
+
+    let ending_soon = h
+        .get("bidder-bob", &format!("/auctions/{}", demo.ending_soon))
+        .await;
+    let ends_at: DateTime<Utc> =
+        serde_json::from_value(ending_soon.body["endsAt"].clone()).unwrap();
+    assert!(ends_at - start_of_test() <= TimeDelta::minutes(10));
+
+    let buy_now = h
+        .get("bidder-bob", &format!("/auctions/{}", demo.buy_now))
+        .await;
+    assert_eq!(buy_now.body["buyNowPrice"]["amountMinor"], 25_000);
+}

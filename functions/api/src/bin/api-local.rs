@@ -15,6 +15,10 @@ struct Cli {
     /// Generate a signing key when LOCAL_JWT_SECRET is unset, and print it.
     #[arg(long)]
     dev: bool,
+    /// Before serving, create three demo auctions (one with bids, one ending soon, one with a
+    /// buy-now price) through the API's own routes, and print their ids.
+    #[arg(long)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -76,15 +80,25 @@ async fn main() -> anyhow::Result<()> {
         Ok(port) if !port.is_empty() => port.parse().context("API_PORT is not a port number")?,
         _ => 0,
     };
+    let jwt = Arc::new(LocalJwt::new(secret.as_bytes()));
     let app = App {
         store: api::config::dynamodb_store().await,
         clock: Arc::new(SystemClock),
-        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(secret.as_bytes()))),
+        authenticator: Authenticator::LocalJwt(Arc::clone(&jwt)),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     let address = listener.local_addr()?;
+    if cli.demo {
+        // Seeded before API_URL is printed, so that whoever waits for that line finds them.
+        let demo = api::demo::seed(app.clone(), &jwt)
+            .await
+            .context("seeding the demo auctions")?;
+        println!("DEMO_AUCTION_WITH_BIDS={}", demo.with_bids);
+        println!("DEMO_AUCTION_ENDING_SOON={}", demo.ending_soon);
+        println!("DEMO_AUCTION_BUY_NOW={}", demo.buy_now);
+    }
     println!("API_URL=http://{address}");
     tracing::info!(%address, "listening");
     axum::serve(listener, api::router(app))

@@ -1,0 +1,566 @@
+//! Load driver for the bidder API: real HTTP against the api router served in-process on
+//! 127.0.0.1, over DynamoDB Local, beside the raw conditional PutItem rate of the same DynamoDB
+//! Local with the same concurrency as baseline.
+//!
+//! Two modes in one run: bids spread over many auctions (throughput and PlaceBid latency), and
+//! every client on one hot auction (rejections, conflict retries, and a check that the final
+//! state is the fold of exactly the accepted bids).
+//!
+//! Run it with `scripts/bench api` (which starts the local stack), or under
+//! `cargo run -p local-stack -- exec -- cargo run -p benchmarks --bin api`.
+//! Environment: BENCH_CLIENTS (default 50), BENCH_AUCTIONS (default 50), BENCH_BIDS (default
+//! 2000, spread mode), BENCH_HOT_BIDS (default 500, hot-auction mode).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use api::{App, Authenticator, LocalJwt, SystemClock};
+use auction_events::{AuctionEvent, AuctionId, UserId};
+use benchmarks::{Percentiles, millis, print_table, raw_conditional_puts};
+use chrono::{TimeDelta, Utc};
+use e2e::fixtures;
+use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use local_stack::{Clients, Endpoints, ResourceNames, provision};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The fixed increment of every benchmark auction, so that a client knows the next valid bid
+/// from the price alone.
+const INCREMENT: i64 = 10;
+const STARTING_PRICE: i64 = 1_000;
+/// How often a client retries a bid answered 409 CONFLICT_RETRY (same key, same body).
+const CONFLICT_RETRIES: usize = 5;
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let clients_n = setting("BENCH_CLIENTS", 50).max(1);
+    let auctions_n = setting("BENCH_AUCTIONS", 50).max(1);
+    let bids = setting("BENCH_BIDS", 2_000);
+    let hot_bids = setting("BENCH_HOT_BIDS", 500);
+    let endpoints =
+        Endpoints::from_env().context("no local stack: run `scripts/bench`, which starts one")?;
+    let clients = Clients::connect(&endpoints).await;
+    let names = ResourceNames::with_prefix(&format!(
+        "benchapi{}",
+        &Uuid::new_v4().simple().to_string()[..8]
+    ));
+    provision(&clients, &names).await.context("provisioning")?;
+    let tables = fixtures::table_names(&names);
+    let dynamo = DynamoDbStore::new(clients.dynamodb.clone(), tables.clone());
+
+    // The API exactly as api-local serves it, but on our tables and with our signing key.
+    let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    let jwt = Arc::new(LocalJwt::new(secret.as_bytes()));
+    let app = App {
+        store: Store::new(dynamo.clone(), SnapshotPolicy::default()),
+        clock: Arc::new(SystemClock),
+        authenticator: Authenticator::LocalJwt(Arc::clone(&jwt)),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .context("binding a loopback port")?;
+    let address = listener.local_addr()?;
+    let server = tokio::spawn(async move { axum::serve(listener, api::router(app)).await });
+    let http = Http {
+        client: Client::builder(TokioExecutor::new()).build_http(),
+        base: format!("http://{address}"),
+    };
+    let token = |sub: &str| -> Result<String> {
+        let sub = UserId::try_from(sub.to_owned()).context("user id")?;
+        Ok(jwt.mint(&sub, &[], Utc::now(), TimeDelta::hours(2))?)
+    };
+    let seller = token("bench-seller")?;
+
+    println!("# API load benchmark");
+    println!();
+    println!(
+        "API at {} (in-process, debug build) over DynamoDB Local at {}; {clients_n} clients.",
+        http.base, endpoints.dynamodb
+    );
+    println!();
+
+    let baseline = raw_conditional_puts(&clients.dynamodb, &tables.events, bids, clients_n).await?;
+
+    let mut auctions = Vec::with_capacity(auctions_n);
+    for _ in 0..auctions_n {
+        auctions.push(http.create_auction(&seller).await?);
+    }
+    let spread = spread_bids(&http, &token, &auctions, clients_n, bids).await?;
+
+    let hot_auction = http.create_auction(&seller).await?;
+    let hot = hot_bids_run(&http, &token, hot_auction, clients_n, hot_bids).await?;
+
+    println!("## Throughput (same run, same DynamoDB Local, {clients_n} concurrent writers)");
+    println!();
+    let rate = |n: usize, elapsed: Duration| n as f64 / elapsed.as_secs_f64();
+    let baseline_rate = rate(bids, baseline.elapsed);
+    let spread_rate = rate(spread.accepted, spread.elapsed);
+    let hot_rate = rate(hot.accepted.len(), hot.elapsed);
+    let row = |what: &str, count: usize, per_s: f64, latency: &Percentiles| {
+        vec![
+            what.to_owned(),
+            count.to_string(),
+            format!("{per_s:.0}/s"),
+            format!("{:.2}x", per_s / baseline_rate),
+            millis(latency.p50),
+            millis(latency.p95),
+            millis(latency.p99),
+        ]
+    };
+    print_table(
+        &["what", "count", "rate", "vs baseline", "p50", "p95", "p99"],
+        &[
+            row(
+                "baseline: raw conditional PutItem (~700 B)",
+                bids,
+                baseline_rate,
+                &baseline.latency,
+            ),
+            row(
+                &format!("accepted bids, {auctions_n} auctions (PlaceBid over HTTP)"),
+                spread.accepted,
+                spread_rate,
+                &spread.latency,
+            ),
+            row(
+                "accepted bids, 1 hot auction (PlaceBid over HTTP)",
+                hot.accepted.len(),
+                hot_rate,
+                &hot.latency,
+            ),
+        ],
+    );
+    println!();
+    println!(
+        "Spread mode: {} bids sent, {} accepted, {} rejected ({}), {} conflict retries.",
+        spread.sent,
+        spread.accepted,
+        spread.rejected.values().sum::<usize>(),
+        codes(&spread.rejected),
+        spread.conflict_retries
+    );
+    println!(
+        "Hot auction: {} bids sent, {} accepted, {} rejected ({}), {} conflict retries.",
+        hot.sent,
+        hot.accepted.len(),
+        hot.rejected.values().sum::<usize>(),
+        codes(&hot.rejected),
+        hot.conflict_retries
+    );
+    println!();
+
+    println!("## Hot auction: final state against the fold of the accepted bids");
+    println!();
+    let check = check_hot(&http, &seller, &dynamo, hot_auction, &hot.accepted).await?;
+    print_table(
+        &["check", "expected", "found", "ok"],
+        &check
+            .iter()
+            .map(|(what, expected, found)| {
+                vec![
+                    (*what).to_owned(),
+                    expected.clone(),
+                    found.clone(),
+                    if expected == found { "yes" } else { "NO" }.to_owned(),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    println!();
+    let failed = check.iter().filter(|(_, e, f)| e != f).count();
+    server.abort();
+    if failed > 0 {
+        bail!("{failed} hot-auction checks failed: bids were lost or duplicated");
+    }
+    println!(
+        "Result: 0 lost bids, 0 duplicates: all {} accepted bids are in the log exactly once.",
+        hot.accepted.len()
+    );
+    Ok(())
+}
+
+fn codes(counts: &BTreeMap<String, usize>) -> String {
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
+    counts
+        .iter()
+        .map(|(code, n)| format!("{code} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+struct Http {
+    client: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+}
+
+impl Http {
+    /// One request; the status and the JSON body (`Null` when there is none).
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value)> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let bytes = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                Bytes::from(serde_json::to_vec(body)?)
+            }
+            None => Bytes::new(),
+        };
+        let response = self.client.request(request.body(Full::new(bytes))?).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).with_context(|| format!("{status} answer is not JSON"))?
+        };
+        Ok((status, value))
+    }
+
+    async fn create_auction(&self, seller: &str) -> Result<AuctionId> {
+        let body = json!({
+            "title": "Benchmark lot",
+            "currency": "EUR",
+            "startingPrice": STARTING_PRICE,
+            "increment": {"kind": "fixed", "amountMinor": INCREMENT},
+            "endsAt": (Utc::now() + TimeDelta::days(1)).to_rfc3339(),
+        });
+        let key = Uuid::new_v4().to_string();
+        let (status, answer) = self
+            .send(Method::POST, "/auctions", seller, Some(&key), Some(&body))
+            .await?;
+        if status != 201 {
+            bail!("creating an auction answered {status}: {answer}");
+        }
+        let id = answer["auctionId"]
+            .as_str()
+            .context("no auctionId")?
+            .parse()
+            .context("auctionId is not a UUID")?;
+        Ok(AuctionId(id))
+    }
+}
+
+/// What one bid attempt came to, after retrying conflicts.
+enum BidResult {
+    Accepted { bid_id: Uuid, price: i64 },
+    Rejected { code: String, minimum: Option<i64> },
+}
+
+/// Places one bid with a fresh Idempotency-Key, retrying 409 CONFLICT_RETRY with the same key
+/// and body (which the API makes safe). Returns the result, the latency of the final attempt,
+/// and the number of conflict retries.
+async fn place_bid(
+    http: &Http,
+    token: &str,
+    auction: AuctionId,
+    amount: i64,
+) -> Result<(BidResult, Duration, usize)> {
+    let key = Uuid::new_v4().to_string();
+    let path = format!("/auctions/{}/bids", auction.0);
+    let body = json!({"amount": amount, "currency": "EUR"});
+    let mut retries = 0;
+    loop {
+        let start = Instant::now();
+        let (status, answer) = http
+            .send(Method::POST, &path, token, Some(&key), Some(&body))
+            .await?;
+        let latency = start.elapsed();
+        let code = answer["code"].as_str().unwrap_or_default().to_owned();
+        match status {
+            201 => {
+                let bid_id = answer["bidId"]
+                    .as_str()
+                    .context("no bidId")?
+                    .parse()
+                    .context("bidId is not a UUID")?;
+                let price = answer["currentPrice"]["amountMinor"]
+                    .as_i64()
+                    .context("no currentPrice")?;
+                return Ok((BidResult::Accepted { bid_id, price }, latency, retries));
+            }
+            409 if code == "CONFLICT_RETRY" && retries < CONFLICT_RETRIES => retries += 1,
+            409 | 422 => {
+                return Ok((
+                    BidResult::Rejected {
+                        minimum: minimum_in(&answer),
+                        code,
+                    },
+                    latency,
+                    retries,
+                ));
+            }
+            _ => bail!("a bid answered {status}: {answer}"),
+        }
+    }
+}
+
+/// The minimum a BID_TOO_LOW problem names in its detail ("at least N EUR (minor units)").
+fn minimum_in(problem: &Value) -> Option<i64> {
+    if problem["code"] != "BID_TOO_LOW" {
+        return None;
+    }
+    let detail = problem["detail"].as_str()?;
+    let rest = detail.split("at least ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+struct Spread {
+    sent: usize,
+    accepted: usize,
+    rejected: BTreeMap<String, usize>,
+    conflict_retries: usize,
+    elapsed: Duration,
+    latency: Percentiles,
+}
+
+/// Each client bids on its own share of the auctions (client i on auction i mod M), one
+/// increment above the price it last saw. A client bids as two users in turn so that it never
+/// bids against its own lead (which the domain turns into a raise of the maximum).
+async fn spread_bids(
+    http: &Http,
+    token: &dyn Fn(&str) -> Result<String>,
+    auctions: &[AuctionId],
+    clients: usize,
+    bids: usize,
+) -> Result<Spread> {
+    let http = Arc::new(Http {
+        client: http.client.clone(),
+        base: http.base.clone(),
+    });
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let users = [
+            token(&format!("bench-bidder-{client}-a"))?,
+            token(&format!("bench-bidder-{client}-b"))?,
+        ];
+        let auction = auctions[client % auctions.len()];
+        let share = bids / clients + usize::from(client < bids % clients);
+        let http = Arc::clone(&http);
+        tasks.push(tokio::spawn(async move {
+            let mut next = STARTING_PRICE;
+            let (mut samples, mut rejected, mut retries) =
+                (Vec::with_capacity(share), BTreeMap::new(), 0);
+            for i in 0..share {
+                let (result, latency, r) = place_bid(&http, &users[i % 2], auction, next).await?;
+                samples.push(latency);
+                retries += r;
+                match result {
+                    BidResult::Accepted { price, .. } => next = price + INCREMENT,
+                    BidResult::Rejected { code, minimum } => {
+                        *rejected.entry(code).or_insert(0) += 1;
+                        next = minimum.unwrap_or(next + INCREMENT);
+                    }
+                }
+            }
+            anyhow::Ok((samples, rejected, retries))
+        }));
+    }
+    let (mut samples, mut rejected, mut conflict_retries) = (Vec::new(), BTreeMap::new(), 0);
+    for task in tasks {
+        let (s, r, retries) = task.await??;
+        samples.extend(s);
+        for (code, n) in r {
+            *rejected.entry(code).or_insert(0) += n;
+        }
+        conflict_retries += retries;
+    }
+    let elapsed = started.elapsed();
+    let sent = samples.len();
+    Ok(Spread {
+        sent,
+        accepted: sent - rejected.values().sum::<usize>(),
+        rejected,
+        conflict_retries,
+        elapsed,
+        latency: Percentiles::of(&mut samples).context("no samples")?,
+    })
+}
+
+struct Hot {
+    sent: usize,
+    accepted: Vec<Uuid>,
+    rejected: BTreeMap<String, usize>,
+    conflict_retries: usize,
+    elapsed: Duration,
+    latency: Percentiles,
+}
+
+/// Every client on one auction, bidding random amounts around the price it last saw (from one
+/// increment below to six above), so that many bids race for the same version and some are
+/// too low by the time they land.
+async fn hot_bids_run(
+    http: &Http,
+    token: &dyn Fn(&str) -> Result<String>,
+    auction: AuctionId,
+    clients: usize,
+    bids: usize,
+) -> Result<Hot> {
+    let http = Arc::new(Http {
+        client: http.client.clone(),
+        base: http.base.clone(),
+    });
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let user = token(&format!("bench-hot-{client}"))?;
+        let share = bids / clients + usize::from(client < bids % clients);
+        let http = Arc::clone(&http);
+        tasks.push(tokio::spawn(async move {
+            let mut seen = STARTING_PRICE;
+            let (mut samples, mut accepted, mut rejected, mut retries) =
+                (Vec::new(), Vec::new(), BTreeMap::new(), 0);
+            for _ in 0..share {
+                // A random step in -1..=6 increments; a UUID's random bits are random enough.
+                let step = (Uuid::new_v4().as_u128() % 8) as i64 - 1;
+                let amount = (seen + step * INCREMENT).max(STARTING_PRICE);
+                let (result, latency, r) = place_bid(&http, &user, auction, amount).await?;
+                samples.push(latency);
+                retries += r;
+                match result {
+                    BidResult::Accepted { bid_id, price } => {
+                        accepted.push(bid_id);
+                        seen = price;
+                    }
+                    BidResult::Rejected { code, minimum } => {
+                        *rejected.entry(code).or_insert(0) += 1;
+                        if let Some(minimum) = minimum {
+                            seen = minimum;
+                        }
+                    }
+                }
+            }
+            anyhow::Ok((samples, accepted, rejected, retries))
+        }));
+    }
+    let (mut samples, mut accepted, mut rejected, mut conflict_retries) =
+        (Vec::new(), Vec::new(), BTreeMap::new(), 0);
+    for task in tasks {
+        let (s, a, r, retries) = task.await??;
+        samples.extend(s);
+        accepted.extend(a);
+        for (code, n) in r {
+            *rejected.entry(code).or_insert(0) += n;
+        }
+        conflict_retries += retries;
+    }
+    let elapsed = started.elapsed();
+    Ok(Hot {
+        sent: samples.len(),
+        accepted,
+        rejected,
+        conflict_retries,
+        elapsed,
+        latency: Percentiles::of(&mut samples).context("no samples")?,
+    })
+}
+
+/// Reads the auction back through the API and its events through the event store, folds the
+/// bid events, and lists (check, expected, found).
+async fn check_hot(
+    http: &Http,
+    token: &str,
+    store: &DynamoDbStore,
+    auction: AuctionId,
+    accepted: &[Uuid],
+) -> Result<Vec<(&'static str, String, String)>> {
+    let events = store.read_after(auction, 0, &Meter::default()).await?;
+    // The fold: each bid id with how often it occurs, the count of new bids (a leader's raise
+    // of their maximum is accepted but is no new bid), and the price after the last bid event.
+    let (mut occurrences, mut placed, mut price) = (HashMap::new(), 0u64, None);
+    for event in &events {
+        match event.decode()?.event {
+            AuctionEvent::BidPlaced(bid) => {
+                *occurrences.entry(bid.bid_id.0).or_insert(0u32) += 1;
+                placed += 1;
+                price = Some(bid.new_price.amount_minor);
+            }
+            AuctionEvent::MaxBidRaised(raise) => {
+                *occurrences.entry(raise.bid_id.0).or_insert(0u32) += 1;
+                price = Some(raise.new_price.amount_minor);
+            }
+            _ => {}
+        }
+    }
+    let (status, view) = http
+        .send(
+            Method::GET,
+            &format!("/auctions/{}", auction.0),
+            token,
+            None,
+            None,
+        )
+        .await?;
+    if status != 200 {
+        bail!("reading the hot auction answered {status}: {view}");
+    }
+    let exactly_once = accepted
+        .iter()
+        .filter(|id| occurrences.get(id) == Some(&1))
+        .count();
+    let mut unique = accepted.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let show = |v: Option<i64>| v.map_or("none".to_owned(), |v| v.to_string());
+    Ok(vec![
+        (
+            "201 bidIds found in the log exactly once",
+            accepted.len().to_string(),
+            exactly_once.to_string(),
+        ),
+        (
+            "distinct 201 bidIds",
+            accepted.len().to_string(),
+            unique.len().to_string(),
+        ),
+        (
+            "bid events in the log (BidPlaced + MaxBidRaised)",
+            accepted.len().to_string(),
+            occurrences.values().sum::<u32>().to_string(),
+        ),
+        (
+            "GET bidCount = BidPlaced events in the log",
+            placed.to_string(),
+            view["bidCount"].as_u64().unwrap_or_default().to_string(),
+        ),
+        (
+            "GET currentPrice = price after the last bid event",
+            show(price),
+            show(view["currentPrice"]["amountMinor"].as_i64()),
+        ),
+        (
+            "GET version = last event's version",
+            events.last().map_or(0, |e| e.version()).to_string(),
+            view["version"].as_u64().unwrap_or_default().to_string(),
+        ),
+    ])
+}
