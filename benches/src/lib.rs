@@ -37,6 +37,14 @@ impl Percentiles {
     }
 }
 
+/// A numeric knob from the environment, or its default when unset or unreadable.
+pub fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 pub fn millis(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1_000.0)
 }

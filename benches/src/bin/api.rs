@@ -39,19 +39,12 @@ const STARTING_PRICE: i64 = 1_000;
 /// How often a client retries a bid answered 409 CONFLICT_RETRY (same key, same body).
 const CONFLICT_RETRIES: usize = 5;
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let clients_n = setting("BENCH_CLIENTS", 50).max(1);
-    let auctions_n = setting("BENCH_AUCTIONS", 50).max(1);
-    let bids = setting("BENCH_BIDS", 2_000);
-    let hot_bids = setting("BENCH_HOT_BIDS", 500);
+    let clients_n = benchmarks::setting("BENCH_CLIENTS", 50).max(1);
+    let auctions_n = benchmarks::setting("BENCH_AUCTIONS", 50).max(1);
+    let bids = benchmarks::setting("BENCH_BIDS", 2_000);
+    let hot_bids = benchmarks::setting("BENCH_HOT_BIDS", 500);
     let endpoints =
         Endpoints::from_env().context("no local stack: run `scripts/bench`, which starts one")?;
     let clients = Clients::connect(&endpoints).await;

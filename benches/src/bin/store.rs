@@ -16,17 +16,10 @@ use event_store::{Cost, DynamoDbStore, Meter, SnapshotPolicy, Snapshots, Store, 
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
 use uuid::Uuid;
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let bids = setting("BENCH_BIDS", 2_000);
-    let writers = setting("BENCH_WRITERS", 8).max(1);
+    let bids = benchmarks::setting("BENCH_BIDS", 2_000);
+    let writers = benchmarks::setting("BENCH_WRITERS", 8).max(1);
     let endpoints =
         Endpoints::from_env().context("no local stack: run `scripts/bench`, which starts one")?;
     let clients = Clients::connect(&endpoints).await;
