@@ -68,6 +68,19 @@ impl InMemoryStore {
         self.tables().records.clear();
     }
 
+    /// The stored events of an aggregate that satisfy `keep`, in version order.
+    fn select(
+        &self,
+        aggregate_id: AuctionId,
+        keep: impl Fn(&StoredEvent) -> bool,
+    ) -> Vec<StoredEvent> {
+        self.tables()
+            .events
+            .get(&aggregate_id)
+            .map(|log| log.iter().filter(|e| keep(e)).cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Makes the next `appends` appends commit and then fail as a lost response would.
     pub fn lose_next_append_responses(&self, appends: u32) {
         self.tables().lost_responses = appends;
@@ -75,11 +88,7 @@ impl InMemoryStore {
 
     /// Every stored event of an aggregate, for assertions.
     pub fn events(&self, aggregate_id: AuctionId) -> Vec<StoredEvent> {
-        self.tables()
-            .events
-            .get(&aggregate_id)
-            .cloned()
-            .unwrap_or_default()
+        self.select(aggregate_id, |_| true)
     }
 
     /// Replaces a stored event as someone with write access to the table could, for tests of
@@ -106,17 +115,7 @@ impl EventLog for InMemoryStore {
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         meter.record(Purpose::Load, ONE_READ);
-        let tables = self.tables();
-        Ok(tables
-            .events
-            .get(&aggregate_id)
-            .map(|log| {
-                log.iter()
-                    .filter(|e| e.version() > after)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(self.select(aggregate_id, |e| e.version() > after))
     }
 
     async fn read_range(
@@ -127,17 +126,7 @@ impl EventLog for InMemoryStore {
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         meter.record(Purpose::Idempotency, ONE_READ);
-        let tables = self.tables();
-        Ok(tables
-            .events
-            .get(&aggregate_id)
-            .map(|log| {
-                log.iter()
-                    .filter(|e| (from..=to).contains(&e.version()))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(self.select(aggregate_id, |e| (from..=to).contains(&e.version())))
     }
 
     async fn append(&self, events: &[StoredEvent], meter: &Meter) -> Result<(), StoreError> {
@@ -179,18 +168,9 @@ impl EventLog for InMemoryStore {
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         meter.record(Purpose::Idempotency, ONE_READ);
-        let tables = self.tables();
-        Ok(tables
-            .events
-            .get(&aggregate_id)
-            .map(|log| {
-                log.iter()
-                    .filter(|e| e.envelope.occurred_at >= not_before)
-                    .filter(|e| e.command_key().as_deref() == Some(command_key))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(self.select(aggregate_id, |e| {
+            e.envelope.occurred_at >= not_before && e.command_key().as_deref() == Some(command_key)
+        }))
     }
 }
 
