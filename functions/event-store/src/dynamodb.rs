@@ -572,6 +572,20 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Refused(format!("cannot encode event: {e}")))
 }
 
+/// Reads an event item that arrived on its own, as a stream record's new image: the aggregate
+/// comes from the item itself. Anything missing or malformed is [`StoreError::Corrupt`].
+pub fn event_from_image(item: &HashMap<String, AttributeValue>) -> Result<StoredEvent, StoreError> {
+    let aggregate_id = get_string(item, attr::AGGREGATE_ID)
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .map(AuctionId)
+        .ok_or_else(|| StoreError::Corrupt {
+            aggregate_id: AuctionId(Uuid::nil()),
+            version: get_number(item, attr::VERSION).unwrap_or(0),
+            reason: "aggregateId is missing or not a UUID".to_owned(),
+        })?;
+    event_from_item(aggregate_id, item)
+}
+
 /// Reads an event item back. Anything missing or malformed is corruption of the log.
 pub(crate) fn event_from_item(
     aggregate_id: AuctionId,

@@ -25,7 +25,7 @@ mod meter;
 mod size;
 
 pub use command::{CommandContext, IdempotencyKey, Outcome, SnapshotPolicy, Store, execute, load};
-pub use dynamodb::{DynamoDbStore, TableNames, item_from_event as event_item};
+pub use dynamodb::{DynamoDbStore, TableNames, event_from_image, item_from_event as event_item};
 pub use error::StoreError;
 pub use log::{EventLog, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, StoredEvent};
 pub use memory::InMemoryStore;
