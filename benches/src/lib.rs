@@ -82,6 +82,61 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// How a load driver's clients send: each as fast as its answers come back (closed loop: the
+/// throughput ceiling, where latency is mostly queueing), or each on a fixed schedule (open
+/// loop: latency at a known offered rate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    FlatOut,
+    /// The whole driver offers this many requests per second, spread evenly over its clients.
+    Rate(f64),
+}
+
+impl Pace {
+    /// The schedule of client `client` of `clients`.
+    pub fn schedule(self, client: usize, clients: usize) -> Schedule {
+        match self {
+            Self::FlatOut => Schedule {
+                interval: None,
+                next: Instant::now(),
+            },
+            Self::Rate(per_second) => {
+                let interval = Duration::from_secs_f64(clients as f64 / per_second.max(0.001));
+                // Staggered starts, so that the clients do not send in lockstep.
+                let offset = interval.mul_f64(client as f64 / clients.max(1) as f64);
+                Schedule {
+                    interval: Some(interval),
+                    next: Instant::now() + offset,
+                }
+            }
+        }
+    }
+}
+
+/// One client's send times.
+#[derive(Debug)]
+pub struct Schedule {
+    interval: Option<Duration>,
+    next: Instant,
+}
+
+impl Schedule {
+    /// Waits for the next send slot and returns the instant latency is measured from. On a
+    /// schedule that is the *planned* send time, not the actual one: a request that had to wait
+    /// for its predecessor counts that wait, so a stall cannot hide (no coordinated omission).
+    pub async fn next(&mut self) -> Instant {
+        match self.interval {
+            None => Instant::now(),
+            Some(interval) => {
+                let planned = self.next;
+                tokio::time::sleep_until(planned.into()).await;
+                self.next = planned + interval;
+                planned
+            }
+        }
+    }
+}
+
 /// A timed batch of writes: how long it took, latency percentiles, and capacity consumed.
 pub struct Run {
     pub elapsed: Duration,
@@ -97,6 +152,7 @@ pub async fn raw_conditional_puts(
     table: &str,
     count: usize,
     writers: usize,
+    pace: Pace,
 ) -> Result<Run> {
     let payload = "x".repeat(560);
     let started = Instant::now();
@@ -106,6 +162,7 @@ pub async fn raw_conditional_puts(
         let table = table.to_owned();
         let payload = payload.clone();
         let share = count / writers + usize::from(writer < count % writers);
+        let mut schedule = pace.schedule(writer, writers);
         tasks.push(tokio::spawn(async move {
             let aggregate = Uuid::new_v4().to_string();
             let mut samples = Vec::with_capacity(share);
@@ -127,7 +184,7 @@ pub async fn raw_conditional_puts(
                     ),
                     ("payload".to_owned(), AttributeValue::S(payload.clone())),
                 ]);
-                let start = Instant::now();
+                let start = schedule.next().await;
                 let output = dynamodb
                     .put_item()
                     .table_name(&table)

@@ -8,8 +8,15 @@
 //!
 //! Run it with `scripts/bench api` (which starts the local stack), or under
 //! `cargo run -p local-stack -- exec -- cargo run -p benchmarks --bin api`.
+//! A third mode measures latency below saturation: the same clients on a schedule, offering
+//! BENCH_PACED_LOAD percent (default 50) of the bid rate the spread mode reached, beside raw
+//! PutItems offered at the same rate by the same number of writers. Closed-loop latency at
+//! saturation is mostly queueing (clients / throughput, Little's law); the paced figures are
+//! what a bidder sees when the system is not overloaded.
+//!
 //! Environment: BENCH_CLIENTS (default 50), BENCH_AUCTIONS (default 50), BENCH_BIDS (default
-//! 2000, spread mode), BENCH_HOT_BIDS (default 500, hot-auction mode).
+//! 2000, spread mode), BENCH_HOT_BIDS (default 500, hot-auction mode), BENCH_PACED_BIDS
+//! (default 600), BENCH_PACED_LOAD (default 50).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use api::{App, Authenticator, LocalJwt, SystemClock};
 use auction_events::{AuctionEvent, AuctionId, UserId};
-use benchmarks::{Percentiles, millis, print_table, raw_conditional_puts};
+use benchmarks::{Pace, Percentiles, millis, print_table, raw_conditional_puts};
 use chrono::{TimeDelta, Utc};
 use e2e::fixtures;
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
@@ -45,6 +52,8 @@ async fn main() -> Result<()> {
     let auctions_n = benchmarks::setting("BENCH_AUCTIONS", 50).max(1);
     let bids = benchmarks::setting("BENCH_BIDS", 2_000);
     let hot_bids = benchmarks::setting("BENCH_HOT_BIDS", 500);
+    let paced_bids = benchmarks::setting("BENCH_PACED_BIDS", 600).max(1);
+    let paced_load = benchmarks::setting("BENCH_PACED_LOAD", 50).clamp(1, 100);
     let endpoints =
         Endpoints::from_env().context("no local stack: run `scripts/bench`, which starts one")?;
     let clients = Clients::connect(&endpoints).await;
@@ -87,13 +96,42 @@ async fn main() -> Result<()> {
     );
     println!();
 
-    let baseline = raw_conditional_puts(&clients.dynamodb, &tables.events, bids, clients_n).await?;
+    let baseline = raw_conditional_puts(
+        &clients.dynamodb,
+        &tables.events,
+        bids,
+        clients_n,
+        Pace::FlatOut,
+    )
+    .await?;
 
     let mut auctions = Vec::with_capacity(auctions_n);
     for _ in 0..auctions_n {
         auctions.push(http.create_auction(&seller).await?);
     }
-    let spread = spread_bids(&http, &token, &auctions, clients_n, bids).await?;
+    let spread = spread_bids(&http, &token, &auctions, clients_n, bids, Pace::FlatOut).await?;
+    let offered = spread.accepted as f64 / spread.elapsed.as_secs_f64() * paced_load as f64 / 100.0;
+    let paced_baseline = raw_conditional_puts(
+        &clients.dynamodb,
+        &tables.events,
+        paced_bids,
+        clients_n,
+        Pace::Rate(offered),
+    )
+    .await?;
+    let mut paced_auctions = Vec::with_capacity(auctions_n);
+    for _ in 0..auctions_n {
+        paced_auctions.push(http.create_auction(&seller).await?);
+    }
+    let paced = spread_bids(
+        &http,
+        &token,
+        &paced_auctions,
+        clients_n,
+        paced_bids,
+        Pace::Rate(offered),
+    )
+    .await?;
 
     let hot_auction = http.create_auction(&seller).await?;
     let hot = hot_bids_run(&http, &token, hot_auction, clients_n, hot_bids).await?;
@@ -137,6 +175,40 @@ async fn main() -> Result<()> {
                 &hot.latency,
             ),
         ],
+    );
+    println!();
+    println!(
+        "## Latency at a fixed offered rate ({offered:.0}/s = {paced_load}% of the spread mode's \
+         bid rate, {clients_n} clients on a schedule)"
+    );
+    println!();
+    print_table(
+        &["what", "count", "achieved", "p50", "p95", "p99", "max"],
+        &[
+            (
+                "baseline: raw conditional PutItem (~700 B)",
+                paced_bids,
+                &paced_baseline.elapsed,
+                &paced_baseline.latency,
+            ),
+            (
+                "PlaceBid over HTTP, spread over auctions",
+                paced.accepted,
+                &paced.elapsed,
+                &paced.latency,
+            ),
+        ]
+        .map(|(what, count, elapsed, latency)| {
+            vec![
+                what.to_owned(),
+                count.to_string(),
+                format!("{:.0}/s", rate(count, *elapsed)),
+                millis(latency.p50),
+                millis(latency.p95),
+                millis(latency.p99),
+                millis(latency.max),
+            ]
+        }),
     );
     println!();
     println!(
@@ -344,6 +416,7 @@ async fn spread_bids(
     auctions: &[AuctionId],
     clients: usize,
     bids: usize,
+    pace: Pace,
 ) -> Result<Spread> {
     let http = Arc::new(Http {
         client: http.client.clone(),
@@ -359,13 +432,16 @@ async fn spread_bids(
         let auction = auctions[client % auctions.len()];
         let share = bids / clients + usize::from(client < bids % clients);
         let http = Arc::clone(&http);
+        let mut schedule = pace.schedule(client, clients);
         tasks.push(tokio::spawn(async move {
             let mut next = STARTING_PRICE;
             let (mut samples, mut rejected, mut retries) =
                 (Vec::with_capacity(share), BTreeMap::new(), 0);
             for i in 0..share {
-                let (result, latency, r) = place_bid(&http, &users[i % 2], auction, next).await?;
-                samples.push(latency);
+                // From the planned send to the final answer, conflict retries included.
+                let planned = schedule.next().await;
+                let (result, _, r) = place_bid(&http, &users[i % 2], auction, next).await?;
+                samples.push(planned.elapsed());
                 retries += r;
                 match result {
                     BidResult::Accepted { price, .. } => next = price + INCREMENT,

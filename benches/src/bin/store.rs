@@ -37,7 +37,14 @@ async fn main() -> Result<()> {
     );
     println!();
 
-    let baseline = raw_conditional_puts(&clients.dynamodb, &tables.events, bids, writers).await?;
+    let baseline = raw_conditional_puts(
+        &clients.dynamodb,
+        &tables.events,
+        bids,
+        writers,
+        benchmarks::Pace::FlatOut,
+    )
+    .await?;
     let steady = steady_state_bids(&clients, &tables, bids, writers).await?;
 
     println!("## Throughput (same run, same DynamoDB Local)");
