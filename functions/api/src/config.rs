@@ -8,22 +8,10 @@ use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
 pub async fn dynamodb_store() -> Store<DynamoDbStore> {
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let tables = TableNames {
-        events: env_or("EVENTS_TABLE", "Events"),
-        snapshots: env_or("SNAPSHOTS_TABLE", "Snapshots"),
-        idempotency: env_or("IDEMPOTENCY_TABLE", "Idempotency"),
-    };
     Store::new(
-        DynamoDbStore::new(client, tables),
+        DynamoDbStore::new(client, TableNames::from_env()),
         SnapshotPolicy::default(),
     )
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
 }
 
 /// JSON log lines (one object per line, with the request span's correlation id), filtered by

@@ -65,6 +65,24 @@ pub struct TableNames {
     pub idempotency: String,
 }
 
+impl TableNames {
+    /// Names from `EVENTS_TABLE`, `SNAPSHOTS_TABLE` and `IDEMPOTENCY_TABLE`, each defaulting to
+    /// the name the local stack and the CDK app use when unset or blank.
+    pub fn from_env() -> Self {
+        let name = |var: &str, default: &str| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Self {
+            events: name("EVENTS_TABLE", "Events"),
+            snapshots: name("SNAPSHOTS_TABLE", "Snapshots"),
+            idempotency: name("IDEMPOTENCY_TABLE", "Idempotency"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: Client,

@@ -1,0 +1,224 @@
+//! The auction clock: starts scheduled auctions and ends running ones on time.
+//!
+//! A *sweep* asks the read model's status/end-time index which auctions are due (active with
+//! `endsAt <= now`, scheduled with `startsAt <= now`) and runs `EndAuction` / `StartAuction`
+//! for each through the event store. Correctness never rests on the index: it is only a hint
+//! of which aggregates to look at, and the decision is the domain's, on the aggregate loaded
+//! strongly consistent. So
+//! - a stale index (an extension not yet projected) makes the sweep try too early: the domain
+//!   answers `AuctionNotOver` and the next sweep tries again;
+//! - two schedulers sweeping at once both decide to end; the conditional append lets exactly
+//!   one `AuctionEnded` in, and the loser reloads and decides to nothing (ending an ended
+//!   auction emits no events);
+//! - a sweep that crashes midway is simply the next sweep's work.
+//!
+//! Why a frequent sweep and not one EventBridge Scheduler schedule per auction: ending must
+//! happen within a second of an end time that soft-close extensions keep moving; a sweep every
+//! [`SWEEP_INTERVAL`] meets that with no per-auction schedule to create, move on every
+//! extension, and delete (three more writes per extension, each a new failure mode). In AWS a
+//! rule invokes the scheduler Lambda each minute and the invocation sweeps every
+//! [`SWEEP_INTERVAL`] for just under a minute (see `docs/scheduler.md`).
+//!
+//! Depends on the domain, the event contract and the event store; the index is behind the
+//! [`DueAuctions`] port. Must not depend on HTTP, SQS or Lambda (only the binary does).
+
+mod dynamodb;
+
+use std::future::Future;
+use std::time::Duration;
+
+use auction_domain::{EndAuction, Rejection, StartAuction, decide_end, decide_start};
+use auction_events::{Actor, AuctionId};
+use chrono::{DateTime, Utc};
+use event_store::{CommandContext, EventLog, IdempotencyRecords, Snapshots, Store, StoreError};
+use thiserror::Error;
+
+pub use dynamodb::{STATUS_INDEX, StatusIndex};
+
+/// How often the scheduler looks for due auctions. Together with the index's lag (the
+/// projector's, a few hundred milliseconds) this bounds how late an auction ends.
+pub const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The most auctions one query returns; a sweep pages until none are left.
+pub const PAGE_SIZE: i32 = 100;
+
+/// What a due auction needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    End,
+}
+
+/// An auction whose start or end time has come, as the index saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    pub auction_id: AuctionId,
+    pub action: Action,
+    /// The start or end time the index holds.
+    pub at: DateTime<Utc>,
+}
+
+/// Why a sweep could not run. Each variant says how the caller handles it.
+#[derive(Debug, Error)]
+pub enum SchedulerError {
+    /// The index could not be read (DynamoDB unreachable, throttled). Log it and sweep again
+    /// at the next interval: nothing was done, nothing is lost.
+    #[error("the status index could not be read: {0}")]
+    Index(String),
+}
+
+/// The port to the status/end-time index.
+pub trait DueAuctions: Send + Sync {
+    /// Auctions whose start or end time is at or before `now`, as the index holds them.
+    fn due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Due>, SchedulerError>> + Send;
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Auctions this sweep started or ended (events appended by this scheduler).
+    pub started: Vec<AuctionId>,
+    pub ended: Vec<AuctionId>,
+    /// Due by the index but already done (another scheduler, or an earlier sweep).
+    pub already_done: usize,
+    /// Due by the index but not by the aggregate: the index lags an extension.
+    pub not_yet: usize,
+    /// Commands that failed (each logged); the next sweep tries them again.
+    pub failed: usize,
+}
+
+/// Runs every due action once. Errors on single auctions are counted and logged, never
+/// propagated: one bad auction must not stop the others from ending.
+pub async fn sweep<B, I>(
+    store: &Store<B>,
+    index: &I,
+    now: DateTime<Utc>,
+) -> Result<SweepReport, SchedulerError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+    I: DueAuctions,
+{
+    let due = index.due(now).await?;
+    let mut report = SweepReport::default();
+    for item in due {
+        let context = CommandContext {
+            // Deterministic, so that every scheduler's attempt on one auction and deadline is
+            // the same command in the audit trail.
+            command_id: format!(
+                "{}:{}:{}",
+                match item.action {
+                    Action::Start => "start",
+                    Action::End => "end",
+                },
+                item.auction_id,
+                item.at.timestamp_millis()
+            ),
+            correlation_id: format!("scheduler:{}", item.auction_id),
+            actor: Actor::System {
+                name: "scheduler".to_owned(),
+            },
+            idempotency_key: None,
+            now,
+        };
+        let result = match item.action {
+            Action::Start => {
+                store
+                    .execute(item.auction_id, &context, |state, now| {
+                        decide_start(state, &StartAuction, now)
+                    })
+                    .await
+            }
+            Action::End => {
+                store
+                    .execute(item.auction_id, &context, |state, now| {
+                        decide_end(state, &EndAuction, now)
+                    })
+                    .await
+            }
+        };
+        match result {
+            Ok(outcome) if outcome.events.is_empty() || outcome.replayed => {
+                report.already_done += 1;
+            }
+            Ok(_) => match item.action {
+                Action::Start => report.started.push(item.auction_id),
+                Action::End => report.ended.push(item.auction_id),
+            },
+            Err(StoreError::Rejected(
+                Rejection::AuctionNotOver { .. } | Rejection::TooEarlyToStart { .. },
+            )) => report.not_yet += 1,
+            // Cancelled or ended meanwhile: nothing left to do for this auction.
+            Err(StoreError::Rejected(Rejection::AuctionCancelled | Rejection::AuctionEnded)) => {
+                report.already_done += 1
+            }
+            Err(error) => {
+                tracing::warn!(
+                    auction_id = %item.auction_id,
+                    correlation_id = %context.correlation_id,
+                    %error,
+                    "a due auction could not be started or ended; the next sweep retries"
+                );
+                report.failed += 1;
+            }
+        }
+    }
+    if !report.started.is_empty() || !report.ended.is_empty() {
+        tracing::info!(
+            started = report.started.len(),
+            ended = report.ended.len(),
+            already_done = report.already_done,
+            not_yet = report.not_yet,
+            failed = report.failed,
+            "sweep done"
+        );
+    }
+    Ok(report)
+}
+
+/// Sweeps every [`SWEEP_INTERVAL`] until `stop` resolves (locally: Ctrl-C; in Lambda: just
+/// before the invocation's minute is up). `clock` reads the time for each sweep.
+pub async fn sweep_until<B, I>(
+    store: &Store<B>,
+    index: &I,
+    clock: impl Fn() -> DateTime<Utc>,
+    stop: impl Future<Output = ()>,
+) where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+    I: DueAuctions,
+{
+    let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = ticks.tick() => {
+                if let Err(error) = sweep(store, index, clock()).await {
+                    tracing::warn!(%error, "sweep failed; retrying at the next interval");
+                }
+            }
+        }
+    }
+}
+
+/// The read model table the index belongs to: `AUCTION_VIEWS_TABLE`, default `AuctionListView`.
+pub fn views_table_from_env() -> String {
+    std::env::var("AUCTION_VIEWS_TABLE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "AuctionListView".to_owned())
+}
+
+/// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
