@@ -12,8 +12,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use tokio::time::Instant;
 
 use crate::resources::{
-    DLQ_RETENTION_SECS, KeyAttribute, NOTIFICATIONS_QUEUE, PAYMENTS_QUEUE, QueueSpec, TableSpec,
-    dlq_name,
+    DLQ_RETENTION_SECS, KeyAttribute, NOTIFICATIONS_QUEUE, PAYMENTS_QUEUE, QueueSpec,
+    STREAM_FAILURES_QUEUE, StandardQueueSpec, TableSpec, dlq_name,
 };
 use crate::{Clients, Error, ResourceNames, Result};
 
@@ -38,6 +38,16 @@ pub struct Provisioned {
     pub names: ResourceNames,
     pub notifications: ProvisionedQueue,
     pub payments: ProvisionedQueue,
+    /// The stream mappings' on-failure destination.
+    pub stream_failures: ProvisionedStandardQueue,
+}
+
+/// A provisioned standard queue (no DLQ).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedStandardQueue {
+    pub name: String,
+    pub url: String,
+    pub arn: String,
 }
 
 impl Provisioned {
@@ -56,6 +66,10 @@ impl Provisioned {
             env.push((spec.url_env, queue.url.clone()));
             env.push((spec.dlq_url_env, queue.dlq_url.clone()));
         }
+        env.push((
+            STREAM_FAILURES_QUEUE.url_env,
+            self.stream_failures.url.clone(),
+        ));
         env
     }
 }
@@ -69,7 +83,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         }
         Ok(())
     };
-    let ((), notifications, payments) = tokio::try_join!(
+    let ((), notifications, payments, stream_failures) = tokio::try_join!(
         tables,
         provision_queue(
             &clients.sqs,
@@ -77,11 +91,17 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
             &names.notifications_queue
         ),
         provision_queue(&clients.sqs, &PAYMENTS_QUEUE, &names.payments_queue),
+        provision_standard_queue(
+            &clients.sqs,
+            &STREAM_FAILURES_QUEUE,
+            &names.stream_failures_queue
+        ),
     )?;
     Ok(Provisioned {
         names: names.clone(),
         notifications,
         payments,
+        stream_failures,
     })
 }
 
@@ -293,6 +313,28 @@ async fn provision_queue(
         dlq_name,
         dlq_url,
         dlq_arn,
+    })
+}
+
+async fn provision_standard_queue(
+    sqs: &aws_sdk_sqs::Client,
+    spec: &StandardQueueSpec,
+    name: &str,
+) -> Result<ProvisionedStandardQueue> {
+    let url = create_or_update_queue(
+        sqs,
+        name,
+        vec![(
+            QueueAttributeName::MessageRetentionPeriod,
+            spec.retention_secs.to_string(),
+        )],
+    )
+    .await?;
+    let arn = queue_arn(sqs, name, &url).await?;
+    Ok(ProvisionedStandardQueue {
+        name: name.to_owned(),
+        url,
+        arn,
     })
 }
 

@@ -119,12 +119,125 @@ pub const IDEMPOTENCY_TABLE: TableSpec = TableSpec {
     ttl_attribute: Some("expiresAt"),
 };
 
+/// Where the local trigger runner (`functions/local-triggers`) records how far each stream
+/// mapping has processed each shard, so that a restarted runner resumes after the last processed
+/// record. One item per (mapping, shard). Only the local runner uses it: in AWS, Lambda keeps
+/// its event source mappings' checkpoints itself.
+pub const TRIGGER_CHECKPOINTS_TABLE: TableSpec = TableSpec {
+    name_env: "TRIGGER_CHECKPOINTS_TABLE",
+    default_name: "TriggerCheckpoints",
+    partition_key: KeyAttribute {
+        name: "mapping",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: Some(KeyAttribute {
+        name: "shardId",
+        kind: ScalarAttributeType::S,
+    }),
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
+/// One item per auction: the public auction view the API lists and shows, written by the
+/// projector (`functions/projector`) from the Events stream, version-gated. The `byStatus` index
+/// answers "auctions of a status, soonest end first" with a Query: `endsAt` is fixed-width UTC
+/// text (`2026-01-01T00:00:00.000Z`), so text order is time order.
+pub const AUCTION_VIEWS_TABLE: TableSpec = TableSpec {
+    name_env: "AUCTION_VIEWS_TABLE",
+    default_name: "AuctionListView",
+    partition_key: KeyAttribute {
+        name: "auctionId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: None,
+    stream: None,
+    indexes: &[IndexSpec {
+        name: "byStatus",
+        partition_key: KeyAttribute {
+            name: "status",
+            kind: ScalarAttributeType::S,
+        },
+        sort_key: Some(KeyAttribute {
+            name: "endsAt",
+            kind: ScalarAttributeType::S,
+        }),
+    }],
+    ttl_attribute: None,
+};
+
+/// One item per (bidder, auction): what a user sees on "my bids", written by the projector.
+/// An auction's bidders are listed in its view item (read strongly consistent), not found
+/// through an eventually consistent index here, so this table needs none.
+pub const USER_BIDS_TABLE: TableSpec = TableSpec {
+    name_env: "USER_BIDS_TABLE",
+    default_name: "UserBids",
+    partition_key: KeyAttribute {
+        name: "userId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: Some(KeyAttribute {
+        name: "auctionId",
+        kind: ScalarAttributeType::S,
+    }),
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
+/// One item per notification: a user's inbox (GET /me/notifications), written by the notifier
+/// (`functions/notifier`) from the notifications queue. The sort key
+/// `{occurredAt}#{aggregateId}#{version:020}#{kind}` orders a user's notifications by time and
+/// is derived from the event alone, so the notifier's conditional write stores a redelivered
+/// event's notification once. See docs/notifications.md.
+pub const NOTIFICATIONS_TABLE: TableSpec = TableSpec {
+    name_env: "NOTIFICATIONS_TABLE",
+    default_name: "Notifications",
+    partition_key: KeyAttribute {
+        name: "userId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: Some(KeyAttribute {
+        name: "notificationId",
+        kind: ScalarAttributeType::S,
+    }),
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
+/// The payment saga's state: one item per saga (auction + buyer), the whole state as JSON, and a
+/// `revision` that every write is conditional on, so that two consumers never both advance the
+/// same step. Written by `functions/payment-saga`; see docs/payment-saga.md. Kept (no TTL):
+/// it is the audit trail of every charge, payout and compensation.
+pub const PAYMENT_SAGAS_TABLE: TableSpec = TableSpec {
+    name_env: "PAYMENT_SAGAS_TABLE",
+    default_name: "PaymentSagas",
+    partition_key: KeyAttribute {
+        name: "sagaId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: None,
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
 /// Every table, for code that treats them alike (listing, checks).
-pub const TABLES: &[&TableSpec] = &[&EVENTS_TABLE, &SNAPSHOTS_TABLE, &IDEMPOTENCY_TABLE];
+pub const TABLES: &[&TableSpec] = &[
+    &EVENTS_TABLE,
+    &SNAPSHOTS_TABLE,
+    &IDEMPOTENCY_TABLE,
+    &AUCTION_VIEWS_TABLE,
+    &USER_BIDS_TABLE,
+    &TRIGGER_CHECKPOINTS_TABLE,
+    &NOTIFICATIONS_TABLE,
+    &PAYMENT_SAGAS_TABLE,
+];
 
 /// An SQS FIFO queue with its dead-letter queue. ContentBasedDeduplication is off on both:
-/// producers set MessageDeduplicationId to the event id, so two distinct events with equal
-/// bodies are never merged.
+/// producers set MessageDeduplicationId to `{aggregateId}#{version}`, so two distinct events
+/// with equal bodies are never merged, and a re-sent event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueSpec {
     /// Environment variable that overrides the queue name (which must end in `.fifo`).
@@ -171,6 +284,32 @@ pub const PAYMENTS_QUEUE: QueueSpec = QueueSpec {
 /// Every queue, for code that treats them alike.
 pub const QUEUES: &[&QueueSpec] = &[&NOTIFICATIONS_QUEUE, &PAYMENTS_QUEUE];
 
+/// A standard (non-FIFO) SQS queue without a DLQ of its own: a destination that only people
+/// read, such as an event source mapping's on-failure destination (which AWS requires to be a
+/// standard queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandardQueueSpec {
+    /// Environment variable that overrides the queue name.
+    pub name_env: &'static str,
+    pub default_name: &'static str,
+    /// Environment variable under which the launcher publishes the queue's URL.
+    pub url_env: &'static str,
+    pub retention_secs: u32,
+}
+
+/// Where the stream mappings (Events stream -> projector, publisher) send the description of a
+/// batch they gave up on (retries exhausted, record too old): the records themselves stay in the
+/// stream and the log, the message says which ones to look at.
+pub const STREAM_FAILURES_QUEUE: StandardQueueSpec = StandardQueueSpec {
+    name_env: "STREAM_FAILURES_QUEUE",
+    default_name: "stream-failures",
+    url_env: "STREAM_FAILURES_QUEUE_URL",
+    retention_secs: DLQ_RETENTION_SECS,
+};
+
+/// Every standard queue, for code that treats them alike.
+pub const STANDARD_QUEUES: &[&StandardQueueSpec] = &[&STREAM_FAILURES_QUEUE];
+
 const FIFO_SUFFIX: &str = ".fifo";
 
 /// The DLQ's name for a FIFO queue: `notifications.fifo` -> `notifications-dlq.fifo`. A FIFO
@@ -186,8 +325,14 @@ pub struct ResourceNames {
     pub events_table: String,
     pub snapshots_table: String,
     pub idempotency_table: String,
+    pub notifications_table: String,
+    pub auction_views_table: String,
+    pub user_bids_table: String,
     pub notifications_queue: String,
     pub payments_queue: String,
+    pub trigger_checkpoints_table: String,
+    pub stream_failures_queue: String,
+    pub payment_sagas_table: String,
 }
 
 impl ResourceNames {
@@ -208,11 +353,32 @@ impl ResourceNames {
             events_table: name(EVENTS_TABLE.name_env, EVENTS_TABLE.default_name),
             snapshots_table: name(SNAPSHOTS_TABLE.name_env, SNAPSHOTS_TABLE.default_name),
             idempotency_table: name(IDEMPOTENCY_TABLE.name_env, IDEMPOTENCY_TABLE.default_name),
+            notifications_table: name(
+                NOTIFICATIONS_TABLE.name_env,
+                NOTIFICATIONS_TABLE.default_name,
+            ),
+            auction_views_table: name(
+                AUCTION_VIEWS_TABLE.name_env,
+                AUCTION_VIEWS_TABLE.default_name,
+            ),
+            user_bids_table: name(USER_BIDS_TABLE.name_env, USER_BIDS_TABLE.default_name),
             notifications_queue: name(
                 NOTIFICATIONS_QUEUE.name_env,
                 NOTIFICATIONS_QUEUE.default_name,
             ),
             payments_queue: name(PAYMENTS_QUEUE.name_env, PAYMENTS_QUEUE.default_name),
+            trigger_checkpoints_table: name(
+                TRIGGER_CHECKPOINTS_TABLE.name_env,
+                TRIGGER_CHECKPOINTS_TABLE.default_name,
+            ),
+            stream_failures_queue: name(
+                STREAM_FAILURES_QUEUE.name_env,
+                STREAM_FAILURES_QUEUE.default_name,
+            ),
+            payment_sagas_table: name(
+                PAYMENT_SAGAS_TABLE.name_env,
+                PAYMENT_SAGAS_TABLE.default_name,
+            ),
         }
     }
 
@@ -229,6 +395,12 @@ impl ResourceNames {
                         .iter()
                         .find(|queue| queue.name_env == var)
                         .map(|queue| queue.default_name)
+                })
+                .or_else(|| {
+                    STANDARD_QUEUES
+                        .iter()
+                        .find(|queue| queue.name_env == var)
+                        .map(|queue| queue.default_name)
                 });
             spec_default.map(|default_name| format!("{prefix}-{default_name}"))
         })
@@ -240,7 +412,20 @@ impl ResourceNames {
             (&EVENTS_TABLE, self.events_table.as_str()),
             (&SNAPSHOTS_TABLE, self.snapshots_table.as_str()),
             (&IDEMPOTENCY_TABLE, self.idempotency_table.as_str()),
+            (&AUCTION_VIEWS_TABLE, self.auction_views_table.as_str()),
+            (&USER_BIDS_TABLE, self.user_bids_table.as_str()),
+            (
+                &TRIGGER_CHECKPOINTS_TABLE,
+                self.trigger_checkpoints_table.as_str(),
+            ),
+            (&NOTIFICATIONS_TABLE, self.notifications_table.as_str()),
+            (&PAYMENT_SAGAS_TABLE, self.payment_sagas_table.as_str()),
         ]
+    }
+
+    /// Each standard queue spec with its name here.
+    pub fn standard_queues(&self) -> Vec<(&'static StandardQueueSpec, &str)> {
+        vec![(&STREAM_FAILURES_QUEUE, self.stream_failures_queue.as_str())]
     }
 
     /// Each queue spec with its name here.
@@ -261,7 +446,11 @@ impl ResourceNames {
             .queues()
             .into_iter()
             .map(|(spec, name)| (spec.name_env, name.to_owned()));
-        tables.chain(queues).collect()
+        let standard_queues = self
+            .standard_queues()
+            .into_iter()
+            .map(|(spec, name)| (spec.name_env, name.to_owned()));
+        tables.chain(queues).chain(standard_queues).collect()
     }
 }
 
@@ -277,6 +466,8 @@ mod tests {
         assert_eq!(names.events_table, "Events");
         assert_eq!(names.snapshots_table, "Snapshots");
         assert_eq!(names.idempotency_table, "Idempotency");
+        assert_eq!(names.auction_views_table, "AuctionListView");
+        assert_eq!(names.user_bids_table, "UserBids");
         assert_eq!(names.notifications_queue, "notifications.fifo");
         assert_eq!(names.payments_queue, "payments.fifo");
     }
@@ -302,6 +493,8 @@ mod tests {
 
         assert_eq!(names.events_table, "t1-Events");
         assert_eq!(names.idempotency_table, "t1-Idempotency");
+        assert_eq!(names.auction_views_table, "t1-AuctionListView");
+        assert_eq!(names.user_bids_table, "t1-UserBids");
         assert_eq!(names.notifications_queue, "t1-notifications.fifo");
         assert_eq!(names.payments_queue, "t1-payments.fifo");
     }
@@ -332,6 +525,17 @@ mod tests {
             .collect();
 
         assert_eq!(names, ["aggregateId", "version", "eventType", "occurredAt"]);
+    }
+
+    #[test]
+    fn the_auction_views_define_their_key_and_the_status_index_keys_once() {
+        let names: Vec<_> = AUCTION_VIEWS_TABLE
+            .key_attributes()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+
+        assert_eq!(names, ["auctionId", "status", "endsAt"]);
     }
 
     #[test]

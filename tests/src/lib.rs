@@ -98,6 +98,36 @@ impl TestEnv {
     pub fn payments_queue(&self) -> &ProvisionedQueue {
         &self.resources.payments
     }
+
+    /// A stream event source mapping named `name` on this test's Events table, with its
+    /// on-failure destination, and the clients to run it (`local_triggers::run_stream`).
+    pub async fn stream_mapping(
+        &self,
+        name: &str,
+    ) -> (local_triggers::StreamMapping, local_triggers::StreamClients) {
+        let arn = match local_triggers::stream_arn(self.dynamodb(), self.events_table()).await {
+            Ok(arn) => arn,
+            Err(error) => panic!("the test's Events table has no stream: {error}"),
+        };
+        let sdk = local_stack::sdk_config().await;
+        // DynamoDB Local serves its streams on the DynamoDB endpoint.
+        let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+            aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+                .endpoint_url(&self.endpoints.dynamodb)
+                .build(),
+        );
+        let clients = local_triggers::StreamClients {
+            streams,
+            sqs: self.sqs().clone(),
+            checkpoints: local_triggers::DynamoDbCheckpoints::new(
+                self.dynamodb().clone(),
+                self.names().trigger_checkpoints_table.clone(),
+            ),
+        };
+        let mut mapping = local_triggers::StreamMapping::new(name, arn);
+        mapping.on_failure_queue_url = Some(self.resources.stream_failures.url.clone());
+        (mapping, clients)
+    }
 }
 
 /// An error and its sources, one per line, so that a panic shows the root cause.

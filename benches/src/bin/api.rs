@@ -68,10 +68,21 @@ async fn main() -> Result<()> {
     // The API exactly as api-local serves it, but on our tables and with our signing key.
     let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
     let jwt = Arc::new(LocalJwt::new(secret.as_bytes()));
+    let adapters = api::config::adapters(
+        clients.dynamodb.clone(),
+        api::config::Tables {
+            store: tables.clone(),
+            auction_views: names.auction_views_table.clone(),
+            user_bids: names.user_bids_table.clone(),
+            notifications: names.notifications_table.clone(),
+        },
+    );
     let app = App {
         store: Store::new(dynamo.clone(), SnapshotPolicy::default()),
         clock: Arc::new(SystemClock),
         authenticator: Authenticator::LocalJwt(Arc::clone(&jwt)),
+        views: adapters.views,
+        inbox: adapters.inbox,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await

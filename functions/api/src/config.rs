@@ -1,17 +1,70 @@
 //! What both binaries build once at start-up from the standard AWS environment.
 
+use std::sync::Arc;
+
 use aws_config::BehaviorVersion;
 use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
+use notifier::DynamoDbNotifications;
+use projector::{DynamoDbViews, ViewTables};
 
-/// The event store over DynamoDB: endpoint, region and credentials from the standard AWS
-/// environment; table names from `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`.
-pub async fn dynamodb_store() -> Store<DynamoDbStore> {
+use crate::reads::{Inbox, Views};
+
+/// Every adapter the router needs, over one DynamoDB client.
+pub struct Adapters {
+    pub store: Store<DynamoDbStore>,
+    pub views: Arc<dyn Views>,
+    pub inbox: Arc<dyn Inbox>,
+}
+
+/// The names of every table the API reads or writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub store: TableNames,
+    pub auction_views: String,
+    pub user_bids: String,
+    pub notifications: String,
+}
+
+impl Tables {
+    /// From `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, `AUCTION_VIEWS_TABLE`,
+    /// `USER_BIDS_TABLE` and `NOTIFICATIONS_TABLE`, each defaulting to the stack's name.
+    pub fn from_env() -> Self {
+        let views = ViewTables::from_env();
+        Self {
+            store: TableNames::from_env(),
+            auction_views: views.auction_views,
+            user_bids: views.user_bids,
+            notifications: std::env::var(notifier::config::TABLE_ENV)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| notifier::config::DEFAULT_TABLE.to_owned()),
+        }
+    }
+}
+
+/// Every adapter over one DynamoDB client and these tables.
+pub fn adapters(client: aws_sdk_dynamodb::Client, tables: Tables) -> Adapters {
+    Adapters {
+        store: Store::new(
+            DynamoDbStore::new(client.clone(), tables.store),
+            SnapshotPolicy::default(),
+        ),
+        views: Arc::new(DynamoDbViews::new(
+            client.clone(),
+            ViewTables {
+                auction_views: tables.auction_views,
+                user_bids: tables.user_bids,
+            },
+        )),
+        inbox: Arc::new(DynamoDbNotifications::new(client, tables.notifications)),
+    }
+}
+
+/// The adapters over DynamoDB: endpoint, region and credentials from the standard AWS
+/// environment, table names from [`Tables::from_env`].
+pub async fn dynamodb() -> Adapters {
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    Store::new(
-        DynamoDbStore::new(client, TableNames::from_env()),
-        SnapshotPolicy::default(),
-    )
+    adapters(aws_sdk_dynamodb::Client::new(&sdk), Tables::from_env())
 }
 
 /// JSON log lines (one object per line, with the request span's correlation id), filtered by

@@ -42,9 +42,53 @@ pub enum ApiError {
     /// The route does not take this method. (405 METHOD_NOT_ALLOWED)
     #[error("the method is not allowed on this resource")]
     MethodNotAllowed,
+    /// The query string is not what the route takes (an unknown status, a limit out of range,
+    /// a malformed minVersion). (400 INVALID_QUERY: fix the parameter named in the detail)
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// The listing cursor was not issued by this listing for this caller (edited, truncated,
+    /// or from another query). (400 INVALID_CURSOR: start again without a cursor)
+    #[error("the cursor is not valid for this listing")]
+    InvalidCursor,
+    /// A read model could not be read: unreachable or throttled. (503 SERVICE_UNAVAILABLE,
+    /// retry shortly)
+    #[error("a read model is unavailable: {0}")]
+    ReadUnavailable(String),
+    /// A read model failed in a way retrying cannot fix (a missing table, an unreadable item).
+    /// (500 INTERNAL; logged)
+    #[error("a read model failed: {0}")]
+    ReadFailed(String),
     /// What the event store answered; see [`StoreError`] for each case.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<projector::ProjectorError> for ApiError {
+    fn from(error: projector::ProjectorError) -> Self {
+        use projector::ProjectorError as E;
+        match error {
+            E::InvalidCursor(_) => Self::InvalidCursor,
+            E::InvalidLimit { given, max } => {
+                Self::InvalidQuery(format!("limit must be 1 to {max}, not {given}"))
+            }
+            error if error.is_transient() => Self::ReadUnavailable(error.to_string()),
+            error => Self::ReadFailed(error.to_string()),
+        }
+    }
+}
+
+impl From<notifier::NotifierError> for ApiError {
+    fn from(error: notifier::NotifierError) -> Self {
+        use notifier::NotifierError as E;
+        match error {
+            E::InvalidCursor => Self::InvalidCursor,
+            E::InvalidLimit { limit, max } => {
+                Self::InvalidQuery(format!("limit must be 1 to {max}, not {limit}"))
+            }
+            E::Unavailable(reason) => Self::ReadUnavailable(reason),
+            error => Self::ReadFailed(error.to_string()),
+        }
+    }
 }
 
 /// An `application/problem+json` document.
@@ -76,6 +120,10 @@ impl ApiError {
             Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "INVALID_QUERY"),
+            Self::InvalidCursor => (StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
+            Self::ReadUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+            Self::ReadFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
             Self::Store(error) => store_status(error),
         }
     }
@@ -89,9 +137,11 @@ impl ApiError {
                 | StoreError::TooManyEvents { .. }
                 | StoreError::VersionTaken { .. },
             ) => "the server failed to handle the request".to_owned(),
-            Self::Store(StoreError::Contention(_) | StoreError::Unavailable(_)) => {
+            Self::Store(StoreError::Contention(_) | StoreError::Unavailable(_))
+            | Self::ReadUnavailable(_) => {
                 "the service is busy or unavailable; retry shortly".to_owned()
             }
+            Self::ReadFailed(_) => "the server failed to handle the request".to_owned(),
             Self::Store(StoreError::Rejected(rejection)) => rejection.to_string(),
             other => other.to_string(),
         }
@@ -187,7 +237,8 @@ impl IntoResponse for ApiError {
                 StoreError::Contention(_)
                 | StoreError::Unavailable(_)
                 | StoreError::TooManyConflicts { .. },
-            ) => {
+            )
+            | Self::ReadUnavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Unauthenticated(_) => {

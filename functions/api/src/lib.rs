@@ -16,6 +16,8 @@ pub mod error;
 pub mod extract;
 pub mod identity;
 pub mod openapi;
+pub mod queries;
+pub mod reads;
 pub mod routes;
 
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use event_store::{EventLog, IdempotencyRecords, Snapshots, Store};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{ApiError, Problem};
 pub use identity::{Authenticator, Claims, LocalJwt};
+pub use reads::{Inbox, Views};
 
 /// An event store backend the router can run over.
 pub trait Backend: EventLog + Snapshots + IdempotencyRecords + 'static {}
@@ -39,6 +42,10 @@ pub struct App<B> {
     pub store: Store<B>,
     pub clock: Arc<dyn Clock>,
     pub authenticator: Authenticator,
+    /// The read models (auction views, users' bids) the query routes answer from.
+    pub views: Arc<dyn Views>,
+    /// The users' notifications.
+    pub inbox: Arc<dyn Inbox>,
 }
 
 impl<B> Clone for App<B> {
@@ -47,6 +54,8 @@ impl<B> Clone for App<B> {
             store: self.store.clone(),
             clock: Arc::clone(&self.clock),
             authenticator: self.authenticator.clone(),
+            views: Arc::clone(&self.views),
+            inbox: Arc::clone(&self.inbox),
         }
     }
 }
@@ -55,8 +64,13 @@ impl<B> Clone for App<B> {
 /// identity from the authenticator.
 pub fn router<B: Backend>(app: App<B>) -> Router {
     let authenticated = Router::new()
-        .route("/auctions", post(routes::create_auction::<B>))
-        .route("/auctions/{id}", get(routes::get_auction::<B>))
+        .route(
+            "/auctions",
+            post(routes::create_auction::<B>).get(queries::list_auctions::<B>),
+        )
+        .route("/auctions/{id}", get(queries::get_auction::<B>))
+        .route("/me/bids", get(queries::my_bids::<B>))
+        .route("/me/notifications", get(queries::my_notifications::<B>))
         .route("/auctions/{id}/start", post(routes::start_auction::<B>))
         .route("/auctions/{id}/cancel", post(routes::cancel_auction::<B>))
         .route("/auctions/{id}/buy-now", post(routes::buy_now::<B>))

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes;
+use crate::{queries, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,12 +14,15 @@ use crate::routes;
     paths(
         routes::health,
         routes::create_auction,
-        routes::get_auction,
+        queries::list_auctions,
+        queries::get_auction,
         routes::start_auction,
         routes::cancel_auction,
         routes::place_bid,
         routes::list_bids,
         routes::buy_now,
+        queries::my_bids,
+        queries::my_notifications,
     ),
     modifiers(&BearerAuth),
 )]

@@ -6,8 +6,8 @@ use auction_domain::{
     Status, decide_buy_now, decide_cancel, decide_create, decide_place_bid, decide_start, fold,
 };
 use auction_events::{
-    Actor, AuctionEvent, AuctionId, BidId, Currency, EventEnvelope, IncrementBand, IncrementPolicy,
-    Money, SoftClose, UserId,
+    Actor, AuctionEvent, AuctionId, AuctionResult, BidId, Currency, EventEnvelope, IncrementBand,
+    IncrementPolicy, Money, SoftClose, UnsoldReason, UserId,
 };
 use axum::Json;
 use axum::extract::State;
@@ -190,7 +190,59 @@ pub struct AuctionView {
     pub starts_at: DateTime<Utc>,
     /// The current end, after any soft-close extensions.
     pub ends_at: DateTime<Utc>,
+    /// How it ended; absent until it has.
+    pub result: Option<AuctionResultBody>,
     pub version: u64,
+}
+
+/// How an auction ended: `sold` to `winnerId` at `finalPrice`, or `unsold` for `reason`
+/// (`noBids`, `reserveNotMet`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionResultBody {
+    pub outcome: AuctionOutcome,
+    pub winner_id: Option<String>,
+    pub final_price: Option<MoneyBody>,
+    pub reason: Option<UnsoldReasonBody>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AuctionOutcome {
+    Sold,
+    Unsold,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UnsoldReasonBody {
+    NoBids,
+    ReserveNotMet,
+}
+
+impl From<&AuctionResult> for AuctionResultBody {
+    fn from(result: &AuctionResult) -> Self {
+        match result {
+            AuctionResult::Sold {
+                winner_id,
+                final_price,
+            } => Self {
+                outcome: AuctionOutcome::Sold,
+                winner_id: Some(winner_id.to_string()),
+                final_price: Some(MoneyBody::from(final_price)),
+                reason: None,
+            },
+            AuctionResult::Unsold { reason } => Self {
+                outcome: AuctionOutcome::Unsold,
+                winner_id: None,
+                final_price: None,
+                reason: Some(match reason {
+                    UnsoldReason::NoBids => UnsoldReasonBody::NoBids,
+                    UnsoldReason::ReserveNotMet => UnsoldReasonBody::ReserveNotMet,
+                }),
+            },
+        }
+    }
 }
 
 /// One accepted bid in the history.
@@ -687,23 +739,10 @@ pub async fn buy_now<B: Backend>(
 }
 
 /// The auction's current state, from the event store.
-#[utoipa::path(get, path = "/auctions/{id}", tag = "auctions",
-    params(("id" = Uuid, Path, description = "The auction id")),
-    responses(
-        (status = 200, body = AuctionView),
-        (status = 401, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = [])))]
-pub async fn get_auction<B: Backend>(
-    State(app): State<App<B>>,
-    AuctionPath(auction_id): AuctionPath,
-    claims: Claims,
-) -> Result<Json<AuctionView>, ApiError> {
-    let loaded = app.store.load(auction_id, &Meter::default()).await?;
-    let auction = existing(&loaded.state)?;
-    Ok(Json(AuctionView {
+/// The auction as the caller may see it, from its state in the log.
+pub(crate) fn auction_view(state: &Aggregate, caller: &UserId) -> Result<AuctionView, ApiError> {
+    let auction = existing(state)?;
+    Ok(AuctionView {
         id: auction.id.0,
         title: auction.title.clone(),
         seller_id: auction.seller_id.to_string(),
@@ -712,7 +751,7 @@ pub async fn get_auction<B: Backend>(
         starting_price: MoneyBody::from(&auction.money(auction.starting_price)),
         current_price: auction.price.map(|p| MoneyBody::from(&auction.money(p))),
         bid_count: auction.bid_count,
-        leading: auction.leader.as_ref() == Some(&claims.sub),
+        leading: auction.leader.as_ref() == Some(caller),
         has_reserve: auction.reserve_price.is_some(),
         reserve_met: auction.reserve_met(),
         buy_now_price: auction
@@ -720,8 +759,12 @@ pub async fn get_auction<B: Backend>(
             .map(|p| MoneyBody::from(&auction.money(p))),
         starts_at: auction.starts_at,
         ends_at: auction.ends_at,
-        version: loaded.state.version,
-    }))
+        result: match &auction.status {
+            Status::Ended(result) => Some(AuctionResultBody::from(result)),
+            _ => None,
+        },
+        version: state.version,
+    })
 }
 
 /// Every accepted bid, oldest first: bidder, amount, resulting price, time. Never maximums.

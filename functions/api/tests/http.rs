@@ -11,8 +11,10 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::IntoResponse;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use event_store::{InMemoryStore, SnapshotPolicy, Store, StoreError};
+use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoreError};
 use http_body_util::BodyExt;
+use notifier::InMemoryNotifications;
+use projector::{InMemoryViews, Projections};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -22,6 +24,8 @@ const SECRET: &[u8] = b"test-secret-of-the-local-verifier";
 struct Harness {
     router: Router,
     store: Store<InMemoryStore>,
+    views: Arc<InMemoryViews>,
+    inbox: Arc<InMemoryNotifications>,
     clock: Arc<FixedClock>,
     jwt: LocalJwt,
 }
@@ -39,14 +43,20 @@ fn start_of_test() -> DateTime<Utc> {
 fn harness() -> Harness {
     let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
     let clock = Arc::new(FixedClock::new(start_of_test()));
+    let views = Arc::new(InMemoryViews::new());
+    let inbox = Arc::new(InMemoryNotifications::new());
     let app = App {
         store: store.clone(),
         clock: clock.clone(),
         authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
+        views: views.clone(),
+        inbox: inbox.clone(),
     };
     Harness {
         router: router(app),
         store,
+        views,
+        inbox,
         clock,
         jwt: LocalJwt::new(SECRET),
     }
@@ -119,6 +129,21 @@ impl Harness {
             Some(key),
         )
         .await
+    }
+
+    /// Runs the projector over the auction's events not yet in its views, as the stream would.
+    async fn project(&self, auction: &str) {
+        let id = AuctionId(Uuid::parse_str(auction).unwrap());
+        let mut current = self.views.load(id).await.unwrap();
+        let after = current.as_ref().map_or(0, |p| p.version());
+        let log = self.store.backend();
+        for stored in log.read_after(id, after, &Meter::default()).await.unwrap() {
+            let event = stored.decode().unwrap();
+            current = projector::apply(self.views.as_ref(), log, current, &event)
+                .await
+                .unwrap()
+                .1;
+        }
     }
 
     fn event_count(&self, auction: &str) -> usize {
@@ -738,6 +763,243 @@ async fn given_each_store_failure_when_mapped_then_status_code_and_retry_hints_m
     }
 }
 
+// ------------------------------------------------------------------------------ read models
+
+#[tokio::test]
+async fn given_a_projected_auction_when_it_is_read_then_the_view_answers_with_the_callers_lead() {
+    let h = harness();
+    let id = h.open_auction().await;
+    h.bid("bidder-bob", &id, 1_000, "bob-1").await;
+    h.project(&id).await;
+
+    let bob = h.get("bidder-bob", &format!("/auctions/{id}")).await;
+
+    assert_eq!(bob.status, StatusCode::OK, "{:?}", bob.body);
+    assert_eq!(bob.headers["x-read-source"], "view");
+    assert_eq!(bob.body["leading"], true);
+    assert_eq!(bob.body["currentPrice"]["amountMinor"], 1_000);
+    assert_eq!(bob.body["version"], 3);
+}
+
+#[tokio::test]
+async fn given_an_auction_the_projector_has_not_seen_when_it_is_read_then_the_log_answers() {
+    let h = harness();
+    let id = h.open_auction().await;
+
+    let reply = h.get("bidder-bob", &format!("/auctions/{id}")).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.headers["x-read-source"], "log");
+    assert_eq!(reply.body["version"], 2);
+}
+
+#[tokio::test]
+async fn given_a_view_behind_min_version_when_read_then_the_log_answers_at_that_version() {
+    // Given a view at version 2 and a bid the projector has not applied yet (version 3)
+    let h = harness();
+    let id = h.open_auction().await;
+    h.project(&id).await;
+    let bid = h.bid("bidder-bob", &id, 1_000, "bob-1").await;
+    let version = bid.body["version"].as_u64().unwrap();
+
+    // When the bidder reads their own write
+    let reply = h
+        .get(
+            "bidder-bob",
+            &format!("/auctions/{id}?minVersion={version}"),
+        )
+        .await;
+    let without = h.get("bidder-bob", &format!("/auctions/{id}")).await;
+
+    // Then the answer includes the bid (from the log), while a plain read shows the view
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.headers["x-read-source"], "log");
+    assert_eq!(reply.body["version"], version);
+    assert_eq!(reply.body["leading"], true);
+    assert_eq!(without.headers["x-read-source"], "view");
+    assert_eq!(without.body["version"], 2);
+}
+
+#[tokio::test]
+async fn given_a_view_at_min_version_when_read_then_the_view_answers() {
+    let h = harness();
+    let id = h.open_auction().await;
+    h.bid("bidder-bob", &id, 1_000, "bob-1").await;
+    h.project(&id).await;
+
+    let reply = h
+        .get("bidder-bob", &format!("/auctions/{id}?minVersion=3"))
+        .await;
+
+    assert_eq!(reply.headers["x-read-source"], "view");
+    assert_eq!(reply.body["version"], 3);
+}
+
+#[tokio::test]
+async fn given_active_auctions_when_listed_a_page_at_a_time_then_each_comes_once_soonest_end_first()
+{
+    // Given three auctions ending one, two and three days from now, projected
+    let h = harness();
+    let mut ids = Vec::new();
+    for days in [3, 1, 2] {
+        let mut body = auction_body();
+        body["endsAt"] = json!((start_of_test() + TimeDelta::days(days)).to_rfc3339());
+        let reply = h.post("seller-ann", "/auctions", body, None).await;
+        let id = reply.body["auctionId"].as_str().unwrap().to_owned();
+        h.project(&id).await;
+        ids.push((days, id));
+    }
+
+    // When they are listed two at a time
+    let first = h.get("bidder-bob", "/auctions?status=active&limit=2").await;
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
+    let second = h
+        .get("bidder-bob", &format!("/auctions?limit=2&cursor={cursor}"))
+        .await;
+
+    // Then every auction comes exactly once, in end time order
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    let listed: Vec<String> = [&first, &second]
+        .iter()
+        .flat_map(|page| page.body["items"].as_array().unwrap().clone())
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let expected: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(listed, expected);
+    assert_eq!(first.body["items"][0]["status"], "active");
+}
+
+#[tokio::test]
+async fn given_bad_listing_parameters_when_listed_then_400_and_the_parameter_is_named() {
+    let h = harness();
+    for (query, code) in [
+        ("status=sold", "INVALID_QUERY"),
+        ("limit=0", "INVALID_QUERY"),
+        ("limit=101", "INVALID_QUERY"),
+        ("limit=ten", "INVALID_QUERY"),
+        ("colour=red", "INVALID_QUERY"),
+        ("cursor=not-a-cursor", "INVALID_CURSOR"),
+    ] {
+        let reply = h.get("bidder-bob", &format!("/auctions?{query}")).await;
+        assert_problem(&reply, StatusCode::BAD_REQUEST, code);
+    }
+    let reply = h
+        .get(
+            "bidder-bob",
+            &format!("/auctions/{}?minVersion=-1", Uuid::new_v4()),
+        )
+        .await;
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "INVALID_QUERY");
+}
+
+#[tokio::test]
+async fn given_a_cursor_of_another_user_when_my_bids_are_listed_then_400_invalid_cursor() {
+    // Given bob has two rows and a cursor after the first
+    let h = harness();
+    for key in ["a", "b"] {
+        let id = h.open_auction().await;
+        h.bid("bidder-bob", &id, 1_000, key).await;
+        h.project(&id).await;
+    }
+    let first = h.get("bidder-bob", "/me/bids?limit=1").await;
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
+
+    // When cat uses bob's cursor
+    let reply = h
+        .get("bidder-cat", &format!("/me/bids?cursor={cursor}"))
+        .await;
+
+    // Then it is refused rather than showing bob's rows
+    assert_problem(&reply, StatusCode::BAD_REQUEST, "INVALID_CURSOR");
+}
+
+#[tokio::test]
+async fn given_two_bidders_when_they_list_their_bids_then_each_sees_only_their_own_standing() {
+    let h = harness();
+    let id = h.open_auction().await;
+    h.post(
+        "bidder-bob",
+        &format!("/auctions/{id}/bids"),
+        json!({"amount": 1_000, "maxAmount": 3_000, "currency": "EUR"}),
+        Some("bob-1"),
+    )
+    .await;
+    h.bid("bidder-cat", &id, 1_500, "cat-1").await;
+    h.project(&id).await;
+
+    let bob = h.get("bidder-bob", "/me/bids").await;
+    let cat = h.get("bidder-cat", "/me/bids").await;
+
+    assert_eq!(bob.status, StatusCode::OK, "{:?}", bob.body);
+    assert_eq!(bob.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(bob.body["items"][0]["status"], "leading");
+    assert_eq!(bob.body["items"][0]["myMaxBid"]["amountMinor"], 3_000);
+    assert_eq!(cat.body["items"][0]["status"], "outbid");
+    assert!(
+        !cat.body.to_string().contains("3000"),
+        "bob's maximum leaked to cat: {}",
+        cat.body
+    );
+}
+
+#[tokio::test]
+async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come_newest_first() {
+    use notifier::{Kind, Notification, StoreNotification, notification_id};
+    let h = harness();
+    let auction = AuctionId(Uuid::new_v4());
+    for (version, recipient) in [(3, "bidder-bob"), (5, "bidder-bob"), (5, "bidder-cat")] {
+        let occurred_at = start_of_test() + TimeDelta::seconds(version);
+        h.inbox
+            .store(&Notification {
+                notification_id: notification_id(
+                    occurred_at,
+                    auction,
+                    version as u64,
+                    Kind::Outbid,
+                ),
+                recipient: UserId::try_from(recipient).unwrap(),
+                kind: Kind::Outbid,
+                auction_id: auction,
+                auction_title: "Brass telescope".to_owned(),
+                amount: None,
+                occurred_at,
+                aggregate_version: version as u64,
+                event_id: Uuid::new_v4(),
+                text: format!("outbid at version {version}"),
+            })
+            .await
+            .unwrap();
+    }
+
+    let bob = h.get("bidder-bob", "/me/notifications").await;
+    let bad = h
+        .get("bidder-bob", "/me/notifications?cursor=garbage")
+        .await;
+
+    assert_eq!(bob.status, StatusCode::OK, "{:?}", bob.body);
+    let versions: Vec<u64> = bob.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [5, 3]);
+    assert_eq!(bob.body["items"][0]["kind"], "outbid");
+    assert_problem(&bad, StatusCode::BAD_REQUEST, "INVALID_CURSOR");
+}
+
+#[tokio::test]
+async fn given_no_token_when_a_read_route_is_called_then_401() {
+    let h = harness();
+    for path in ["/auctions", "/me/bids", "/me/notifications"] {
+        let reply = h
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+        assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+    }
+}
+
 // ------------------------------------------------------------------------------------ authz
 
 #[tokio::test]
@@ -952,6 +1214,8 @@ async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_
         store: store.clone(),
         clock: Arc::new(FixedClock::new(start_of_test())),
         authenticator: Authenticator::ApiGateway,
+        views: Arc::new(InMemoryViews::new()),
+        inbox: Arc::new(InMemoryNotifications::new()),
     });
     let event = lambda_event("POST", "/auctions", &auction_body().to_string(), "[seller]");
     let request = lambda_http::request::from_str(&event).unwrap();
@@ -986,6 +1250,8 @@ async fn demo_seeding_creates_an_auction_with_bids_one_ending_soon_and_one_with_
         store: h.store.clone(),
         clock: h.clock.clone(),
         authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
+        views: Arc::new(InMemoryViews::new()),
+        inbox: Arc::new(InMemoryNotifications::new()),
     };
     let demo = api::demo::seed(app, &LocalJwt::new(SECRET)).await.unwrap();
 

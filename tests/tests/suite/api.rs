@@ -45,6 +45,17 @@ fn post(path: &str, user: &str, key: Option<&str>, body: &Value) -> Request<Body
     request.body(Body::from(body.to_string())).unwrap()
 }
 
+/// The API's tables on this test's resources.
+fn api_tables(env: &TestEnv) -> api::config::Tables {
+    let names = env.names();
+    api::config::Tables {
+        store: e2e::fixtures::table_names(names),
+        auction_views: names.auction_views_table.clone(),
+        user_bids: names.user_bids_table.clone(),
+        notifications: names.notifications_table.clone(),
+    }
+}
+
 #[tokio::test]
 async fn given_dynamodb_local_when_an_auction_is_created_and_bid_on_through_the_api_then_retries_append_nothing()
  {
@@ -57,10 +68,13 @@ async fn given_dynamodb_local_when_an_auction_is_created_and_bid_on_through_the_
         },
     );
     let now = Utc::now();
+    let adapters = api::config::adapters(env.dynamodb().clone(), api_tables(&env));
     let router = router(App {
         store,
         clock: Arc::new(FixedClock::new(now)),
         authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
+        views: adapters.views,
+        inbox: adapters.inbox,
     });
     let auction = json!({
         "title": "Brass telescope",

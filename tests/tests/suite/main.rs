@@ -8,5 +8,11 @@
 mod api;
 mod dynamodb_local;
 mod event_store;
+mod notifier;
+mod payment_saga;
+mod projector;
 mod provisioning;
+mod publisher;
+mod scheduler;
 mod sqs;
+mod triggers;

@@ -9,10 +9,13 @@ use api::{App, Authenticator, SystemClock};
 async fn main() -> Result<(), lambda_http::Error> {
     api::config::init_logging();
     // Built once per execution environment, shared by every invocation.
+    let adapters = api::config::dynamodb().await;
     let app = App {
-        store: api::config::dynamodb_store().await,
+        store: adapters.store,
         clock: Arc::new(SystemClock),
         authenticator: Authenticator::ApiGateway,
+        views: adapters.views,
+        inbox: adapters.inbox,
     };
     lambda_http::run(api::router(app)).await
 }

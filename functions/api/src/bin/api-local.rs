@@ -81,10 +81,13 @@ async fn main() -> anyhow::Result<()> {
         _ => 0,
     };
     let jwt = Arc::new(LocalJwt::new(secret.as_bytes()));
+    let adapters = api::config::dynamodb().await;
     let app = App {
-        store: api::config::dynamodb_store().await,
+        store: adapters.store,
         clock: Arc::new(SystemClock),
         authenticator: Authenticator::LocalJwt(Arc::clone(&jwt)),
+        views: adapters.views,
+        inbox: adapters.inbox,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

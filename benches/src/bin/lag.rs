@@ -1,0 +1,352 @@
+//! Read-side lag benchmark: how long after a bid commits its effects are visible, under a paced
+//! bid load on the local stack.
+//!
+//! - **projection lag**: commit -> the projector has written the auction's view (a strongly
+//!   consistent read sees it from then on);
+//! - **publish lag**: commit -> the event's message is received from the notifications queue;
+//! - **baseline, stream delivery**: commit -> the record reaches a handler that does nothing, on
+//!   the same stream with the same runner settings: what DynamoDB Local's stream and the polling
+//!   cost before any of our work.
+//!
+//! The three stream mappings run in this process through `local-triggers`, exactly as the
+//! `local-triggers` binary runs them. Commits come from clients bidding through the event store
+//! on a schedule (BENCH_LAG_RATE bids/s, default 40), so that the figures show lag, not a
+//! saturated emulator's queue.
+//!
+//! Run it with `scripts/bench lag`. Environment: BENCH_LAG_BIDS (default 600), BENCH_LAG_RATE
+//! (default 40), BENCH_LAG_CLIENTS (default 8, one auction each).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use auction_domain::decide_create;
+use auction_events::{AuctionId, BidId};
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use benchmarks::{Pace, Percentiles, millis, print_table};
+use e2e::fixtures;
+use event_store::{DynamoDbStore, SnapshotPolicy, Store};
+use local_stack::{Clients, Endpoints, ResourceNames, provision};
+use local_triggers::{
+    CancellationToken, DynamoDbCheckpoints, HandlerError, StartingPosition, StreamClients,
+    StreamMapping, run_stream, stream_arn,
+};
+use uuid::Uuid;
+
+/// When each (aggregate, version) reached a point.
+type Seen = Arc<Mutex<HashMap<(AuctionId, u64), Instant>>>;
+
+fn mark(seen: &Seen, key: (AuctionId, u64)) {
+    let now = Instant::now();
+    seen.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_insert(now);
+}
+
+/// The (aggregate, version) of every record of a batch that did not fail.
+fn delivered(event: &Event, response: &DynamoDbEventResponse) -> Vec<(AuctionId, u64)> {
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.as_deref())
+        .collect();
+    event
+        .records
+        .iter()
+        .filter(|record| {
+            record
+                .change
+                .sequence_number
+                .as_deref()
+                .is_none_or(|n| !failed.contains(&n))
+        })
+        .filter_map(|record| stream_records::stored_event(record).ok())
+        .map(|stored| (stored.envelope.aggregate_id, stored.envelope.version))
+        .collect()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let bids = benchmarks::setting("BENCH_LAG_BIDS", 600).max(1);
+    let rate = benchmarks::setting("BENCH_LAG_RATE", 40).max(1);
+    let clients_n = benchmarks::setting("BENCH_LAG_CLIENTS", 8).max(1);
+    let endpoints = Endpoints::from_env()
+        .context("no local stack: run `scripts/bench lag`, which starts one")?;
+    let clients = Clients::connect(&endpoints).await;
+    let names =
+        ResourceNames::with_prefix(&format!("lag{}", &Uuid::new_v4().simple().to_string()[..8]));
+    let provisioned = provision(&clients, &names).await.context("provisioning")?;
+    let tables = fixtures::table_names(&names);
+    let log = Arc::new(DynamoDbStore::new(clients.dynamodb.clone(), tables.clone()));
+    let store = Store::new(
+        DynamoDbStore::new(clients.dynamodb.clone(), tables.clone()),
+        SnapshotPolicy::default(),
+    );
+
+    println!("# Read-side lag benchmark");
+    println!();
+    println!(
+        "DynamoDB Local at {}, moto at {}; {bids} bids at {rate}/s from {clients_n} clients \
+         (one auction each); stream mappings in-process (debug build).",
+        endpoints.dynamodb, endpoints.sqs
+    );
+    println!();
+
+    let arn = stream_arn(&clients.dynamodb, &names.events_table).await?;
+    let sdk = local_stack::sdk_config().await;
+    let stream_clients = StreamClients {
+        // DynamoDB Local serves its streams on the DynamoDB endpoint.
+        streams: aws_sdk_dynamodbstreams::Client::from_conf(
+            aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+                .endpoint_url(&endpoints.dynamodb)
+                .build(),
+        ),
+        sqs: clients.sqs.clone(),
+        checkpoints: DynamoDbCheckpoints::new(
+            clients.dynamodb.clone(),
+            names.trigger_checkpoints_table.clone(),
+        ),
+    };
+    let mapping = |name: &str| {
+        let mut mapping = StreamMapping::new(name, arn.clone());
+        mapping.report_batch_item_failures = true;
+        mapping.bisect_batch_on_function_error = true;
+        mapping.starting_position = StartingPosition::TrimHorizon;
+        mapping
+    };
+    let stop = CancellationToken::new();
+    let (streamed, projected, received): (Seen, Seen, Seen) = Default::default();
+    let mut tasks = Vec::new();
+
+    // The baseline: a handler that only notes what reached it.
+    let noted = Arc::clone(&streamed);
+    let baseline = move |event: Event| {
+        let noted = Arc::clone(&noted);
+        async move {
+            let response = DynamoDbEventResponse::default();
+            for key in delivered(&event, &response) {
+                mark(&noted, key);
+            }
+            Ok::<_, HandlerError>(response)
+        }
+    };
+    tasks.push(tokio::spawn(run_stream(
+        mapping("baseline"),
+        stream_clients.clone(),
+        Arc::new(baseline),
+        stop.clone(),
+    )));
+
+    let views = Arc::new(projector::DynamoDbViews::new(
+        clients.dynamodb.clone(),
+        projector::ViewTables {
+            auction_views: names.auction_views_table.clone(),
+            user_bids: names.user_bids_table.clone(),
+        },
+    ));
+    let noted = Arc::clone(&projected);
+    let projecting = move |event: Event| {
+        let (views, log, noted) = (Arc::clone(&views), Arc::clone(&log), Arc::clone(&noted));
+        async move {
+            let response = projector::handle(&*views, &*log, event.clone()).await?;
+            for key in delivered(&event, &response) {
+                mark(&noted, key);
+            }
+            Ok::<_, HandlerError>(response)
+        }
+    };
+    tasks.push(tokio::spawn(run_stream(
+        mapping("projector"),
+        stream_clients.clone(),
+        Arc::new(projecting),
+        stop.clone(),
+    )));
+
+    let queues = Arc::new(publisher::SqsQueues::new(clients.sqs.clone()));
+    let (notifications_url, payments_url) = (
+        provisioned.notifications.url.clone(),
+        provisioned.payments.url.clone(),
+    );
+    let urls = Arc::new(publisher::QueueUrls::from_fn(move |queue| match queue {
+        publisher::Queue::Notifications => notifications_url.clone(),
+        publisher::Queue::Payments => payments_url.clone(),
+    }));
+    let publishing = move |event: Event| {
+        let (queues, urls) = (Arc::clone(&queues), Arc::clone(&urls));
+        async move { publisher::handle(&*queues, &urls, event).await }
+    };
+    tasks.push(tokio::spawn(run_stream(
+        mapping("publisher"),
+        stream_clients.clone(),
+        Arc::new(publishing),
+        stop.clone(),
+    )));
+    let receiver = tokio::spawn(receive(
+        clients.sqs.clone(),
+        provisioned.notifications.url.clone(),
+        Arc::clone(&received),
+        stop.clone(),
+    ));
+
+    // The load: one auction per client, bids on a schedule.
+    let mut auctions = Vec::with_capacity(clients_n);
+    for _ in 0..clients_n {
+        let auction_id = AuctionId(Uuid::new_v4());
+        let command = fixtures::create_command(auction_id);
+        store
+            .execute(
+                auction_id,
+                &fixtures::context(&fixtures::user("seller"), None),
+                |state, now| decide_create(state, &command, now),
+            )
+            .await?;
+        auctions.push(auction_id);
+    }
+    let committed: Seen = Default::default();
+    let mut load = Vec::new();
+    for (client, auction_id) in auctions.iter().copied().enumerate() {
+        let store = store.clone();
+        let committed = Arc::clone(&committed);
+        let share = bids / clients_n + usize::from(client < bids % clients_n);
+        let mut schedule = Pace::Rate(rate as f64).schedule(client, clients_n);
+        load.push(tokio::spawn(async move {
+            let bidders = [
+                fixtures::user(&format!("lag-{client}-a")),
+                fixtures::user(&format!("lag-{client}-b")),
+            ];
+            for i in 0..share {
+                schedule.next().await;
+                let bidder = &bidders[i % 2];
+                let bid_id = BidId(Uuid::new_v4());
+                let outcome = store
+                    .execute(
+                        auction_id,
+                        &fixtures::context(bidder, None),
+                        |state, now| fixtures::outbid(bidder, bid_id, state, now),
+                    )
+                    .await?;
+                for event in &outcome.events {
+                    mark(&committed, (auction_id, event.version));
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in load {
+        task.await??;
+    }
+    let committed = committed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+
+    // Wait for the stragglers, bounded.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let all_there = |seen: &Seen| {
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        committed.keys().all(|key| seen.contains_key(key))
+    };
+    while !(all_there(&streamed) && all_there(&projected) && all_there(&received)) {
+        if Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    for task in tasks {
+        task.await??;
+    }
+    receiver.await??;
+
+    let lags = |seen: &Seen| -> (usize, Option<Percentiles>) {
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut samples: Vec<Duration> = committed
+            .iter()
+            .filter_map(|(key, at)| Some(seen.get(key)?.saturating_duration_since(*at)))
+            .collect();
+        (samples.len(), Percentiles::of(&mut samples))
+    };
+    let mut rows = Vec::new();
+    let mut missing = 0;
+    for (what, seen) in [
+        ("baseline: stream delivery (no-op handler)", &streamed),
+        ("projection lag (commit -> view written)", &projected),
+        ("publish lag (commit -> message received)", &received),
+    ] {
+        let (count, percentiles) = lags(seen);
+        missing += committed.len() - count;
+        let cell = |f: fn(&Percentiles) -> Duration| {
+            percentiles
+                .as_ref()
+                .map_or("-".to_owned(), |p| millis(f(p)))
+        };
+        rows.push(vec![
+            what.to_owned(),
+            format!("{count}/{}", committed.len()),
+            cell(|p| p.p50),
+            cell(|p| p.p95),
+            cell(|p| p.p99),
+            cell(|p| p.max),
+        ]);
+    }
+    println!("## Lag from commit ({} events committed)", committed.len());
+    println!();
+    print_table(&["what", "seen", "p50", "p95", "p99", "max"], &rows);
+    println!();
+    if missing > 0 {
+        bail!("{missing} commits were not seen within 60 s of the end of the load");
+    }
+    Ok(())
+}
+
+/// Receives (and deletes) every message of the queue until `stop`, noting when each
+/// (aggregate, version) first arrived.
+async fn receive(
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    seen: Seen,
+    stop: CancellationToken,
+) -> Result<()> {
+    while !stop.is_cancelled() {
+        let output = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .send()
+            .await?;
+        let mut deletes = Vec::new();
+        for (i, message) in output.messages().iter().enumerate() {
+            let attribute = |name: &str| {
+                message
+                    .message_attributes()
+                    .and_then(|a| a.get(name))
+                    .and_then(|v| v.string_value())
+                    .map(str::to_owned)
+            };
+            if let (Some(aggregate), Some(version)) =
+                (attribute("aggregateId"), attribute("version"))
+                && let (Ok(aggregate), Ok(version)) = (aggregate.parse(), version.parse())
+            {
+                mark(&seen, (AuctionId(aggregate), version));
+            }
+            if let Some(handle) = message.receipt_handle() {
+                deletes.push(
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(handle)
+                        .build()?,
+                );
+            }
+        }
+        if !deletes.is_empty() {
+            sqs.delete_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(deletes))
+                .send()
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! The notifier behind the notifications queue's event source mapping (ReportBatchItemFailures
+//! on): each invocation handles one batch and reports the messages that failed.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    notifier::config::init_logging();
+    // Built once per execution environment, shared by every invocation.
+    let (contexts, inbox) = notifier::config::from_env().await;
+    let (contexts, inbox) = (&contexts, &inbox);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        notifier::handle(contexts, inbox, event.payload)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}

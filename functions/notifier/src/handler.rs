@@ -1,0 +1,418 @@
+//! The SQS handler: one batch of the notifications queue in, the failed messages out.
+
+use auction_events::EventEnvelope;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use futures_util::future::{join_all, try_join_all};
+use tracing::{Instrument, Span};
+
+use crate::context::AuctionContexts;
+use crate::error::NotifierError;
+use crate::inbox::{StoreNotification, Stored};
+use crate::notification::{needs_context, notifications};
+
+/// Stores the notifications of every message in `event` and reports the messages that failed
+/// (`ReportBatchItemFailures`): a failed message is received again and reaches the DLQ after
+/// the queue's 3 receives.
+///
+/// Message groups (one per auction) are handled concurrently, each in order; once a message of
+/// a group fails, the later messages of that group in the batch are reported failed unhandled,
+/// as FIFO order requires. A message that is not a readable event fails alone with its group.
+/// Redelivered and concurrently handled messages store nothing twice (the writes are
+/// conditional on the notification's id, which depends only on the event).
+///
+/// Errors only when a message has no id, so that Lambda retries the whole batch.
+pub async fn handle<C, S>(
+    contexts: &C,
+    inbox: &S,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, NotifierError>
+where
+    C: AuctionContexts,
+    S: StoreNotification,
+{
+    let mut groups: Vec<(String, Vec<(String, SqsMessage)>)> = Vec::new();
+    for message in event.records {
+        let id = message
+            .message_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .ok_or(NotifierError::MissingMessageId)?;
+        let group = group_of(&message, &id);
+        match groups.iter_mut().find(|(name, _)| *name == group) {
+            Some((_, messages)) => messages.push((id, message)),
+            None => groups.push((group, vec![(id, message)])),
+        }
+    }
+    let failed = join_all(
+        groups
+            .iter()
+            .map(|(_, messages)| handle_group(contexts, inbox, messages)),
+    )
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for id in failed.into_iter().flatten() {
+        response.add_failure(id);
+    }
+    Ok(response)
+}
+
+/// The ids of the messages of one group that failed or were not handled.
+async fn handle_group<C, S>(
+    contexts: &C,
+    inbox: &S,
+    messages: &[(String, SqsMessage)],
+) -> Vec<String>
+where
+    C: AuctionContexts,
+    S: StoreNotification,
+{
+    let mut failed = Vec::new();
+    for (id, message) in messages {
+        let decoded = decode(id, message);
+        let span = message_span(id, message, decoded.as_ref().ok());
+        if !failed.is_empty() {
+            span.in_scope(|| {
+                tracing::warn!("not handled: an earlier message of its group failed in this batch");
+            });
+            failed.push(id.clone());
+            continue;
+        }
+        let outcome = async {
+            let envelope = decoded?;
+            notify(contexts, inbox, &envelope).await
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(error) = outcome {
+            span.in_scope(
+                || tracing::error!(%error, "message failed; reported as a batch item failure"),
+            );
+            failed.push(id.clone());
+        }
+    }
+    failed
+}
+
+async fn notify<C, S>(
+    contexts: &C,
+    inbox: &S,
+    envelope: &EventEnvelope,
+) -> Result<(), NotifierError>
+where
+    C: AuctionContexts,
+    S: StoreNotification,
+{
+    if !needs_context(&envelope.event) {
+        tracing::debug!("the event notifies nobody");
+        return Ok(());
+    }
+    let context = contexts
+        .context_at(envelope.aggregate_id, envelope.version)
+        .await?;
+    let list = notifications(envelope, &context);
+    let stored = try_join_all(list.iter().map(|notification| inbox.store(notification))).await?;
+    for (notification, stored) in list.iter().zip(&stored) {
+        tracing::debug!(
+            recipient = %notification.recipient,
+            kind = notification.kind.as_str(),
+            already_there = *stored == Stored::AlreadyThere,
+            "notification stored"
+        );
+    }
+    let new = stored.iter().filter(|s| **s == Stored::New).count();
+    tracing::info!(
+        recipients = list.len(),
+        new,
+        already_there = list.len() - new,
+        "notified"
+    );
+    Ok(())
+}
+
+fn decode(id: &str, message: &SqsMessage) -> Result<EventEnvelope, NotifierError> {
+    let body = message
+        .body
+        .as_deref()
+        .ok_or_else(|| NotifierError::Undecodable {
+            message_id: id.to_owned(),
+            reason: "the message has no body".to_owned(),
+        })?;
+    EventEnvelope::from_json(body).map_err(|e| NotifierError::undecodable(id, &e))
+}
+
+/// FIFO order holds within a message group (the auction); Lambda passes the group id in the
+/// message's system attributes.
+fn group_of(message: &SqsMessage, id: &str) -> String {
+    message
+        .attributes
+        .get("MessageGroupId")
+        .cloned()
+        .or_else(|| attribute(message, "aggregateId").map(str::to_owned))
+        .unwrap_or_else(|| id.to_owned())
+}
+
+fn attribute<'a>(message: &'a SqsMessage, name: &str) -> Option<&'a str> {
+    message
+        .message_attributes
+        .get(name)
+        .and_then(|value| value.string_value.as_deref())
+}
+
+/// The span every log line of a message carries: its ids from the event when the body is
+/// readable, else from the message attributes the publisher set.
+fn message_span(id: &str, message: &SqsMessage, envelope: Option<&EventEnvelope>) -> Span {
+    match envelope {
+        Some(envelope) => tracing::info_span!(
+            "message",
+            message_id = id,
+            correlation_id = envelope.metadata.correlation_id.as_str(),
+            causation_id = envelope.metadata.causation_id.as_str(),
+            event_id = %envelope.event_id,
+            aggregate_id = %envelope.aggregate_id,
+            version = envelope.version,
+            event_type = envelope.event_type(),
+        ),
+        None => {
+            let attr = |name| attribute(message, name).unwrap_or("");
+            tracing::info_span!(
+                "message",
+                message_id = id,
+                correlation_id = attr("correlationId"),
+                causation_id = attr("causationId"),
+                event_id = attr("eventId"),
+                aggregate_id = attr("aggregateId"),
+                version = attr("version"),
+                event_type = attr("eventType"),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use auction_events::{Actor, AuctionId, BidId, BidPlaced, Currency, Metadata, Money, UserId};
+    use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::context::AuctionContext;
+    use crate::memory::InMemoryNotifications;
+
+    /// Every auction has the same context; counts how often it was asked.
+    struct FixedContext {
+        asked: AtomicUsize,
+        fail_for: Option<AuctionId>,
+    }
+
+    impl AuctionContexts for FixedContext {
+        async fn context_at(
+            &self,
+            aggregate_id: AuctionId,
+            version: u64,
+        ) -> Result<AuctionContext, NotifierError> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            if self.fail_for == Some(aggregate_id) {
+                return Err(NotifierError::IncompleteHistory {
+                    aggregate_id,
+                    version,
+                });
+            }
+            Ok(AuctionContext {
+                seller_id: user("sam"),
+                title: "Red bike".to_owned(),
+                bidders: BTreeSet::from([user("bob"), user("cat")]),
+            })
+        }
+    }
+
+    fn contexts(fail_for: Option<AuctionId>) -> FixedContext {
+        FixedContext {
+            asked: AtomicUsize::new(0),
+            fail_for,
+        }
+    }
+
+    fn user(name: &str) -> UserId {
+        UserId::try_from(name).unwrap()
+    }
+
+    fn auction(n: u128) -> AuctionId {
+        AuctionId(Uuid::from_u128(n))
+    }
+
+    /// A message carrying cat's bid that outbid bob, as version `version` of `auction_id`.
+    fn outbid_message(message_id: &str, auction_id: AuctionId, version: u64) -> SqsMessage {
+        let eur = |minor| Money::new(minor, Currency::try_from("EUR").unwrap());
+        let envelope = EventEnvelope {
+            event_id: Uuid::new_v4(),
+            aggregate_id: auction_id,
+            version,
+            occurred_at: Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap(),
+            event: BidPlaced {
+                bid_id: BidId(Uuid::new_v4()),
+                bidder_id: user("cat"),
+                amount: eur(200 + i64::try_from(version).unwrap()),
+                max_amount: eur(300),
+                previous_price: Some(eur(150)),
+                new_price: eur(200 + i64::try_from(version).unwrap()),
+                previous_leader_id: Some(user("bob")),
+                leader_id: user("cat"),
+            }
+            .into(),
+            metadata: Metadata {
+                correlation_id: "corr-1".to_owned(),
+                causation_id: "cmd-1".to_owned(),
+                actor: Actor::User { id: user("cat") },
+                idempotency_key: None,
+            },
+        };
+        message(
+            message_id,
+            auction_id,
+            serde_json::to_string(&envelope).unwrap(),
+        )
+    }
+
+    fn message(message_id: &str, auction_id: AuctionId, body: String) -> SqsMessage {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(message_id.to_owned());
+        message.body = Some(body);
+        message
+            .attributes
+            .insert("MessageGroupId".to_owned(), auction_id.to_string());
+        message
+    }
+
+    fn batch(messages: Vec<SqsMessage>) -> SqsEvent {
+        let mut event = SqsEvent::default();
+        event.records = messages;
+        event
+    }
+
+    fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_stores_each_messages_notifications_and_reports_no_failure() {
+        // Given two outbids of two auctions
+        let inbox = InMemoryNotifications::new();
+        let event = batch(vec![
+            outbid_message("m1", auction(1), 4),
+            outbid_message("m2", auction(2), 4),
+        ]);
+
+        // When the batch is handled
+        let response = handle(&contexts(None), &inbox, event).await.unwrap();
+
+        // Then bob has one notification per event and nothing failed
+        assert!(failed(&response).is_empty());
+        let bobs = inbox.inbox(&user("bob"));
+        assert_eq!(bobs.len(), 2);
+        assert!(inbox.inbox(&user("cat")).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_same_batch_handled_twice_stores_each_notification_once() {
+        // Given a batch that was handled already
+        let inbox = InMemoryNotifications::new();
+        let event = batch(vec![outbid_message("m1", auction(1), 4)]);
+        handle(&contexts(None), &inbox, event.clone())
+            .await
+            .unwrap();
+
+        // When it is delivered again
+        let response = handle(&contexts(None), &inbox, event).await.unwrap();
+
+        // Then it succeeds and bob still has a single notification
+        assert!(failed(&response).is_empty());
+        assert_eq!(inbox.inbox(&user("bob")).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_message_fails_with_the_rest_of_its_group_but_not_other_groups() {
+        // Given auction 1's messages: an unreadable one, then a good one; and auction 2's good one
+        let inbox = InMemoryNotifications::new();
+        let event = batch(vec![
+            message("bad", auction(1), "{\"not\":\"an event\"}".to_owned()),
+            outbid_message("after-bad", auction(1), 5),
+            outbid_message("other", auction(2), 4),
+        ]);
+
+        // When the batch is handled
+        let response = handle(&contexts(None), &inbox, event).await.unwrap();
+
+        // Then the unreadable message and its group's later message are reported failed, and
+        // the other auction's notification is stored
+        assert_eq!(failed(&response), ["bad", "after-bad"]);
+        let bobs = inbox.inbox(&user("bob"));
+        assert_eq!(bobs.len(), 1);
+        assert_eq!(bobs[0].auction_id, auction(2));
+    }
+
+    #[tokio::test]
+    async fn a_history_that_cannot_be_read_fails_the_message() {
+        // Given auction 1's history cannot be read
+        let inbox = InMemoryNotifications::new();
+        let event = batch(vec![
+            outbid_message("m1", auction(1), 4),
+            outbid_message("m2", auction(2), 4),
+        ]);
+
+        // When the batch is handled
+        let response = handle(&contexts(Some(auction(1))), &inbox, event)
+            .await
+            .unwrap();
+
+        // Then its message is reported failed and the other one is stored
+        assert_eq!(failed(&response), ["m1"]);
+        assert_eq!(inbox.inbox(&user("bob")).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_message_without_an_id_fails_the_whole_batch() {
+        let mut anonymous = outbid_message("x", auction(1), 4);
+        anonymous.message_id = None;
+
+        let result = handle(
+            &contexts(None),
+            &InMemoryNotifications::new(),
+            batch(vec![anonymous]),
+        )
+        .await;
+
+        assert!(matches!(result, Err(NotifierError::MissingMessageId)));
+    }
+
+    #[tokio::test]
+    async fn an_event_that_notifies_nobody_loads_no_context() {
+        // Given a first bid (nobody is outbid)
+        let mut first = outbid_message("m1", auction(1), 3);
+        let mut envelope: serde_json::Value =
+            serde_json::from_str(first.body.as_deref().unwrap()).unwrap();
+        envelope["payload"]
+            .as_object_mut()
+            .unwrap()
+            .remove("previousLeaderId");
+        first.body = Some(envelope.to_string());
+        let contexts = contexts(None);
+
+        // When it is handled
+        let response = handle(&contexts, &InMemoryNotifications::new(), batch(vec![first]))
+            .await
+            .unwrap();
+
+        // Then it succeeds without asking for the auction's history
+        assert!(failed(&response).is_empty());
+        assert_eq!(contexts.asked.load(Ordering::SeqCst), 0);
+    }
+}

@@ -1,0 +1,125 @@
+//! What the Lambda main builds once from the environment.
+//!
+//! - Event store tables: `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`.
+//! - Saga state table: `PAYMENT_SAGAS_TABLE` (default `PaymentSagas`).
+//! - `PAYMENT_COMMISSION_BPS`: the commission in basis points (default 500, i.e. 5 %).
+//! - The provider and the registry are the simulated ones until a real provider is integrated:
+//!   `SIMULATED_PROVIDER_LATENCY_MS` (default 5) and `SIMULATED_DECLINED_BUYERS` (comma-separated
+//!   user ids whose charges are declined, for demos of the compensation path).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auction_events::UserId;
+use aws_config::BehaviorVersion;
+use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
+
+use crate::commission::BasisPoints;
+use crate::dynamodb::{DEFAULT_TABLE, DynamoDbSagaStates, TABLE_ENV};
+use crate::error::SagaError;
+use crate::handler::Ports;
+use crate::ports::SystemClock;
+use crate::simulated::{Fault, Operation, SimulatedProvider, SimulatedRegistry};
+
+pub const DEFAULT_COMMISSION_BPS: u32 = 500;
+
+/// The ports as the Lambda runs them.
+pub type LambdaPorts =
+    Ports<DynamoDbStore, SimulatedProvider, SimulatedRegistry, DynamoDbSagaStates>;
+
+/// Builds every port from the standard AWS environment and the variables above.
+pub async fn ports_from_env() -> Result<LambdaPorts, SagaError> {
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let tables = TableNames {
+        events: env_or("EVENTS_TABLE", "Events"),
+        snapshots: env_or("SNAPSHOTS_TABLE", "Snapshots"),
+        idempotency: env_or("IDEMPOTENCY_TABLE", "Idempotency"),
+    };
+    let commission = commission_from(std::env::var("PAYMENT_COMMISSION_BPS").ok())?;
+    let latency = std::env::var("SIMULATED_PROVIDER_LATENCY_MS")
+        .ok()
+        .and_then(|ms| ms.trim().parse().ok())
+        .map_or(crate::simulated::DEFAULT_LATENCY, Duration::from_millis);
+    let payments = SimulatedProvider::new(latency);
+    for buyer in std::env::var("SIMULATED_DECLINED_BUYERS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|id| UserId::try_from(id.trim()).ok())
+    {
+        payments.inject(Fault::decline(Operation::Charge, "card declined").for_party(&buyer));
+    }
+    Ok(Ports {
+        store: Store::new(
+            DynamoDbStore::new(dynamodb.clone(), tables),
+            SnapshotPolicy::default(),
+        ),
+        payments,
+        ownership: SimulatedRegistry::new(latency),
+        sagas: DynamoDbSagaStates::new(dynamodb, env_or(TABLE_ENV, DEFAULT_TABLE)),
+        clock: Arc::new(SystemClock),
+        commission,
+    })
+}
+
+/// The commission rate from its variable's value; unset or blank is the default.
+pub fn commission_from(value: Option<String>) -> Result<BasisPoints, SagaError> {
+    let value = value.filter(|v| !v.trim().is_empty());
+    let Some(value) = value else {
+        return BasisPoints::try_from(DEFAULT_COMMISSION_BPS)
+            .map_err(|e| SagaError::StateRefused(e.to_string()));
+    };
+    value
+        .trim()
+        .parse::<u32>()
+        .map_err(|e| e.to_string())
+        .and_then(|bps| BasisPoints::try_from(bps).map_err(|e| e.to_string()))
+        .map_err(|reason| {
+            SagaError::StateRefused(format!("PAYMENT_COMMISSION_BPS={value:?}: {reason}"))
+        })
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// JSON log lines with the message span's fields (correlation and causation ids, saga id),
+/// filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commission_defaults_to_five_percent_and_rejects_nonsense() {
+        assert_eq!(commission_from(None).map(BasisPoints::get).ok(), Some(500));
+        assert_eq!(
+            commission_from(Some(" ".to_owned()))
+                .map(BasisPoints::get)
+                .ok(),
+            Some(500)
+        );
+        assert_eq!(
+            commission_from(Some("1250".to_owned()))
+                .map(BasisPoints::get)
+                .ok(),
+            Some(1250)
+        );
+        assert!(commission_from(Some("10001".to_owned())).is_err());
+        assert!(commission_from(Some("5%".to_owned())).is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! The payment saga: a process manager on the payments queue that settles every sale.
+//!
+//! For an auction that ended sold (and for an item offered to the runner-up) it charges the
+//! buyer, pays the seller the price minus the platform's commission, records the settlement on
+//! the Auction through the event store, and transfers ownership; when a step before the
+//! settlement is refused, it undoes the completed steps in reverse (reverse the payout, refund
+//! the charge) and records the payment failure, which offers the item to the runner-up when
+//! their maximum meets the reserve. docs/payment-saga.md has the steps, keys and failure classes.
+//!
+//! - [`saga`] and [`commission`]: the saga as pure data and decisions, no I/O.
+//! - [`ports`]: the payment provider, the ownership registry, the saga state store, the clock.
+//! - [`handle`]: the SQS batch handler the Lambda main and the local runner call.
+//! - [`DynamoDbSagaStates`], [`InMemorySagaStates`], [`SimulatedProvider`],
+//!   [`SimulatedRegistry`]: adapters.
+//!
+//! Depends on the domain, the event contract and the event store. Must not depend on HTTP or on
+//! the other functions; the saga's state is its own table, never the event log.
+
+pub mod commission;
+pub mod config;
+mod dynamodb;
+mod error;
+mod handler;
+mod memory;
+pub mod message;
+pub mod ports;
+pub mod saga;
+pub mod simulated;
+
+pub use commission::{BasisPoints, Split, split};
+pub use dynamodb::{DEFAULT_TABLE, DynamoDbSagaStates, TABLE_ENV};
+pub use error::SagaError;
+pub use handler::{ACTOR, Handled, Ports, handle, handle_message, settle};
+pub use memory::InMemorySagaStates;
+pub use ports::{Clock, FixedClock, OwnershipRegistry, PaymentProvider, SagaStates, SystemClock};
+pub use saga::{Next, Outcome, Saga, SagaId, Status, Step};
+pub use simulated::{Fault, Operation, SimulatedProvider, SimulatedRegistry};

@@ -1,0 +1,638 @@
+//! The payment saga against DynamoDB Local: the Auction in this test's Events table, saga state
+//! in its PaymentSagas table, the simulated provider and registry as the outside world. Messages
+//! are built from the real stored events exactly as the publisher sends them, and handed to the
+//! handler the Lambda main and the local runner call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auction_domain::{
+    CreateAuction, EndAuction, PlaceBid, RecordPaymentFailed, Settlement, decide_create,
+    decide_end, decide_place_bid, decide_record_payment_failed,
+};
+use auction_events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
+use chrono::{DateTime, TimeDelta, Utc};
+use e2e::TestEnv;
+use e2e::fixtures::{epoch, eur, user};
+use event_store::{CommandContext, DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
+use payment_saga::{
+    BasisPoints, DynamoDbSagaStates, Fault, FixedClock, Operation, Ports, Saga, SagaId, SagaStates,
+    SimulatedProvider, SimulatedRegistry, Status, Step, handle,
+};
+use uuid::Uuid;
+
+type SagaPorts = Ports<DynamoDbStore, SimulatedProvider, SimulatedRegistry, DynamoDbSagaStates>;
+
+fn after_the_end() -> DateTime<Utc> {
+    epoch() + TimeDelta::days(2)
+}
+
+fn context(now: DateTime<Utc>) -> CommandContext {
+    CommandContext {
+        command_id: Uuid::new_v4().to_string(),
+        correlation_id: format!("corr-{}", Uuid::new_v4()),
+        actor: Actor::System {
+            name: "e2e".to_owned(),
+        },
+        idempotency_key: None,
+        now,
+    }
+}
+
+/// One test's auction and the saga's world around it.
+struct Sale {
+    env: TestEnv,
+    store: Store<DynamoDbStore>,
+    payments: SimulatedProvider,
+    registry: SimulatedRegistry,
+    auction_id: AuctionId,
+}
+
+/// An auction by sally, bid on by `bidders` (name, maximum) in order, ended: with bob at 5 000
+/// and cat at 3 000, bob wins at 3 001 (or at the reserve, if higher) and cat is the runner-up.
+async fn ended_auction(reserve: Option<i64>, bidders: &[(&str, i64)]) -> Sale {
+    let env = TestEnv::new().await;
+    let store = Store::new(env.event_store(), SnapshotPolicy::default());
+    let auction_id = AuctionId(Uuid::new_v4());
+    let create = CreateAuction {
+        auction_id,
+        seller_id: user("sally"),
+        title: "A lamp".to_owned(),
+        description: None,
+        currency: Currency::try_from("EUR").unwrap(),
+        starting_price: eur(1_000),
+        reserve_price: reserve.map(eur),
+        buy_now_price: None,
+        increment: Some(IncrementPolicy::Fixed { amount_minor: 1 }),
+        starts_at: None,
+        ends_at: epoch() + TimeDelta::days(1),
+        soft_close: None,
+    };
+    store
+        .execute(auction_id, &context(epoch()), |s, now| {
+            decide_create(s, &create, now)
+        })
+        .await
+        .unwrap();
+    for (bidder, max) in bidders {
+        let bid_id = BidId(Uuid::new_v4());
+        store
+            .execute(auction_id, &context(epoch()), |s, now| {
+                let price = s.auction.as_ref().and_then(|a| a.price);
+                let bid = PlaceBid {
+                    bid_id,
+                    bidder_id: user(bidder),
+                    amount: eur(price.map_or(1_000, |p| p + 1)),
+                    max_amount: Some(eur(*max)),
+                };
+                decide_place_bid(s, &bid, now)
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .execute(auction_id, &context(after_the_end()), |s, now| {
+            decide_end(s, &EndAuction, now)
+        })
+        .await
+        .unwrap();
+    Sale {
+        env,
+        store,
+        payments: SimulatedProvider::new(Duration::from_millis(2)),
+        registry: SimulatedRegistry::new(Duration::from_millis(2)),
+        auction_id,
+    }
+}
+
+impl Sale {
+    /// A consumer: its own event store (and cache) and saga state client, the shared world.
+    fn consumer(&self) -> Arc<SagaPorts> {
+        Arc::new(Ports {
+            store: Store::new(self.env.event_store(), SnapshotPolicy::default()),
+            payments: self.payments.clone(),
+            ownership: self.registry.clone(),
+            sagas: self.sagas(),
+            clock: Arc::new(FixedClock(after_the_end())),
+            commission: BasisPoints::try_from(500).unwrap(),
+        })
+    }
+
+    fn sagas(&self) -> DynamoDbSagaStates {
+        DynamoDbSagaStates::new(
+            self.env.dynamodb().clone(),
+            self.env.names().payment_sagas_table.clone(),
+        )
+    }
+
+    async fn events(&self) -> Vec<StoredEvent> {
+        self.env
+            .event_store()
+            .read_all(self.auction_id, &Meter::default())
+            .await
+            .unwrap()
+    }
+
+    async fn event_types(&self) -> Vec<String> {
+        self.events()
+            .await
+            .into_iter()
+            .map(|e| e.envelope.event_type)
+            .collect()
+    }
+
+    async fn count(&self, event_type: &str) -> usize {
+        self.event_types()
+            .await
+            .iter()
+            .filter(|t| *t == event_type)
+            .count()
+    }
+
+    async fn last(&self, event_type: &str) -> StoredEvent {
+        self.events()
+            .await
+            .into_iter()
+            .rev()
+            .find(|e| e.envelope.event_type == event_type)
+            .unwrap_or_else(|| panic!("no {event_type} in the log"))
+    }
+
+    async fn settlement(&self) -> Option<Settlement> {
+        let loaded = self
+            .store
+            .load(self.auction_id, &Meter::default())
+            .await
+            .unwrap();
+        loaded.state.auction.unwrap().settlement
+    }
+
+    async fn saga(&self, buyer: &str) -> Option<Saga> {
+        self.sagas()
+            .get(&SagaId::new(self.auction_id, &user(buyer)))
+            .await
+            .unwrap()
+    }
+
+    /// Delivers messages to a fresh consumer; returns the ids reported failed.
+    async fn deliver(&self, events: &[StoredEvent]) -> Vec<String> {
+        handle(&self.consumer(), batch(events))
+            .await
+            .unwrap()
+            .batch_item_failures
+            .into_iter()
+            .map(|failure| failure.item_identifier)
+            .collect()
+    }
+
+    fn operations(&self) -> Vec<(Operation, UserId, i64)> {
+        self.payments
+            .ledger()
+            .into_iter()
+            .map(|e| (e.operation, e.party, e.amount.map_or(0, |a| a.amount_minor)))
+            .collect()
+    }
+}
+
+/// The messages the publisher sends for these events: the stored wire envelope as the body,
+/// the auction as the FIFO group, the ids as attributes.
+fn batch(events: &[StoredEvent]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = events.iter().map(message).collect();
+    event
+}
+
+fn message(stored: &StoredEvent) -> SqsMessage {
+    let envelope = &stored.envelope;
+    let mut message = SqsMessage::default();
+    message.message_id = Some(format!("m-{}", envelope.event_id));
+    message.body = Some(serde_json::to_string(envelope).unwrap());
+    message.attributes.insert(
+        "MessageGroupId".to_owned(),
+        envelope.aggregate_id.to_string(),
+    );
+    message.attributes.insert(
+        "MessageDeduplicationId".to_owned(),
+        format!("{}#{}", envelope.aggregate_id, envelope.version),
+    );
+    for (name, value) in [
+        ("eventType", envelope.event_type.clone()),
+        ("eventId", envelope.event_id.to_string()),
+        ("aggregateId", envelope.aggregate_id.to_string()),
+        ("correlationId", envelope.metadata.correlation_id.clone()),
+        ("causationId", envelope.metadata.causation_id.clone()),
+    ] {
+        let mut attribute = SqsMessageAttribute::default();
+        attribute.string_value = Some(value);
+        attribute.data_type = Some("String".to_owned());
+        message
+            .message_attributes
+            .insert(name.to_owned(), attribute);
+    }
+    message
+}
+
+fn id_of(stored: &StoredEvent) -> String {
+    format!("m-{}", stored.envelope.event_id)
+}
+
+fn money(amount: i64) -> Money {
+    eur(amount)
+}
+
+#[tokio::test]
+async fn given_a_sold_auction_when_its_end_is_delivered_then_the_winner_pays_the_seller_gets_the_price_less_commission_and_the_winner_owns_it()
+ {
+    let sale = ended_auction(None, &[("bob", 5_000), ("cat", 3_000)]).await;
+    let ended = sale.last("AuctionEnded").await;
+
+    let failed = sale.deliver(std::slice::from_ref(&ended)).await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    // 5 % of 30.01 EUR is 1.5005, rounded half up to 1.50: sally receives 28.51.
+    assert_eq!(
+        sale.operations(),
+        [
+            (Operation::Charge, user("bob"), 3_001),
+            (Operation::Payout, user("sally"), 2_851)
+        ]
+    );
+    let charge = sale.payments.entries(Operation::Charge).remove(0);
+    assert_eq!(
+        sale.settlement().await,
+        Some(Settlement::Paid {
+            buyer: user("bob"),
+            amount: 3_001,
+            payment_reference: charge.reference,
+        })
+    );
+    assert_eq!(sale.registry.owner(sale.auction_id), Some(user("bob")));
+    let saga = sale.saga("bob").await.unwrap();
+    assert_eq!(saga.status, Status::Completed);
+    assert_eq!(saga.price, money(3_001));
+    // The recorded payment carries the sale's correlation id and names the end as its cause.
+    let paid = sale.last("PaymentSucceeded").await;
+    assert_eq!(
+        paid.envelope.metadata.correlation_id,
+        ended.envelope.metadata.correlation_id
+    );
+    assert_eq!(
+        paid.envelope.metadata.causation_id,
+        ended.envelope.event_id.to_string()
+    );
+}
+
+#[tokio::test]
+async fn given_the_winners_card_is_declined_then_nothing_is_undone_and_the_runner_up_whose_maximum_meets_the_reserve_buys_it()
+ {
+    let sale = ended_auction(Some(2_000), &[("bob", 5_000), ("cat", 3_000)]).await;
+    sale.payments
+        .inject(Fault::decline(Operation::Charge, "card declined").for_party(&user("bob")));
+
+    let failed = sale.deliver(&[sale.last("AuctionEnded").await]).await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(sale.operations(), []);
+    assert_eq!(sale.saga("bob").await.unwrap().status, Status::Failed);
+    let types = sale.event_types().await;
+    assert_eq!(
+        types[types.len() - 2..],
+        ["PaymentFailed", "ItemOfferedToRunnerUp"]
+    );
+
+    let offer = sale.last("ItemOfferedToRunnerUp").await;
+    let failed = sale.deliver(&[offer]).await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    // cat pays their maximum; 5 % of 30.00 is exactly 1.50.
+    assert_eq!(
+        sale.operations(),
+        [
+            (Operation::Charge, user("cat"), 3_000),
+            (Operation::Payout, user("sally"), 2_850)
+        ]
+    );
+    assert!(matches!(
+        sale.settlement().await,
+        Some(Settlement::Paid { buyer, amount: 3_000, .. }) if buyer == user("cat")
+    ));
+    assert_eq!(sale.registry.owner(sale.auction_id), Some(user("cat")));
+    assert_eq!(sale.saga("cat").await.unwrap().status, Status::Completed);
+}
+
+#[tokio::test]
+async fn given_the_winners_card_is_declined_and_the_runner_up_is_below_the_reserve_then_the_item_stays_unsold()
+ {
+    // cat bids first (a later bid could not go below the reserve price bob's bid reveals);
+    // bob wins at the reserve, 4 000, which cat's 3 000 does not meet.
+    let sale = ended_auction(Some(4_000), &[("cat", 3_000), ("bob", 5_000)]).await;
+    sale.payments
+        .inject(Fault::decline(Operation::Charge, "card declined"));
+
+    let failed = sale.deliver(&[sale.last("AuctionEnded").await]).await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(sale.event_types().await.last().unwrap(), "PaymentFailed");
+    assert_eq!(sale.count("ItemOfferedToRunnerUp").await, 0);
+    assert_eq!(sale.settlement().await, Some(Settlement::NoBuyer));
+    assert_eq!(sale.operations(), []);
+    assert_eq!(sale.saga("bob").await.unwrap().price, money(4_000));
+    assert_eq!(sale.saga("cat").await, None);
+}
+
+#[tokio::test]
+async fn given_the_payout_is_refused_then_the_charge_is_refunded_and_with_no_runner_up_the_item_stays_unsold()
+ {
+    let sale = ended_auction(None, &[("bob", 5_000)]).await;
+    sale.payments
+        .inject(Fault::decline(Operation::Payout, "seller account closed"));
+
+    let failed = sale.deliver(&[sale.last("AuctionEnded").await]).await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        sale.operations(),
+        [
+            (Operation::Charge, user("bob"), 1_000),
+            (Operation::Refund, user("bob"), 1_000)
+        ]
+    );
+    assert_eq!(sale.payments.net_paid_by(&user("bob")), 0);
+    assert_eq!(sale.settlement().await, Some(Settlement::NoBuyer));
+    let failure = sale.last("PaymentFailed").await.decode().unwrap();
+    let auction_events::AuctionEvent::PaymentFailed(failure) = failure.event else {
+        panic!("not a PaymentFailed");
+    };
+    assert!(
+        failure.reason.contains("seller account closed"),
+        "{failure:?}"
+    );
+    let saga = sale.saga("bob").await.unwrap();
+    assert_eq!(saga.status, Status::Failed);
+    assert_eq!(saga.failure.unwrap().step, Step::Payout);
+    assert_eq!(sale.registry.owner(sale.auction_id), None);
+}
+
+#[tokio::test]
+async fn given_the_aggregate_refuses_the_settlement_then_the_payout_is_reversed_before_the_charge_is_refunded()
+ {
+    let sale = ended_auction(None, &[("bob", 5_000), ("cat", 3_000)]).await;
+    sale.payments
+        .inject(Fault::crash_after(Operation::Payout).times(1));
+    let ended = sale.last("AuctionEnded").await;
+    // The consumer dies right after the payout took effect...
+    let consumer = sale.consumer();
+    let event = batch(std::slice::from_ref(&ended));
+    let crashed = tokio::spawn(async move { handle(&consumer, event).await }).await;
+    assert!(crashed.unwrap_err().is_panic());
+    // ...and before it comes back, the aggregate gives up on bob another way (an operator).
+    sale.store
+        .execute(sale.auction_id, &context(after_the_end()), |s, now| {
+            let command = RecordPaymentFailed {
+                buyer_id: user("bob"),
+                reason: "payment deadline passed".to_owned(),
+            };
+            decide_record_payment_failed(s, &command, now)
+        })
+        .await
+        .unwrap();
+
+    let failed = sale.deliver(&[ended]).await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        sale.operations(),
+        [
+            (Operation::Charge, user("bob"), 3_001),
+            (Operation::Payout, user("sally"), 2_851),
+            (Operation::ReversePayout, user("sally"), 2_851),
+            (Operation::Refund, user("bob"), 3_001)
+        ]
+    );
+    let saga = sale.saga("bob").await.unwrap();
+    assert_eq!(saga.status, Status::Failed);
+    assert_eq!(saga.failure.unwrap().step, Step::RecordSettlement);
+    // The failure was already on the aggregate; the saga adds no second one, and no payment.
+    assert_eq!(sale.count("PaymentFailed").await, 1);
+    assert_eq!(sale.count("PaymentSucceeded").await, 0);
+    assert!(matches!(
+        sale.settlement().await,
+        Some(Settlement::AwaitingPayment { buyer, .. }) if buyer == user("cat")
+    ));
+}
+
+#[tokio::test]
+async fn given_the_ownership_transfer_is_refused_after_the_settlement_then_nothing_is_undone_and_the_message_fails_towards_the_dlq()
+ {
+    let sale = ended_auction(None, &[("bob", 5_000)]).await;
+    sale.registry.inject(Fault::decline(
+        Operation::TransferOwnership,
+        "item not registered",
+    ));
+    let ended = sale.last("AuctionEnded").await;
+
+    let failed = sale.deliver(std::slice::from_ref(&ended)).await;
+    assert_eq!(failed, [id_of(&ended)]);
+    // Every receive fails the same way (the refusal is remembered under the step's key) and
+    // changes nothing: after the third, SQS moves the message to the DLQ for a human.
+    let failed = sale.deliver(std::slice::from_ref(&ended)).await;
+    assert_eq!(failed, [id_of(&ended)]);
+
+    assert_eq!(
+        sale.operations(),
+        [
+            (Operation::Charge, user("bob"), 1_000),
+            (Operation::Payout, user("sally"), 950)
+        ]
+    );
+    assert!(matches!(
+        sale.settlement().await,
+        Some(Settlement::Paid { buyer, .. }) if buyer == user("bob")
+    ));
+    assert_eq!(sale.count("PaymentFailed").await, 0);
+    let saga = sale.saga("bob").await.unwrap();
+    assert_eq!(saga.status, Status::Running);
+    assert_eq!(saga.outcome(Step::TransferOwnership), None);
+    assert_eq!(sale.registry.owner(sale.auction_id), None);
+}
+
+#[tokio::test]
+async fn given_a_crash_after_the_charge_before_the_state_write_when_the_message_comes_again_then_the_saga_finishes_with_one_charge()
+ {
+    let sale = ended_auction(None, &[("bob", 5_000)]).await;
+    sale.payments
+        .inject(Fault::crash_after(Operation::Charge).times(1));
+    let ended = sale.last("AuctionEnded").await;
+
+    let consumer = sale.consumer();
+    let event = batch(std::slice::from_ref(&ended));
+    let crashed = tokio::spawn(async move { handle(&consumer, event).await }).await;
+
+    assert!(crashed.unwrap_err().is_panic());
+    assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
+    let saga = sale.saga("bob").await.unwrap();
+    assert_eq!(
+        saga.outcome(Step::Charge),
+        None,
+        "the crash came before the write"
+    );
+
+    let failed = sale.deliver(&[ended]).await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(sale.payments.calls(Operation::Charge), 2);
+    assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(sale.payments.net_paid_by(&user("bob")), 1_000);
+    assert_eq!(sale.saga("bob").await.unwrap().status, Status::Completed);
+    assert_eq!(sale.count("PaymentSucceeded").await, 1);
+}
+
+#[tokio::test]
+async fn given_the_provider_is_down_then_the_message_is_redelivered_and_the_next_receive_finishes()
+{
+    let sale = ended_auction(None, &[("bob", 5_000)]).await;
+    sale.payments
+        .inject(Fault::unavailable(Operation::Charge).times(1));
+    let ended = sale.last("AuctionEnded").await;
+
+    assert_eq!(
+        sale.deliver(std::slice::from_ref(&ended)).await,
+        [id_of(&ended)]
+    );
+    assert_eq!(sale.operations(), []);
+
+    assert!(sale.deliver(&[ended]).await.is_empty());
+    assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(sale.saga("bob").await.unwrap().status, Status::Completed);
+}
+
+#[tokio::test]
+async fn given_the_same_message_twice_and_two_consumers_on_it_at_once_then_there_is_one_charge_one_payout_one_payment()
+ {
+    let mut sale = ended_auction(None, &[("bob", 5_000), ("cat", 3_000)]).await;
+    // Slow enough that both consumers are inside the provider's charge at the same time.
+    sale.payments = SimulatedProvider::new(Duration::from_millis(300));
+    let ended = sale.last("AuctionEnded").await;
+
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let consumer = sale.consumer();
+            let event = batch(std::slice::from_ref(&ended));
+            tokio::spawn(async move { handle(&consumer, event).await })
+        })
+        .collect();
+    for consumer in consumers {
+        let response = consumer.await.unwrap().unwrap();
+        assert!(response.batch_item_failures.is_empty());
+    }
+    // And again, twice in one batch, after it is all done.
+    assert!(sale.deliver(&[ended.clone(), ended]).await.is_empty());
+
+    assert_eq!(
+        sale.operations(),
+        [
+            (Operation::Charge, user("bob"), 3_001),
+            (Operation::Payout, user("sally"), 2_851)
+        ]
+    );
+    // Both consumers really raced: each presented the charge, under the same key.
+    assert_eq!(sale.payments.calls(Operation::Charge), 2);
+    assert_eq!(sale.registry.transfers().len(), 1);
+    assert_eq!(sale.count("PaymentSucceeded").await, 1);
+    assert_eq!(sale.saga("bob").await.unwrap().status, Status::Completed);
+}
+
+#[tokio::test]
+async fn the_sagas_own_outcomes_and_earlier_events_on_the_queue_change_nothing() {
+    let sale = ended_auction(None, &[("bob", 5_000)]).await;
+    assert!(
+        sale.deliver(&[sale.last("AuctionEnded").await])
+            .await
+            .is_empty()
+    );
+    let before = (sale.operations(), sale.event_types().await);
+
+    // Everything the auction ever published, the saga's PaymentSucceeded included.
+    let failed = sale.deliver(&sale.events().await).await;
+
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!((sale.operations(), sale.event_types().await), before);
+}
+
+#[tokio::test]
+async fn given_a_crash_after_the_ownership_transfer_when_the_message_comes_again_then_the_item_is_transferred_once()
+ {
+    let sale = ended_auction(None, &[("bob", 5_000)]).await;
+    sale.registry
+        .inject(Fault::crash_after(Operation::TransferOwnership).times(1));
+    let ended = sale.last("AuctionEnded").await;
+
+    let consumer = sale.consumer();
+    let event = batch(std::slice::from_ref(&ended));
+    let crashed = tokio::spawn(async move { handle(&consumer, event).await }).await;
+    assert!(crashed.unwrap_err().is_panic());
+    assert_eq!(sale.saga("bob").await.unwrap().status, Status::Running);
+
+    assert!(sale.deliver(&[ended]).await.is_empty());
+
+    assert_eq!(sale.registry.calls(), 2);
+    assert_eq!(sale.registry.transfers().len(), 1);
+    assert_eq!(sale.registry.owner(sale.auction_id), Some(user("bob")));
+    assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(sale.count("PaymentSucceeded").await, 1);
+    assert_eq!(sale.saga("bob").await.unwrap().status, Status::Completed);
+}
+
+#[tokio::test]
+async fn of_two_writers_of_the_same_saga_revision_exactly_one_succeeds() {
+    let sale = ended_auction(None, &[("bob", 5_000)]).await;
+    let sagas = sale.sagas();
+    let started = Saga::start(
+        payment_saga::saga::Start {
+            auction_id: sale.auction_id,
+            buyer_id: user("bob"),
+            seller_id: user("sally"),
+            price: money(1_000),
+            commission_rate: BasisPoints::try_from(500).unwrap(),
+            correlation_id: "corr".to_owned(),
+            causation_id: "event".to_owned(),
+        },
+        after_the_end(),
+    )
+    .unwrap();
+
+    sagas.save(&started).await.unwrap();
+    let again = sagas.save(&started).await;
+    assert!(
+        matches!(again, Err(payment_saga::SagaError::Conflict { .. })),
+        "{again:?}"
+    );
+
+    let charged = |reference: &str| {
+        started
+            .after(
+                Step::Charge,
+                payment_saga::saga::StepResult::Done {
+                    reference: reference.to_owned(),
+                },
+                after_the_end(),
+            )
+            .unwrap()
+    };
+    let (a, b) = (charged("ch_a"), charged("ch_b"));
+    let (first, second) = tokio::join!(sagas.save(&a), sagas.save(&b));
+
+    assert_eq!(
+        [first.is_ok(), second.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count(),
+        1,
+        "{first:?} {second:?}"
+    );
+    let stored = sagas.get(&started.id).await.unwrap().unwrap();
+    assert_eq!(stored.revision, 2);
+    let winner = if first.is_ok() { "ch_a" } else { "ch_b" };
+    assert_eq!(stored.reference(Step::Charge), Some(winner));
+}

@@ -1,0 +1,305 @@
+//! The scheduler against DynamoDB Local: the status index the projector keeps tells it what is
+//! due, the aggregate decides, and the conditional append makes the end happen exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auction_domain::{CreateAuction, PlaceBid, decide_create, decide_place_bid};
+use auction_events::{AuctionEvent, AuctionId, AuctionResult, BidId, SoftClose, UnsoldReason};
+use chrono::{DateTime, TimeDelta, Utc};
+use e2e::{TestEnv, fixtures};
+use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
+use projector::{DynamoDbViews, Projections, ViewTables};
+use scheduler::{StatusIndex, sweep, sweep_until};
+use uuid::Uuid;
+
+fn store(env: &TestEnv) -> Store<DynamoDbStore> {
+    Store::new(
+        env.event_store(),
+        SnapshotPolicy {
+            every: 0,
+            in_background: false,
+        },
+    )
+}
+
+fn views(env: &TestEnv) -> DynamoDbViews {
+    DynamoDbViews::new(
+        env.dynamodb().clone(),
+        ViewTables {
+            auction_views: env.names().auction_views_table.clone(),
+            user_bids: env.names().user_bids_table.clone(),
+        },
+    )
+}
+
+fn index(env: &TestEnv) -> StatusIndex {
+    StatusIndex::new(
+        env.dynamodb().clone(),
+        env.names().auction_views_table.clone(),
+    )
+}
+
+/// Brings the auction's views up to the log's `up_to` version, as the stream would.
+async fn project(env: &TestEnv, auction_id: AuctionId, up_to: u64) {
+    let (views, log) = (views(env), env.event_store());
+    let mut current = views.load(auction_id).await.unwrap();
+    let after = current.as_ref().map_or(0, |p| p.version());
+    for stored in log
+        .read_after(auction_id, after, &Meter::default())
+        .await
+        .unwrap()
+    {
+        if stored.version() > up_to {
+            break;
+        }
+        let event = stored.decode().unwrap();
+        current = projector::apply(&views, &log, current, &event)
+            .await
+            .unwrap()
+            .1;
+    }
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    fixtures::epoch() + TimeDelta::seconds(seconds)
+}
+
+async fn create(
+    store: &Store<DynamoDbStore>,
+    now: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    reserve: Option<i64>,
+    soft_close: Option<SoftClose>,
+) -> AuctionId {
+    let auction_id = AuctionId(Uuid::new_v4());
+    let command = CreateAuction {
+        reserve_price: reserve.map(fixtures::eur),
+        ends_at,
+        soft_close: Some(soft_close.unwrap_or(SoftClose {
+            window_seconds: 0,
+            extension_seconds: 0,
+        })),
+        ..fixtures::create_command(auction_id)
+    };
+    let mut context = fixtures::context(&fixtures::user("seller"), None);
+    context.now = now;
+    store
+        .execute(auction_id, &context, |state, now| {
+            decide_create(state, &command, now)
+        })
+        .await
+        .unwrap();
+    auction_id
+}
+
+async fn bid(
+    store: &Store<DynamoDbStore>,
+    auction_id: AuctionId,
+    bidder: &str,
+    amount: i64,
+    now: DateTime<Utc>,
+) -> Vec<AuctionEvent> {
+    let command = PlaceBid {
+        bid_id: BidId(Uuid::new_v4()),
+        bidder_id: fixtures::user(bidder),
+        amount: fixtures::eur(amount),
+        max_amount: None,
+    };
+    let mut context = fixtures::context(&fixtures::user(bidder), None);
+    context.now = now;
+    let outcome = store
+        .execute(auction_id, &context, |state, now| {
+            decide_place_bid(state, &command, now)
+        })
+        .await
+        .unwrap();
+    outcome.events.into_iter().map(|e| e.event).collect()
+}
+
+/// Every AuctionEnded of the auction, with when it occurred.
+async fn endings(env: &TestEnv, auction_id: AuctionId) -> Vec<(AuctionResult, DateTime<Utc>)> {
+    env.event_store()
+        .read_after(auction_id, 0, &Meter::default())
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|stored| {
+            let envelope = stored.decode().unwrap();
+            match envelope.event {
+                AuctionEvent::AuctionEnded(ended) => Some((ended.result, envelope.occurred_at)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_auction_whose_reserve_is_met_ends_sold_exactly_once_with_two_schedulers() {
+    // Given an auction ending at +1h with a bid above its reserve, projected
+    let env = TestEnv::new().await;
+    let (first, second) = (store(&env), store(&env));
+    let auction_id = create(&first, at(0), at(3600), Some(150), None).await;
+    bid(&first, auction_id, "bob", 200, at(60)).await;
+    project(&env, auction_id, u64::MAX).await;
+    let index = index(&env);
+
+    // When two schedulers sweep a second before the end, then both at the end at once
+    let early = sweep(&first, &index, at(3599)).await.unwrap();
+    let (a, b) = tokio::join!(
+        sweep(&first, &index, at(3600)),
+        sweep(&second, &index, at(3600))
+    );
+
+    // Then nothing happened early, and exactly one of them ended it, sold to bob
+    assert_eq!(early, scheduler::SweepReport::default());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.ended.len() + b.ended.len(), 1, "{a:?} {b:?}");
+    let ended = endings(&env, auction_id).await;
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert!(
+        matches!(&ended[0].0, AuctionResult::Sold { winner_id, final_price }
+            if *winner_id == fixtures::user("bob") && final_price.amount_minor == 200),
+        "{ended:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_auction_whose_reserve_is_not_met_ends_unsold() {
+    let env = TestEnv::new().await;
+    let store = store(&env);
+    let auction_id = create(&store, at(0), at(3600), Some(10_000), None).await;
+    bid(&store, auction_id, "bob", 200, at(60)).await;
+    project(&env, auction_id, u64::MAX).await;
+
+    let report = sweep(&store, &index(&env), at(3600)).await.unwrap();
+
+    assert_eq!(report.ended, vec![auction_id]);
+    let ended = endings(&env, auction_id).await;
+    assert!(
+        matches!(
+            ended.as_slice(),
+            [(
+                AuctionResult::Unsold {
+                    reason: UnsoldReason::ReserveNotMet
+                },
+                _
+            )]
+        ),
+        "{ended:?}"
+    );
+}
+
+#[tokio::test]
+async fn after_a_soft_close_extension_the_auction_ends_at_the_new_end_even_from_a_stale_index() {
+    // Given an auction ending at +1h with a 60 s soft-close window extending by 120 s, and a
+    // bid 30 s before the end that extended it, which the index has not seen yet
+    let env = TestEnv::new().await;
+    let store = store(&env);
+    let soft_close = SoftClose {
+        window_seconds: 60,
+        extension_seconds: 120,
+    };
+    let auction_id = create(&store, at(0), at(3600), None, Some(soft_close)).await;
+    project(&env, auction_id, u64::MAX).await;
+    let events = bid(&store, auction_id, "bob", 200, at(3570)).await;
+    let new_end = events
+        .iter()
+        .find_map(|event| match event {
+            AuctionEvent::AuctionExtended(extended) => Some(extended.new_ends_at),
+            _ => None,
+        })
+        .expect("the bid extends the auction");
+    assert_eq!(new_end, at(3720));
+    let index = index(&env);
+
+    // When the scheduler sweeps at the old end with the stale index
+    let stale = sweep(&store, &index, at(3600)).await.unwrap();
+    // and, once the extension is projected, at the old end and at the new one
+    project(&env, auction_id, u64::MAX).await;
+    let before = sweep(&store, &index, at(3719)).await.unwrap();
+    let on_time = sweep(&store, &index, new_end).await.unwrap();
+
+    // Then the aggregate refused the early end, nothing was due before the new end, and the
+    // auction ended at it, sold to bob
+    assert_eq!(stale.not_yet, 1);
+    assert!(stale.ended.is_empty() && before.ended.is_empty());
+    assert_eq!(on_time.ended, vec![auction_id]);
+    assert_eq!(endings(&env, auction_id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn with_the_projector_and_two_schedulers_running_an_auction_ends_within_a_second_of_its_extended_end()
+ {
+    // Given the projector behind the stream runner and two schedulers sweeping on the clock
+    let env = TestEnv::new().await;
+    let (mapping, clients) = env.stream_mapping("projector").await;
+    let (views, log) = (Arc::new(views(&env)), Arc::new(env.event_store()));
+    let runner_stop = local_triggers::CancellationToken::new();
+    let runner = tokio::spawn(local_triggers::run_stream(
+        mapping,
+        clients,
+        Arc::new(move |event| {
+            let (views, log) = (Arc::clone(&views), Arc::clone(&log));
+            async move { projector::handle(&*views, &*log, event).await }
+        }),
+        runner_stop.clone(),
+    ));
+    let stop = local_triggers::CancellationToken::new();
+    let mut schedulers = Vec::new();
+    for _ in 0..2 {
+        let (store, index, stop) = (store(&env), index(&env), stop.clone());
+        schedulers.push(tokio::spawn(async move {
+            sweep_until(&store, &index, Utc::now, stop.cancelled_owned()).await;
+        }));
+    }
+
+    // When an auction ending in 6 s (soft close: 3 s window, 2 s extension) gets a bid 4.5 s in
+    let created_at = Utc::now();
+    let store = store(&env);
+    let soft_close = SoftClose {
+        window_seconds: 3,
+        extension_seconds: 2,
+    };
+    let ends_at = created_at + TimeDelta::seconds(6);
+    let auction_id = create(&store, created_at, ends_at, None, Some(soft_close)).await;
+    tokio::time::sleep_until(
+        tokio::time::Instant::now()
+            + (created_at + TimeDelta::milliseconds(4_500) - Utc::now())
+                .to_std()
+                .unwrap_or_default(),
+    )
+    .await;
+    let events = bid(&store, auction_id, "bob", 200, Utc::now()).await;
+    let new_end = events
+        .iter()
+        .find_map(|event| match event {
+            AuctionEvent::AuctionExtended(extended) => Some(extended.new_ends_at),
+            _ => None,
+        })
+        .expect("a bid inside the window extends the auction");
+
+    // Then it ends exactly once, within a second after the extended end
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let ended = loop {
+        let ended = endings(&env, auction_id).await;
+        if !ended.is_empty() || tokio::time::Instant::now() > deadline {
+            break ended;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stop.cancel();
+    runner_stop.cancel();
+    for scheduler in schedulers {
+        scheduler.await.unwrap();
+    }
+    runner.await.unwrap().unwrap();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(endings(&env, auction_id).await.len(), 1, "ended twice");
+    let late = ended[0].1 - new_end;
+    assert!(
+        late >= TimeDelta::zero() && late <= TimeDelta::seconds(1),
+        "ended {late} after its extended end {new_end}"
+    );
+}
