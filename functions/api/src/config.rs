@@ -34,10 +34,10 @@ impl Tables {
             store: TableNames::from_env(),
             auction_views: views.auction_views,
             user_bids: views.user_bids,
-            notifications: std::env::var(notifier::config::TABLE_ENV)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| notifier::config::DEFAULT_TABLE.to_owned()),
+            notifications: conventions::name_from_env(
+                notifier::config::TABLE_ENV,
+                notifier::config::DEFAULT_TABLE,
+            ),
         }
     }
 }
@@ -70,13 +70,5 @@ pub async fn dynamodb() -> Adapters {
 /// JSON log lines (one object per line, with the request span's correlation id), filtered by
 /// `RUST_LOG` (default `info`).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    conventions::init_json_logging();
 }

@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
+use conventions::{Failure, error_chain};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -69,16 +70,10 @@ impl TableNames {
     /// Names from `EVENTS_TABLE`, `SNAPSHOTS_TABLE` and `IDEMPOTENCY_TABLE`, each defaulting to
     /// the name the local stack and the CDK app use when unset or blank.
     pub fn from_env() -> Self {
-        let name = |var: &str, default: &str| {
-            std::env::var(var)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| default.to_owned())
-        };
         Self {
-            events: name("EVENTS_TABLE", "Events"),
-            snapshots: name("SNAPSHOTS_TABLE", "Snapshots"),
-            idempotency: name("IDEMPOTENCY_TABLE", "Idempotency"),
+            events: conventions::name_from_env("EVENTS_TABLE", "Events"),
+            snapshots: conventions::name_from_env("SNAPSHOTS_TABLE", "Snapshots"),
+            idempotency: conventions::name_from_env("IDEMPOTENCY_TABLE", "Idempotency"),
         }
     }
 }
@@ -697,33 +692,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match error {
-        SdkError::ServiceError(context) => {
-            let code = context.err().code().unwrap_or("Unknown");
-            let message = context.err().message().unwrap_or_default();
-            if is_contention_code(code) {
-                StoreError::Contention(format!("{code}: {message}"))
-            } else if code == "InternalServerError" || code == "ServiceUnavailable" {
-                StoreError::Unavailable(format!("{code}: {message}"))
-            } else {
-                StoreError::Refused(format!("{code}: {message}"))
-            }
-        }
-        SdkError::ConstructionFailure(_) => StoreError::Refused(format!("{error:?}")),
-        // Dispatch failures, timeouts and unreadable responses: DynamoDB is unreachable or sick.
-        _ => StoreError::Unavailable(error_chain(error)),
+    match Failure::of(error) {
+        Failure::Throttled(reason) => StoreError::Contention(reason),
+        Failure::Unavailable(reason) => StoreError::Unavailable(reason),
+        Failure::Refused(reason) => StoreError::Refused(reason),
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Classifies a failed single-event PutItem.

@@ -93,7 +93,9 @@ pub(crate) async fn invoke<T: Send + 'static>(
             Err(InvocationFailure::Timeout(timeout))
         }
         Ok(Err(join_error)) => Err(InvocationFailure::Panic(panic_message(join_error))),
-        Ok(Ok(Err(error))) => Err(InvocationFailure::Error(error_chain(error.as_ref()))),
+        Ok(Ok(Err(error))) => Err(InvocationFailure::Error(conventions::error_chain(
+            error.as_ref(),
+        ))),
         Ok(Ok(Ok(response))) => Ok(response),
     }
 }
@@ -107,17 +109,6 @@ fn panic_message(error: tokio::task::JoinError) -> String {
             .unwrap_or_else(|| "(non-text panic payload)".to_owned()),
         Err(error) => error.to_string(),
     }
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -20,22 +20,11 @@ pub const DEFAULT_TABLE: &str = "Notifications";
 pub async fn from_env() -> (LogContexts<DynamoDbStore>, DynamoDbNotifications) {
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let tables = TableNames {
-        events: env_or("EVENTS_TABLE", "Events"),
-        snapshots: env_or("SNAPSHOTS_TABLE", "Snapshots"),
-        idempotency: env_or("IDEMPOTENCY_TABLE", "Idempotency"),
-    };
+    let tables = TableNames::from_env();
     (
         LogContexts::new(DynamoDbStore::new(client.clone(), tables)),
-        DynamoDbNotifications::new(client, env_or(TABLE_ENV, DEFAULT_TABLE)),
+        DynamoDbNotifications::new(client, conventions::name_from_env(TABLE_ENV, DEFAULT_TABLE)),
     )
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
 }
 
 /// JSON log lines filtered by `RUST_LOG` (default `info`); each line carries the fields of the

@@ -211,35 +211,13 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match error {
-        SdkError::ServiceError(context) => {
-            let code = context.err().code().unwrap_or("Unknown");
-            let message = context.err().message().unwrap_or_default();
-            let retryable = code.contains("Throttl")
-                || code.contains("ThroughputExceeded")
-                || code.contains("LimitExceeded")
-                || code == "InternalServerError"
-                || code == "ServiceUnavailable";
-            if retryable {
-                NotifierError::Unavailable(format!("{code}: {message}"))
-            } else {
-                NotifierError::Refused(format!("{code}: {message}"))
-            }
-        }
-        SdkError::ConstructionFailure(_) => NotifierError::Refused(format!("{error:?}")),
-        _ => NotifierError::Unavailable(error_chain(error)),
+    let failure = conventions::Failure::of(error);
+    let message = failure.message().to_owned();
+    if failure.is_transient() {
+        NotifierError::Unavailable(message)
+    } else {
+        NotifierError::Refused(message)
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -31,11 +31,7 @@ pub type LambdaPorts =
 pub async fn ports_from_env() -> Result<LambdaPorts, SagaError> {
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let tables = TableNames {
-        events: env_or("EVENTS_TABLE", "Events"),
-        snapshots: env_or("SNAPSHOTS_TABLE", "Snapshots"),
-        idempotency: env_or("IDEMPOTENCY_TABLE", "Idempotency"),
-    };
+    let tables = TableNames::from_env();
     let commission = commission_from(std::env::var("PAYMENT_COMMISSION_BPS").ok())?;
     let latency = std::env::var("SIMULATED_PROVIDER_LATENCY_MS")
         .ok()
@@ -56,7 +52,10 @@ pub async fn ports_from_env() -> Result<LambdaPorts, SagaError> {
         ),
         payments,
         ownership: SimulatedRegistry::new(latency),
-        sagas: DynamoDbSagaStates::new(dynamodb, env_or(TABLE_ENV, DEFAULT_TABLE)),
+        sagas: DynamoDbSagaStates::new(
+            dynamodb,
+            conventions::name_from_env(TABLE_ENV, DEFAULT_TABLE),
+        ),
         clock: Arc::new(SystemClock),
         commission,
     })
@@ -79,25 +78,10 @@ pub fn commission_from(value: Option<String>) -> Result<BasisPoints, SagaError> 
         })
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
 /// JSON log lines with the message span's fields (correlation and causation ids, saga id),
 /// filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    conventions::init_json_logging();
 }
 
 #[cfg(test)]

@@ -156,38 +156,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match error {
-        SdkError::ServiceError(context) => {
-            let code = context.err().code().unwrap_or("Unknown");
-            let message = context.err().message().unwrap_or_default();
-            let transient = matches!(
-                code,
-                "ProvisionedThroughputExceededException"
-                    | "ThrottlingException"
-                    | "RequestLimitExceeded"
-                    | "InternalServerError"
-                    | "ServiceUnavailable"
-                    | "TransactionConflictException"
-            );
-            if transient {
-                SagaError::StateUnavailable(format!("{code}: {message}"))
-            } else {
-                SagaError::StateRefused(format!("{code}: {message}"))
-            }
-        }
-        SdkError::ConstructionFailure(_) => SagaError::StateRefused(format!("{error:?}")),
-        // Dispatch failures, timeouts, unreadable responses: DynamoDB is unreachable or sick.
-        _ => SagaError::StateUnavailable(error_chain(error)),
+    let failure = conventions::Failure::of(error);
+    let message = failure.message().to_owned();
+    if failure.is_transient() {
+        SagaError::StateUnavailable(message)
+    } else {
+        SagaError::StateRefused(message)
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

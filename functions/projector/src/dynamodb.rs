@@ -38,8 +38,8 @@ impl ViewTables {
     /// `UserBids` (the names of `stack/src/resources.rs`).
     pub fn from_env() -> Self {
         Self {
-            auction_views: env_or("AUCTION_VIEWS_TABLE", "AuctionListView"),
-            user_bids: env_or("USER_BIDS_TABLE", "UserBids"),
+            auction_views: conventions::name_from_env("AUCTION_VIEWS_TABLE", "AuctionListView"),
+            user_bids: conventions::name_from_env("USER_BIDS_TABLE", "UserBids"),
         }
     }
 }
@@ -47,18 +47,7 @@ impl ViewTables {
 /// The event store's tables (the log that gaps are filled from), from `EVENTS_TABLE`,
 /// `SNAPSHOTS_TABLE` and `IDEMPOTENCY_TABLE`, with the same defaults as every other binary.
 pub fn event_tables_from_env() -> event_store::TableNames {
-    event_store::TableNames {
-        events: env_or("EVENTS_TABLE", "Events"),
-        snapshots: env_or("SNAPSHOTS_TABLE", "Snapshots"),
-        idempotency: env_or("IDEMPOTENCY_TABLE", "Idempotency"),
-    }
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
+    event_store::TableNames::from_env()
 }
 
 #[derive(Debug, Clone)]
@@ -343,37 +332,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match error {
-        SdkError::ServiceError(context) => {
-            let code = context.err().code().unwrap_or("Unknown");
-            let message = context.err().message().unwrap_or_default();
-            let transient = matches!(
-                code,
-                "ProvisionedThroughputExceededException"
-                    | "RequestLimitExceeded"
-                    | "ThrottlingException"
-                    | "TransactionConflictException"
-                    | "InternalServerError"
-                    | "ServiceUnavailable"
-            );
-            if transient {
-                ProjectorError::Unavailable(format!("{code}: {message}"))
-            } else {
-                ProjectorError::Refused(format!("{code}: {message}"))
-            }
-        }
-        SdkError::ConstructionFailure(_) => ProjectorError::Refused(format!("{error:?}")),
-        _ => ProjectorError::Unavailable(error_chain(error)),
+    let failure = conventions::Failure::of(error);
+    let message = failure.message().to_owned();
+    if failure.is_transient() {
+        ProjectorError::Unavailable(message)
+    } else {
+        ProjectorError::Refused(message)
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

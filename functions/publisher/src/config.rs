@@ -72,15 +72,7 @@ async fn resolve_one(
 
 /// JSON log lines (one object per line), filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    conventions::init_json_logging();
 }
 
 #[cfg(test)]

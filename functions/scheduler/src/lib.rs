@@ -206,19 +206,10 @@ pub async fn sweep_until<B, I>(
 
 /// The read model table the index belongs to: `AUCTION_VIEWS_TABLE`, default `AuctionListView`.
 pub fn views_table_from_env() -> String {
-    std::env::var("AUCTION_VIEWS_TABLE")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "AuctionListView".to_owned())
+    conventions::name_from_env("AUCTION_VIEWS_TABLE", "AuctionListView")
 }
 
 /// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    conventions::init_json_logging();
 }

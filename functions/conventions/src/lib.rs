@@ -1,0 +1,167 @@
+//! What every function of the platform does the same way, so that each does it once:
+//!
+//! - [`name_from_env`]: a table or queue name from its variable, or the default the local stack
+//!   and the CDK app use;
+//! - [`init_json_logging`]: one JSON object per log line on stderr, as CloudWatch wants them;
+//! - [`Failure::of`]: an AWS SDK error sorted by what the caller can do about it.
+//!
+//! Depends on the AWS SDK's error types and tracing only. Must not depend on any crate of the
+//! platform: they all depend on this.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// The value of `var`, or `default` when it is unset or blank.
+pub fn name_from_env(var: &str, default: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// JSON log lines on stderr with the current span's fields, filtered by `RUST_LOG` (default
+/// `info`). Call once, first thing in `main`.
+pub fn init_json_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// A failed AWS call, by what the caller can do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Throttled, or a concurrent transaction held the items: back off and retry.
+    Throttled(String),
+    /// The service could not be reached, timed out, or failed internally: retry later.
+    Unavailable(String),
+    /// The service refused the request as it is (a missing table, a bad expression, a failed
+    /// condition the caller did not expect): retrying the same request cannot help.
+    Refused(String),
+}
+
+impl Failure {
+    pub fn of<E, R>(error: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match error {
+            SdkError::ServiceError(context) => {
+                let code = context.err().code().unwrap_or("Unknown");
+                let text = format!("{code}: {}", context.err().message().unwrap_or_default());
+                if is_throttling(code) {
+                    Self::Throttled(text)
+                } else if matches!(code, "InternalServerError" | "ServiceUnavailable") {
+                    Self::Unavailable(text)
+                } else {
+                    Self::Refused(text)
+                }
+            }
+            SdkError::ConstructionFailure(_) => Self::Refused(format!("{error:?}")),
+            // Dispatch failures, timeouts, unreadable responses: the service is unreachable or
+            // sick.
+            _ => Self::Unavailable(error_chain(error)),
+        }
+    }
+
+    /// Whether retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, Self::Refused(_))
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Throttled(text) | Self::Unavailable(text) | Self::Refused(text) => text,
+        }
+    }
+}
+
+/// The codes DynamoDB (and SQS) answer when a request was throttled or ran into a concurrent
+/// transaction, in the spellings the services and the SDK use.
+fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "ProvisionedThroughputExceededException"
+            | "ProvisionedThroughputExceeded"
+            | "RequestLimitExceeded"
+            | "ThrottlingException"
+            | "ThrottlingError"
+            | "Throttling"
+            | "TransactionConflictException"
+            | "TransactionConflict"
+            | "TransactionInProgressException"
+    )
+}
+
+/// An error and its sources on one line, so that a log line or a message shows the root cause.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(Inner);
+    #[derive(Debug)]
+    struct Inner;
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("request failed")
+        }
+    }
+    impl std::fmt::Display for Inner {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("connection refused")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    impl std::error::Error for Inner {}
+
+    #[test]
+    fn an_error_chain_names_every_cause() {
+        assert_eq!(
+            error_chain(&Outer(Inner)),
+            "request failed: connection refused"
+        );
+    }
+
+    #[test]
+    fn throttling_codes_are_throttling_in_every_spelling() {
+        for code in [
+            "ProvisionedThroughputExceededException",
+            "ThrottlingException",
+            "TransactionConflictException",
+        ] {
+            assert!(is_throttling(code), "{code}");
+        }
+        assert!(!is_throttling("ValidationException"));
+        assert!(!is_throttling("ResourceNotFoundException"));
+    }
+
+    #[test]
+    fn refused_is_the_only_failure_not_worth_retrying() {
+        assert!(Failure::Throttled(String::new()).is_transient());
+        assert!(Failure::Unavailable(String::new()).is_transient());
+        assert!(!Failure::Refused(String::new()).is_transient());
+    }
+}
