@@ -37,6 +37,16 @@ impl Percentiles {
     }
 }
 
+/// The build the figures come from: `scripts/bench` builds in release, because a debug build's
+/// request signing and serialization take CPU that the emulators on the same cores then lack.
+pub fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug build"
+    } else {
+        "release build"
+    }
+}
+
 /// A numeric knob from the environment, or its default when unset or unreadable.
 pub fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -102,8 +102,10 @@ async fn main() -> Result<()> {
     println!("# API load benchmark");
     println!();
     println!(
-        "API at {} (in-process, debug build) over DynamoDB Local at {}; {clients_n} clients.",
-        http.base, endpoints.dynamodb
+        "API at {} (in-process, {}) over DynamoDB Local at {}; {clients_n} clients.",
+        http.base,
+        benchmarks::build_profile(),
+        endpoints.dynamodb
     );
     println!();
 

@@ -90,8 +90,10 @@ async fn main() -> Result<()> {
     println!();
     println!(
         "DynamoDB Local at {}, moto at {}; {bids} bids at {rate}/s from {clients_n} clients \
-         (one auction each); stream mappings in-process (debug build).",
-        endpoints.dynamodb, endpoints.sqs
+         (one auction each); stream mappings in-process ({}).",
+        endpoints.dynamodb,
+        endpoints.sqs,
+        benchmarks::build_profile()
     );
     println!();
 

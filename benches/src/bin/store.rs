@@ -32,8 +32,10 @@ async fn main() -> Result<()> {
     println!("# Event store benchmark");
     println!();
     println!(
-        "DynamoDB Local at {}; {bids} bids from {writers} concurrent writers, one auction each.",
-        endpoints.dynamodb
+        "DynamoDB Local at {}; {bids} bids from {writers} concurrent writers, one auction each \
+         ({}).",
+        endpoints.dynamodb,
+        benchmarks::build_profile()
     );
     println!();
 

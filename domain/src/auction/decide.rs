@@ -451,6 +451,10 @@ pub fn decide_record_payment_succeeded(
 
 /// Records that the buyer's payment failed, and offers the item once to the runner-up at their
 /// maximum when that maximum meets the reserve; otherwise the item stays unsold.
+///
+/// A payment already recorded can still fail: when the sale cannot complete after it (the
+/// item could not be transferred), the payment saga refunds the buyer and records the failure,
+/// and the sale is unwound as if the charge had been declined.
 pub fn decide_record_payment_failed(
     state: &State,
     command: &RecordPaymentFailed,
@@ -461,7 +465,10 @@ pub fn decide_record_payment_failed(
         return Ok(vec![]);
     }
     check_reason(Some(&command.reason))?;
-    let owed = awaited_payment(auction, &command.buyer_id)?;
+    let owed = match &auction.settlement {
+        Some(Settlement::Paid { buyer, amount, .. }) if *buyer == command.buyer_id => *amount,
+        _ => awaited_payment(auction, &command.buyer_id)?,
+    };
     let mut events = vec![Event::PaymentFailed(PaymentFailed {
         buyer_id: command.buyer_id.clone(),
         amount: auction.money(owed),

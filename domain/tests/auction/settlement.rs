@@ -183,3 +183,36 @@ fn failure_of_someone_who_owes_nothing_is_rejected() {
         Err(Rejection::BuyerMismatch)
     );
 }
+
+#[test]
+fn a_recorded_payment_that_fails_afterwards_unwinds_the_sale_and_offers_the_runner_up() {
+    // Given bob's payment recorded, and cat's maximum above the reserve
+    let state = given_sold_to_bob();
+    let state = and(
+        state.clone(),
+        decide_record_payment_succeeded(&state, &paid("bob", 4_600), t(3_700)),
+    );
+
+    // When the sale cannot complete and the saga records bob's payment as failed
+    let events = decide_record_payment_failed(&state, &failed("bob"), t(3_800)).unwrap();
+
+    // Then the failure is recorded for what bob paid, and the item goes to the runner-up
+    assert!(
+        matches!(&events[..], [Event::PaymentFailed(failure), Event::ItemOfferedToRunnerUp(_)]
+            if failure.amount.amount_minor == 4_600),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_recorded_payment_cannot_be_failed_for_someone_else() {
+    let state = given_sold_to_bob();
+    let state = and(
+        state.clone(),
+        decide_record_payment_succeeded(&state, &paid("bob", 4_600), t(3_700)),
+    );
+    assert_eq!(
+        decide_record_payment_failed(&state, &failed("cat"), t(3_800)),
+        Err(Rejection::NotAwaitingPayment)
+    );
+}

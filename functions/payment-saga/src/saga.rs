@@ -2,10 +2,10 @@
 //! handler performs the step and persists the state this module computes.
 //!
 //! Forward steps, in order: charge the buyer, pay the seller their share, record the settlement
-//! on the Auction, transfer ownership. Recording the settlement is the pivot: before it every
-//! step can be undone (refund, reverse payout) and a refusal compensates; after it the sale is a
-//! fact on the aggregate, so the remaining step only goes forward (it is retried, and a refusal
-//! stops the saga for a human instead of unwinding a recorded sale).
+//! on the Auction, transfer ownership. A refusal of any of them compensates the steps done before
+//! it in reverse (reverse the payout, refund the charge) and records the payment failure on the
+//! Auction, even after the settlement was recorded: a sale whose item cannot be transferred is
+//! unwound, not left half done. Only a refused compensation stops the saga for a human.
 
 use auction_events::{AuctionId, Money, UserId};
 use chrono::{DateTime, Utc};
@@ -74,10 +74,15 @@ impl Step {
         }
     }
 
-    /// Whether a refusal of this step is answered by compensating the steps before it: only the
-    /// steps before the pivot (and the pivot itself, which then simply did not happen).
+    /// Whether a refusal of this step is answered by compensating the steps before it: every
+    /// forward step. A refused ownership transfer after the settlement was recorded unwinds the
+    /// sale too (reverse the payout, refund, record the failure): the domain accepts a payment
+    /// failure after a recorded payment for exactly that case.
     fn compensable(self) -> bool {
-        matches!(self, Step::Charge | Step::Payout | Step::RecordSettlement)
+        matches!(
+            self,
+            Step::Charge | Step::Payout | Step::RecordSettlement | Step::TransferOwnership
+        )
     }
 }
 
@@ -142,9 +147,8 @@ pub enum StepResult {
     },
 }
 
-/// A step the saga cannot get past by itself: a refused compensation, or a refused step after
-/// the pivot. Its state stays as it was; the message fails and, after its retries, waits in the
-/// DLQ for a human.
+/// A step the saga cannot get past by itself: a refused compensation. Its state stays as it
+/// was; the message fails and, after its retries, waits in the DLQ for a human.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stuck {
     pub step: Step,
@@ -488,22 +492,27 @@ mod tests {
     }
 
     #[test]
-    fn given_a_refused_ownership_transfer_after_settlement_then_the_saga_is_stuck_not_undone() {
+    fn given_a_refused_ownership_transfer_after_settlement_then_the_sale_is_unwound_in_reverse() {
         let (saga, performed, stuck) = run(saga(), |step| match step {
             Step::TransferOwnership => refused("registry refused"),
             other => done(other.name()),
         });
 
-        assert_eq!(performed, Step::FORWARD);
         assert_eq!(
-            stuck,
-            Some(Stuck {
-                step: Step::TransferOwnership,
-                reason: "registry refused".to_owned()
-            })
+            performed,
+            [
+                Step::Charge,
+                Step::Payout,
+                Step::RecordSettlement,
+                Step::TransferOwnership,
+                Step::ReversePayout,
+                Step::Refund,
+                Step::RecordFailure
+            ]
         );
-        assert_eq!(saga.status, Status::Running);
-        assert_eq!(saga.next(), Next::Perform(Step::TransferOwnership));
+        assert_eq!(stuck, None);
+        assert_eq!(saga.status, Status::Failed);
+        assert_eq!(saga.failure.unwrap().step, Step::TransferOwnership);
     }
 
     #[test]

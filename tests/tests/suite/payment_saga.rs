@@ -423,37 +423,41 @@ async fn given_the_aggregate_refuses_the_settlement_then_the_payout_is_reversed_
 }
 
 #[tokio::test]
-async fn given_the_ownership_transfer_is_refused_after_the_settlement_then_nothing_is_undone_and_the_message_fails_towards_the_dlq()
+async fn given_the_ownership_transfer_is_refused_after_the_settlement_then_the_sale_is_unwound_and_offered_to_the_runner_up()
  {
-    let sale = ended_auction(None, &[("bob", 5_000)]).await;
+    // Given a sale to bob recorded as paid, whose item the registry will not transfer, and cat
+    // as runner-up
+    let sale = ended_auction(None, &[("bob", 5_000), ("cat", 3_000)]).await;
     sale.registry.inject(Fault::decline(
         Operation::TransferOwnership,
         "item not registered",
     ));
     let ended = sale.last("AuctionEnded").await;
 
+    // When the saga runs
     let failed = sale.deliver(std::slice::from_ref(&ended)).await;
-    assert_eq!(failed, [id_of(&ended)]);
-    // Every receive fails the same way (the refusal is remembered under the step's key) and
-    // changes nothing: after the third, SQS moves the message to the DLQ for a human.
-    let failed = sale.deliver(std::slice::from_ref(&ended)).await;
-    assert_eq!(failed, [id_of(&ended)]);
 
+    // Then the payout is reversed and bob refunded, in that order, the failure is recorded after
+    // the payment, and the item goes to cat; bob owns nothing
+    assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(
         sale.operations(),
         [
-            (Operation::Charge, user("bob"), 1_000),
-            (Operation::Payout, user("sally"), 950)
+            (Operation::Charge, user("bob"), 3_001),
+            (Operation::Payout, user("sally"), 2_851),
+            (Operation::ReversePayout, user("sally"), 2_851),
+            (Operation::Refund, user("bob"), 3_001)
         ]
     );
+    assert_eq!(sale.count("PaymentSucceeded").await, 1);
+    assert_eq!(sale.count("PaymentFailed").await, 1);
     assert!(matches!(
         sale.settlement().await,
-        Some(Settlement::Paid { buyer, .. }) if buyer == user("bob")
+        Some(Settlement::AwaitingPayment { buyer, .. }) if buyer == user("cat")
     ));
-    assert_eq!(sale.count("PaymentFailed").await, 0);
     let saga = sale.saga("bob").await.unwrap();
-    assert_eq!(saga.status, Status::Running);
-    assert_eq!(saga.outcome(Step::TransferOwnership), None);
+    assert_eq!(saga.status, Status::Failed);
+    assert_eq!(saga.failure.unwrap().step, Step::TransferOwnership);
     assert_eq!(sale.registry.owner(sale.auction_id), None);
 }
 
