@@ -36,6 +36,10 @@ pub enum ApiError {
     /// No verifiable identity came with the request. (401 UNAUTHENTICATED: sign in again)
     #[error("authentication required: {0}")]
     Unauthenticated(&'static str),
+    /// The route is for administrators and the caller is not in the `admin` group.
+    /// (403 ADMIN_ONLY: ask an administrator)
+    #[error("this route is for administrators only")]
+    AdminOnly,
     /// No route has this path. (404 NOT_FOUND)
     #[error("there is no such resource")]
     NoRoute,
@@ -73,6 +77,19 @@ impl From<projector::ProjectorError> for ApiError {
             }
             error if error.is_transient() => Self::ReadUnavailable(error.to_string()),
             error => Self::ReadFailed(error.to_string()),
+        }
+    }
+}
+
+impl From<audit::AuditError> for ApiError {
+    fn from(error: audit::AuditError) -> Self {
+        use audit::AuditError as E;
+        match error {
+            E::AuctionNotFound(_) => Self::Store(StoreError::Rejected(
+                auction_domain::Rejection::AuctionNotFound,
+            )),
+            E::Store(error) => Self::Store(error),
+            bad_input => Self::InvalidQuery(bad_input.to_string()),
         }
     }
 }
@@ -118,6 +135,7 @@ impl ApiError {
             Self::IdempotencyKeyRequired => (StatusCode::BAD_REQUEST, "IDEMPOTENCY_KEY_REQUIRED"),
             Self::InvalidIdempotencyKey => (StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY"),
             Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            Self::AdminOnly => (StatusCode::FORBIDDEN, "ADMIN_ONLY"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "INVALID_QUERY"),

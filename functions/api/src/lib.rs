@@ -4,10 +4,12 @@
 //!
 //! The router is generic over the event store's backend, so tests run it over the in-memory
 //! twin with no network. Identity comes only from the authorizer ([`identity`]); time only from
-//! the injected [`Clock`]. Depends on the domain, the event contract and the event store. Must
-//! not depend on DynamoDB types beyond building the store in the binaries ([`config`]), and
-//! holds no auction rule of its own: every decision is the domain's.
+//! the injected [`Clock`]. Depends on the domain, the event contract, the event store and the
+//! audit core (the admin routes). Must not depend on DynamoDB types beyond building the store
+//! in the binaries ([`config`]), and holds no auction rule of its own: every decision is the
+//! domain's.
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod correlation;
@@ -78,6 +80,9 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
             "/auctions/{id}/bids",
             post(routes::place_bid::<B>).get(routes::list_bids::<B>),
         )
+        .route("/admin/auctions/{id}/history", get(admin::history::<B>))
+        .route("/admin/auctions/{id}/state", get(admin::state_at::<B>))
+        .route("/admin/auctions/{id}/verify", get(admin::verify::<B>))
         .route_layer(from_fn_with_state(
             app.authenticator.clone(),
             identity::authenticate,

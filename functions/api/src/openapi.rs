@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{queries, routes};
+use crate::{admin, queries, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,9 @@ use crate::{queries, routes};
         routes::buy_now,
         queries::my_bids,
         queries::my_notifications,
+        admin::history,
+        admin::state_at,
+        admin::verify,
     ),
     modifiers(&BearerAuth),
 )]

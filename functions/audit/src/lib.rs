@@ -1,0 +1,20 @@
+//! Audits of the event log: replay one auction event by event ([`history`]), its state at a
+//! version or an instant ([`state_at`]), tamper checks of one auction or of every auction
+//! ([`verify`], [`verify_all`]), and JSON Lines export and import of the stored envelopes
+//! ([`export`]), plus the `auction-admin` CLI that runs them against DynamoDB.
+//!
+//! The core is pure over the event store's [`event_store::EventLog`] port, so it runs over the
+//! in-memory twin in tests; only [`dynamodb`] (a Scan for every aggregate id and a Query of the
+//! `byEventType` index) touches DynamoDB. Must not depend on HTTP, Lambda or SQS. Audits only read; the one
+//! writer, [`export::import`], goes through the store's conditional append and never overwrites.
+
+pub mod cli;
+pub mod dynamodb;
+mod error;
+pub mod export;
+mod replay;
+mod verify;
+
+pub use error::AuditError;
+pub use replay::{AsOf, StateAt, Step, history, history_events, state_at};
+pub use verify::{Finding, Report, verify, verify_all, verify_events};

@@ -1,0 +1,326 @@
+//! The audit core over the in-memory twin of the event store: time travel, tamper checks and
+//! the export format.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use auction_domain::{CreateAuction, PlaceBid, State, decide_create, decide_place_bid, fold};
+use auction_events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
+use audit::export::{encode_lines, import, parse_lines};
+use audit::{AsOf, AuditError, Finding, history, history_events, state_at, verify, verify_all};
+use chrono::{DateTime, TimeDelta, Utc};
+use event_store::chain::Tampered;
+use event_store::{CommandContext, InMemoryStore, SnapshotPolicy, Store, StoredEvent};
+use uuid::Uuid;
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_225_600, 0).unwrap()
+}
+
+fn user(name: &str) -> UserId {
+    UserId::try_from(name).unwrap()
+}
+
+fn eur(amount_minor: i64) -> Money {
+    Money::new(amount_minor, Currency::try_from("EUR").unwrap())
+}
+
+fn context(actor: &UserId, now: DateTime<Utc>) -> CommandContext {
+    CommandContext {
+        command_id: Uuid::new_v4().to_string(),
+        correlation_id: Uuid::new_v4().to_string(),
+        actor: Actor::User { id: actor.clone() },
+        idempotency_key: None,
+        now,
+    }
+}
+
+/// An auction created at the epoch and `bids` alternating bids one minute apart, each one cent
+/// above the price, appended through the real command path.
+async fn auction_with_bids(store: &Store<InMemoryStore>, bids: usize) -> AuctionId {
+    let auction_id = AuctionId(Uuid::new_v4());
+    let seller = user("seller");
+    let create = CreateAuction {
+        auction_id,
+        seller_id: seller.clone(),
+        title: "Audited auction".to_owned(),
+        description: None,
+        currency: Currency::try_from("EUR").unwrap(),
+        starting_price: eur(100),
+        reserve_price: None,
+        buy_now_price: None,
+        increment: Some(IncrementPolicy::Fixed { amount_minor: 1 }),
+        starts_at: None,
+        ends_at: epoch() + TimeDelta::days(30),
+        soft_close: None,
+    };
+    store
+        .execute(auction_id, &context(&seller, epoch()), |state, now| {
+            decide_create(state, &create, now)
+        })
+        .await
+        .unwrap();
+    let bidders = [user("bob"), user("cat")];
+    for i in 0..bids {
+        let bidder = &bidders[i % 2];
+        let minute = epoch() + TimeDelta::minutes(i as i64 + 1);
+        store
+            .execute(auction_id, &context(bidder, minute), |state, now| {
+                let price = state.auction.as_ref().and_then(|a| a.price).unwrap_or(99);
+                decide_place_bid(
+                    state,
+                    &PlaceBid {
+                        bid_id: BidId(Uuid::new_v4()),
+                        bidder_id: bidder.clone(),
+                        amount: eur(price + 1),
+                        max_amount: None,
+                    },
+                    now,
+                )
+            })
+            .await
+            .unwrap();
+    }
+    auction_id
+}
+
+fn new_store() -> Store<InMemoryStore> {
+    Store::new(
+        InMemoryStore::new(),
+        SnapshotPolicy {
+            every: 100,
+            in_background: false,
+        },
+    )
+}
+
+fn folded(events: &[StoredEvent]) -> State {
+    let decoded: Vec<_> = events.iter().map(|e| e.decode().unwrap()).collect();
+    fold(decoded.iter().map(|e| &e.event))
+}
+
+#[tokio::test]
+async fn the_state_at_every_version_and_instant_is_the_fold_of_that_prefix() {
+    for bids in [0, 1, 2, 7] {
+        // Given an auction with some bids
+        let store = new_store();
+        let id = auction_with_bids(&store, bids).await;
+        let events = store.backend().events(id);
+        let steps = history(store.backend(), id).await.unwrap();
+        assert_eq!(steps.len(), events.len());
+        for n in 1..=events.len() {
+            let prefix = &events[..n];
+            // When we travel to version n, then to the instant of event n
+            let by_version = state_at(store.backend(), id, AsOf::Version(n as u64))
+                .await
+                .unwrap();
+            let instant = events[n - 1].envelope.occurred_at;
+            let by_instant = state_at(store.backend(), id, AsOf::Instant(instant))
+                .await
+                .unwrap();
+            // Then each is the fold of its prefix, and the history shows the same state
+            assert_eq!(by_version.version, n as u64);
+            assert_eq!(by_version.state, folded(prefix));
+            assert_eq!(steps[n - 1].state, by_version.state);
+            assert_eq!(steps[n - 1].event.version, n as u64);
+            let same_instant = events
+                .iter()
+                .take_while(|e| e.envelope.occurred_at <= instant)
+                .count();
+            assert!(same_instant >= n);
+            assert_eq!(by_instant.version, same_instant as u64);
+            assert_eq!(by_instant.state, folded(&events[..same_instant]));
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_instant_before_the_first_event_is_the_empty_state() {
+    let store = new_store();
+    let id = auction_with_bids(&store, 1).await;
+    let before = epoch() - TimeDelta::milliseconds(1);
+    let at = state_at(store.backend(), id, AsOf::Instant(before))
+        .await
+        .unwrap();
+    assert_eq!(at.version, 0);
+    assert_eq!(at.state, State::default());
+}
+
+#[tokio::test]
+async fn a_version_before_one_or_beyond_the_head_is_refused() {
+    let store = new_store();
+    let id = auction_with_bids(&store, 2).await;
+    let head = store.backend().events(id).len() as u64;
+    for requested in [0, head + 1] {
+        let error = state_at(store.backend(), id, AsOf::Version(requested))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, AuditError::VersionOutOfRange { requested: r, head: h, .. } if r == requested && h == head),
+            "{error:?}"
+        );
+        assert!(error.is_bad_input());
+    }
+}
+
+#[tokio::test]
+async fn an_auction_without_events_is_not_found() {
+    let store = new_store();
+    let unknown = AuctionId(Uuid::new_v4());
+    assert!(matches!(
+        history(store.backend(), unknown).await,
+        Err(AuditError::AuctionNotFound(id)) if id == unknown
+    ));
+    assert!(matches!(
+        verify(store.backend(), unknown).await,
+        Err(AuditError::AuctionNotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_untouched_log_verifies() {
+    let store = new_store();
+    let id = auction_with_bids(&store, 5).await;
+    let report = verify(store.backend(), id).await.unwrap();
+    let events = store.backend().events(id);
+    let verified = report.outcome.clone().unwrap();
+    assert_eq!(verified.events, events.len() as u64);
+    assert_eq!(verified.head, events.last().unwrap().hash);
+    assert!(report.to_string().contains("OK"));
+}
+
+#[tokio::test]
+async fn an_edited_payload_is_named_as_modified() {
+    // Given a log whose third event's bid amount was raised in place, hash left as it was
+    let store = new_store();
+    let id = auction_with_bids(&store, 4).await;
+    let mut edited = store.backend().events(id)[2].clone();
+    assert_eq!(edited.envelope.event_type, "BidPlaced");
+    edited.envelope.payload["amount"]["amountMinor"] = serde_json::json!(1_000_000);
+    store.backend().overwrite(edited);
+    // When it is verified
+    let report = verify(store.backend(), id).await.unwrap();
+    // Then version 3 is named, and so is what is stored there
+    assert_eq!(
+        report.outcome,
+        Err(Finding::Tampered(Tampered::Modified { version: 3 }))
+    );
+    let text = report.to_string();
+    assert!(text.contains("version 3 was modified"), "{text}");
+    assert!(text.contains("BidPlaced"), "{text}");
+}
+
+#[tokio::test]
+async fn a_deleted_event_is_named_as_missing() {
+    // Given a copy of a log without its fourth event
+    let store = new_store();
+    let id = auction_with_bids(&store, 5).await;
+    let gappy = InMemoryStore::new();
+    for event in store.backend().events(id) {
+        if event.version() != 4 {
+            gappy.overwrite(event);
+        }
+    }
+    // When it is verified, then version 4 is missing
+    let report = verify(&gappy, id).await.unwrap();
+    assert_eq!(
+        report.outcome,
+        Err(Finding::Tampered(Tampered::Missing { version: 4 }))
+    );
+    assert!(report.to_string().contains("version 4 is missing"));
+}
+
+#[tokio::test]
+async fn swapped_events_are_named_at_the_first_swapped_version() {
+    // Given a log whose events 3 and 4 changed places, each taking the other's version number
+    let store = new_store();
+    let id = auction_with_bids(&store, 5).await;
+    let events = store.backend().events(id);
+    let (mut third, mut fourth) = (events[3].clone(), events[2].clone());
+    third.envelope.version = 3;
+    fourth.envelope.version = 4;
+    store.backend().overwrite(third);
+    store.backend().overwrite(fourth);
+    // When it is verified, then version 3 is named
+    let report = verify(store.backend(), id).await.unwrap();
+    assert_eq!(
+        report.outcome,
+        Err(Finding::Tampered(Tampered::Modified { version: 3 }))
+    );
+}
+
+#[tokio::test]
+async fn verify_all_reports_each_auction_in_order_and_flags_only_the_tampered_one() {
+    let store = new_store();
+    let clean = auction_with_bids(&store, 2).await;
+    let tampered = auction_with_bids(&store, 2).await;
+    let mut edited = store.backend().events(tampered)[1].clone();
+    edited.envelope.metadata.correlation_id = "forged".to_owned();
+    store.backend().overwrite(edited);
+    let gone = AuctionId(Uuid::new_v4());
+
+    let reports = verify_all(store.backend(), &[clean, tampered, gone], 2)
+        .await
+        .unwrap();
+
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[0].aggregate_id, clean);
+    assert!(reports[0].is_clean());
+    assert_eq!(reports[1].aggregate_id, tampered);
+    assert_eq!(
+        reports[1].outcome,
+        Err(Finding::Tampered(Tampered::Modified { version: 2 }))
+    );
+    assert_eq!(
+        reports[2].outcome,
+        Err(Finding::Tampered(Tampered::Missing { version: 1 }))
+    );
+}
+
+#[tokio::test]
+async fn an_export_parses_back_to_the_same_events_and_bytes_and_imports_intact() {
+    // Given an auction's export
+    let store = new_store();
+    let id = auction_with_bids(&store, 6).await;
+    let events = history_events(store.backend(), id).await.unwrap();
+    let lines = encode_lines(&events).unwrap();
+    assert_eq!(lines.lines().count(), events.len());
+    // When it is parsed, then encoded again
+    let parsed = parse_lines(&lines).unwrap();
+    // Then it is the same events, byte for byte
+    assert_eq!(parsed, events);
+    assert_eq!(encode_lines(&parsed).unwrap(), lines);
+    // And imported into an empty log it verifies and exports the same bytes
+    let copy = InMemoryStore::new();
+    import(&copy, &parsed).await.unwrap();
+    assert!(verify(&copy, id).await.unwrap().is_clean());
+    let again = history_events(&copy, id).await.unwrap();
+    assert_eq!(encode_lines(&again).unwrap(), lines);
+}
+
+#[tokio::test]
+async fn an_import_never_overwrites_an_event() {
+    let store = new_store();
+    let id = auction_with_bids(&store, 1).await;
+    let events = store.backend().events(id);
+    assert!(matches!(
+        import(store.backend(), &events).await,
+        Err(AuditError::Store(event_store::StoreError::VersionTaken {
+            version: 1,
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn a_malformed_line_is_named_by_its_number() {
+    let store_line = r#"{"not":"an event"}"#;
+    let text = format!("\n{store_line}\n");
+    let error = parse_lines(&text).unwrap_err();
+    assert!(
+        matches!(error, AuditError::MalformedLine { line: 2, .. }),
+        "{error:?}"
+    );
+    assert!(matches!(
+        parse_lines("[1]").unwrap_err(),
+        AuditError::MalformedLine { line: 1, .. }
+    ));
+}
