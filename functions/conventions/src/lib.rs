@@ -82,9 +82,10 @@ impl Failure {
     }
 }
 
-/// The codes DynamoDB (and SQS) answer when a request was throttled or ran into a concurrent
-/// transaction, in the spellings the services and the SDK use.
-fn is_throttling(code: &str) -> bool {
+/// Whether `code` is one DynamoDB (or SQS) answers when a request was throttled or ran into a
+/// concurrent transaction, in the spellings the services and the SDK use, in exceptions and in
+/// transaction cancellation reasons alike.
+pub fn is_throttling(code: &str) -> bool {
     matches!(
         code,
         "ProvisionedThroughputExceededException"

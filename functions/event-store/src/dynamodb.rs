@@ -668,22 +668,6 @@ fn write_usage(consumed: Option<&ConsumedCapacity>) -> Usage {
     }
 }
 
-/// Error codes DynamoDB uses for throttling and contention, in exceptions and in transaction
-/// cancellation reasons alike.
-fn is_contention_code(code: &str) -> bool {
-    matches!(
-        code,
-        "ProvisionedThroughputExceededException"
-            | "ProvisionedThroughputExceeded"
-            | "RequestLimitExceeded"
-            | "ThrottlingException"
-            | "ThrottlingError"
-            | "TransactionConflictException"
-            | "TransactionConflict"
-            | "TransactionInProgressException"
-    )
-}
-
 /// Maps errors that are not about the condition: throttling and contention are retried,
 /// transport failures and server errors make the store unavailable, everything else is a
 /// request DynamoDB will never accept.
@@ -768,7 +752,7 @@ pub(crate) fn classify_cancellation(
                 .map(Box::new),
         };
     }
-    if let Some((_, code, reason)) = coded().find(|(_, code, _)| is_contention_code(code)) {
+    if let Some((_, code, reason)) = coded().find(|(_, code, _)| conventions::is_throttling(code)) {
         return StoreError::Contention(format!("{code}: {}", reason.message().unwrap_or_default()));
     }
     let other: Vec<String> = coded()
