@@ -10,7 +10,7 @@
 //! domain's.
 
 pub mod admin;
-pub mod clock;
+pub use conventions::clock;
 pub mod config;
 pub mod correlation;
 pub mod demo;

@@ -3,10 +3,13 @@
 //! - [`name_from_env`]: a table or queue name from its variable, or the default the local stack
 //!   and the CDK app use;
 //! - [`init_json_logging`]: one JSON object per log line on stderr, as CloudWatch wants them;
-//! - [`Failure::of`]: an AWS SDK error sorted by what the caller can do about it.
+//! - [`Failure::of`]: an AWS SDK error sorted by what the caller can do about it;
+//! - [`clock`]: the injected clock every decision's time comes from.
 //!
 //! Depends on the AWS SDK's error types and tracing only. Must not depend on any crate of the
 //! platform: they all depend on this.
+
+pub mod clock;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

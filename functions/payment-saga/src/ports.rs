@@ -9,7 +9,6 @@
 use std::future::Future;
 
 use auction_events::{AuctionId, Money, UserId};
-use chrono::{DateTime, Utc};
 
 use crate::error::SagaError;
 use crate::saga::{Saga, SagaId};
@@ -97,27 +96,4 @@ pub trait SagaStates: Send + Sync {
     fn save(&self, saga: &Saga) -> impl Future<Output = Result<(), SagaError>> + Send;
 }
 
-/// The clock the saga stamps its state and commands with.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The machine's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that always shows one time, for tests.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub DateTime<Utc>);
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-    }
-}
+pub use conventions::clock::{Clock, FixedClock, SystemClock};

@@ -123,7 +123,7 @@ async fn world(reserve: Option<i64>, bidders: &[(&str, i64)]) -> World {
             payments: payments.clone(),
             ownership: registry.clone(),
             sagas: sagas.clone(),
-            clock: Arc::new(FixedClock(after_the_end())),
+            clock: Arc::new(FixedClock::new(after_the_end())),
             commission: BasisPoints::try_from(500).unwrap(),
         }),
         payments,

@@ -204,6 +204,19 @@ pub async fn sweep_until<B, I>(
     }
 }
 
+/// The event store and the status index over DynamoDB: endpoint, region and credentials from
+/// the standard AWS environment, tables from `EVENTS_TABLE`, `SNAPSHOTS_TABLE`,
+/// `IDEMPOTENCY_TABLE` and `AUCTION_VIEWS_TABLE`. Both binaries build these once.
+pub async fn from_env() -> (Store<event_store::DynamoDbStore>, StatusIndex) {
+    let sdk = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let store = Store::new(
+        event_store::DynamoDbStore::new(client.clone(), event_store::TableNames::from_env()),
+        event_store::SnapshotPolicy::default(),
+    );
+    (store, StatusIndex::new(client, views_table_from_env()))
+}
+
 /// The read model table the index belongs to: `AUCTION_VIEWS_TABLE`, default `AuctionListView`.
 pub fn views_table_from_env() -> String {
     conventions::name_from_env("AUCTION_VIEWS_TABLE", "AuctionListView")

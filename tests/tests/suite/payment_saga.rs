@@ -114,7 +114,7 @@ impl Sale {
             payments: self.payments.clone(),
             ownership: self.registry.clone(),
             sagas: self.sagas(),
-            clock: Arc::new(FixedClock(after_the_end())),
+            clock: Arc::new(FixedClock::new(after_the_end())),
             commission: BasisPoints::try_from(500).unwrap(),
         })
     }

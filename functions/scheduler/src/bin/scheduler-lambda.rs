@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
 use lambda_runtime::{LambdaEvent, service_fn};
-use scheduler::StatusIndex;
 
 /// Sweeping stops this long after the invocation began; the next invocation takes over.
 const SWEEP_FOR: Duration = Duration::from_secs(58);
@@ -14,13 +12,7 @@ const SWEEP_FOR: Duration = Duration::from_secs(58);
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     scheduler::init_logging();
-    let sdk = aws_config::load_from_env().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let store = Store::new(
-        DynamoDbStore::new(client.clone(), TableNames::from_env()),
-        SnapshotPolicy::default(),
-    );
-    let index = StatusIndex::new(client, scheduler::views_table_from_env());
+    let (store, index) = scheduler::from_env().await;
     let (store, index) = (&store, &index);
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {

@@ -1,19 +1,10 @@
 //! The scheduler on one machine: sweeps every `SWEEP_INTERVAL` until Ctrl-C or SIGTERM, against
 //! whatever DynamoDB the standard AWS environment names (the local stack in `scripts/run`).
 
-use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
-use scheduler::StatusIndex;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     scheduler::init_logging();
-    let sdk = aws_config::load_from_env().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let store = Store::new(
-        DynamoDbStore::new(client.clone(), TableNames::from_env()),
-        SnapshotPolicy::default(),
-    );
-    let index = StatusIndex::new(client, scheduler::views_table_from_env());
+    let (store, index) = scheduler::from_env().await;
     let stop = async {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

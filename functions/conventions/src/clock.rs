@@ -1,5 +1,5 @@
-//! Where the server's time comes from: the clock decides whether a bid is in time, so tests
-//! inject one they control.
+//! Where a function's time comes from: the server's clock decides whether a bid is in time and
+//! stamps what the saga records, so tests inject one they control.
 
 use std::sync::Mutex;
 
