@@ -223,6 +223,25 @@ pub const PAYMENT_SAGAS_TABLE: TableSpec = TableSpec {
     ttl_attribute: None,
 };
 
+/// Which tables the read models live in now: one item per read model (`readModel`
+/// `auction-views`: the AuctionListView and UserBids pair) naming its tables and a `generation`
+/// that every switch is conditional on. The projector and the API resolve the view tables
+/// through it (cached for seconds), so that `auction-admin rebuild` can build fresh tables
+/// beside the live ones and switch every reader and writer over without downtime. No item:
+/// the tables named by `AUCTION_VIEWS_TABLE` and `USER_BIDS_TABLE`. See docs/audit.md.
+pub const READ_MODEL_ALIASES_TABLE: TableSpec = TableSpec {
+    name_env: "READ_MODEL_ALIASES_TABLE",
+    default_name: "ReadModelAliases",
+    partition_key: KeyAttribute {
+        name: "readModel",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: None,
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
 /// Every table, for code that treats them alike (listing, checks).
 pub const TABLES: &[&TableSpec] = &[
     &EVENTS_TABLE,
@@ -233,7 +252,13 @@ pub const TABLES: &[&TableSpec] = &[
     &TRIGGER_CHECKPOINTS_TABLE,
     &NOTIFICATIONS_TABLE,
     &PAYMENT_SAGAS_TABLE,
+    &READ_MODEL_ALIASES_TABLE,
 ];
+
+/// The tables only the local stack needs: the CDK app (infra/cdk) deploys every other table of
+/// [`TABLES`], and its tests check them against `infra/resources.json`, which
+/// `stack/tests/infra.rs` generates from this module.
+pub const LOCAL_ONLY_TABLES: &[&TableSpec] = &[&TRIGGER_CHECKPOINTS_TABLE];
 
 /// An SQS FIFO queue with its dead-letter queue. ContentBasedDeduplication is off on both:
 /// producers set MessageDeduplicationId to `{aggregateId}#{version}`, so two distinct events
@@ -333,6 +358,7 @@ pub struct ResourceNames {
     pub trigger_checkpoints_table: String,
     pub stream_failures_queue: String,
     pub payment_sagas_table: String,
+    pub read_model_aliases_table: String,
 }
 
 impl ResourceNames {
@@ -379,6 +405,10 @@ impl ResourceNames {
                 PAYMENT_SAGAS_TABLE.name_env,
                 PAYMENT_SAGAS_TABLE.default_name,
             ),
+            read_model_aliases_table: name(
+                READ_MODEL_ALIASES_TABLE.name_env,
+                READ_MODEL_ALIASES_TABLE.default_name,
+            ),
         }
     }
 
@@ -420,6 +450,10 @@ impl ResourceNames {
             ),
             (&NOTIFICATIONS_TABLE, self.notifications_table.as_str()),
             (&PAYMENT_SAGAS_TABLE, self.payment_sagas_table.as_str()),
+            (
+                &READ_MODEL_ALIASES_TABLE,
+                self.read_model_aliases_table.as_str(),
+            ),
         ]
     }
 

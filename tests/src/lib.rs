@@ -99,6 +99,17 @@ impl TestEnv {
         &self.resources.payments
     }
 
+    /// A DynamoDB Streams client for this stack (DynamoDB Local serves its streams on the
+    /// DynamoDB endpoint).
+    pub async fn streams(&self) -> aws_sdk_dynamodbstreams::Client {
+        let sdk = local_stack::sdk_config().await;
+        aws_sdk_dynamodbstreams::Client::from_conf(
+            aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+                .endpoint_url(&self.endpoints.dynamodb)
+                .build(),
+        )
+    }
+
     /// A stream event source mapping named `name` on this test's Events table, with its
     /// on-failure destination, and the clients to run it (`local_triggers::run_stream`).
     pub async fn stream_mapping(
@@ -109,15 +120,8 @@ impl TestEnv {
             Ok(arn) => arn,
             Err(error) => panic!("the test's Events table has no stream: {error}"),
         };
-        let sdk = local_stack::sdk_config().await;
-        // DynamoDB Local serves its streams on the DynamoDB endpoint.
-        let streams = aws_sdk_dynamodbstreams::Client::from_conf(
-            aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
-                .endpoint_url(&self.endpoints.dynamodb)
-                .build(),
-        );
         let clients = local_triggers::StreamClients {
-            streams,
+            streams: self.streams().await,
             sqs: self.sqs().clone(),
             checkpoints: local_triggers::DynamoDbCheckpoints::new(
                 self.dynamodb().clone(),

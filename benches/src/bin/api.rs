@@ -75,6 +75,7 @@ async fn main() -> Result<()> {
             auction_views: names.auction_views_table.clone(),
             user_bids: names.user_bids_table.clone(),
             notifications: names.notifications_table.clone(),
+            read_model_aliases: names.read_model_aliases_table.clone(),
         },
     );
     let app = App {

@@ -1,5 +1,7 @@
-//! The admin routes: an auction's audited history, its state at a version or an instant, and
-//! the tamper check of its log, all answered by the `audit` crate from the event log itself.
+//! The admin routes: an auction's audited history, its state at a version or an instant, the
+//! tamper check of its log and its export as JSON Lines, all answered by the `audit` crate from
+//! the event log itself. (Rebuilding the read models runs for minutes, longer than an HTTP API
+//! waits: it is the `auction-admin rebuild` command, not a route.)
 //! Only callers in the `admin` group may use them; anyone else gets 403 ADMIN_ONLY, checked
 //! before the path and query are validated so that a non-admin learns nothing from a 404 or 400.
 
@@ -8,6 +10,8 @@ use auction_events::EventEnvelope;
 use audit::{AsOf, Finding, Report};
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use event_store::chain::Tampered;
 use serde::{Deserialize, Serialize};
@@ -224,4 +228,29 @@ pub async fn verify<B: Backend>(
     let AuctionPath(auction_id) = path?;
     let report = audit::verify(app.store.backend(), auction_id).await?;
     Ok(Json(VerifyBody::from(&report)))
+}
+
+/// The media type of an export: one JSON document per line.
+pub const JSON_LINES: &str = "application/x-ndjson";
+
+#[utoipa::path(get, path = "/admin/auctions/{id}/export", tag = "admin",
+    params(("id" = Uuid, Path, description = "The auction id")),
+    responses(
+        (status = 200, description = "Every stored event of the auction in version order, one per line: the envelope as stored (not upcast) with its chain hash; the format of `auction-admin export` (docs/audit.md)", body = String, content_type = "application/x-ndjson"),
+        (status = 401, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn export<B: Backend>(
+    State(app): State<App<B>>,
+    claims: Claims,
+    path: Result<AuctionPath, ApiError>,
+) -> Result<Response, ApiError> {
+    require_admin(&claims)?;
+    let AuctionPath(auction_id) = path?;
+    let events = audit::history_events(app.store.backend(), auction_id).await?;
+    let lines = audit::export::encode_lines(&events)?;
+    Ok(([(header::CONTENT_TYPE, JSON_LINES)], lines).into_response())
 }

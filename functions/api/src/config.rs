@@ -5,7 +5,7 @@ use std::sync::Arc;
 use aws_config::BehaviorVersion;
 use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
 use notifier::DynamoDbNotifications;
-use projector::{DynamoDbViews, ViewTables};
+use projector::{DynamoDbViews, ViewAliases, ViewTables};
 
 use crate::reads::{Inbox, Views};
 
@@ -23,11 +23,15 @@ pub struct Tables {
     pub auction_views: String,
     pub user_bids: String,
     pub notifications: String,
+    /// Where the views' alias lives: the view tables above are used until a rebuild switches
+    /// the alias to fresh ones.
+    pub read_model_aliases: String,
 }
 
 impl Tables {
     /// From `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, `AUCTION_VIEWS_TABLE`,
-    /// `USER_BIDS_TABLE` and `NOTIFICATIONS_TABLE`, each defaulting to the stack's name.
+    /// `USER_BIDS_TABLE`, `NOTIFICATIONS_TABLE` and `READ_MODEL_ALIASES_TABLE`, each defaulting
+    /// to the stack's name.
     pub fn from_env() -> Self {
         let views = ViewTables::from_env();
         Self {
@@ -37,6 +41,10 @@ impl Tables {
             notifications: conventions::name_from_env(
                 notifier::config::TABLE_ENV,
                 notifier::config::DEFAULT_TABLE,
+            ),
+            read_model_aliases: conventions::name_from_env(
+                "READ_MODEL_ALIASES_TABLE",
+                "ReadModelAliases",
             ),
         }
     }
@@ -49,8 +57,9 @@ pub fn adapters(client: aws_sdk_dynamodb::Client, tables: Tables) -> Adapters {
             DynamoDbStore::new(client.clone(), tables.store),
             SnapshotPolicy::default(),
         ),
-        views: Arc::new(DynamoDbViews::new(
+        views: Arc::new(DynamoDbViews::aliased(
             client.clone(),
+            ViewAliases::new(client.clone(), tables.read_model_aliases),
             ViewTables {
                 auction_views: tables.auction_views,
                 user_bids: tables.user_bids,

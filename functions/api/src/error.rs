@@ -89,6 +89,8 @@ impl From<audit::AuditError> for ApiError {
                 auction_domain::Rejection::AuctionNotFound,
             )),
             E::Store(error) => Self::Store(error),
+            E::Views(error) => Self::from(error),
+            E::Rebuild(reason) => Self::Store(StoreError::Unavailable(reason)),
             bad_input => Self::InvalidQuery(bad_input.to_string()),
         }
     }

@@ -83,6 +83,7 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/admin/auctions/{id}/history", get(admin::history::<B>))
         .route("/admin/auctions/{id}/state", get(admin::state_at::<B>))
         .route("/admin/auctions/{id}/verify", get(admin::verify::<B>))
+        .route("/admin/auctions/{id}/export", get(admin::export::<B>))
         .route_layer(from_fn_with_state(
             app.authenticator.clone(),
             identity::authenticate,

@@ -26,6 +26,7 @@ use crate::{admin, queries, routes};
         admin::history,
         admin::state_at,
         admin::verify,
+        admin::export,
     ),
     modifiers(&BearerAuth),
 )]

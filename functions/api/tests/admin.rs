@@ -214,7 +214,7 @@ async fn given_an_admin_when_a_log_is_verified_then_an_intact_one_passes_and_an_
 async fn given_a_bidder_when_they_call_any_admin_route_then_403_admin_only() {
     let h = harness();
     let (id, _) = h.auction_with_bids().await;
-    for path in ["history", "state?version=1", "verify"] {
+    for path in ["history", "state?version=1", "verify", "export"] {
         let reply = h
             .get_as(
                 "bidder-bob",
@@ -230,7 +230,7 @@ async fn given_a_bidder_when_they_call_any_admin_route_then_403_admin_only() {
 async fn given_an_unknown_auction_when_an_admin_asks_then_404() {
     let h = harness();
     let unknown = Uuid::new_v4();
-    for path in ["history", "state?version=1", "verify"] {
+    for path in ["history", "state?version=1", "verify", "export"] {
         let reply = h
             .admin_get(&format!("/admin/auctions/{unknown}/{path}"))
             .await;
@@ -259,4 +259,35 @@ async fn given_bad_version_or_at_when_the_state_is_asked_then_400_invalid_query(
             .await;
         assert_problem(&reply, StatusCode::BAD_REQUEST, "INVALID_QUERY");
     }
+}
+
+#[tokio::test]
+async fn given_an_admin_when_an_auction_is_exported_then_the_json_lines_are_its_stored_events() {
+    // Given an auction with two bids
+    let h = harness();
+    let (id, events) = h.auction_with_bids().await;
+
+    // When an admin exports it
+    let request = Request::get(format!("/admin/auctions/{id}/export"))
+        .header(
+            "authorization",
+            format!("Bearer {}", h.token("auditor-ada", &["admin"])),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let response = h.router.clone().oneshot(request).await.unwrap();
+
+    // Then the body is the stored events as the CLI exports them, one line each
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let stored = h
+        .store
+        .backend()
+        .events(AuctionId(Uuid::parse_str(&id).unwrap()));
+    assert_eq!(text, audit::export::encode_lines(&stored).unwrap());
+    assert_eq!(text.lines().count(), events);
+    // And it parses back into the same events
+    assert_eq!(audit::export::parse_lines(&text).unwrap(), stored);
 }

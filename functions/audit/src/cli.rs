@@ -7,10 +7,14 @@ use std::io::Write;
 use auction_events::AuctionId;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use event_store::DynamoDbStore;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use projector::ViewTables;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::rebuild::{Phase, Progress, RebuildOptions, Sources, fresh_tables, rebuild};
 use crate::{AsOf, AuditError, Report, dynamodb, export};
 
 #[derive(Debug, Parser)]
@@ -57,6 +61,35 @@ pub enum Command {
         #[arg(long, requires = "event_type")]
         to: Option<DateTime<Utc>>,
     },
+    /// Rebuild the read models from the Events table into fresh tables, catch up from the
+    /// stream, and switch readers and the projector over. Prints a summary as JSON; progress
+    /// goes to stderr.
+    Rebuild(RebuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The fresh auction views table (default: the live name with -r<start time>).
+    #[arg(long, requires = "user_bids_table")]
+    pub auction_views_table: Option<String>,
+    /// The fresh user bids table (default: the live name with -r<start time>).
+    #[arg(long, requires = "auction_views_table")]
+    pub user_bids_table: Option<String>,
+    /// Parallel Scan segments.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub segments: i32,
+    /// BatchWriteItem requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub writers: u16,
+    /// Fill and catch up the fresh tables, but leave readers on the live ones.
+    #[arg(long)]
+    pub no_switch: bool,
+    /// Seconds to keep catching up after the switch (at least the alias TTL, 5 s).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub grace_seconds: u64,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -113,12 +146,9 @@ impl From<std::io::Error> for Exit {
     }
 }
 
-/// Runs one command against `store`, writing its output to `out`.
-pub async fn run(
-    store: &DynamoDbStore,
-    command: Command,
-    out: &mut impl Write,
-) -> Result<(), Exit> {
+/// Runs one command against `sources`, writing its output to `out`.
+pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> Result<(), Exit> {
+    let store = &sources.log;
     match command {
         Command::History { id } => {
             for step in crate::history(store, AuctionId(id)).await? {
@@ -197,6 +227,43 @@ pub async fn run(
             // clap requires one of them.
             (None, None) => {}
         },
+        Command::Rebuild(args) => {
+            let target = match (args.auction_views_table, args.user_bids_table) {
+                (Some(auction_views), Some(user_bids)) => ViewTables {
+                    auction_views,
+                    user_bids,
+                },
+                _ => fresh_tables(&sources.fallback, Utc::now()),
+            };
+            let mut options = RebuildOptions::new(target);
+            options.segments = args.segments;
+            options.writers = usize::from(args.writers);
+            options.switch = !args.no_switch;
+            options.grace = Duration::from_secs(args.grace_seconds);
+            let progress = Progress::default();
+            let rebuilt = {
+                let work = rebuild(sources, &options, &progress);
+                if args.no_progress {
+                    work.await
+                } else {
+                    with_progress_lines(&progress, work).await
+                }
+            }?;
+            let line = json!({
+                "auctionViewsTable": rebuilt.target.auction_views,
+                "userBidsTable": rebuilt.target.user_bids,
+                "events": rebuilt.events,
+                "auctions": rebuilt.auctions,
+                "itemsWritten": rebuilt.items,
+                "reread": rebuilt.reread,
+                "streamRecordsApplied": rebuilt.caught_up,
+                "bulkSeconds": rebuilt.bulk.as_secs_f64(),
+                "eventsPerSecond": rebuilt.rate().round(),
+                "totalSeconds": rebuilt.total.as_secs_f64(),
+                "switchedToGeneration": rebuilt.generation,
+            });
+            writeln!(out, "{line}")?;
+        }
     }
     out.flush()?;
     Ok(())
@@ -211,4 +278,51 @@ fn print_reports(out: &mut impl Write, reports: &[Report]) -> std::io::Result<us
         }
     }
     Ok(tampered)
+}
+
+/// Drives `work` while printing the rebuild's progress to stderr: one line rewritten in place
+/// on a terminal, else a line every five seconds (and one at the end).
+async fn with_progress_lines<T>(
+    progress: &Progress,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let terminal = std::io::stderr().is_terminal();
+    let every = if terminal {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(5)
+    };
+    let started = Instant::now();
+    let mut scan_started: Option<Instant> = None;
+    let mut scan_time = Duration::ZERO;
+    let print = |scan_time: Duration| {
+        let line = progress.line(scan_time);
+        if terminal {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+    };
+    tokio::pin!(work);
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            result = &mut work => {
+                print(scan_time);
+                if terminal {
+                    eprintln!();
+                }
+                eprintln!("rebuild took {:.1} s", started.elapsed().as_secs_f64());
+                return result;
+            }
+            _ = ticker.tick() => {
+                // The rate counts the bulk load's time only.
+                if progress.phase() == Phase::Scanning {
+                    let since = *scan_started.get_or_insert_with(Instant::now);
+                    scan_time = since.elapsed();
+                }
+                print(scan_time);
+            }
+        }
+    }
 }

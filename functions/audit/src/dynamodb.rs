@@ -130,7 +130,7 @@ fn index_time(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn store_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> AuditError
+pub(crate) fn store_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> AuditError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

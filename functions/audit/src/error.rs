@@ -27,6 +27,19 @@ pub enum AuditError {
     /// (transient failures may be retried; `Corrupt` means run `verify`).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A rebuild's target table exists already, or is a live one. (bad input: name fresh
+    /// tables; nothing was written)
+    #[error("the rebuild's target is not fresh: {0}")]
+    TargetExists(String),
+    /// The views could not be read, written or switched; see [`projector::ProjectorError`]
+    /// (`AliasMoved`: another rebuild switched first; transient ones may be retried).
+    #[error(transparent)]
+    Views(#[from] projector::ProjectorError),
+    /// A rebuild could not go on: a table never became active, the Events table has no
+    /// stream, writes kept being left unprocessed. (exit 3; the fresh tables are left for
+    /// inspection and the live ones are untouched)
+    #[error("the rebuild stopped: {0}")]
+    Rebuild(String),
 }
 
 impl AuditError {
@@ -39,6 +52,7 @@ impl AuditError {
                 | Self::VersionOutOfRange { .. }
                 | Self::EmptyRange { .. }
                 | Self::MalformedLine { .. }
+                | Self::TargetExists(_)
         )
     }
 }

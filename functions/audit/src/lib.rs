@@ -12,6 +12,7 @@ pub mod cli;
 pub mod dynamodb;
 mod error;
 pub mod export;
+pub mod rebuild;
 mod replay;
 mod verify;
 

@@ -95,9 +95,13 @@ async fn run() -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let mut mappings = JoinSet::new();
 
-    let views = Arc::new(projector::DynamoDbViews::new(
+    let views = Arc::new(projector::DynamoDbViews::aliased(
         dynamodb.clone(),
-        projector::ViewTables::from_env(),
+        projector::ViewAliases::new(dynamodb.clone(), names.read_model_aliases_table.clone()),
+        projector::ViewTables {
+            auction_views: names.auction_views_table.clone(),
+            user_bids: names.user_bids_table.clone(),
+        },
     ));
     let log = Arc::new(DynamoDbStore::new(
         dynamodb.clone(),

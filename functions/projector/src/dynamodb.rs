@@ -9,12 +9,14 @@
 //! duplicate or an older write changes nothing and is reported as already applied.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use auction_events::{AuctionId, UserId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::aliases::{TableSource, ViewAliases};
 use crate::error::ProjectorError;
 use crate::ports::{
     Cursor, Page, PageRequest, Projections, ReadModels, Written, status_key, user_bid_key,
@@ -53,12 +55,31 @@ pub fn event_tables_from_env() -> event_store::TableNames {
 #[derive(Debug, Clone)]
 pub struct DynamoDbViews {
     client: Client,
-    tables: ViewTables,
+    tables: Arc<TableSource>,
 }
 
 impl DynamoDbViews {
+    /// On exactly these tables.
     pub fn new(client: Client, tables: ViewTables) -> Self {
-        Self { client, tables }
+        Self {
+            client,
+            tables: Arc::new(TableSource::Fixed(tables)),
+        }
+    }
+
+    /// On the tables the alias names (re-read every [`crate::ALIAS_TTL`]), or `fallback` when
+    /// no alias was ever stored: what the deployed projector and API use, so that a rebuild can
+    /// switch them to fresh tables while they run.
+    pub fn aliased(client: Client, aliases: ViewAliases, fallback: ViewTables) -> Self {
+        Self {
+            client,
+            tables: Arc::new(TableSource::aliased(aliases, fallback)),
+        }
+    }
+
+    /// The tables this adapter reads and writes now.
+    pub async fn tables(&self) -> Result<ViewTables, ProjectorError> {
+        self.tables.tables().await
     }
 
     async fn conditional_put(
@@ -110,13 +131,10 @@ impl Projections for DynamoDbViews {
         &self,
         projection: &AuctionProjection,
     ) -> Result<Written, ProjectorError> {
-        let mut item: Item = serde_dynamo::to_item(&projection.view)
-            .map_err(|e| ProjectorError::Refused(format!("view does not encode: {e}")))?;
-        let hidden = serde_json::to_string(&projection.hidden)
-            .map_err(|e| ProjectorError::Refused(format!("hidden part does not encode: {e}")))?;
-        item.insert(HIDDEN.to_owned(), AttributeValue::S(hidden));
+        let item = projection_item(projection)?;
+        let tables = self.tables().await?;
         self.conditional_put(
-            &self.tables.auction_views,
+            &tables.auction_views,
             "auctionId",
             item,
             projection.version(),
@@ -125,9 +143,9 @@ impl Projections for DynamoDbViews {
     }
 
     async fn put_user_bid(&self, row: &UserBid) -> Result<Written, ProjectorError> {
-        let item: Item = serde_dynamo::to_item(row)
-            .map_err(|e| ProjectorError::Refused(format!("row does not encode: {e}")))?;
-        self.conditional_put(&self.tables.user_bids, "userId", item, row.version)
+        let item = user_bid_item(row)?;
+        let tables = self.tables().await?;
+        self.conditional_put(&tables.user_bids, "userId", item, row.version)
             .await
     }
 }
@@ -137,10 +155,11 @@ impl DynamoDbViews {
         &self,
         auction_id: AuctionId,
     ) -> Result<Option<Item>, ProjectorError> {
+        let tables = self.tables().await?;
         let output = self
             .client
             .get_item()
-            .table_name(&self.tables.auction_views)
+            .table_name(&tables.auction_views)
             .key("auctionId", AttributeValue::S(auction_id.to_string()))
             .consistent_read(true)
             .send()
@@ -167,10 +186,11 @@ impl ReadModels for DynamoDbViews {
             Some(cursor) => Some(to_key(cursor.status_position(status)?)),
             None => None,
         };
+        let tables = self.tables().await?;
         let output = self
             .client
             .query()
-            .table_name(&self.tables.auction_views)
+            .table_name(&tables.auction_views)
             .index_name(STATUS_INDEX)
             .key_condition_expression("#status = :status")
             .expression_attribute_names("#status", "status")
@@ -205,10 +225,11 @@ impl ReadModels for DynamoDbViews {
             Some(cursor) => Some(to_key(cursor.user_bids_position(user_id)?)),
             None => None,
         };
+        let tables = self.tables().await?;
         let output = self
             .client
             .query()
-            .table_name(&self.tables.user_bids)
+            .table_name(&tables.user_bids)
             .key_condition_expression("#user = :user")
             .expression_attribute_names("#user", "userId")
             .expression_attribute_values(":user", AttributeValue::S(user_id.as_str().to_owned()))
@@ -268,6 +289,7 @@ impl DynamoDbViews {
             .into_iter()
             .map(|id| HashMap::from([("auctionId".to_owned(), AttributeValue::S(id.to_string()))]))
             .collect();
+        let table = self.tables().await?.auction_views;
         let mut live = HashMap::new();
         for _ in 0..BATCH_GET_ATTEMPTS {
             if keys.is_empty() {
@@ -281,13 +303,13 @@ impl DynamoDbViews {
             let output = self
                 .client
                 .batch_get_item()
-                .request_items(&self.tables.auction_views, request)
+                .request_items(&table, request)
                 .send()
                 .await
                 .map_err(|e| classify(&e))?;
             for item in output
                 .responses
-                .and_then(|mut tables| tables.remove(&self.tables.auction_views))
+                .and_then(|mut tables| tables.remove(&table))
                 .unwrap_or_default()
             {
                 let part: Live = serde_dynamo::from_item(item)
@@ -296,12 +318,29 @@ impl DynamoDbViews {
             }
             keys = output
                 .unprocessed_keys
-                .and_then(|mut tables| tables.remove(&self.tables.auction_views))
+                .and_then(|mut tables| tables.remove(&table))
                 .map(|unprocessed| unprocessed.keys)
                 .unwrap_or_default();
         }
         Ok(live)
     }
+}
+
+/// The item that stores `projection` in AuctionListView: the view's fields and the hidden part
+/// as JSON text.
+pub fn projection_item(projection: &AuctionProjection) -> Result<Item, ProjectorError> {
+    let mut item: Item = serde_dynamo::to_item(&projection.view)
+        .map_err(|e| ProjectorError::Refused(format!("view does not encode: {e}")))?;
+    let hidden = serde_json::to_string(&projection.hidden)
+        .map_err(|e| ProjectorError::Refused(format!("hidden part does not encode: {e}")))?;
+    item.insert(HIDDEN.to_owned(), AttributeValue::S(hidden));
+    Ok(item)
+}
+
+/// The item that stores `row` in UserBids.
+pub fn user_bid_item(row: &UserBid) -> Result<Item, ProjectorError> {
+    serde_dynamo::to_item(row)
+        .map_err(|e| ProjectorError::Refused(format!("row does not encode: {e}")))
 }
 
 fn limit_i32(page: &PageRequest) -> i32 {
@@ -327,7 +366,7 @@ fn corrupt(auction_id: AuctionId, what: &str) -> ProjectorError {
 
 /// Throttling and transport failures are worth retrying; anything else DynamoDB will refuse
 /// again.
-fn classify<E, R>(error: &SdkError<E, R>) -> ProjectorError
+pub(crate) fn classify<E, R>(error: &SdkError<E, R>) -> ProjectorError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

@@ -40,6 +40,10 @@ pub enum ProjectorError {
         to: u64,
         found: usize,
     },
+    /// The views' alias was switched by someone else since it was read. (a rebuild stops
+    /// without switching: run it again, or look at who switched)
+    #[error("the views' alias is no longer at generation {expected}: another switch happened")]
+    AliasMoved { expected: u64 },
 }
 
 impl ProjectorError {

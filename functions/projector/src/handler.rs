@@ -13,7 +13,7 @@ use stream_records::{Failures, aggregate_of, stored_event};
 
 use crate::error::ProjectorError;
 use crate::ports::{Projections, Written};
-use crate::views::{AuctionProjection, project};
+use crate::views::{AuctionProjection, Replay};
 
 /// Rows written at once: enough to hide latency at an auction's end, few enough not to
 /// exhaust the SDK's connection pool or a partition's throughput.
@@ -264,17 +264,17 @@ where
         Vec::new()
     };
     let filled = missing.len();
-    let next = missing
-        .iter()
-        .chain(std::iter::once(event))
-        .fold(current.clone(), project);
+    let mut replay = Replay::new(current);
+    for event in missing.iter().chain(std::iter::once(event)) {
+        replay.apply(event);
+    }
+    let (next, rows) = replay.finish();
     let Some(next) = next.filter(|next| next.version() == event.version) else {
         return Err(ProjectorError::Corrupt(format!(
             "the history of auction {} does not start with AuctionCreated at version 1",
             event.aggregate_id
         )));
     };
-    let rows = next.changed_user_bids(current.as_ref());
     for chunk in rows.chunks(CONCURRENT_ROW_WRITES) {
         try_join_all(chunk.iter().map(|row| views.put_user_bid(row))).await?;
     }

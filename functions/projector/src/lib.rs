@@ -15,6 +15,7 @@
 //! decoding. Must not depend on the domain (the views follow the events, not the aggregate's
 //! rules), HTTP or SQS.
 
+mod aliases;
 mod dynamodb;
 mod error;
 mod handler;
@@ -22,12 +23,15 @@ mod memory;
 mod ports;
 pub mod views;
 
-pub use dynamodb::{DynamoDbViews, ViewTables, event_tables_from_env};
+pub use aliases::{ALIAS_TTL, AUCTION_VIEWS, Alias, TableSource, ViewAliases};
+pub use dynamodb::{
+    DynamoDbViews, ViewTables, event_tables_from_env, projection_item, user_bid_item,
+};
 pub use error::ProjectorError;
 pub use handler::{Applied, apply, handle};
 pub use memory::InMemoryViews;
 pub use ports::{Cursor, Limit, Page, PageRequest, Projections, ReadModels, Written};
 pub use views::{
-    AuctionProjection, AuctionStatus, AuctionView, BidStatus, EndedBy, PaymentStatus, Settlement,
-    UserBid, project,
+    AuctionProjection, AuctionStatus, AuctionView, BidStatus, EndedBy, PaymentStatus, Replay,
+    Settlement, UserBid, project,
 };

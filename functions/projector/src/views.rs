@@ -300,6 +300,58 @@ impl AuctionProjection {
     }
 }
 
+/// Events folded one at a time into an auction's projection, keeping each bidder's row as of
+/// the last event that changed it.
+///
+/// Both the stream handler (for an event and the gap before it) and a rebuild from the log
+/// fold through this, so the rows they write are the same whatever the batching: a row holds
+/// the version, price and end of the event that last changed its owner's standing.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    projection: Option<AuctionProjection>,
+    rows: BTreeMap<UserId, UserBid>,
+}
+
+impl Replay {
+    /// Starting from the projection as stored (`None` for an auction not seen yet).
+    pub fn new(current: Option<AuctionProjection>) -> Self {
+        Self {
+            projection: current,
+            rows: BTreeMap::new(),
+        }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.projection
+            .as_ref()
+            .map_or(0, AuctionProjection::version)
+    }
+
+    /// Applies `event`; false when it did not move the projection to its version (not the
+    /// next version, or a history not starting with `AuctionCreated`), leaving it unchanged.
+    pub fn apply(&mut self, event: &EventEnvelope) -> bool {
+        match project(self.projection.clone(), event) {
+            Some(next) if next.version() == event.version => {
+                for row in next.changed_user_bids(self.projection.as_ref()) {
+                    self.rows.insert(row.user_id.clone(), row);
+                }
+                self.projection = Some(next);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn projection(&self) -> Option<&AuctionProjection> {
+        self.projection.as_ref()
+    }
+
+    /// The projection and the rows changed since [`Replay::new`].
+    pub fn finish(self) -> (Option<AuctionProjection>, Vec<UserBid>) {
+        (self.projection, self.rows.into_values().collect())
+    }
+}
+
 /// Applies one event to an auction's projection.
 ///
 /// Only the next version applies (1 and `AuctionCreated` for an auction not seen yet); any

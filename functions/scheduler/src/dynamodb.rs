@@ -3,11 +3,13 @@
 //! order is time order and `endsAt <= :now` is a key condition, not a filter).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use auction_events::AuctionId;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
+use projector::{TableSource, ViewTables};
 
 use crate::{Action, Due, DueAuctions, PAGE_SIZE, SchedulerError};
 
@@ -19,14 +21,28 @@ const SCHEDULED: &str = "scheduled";
 #[derive(Debug, Clone)]
 pub struct StatusIndex {
     client: Client,
-    table: String,
+    tables: Arc<TableSource>,
 }
 
 impl StatusIndex {
+    /// On exactly this AuctionListView table.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let table = table.into();
         Self {
             client,
-            table: table.into(),
+            tables: Arc::new(TableSource::Fixed(ViewTables {
+                auction_views: table,
+                user_bids: String::new(),
+            })),
+        }
+    }
+
+    /// On whichever table the views' alias names, so that a rebuild's switch moves the
+    /// scheduler too.
+    pub fn aliased(client: Client, tables: TableSource) -> Self {
+        Self {
+            client,
+            tables: Arc::new(tables),
         }
     }
 
@@ -38,13 +54,19 @@ impl StatusIndex {
         status: &str,
         until: Option<&str>,
     ) -> Result<Vec<HashMap<String, AttributeValue>>, SchedulerError> {
+        let table = self
+            .tables
+            .tables()
+            .await
+            .map_err(|e| SchedulerError::Index(e.to_string()))?
+            .auction_views;
         let mut items = Vec::new();
         let mut start_key = None;
         loop {
             let mut request = self
                 .client
                 .query()
-                .table_name(&self.table)
+                .table_name(&table)
                 .index_name(STATUS_INDEX)
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":status", AttributeValue::S(status.to_owned()))

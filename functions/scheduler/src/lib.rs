@@ -206,7 +206,8 @@ pub async fn sweep_until<B, I>(
 
 /// The event store and the status index over DynamoDB: endpoint, region and credentials from
 /// the standard AWS environment, tables from `EVENTS_TABLE`, `SNAPSHOTS_TABLE`,
-/// `IDEMPOTENCY_TABLE` and `AUCTION_VIEWS_TABLE`. Both binaries build these once.
+/// `IDEMPOTENCY_TABLE`, and the views through the alias in `READ_MODEL_ALIASES_TABLE` (falling
+/// back to `AUCTION_VIEWS_TABLE`). Both binaries build these once.
 pub async fn from_env() -> (Store<event_store::DynamoDbStore>, StatusIndex) {
     let sdk = aws_config::load_from_env().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
@@ -214,12 +215,11 @@ pub async fn from_env() -> (Store<event_store::DynamoDbStore>, StatusIndex) {
         event_store::DynamoDbStore::new(client.clone(), event_store::TableNames::from_env()),
         event_store::SnapshotPolicy::default(),
     );
-    (store, StatusIndex::new(client, views_table_from_env()))
-}
-
-/// The read model table the index belongs to: `AUCTION_VIEWS_TABLE`, default `AuctionListView`.
-pub fn views_table_from_env() -> String {
-    conventions::name_from_env("AUCTION_VIEWS_TABLE", "AuctionListView")
+    let views = projector::TableSource::aliased(
+        projector::ViewAliases::from_env(client.clone()),
+        projector::ViewTables::from_env(),
+    );
+    (store, StatusIndex::aliased(client, views))
 }
 
 /// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).

@@ -53,6 +53,7 @@ fn api_tables(env: &TestEnv) -> api::config::Tables {
         auction_views: names.auction_views_table.clone(),
         user_bids: names.user_bids_table.clone(),
         notifications: names.notifications_table.clone(),
+        read_model_aliases: names.read_model_aliases_table.clone(),
     }
 }
 

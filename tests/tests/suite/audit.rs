@@ -43,6 +43,24 @@ async fn retimed_history(bids: usize) -> (AuctionId, Vec<StoredEvent>) {
     (auction_id, events)
 }
 
+/// What the audit commands read on this test's tables.
+pub(crate) async fn sources(env: &TestEnv) -> ::audit::rebuild::Sources {
+    let names = env.names();
+    ::audit::rebuild::Sources {
+        dynamodb: env.dynamodb().clone(),
+        streams: env.streams().await,
+        log: env.event_store(),
+        aliases: projector::ViewAliases::new(
+            env.dynamodb().clone(),
+            names.read_model_aliases_table.clone(),
+        ),
+        fallback: projector::ViewTables {
+            auction_views: names.auction_views_table.clone(),
+            user_bids: names.user_bids_table.clone(),
+        },
+    }
+}
+
 async fn imported(env: &TestEnv, bids: usize) -> (AuctionId, Vec<StoredEvent>) {
     let (auction_id, events) = retimed_history(bids).await;
     fixtures::import(&env.event_store(), &events).await.unwrap();
@@ -247,7 +265,7 @@ mod cli {
         let cli = Cli::try_parse_from(std::iter::once("auction-admin").chain(args.iter().copied()))
             .unwrap();
         let mut out = Vec::new();
-        let result = run(&env.event_store(), cli.command, &mut out).await;
+        let result = run(&sources(env).await, cli.command, &mut out).await;
         (result, String::from_utf8(out).unwrap())
     }
 

@@ -14,6 +14,7 @@ mod payment_saga;
 mod projector;
 mod provisioning;
 mod publisher;
+mod rebuild;
 mod scheduler;
 mod sqs;
 mod triggers;

@@ -6,20 +6,17 @@
 use std::process::ExitCode;
 
 use audit::cli::{Cli, run};
+use audit::rebuild::Sources;
 use clap::Parser;
-use event_store::{DynamoDbStore, TableNames};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = aws_config::load_from_env().await;
-    let store = DynamoDbStore::new(
-        aws_sdk_dynamodb::Client::new(&config),
-        TableNames::from_env(),
-    );
+    let sources = Sources::from_env(&config);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    match run(&store, cli.command, &mut out).await {
+    match run(&sources, cli.command, &mut out).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(exit) => {
             eprintln!("auction-admin: {exit}");

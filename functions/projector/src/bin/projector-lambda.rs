@@ -5,7 +5,7 @@ use aws_config::BehaviorVersion;
 use aws_lambda_events::event::dynamodb::Event;
 use event_store::DynamoDbStore;
 use lambda_runtime::{LambdaEvent, service_fn};
-use projector::{DynamoDbViews, ViewTables, event_tables_from_env, handle};
+use projector::{DynamoDbViews, ViewAliases, ViewTables, event_tables_from_env, handle};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -18,7 +18,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Built once per execution environment, shared by every invocation.
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let views = DynamoDbViews::new(client.clone(), ViewTables::from_env());
+    // Through the alias, so that a rebuild can switch the tables under a running function.
+    let views = DynamoDbViews::aliased(
+        client.clone(),
+        ViewAliases::from_env(client.clone()),
+        ViewTables::from_env(),
+    );
     let log = DynamoDbStore::new(client, event_tables_from_env());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| async {
         handle(&views, &log, event.payload)

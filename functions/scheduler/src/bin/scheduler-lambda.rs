@@ -2,6 +2,10 @@
 //! `SWEEP_INTERVAL` until just before the next one starts, so that auctions end within a
 //! second of their end time (the function's timeout is 70 s; see docs/scheduler.md).
 
+// The sweep's future, with the alias lookup inside the index query, nests deeper than the
+// compiler's default layout limit.
+#![recursion_limit = "256"]
+
 use std::time::Duration;
 
 use lambda_runtime::{LambdaEvent, service_fn};

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// The CDK app: one stack, `AuctionPlatform` (or -c stackName=...).
+//
+// Context / environment:
+//   lambdaAssets (or LAMBDA_ASSETS_DIR): the directory with <binary>/bootstrap for every Lambda
+//     binary; default ../../target/lambda, where `cargo lambda build --release --arm64` puts them.
+//   commissionBps: PAYMENT_COMMISSION_BPS of the payment saga (default 500).
+//   alarmEmail: an address the alarm topic mails (optional).
+// The account and region come from the CLI's profile (CDK_DEFAULT_ACCOUNT/REGION); the stack
+// does no lookups, so `cdk synth` needs no credentials.
+import * as path from 'node:path';
+
+import { App } from 'aws-cdk-lib';
+
+import { PlatformStack } from '../lib/platform-stack';
+
+const app = new App();
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return value === undefined || value === null || value === '' ? undefined : String(value);
+};
+
+// Relative paths are relative to infra/cdk (where cdk.json is and the CLI runs).
+const lambdaAssets = path.resolve(
+  context('lambdaAssets') ?? process.env.LAMBDA_ASSETS_DIR ?? path.join('..', '..', 'target', 'lambda'),
+);
+const commission = context('commissionBps');
+if (commission !== undefined && !/^\d+$/.test(commission)) {
+  throw new Error(`commissionBps must be whole basis points (0 to 10000), not ${JSON.stringify(commission)}`);
+}
+
+new PlatformStack(app, context('stackName') ?? 'AuctionPlatform', {
+  description: 'Event-sourced auction platform (github: infra/cdk)',
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  lambdaAssets,
+  commissionBps: commission === undefined ? undefined : Number(commission),
+  alarmEmail: context('alarmEmail'),
+});

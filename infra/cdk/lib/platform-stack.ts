@@ -1,0 +1,712 @@
+// The auction platform in one stack: the event log and the other tables, the FIFO queues, the
+// six Lambda functions with their triggers, the HTTP API behind a Cognito JWT authorizer, the
+// scheduler rule, least-privilege roles, alarms and log groups.
+//
+// The tables and queues mirror stack/src/resources.rs (checked against infra/resources.json by
+// test/resources.test.ts); every function's environment is checked against
+// infra/environment.json by test/environment.test.ts. See README.md for the IAM table.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+
+/** The Lambda binaries, by the name cargo gives them (infra/environment.json's `lambdas`). */
+export const BINARIES = [
+  'api-lambda',
+  'notifier-lambda',
+  'payment-saga-lambda',
+  'projector-lambda',
+  'publisher-lambda',
+  'scheduler-lambda',
+] as const;
+export type Binary = (typeof BINARIES)[number];
+
+/** The tag that names each function's binary, for people and for the tests. */
+export const BINARY_TAG = 'auction:binary';
+
+/** Receives after which a queue message moves to its DLQ (stack/src/resources.rs). */
+export const MAX_RECEIVE_COUNT = 3;
+
+/**
+ * AWS's guidance for a queue behind a Lambda event source mapping: a visibility timeout of at
+ * least six times the function's timeout, so that a batch retried by the poller is not handed
+ * to a second invocation while the first still runs.
+ */
+export const VISIBILITY_PER_FUNCTION_TIMEOUT = 6;
+
+export function visibilityTimeoutFor(consumer: lambda.Function): Duration {
+  const timeout = consumer.timeout;
+  if (!timeout) {
+    throw new Error(`${consumer.node.path} has no timeout`);
+  }
+  return Duration.seconds(timeout.toSeconds() * VISIBILITY_PER_FUNCTION_TIMEOUT);
+}
+
+/** DLQs and the stream failure queue keep messages for the maximum SQS allows: 14 days. */
+export const DLQ_RETENTION = Duration.days(14);
+
+/**
+ * The Events stream mappings (projector, publisher), as the local runner runs them
+ * (functions/local-triggers/src/main.rs, docs/local-triggers.md): batch 100, item failures
+ * reported, a failing batch bisected, 3 retries, then the batch's description goes to the
+ * stream-failures queue. Lambda's default retry count is infinite, which would let one poison
+ * record stop a shard for the stream's 24 h; the maximum record age (6 h, below the stream's
+ * 24 h retention) bounds an outage's backlog the same way, and the records stay in the
+ * Events table for a replay.
+ */
+export const STREAM_MAPPING = {
+  batchSize: 100,
+  bisectBatchOnError: true,
+  reportBatchItemFailures: true,
+  retryAttempts: 3,
+  maxRecordAge: Duration.hours(6),
+  startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+  parallelizationFactor: 1,
+} as const;
+
+/** The SQS mappings (notifier, payment saga): batch 10, item failures reported. */
+export const QUEUE_MAPPING = {
+  batchSize: 10,
+  reportBatchItemFailures: true,
+} as const;
+
+/** The function timeouts: 10 s like the local runner's handlers; the scheduler sweeps for 58 s. */
+export const TIMEOUTS: Record<Binary, Duration> = {
+  'api-lambda': Duration.seconds(10),
+  'notifier-lambda': Duration.seconds(10),
+  'payment-saga-lambda': Duration.seconds(10),
+  'projector-lambda': Duration.seconds(10),
+  'publisher-lambda': Duration.seconds(10),
+  'scheduler-lambda': Duration.seconds(70),
+};
+
+export interface PlatformStackProps extends StackProps {
+  /**
+   * A directory holding one folder per binary with its `bootstrap` executable, as
+   * `cargo lambda build --release --arm64` lays them out in `target/lambda/<binary>/bootstrap`.
+   */
+  readonly lambdaAssets: string;
+  /** PAYMENT_COMMISSION_BPS of the payment saga. Default 500 (5 %). */
+  readonly commissionBps?: number;
+  /** Where the alarm topic sends mail, when given. */
+  readonly alarmEmail?: string;
+  /** Log retention of every function and of the API's access log. Default one month. */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Every asset directory the stack needs, or an error that says how to build them. */
+export function checkLambdaAssets(dir: string): void {
+  const missing = BINARIES.filter((binary) => !fs.existsSync(path.join(dir, binary, 'bootstrap')));
+  if (missing.length > 0) {
+    throw new Error(
+      `Lambda assets missing in ${dir}: ${missing.map((b) => `${b}/bootstrap`).join(', ')}. ` +
+        'Build them from the workspace root with `cargo lambda build --release --arm64` ' +
+        '(they land in target/lambda/<binary>/bootstrap), or point -c lambdaAssets=DIR ' +
+        '(or LAMBDA_ASSETS_DIR) at a directory laid out that way. See infra/cdk/README.md.',
+    );
+  }
+}
+
+interface TableAccess {
+  table: dynamodb.Table;
+  actions: string[];
+  /** Index names whose ARNs get `indexActions`. */
+  indexes?: { names: string[]; actions: string[] };
+  /**
+   * Also the tables `auction-admin rebuild` creates beside this one at run time, named
+   * `<name>-r<start time>`, which the views' alias may switch the function to (docs/audit.md).
+   */
+  rebuilt?: boolean;
+}
+
+export class PlatformStack extends Stack {
+  readonly functions: Record<Binary, lambda.Function>;
+
+  constructor(scope: Construct, id: string, props: PlatformStackProps) {
+    super(scope, id, props);
+    checkLambdaAssets(props.lambdaAssets);
+    const commissionBps = props.commissionBps ?? 500;
+    if (!Number.isInteger(commissionBps) || commissionBps < 0 || commissionBps > 10_000) {
+      throw new Error(`commissionBps must be whole basis points from 0 to 10000, not ${commissionBps}`);
+    }
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    // ---------------------------------------------------------------------------------------
+    // Tables (stack/src/resources.rs). Names are left to CloudFormation, so that two stages
+    // fit in one account; the functions learn them from their environment.
+
+    const onDemand = dynamodb.BillingMode.PAY_PER_REQUEST;
+    const S = dynamodb.AttributeType.STRING;
+    const N = dynamodb.AttributeType.NUMBER;
+
+    // The source of truth: append-only, never deleted (no TTL), recoverable to any second of
+    // the last 35 days, and protected from a stack deletion or a stray DeleteTable.
+    const eventsTable = new dynamodb.Table(this, 'Events', {
+      partitionKey: { name: 'aggregateId', type: S },
+      sortKey: { name: 'version', type: N },
+      billingMode: onDemand,
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    eventsTable.addGlobalSecondaryIndex({
+      indexName: 'byEventType',
+      partitionKey: { name: 'eventType', type: S },
+      sortKey: { name: 'occurredAt', type: S },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    const snapshotsTable = new dynamodb.Table(this, 'Snapshots', {
+      partitionKey: { name: 'aggregateId', type: S },
+      billingMode: onDemand,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const idempotencyTable = new dynamodb.Table(this, 'Idempotency', {
+      partitionKey: { name: 'commandKey', type: S },
+      billingMode: onDemand,
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const auctionViewsTable = new dynamodb.Table(this, 'AuctionListView', {
+      partitionKey: { name: 'auctionId', type: S },
+      billingMode: onDemand,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    auctionViewsTable.addGlobalSecondaryIndex({
+      indexName: 'byStatus',
+      partitionKey: { name: 'status', type: S },
+      sortKey: { name: 'endsAt', type: S },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    const userBidsTable = new dynamodb.Table(this, 'UserBids', {
+      partitionKey: { name: 'userId', type: S },
+      sortKey: { name: 'auctionId', type: S },
+      billingMode: onDemand,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const readModelAliasesTable = new dynamodb.Table(this, 'ReadModelAliases', {
+      partitionKey: { name: 'readModel', type: S },
+      billingMode: onDemand,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const notificationsTable = new dynamodb.Table(this, 'Notifications', {
+      partitionKey: { name: 'userId', type: S },
+      sortKey: { name: 'notificationId', type: S },
+      billingMode: onDemand,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // The audit trail of every charge, payout and compensation.
+    const paymentSagasTable = new dynamodb.Table(this, 'PaymentSagas', {
+      partitionKey: { name: 'sagaId', type: S },
+      billingMode: onDemand,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    for (const rebuildable of [snapshotsTable, idempotencyTable, auctionViewsTable, userBidsTable]) {
+      NagSuppressions.addResourceSuppressions(rebuildable, [
+        {
+          id: 'AwsSolutions-DDB3',
+          reason:
+            'Derived or short-lived data: snapshots and the read models (AuctionListView, ' +
+            'UserBids) are rebuilt from the Events table, which has point-in-time recovery; ' +
+            'idempotency records expire after 48 h. PITR would double their storage cost for ' +
+            'nothing a replay cannot restore.',
+        },
+      ]);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Log groups, roles and functions.
+
+    const logGroup = (name: string) =>
+      new logs.LogGroup(this, `${name}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
+
+    const alarmsKey = new kms.Key(this, 'AlarmsKey', {
+      description: 'Encrypts the alarm topic; CloudWatch may use it to publish alarms',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    alarmsKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    const alarmTopic = new sns.Topic(this, 'Alarms', {
+      displayName: 'Auction platform alarms',
+      masterKey: alarmsKey,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail) {
+      alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    }
+    const alarmAction = new cwActions.SnsAction(alarmTopic);
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, periods = 1) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: periods,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(alarmAction);
+      created.addOkAction(alarmAction);
+      return created;
+    };
+
+    const makeFunction = (id: string, binary: Binary, memorySize: number, description: string) => {
+      const logs = logGroup(id);
+      // No managed policy (AWSLambdaBasicExecutionRole would allow every log group): the
+      // role may write its own log group, and what each function uses, granted below.
+      const role = new iam.Role(this, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Execution role of ${binary}`,
+      });
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'WriteOwnLogs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logs.logGroupArn],
+        }),
+      );
+      const fn = new lambda.Function(this, id, {
+        description,
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        // Graviton: about 20 % cheaper per GB-second than x86_64 and as fast for this
+        // I/O-bound code; cargo-lambda cross-compiles to aarch64 with zig (README.md).
+        architecture: lambda.Architecture.ARM_64,
+        handler: 'bootstrap',
+        code: lambda.Code.fromAsset(path.join(props.lambdaAssets, binary)),
+        memorySize,
+        timeout: TIMEOUTS[binary],
+        role,
+        logGroup: logs,
+      });
+      Tags.of(fn).add(BINARY_TAG, binary);
+      alarm(`${id}Errors`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 0,
+        `${binary}: invocations failed (function errors) in the last 5 minutes`);
+      alarm(`${id}Throttles`, fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }), 0,
+        `${binary}: invocations were throttled in the last 5 minutes`);
+      return { fn, role };
+    };
+
+    const grantTables = (role: iam.Role, sid: string, accesses: TableAccess[]) => {
+      accesses.forEach((access, i) => {
+        if (access.actions.length === 0 && !access.indexes) {
+          return;
+        }
+        const tables = access.rebuilt
+          ? [access.table.tableArn, `${access.table.tableArn}-r*`]
+          : [access.table.tableArn];
+        if (access.actions.length > 0) role.addToPolicy(
+          new iam.PolicyStatement({
+            sid: `${sid}${i}`,
+            actions: access.actions.map((a) => `dynamodb:${a}`),
+            resources: tables,
+          }),
+        );
+        if (access.indexes) {
+          const names = access.indexes.names;
+          role.addToPolicy(
+            new iam.PolicyStatement({
+              sid: `${sid}${i}Index`,
+              actions: access.indexes.actions.map((a) => `dynamodb:${a}`),
+              resources: tables.flatMap((table) => names.map((name) => `${table}/index/${name}`)),
+            }),
+          );
+        }
+      });
+    };
+
+    // The event store: loads are Queries (strongly consistent) of the Events table; an append
+    // is a conditional PutItem, or a TransactWriteItems of conditional Puts, which IAM
+    // authorizes as dynamodb:PutItem per item. Snapshots: GetItem, conditional PutItem.
+    const storeRead = { table: eventsTable, actions: ['Query'] };
+    const storeWrite = { table: eventsTable, actions: ['PutItem', 'Query'] };
+    const snapshotsReadWrite = { table: snapshotsTable, actions: ['GetItem', 'PutItem'] };
+    const idempotencyReadWrite = { table: idempotencyTable, actions: ['GetItem', 'PutItem'] };
+    const storeEnvironment = {
+      EVENTS_TABLE: eventsTable.tableName,
+      SNAPSHOTS_TABLE: snapshotsTable.tableName,
+      IDEMPOTENCY_TABLE: idempotencyTable.tableName,
+    };
+
+    // API: commands (load, decide, append, with idempotency keys), the read models, the inbox,
+    // and the admin routes (which read one auction's log).
+    const api = makeFunction('Api', 'api-lambda', 512, 'Bidder API behind the HTTP API');
+    grantTables(api.role, 'Api', [
+      storeWrite,
+      snapshotsReadWrite,
+      idempotencyReadWrite,
+      {
+        table: auctionViewsTable,
+        actions: ['GetItem', 'BatchGetItem'],
+        indexes: { names: ['byStatus'], actions: ['Query'] },
+        rebuilt: true,
+      },
+      { table: userBidsTable, actions: ['Query'], rebuilt: true },
+      { table: notificationsTable, actions: ['Query'] },
+      { table: readModelAliasesTable, actions: ['GetItem'] },
+    ]);
+    setEnvironment(api.fn, {
+      ...storeEnvironment,
+      AUCTION_VIEWS_TABLE: auctionViewsTable.tableName,
+      USER_BIDS_TABLE: userBidsTable.tableName,
+      NOTIFICATIONS_TABLE: notificationsTable.tableName,
+      READ_MODEL_ALIASES_TABLE: readModelAliasesTable.tableName,
+    });
+
+    // Projector: the read models from the stream, version-gated conditional PutItems; a gap
+    // in the stream is filled from the log (Query).
+    const projector = makeFunction('Projector', 'projector-lambda', 256, 'Read models from the Events stream');
+    grantTables(projector.role, 'Projector', [
+      storeRead,
+      { table: auctionViewsTable, actions: ['GetItem', 'PutItem'], rebuilt: true },
+      { table: userBidsTable, actions: ['PutItem'], rebuilt: true },
+      { table: readModelAliasesTable, actions: ['GetItem'] },
+    ]);
+    setEnvironment(projector.fn, {
+      ...storeEnvironment,
+      AUCTION_VIEWS_TABLE: auctionViewsTable.tableName,
+      USER_BIDS_TABLE: userBidsTable.tableName,
+      READ_MODEL_ALIASES_TABLE: readModelAliasesTable.tableName,
+    });
+
+    // Notifier: the inbox from the notifications queue; an event's context (who was outbid)
+    // is the aggregate at that version: the snapshot (GetItem) and the log (Query).
+    const notifier = makeFunction('Notifier', 'notifier-lambda', 256, 'Inbox from the notifications queue');
+    grantTables(notifier.role, 'Notifier', [
+      storeRead,
+      { table: snapshotsTable, actions: ['GetItem'] },
+      { table: notificationsTable, actions: ['PutItem'] },
+    ]);
+    setEnvironment(notifier.fn, {
+      ...storeEnvironment,
+      NOTIFICATIONS_TABLE: notificationsTable.tableName,
+    });
+
+    // Payment saga: its state (GetItem, conditional PutItem) and the RecordPayment* commands
+    // through the event store, with idempotency keys.
+    const saga = makeFunction('PaymentSaga', 'payment-saga-lambda', 256, 'Payment saga on the payments queue');
+    grantTables(saga.role, 'PaymentSaga', [
+      storeWrite,
+      snapshotsReadWrite,
+      idempotencyReadWrite,
+      { table: paymentSagasTable, actions: ['GetItem', 'PutItem'] },
+    ]);
+    setEnvironment(saga.fn, {
+      ...storeEnvironment,
+      PAYMENT_SAGAS_TABLE: paymentSagasTable.tableName,
+      PAYMENT_COMMISSION_BPS: String(commissionBps),
+    });
+
+    // Scheduler: due auctions from the byStatus index, Start/EndAuction through the event
+    // store (its commands carry no idempotency key: their ids are deterministic).
+    const scheduler = makeFunction('Scheduler', 'scheduler-lambda', 256, 'Starts and ends due auctions');
+    grantTables(scheduler.role, 'Scheduler', [
+      storeWrite,
+      snapshotsReadWrite,
+      {
+        table: auctionViewsTable,
+        actions: [],
+        indexes: { names: ['byStatus'], actions: ['Query'] },
+        rebuilt: true,
+      },
+      // The index follows the views' alias, like the API's reads.
+      { table: readModelAliasesTable, actions: ['GetItem'] },
+    ]);
+    setEnvironment(scheduler.fn, {
+      ...storeEnvironment,
+      AUCTION_VIEWS_TABLE: auctionViewsTable.tableName,
+      USER_BIDS_TABLE: userBidsTable.tableName,
+      READ_MODEL_ALIASES_TABLE: readModelAliasesTable.tableName,
+    });
+    const schedulerCfn = scheduler.fn.node.defaultChild as lambda.CfnFunction;
+    // Two: the next minute's invocation starts while the previous one finishes its sweep;
+    // they overlap safely (docs/scheduler.md).
+    schedulerCfn.reservedConcurrentExecutions = 2;
+    // A failed sweep is the next minute's work: no retry that would overlap it.
+    scheduler.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
+    new events.Rule(this, 'SchedulerEveryMinute', {
+      description: 'Invokes the auction scheduler every minute; each invocation sweeps for 58 s',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(scheduler.fn, { retryAttempts: 0, maxEventAge: Duration.seconds(60) })],
+    });
+
+    // ---------------------------------------------------------------------------------------
+    // Queues: FIFO, de-duplicated by the publisher's MessageDeduplicationId (content-based
+    // de-duplication off), each with a FIFO DLQ after 3 receives, and a visibility timeout of
+    // six times its consumer's timeout.
+
+    const fifoWithDlq = (id: string, consumer: lambda.Function) => {
+      const dlq = new sqs.Queue(this, `${id}Dlq`, {
+        fifo: true,
+        contentBasedDeduplication: false,
+        retentionPeriod: DLQ_RETENTION,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      const queue = new sqs.Queue(this, id, {
+        fifo: true,
+        contentBasedDeduplication: false,
+        visibilityTimeout: visibilityTimeoutFor(consumer),
+        deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      consumer.addEventSource(new sources.SqsEventSource(queue, { ...QUEUE_MAPPING }));
+      alarm(`${id}DlqDepth`, dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
+        `${id} DLQ holds messages: a consumer gave up on them after ${MAX_RECEIVE_COUNT} receives`);
+      return { queue, dlq };
+    };
+    const notifications = fifoWithDlq('NotificationsQueue', notifier.fn);
+    const payments = fifoWithDlq('PaymentsQueue', saga.fn);
+
+    // Where the stream mappings describe a batch they gave up on (a standard queue: Lambda
+    // requires one for an on-failure destination). People read it; nothing consumes it.
+    const streamFailures = new sqs.Queue(this, 'StreamFailures', {
+      retentionPeriod: DLQ_RETENTION,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    NagSuppressions.addResourceSuppressions(streamFailures, [
+      {
+        id: 'AwsSolutions-SQS3',
+        reason:
+          'This queue is itself the last stop: the on-failure destination of the Events stream ' +
+          'mappings. Nothing consumes it automatically, so a DLQ behind it would never receive ' +
+          'anything; its depth alarms instead.',
+      },
+    ]);
+    alarm('StreamFailuresDepth', streamFailures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
+      'A stream mapping gave up on a batch of Events records (retries exhausted or record too old)');
+
+    // Publisher: the Events stream to the FIFO queues (SendMessageBatch, authorized as
+    // sqs:SendMessage). Queue URLs are given, so it never calls GetQueueUrl.
+    const publisher = makeFunction('Publisher', 'publisher-lambda', 256, 'Fans the Events stream out to SQS');
+    publisher.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'SendToQueues',
+        actions: ['sqs:SendMessage'],
+        resources: [notifications.queue.queueArn, payments.queue.queueArn],
+      }),
+    );
+    setEnvironment(publisher.fn, {
+      NOTIFICATIONS_QUEUE_URL: notifications.queue.queueUrl,
+      PAYMENTS_QUEUE_URL: payments.queue.queueUrl,
+    });
+
+    for (const [id, consumer] of [['Projector', projector.fn], ['Publisher', publisher.fn]] as const) {
+      consumer.addEventSource(
+        new sources.DynamoEventSource(eventsTable, { ...STREAM_MAPPING, onFailure: new sources.SqsDlq(streamFailures) }),
+      );
+      alarm(`${id}IteratorAge`, consumer.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' }), 60_000,
+        `${id} is more than a minute behind the Events stream for 5 minutes`, 5);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The HTTP API: Cognito users, a JWT authorizer on every route but /health and
+    // /openapi.json, payload format 2.0 (api-lambda reads the authorizer's claims from it).
+
+    const userPool = new cognito.UserPool(this, 'Users', {
+      selfSignUpEnabled: true,
+      signInAliases: { email: true },
+      autoVerify: { email: true },
+      passwordPolicy: {
+        minLength: 12,
+        requireDigits: true,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireSymbols: true,
+      },
+      mfa: cognito.Mfa.OPTIONAL,
+      mfaSecondFactor: { otp: true, sms: false },
+      accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    NagSuppressions.addResourceSuppressions(userPool, [
+      {
+        id: 'AwsSolutions-COG2',
+        reason:
+          'Bidders sign themselves up; requiring MFA of every bidder would turn most away. ' +
+          'TOTP MFA is offered (optional) and the admin group should enable it.',
+      },
+      {
+        id: 'AwsSolutions-COG8',
+        reason:
+          'Threat protection (the Plus feature plan) is billed per monthly active user; a ' +
+          'deployment that wants it sets featurePlan PLUS on the pool. The API is throttled at ' +
+          'the stage and every command is idempotent and authorized by the domain.',
+      },
+    ]);
+    // The admin routes need this group in the token's cognito:groups claim.
+    new cognito.CfnUserPoolGroup(this, 'AdminGroup', {
+      userPoolId: userPool.userPoolId,
+      groupName: 'admin',
+      description: 'May use the /admin routes (audits)',
+    });
+    const client = userPool.addClient('ApiClient', {
+      authFlows: { userSrp: true },
+      generateSecret: false,
+      preventUserExistenceErrors: true,
+      accessTokenValidity: Duration.hours(1),
+      idTokenValidity: Duration.hours(1),
+    });
+
+    const authorizer = new HttpUserPoolAuthorizer('CognitoJwt', userPool, {
+      userPoolClients: [client],
+      identitySource: ['$request.header.Authorization'],
+    });
+    const integration = new HttpLambdaIntegration('ApiIntegration', api.fn, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+    });
+    const httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'Bidder API',
+      createDefaultStage: true,
+    });
+    httpApi.addRoutes({ path: '/{proxy+}', methods: [apigwv2.HttpMethod.ANY], integration, authorizer });
+    const publicRoutes = [
+      ...httpApi.addRoutes({ path: '/health', methods: [apigwv2.HttpMethod.GET], integration }),
+      ...httpApi.addRoutes({ path: '/openapi.json', methods: [apigwv2.HttpMethod.GET], integration }),
+    ];
+    for (const route of publicRoutes) {
+      NagSuppressions.addResourceSuppressions(route, [
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Public on purpose: /health answers a load balancer or a monitor, /openapi.json ' +
+            'is the API description; both read nothing. Every other route has the Cognito JWT ' +
+            'authorizer (the router answers 401 without its claims as well).',
+        },
+      ]);
+    }
+    const accessLogs = logGroup('ApiAccess');
+    const stage = httpApi.defaultStage?.node.defaultChild as apigwv2.CfnStage;
+    stage.accessLogSettings = {
+      destinationArn: accessLogs.logGroupArn,
+      format: JSON.stringify({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        requestTime: '$context.requestTime',
+        httpMethod: '$context.httpMethod',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        protocol: '$context.protocol',
+        responseLength: '$context.responseLength',
+        integrationError: '$context.integrationErrorMessage',
+        authorizerError: '$context.authorizer.error',
+        sub: '$context.authorizer.claims.sub',
+      }),
+    };
+    stage.defaultRouteSettings = { throttlingBurstLimit: 200, throttlingRateLimit: 100 };
+
+    this.functions = {
+      'api-lambda': api.fn,
+      'notifier-lambda': notifier.fn,
+      'payment-saga-lambda': saga.fn,
+      'projector-lambda': projector.fn,
+      'publisher-lambda': publisher.fn,
+      'scheduler-lambda': scheduler.fn,
+    };
+
+    // The views a rebuild creates at run time have names CloudFormation does not know.
+    for (const role of [api.role, projector.role, scheduler.role]) {
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              '`auction-admin rebuild` creates fresh view tables at run time named ' +
+              '<live table>-r<start time> and switches the views alias to them; the grant ' +
+              'covers exactly that name prefix of the two view tables (and their byStatus ' +
+              'index), with the same actions as on the live tables.',
+            appliesTo: [{ regex: '/^Resource::<(AuctionListView|UserBids)[A-Za-z0-9]*\\.Arn>-r\\*(\\/index\\/byStatus)?$/' }],
+          },
+        ],
+        true,
+      );
+    }
+
+    // The stream read grant (from the DynamoDB event source) includes dynamodb:ListStreams,
+    // which has no resource-level permissions.
+    for (const role of [projector.role, publisher.role]) {
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'dynamodb:ListStreams does not support resource-level permissions (the service ' +
+              'authorization reference lists no resource type for it); the event source ' +
+              'mapping needs it. Every other stream action is on the Events stream ARN only.',
+            appliesTo: ['Resource::*'],
+          },
+        ],
+        true,
+      );
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: httpApi.apiEndpoint });
+    new CfnOutput(this, 'UserPoolId', { value: userPool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', { value: client.userPoolClientId });
+    new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
+    const names: Record<string, string> = {
+      EventsTable: eventsTable.tableName,
+      SnapshotsTable: snapshotsTable.tableName,
+      IdempotencyTable: idempotencyTable.tableName,
+      AuctionViewsTable: auctionViewsTable.tableName,
+      UserBidsTable: userBidsTable.tableName,
+      ReadModelAliasesTable: readModelAliasesTable.tableName,
+      NotificationsTable: notificationsTable.tableName,
+      PaymentSagasTable: paymentSagasTable.tableName,
+      NotificationsQueueUrl: notifications.queue.queueUrl,
+      NotificationsDlqUrl: notifications.dlq.queueUrl,
+      PaymentsQueueUrl: payments.queue.queueUrl,
+      PaymentsDlqUrl: payments.dlq.queueUrl,
+      StreamFailuresQueueUrl: streamFailures.queueUrl,
+    };
+    for (const [id, value] of Object.entries(names)) {
+      new CfnOutput(this, id, { value });
+    }
+  }
+}
+
+function setEnvironment(fn: lambda.Function, variables: Record<string, string>): void {
+  for (const [name, value] of Object.entries(variables)) {
+    fn.addEnvironment(name, value);
+  }
+}
