@@ -11,7 +11,8 @@
 //! The load: BENCH_REBUILD_AUCTIONS auctions (default 20,000) of BENCH_REBUILD_BIDS bids each
 //! (default 48, from 8 bidders), i.e. 1,000,000 events by default, decided by the domain and
 //! chained exactly as the store would, then written with BatchWriteItem. Loading takes a few
-//! minutes and is not part of any figure.
+//! minutes and is not part of any figure; on the 2-core machine the whole run takes about half
+//! an hour, because DynamoDB Local scans a million items at about 2,000 per second.
 //!
 //! Run it with `scripts/bench rebuild`.
 
@@ -70,6 +71,12 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let before = raw_scan(&clients.dynamodb, &names.events_table).await?;
+    // Each figure on stderr as soon as it is measured: the whole run takes half an hour.
+    eprintln!(
+        "raw Scan before the rebuild: {} events in {:.1} s",
+        before.0,
+        before.1.as_secs_f64()
+    );
     let sdk = local_stack::sdk_config().await;
     let sources = Sources {
         dynamodb: clients.dynamodb.clone(),
@@ -101,6 +108,12 @@ async fn main() -> Result<()> {
     let rebuilt = rebuild(&sources, &options, &Progress::default())
         .await
         .context("rebuilding")?;
+    eprintln!(
+        "rebuild: {} events, bulk {:.1} s, end to end {:.1} s",
+        rebuilt.events,
+        rebuilt.bulk.as_secs_f64(),
+        rebuilt.total.as_secs_f64()
+    );
     let after = raw_scan(&clients.dynamodb, &names.events_table).await?;
 
     let scanned = (before.0 + after.0) / 2;
