@@ -1068,3 +1068,120 @@ fn from_stream(value: &aws_sdk_dynamodbstreams::types::AttributeValue) -> Attrib
         _ => AttributeValue::Null(true),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use auction_events::RawEnvelope;
+    use chrono::TimeZone;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn tables() -> ViewTables {
+        ViewTables {
+            auction_views: "Views".to_owned(),
+            user_bids: "Rows".to_owned(),
+        }
+    }
+
+    /// An auction's first two events (AuctionCreated v1 and BidPlaced v1 from the contract's
+    /// golden samples), chained and decoded as a Scan would.
+    fn created_and_bid(auction_id: AuctionId) -> Vec<EventEnvelope> {
+        let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/samples");
+        let envelopes = ["AuctionCreated.v1", "BidPlaced.v1"]
+            .iter()
+            .zip(1..)
+            .map(|(name, version)| {
+                let text = std::fs::read_to_string(format!("{samples}/{name}.json")).unwrap();
+                let mut envelope: RawEnvelope = serde_json::from_str(&text).unwrap();
+                envelope.aggregate_id = auction_id;
+                envelope.version = version;
+                if let Some(id) = envelope.payload.get_mut("auctionId") {
+                    *id = json!(auction_id);
+                }
+                envelope
+            })
+            .collect();
+        event_store::chain::seal(event_store::chain::GENESIS, envelopes)
+            .iter()
+            .map(|event| event.decode().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_whole_run_from_version_one_yields_the_rows_then_the_projection() {
+        let auction_id = AuctionId(Uuid::new_v4());
+        let mut fold = Fold::new(auction_id);
+        for event in &created_and_bid(auction_id) {
+            fold.push(event);
+        }
+
+        let items = fold.items(&tables()).unwrap().unwrap();
+
+        let written: Vec<&str> = items.iter().map(|(table, _)| table.as_str()).collect();
+        assert_eq!(written, ["Rows", "Views"]);
+        assert_eq!(items[1].1["version"], AttributeValue::N("2".to_owned()));
+    }
+
+    #[test]
+    fn a_run_that_does_not_start_at_version_one_is_read_again() {
+        let auction_id = AuctionId(Uuid::new_v4());
+        let events = created_and_bid(auction_id);
+        let mut fold = Fold::new(auction_id);
+        fold.push(&events[1]);
+
+        assert!(fold.items(&tables()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_version_skipped_in_the_run_sends_the_auction_back_to_the_log() {
+        let auction_id = AuctionId(Uuid::new_v4());
+        let events = created_and_bid(auction_id);
+        let mut fold = Fold::new(auction_id);
+        fold.push(&events[0]);
+        fold.push(&events[0]);
+
+        assert!(fold.items(&tables()).unwrap().is_none());
+    }
+
+    #[test]
+    fn fresh_tables_carry_the_start_time() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 18, 15, 0).unwrap();
+
+        let fresh = fresh_tables(&tables(), at);
+
+        assert_eq!(fresh.auction_views, "Views-r20261127T181500");
+        assert_eq!(fresh.user_bids, "Rows-r20261127T181500");
+    }
+
+    #[test]
+    fn the_progress_line_shows_the_share_the_rate_and_the_time_left() {
+        let progress = Progress::default();
+        progress.enter(Phase::Scanning);
+        progress.estimated.store(1_000_000, Ordering::Relaxed);
+        progress.scanned.store(250_000, Ordering::Relaxed);
+        progress.written.store(45_000, Ordering::Relaxed);
+
+        let line = progress.line(Duration::from_secs(10));
+
+        assert!(line.starts_with("scanning"), "{line}");
+        assert!(line.contains("250,000 / ~1,000,000 events  25%"), "{line}");
+        assert!(line.contains("25,000 events/s"), "{line}");
+        assert!(line.contains("45,000 items written"), "{line}");
+        assert!(line.contains("ETA 0:00:30"), "{line}");
+    }
+
+    #[test]
+    fn the_estimate_never_falls_below_what_was_scanned() {
+        let progress = Progress::default();
+        progress.enter(Phase::CatchingUp);
+        progress.estimated.store(10, Ordering::Relaxed);
+        progress.scanned.store(12, Ordering::Relaxed);
+
+        let line = progress.line(Duration::from_secs(1));
+
+        assert!(line.contains("12 / ~12 events 100%"), "{line}");
+        assert!(!line.contains("ETA"), "{line}");
+    }
+}
