@@ -14,7 +14,7 @@ use projector::ViewTables;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::rebuild::{Phase, Progress, RebuildOptions, Sources, fresh_tables, rebuild};
+use crate::rebuild::{Progress, RebuildOptions, Sources, fresh_tables, rebuild};
 use crate::{AsOf, AuditError, Report, dynamodb, export};
 
 #[derive(Debug, Parser)]
@@ -293,10 +293,8 @@ async fn with_progress_lines<T>(
         Duration::from_secs(5)
     };
     let started = Instant::now();
-    let mut scan_started: Option<Instant> = None;
-    let mut scan_time = Duration::ZERO;
-    let print = |scan_time: Duration| {
-        let line = progress.line(scan_time);
+    let print = || {
+        let line = progress.line();
         if terminal {
             eprint!("\r{line}\x1b[K");
         } else {
@@ -308,21 +306,14 @@ async fn with_progress_lines<T>(
     loop {
         tokio::select! {
             result = &mut work => {
-                print(scan_time);
+                print();
                 if terminal {
                     eprintln!();
                 }
                 eprintln!("rebuild took {:.1} s", started.elapsed().as_secs_f64());
                 return result;
             }
-            _ = ticker.tick() => {
-                // The rate counts the bulk load's time only.
-                if progress.phase() == Phase::Scanning {
-                    let since = *scan_started.get_or_insert_with(Instant::now);
-                    scan_time = since.elapsed();
-                }
-                print(scan_time);
-            }
+            _ = ticker.tick() => print(),
         }
     }
 }

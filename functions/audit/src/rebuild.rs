@@ -175,6 +175,8 @@ pub struct Progress {
     pub scanned: AtomicU64,
     pub written: AtomicU64,
     pub caught_up: AtomicU64,
+    /// When the Scan began and, once done, ended: the rate counts the bulk load only.
+    scan_window: std::sync::Mutex<(Option<Instant>, Option<Instant>)>,
 }
 
 impl Progress {
@@ -183,12 +185,35 @@ impl Progress {
     }
 
     fn enter(&self, phase: Phase) {
+        if let Ok(mut window) = self.scan_window.lock() {
+            let now = Instant::now();
+            match (phase, *window) {
+                (Phase::Scanning, (None, _)) => window.0 = Some(now),
+                (Phase::Scanning, _) => {}
+                (_, (Some(_), None)) => window.1 = Some(now),
+                _ => {}
+            }
+        }
         self.phase.store(phase as u8, Ordering::Relaxed);
     }
 
-    /// One line: the phase, events scanned of the estimate, the rate since the scan began and
+    /// How long the Scan has run (or ran, once it is done).
+    pub fn scanning_for(&self) -> Duration {
+        match self.scan_window.lock().map(|window| *window) {
+            Ok((Some(start), Some(end))) => end.duration_since(start),
+            Ok((Some(start), None)) => start.elapsed(),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// [`Progress::line_after`] the Scan's own time so far.
+    pub fn line(&self) -> String {
+        self.line_after(self.scanning_for())
+    }
+
+    /// One line: the phase, events scanned of the estimate, the rate over `scanning_for` and
     /// the time left at that rate.
-    pub fn line(&self, scanning_for: Duration) -> String {
+    pub fn line_after(&self, scanning_for: Duration) -> String {
         let phase = self.phase();
         let scanned = self.scanned.load(Ordering::Relaxed);
         let estimated = self.estimated.load(Ordering::Relaxed).max(scanned);
@@ -1163,7 +1188,7 @@ mod tests {
         progress.scanned.store(250_000, Ordering::Relaxed);
         progress.written.store(45_000, Ordering::Relaxed);
 
-        let line = progress.line(Duration::from_secs(10));
+        let line = progress.line_after(Duration::from_secs(10));
 
         assert!(line.starts_with("scanning"), "{line}");
         assert!(line.contains("250,000 / ~1,000,000 events  25%"), "{line}");
@@ -1179,7 +1204,7 @@ mod tests {
         progress.estimated.store(10, Ordering::Relaxed);
         progress.scanned.store(12, Ordering::Relaxed);
 
-        let line = progress.line(Duration::from_secs(1));
+        let line = progress.line_after(Duration::from_secs(1));
 
         assert!(line.contains("12 / ~12 events 100%"), "{line}");
         assert!(!line.contains("ETA"), "{line}");
