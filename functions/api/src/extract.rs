@@ -116,6 +116,14 @@ async fn read_limited(request: Request) -> Result<Bytes, ApiError> {
 }
 
 fn parse<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    // serde fills a struct from a JSON array too, field by field in order, so `[5000, null,
+    // "EUR"]` would be a bid: every body is an object, and anything else is refused first.
+    if raw.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(raw) {
+            Ok(_) => ApiError::InvalidBody("the body must be a JSON object".to_owned()),
+            Err(error) => ApiError::MalformedJson(error.to_string()),
+        });
+    }
     serde_json::from_slice(raw).map_err(|error| match error.classify() {
         serde_json::error::Category::Data => ApiError::InvalidBody(error.to_string()),
         _ => ApiError::MalformedJson(error.to_string()),
