@@ -4,19 +4,15 @@
 //! A property that does not hold panics, which libFuzzer reports as a crash with the input that
 //! caused it (see docs/fuzzing.md).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::{AuctionId, EventEnvelope, UserId};
+use auction_events::{EventEnvelope, UserId};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use event_store::{
-    EventLog, IdempotencyRecord, IdempotencyRecords, InMemoryStore, Meter, Snapshot,
-    SnapshotPolicy, Snapshots, Store, StoreError, StoredEvent,
-};
+use chrono::{TimeDelta, TimeZone, Utc};
+use event_store::{InMemoryStore, SnapshotPolicy, Store};
 use http_body_util::BodyExt;
 use notifier::InMemoryNotifications;
 use projector::InMemoryViews;
@@ -51,101 +47,6 @@ pub fn check_history(events: &[EventEnvelope]) {
 
 // ------------------------------------------------------------------------- the API harness
 
-/// The in-memory store, counting every write that took effect (appended events, idempotency
-/// records, snapshots).
-#[derive(Debug, Default)]
-pub struct CountingStore {
-    inner: InMemoryStore,
-    writes: AtomicUsize,
-}
-
-impl CountingStore {
-    pub fn writes(&self) -> usize {
-        self.writes.load(Ordering::SeqCst)
-    }
-
-    fn wrote<T>(&self, result: &Result<T, StoreError>, writes: usize) {
-        if result.is_ok() {
-            self.writes.fetch_add(writes, Ordering::SeqCst);
-        }
-    }
-}
-
-impl EventLog for CountingStore {
-    async fn read_after(
-        &self,
-        aggregate_id: AuctionId,
-        after: u64,
-        meter: &Meter,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.read_after(aggregate_id, after, meter).await
-    }
-
-    async fn read_range(
-        &self,
-        aggregate_id: AuctionId,
-        from: u64,
-        to: u64,
-        meter: &Meter,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.read_range(aggregate_id, from, to, meter).await
-    }
-
-    async fn append(&self, events: &[StoredEvent], meter: &Meter) -> Result<(), StoreError> {
-        let result = self.inner.append(events, meter).await;
-        self.wrote(&result, events.len());
-        result
-    }
-
-    async fn find_by_command_key(
-        &self,
-        aggregate_id: AuctionId,
-        command_key: &str,
-        not_before: DateTime<Utc>,
-        meter: &Meter,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner
-            .find_by_command_key(aggregate_id, command_key, not_before, meter)
-            .await
-    }
-}
-
-impl Snapshots for CountingStore {
-    async fn get_snapshot(
-        &self,
-        aggregate_id: AuctionId,
-        meter: &Meter,
-    ) -> Result<Option<Snapshot>, StoreError> {
-        self.inner.get_snapshot(aggregate_id, meter).await
-    }
-
-    async fn put_snapshot(&self, snapshot: &Snapshot, meter: &Meter) -> Result<(), StoreError> {
-        let result = self.inner.put_snapshot(snapshot, meter).await;
-        self.wrote(&result, 1);
-        result
-    }
-}
-
-impl IdempotencyRecords for CountingStore {
-    async fn get_record(
-        &self,
-        command_key: &str,
-        meter: &Meter,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.get_record(command_key, meter).await
-    }
-
-    async fn put_record(
-        &self,
-        record: &IdempotencyRecord,
-        meter: &Meter,
-    ) -> Result<(), StoreError> {
-        let result = self.inner.put_record(record, meter).await;
-        self.wrote(&result, 1);
-        result
-    }
-}
-
 const SECRET: &[u8] = b"fuzzing-secret-of-the-local-verifier";
 
 /// What a request got.
@@ -160,7 +61,7 @@ pub struct Reply {
 /// increment 100), and `fresh`, without bids, with a buy-now price.
 pub struct Api {
     router: Router,
-    store: Store<CountingStore>,
+    store: Store<InMemoryStore>,
     pub open: String,
     pub fresh: String,
     /// The writes of the seeding: while the count stays there, the store is as seeded and the
@@ -202,7 +103,7 @@ fn token(sub: &str) -> String {
 
 impl Api {
     pub fn new() -> Self {
-        let store = Store::new(CountingStore::default(), SnapshotPolicy::default());
+        let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
         let app = App {
             store: store.clone(),
             clock: Arc::new(FixedClock::new(

@@ -16,20 +16,16 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::{AuctionId, Currency, UserId};
+use auction_events::{Currency, UserId};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, SecondsFormat, TimeDelta, TimeZone, Utc};
-use event_store::{
-    EventLog, IdempotencyRecord, IdempotencyRecords, InMemoryStore, Meter, Snapshot,
-    SnapshotPolicy, Snapshots, Store, StoreError, StoredEvent,
-};
+use event_store::{InMemoryStore, SnapshotPolicy, Store};
 use http_body_util::BodyExt;
 use notifier::InMemoryNotifications;
 use projector::InMemoryViews;
@@ -46,103 +42,6 @@ const MAX_BODY: usize = api::extract::MAX_BODY_BYTES;
 const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 /// Cases per property: enough to hit every category of every generator many times.
 const CASES: u32 = 300;
-
-// ------------------------------------------------------------------ the store, counting writes
-
-/// The in-memory store, counting every write that took effect: appended events, idempotency
-/// records and snapshots. A refused request must leave the count where it was.
-#[derive(Debug, Default)]
-struct CountingStore {
-    inner: InMemoryStore,
-    writes: AtomicUsize,
-}
-
-impl CountingStore {
-    fn writes(&self) -> usize {
-        self.writes.load(Ordering::SeqCst)
-    }
-
-    fn wrote<T>(&self, result: &Result<T, StoreError>, writes: usize) {
-        if result.is_ok() {
-            self.writes.fetch_add(writes, Ordering::SeqCst);
-        }
-    }
-}
-
-impl EventLog for CountingStore {
-    async fn read_after(
-        &self,
-        aggregate_id: AuctionId,
-        after: u64,
-        meter: &Meter,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.read_after(aggregate_id, after, meter).await
-    }
-
-    async fn read_range(
-        &self,
-        aggregate_id: AuctionId,
-        from: u64,
-        to: u64,
-        meter: &Meter,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner.read_range(aggregate_id, from, to, meter).await
-    }
-
-    async fn append(&self, events: &[StoredEvent], meter: &Meter) -> Result<(), StoreError> {
-        let result = self.inner.append(events, meter).await;
-        self.wrote(&result, events.len());
-        result
-    }
-
-    async fn find_by_command_key(
-        &self,
-        aggregate_id: AuctionId,
-        command_key: &str,
-        not_before: DateTime<Utc>,
-        meter: &Meter,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        self.inner
-            .find_by_command_key(aggregate_id, command_key, not_before, meter)
-            .await
-    }
-}
-
-impl Snapshots for CountingStore {
-    async fn get_snapshot(
-        &self,
-        aggregate_id: AuctionId,
-        meter: &Meter,
-    ) -> Result<Option<Snapshot>, StoreError> {
-        self.inner.get_snapshot(aggregate_id, meter).await
-    }
-
-    async fn put_snapshot(&self, snapshot: &Snapshot, meter: &Meter) -> Result<(), StoreError> {
-        let result = self.inner.put_snapshot(snapshot, meter).await;
-        self.wrote(&result, 1);
-        result
-    }
-}
-
-impl IdempotencyRecords for CountingStore {
-    async fn get_record(
-        &self,
-        command_key: &str,
-        meter: &Meter,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.get_record(command_key, meter).await
-    }
-
-    async fn put_record(
-        &self,
-        record: &IdempotencyRecord,
-        meter: &Meter,
-    ) -> Result<(), StoreError> {
-        let result = self.inner.put_record(record, meter).await;
-        self.wrote(&result, 1);
-        result
-    }
-}
 
 // ---------------------------------------------------------------------------------- harness
 
@@ -187,7 +86,7 @@ fn shorten(text: &str, max_chars: usize) -> String {
 struct Battery {
     runtime: tokio::runtime::Runtime,
     router: Router,
-    store: Store<CountingStore>,
+    store: Store<InMemoryStore>,
     jwt: LocalJwt,
     open: Uuid,
     fresh: Uuid,
@@ -200,7 +99,7 @@ impl Battery {
             .enable_all()
             .build()
             .unwrap();
-        let store = Store::new(CountingStore::default(), SnapshotPolicy::default());
+        let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
         let app = App {
             store: store.clone(),
             clock: Arc::new(FixedClock::new(now())),

@@ -24,6 +24,8 @@ struct Tables {
     /// Appends still to commit and then report [`StoreError::Contention`], as when DynamoDB
     /// commits a write and the response is lost on the way back.
     lost_responses: u32,
+    /// Writes that took effect: events appended, snapshots and idempotency records put.
+    writes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -84,6 +86,13 @@ impl InMemoryStore {
     /// Makes the next `appends` appends commit and then fail as a lost response would.
     pub fn lose_next_append_responses(&self, appends: u32) {
         self.tables().lost_responses = appends;
+    }
+
+    /// How many writes succeeded so far (each appended event, snapshot put and idempotency
+    /// record put counts one, as a DynamoDB write request would): tests of refused input check
+    /// that it did not move.
+    pub fn writes(&self) -> usize {
+        self.tables().writes
     }
 
     /// Every stored event of an aggregate, for assertions.
@@ -153,6 +162,7 @@ impl EventLog for InMemoryStore {
         }
         log.extend(events.iter().cloned());
         log.sort_by_key(StoredEvent::version);
+        tables.writes += events.len();
         if tables.lost_responses > 0 {
             tables.lost_responses -= 1;
             return Err(StoreError::Contention("simulated lost response".to_owned()));
@@ -196,6 +206,7 @@ impl Snapshots for InMemoryStore {
                 .snapshots
                 .insert(snapshot.aggregate_id, snapshot.clone());
         }
+        tables.writes += 1;
         Ok(())
     }
 }
@@ -216,10 +227,12 @@ impl IdempotencyRecords for InMemoryStore {
         meter: &Meter,
     ) -> Result<(), StoreError> {
         meter.record(Purpose::Idempotency, ONE_WRITE);
-        self.tables()
+        let mut tables = self.tables();
+        tables
             .records
             .entry(record.command_key.clone())
             .or_insert_with(|| record.clone());
+        tables.writes += 1;
         Ok(())
     }
 }
