@@ -40,7 +40,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use chrono::{DateTime, Utc};
-use event_store::{DynamoDbStore, EventLog, Meter, StoreError, StoredEvent, event_from_image};
+use event_store::{DynamoDbStore, EventLog, Meter, StoredEvent, event_from_image};
 use futures_util::future::try_join_all;
 use projector::{
     Alias, DynamoDbViews, Projections, Replay, ViewAliases, ViewTables, projection_item,
@@ -813,7 +813,8 @@ async fn write_batches(
 }
 
 /// Runs `request` again on throttling and transport failures (up to 8 times, with a growing
-/// pause); other failures are returned at once.
+/// pause); other failures are returned at once. For DynamoDB and DynamoDB Streams requests
+/// alike: both SDKs share the error type.
 async fn with_retries<T, E, R, F, Fut>(mut request: F) -> Result<T, AuditError>
 where
     F: FnMut() -> Fut,
@@ -827,11 +828,9 @@ where
         match request().await {
             Ok(output) => return Ok(output),
             Err(error) => {
-                let failure = store_failure(&error);
-                let transient = matches!(&failure, AuditError::Store(e) if e.is_transient());
                 attempt += 1;
-                if !transient || attempt >= 8 {
-                    return Err(failure);
+                if !conventions::Failure::of(&error).is_transient() || attempt >= 8 {
+                    return Err(store_failure(&error));
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
@@ -876,10 +875,9 @@ impl<'a> Tail<'a> {
         let mut events = Vec::new();
         for index in 0..self.shards.len() {
             while let Some(iterator) = self.shards[index].1.clone() {
-                let output = with_streams_retries(|| {
-                    self.streams.get_records().shard_iterator(&iterator).send()
-                })
-                .await?;
+                let output =
+                    with_retries(|| self.streams.get_records().shard_iterator(&iterator).send())
+                        .await?;
                 let records = output.records();
                 for record in records {
                     events.extend(event_of(record)?);
@@ -918,7 +916,7 @@ impl<'a> Tail<'a> {
         let mut listed = Vec::new();
         let mut start: Option<String> = None;
         loop {
-            let output = with_streams_retries(|| {
+            let output = with_retries(|| {
                 self.streams
                     .describe_stream()
                     .stream_arn(self.stream_arn)
@@ -980,7 +978,7 @@ impl<'a> Tail<'a> {
     }
 
     async fn add(&mut self, shard_id: &str, position: ShardIteratorType) -> Result<(), AuditError> {
-        let output = with_streams_retries(|| {
+        let output = with_retries(|| {
             self.streams
                 .get_shard_iterator()
                 .stream_arn(self.stream_arn)
@@ -1029,37 +1027,6 @@ async fn apply_one(
     let current = views.load(event.aggregate_id).await?;
     projector::apply(views, log, current, event).await?;
     Ok(())
-}
-
-async fn with_streams_retries<T, E, R, F, Fut>(mut request: F) -> Result<T, AuditError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, aws_sdk_dynamodbstreams::error::SdkError<E, R>>>,
-    E: aws_sdk_dynamodbstreams::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let mut pause = Duration::from_millis(50);
-    let mut attempt = 0;
-    loop {
-        match request().await {
-            Ok(output) => return Ok(output),
-            Err(error) => {
-                let failure = conventions::Failure::of(&error);
-                attempt += 1;
-                if !failure.is_transient() || attempt >= 8 {
-                    return Err(AuditError::Store(match failure {
-                        conventions::Failure::Throttled(reason) => StoreError::Contention(reason),
-                        conventions::Failure::Unavailable(reason) => {
-                            StoreError::Unavailable(reason)
-                        }
-                        conventions::Failure::Refused(reason) => StoreError::Refused(reason),
-                    }));
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
 }
 
 /// A stream image's value as the DynamoDB client's own type, so the store's item parser reads
