@@ -186,6 +186,20 @@ impl Emulator {
         Ok(())
     }
 
+    /// SIGKILL to the whole group at once, as a crash would end it, then reaps it.
+    pub(crate) async fn kill(&mut self) -> Result<()> {
+        self.signal_group(Signal::SIGKILL);
+        let status = self.child.wait().await.map_err(|e| {
+            Error::io(
+                format!("waiting for {} (pid {})", self.service, self.pid),
+                e,
+            )
+        })?;
+        self.reaped = true;
+        tracing::debug!(service = self.service, pid = self.pid, %status, "killed");
+        Ok(())
+    }
+
     fn signal_group(&self, signal: Signal) {
         if self.reaped {
             return;

@@ -24,6 +24,8 @@ const DYNAMODB_SIMULATOR_PACKAGE: &str = "amplify-dynamodb-simulator";
 /// moto's version; every other Python package is pinned in `moto-requirements.txt`.
 pub const MOTO_VERSION: &str = "5.2.5";
 const MOTO_REQUIREMENTS: &str = include_str!("../moto-requirements.txt");
+/// moto's server with its queues kept in a file (see the script's docstring).
+const MOTO_DURABLE: &str = include_str!("../moto_durable.py");
 
 /// Overrides where the tools live (default: `.local` at the workspace root, which is ignored by
 /// git). Set it to share one install between clones.
@@ -79,6 +81,26 @@ impl Tools {
 
     pub(crate) fn moto_server(&self) -> PathBuf {
         self.moto_dir().join("venv").join("bin").join("moto_server")
+    }
+
+    /// The virtualenv's Python, which runs [`MOTO_DURABLE`] when queues must survive a restart.
+    pub(crate) fn moto_python(&self) -> PathBuf {
+        self.moto_dir().join("venv").join("bin").join("python")
+    }
+
+    /// Writes [`MOTO_DURABLE`] into the moto directory (when it differs) and returns its path.
+    /// Written at launch rather than at install, so that an installed stack always runs the
+    /// script of the binary that starts it.
+    pub(crate) fn moto_durable_script(&self) -> Result<PathBuf> {
+        let path = self.moto_dir().join("moto_durable.py");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(MOTO_DURABLE) {
+            // Through a rename: another launcher may be starting the script right now.
+            let temporary = path.with_extension(format!("py.{}.tmp", std::process::id()));
+            std::fs::write(&temporary, MOTO_DURABLE)
+                .and_then(|()| std::fs::rename(&temporary, &path))
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        }
+        Ok(path)
     }
 
     /// Whether both emulators are installed at the pinned versions.

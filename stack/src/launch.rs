@@ -1,5 +1,6 @@
 //! Starting the emulators on free ports and waiting until they answer.
 
+use std::ffi::OsString;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -30,8 +31,9 @@ const LOG_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Debug, Clone)]
 pub struct StartOptions {
     pub tools: Tools,
-    /// Keep DynamoDB Local's data in this directory between runs; `None` keeps it in memory.
-    /// SQS queues are always in memory (moto has no persistence); provisioning recreates them.
+    /// Keep the emulators' data in this directory between runs and across crashes: DynamoDB
+    /// Local's database, and moto's queues and messages (through `moto_durable.py`, since moto
+    /// itself keeps them only in memory). `None` keeps both in memory.
     pub data_dir: Option<PathBuf>,
     /// How long each emulator gets to answer its first API call.
     pub ready_timeout: Duration,
@@ -53,6 +55,17 @@ pub struct LocalStack {
     dynamodb: Emulator,
     sqs: Emulator,
     endpoints: Endpoints,
+    /// As started, with the data directory made absolute: what a restart needs.
+    options: StartOptions,
+}
+
+/// One of the stack's emulators, for [`LocalStack::kill`] and [`LocalStack::restart`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// DynamoDB Local (DynamoDB and DynamoDB Streams).
+    Dynamodb,
+    /// moto's SQS server.
+    Sqs,
 }
 
 impl LocalStack {
@@ -84,11 +97,14 @@ impl LocalStack {
         let dynamodb = Kind::Dynamodb {
             data_dir: data_dir.as_deref(),
         };
+        let sqs = Kind::Sqs {
+            data_dir: data_dir.as_deref(),
+        };
         // Started concurrently: the JVM's start-up dominates, and moto's Python start-up hides
         // behind it. If one fails, dropping the other's future kills its emulator.
         let (dynamodb, sqs) = tokio::try_join!(
             start_emulator(dynamodb, tools, &sdk, deadline, options.ready_timeout),
-            start_emulator(Kind::Sqs, tools, &sdk, deadline, options.ready_timeout),
+            start_emulator(sqs, tools, &sdk, deadline, options.ready_timeout),
         )?;
         let endpoints = Endpoints {
             dynamodb: endpoint_url(dynamodb.port()),
@@ -98,7 +114,58 @@ impl LocalStack {
             dynamodb,
             sqs,
             endpoints,
+            options: StartOptions {
+                data_dir,
+                ..options.clone()
+            },
         })
+    }
+
+    /// Kills one emulator with SIGKILL, as a crash would (no shutdown hook runs), and reaps it.
+    /// For fault tests: with a data directory, [`LocalStack::restart`] brings it back with its
+    /// data; without one, its data is gone.
+    pub async fn kill(&mut self, service: Service) -> Result<()> {
+        self.emulator(service).kill().await
+    }
+
+    /// Starts a killed or stopped emulator again on the same port (clients keep their endpoint)
+    /// and returns once it answers a real API call.
+    pub async fn restart(&mut self, service: Service) -> Result<()> {
+        let data_dir = self.options.data_dir.clone();
+        let kind = match service {
+            Service::Dynamodb => Kind::Dynamodb {
+                data_dir: data_dir.as_deref(),
+            },
+            Service::Sqs => Kind::Sqs {
+                data_dir: data_dir.as_deref(),
+            },
+        };
+        let timeout = self.options.ready_timeout;
+        let sdk = sdk_config().await;
+        let port = self.emulator(service).port();
+        let launch = kind.launch(&self.options.tools, port)?;
+        let mut emulator = Emulator::spawn(&launch, port)?;
+        if let Err(error) =
+            wait_ready(&mut emulator, kind, &sdk, Instant::now() + timeout, timeout).await
+        {
+            emulator.stop().await?;
+            return Err(error);
+        }
+        tracing::info!(
+            service = kind.service(),
+            pid = emulator.pid(),
+            port,
+            "restarted"
+        );
+        *self.emulator(service) = emulator;
+        Ok(())
+    }
+
+    fn emulator(&mut self, service: Service) -> &mut Emulator {
+        match service {
+            Service::Dynamodb => &mut self.dynamodb,
+            Service::Sqs => &mut self.sqs,
+        }
     }
 
     pub fn endpoints(&self) -> &Endpoints {
@@ -148,27 +215,28 @@ impl LocalStack {
 #[derive(Debug, Clone, Copy)]
 enum Kind<'a> {
     Dynamodb { data_dir: Option<&'a Path> },
-    Sqs,
+    Sqs { data_dir: Option<&'a Path> },
 }
 
 impl Kind<'_> {
     fn service(self) -> &'static str {
         match self {
             Kind::Dynamodb { .. } => "DynamoDB Local",
-            Kind::Sqs => "moto (SQS)",
+            Kind::Sqs { .. } => "moto (SQS)",
         }
     }
 
     fn probe_name(self) -> &'static str {
         match self {
             Kind::Dynamodb { .. } => "DynamoDB ListTables",
-            Kind::Sqs => "SQS ListQueues",
+            Kind::Sqs { .. } => "SQS ListQueues",
         }
     }
 
-    fn launch(self, tools: &Tools, port: u16) -> Launch {
+    fn launch(self, tools: &Tools, port: u16) -> Result<Launch> {
         let launcher = std::process::id();
-        match self {
+        let host: OsString = Ipv4Addr::LOCALHOST.to_string().into();
+        let launch = match self {
             Kind::Dynamodb { data_dir } => Launch {
                 service: self.service(),
                 program: "java".into(),
@@ -180,22 +248,31 @@ impl Kind<'_> {
                     .logs_dir()
                     .join(format!("dynamodb-local.{launcher}.log")),
             },
-            Kind::Sqs => Launch {
-                service: self.service(),
-                program: tools.moto_server().into_os_string(),
-                prerequisite: None,
-                args: vec![
-                    "-H".into(),
-                    Ipv4Addr::LOCALHOST.to_string().into(),
-                    "-p".into(),
-                    port.to_string().into(),
-                ],
-                // Unbuffered, so that the log tail in an error shows what moto printed last.
-                envs: vec![("PYTHONUNBUFFERED", "1")],
-                cwd: tools.home().to_path_buf(),
-                log: tools.logs_dir().join(format!("moto.{launcher}.log")),
-            },
-        }
+            Kind::Sqs { data_dir } => {
+                let mut args: Vec<OsString> =
+                    vec!["-H".into(), host, "-p".into(), port.to_string().into()];
+                let program = match data_dir {
+                    None => tools.moto_server().into_os_string(),
+                    Some(dir) => {
+                        args.insert(0, tools.moto_durable_script()?.into_os_string());
+                        args.push("--state".into());
+                        args.push(dir.join("sqs-state.pickle").into_os_string());
+                        tools.moto_python().into_os_string()
+                    }
+                };
+                Launch {
+                    service: self.service(),
+                    program,
+                    prerequisite: None,
+                    args,
+                    // Unbuffered, so that the log tail in an error shows what moto printed last.
+                    envs: vec![("PYTHONUNBUFFERED", "1")],
+                    cwd: tools.home().to_path_buf(),
+                    log: tools.logs_dir().join(format!("moto.{launcher}.log")),
+                }
+            }
+        };
+        Ok(launch)
     }
 
     async fn probe(self, clients: &Clients) -> std::result::Result<(), String> {
@@ -208,7 +285,7 @@ impl Kind<'_> {
                 .await
                 .map(drop)
                 .map_err(|e| DisplayErrorContext(e).to_string()),
-            Kind::Sqs => clients
+            Kind::Sqs { .. } => clients
                 .sqs
                 .list_queues()
                 .send()
@@ -229,7 +306,7 @@ async fn start_emulator(
     let mut attempt = 1;
     loop {
         let port = free_port()?;
-        let mut emulator = Emulator::spawn(&kind.launch(tools, port), port)?;
+        let mut emulator = Emulator::spawn(&kind.launch(tools, port)?, port)?;
         let result = wait_ready(&mut emulator, kind, sdk, deadline, ready_timeout).await;
         match result {
             Ok(()) => {

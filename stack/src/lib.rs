@@ -23,7 +23,7 @@ mod sdk;
 
 pub use error::Error;
 pub use install::{DYNAMODB_SIMULATOR_VERSION, MOTO_VERSION, Tools};
-pub use launch::{DEFAULT_READY_TIMEOUT, LocalStack, StartOptions};
+pub use launch::{DEFAULT_READY_TIMEOUT, LocalStack, Service, StartOptions};
 pub use provision::{Provisioned, ProvisionedQueue, ProvisionedStandardQueue, provision};
 pub use resources::ResourceNames;
 pub use sdk::{ACCESS_KEY_ID, Clients, Endpoints, REGION, SECRET_ACCESS_KEY, sdk_config};

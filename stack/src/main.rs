@@ -58,7 +58,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct UpArgs {
-    /// Keep DynamoDB Local's data in DIR between runs (default: in memory).
+    /// Keep the emulators' data in DIR between runs and across crashes: DynamoDB Local's tables
+    /// and moto's queues with their messages (default: in memory).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Also write the environment lines to FILE; it is removed when the stack stops.

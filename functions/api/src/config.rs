@@ -1,8 +1,11 @@
 //! What both binaries build once at start-up from the standard AWS environment.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
 use notifier::DynamoDbNotifications;
 use projector::{DynamoDbViews, ViewAliases, ViewTables};
@@ -72,8 +75,31 @@ pub fn adapters(client: aws_sdk_dynamodb::Client, tables: Tables) -> Adapters {
 /// The adapters over DynamoDB: endpoint, region and credentials from the standard AWS
 /// environment, table names from [`Tables::from_env`].
 pub async fn dynamodb() -> Adapters {
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .retry_config(retries())
+        .load()
+        .await;
     adapters(aws_sdk_dynamodb::Client::new(&sdk), Tables::from_env())
+}
+
+/// A bidder waits on DynamoDB, so an unreachable or hung table must turn into a 503 within
+/// seconds rather than hold the request until API Gateway (30 s) or the Lambda (10 s) gives
+/// up: a connection gets 1 s, an attempt 2 s, the whole call with its retries 5 s.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
+}
+
+/// The SDK's standard retries (3 attempts, jittered exponential backoff), with the backoff
+/// capped at 1 s (the default cap, 20 s, is beyond a request's budget).
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_max_backoff(Duration::from_secs(1))
 }
 
 /// JSON log lines (one object per line, with the request span's correlation id), filtered by

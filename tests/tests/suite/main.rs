@@ -9,6 +9,7 @@ mod api;
 mod audit;
 mod dynamodb_local;
 mod event_store;
+mod faults;
 mod notifier;
 mod payment_saga;
 mod projector;

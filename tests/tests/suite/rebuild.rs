@@ -30,7 +30,7 @@ const BUDGET: Duration = Duration::from_secs(60);
 type Item = HashMap<String, AttributeValue>;
 type Running = (CancellationToken, JoinHandle<Result<(), TriggerError>>);
 
-fn live(env: &TestEnv) -> ViewTables {
+pub(crate) fn live(env: &TestEnv) -> ViewTables {
     ViewTables {
         auction_views: env.names().auction_views_table.clone(),
         user_bids: env.names().user_bids_table.clone(),
@@ -45,19 +45,19 @@ fn aliases(env: &TestEnv) -> ViewAliases {
 }
 
 /// The views as the deployed projector and API hold them: through the alias.
-fn aliased(env: &TestEnv) -> DynamoDbViews {
+pub(crate) fn aliased(env: &TestEnv) -> DynamoDbViews {
     DynamoDbViews::aliased(env.dynamodb().clone(), aliases(env), live(env))
 }
 
 /// Fresh table names under this test's prefix.
-fn fresh(env: &TestEnv, tag: &str) -> ViewTables {
+pub(crate) fn fresh(env: &TestEnv, tag: &str) -> ViewTables {
     ViewTables {
         auction_views: format!("{}-{tag}", env.names().auction_views_table),
         user_bids: format!("{}-{tag}", env.names().user_bids_table),
     }
 }
 
-fn options(target: ViewTables, switch: bool) -> RebuildOptions {
+pub(crate) fn options(target: ViewTables, switch: bool) -> RebuildOptions {
     let mut options = RebuildOptions::new(target);
     options.segments = 4;
     options.writers = 4;
@@ -214,7 +214,7 @@ async fn old_schema_auction(env: &TestEnv) -> AuctionId {
 }
 
 /// Waits until each auction's view in `views` stands at its log's last version.
-async fn converged(env: &TestEnv, views: &DynamoDbViews, auctions: &[AuctionId]) {
+pub(crate) async fn converged(env: &TestEnv, views: &DynamoDbViews, auctions: &[AuctionId]) {
     let log = env.event_store();
     let started = Instant::now();
     for auction_id in auctions {
@@ -272,7 +272,7 @@ async fn items(env: &TestEnv, table: &str) -> BTreeMap<String, Item> {
 }
 
 /// Asserts both pairs of tables hold the same items, naming the first difference.
-async fn assert_same_items(env: &TestEnv, expected: &ViewTables, actual: &ViewTables) {
+pub(crate) async fn assert_same_items(env: &TestEnv, expected: &ViewTables, actual: &ViewTables) {
     for (expected, actual) in [
         (&expected.auction_views, &actual.auction_views),
         (&expected.user_bids, &actual.user_bids),
@@ -303,7 +303,10 @@ async fn table_exists(env: &TestEnv, table: &str) -> bool {
         .is_ok()
 }
 
-async fn run_rebuild(env: &TestEnv, options: &RebuildOptions) -> Result<Rebuilt, AuditError> {
+pub(crate) async fn run_rebuild(
+    env: &TestEnv,
+    options: &RebuildOptions,
+) -> Result<Rebuilt, AuditError> {
     rebuild(&sources(env).await, options, &Progress::default()).await
 }
 

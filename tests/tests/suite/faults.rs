@@ -1,0 +1,738 @@
+//! The fault suite: the platform as `scripts/run` runs it (the bidder API, the trigger runner
+//! and the scheduler as separate processes) on a stack of its own whose emulators keep their
+//! data in a directory, under a bid load. DynamoDB Local, moto, the trigger runner and the API
+//! are each killed with SIGKILL in turn and started again, and afterwards nothing accepted may
+//! be missing or doubled:
+//!
+//! - every bid that got a 201 is in the log exactly once (bidders retry with the same
+//!   Idempotency-Key, as a client must after a lost answer);
+//! - the views converge to the fold of the log (equal, item for item, to a rebuild from it);
+//! - the queues drain, every sale's payment saga finishes, and the DLQs and the stream's
+//!   on-failure queue stay empty: nothing in this run is meant to fail;
+//! - while DynamoDB is down the API answers 503 within its SDK budget (no hang), and serves
+//!   again once DynamoDB is back, without a restart.
+//!
+//! Loopback only, bounded in time: the load stops after the last fault, each wait has a budget.
+//! Needs the platform's binaries next to the test binary (`scripts/test` builds them).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use api::LocalJwt;
+use auction_events::{AuctionEvent, AuctionId, AuctionResult};
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::{TimeDelta, Utc};
+use e2e::TestEnv;
+use event_store::{EventLog, Meter, StoredEvent};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use local_stack::{Clients, LocalStack, ResourceNames, Service, StartOptions, Tools, provision};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+use crate::rebuild::{aliased, assert_same_items, converged, fresh, live, options, run_rebuild};
+
+const SECRET: &str = "fault-suite-local-jwt-secret";
+const AUCTIONS: usize = 6;
+const BIDDERS: usize = 6;
+/// Normal load between two faults, so that each fault hits a running platform.
+const BETWEEN_FAULTS: Duration = Duration::from_secs(3);
+/// How long a killed platform process stays down.
+const DOWNTIME: Duration = Duration::from_secs(2);
+/// A client gives one request this long; the API's own DynamoDB budget is 5 s.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a bidder keeps retrying one bid through outages.
+const RETRY_BUDGET: Duration = Duration::from_secs(90);
+/// Half the auctions end this long after they are created: before moto and the trigger runner
+/// are killed, so that their sales are in the queues and sagas when those die.
+const SHORT_AUCTION: Duration = Duration::from_secs(12);
+/// The other half end after the load, so that their last bids do not race the end, and soon
+/// enough that their sagas run within the test.
+const LONG_AUCTION: Duration = Duration::from_secs(75);
+/// For the end, the publisher, the sagas and the redelivery of messages a killed consumer had
+/// received (payments' visibility timeout is 60 s).
+const SETTLE_BUDGET: Duration = Duration::from_secs(240);
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// One platform process, started from the binaries `scripts/test` builds.
+struct Process {
+    name: &'static str,
+    program: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Process {
+    fn new(name: &'static str, dir: &Path) -> Self {
+        let bin = std::env::current_exe()
+            .unwrap()
+            .parent()
+            .and_then(Path::parent)
+            .unwrap()
+            .join(name);
+        assert!(
+            bin.exists(),
+            "{} is missing: build it first (`cargo build -p api --bin api-local -p local-triggers \
+             -p scheduler --bin scheduler-local`; scripts/test does)",
+            bin.display()
+        );
+        Self {
+            name,
+            program: bin,
+            log: dir.join(format!("{name}.log")),
+            child: None,
+        }
+    }
+
+    fn start(&mut self, env: &[(String, String)], args: &[&str]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(&self.program)
+            .args(args)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// SIGKILL, as a crash: no shutdown handler runs.
+    async fn kill(&mut self) {
+        let mut child = self.child.take().expect("the process runs");
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+    }
+
+    fn assert_running(&mut self) {
+        let status = self.child.as_mut().expect("started").try_wait().unwrap();
+        assert!(
+            status.is_none(),
+            "{} exited by itself ({status:?}); its log:\n{}",
+            self.name,
+            tail(&self.log)
+        );
+    }
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn token(user: &str) -> String {
+    LocalJwt::new(SECRET.as_bytes())
+        .mint(
+            &auction_events::UserId::try_from(user).unwrap(),
+            &[],
+            Utc::now(),
+            TimeDelta::hours(1),
+        )
+        .unwrap()
+}
+
+/// One HTTP exchange: the status and JSON body, or why there was none (refused, reset, timed
+/// out) as `Err`.
+async fn call(
+    client: &HttpClient,
+    method: Method,
+    url: &str,
+    user: &str,
+    key: Option<&str>,
+    body: Option<&Value>,
+) -> Result<(StatusCode, Value), String> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", format!("Bearer {}", token(user)));
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header("content-type", "application/json");
+            Full::new(Bytes::from(body.to_string()))
+        }
+        None => Full::new(Bytes::new()),
+    };
+    let exchange = async {
+        let response = client
+            .request(request.body(body).unwrap())
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("{e:?}"))?
+            .to_bytes();
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .map_err(|_| format!("no answer within {REQUEST_TIMEOUT:?}"))?
+}
+
+/// The platform on its own stack.
+struct Platform {
+    stack: LocalStack,
+    env: TestEnv,
+    process_env: Vec<(String, String)>,
+    api_url: String,
+    api: Process,
+    triggers: Process,
+    scheduler: Process,
+    client: HttpClient,
+    dir: PathBuf,
+}
+
+impl Platform {
+    async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("fault-suite-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut options = StartOptions::new(Tools::from_env());
+        options.data_dir = Some(dir.join("data"));
+        let stack = LocalStack::start(&options).await.unwrap();
+        let endpoints = stack.endpoints().clone();
+        let clients = Clients::connect(&endpoints).await;
+        let prefix = format!("f{}", Uuid::new_v4().simple());
+        let resources = provision(&clients, &ResourceNames::with_prefix(&prefix))
+            .await
+            .unwrap();
+        let port = free_port();
+        let mut process_env: Vec<(String, String)> = endpoints
+            .env()
+            .into_iter()
+            .chain(resources.env())
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        for (key, value) in [
+            ("LOCAL_JWT_SECRET", SECRET.to_owned()),
+            ("API_PORT", port.to_string()),
+            ("RUST_LOG", "info".to_owned()),
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ] {
+            process_env.push((key.to_owned(), value));
+        }
+        let env = TestEnv {
+            endpoints,
+            clients,
+            resources,
+        };
+        let mut platform = Self {
+            stack,
+            env,
+            process_env,
+            api_url: format!("http://127.0.0.1:{port}"),
+            api: Process::new("api-local", &dir),
+            triggers: Process::new("local-triggers", &dir),
+            scheduler: Process::new("scheduler-local", &dir),
+            client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(5))
+                .build_http(),
+            dir,
+        };
+        platform.triggers.start(&platform.process_env, &[]);
+        platform.scheduler.start(&platform.process_env, &[]);
+        platform.start_api().await;
+        platform
+    }
+
+    async fn start_api(&mut self) {
+        self.api.start(&self.process_env, &[]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let health = format!("{}/health", self.api_url);
+        loop {
+            if let Ok((StatusCode::OK, _)) =
+                call(&self.client, Method::GET, &health, "probe", None, None).await
+            {
+                return;
+            }
+            self.api.assert_running();
+            assert!(Instant::now() < deadline, "the API did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn assert_running(&mut self) {
+        self.api.assert_running();
+        self.triggers.assert_running();
+        self.scheduler.assert_running();
+    }
+
+    async fn create_auction(&self, ends_in: Duration) -> AuctionId {
+        let ends_at = Utc::now() + TimeDelta::from_std(ends_in).unwrap();
+        let body = json!({
+            "title": "Crash-tested lamp",
+            "currency": "EUR",
+            "startingPrice": 1000,
+            "increment": {"kind": "fixed", "amountMinor": 10},
+            "endsAt": ends_at.to_rfc3339(),
+            // No extensions: the end must come at a known time for the sagas to run in budget.
+            "softClose": {"windowSeconds": 0, "extensionSeconds": 0},
+        });
+        let url = format!("{}/auctions", self.api_url);
+        let key = Uuid::new_v4().to_string();
+        let (status, body) = call(
+            &self.client,
+            Method::POST,
+            &url,
+            "seller-sam",
+            Some(&key),
+            Some(&body),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        AuctionId(body["auctionId"].as_str().unwrap().parse().unwrap())
+    }
+
+    async fn stop(mut self) {
+        for process in [&mut self.api, &mut self.triggers, &mut self.scheduler] {
+            if process.child.is_some() {
+                process.kill().await;
+            }
+        }
+        self.stack.stop().await.unwrap();
+        std::fs::remove_dir_all(&self.dir).unwrap();
+    }
+}
+
+/// What the bidders saw.
+#[derive(Default)]
+struct Outcomes {
+    /// Bid id -> auction, for every 201.
+    accepted: BTreeMap<String, AuctionId>,
+    /// Every 4xx code with its count (rejections by the rules are expected under competition).
+    refused: BTreeMap<String, usize>,
+    /// Attempts that got no answer or a 5xx, and were retried with the same key.
+    retried: usize,
+}
+
+/// A bidder: bids on the auctions in turn, each bid above the last accepted price it knows of,
+/// retrying one bid with the same key until it gets an answer that is not a 5xx.
+async fn bidder(
+    client: HttpClient,
+    api_url: String,
+    user: String,
+    auctions: Arc<Vec<(AuctionId, AtomicI64)>>,
+    stop: Arc<AtomicBool>,
+    outcomes: Arc<Mutex<Outcomes>>,
+) {
+    let mut turn = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let (auction_id, price) = &auctions[turn % auctions.len()];
+        turn += 1;
+        let amount = price.load(Ordering::Relaxed) + 10;
+        let body = json!({"amount": amount, "currency": "EUR"});
+        let url = format!("{api_url}/auctions/{auction_id}/bids");
+        let key = Uuid::new_v4().to_string();
+        let started = Instant::now();
+        loop {
+            let answer = call(&client, Method::POST, &url, &user, Some(&key), Some(&body)).await;
+            match answer {
+                Ok((StatusCode::CREATED, body)) => {
+                    let bid_id = body["bidId"].as_str().unwrap().to_owned();
+                    if let Some(minor) = body["currentPrice"]["amountMinor"].as_i64() {
+                        price.fetch_max(minor, Ordering::Relaxed);
+                    }
+                    outcomes
+                        .lock()
+                        .unwrap()
+                        .accepted
+                        .insert(bid_id, *auction_id);
+                    break;
+                }
+                Ok((status, body)) if status.is_client_error() => {
+                    let code = body["code"].as_str().unwrap_or("?").to_owned();
+                    if code == "BID_TOO_LOW" {
+                        price.fetch_add(10, Ordering::Relaxed);
+                    }
+                    *outcomes.lock().unwrap().refused.entry(code).or_default() += 1;
+                    break;
+                }
+                _ => {
+                    outcomes.lock().unwrap().retried += 1;
+                    assert!(
+                        started.elapsed() < RETRY_BUDGET,
+                        "a bid got no usable answer for {RETRY_BUDGET:?}: {answer:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Reads one auction through the API while DynamoDB is down: every answer must be a 503
+/// problem, never a hang or another error. Returns the latencies.
+async fn probe_outage(platform: &Platform, auction_id: AuctionId, span: Duration) -> Vec<Duration> {
+    let url = format!("{}/auctions/{auction_id}", platform.api_url);
+    let mut latencies = Vec::new();
+    let until = Instant::now() + span;
+    while Instant::now() < until {
+        let started = Instant::now();
+        let answer = call(&platform.client, Method::GET, &url, "probe", None, None).await;
+        let latency = started.elapsed();
+        match answer {
+            Ok((StatusCode::SERVICE_UNAVAILABLE, body)) => {
+                assert_eq!(body["status"], 503, "{body}");
+                latencies.push(latency);
+            }
+            other => panic!("while DynamoDB is down the API answered {other:?} after {latency:?}"),
+        }
+    }
+    latencies
+}
+
+/// Waits until the API reads the auction again; returns how long that took.
+async fn recovered(platform: &Platform, auction_id: AuctionId) -> Duration {
+    let url = format!("{}/auctions/{auction_id}", platform.api_url);
+    let started = Instant::now();
+    loop {
+        if let Ok((StatusCode::OK, _)) =
+            call(&platform.client, Method::GET, &url, "probe", None, None).await
+        {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the API did not recover after DynamoDB came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn log_of(env: &TestEnv, auction_id: AuctionId) -> Vec<StoredEvent> {
+    env.event_store()
+        .read_after(auction_id, 0, &Meter::default())
+        .await
+        .unwrap()
+}
+
+async fn queue_depth(env: &TestEnv, url: &str) -> i64 {
+    let attributes = env
+        .sqs()
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let attributes = attributes.attributes().unwrap();
+    [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+    ]
+    .iter()
+    .map(|name| {
+        attributes
+            .get(name)
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(0)
+    })
+    .sum()
+}
+
+/// Every saga by `{auctionId}#{buyerId}`, with its status.
+async fn sagas(env: &TestEnv) -> BTreeMap<String, String> {
+    let page = env
+        .dynamodb()
+        .scan()
+        .table_name(&env.names().payment_sagas_table)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    page.items()
+        .iter()
+        .map(|item| {
+            let text = |name: &str| item[name].as_s().unwrap().clone();
+            (
+                format!("{}#{}", text("auctionId"), text("buyerId")),
+                text("status"),
+            )
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_platform_loses_nothing_when_each_process_is_killed_under_bid_load() {
+    // Given the platform on a stack with a data directory, auctions, and bidders bidding
+    let mut platform = Platform::start().await;
+    let mut auctions = Vec::new();
+    for n in 0..AUCTIONS {
+        let length = if n % 2 == 0 {
+            SHORT_AUCTION
+        } else {
+            LONG_AUCTION
+        };
+        auctions.push((platform.create_auction(length).await, AtomicI64::new(1000)));
+    }
+    let auction_ids: Vec<AuctionId> = auctions.iter().map(|(id, _)| *id).collect();
+    let auctions = Arc::new(auctions);
+    let stop = Arc::new(AtomicBool::new(false));
+    let outcomes = Arc::new(Mutex::new(Outcomes::default()));
+    let bidders: Vec<_> = (1..=BIDDERS)
+        .map(|n| {
+            tokio::spawn(bidder(
+                platform.client.clone(),
+                platform.api_url.clone(),
+                format!("bidder-{n}"),
+                Arc::clone(&auctions),
+                Arc::clone(&stop),
+                Arc::clone(&outcomes),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(BETWEEN_FAULTS).await;
+
+    // When DynamoDB Local is killed: the API answers 503 while it is down
+    platform.stack.kill(Service::Dynamodb).await.unwrap();
+    let outage = probe_outage(&platform, auction_ids[0], Duration::from_secs(3)).await;
+    platform.stack.restart(Service::Dynamodb).await.unwrap();
+    let recovery = recovered(&platform, auction_ids[0]).await;
+    tokio::time::sleep(BETWEEN_FAULTS).await;
+
+    // ... then moto
+    platform.stack.kill(Service::Sqs).await.unwrap();
+    tokio::time::sleep(DOWNTIME).await;
+    platform.stack.restart(Service::Sqs).await.unwrap();
+    tokio::time::sleep(BETWEEN_FAULTS).await;
+
+    // ... then the trigger runner
+    platform.triggers.kill().await;
+    tokio::time::sleep(DOWNTIME).await;
+    platform.triggers.start(&platform.process_env, &[]);
+    tokio::time::sleep(BETWEEN_FAULTS).await;
+
+    // ... then the API
+    platform.api.kill().await;
+    tokio::time::sleep(DOWNTIME).await;
+    platform.start_api().await;
+    tokio::time::sleep(BETWEEN_FAULTS).await;
+    stop.store(true, Ordering::Relaxed);
+    for bidder in bidders {
+        bidder.await.unwrap();
+    }
+    platform.assert_running();
+
+    // Then every bid that got a 201 is in the log exactly once
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+    assert!(
+        outcomes.accepted.len() >= 20,
+        "too few bids were accepted to mean anything: {} (refused: {:?})",
+        outcomes.accepted.len(),
+        outcomes.refused
+    );
+    let mut in_log: HashMap<String, usize> = HashMap::new();
+    for auction_id in &auction_ids {
+        for stored in log_of(&platform.env, *auction_id).await {
+            let bid_id = match stored.decode().unwrap().event {
+                AuctionEvent::BidPlaced(bid) => bid.bid_id.0.to_string(),
+                AuctionEvent::MaxBidRaised(raise) => raise.bid_id.0.to_string(),
+                _ => continue,
+            };
+            *in_log.entry(bid_id).or_default() += 1;
+        }
+    }
+    for (bid_id, auction_id) in &outcomes.accepted {
+        assert_eq!(
+            in_log.get(bid_id),
+            Some(&1),
+            "bid {bid_id} on {auction_id} got a 201 but is in the log {:?} times",
+            in_log.get(bid_id)
+        );
+    }
+    assert!(
+        in_log.values().all(|&n| n == 1),
+        "a bid id is in the log twice"
+    );
+
+    // And the auctions end, the queues drain and every sale's saga finishes
+    let sales = settle(&platform, &auction_ids).await;
+    let depths = dead_letters(&platform.env).await;
+    assert!(
+        depths.iter().all(|(_, depth)| *depth == 0),
+        "nothing in this run was meant to fail, yet: {depths:?}"
+    );
+
+    // And every notification the log calls for is in its recipient's inbox
+    let (expected, stored) = inboxes(&platform.env, &auction_ids).await;
+    assert_eq!(
+        stored, expected,
+        "the inboxes differ from what the log calls for"
+    );
+
+    // And the views are the fold of the log, item for item
+    let views = aliased(&platform.env);
+    converged(&platform.env, &views, &auction_ids).await;
+    let target = fresh(&platform.env, "faults");
+    run_rebuild(&platform.env, &options(target.clone(), false))
+        .await
+        .unwrap();
+    assert_same_items(&platform.env, &target, &live(&platform.env)).await;
+    platform.assert_running();
+
+    let mut outage = outage;
+    outage.sort();
+    println!(
+        "fault suite: {} bids accepted, {} retried attempts, refused {:?}; {} sales settled; \
+         {} notifications; \
+         while DynamoDB was down: {} answers, all 503, p50 {:?}, max {:?}; served again {:?} \
+         after its restart",
+        outcomes.accepted.len(),
+        outcomes.retried,
+        outcomes.refused,
+        sales,
+        stored.len(),
+        outage.len(),
+        percentile(&outage, 0.5),
+        outage.last().unwrap(),
+        recovery
+    );
+    platform.stop().await;
+}
+
+/// Waits until every auction has ended, both queues are empty and every sale's saga is
+/// completed or failed. Returns the number of sales.
+async fn settle(platform: &Platform, auction_ids: &[AuctionId]) -> usize {
+    let env = &platform.env;
+    let started = Instant::now();
+    loop {
+        let mut sales = Vec::new();
+        let mut open = 0;
+        for auction_id in auction_ids {
+            let log = log_of(env, *auction_id).await;
+            let ended = log
+                .iter()
+                .find_map(|stored| match stored.decode().unwrap().event {
+                    AuctionEvent::AuctionEnded(ended) => Some(ended.result),
+                    _ => None,
+                });
+            match ended {
+                Some(AuctionResult::Sold { winner_id, .. }) => {
+                    sales.push(format!("{auction_id}#{winner_id}"));
+                }
+                Some(AuctionResult::Unsold { .. }) => {}
+                None => open += 1,
+            }
+        }
+        let sagas = sagas(env).await;
+        let unfinished: Vec<_> = sales
+            .iter()
+            .filter(|sale| {
+                !matches!(
+                    sagas.get(*sale).map(String::as_str),
+                    Some("completed" | "failed")
+                )
+            })
+            .collect();
+        let depth = queue_depth(env, &env.notifications_queue().url).await
+            + queue_depth(env, &env.payments_queue().url).await;
+        if open == 0 && unfinished.is_empty() && depth == 0 {
+            return sales.len();
+        }
+        assert!(
+            started.elapsed() < SETTLE_BUDGET,
+            "not settled after {SETTLE_BUDGET:?}: {open} auctions open, sagas unfinished \
+             {unfinished:?} (all: {sagas:?}), {depth} messages queued"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The depth of each DLQ and of the stream's on-failure queue.
+async fn dead_letters(env: &TestEnv) -> Vec<(String, i64)> {
+    let mut depths = Vec::new();
+    for url in [
+        &env.notifications_queue().dlq_url,
+        &env.payments_queue().dlq_url,
+        &env.resources.stream_failures.url,
+    ] {
+        depths.push((url.clone(), queue_depth(env, url).await));
+    }
+    depths
+}
+
+/// The notifications the log calls for (each event with the auction as of that event, as the
+/// notifier computes them), and the ones in the Notifications table: (recipient, id) pairs.
+async fn inboxes(
+    env: &TestEnv,
+    auction_ids: &[AuctionId],
+) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let mut expected = Vec::new();
+    for auction_id in auction_ids {
+        let mut state = auction_domain::State::default();
+        for stored in log_of(env, *auction_id).await {
+            let envelope = stored.decode().unwrap();
+            state = auction_domain::evolve(state, &envelope.event);
+            let context = notifier::AuctionContext::of(&state).unwrap();
+            for notification in notifier::notifications(&envelope, &context) {
+                expected.push((
+                    notification.recipient.to_string(),
+                    notification.notification_id,
+                ));
+            }
+        }
+    }
+    expected.sort();
+    let mut stored = Vec::new();
+    let mut start = None;
+    loop {
+        let page = env
+            .dynamodb()
+            .scan()
+            .table_name(&env.names().notifications_table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let text = |name: &str| item[name].as_s().unwrap().clone();
+            stored.push((text("userId"), text("notificationId")));
+        }
+        match page.last_evaluated_key() {
+            Some(key) if !key.is_empty() => start = Some(key.clone()),
+            _ => break,
+        }
+    }
+    stored.sort();
+    (expected, stored)
+}
