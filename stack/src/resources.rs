@@ -242,6 +242,38 @@ pub const READ_MODEL_ALIASES_TABLE: TableSpec = TableSpec {
     ttl_attribute: None,
 };
 
+/// Who watches what live (`functions/live`): per WebSocket connection one item with topic
+/// `connection` (the user, when it connected) and one per subscribed auction with topic
+/// `auction#{auctionId}`. The broadcaster finds an auction's watchers with a Query on the
+/// `byTopic` index; a disconnect (or a push answered 410 Gone) deletes the connection's items
+/// with a Query on the key. Items expire after API Gateway's 2-hour connection limit, so a
+/// connection whose disconnect was never seen does not linger. See docs/live.md.
+pub const LIVE_CONNECTIONS_TABLE: TableSpec = TableSpec {
+    name_env: "LIVE_CONNECTIONS_TABLE",
+    default_name: "LiveConnections",
+    partition_key: KeyAttribute {
+        name: "connectionId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: Some(KeyAttribute {
+        name: "topic",
+        kind: ScalarAttributeType::S,
+    }),
+    stream: None,
+    indexes: &[IndexSpec {
+        name: "byTopic",
+        partition_key: KeyAttribute {
+            name: "topic",
+            kind: ScalarAttributeType::S,
+        },
+        sort_key: Some(KeyAttribute {
+            name: "connectionId",
+            kind: ScalarAttributeType::S,
+        }),
+    }],
+    ttl_attribute: Some("expiresAt"),
+};
+
 /// Every table, for code that treats them alike (listing, checks).
 pub const TABLES: &[&TableSpec] = &[
     &EVENTS_TABLE,
@@ -253,6 +285,7 @@ pub const TABLES: &[&TableSpec] = &[
     &NOTIFICATIONS_TABLE,
     &PAYMENT_SAGAS_TABLE,
     &READ_MODEL_ALIASES_TABLE,
+    &LIVE_CONNECTIONS_TABLE,
 ];
 
 /// The tables only the local stack needs: the CDK app (infra/cdk) deploys every other table of
@@ -359,6 +392,7 @@ pub struct ResourceNames {
     pub stream_failures_queue: String,
     pub payment_sagas_table: String,
     pub read_model_aliases_table: String,
+    pub live_connections_table: String,
 }
 
 impl ResourceNames {
@@ -409,6 +443,10 @@ impl ResourceNames {
                 READ_MODEL_ALIASES_TABLE.name_env,
                 READ_MODEL_ALIASES_TABLE.default_name,
             ),
+            live_connections_table: name(
+                LIVE_CONNECTIONS_TABLE.name_env,
+                LIVE_CONNECTIONS_TABLE.default_name,
+            ),
         }
     }
 
@@ -453,6 +491,10 @@ impl ResourceNames {
             (
                 &READ_MODEL_ALIASES_TABLE,
                 self.read_model_aliases_table.as_str(),
+            ),
+            (
+                &LIVE_CONNECTIONS_TABLE,
+                self.live_connections_table.as_str(),
             ),
         ]
     }

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod identity;
+pub mod local;
 pub mod openapi;
 pub mod queries;
 pub mod reads;

@@ -27,7 +27,9 @@ mod size;
 pub use command::{CommandContext, IdempotencyKey, Outcome, SnapshotPolicy, Store, execute, load};
 pub use dynamodb::{DynamoDbStore, TableNames, event_from_image, item_from_event as event_item};
 pub use error::StoreError;
-pub use log::{EventLog, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, StoredEvent};
+pub use log::{
+    EventLog, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, StoredEvent, state_at,
+};
 pub use memory::InMemoryStore;
 pub use meter::{Cost, Meter, Purpose, Usage};
 pub use size::{MAX_ITEM_BYTES, item_size};

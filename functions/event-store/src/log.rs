@@ -153,3 +153,36 @@ pub trait IdempotencyRecords: Send + Sync {
         meter: &Meter,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// The aggregate after exactly the events `1..=version`: the latest snapshot when it is not
+/// past `version` (one past it would include later events), then the events up to `version`,
+/// folded by the domain's own `evolve`. For consumers that describe an event with the state it
+/// produced (who was told, how many bids), whenever they handle it. The result's `version` is
+/// below `version` when the log ends earlier or has a gap; callers decide what that means.
+pub async fn state_at<B: EventLog + Snapshots>(
+    backend: &B,
+    aggregate_id: AuctionId,
+    version: u64,
+    meter: &Meter,
+) -> Result<auction_domain::State, StoreError> {
+    let mut state = backend
+        .get_snapshot(aggregate_id, meter)
+        .await?
+        .filter(|snapshot| {
+            snapshot.version <= version && snapshot.format == auction_domain::SNAPSHOT_FORMAT
+        })
+        .and_then(|snapshot| serde_json::from_str::<auction_domain::State>(&snapshot.state).ok())
+        .unwrap_or_default();
+    if state.version < version {
+        let tail = backend
+            .read_range(aggregate_id, state.version + 1, version, meter)
+            .await?;
+        for stored in &tail {
+            if stored.version() != state.version + 1 {
+                break;
+            }
+            state = auction_domain::evolve(state, &stored.decode()?.event);
+        }
+    }
+    Ok(state)
+}

@@ -111,6 +111,7 @@ async fn run() -> anyhow::Result<()> {
             idempotency: names.idempotency_table.clone(),
         },
     ));
+    let live_log = Arc::clone(&log);
     spawn_stream(
         &mut mappings,
         stream_mapping("projector"),
@@ -137,6 +138,32 @@ async fn run() -> anyhow::Result<()> {
         move |event: Event| {
             let (queues, urls) = (Arc::clone(&queues), Arc::clone(&urls));
             async move { publisher::handle(&*queues, &urls, event).await }
+        },
+    );
+
+    // Live updates: pushed through the management endpoint the API server serves locally
+    // (API Gateway's in AWS), so the broadcaster is the very code the Lambda runs.
+    let live_endpoint = live::config::endpoint().context(
+        "LIVE_ENDPOINT_URL is not set: the local API server's base URL, where the broadcaster \
+         pushes live updates (scripts/platform sets it)",
+    )?;
+    let subscriptions = Arc::new(live::DynamoDbSubscriptions::new(
+        dynamodb.clone(),
+        live::config::connections_table(),
+    ));
+    let push = Arc::new(live::ManagementApi::new(&sdk, &live_endpoint));
+    spawn_stream(
+        &mut mappings,
+        stream_mapping("broadcaster"),
+        &clients,
+        &stop,
+        move |event: Event| {
+            let (subscriptions, push, log) = (
+                Arc::clone(&subscriptions),
+                Arc::clone(&push),
+                Arc::clone(&live_log),
+            );
+            async move { live::handle(&*subscriptions, &*push, &*log, event).await }
         },
     );
 

@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 
-use auction_domain::{SNAPSHOT_FORMAT, State, evolve};
+use auction_domain::State;
 use auction_events::{AuctionId, UserId};
-use event_store::{EventLog, Meter, Snapshots};
+use event_store::{EventLog, Meter, Snapshots, state_at};
 
 use crate::error::NotifierError;
 
@@ -59,27 +59,7 @@ impl<B: EventLog + Snapshots> AuctionContexts for LogContexts<B> {
         aggregate_id: AuctionId,
         version: u64,
     ) -> Result<AuctionContext, NotifierError> {
-        let meter = Meter::default();
-        let mut state = self
-            .backend
-            .get_snapshot(aggregate_id, &meter)
-            .await?
-            // A snapshot past the version would name bidders who came later.
-            .filter(|snapshot| snapshot.version <= version && snapshot.format == SNAPSHOT_FORMAT)
-            .and_then(|snapshot| serde_json::from_str::<State>(&snapshot.state).ok())
-            .unwrap_or_default();
-        if state.version < version {
-            let tail = self
-                .backend
-                .read_range(aggregate_id, state.version + 1, version, &meter)
-                .await?;
-            for stored in &tail {
-                if stored.version() != state.version + 1 {
-                    break;
-                }
-                state = evolve(state, &stored.decode()?.event);
-            }
-        }
+        let state = state_at(&self.backend, aggregate_id, version, &Meter::default()).await?;
         if state.version != version {
             return Err(NotifierError::IncompleteHistory {
                 aggregate_id,
@@ -189,7 +169,7 @@ mod tests {
         let snapshot = Snapshot {
             aggregate_id: auction_id,
             version,
-            format: SNAPSHOT_FORMAT,
+            format: auction_domain::SNAPSHOT_FORMAT,
             head_hash: String::new(),
             state: serde_json::to_string(&state).unwrap(),
         };

@@ -71,6 +71,24 @@ pub fn stored_event(record: &EventRecord) -> Result<StoredEvent, RecordError> {
     })
 }
 
+/// The INSERT record DynamoDB Streams delivers for an event item (NEW_IMAGE), with
+/// `sequence` as its sequence number (zero-padded, so text order is number order): what local
+/// tools and tests hand a stream consumer in place of a real stream.
+pub fn insert_record(stored: &StoredEvent, sequence: u64) -> Result<EventRecord, StoreError> {
+    let item = event_store::event_item(stored)?;
+    let keys: HashMap<String, AttributeValue> = ["aggregateId", "version"]
+        .into_iter()
+        .filter_map(|name| item.get(name).map(|value| (name.to_owned(), value.clone())))
+        .collect();
+    let mut record = EventRecord::default();
+    record.event_id = format!("record-{sequence}");
+    record.event_name = "INSERT".to_owned();
+    record.change.keys = keys.into();
+    record.change.new_image = item.into();
+    record.change.sequence_number = Some(format!("{sequence:021}"));
+    Ok(record)
+}
+
 /// The aggregate a record belongs to, read from its keys: a consumer that fails one record of an
 /// aggregate must not process that aggregate's later records in the same batch, or it would
 /// apply them out of order.

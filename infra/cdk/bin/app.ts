@@ -4,6 +4,8 @@
 // Context / environment:
 //   lambdaAssets (or LAMBDA_ASSETS_DIR): the directory with <binary>/bootstrap for every Lambda
 //     binary; default ../../target/lambda, where `cargo lambda build --release --arm64` puts them.
+//   siteAssets (or SITE_ASSETS_DIR): the bidder page's directory, deployed to the site bucket;
+//     default ../../web (the repository's web/, without its e2e/ tests).
 //   commissionBps: PAYMENT_COMMISSION_BPS of the payment saga (default 500).
 //   alarmEmail: an address the alarm topic mails (optional).
 // The account and region come from the CLI's profile (CDK_DEFAULT_ACCOUNT/REGION); the stack
@@ -24,6 +26,7 @@ const context = (key: string): string | undefined => {
 const lambdaAssets = path.resolve(
   context('lambdaAssets') ?? process.env.LAMBDA_ASSETS_DIR ?? path.join('..', '..', 'target', 'lambda'),
 );
+const siteAssets = path.resolve(context('siteAssets') ?? process.env.SITE_ASSETS_DIR ?? path.join('..', '..', 'web'));
 const commission = context('commissionBps');
 if (commission !== undefined && !/^\d+$/.test(commission)) {
   throw new Error(`commissionBps must be whole basis points (0 to 10000), not ${JSON.stringify(commission)}`);
@@ -33,6 +36,7 @@ new PlatformStack(app, context('stackName') ?? 'AuctionPlatform', {
   description: 'Event-sourced auction platform (github: infra/cdk)',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   lambdaAssets,
+  siteAssets,
   commissionBps: commission === undefined ? undefined : Number(commission),
   alarmEmail: context('alarmEmail'),
 });

@@ -1,6 +1,7 @@
 // The auction platform in one stack: the event log and the other tables, the FIFO queues, the
-// six Lambda functions with their triggers, the HTTP API behind a Cognito JWT authorizer, the
-// scheduler rule, least-privilege roles, alarms and log groups.
+// eight Lambda functions with their triggers, the HTTP API behind a Cognito JWT authorizer, the
+// WebSocket API of live updates, the scheduler rule, the bidder page (S3 + CloudFront),
+// least-privilege roles, alarms and log groups.
 //
 // The tables and queues mirror stack/src/resources.rs (checked against infra/resources.json by
 // test/resources.test.ts); every function's environment is checked against
@@ -8,10 +9,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -23,6 +26,8 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -32,6 +37,8 @@ import { Construct } from 'constructs';
 /** The Lambda binaries, by the name cargo gives them (infra/environment.json's `lambdas`). */
 export const BINARIES = [
   'api-lambda',
+  'live-broadcaster-lambda',
+  'live-ws-lambda',
   'notifier-lambda',
   'payment-saga-lambda',
   'projector-lambda',
@@ -83,15 +90,23 @@ export const STREAM_MAPPING = {
   parallelizationFactor: 1,
 } as const;
 
+/** The WebSocket API's stage: its name is the last segment of the management endpoint. */
+export const LIVE_STAGE = 'live';
+
 /** The SQS mappings (notifier, payment saga): batch 10, item failures reported. */
 export const QUEUE_MAPPING = {
   batchSize: 10,
   reportBatchItemFailures: true,
 } as const;
 
-/** The function timeouts: 10 s like the local runner's handlers; the scheduler sweeps for 58 s. */
+/**
+ * The function timeouts: 10 s like the local runner's handlers; the scheduler sweeps for 58 s;
+ * the broadcaster pushes a batch's updates to every watcher one after the other, 30 s.
+ */
 export const TIMEOUTS: Record<Binary, Duration> = {
   'api-lambda': Duration.seconds(10),
+  'live-broadcaster-lambda': Duration.seconds(30),
+  'live-ws-lambda': Duration.seconds(10),
   'notifier-lambda': Duration.seconds(10),
   'payment-saga-lambda': Duration.seconds(10),
   'projector-lambda': Duration.seconds(10),
@@ -111,6 +126,22 @@ export interface PlatformStackProps extends StackProps {
   readonly alarmEmail?: string;
   /** Log retention of every function and of the API's access log. Default one month. */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The bidder page's directory (the repository's `web/`), deployed to the site bucket without
+   * its `e2e/` tests.
+   */
+  readonly siteAssets: string;
+}
+
+/** The bidder page's directory, or an error that says what is missing. */
+export function checkSiteAssets(dir: string): void {
+  if (!fs.existsSync(path.join(dir, 'index.html'))) {
+    throw new Error(
+      `The bidder page is missing: no ${path.join(dir, 'index.html')}. The site bucket is ` +
+        "deployed from the repository's web/ directory; point -c siteAssets=DIR (or " +
+        'SITE_ASSETS_DIR) at another directory holding an index.html. See infra/cdk/README.md.',
+    );
+  }
 }
 
 /** Every asset directory the stack needs, or an error that says how to build them. */
@@ -143,7 +174,12 @@ export class PlatformStack extends Stack {
 
   constructor(scope: Construct, id: string, props: PlatformStackProps) {
     super(scope, id, props);
+    // S3 server access logs are granted to the logging service by the log bucket's policy,
+    // not by the legacy LogDeliveryWrite ACL (set here, before any resource, so that the
+    // stack is the same with or without cdk.json's context).
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     checkLambdaAssets(props.lambdaAssets);
+    checkSiteAssets(props.siteAssets);
     const commissionBps = props.commissionBps ?? 500;
     if (!Number.isInteger(commissionBps) || commissionBps < 0 || commissionBps > 10_000) {
       throw new Error(`commissionBps must be whole basis points from 0 to 10000, not ${commissionBps}`);
@@ -232,15 +268,32 @@ export class PlatformStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    for (const rebuildable of [snapshotsTable, idempotencyTable, auctionViewsTable, userBidsTable]) {
+    // Who watches what live: one item per WebSocket connection and per auction it watches,
+    // found by topic for a push; items expire after API Gateway's 2-hour connection limit.
+    const liveConnectionsTable = new dynamodb.Table(this, 'LiveConnections', {
+      partitionKey: { name: 'connectionId', type: S },
+      sortKey: { name: 'topic', type: S },
+      billingMode: onDemand,
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    liveConnectionsTable.addGlobalSecondaryIndex({
+      indexName: 'byTopic',
+      partitionKey: { name: 'topic', type: S },
+      sortKey: { name: 'connectionId', type: S },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    for (const rebuildable of [snapshotsTable, idempotencyTable, auctionViewsTable, userBidsTable, liveConnectionsTable]) {
       NagSuppressions.addResourceSuppressions(rebuildable, [
         {
           id: 'AwsSolutions-DDB3',
           reason:
             'Derived or short-lived data: snapshots and the read models (AuctionListView, ' +
             'UserBids) are rebuilt from the Events table, which has point-in-time recovery; ' +
-            'idempotency records expire after 48 h. PITR would double their storage cost for ' +
-            'nothing a replay cannot restore.',
+            'idempotency records expire after 48 h, live connections within API Gateway\'s ' +
+            '2-hour connection limit (clients reconnect and resubscribe). PITR would double ' +
+            'their storage cost for nothing a replay or a reconnect cannot restore.',
         },
       ]);
     }
@@ -529,13 +582,15 @@ export class PlatformStack extends Stack {
       PAYMENTS_QUEUE_URL: payments.queue.queueUrl,
     });
 
-    for (const [id, consumer] of [['Projector', projector.fn], ['Publisher', publisher.fn]] as const) {
+    const consumeEventsStream = (id: string, consumer: lambda.Function) => {
       consumer.addEventSource(
         new sources.DynamoEventSource(eventsTable, { ...STREAM_MAPPING, onFailure: new sources.SqsDlq(streamFailures) }),
       );
       alarm(`${id}IteratorAge`, consumer.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' }), 60_000,
         `${id} is more than a minute behind the Events stream for 5 minutes`, 5);
-    }
+    };
+    consumeEventsStream('Projector', projector.fn);
+    consumeEventsStream('Publisher', publisher.fn);
 
     // ---------------------------------------------------------------------------------------
     // The HTTP API: Cognito users, a JWT authorizer on every route but /health and
@@ -633,8 +688,242 @@ export class PlatformStack extends Stack {
     };
     stage.defaultRouteSettings = { throttlingBurstLimit: 200, throttlingRateLimit: 100 };
 
+    // ---------------------------------------------------------------------------------------
+    // Live updates (functions/live, docs/live.md): a WebSocket API whose routes $connect,
+    // $disconnect and $default all go to live-ws-lambda (route selection on the body's
+    // `action`, but no route per action: the protocol parses every message), and the
+    // broadcaster on the Events stream pushing each update through the stage's management API.
+
+    // $connect verifies the Cognito token of the query string `token` itself (browsers cannot
+    // set headers on a WebSocket); Query, GetItem and PutItem for a subscribe (counted against
+    // the cap), DeleteItem for an unsubscribe, Query and BatchWriteItem (deletes) for a
+    // disconnect. It never reads the byTopic index.
+    const liveWs = makeFunction('LiveWs', 'live-ws-lambda', 256, 'WebSocket $connect, $default and $disconnect of live updates');
+    grantTables(liveWs.role, 'LiveWs', [
+      { table: liveConnectionsTable, actions: ['BatchWriteItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query'] },
+    ]);
+    setEnvironment(liveWs.fn, {
+      LIVE_CONNECTIONS_TABLE: liveConnectionsTable.tableName,
+      COGNITO_USER_POOL_ID: userPool.userPoolId,
+      COGNITO_CLIENT_ID: client.userPoolClientId,
+    });
+
+    const liveIntegration = new WebSocketLambdaIntegration('LiveIntegration', liveWs.fn);
+    const webSocketApi = new apigwv2.WebSocketApi(this, 'LiveApi', {
+      description: 'Live auction updates (WebSocket)',
+      routeSelectionExpression: '$request.body.action',
+      connectRouteOptions: { integration: liveIntegration },
+      disconnectRouteOptions: { integration: liveIntegration },
+      // The function's answer is the route response: API Gateway sends its body back.
+      defaultRouteOptions: { integration: liveIntegration, returnResponse: true },
+    });
+    const liveStage = new apigwv2.WebSocketStage(this, 'LiveStage', {
+      webSocketApi,
+      stageName: LIVE_STAGE,
+      autoDeploy: true,
+      throttle: { rateLimit: 100, burstLimit: 200 },
+    });
+    const liveAccessLogs = logGroup('LiveApiAccess');
+    // No $context.requestQuery (or anything else carrying the query string): the token stays
+    // out of the logs.
+    (liveStage.node.defaultChild as apigwv2.CfnStage).accessLogSettings = {
+      destinationArn: liveAccessLogs.logGroupArn,
+      format: JSON.stringify({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        requestTime: '$context.requestTime',
+        eventType: '$context.eventType',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        connectionId: '$context.connectionId',
+        integrationError: '$context.integrationErrorMessage',
+        error: '$context.error.message',
+      }),
+    };
+    NagSuppressions.addResourceSuppressions(
+      webSocketApi,
+      [
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'A WebSocket API authorizes only $connect: live-ws-lambda verifies the caller\'s ' +
+            'Cognito token (query string `token`: RS256 against the pool\'s JWKS, issuer, ' +
+            'client, token_use, expiry) and answers 401, which refuses the connection. ' +
+            '$default and $disconnect run only on a connection that passed $connect.',
+        },
+      ],
+      true,
+    );
+
+    // The broadcaster: watchers from the byTopic index (Query); a connection that answers
+    // 410 Gone is forgotten (Query of its items, BatchWriteItem of deletes); the auction at the
+    // event's version through the event store (snapshot GetItem, log Query); pushes through
+    // POST @connections/{id} of this stage only.
+    const broadcaster = makeFunction('LiveBroadcaster', 'live-broadcaster-lambda', 256, 'Pushes live updates from the Events stream');
+    grantTables(broadcaster.role, 'LiveBroadcaster', [
+      storeRead,
+      { table: snapshotsTable, actions: ['GetItem'] },
+      {
+        table: liveConnectionsTable,
+        actions: ['BatchWriteItem', 'Query'],
+        indexes: { names: ['byTopic'], actions: ['Query'] },
+      },
+    ]);
+    broadcaster.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'PushToConnections',
+        actions: ['execute-api:ManageConnections'],
+        resources: [
+          this.formatArn({
+            service: 'execute-api',
+            resource: webSocketApi.apiId,
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+            resourceName: `${LIVE_STAGE}/POST/@connections/*`,
+          }),
+        ],
+      }),
+    );
+    setEnvironment(broadcaster.fn, {
+      ...storeEnvironment,
+      LIVE_CONNECTIONS_TABLE: liveConnectionsTable.tableName,
+      LIVE_ENDPOINT_URL: liveStage.callbackUrl,
+    });
+    consumeEventsStream('LiveBroadcaster', broadcaster.fn);
+    NagSuppressions.addResourceSuppressions(
+      broadcaster.role,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'Connection ids are API Gateway\'s, known only at run time: the grant is ' +
+            'execute-api:ManageConnections on POST @connections/* of the live stage of this ' +
+            'WebSocket API only (no DELETE, no other stage or API).',
+          appliesTo: [{ regex: '/^Resource::arn:<AWS::Partition>:execute-api:[^:]+:[^:]+:<LiveApi[A-Za-z0-9]*>\\/live\\/POST\\/@connections\\/\\*$/' }],
+        },
+      ],
+      true,
+    );
+
+    // ---------------------------------------------------------------------------------------
+    // The bidder page (web/): a private, versioned, encrypted bucket read only by CloudFront
+    // through Origin Access Control; HTTPS only; access logs of both in a log bucket.
+
+    const siteLogs = new s3.Bucket(this, 'SiteLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      // CloudFront's standard logs are delivered with an ACL granting the log delivery account.
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    NagSuppressions.addResourceSuppressions(siteLogs, [
+      {
+        id: 'AwsSolutions-S1',
+        reason:
+          'This bucket holds the access logs of the site bucket and of the CloudFront ' +
+          'distribution; logging its own access would need yet another bucket, without end.',
+      },
+    ]);
+    const siteBucket = new s3.Bucket(this, 'Site', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      serverAccessLogsBucket: siteLogs,
+      serverAccessLogsPrefix: 'site-bucket/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const distribution = new cloudfront.Distribution(this, 'SiteDistribution', {
+      comment: 'Bidder page',
+      defaultRootObject: 'index.html',
+      defaultBehavior: {
+        origin: origins.S3BucketOrigin.withOriginAccessControl(siteBucket),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+      },
+      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      enableLogging: true,
+      logBucket: siteLogs,
+      logFilePrefix: 'cloudfront/',
+    });
+    NagSuppressions.addResourceSuppressions(distribution, [
+      {
+        id: 'AwsSolutions-CFR1',
+        reason:
+          'Auctions are open to bidders anywhere; no country is to be refused at the edge ' +
+          '(sanctions screening, if needed, belongs to sign-up and payment).',
+      },
+      {
+        id: 'AwsSolutions-CFR2',
+        reason:
+          'The distribution serves a few static files from a private bucket, cached; there is ' +
+          'no dynamic origin behind it to protect. A deployment that wants AWS WAF attaches a ' +
+          'web ACL (billed per rule and request).',
+      },
+      {
+        id: 'AwsSolutions-CFR4',
+        reason:
+          'The distribution uses the default *.cloudfront.net certificate, whose security ' +
+          'policy CloudFront fixes at TLSv1 (a minimumProtocolVersion is ignored without a ' +
+          'custom certificate). Browsers negotiate TLS 1.2 or 1.3 anyway; a custom domain with ' +
+          'an ACM certificate sets TLSv1.2_2021.',
+      },
+    ]);
+
+    // The deployment's own role and log group (no managed policy, 30-day logs): CDK grants it
+    // read of the asset bucket, write of the site bucket and the invalidation.
+    const siteDeploymentLogs = logGroup('SiteDeployment');
+    const siteDeploymentRole = new iam.Role(this, 'SiteDeploymentRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Execution role of the bidder page deployment (CDK BucketDeployment)',
+    });
+    siteDeploymentRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [siteDeploymentLogs.logGroupArn],
+      }),
+    );
+    new s3deploy.BucketDeployment(this, 'SiteDeployment', {
+      sources: [s3deploy.Source.asset(props.siteAssets, { exclude: ['e2e', 'e2e/**'] })],
+      destinationBucket: siteBucket,
+      distribution,
+      distributionPaths: ['/*'],
+      role: siteDeploymentRole,
+      logGroup: siteDeploymentLogs,
+    });
+    NagSuppressions.addResourceSuppressions(
+      siteDeploymentRole,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'The grants CDK\'s BucketDeployment makes: object actions (s3:GetObject*, ' +
+            's3:List*, s3:DeleteObject*, s3:Abort*, s3:PutObject*) on the CDK asset bucket ' +
+            'and on the site bucket only, and cloudfront:CreateInvalidation; it syncs whole ' +
+            'prefixes, so objects are named by wildcard.',
+        },
+      ],
+      true,
+    );
+    // The BucketDeployment's handler (a singleton Lambda in CDK's own Python runtime).
+    NagSuppressions.addStackSuppressions(this, [
+      {
+        id: 'AwsSolutions-L1',
+        reason:
+          'The only non-Rust function is CDK\'s BucketDeployment handler, whose Python runtime ' +
+          'CDK pins per release; it runs only during a deployment. Every platform function runs ' +
+          'provided.al2023.',
+      },
+    ]);
+
     this.functions = {
       'api-lambda': api.fn,
+      'live-broadcaster-lambda': broadcaster.fn,
+      'live-ws-lambda': liveWs.fn,
       'notifier-lambda': notifier.fn,
       'payment-saga-lambda': saga.fn,
       'projector-lambda': projector.fn,
@@ -663,7 +952,7 @@ export class PlatformStack extends Stack {
 
     // The stream read grant (from the DynamoDB event source) includes dynamodb:ListStreams,
     // which has no resource-level permissions.
-    for (const role of [projector.role, publisher.role]) {
+    for (const role of [projector.role, publisher.role, broadcaster.role]) {
       NagSuppressions.addResourceSuppressions(
         role,
         [
@@ -681,6 +970,10 @@ export class PlatformStack extends Stack {
     }
 
     new CfnOutput(this, 'ApiUrl', { value: httpApi.apiEndpoint });
+    new CfnOutput(this, 'LiveUrl', { value: liveStage.url });
+    new CfnOutput(this, 'LiveEndpointUrl', { value: liveStage.callbackUrl });
+    new CfnOutput(this, 'SiteUrl', { value: `https://${distribution.distributionDomainName}` });
+    new CfnOutput(this, 'SiteBucketName', { value: siteBucket.bucketName });
     new CfnOutput(this, 'UserPoolId', { value: userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: client.userPoolClientId });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
@@ -693,6 +986,7 @@ export class PlatformStack extends Stack {
       ReadModelAliasesTable: readModelAliasesTable.tableName,
       NotificationsTable: notificationsTable.tableName,
       PaymentSagasTable: paymentSagasTable.tableName,
+      LiveConnectionsTable: liveConnectionsTable.tableName,
       NotificationsQueueUrl: notifications.queue.queueUrl,
       NotificationsDlqUrl: notifications.dlq.queueUrl,
       PaymentsQueueUrl: payments.queue.queueUrl,

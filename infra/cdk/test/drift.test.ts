@@ -172,13 +172,17 @@ describe('function environments against infra/environment.json', () => {
     });
   }
 
-  it('every table and queue URL variable names a table or a queue of the stack', () => {
+  it('every table, queue URL and Cognito variable names a resource of that kind of the stack', () => {
     const tables = resourcesOfType('AWS::DynamoDB::Table');
     const queues = resourcesOfType('AWS::SQS::Queue');
+    const pools = resourcesOfType('AWS::Cognito::UserPool');
+    const clients = resourcesOfType('AWS::Cognito::UserPoolClient');
     for (const [name, ids] of environmentReferences()) {
       for (const id of ids) {
         if (name.endsWith('_TABLE')) assert.ok(tables[id], `${name} -> ${id}`);
         else if (name.endsWith('_QUEUE_URL')) assert.ok(queues[id], `${name} -> ${id}`);
+        else if (name === 'COGNITO_USER_POOL_ID') assert.ok(pools[id], `${name} -> ${id}`);
+        else if (name === 'COGNITO_CLIENT_ID') assert.ok(clients[id], `${name} -> ${id}`);
         else assert.fail(`${name} refers to ${id}`);
       }
     }

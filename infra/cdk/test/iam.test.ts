@@ -72,7 +72,28 @@ export const EXPECTED: Record<string, Grants> = {
     'AUCTION_VIEWS_TABLE-r*/index/byStatus': ['dynamodb:Query'],
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
   },
+  'live-ws-lambda': {
+    'own log group': LOGS,
+    LIVE_CONNECTIONS_TABLE: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+  },
+  'live-broadcaster-lambda': {
+    'own log group': LOGS,
+    EVENTS_TABLE: ['dynamodb:Query'],
+    SNAPSHOTS_TABLE: ['dynamodb:GetItem'],
+    LIVE_CONNECTIONS_TABLE: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
+    'LIVE_CONNECTIONS_TABLE/index/byTopic': ['dynamodb:Query'],
+    'WebSocket API /live/POST/@connections/*': ['execute-api:ManageConnections'],
+    ...STREAM,
+  },
 };
+
+/** The role of CDK's BucketDeployment handler (the bidder page's deployment). */
+function siteDeploymentRole(): string {
+  const [deployment, ...more] = Object.values(resourcesOfType('Custom::CDKBucketDeployment'));
+  assert.equal(more.length, 0);
+  const handler = resourcesOfType('AWS::Lambda::Function')[referenced(deployment.Properties.ServiceToken)!];
+  return referenced(handler.Properties.Role)!;
+}
 
 /** A readable name for a policy statement's resource. */
 function labeller(ownLogGroup: string) {
@@ -99,6 +120,13 @@ function labeller(ownLogGroup: string) {
       return names.get(getAtt[0]) ?? `unknown ${JSON.stringify(resource)}`;
     }
     const join = resource['Fn::Join'];
+    const parts: any[] = join?.[1] ?? [];
+    if (parts.some((p) => typeof p === 'string' && p.includes(':execute-api:'))) {
+      const apis = resourcesOfType('AWS::ApiGatewayV2::Api');
+      const api = parts.map((p) => referenced(p)).find((id) => id !== undefined && apis[id] !== undefined);
+      const protocol = apis[api!]?.Properties.ProtocolType;
+      return `${protocol === 'WEBSOCKET' ? 'WebSocket API' : 'unknown API'} ${parts[parts.length - 1]}`;
+    }
     if (join && join[1].length === 2 && typeof join[1][1] === 'string') {
       return `${names.get(referenced(join[1][0])!) ?? 'unknown'}${join[1][1]}`;
     }
@@ -135,8 +163,10 @@ describe('IAM: each function holds exactly the actions it uses', () => {
     });
   }
 
-  it('no action is a wildcard, and the only "*" resource is dynamodb:ListStreams', () => {
+  it('no action is a wildcard, and the only "*" resource is dynamodb:ListStreams (but for the page deployment)', () => {
+    const deployment = siteDeploymentRole();
     for (const policy of Object.values(resourcesOfType('AWS::IAM::Policy'))) {
+      if (policy.Properties.Roles.some((r: any) => referenced(r) === deployment)) continue;
       for (const statement of policy.Properties.PolicyDocument.Statement) {
         const actions: string[] = [statement.Action].flat();
         assert.ok(actions.every((a) => !a.includes('*')), JSON.stringify(actions));
@@ -145,5 +175,43 @@ describe('IAM: each function holds exactly the actions it uses', () => {
         }
       }
     }
+  });
+});
+
+describe('IAM: the bidder page deployment (CDK BucketDeployment)', () => {
+  it('may read the CDK asset bucket, write the site bucket and invalidate, nothing else', () => {
+    const role = siteDeploymentRole();
+    const [policy, ...more] = Object.values(resourcesOfType('AWS::IAM::Policy')).filter((p) =>
+      p.Properties.Roles.some((r: any) => referenced(r) === role));
+    assert.equal(more.length, 0);
+    const [site] = Object.keys(resourcesOfType('Custom::CDKBucketDeployment')).map(
+      (id) => referenced(resourcesOfType('Custom::CDKBucketDeployment')[id].Properties.DestinationBucketName)!);
+    const label = (resource: any): string => {
+      if (resource === '*') return '*';
+      const text = JSON.stringify(resource);
+      if (text.includes(site)) return text.endsWith('"/*"]]}') ? 'site bucket/*' : 'site bucket';
+      if (text.includes('cdk-hnb659fds-assets-')) return text.includes('/*') ? 'asset bucket/*' : 'asset bucket';
+      if (resource['Fn::GetAtt']?.[1] === 'Arn' && resourcesOfType('AWS::Logs::LogGroup')[resource['Fn::GetAtt'][0]]) return 'own log group';
+      return `unknown ${text}`;
+    };
+    const grants: Record<string, string[]> = {};
+    for (const statement of policy.Properties.PolicyDocument.Statement) {
+      assert.equal(statement.Effect, 'Allow');
+      for (const resource of [statement.Resource].flat()) {
+        grants[label(resource)] = [...new Set([...(grants[label(resource)] ?? []), ...[statement.Action].flat()])].sort();
+      }
+    }
+    const read = ['s3:GetBucket*', 's3:GetObject*', 's3:List*'];
+    const write = [...read, 's3:Abort*', 's3:DeleteObject*', 's3:PutObject', 's3:PutObjectLegalHold',
+      's3:PutObjectRetention', 's3:PutObjectTagging', 's3:PutObjectVersionTagging'].sort();
+    assert.deepEqual(grants, {
+      'own log group': LOGS,
+      'asset bucket': read,
+      'asset bucket/*': read,
+      'site bucket': write,
+      'site bucket/*': write,
+      '*': ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
+    });
+    assert.equal(resourcesOfType('AWS::IAM::Role')[role].Properties.ManagedPolicyArns, undefined);
   });
 });

@@ -9,7 +9,7 @@ import { App } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 
 import { PlatformStack } from '../lib/platform-stack';
-import { functionsByBinary, referenced, resourcesOfType, template } from './synth';
+import { FIXTURE_ASSETS, functionsByBinary, referenced, resourcesOfType, siteAssets, synthStack, template } from './synth';
 
 /** logical id -> the nameEnv of the table it is (through the functions' environments). */
 function tableNames(): Map<string, string> {
@@ -62,7 +62,7 @@ describe('functions', () => {
       roles.add(referenced(resource.Properties.Role)!);
       assert.ok(referenced(resource.Properties.LoggingConfig.LogGroup), `${binary} has no log group of its own`);
     }
-    assert.equal(roles.size, 6, 'one role per function');
+    assert.equal(roles.size, 8, 'one role per function');
   });
 
   it('log groups have a retention', () => {
@@ -91,10 +91,31 @@ describe('functions', () => {
     });
   });
 
+  it('a missing bidder page fails with a message that names it', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-site-'));
+    assert.throws(
+      () => new PlatformStack(new App(), 'NoSite', { lambdaAssets: FIXTURE_ASSETS, siteAssets: empty }),
+      /The bidder page is missing: no .*index\.html.*-c siteAssets=DIR/,
+    );
+    fs.rmSync(empty, { recursive: true });
+  });
+
+  it('the live functions get the variables they refuse to start without', () => {
+    const fns = functionsByBinary();
+    const ws = fns.get('live-ws-lambda')!.resource.Properties.Environment.Variables;
+    assert.ok(referenced(ws.COGNITO_USER_POOL_ID), 'COGNITO_USER_POOL_ID');
+    assert.ok(referenced(ws.COGNITO_CLIENT_ID), 'COGNITO_CLIENT_ID');
+    const broadcaster = fns.get('live-broadcaster-lambda')!.resource.Properties.Environment.Variables;
+    const endpoint = JSON.stringify(broadcaster.LIVE_ENDPOINT_URL);
+    // https://{apiId}.execute-api.{region}.{suffix}/live: the management endpoint of the stage.
+    assert.match(endpoint, /"https:\/\/",\{"Ref":"LiveApi[A-Za-z0-9]+"\},".execute-api./);
+    assert.match(endpoint, /"\/live"\]\]\}$/);
+  });
+
   it('a missing asset directory fails with a message that says how to build it', () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'no-assets-'));
     assert.throws(
-      () => new PlatformStack(new App(), 'Missing', { lambdaAssets: empty }),
+      () => new PlatformStack(new App(), 'Missing', { lambdaAssets: empty, siteAssets: siteAssets() }),
       /Lambda assets missing in .*api-lambda\/bootstrap.*cargo lambda build --release --arm64/,
     );
     fs.rmSync(empty, { recursive: true });
@@ -108,7 +129,7 @@ describe('event source mappings', () => {
     return mappings.filter((m) => m.Properties.FunctionName.Ref === fn.id);
   };
 
-  for (const binary of ['projector-lambda', 'publisher-lambda']) {
+  for (const binary of ['projector-lambda', 'publisher-lambda', 'live-broadcaster-lambda']) {
     it(`${binary} reads the Events stream: batch 100, bisect, item failures, 3 retries, max age, on-failure queue`, () => {
       const [mapping, ...more] = byFunction(binary);
       assert.equal(more.length, 0);
@@ -136,8 +157,8 @@ describe('event source mappings', () => {
     });
   }
 
-  it('api and scheduler have no event source mapping', () => {
-    assert.equal(byFunction('api-lambda').length + byFunction('scheduler-lambda').length, 0);
+  it('api, scheduler and the WebSocket function have no event source mapping', () => {
+    assert.equal(byFunction('api-lambda').length + byFunction('scheduler-lambda').length + byFunction('live-ws-lambda').length, 0);
   });
 });
 
@@ -168,7 +189,9 @@ describe('the HTTP API', () => {
     assert.match(issuer, /cognito-idp/);
     assert.equal(authorizer.Properties.JwtConfiguration.Audience.length, 1);
 
-    const routes = Object.values(resourcesOfType('AWS::ApiGatewayV2::Route'));
+    const httpApis = Object.entries(resourcesOfType('AWS::ApiGatewayV2::Api')).filter(([, a]) => a.Properties.ProtocolType === 'HTTP');
+    assert.equal(httpApis.length, 1);
+    const routes = Object.values(resourcesOfType('AWS::ApiGatewayV2::Route')).filter((r) => referenced(r.Properties.ApiId) === httpApis[0][0]);
     const keys = routes.map((r) => r.Properties.RouteKey).sort();
     assert.deepEqual(keys, ['ANY /{proxy+}', 'GET /health', 'GET /openapi.json']);
     for (const route of routes) {
@@ -199,6 +222,106 @@ describe('the HTTP API', () => {
   });
 });
 
+describe('the WebSocket API of live updates', () => {
+  const apis = Object.entries(resourcesOfType('AWS::ApiGatewayV2::Api')).filter(([, a]) => a.Properties.ProtocolType === 'WEBSOCKET');
+  const apiId = apis[0]?.[0];
+  const ofApi = (type: string) => Object.entries(resourcesOfType(type)).filter(([, r]) => referenced(r.Properties.ApiId) === apiId);
+
+  it('routes $connect, $disconnect and $default to live-ws-lambda (route selection on the action)', () => {
+    assert.equal(apis.length, 1);
+    assert.equal(apis[0][1].Properties.RouteSelectionExpression, '$request.body.action');
+    const ws = functionsByBinary().get('live-ws-lambda')!;
+    const integrations = ofApi('AWS::ApiGatewayV2::Integration');
+    assert.equal(integrations.length, 1);
+    const [integrationId, integration] = integrations[0];
+    assert.equal(integration.Properties.IntegrationType, 'AWS_PROXY');
+    assert.ok(JSON.stringify(integration.Properties.IntegrationUri).includes(`"${ws.id}"`));
+    const routes = ofApi('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
+    assert.deepEqual(routes.map((r) => r.RouteKey).sort(), ['$connect', '$default', '$disconnect']);
+    for (const route of routes) {
+      assert.ok(JSON.stringify(route.Target).includes(integrationId), route.RouteKey);
+    }
+    // Each route may invoke the function, and nothing else may.
+    const permissions = Object.values(resourcesOfType('AWS::Lambda::Permission')).filter((p) => referenced(p.Properties.FunctionName) === ws.id);
+    assert.equal(permissions.length, 3);
+    for (const permission of permissions) assert.equal(permission.Properties.Principal, 'apigateway.amazonaws.com');
+  });
+
+  it('returns the answer to a message as the $default route response', () => {
+    const [[routeId, route]] = ofApi('AWS::ApiGatewayV2::Route').filter(([, r]) => r.Properties.RouteKey === '$default');
+    assert.equal(route.Properties.RouteResponseSelectionExpression, '$default');
+    const responses = ofApi('AWS::ApiGatewayV2::RouteResponse');
+    assert.equal(responses.length, 1);
+    assert.equal(referenced(responses[0][1].Properties.RouteId), routeId);
+    assert.equal(responses[0][1].Properties.RouteResponseKey, '$default');
+  });
+
+  it('has a throttled stage `live` with an access log that leaves the query string (the token) out', () => {
+    const [[, stage], ...more] = ofApi('AWS::ApiGatewayV2::Stage');
+    assert.equal(more.length, 0);
+    assert.equal(stage.Properties.StageName, 'live');
+    assert.equal(stage.Properties.AutoDeploy, true);
+    assert.deepEqual(stage.Properties.DefaultRouteSettings, { ThrottlingBurstLimit: 200, ThrottlingRateLimit: 100 });
+    const format: string = stage.Properties.AccessLogSettings.Format;
+    assert.ok(referenced(stage.Properties.AccessLogSettings.DestinationArn));
+    assert.match(format, /\$context\.connectionId/);
+    assert.doesNotMatch(format, /requestQuery|querystring|token/i);
+  });
+});
+
+describe('the bidder page', () => {
+  const buckets = resourcesOfType('AWS::S3::Bucket');
+  const [deployment] = Object.values(resourcesOfType('Custom::CDKBucketDeployment'));
+  const siteId = referenced(deployment?.Properties.DestinationBucketName)!;
+
+  it('is deployed to a private, encrypted, versioned bucket that refuses plain HTTP', () => {
+    const site = buckets[siteId];
+    assert.ok(site, 'the deployment writes to a bucket of the stack');
+    assert.deepEqual(site.Properties.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+    });
+    assert.equal(site.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm, 'AES256');
+    assert.equal(site.Properties.VersioningConfiguration.Status, 'Enabled');
+    assert.ok(site.Properties.LoggingConfiguration.DestinationBucketName);
+    const policies = Object.values(resourcesOfType('AWS::S3::BucketPolicy')).filter((p) => referenced(p.Properties.Bucket) === siteId);
+    assert.equal(policies.length, 1);
+    const statements = policies[0].Properties.PolicyDocument.Statement;
+    assert.ok(statements.some((s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'));
+    // Only CloudFront (this distribution, through OAC) may read it.
+    const reads = statements.filter((s: any) => s.Effect === 'Allow');
+    assert.equal(reads.length, 1);
+    assert.deepEqual(reads[0].Principal, { Service: 'cloudfront.amazonaws.com' });
+    assert.deepEqual(reads[0].Action, 's3:GetObject');
+    assert.ok(JSON.stringify(reads[0].Condition).includes('AWS:SourceArn'));
+  });
+
+  it('is served by CloudFront over HTTPS through Origin Access Control, index.html at the root', () => {
+    const [distribution, ...more] = Object.values(resourcesOfType('AWS::CloudFront::Distribution'));
+    assert.equal(more.length, 0);
+    const config = distribution.Properties.DistributionConfig;
+    assert.equal(config.DefaultRootObject, 'index.html');
+    assert.equal(config.DefaultCacheBehavior.ViewerProtocolPolicy, 'redirect-to-https');
+    assert.equal(config.Origins.length, 1);
+    const origin = config.Origins[0];
+    assert.ok(JSON.stringify(origin.DomainName).includes(siteId));
+    const oac = resourcesOfType('AWS::CloudFront::OriginAccessControl')[referenced(origin.OriginAccessControlId)!];
+    assert.equal(oac.Properties.OriginAccessControlConfig.SigningBehavior, 'always');
+    assert.equal(oac.Properties.OriginAccessControlConfig.OriginAccessControlOriginType, 's3');
+    assert.ok(config.Logging.Bucket);
+  });
+
+  it('deploys web/ without its e2e tests and invalidates the distribution', () => {
+    assert.deepEqual(deployment.Properties.DistributionPaths, ['/*']);
+    assert.ok(referenced(deployment.Properties.DistributionId));
+    const out = synthStack().app.synth().directory;
+    const staged = fs.readdirSync(out)
+      .map((name) => path.join(out, name))
+      .filter((dir) => fs.existsSync(path.join(dir, 'index.html')));
+    assert.equal(staged.length, 1, 'one staged copy of the page');
+    assert.equal(fs.existsSync(path.join(staged[0], 'e2e')), false);
+  });
+});
+
 describe('alarms', () => {
   const alarms = Object.values(resourcesOfType('AWS::CloudWatch::Alarm'));
   const topic = Object.keys(resourcesOfType('AWS::SNS::Topic'))[0];
@@ -221,7 +344,7 @@ describe('alarms', () => {
   });
 
   it('each stream consumer has an IteratorAge alarm', () => {
-    for (const binary of ['projector-lambda', 'publisher-lambda']) {
+    for (const binary of ['projector-lambda', 'publisher-lambda', 'live-broadcaster-lambda']) {
       const fn = functionsByBinary().get(binary)!;
       const [alarm] = find('IteratorAge', 'FunctionName', fn.id);
       assert.ok(alarm, binary);

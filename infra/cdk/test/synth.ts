@@ -1,5 +1,8 @@
 // The stack as the tests see it: synthesized offline, with the placeholder assets of
-// test/fixtures/lambda (empty stand-ins for the bootstrap binaries), a fixed dummy account.
+// test/fixtures/lambda (empty stand-ins for the bootstrap binaries), the repository's web/ (or,
+// while it does not exist, a placeholder page in a temporary directory), a fixed dummy account.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { App } from 'aws-cdk-lib';
@@ -9,11 +12,21 @@ import { PlatformStack, PlatformStackProps } from '../lib/platform-stack';
 
 export const FIXTURE_ASSETS = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'lambda');
 
+/** The repository's web/, or a placeholder page in a temporary directory (never in the repo). */
+export function siteAssets(): string {
+  const web = path.resolve(__dirname, '..', '..', '..', '..', 'web');
+  if (fs.existsSync(path.join(web, 'index.html'))) return web;
+  const placeholder = fs.mkdtempSync(path.join(os.tmpdir(), 'site-assets-'));
+  fs.writeFileSync(path.join(placeholder, 'index.html'), '<!doctype html><title>placeholder</title>\n');
+  return placeholder;
+}
+
 export function synthStack(props: Partial<PlatformStackProps> = {}): { app: App; stack: PlatformStack } {
   const app = new App();
   const stack = new PlatformStack(app, 'AuctionPlatform', {
     env: { account: '123456789012', region: 'us-east-1' },
     lambdaAssets: FIXTURE_ASSETS,
+    siteAssets: siteAssets(),
     ...props,
   });
   return { app, stack };

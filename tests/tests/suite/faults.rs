@@ -238,6 +238,7 @@ impl Platform {
         for (key, value) in [
             ("LOCAL_JWT_SECRET", SECRET.to_owned()),
             ("API_PORT", port.to_string()),
+            ("LIVE_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
             ("RUST_LOG", "info".to_owned()),
             ("PATH", std::env::var("PATH").unwrap_or_default()),
         ] {

@@ -1,5 +1,7 @@
 //! The API as a plain local HTTP server on 127.0.0.1, verifying HS256 tokens itself in place
-//! of API Gateway's JWT authorizer; and `mint-token`, which signs tokens for demo users.
+//! of API Gateway's JWT authorizer, with live updates over a WebSocket (`/live`, in place of
+//! API Gateway's WebSocket API) and, with `--dev`, the bidder web page and its demo sign-in;
+//! and `mint-token`, which signs tokens for demo users.
 
 use std::sync::Arc;
 
@@ -102,12 +104,34 @@ async fn main() -> anyhow::Result<()> {
         println!("DEMO_AUCTION_ENDING_SOON={}", demo.ending_soon);
         println!("DEMO_AUCTION_BUY_NOW={}", demo.buy_now);
     }
+    let live = api::local::Live {
+        subscriptions: Arc::new(live::DynamoDbSubscriptions::new(
+            aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await),
+            live::config::connections_table(),
+        )),
+        jwt: Arc::clone(&jwt),
+        sockets: Arc::default(),
+    };
+    let mut router = api::router(app).merge(api::local::live_router(live));
+    if cli.dev {
+        router = router.merge(api::local::dev_router(Arc::clone(&jwt), web_dir()));
+        println!("WEB_URL=http://{address}/");
+    }
     println!("API_URL=http://{address}");
     tracing::info!(%address, "listening");
-    axum::serve(listener, api::router(app))
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await?;
     Ok(())
+}
+
+/// The bidder web page's files: `WEB_DIR`, else `web/` of the workspace this binary was built
+/// from (the page is a development aid served from the checkout, not packaged).
+fn web_dir() -> std::path::PathBuf {
+    match std::env::var_os("WEB_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => dir.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web"),
+    }
 }
 
 /// Ctrl-C, or SIGTERM (what `local-stack exec` forwards): stop accepting and drain.
