@@ -1,0 +1,977 @@
+// The bidder page: plain JavaScript, no framework, no build step. It talks to the bidder API
+// on its own origin (api-local serves this directory with --dev) and gets live updates from
+// the WebSocket at /live. See docs/web.md.
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'auctions.token';
+  const SUB_KEY = 'auctions.sub';
+  const SEEN_KEY = 'auctions.notificationsSeen';
+  const OTHER_BIDDER = Symbol('another bidder');
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+  const $ = (id) => document.getElementById(id);
+
+  const session = {
+    token: sessionStorage.getItem(TOKEN_KEY),
+    sub: sessionStorage.getItem(SUB_KEY),
+  };
+
+  // ------------------------------------------------------------------------------ helpers
+
+  function newKey() {
+    if (window.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  const exponents = new Map();
+  /** How many minor-unit digits a currency has (2 for EUR, 0 for JPY). */
+  function exponent(currency) {
+    if (!exponents.has(currency)) {
+      let digits = 2;
+      try {
+        digits = new Intl.NumberFormat('en', { style: 'currency', currency })
+          .resolvedOptions().maximumFractionDigits;
+      } catch (_) { /* unknown code: assume two digits */ }
+      exponents.set(currency, digits);
+    }
+    return exponents.get(currency);
+  }
+
+  /** `{amountMinor: 1500, currency: 'EUR'}` -> `15.00 EUR`, in integers only. */
+  function formatMoney(money) {
+    if (!money) return '—';
+    const digitsAfter = exponent(money.currency);
+    const negative = money.amountMinor < 0;
+    let digits = String(Math.abs(money.amountMinor));
+    if (digitsAfter > 0) {
+      digits = digits.padStart(digitsAfter + 1, '0');
+      digits = `${digits.slice(0, -digitsAfter)}.${digits.slice(-digitsAfter)}`;
+    }
+    return `${negative ? '-' : ''}${digits} ${money.currency}`;
+  }
+
+  /** `'15.5'` in EUR -> 1550. Throws with a message for the user on anything else. */
+  function parseMajor(text, currency) {
+    const digitsAfter = exponent(currency);
+    const trimmed = String(text).trim().replace(',', '.');
+    const pattern = digitsAfter > 0
+      ? new RegExp(`^(\\d{1,13})(?:\\.(\\d{0,${digitsAfter}}))?$`)
+      : /^(\d{1,13})$/;
+    const match = pattern.exec(trimmed);
+    if (!match) {
+      throw new Error(digitsAfter > 0
+        ? `Enter an amount like 15 or 15.50 (at most ${digitsAfter} decimals).`
+        : 'Enter a whole amount like 1500.');
+    }
+    const whole = Number(match[1]);
+    const fraction = Number((match[2] || '').padEnd(digitsAfter, '0') || '0');
+    const minor = whole * 10 ** digitsAfter + fraction;
+    if (minor <= 0) throw new Error('Enter an amount above zero.');
+    return minor;
+  }
+
+  function formatTime(iso) {
+    const date = new Date(iso);
+    return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+  }
+
+  function formatCountdown(ms) {
+    if (ms <= 0) return 'ending now';
+    const total = Math.floor(ms / 1000);
+    const days = Math.floor(total / 86400);
+    const hours = Math.floor((total % 86400) / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const seconds = total % 60;
+    const parts = [];
+    if (days) parts.push(`${days} d`);
+    if (days || hours) parts.push(`${hours} h`);
+    if (days || hours || minutes) parts.push(`${String(minutes).padStart(days || hours ? 2 : 1, '0')} min`);
+    if (!days) parts.push(`${String(seconds).padStart(parts.length ? 2 : 1, '0')} s`);
+    return `in ${parts.join(' ')}`;
+  }
+
+  const STATUS_TEXT = {
+    scheduled: 'Scheduled', active: 'Active', ended: 'Ended', cancelled: 'Cancelled',
+  };
+  const UNSOLD_TEXT = { noBids: 'no bids', reserveNotMet: 'the reserve was not met' };
+
+  function element(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name === 'text') node.textContent = value;
+      else node.setAttribute(name, value === true ? '' : value);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  }
+
+  /** Says something once in the aria-live region (and on screen). */
+  function announce(text) {
+    const region = $('announcer');
+    region.textContent = '';
+    // A fresh text node after a tick, so that the same message twice is announced twice.
+    setTimeout(() => { region.textContent = text; }, 30);
+  }
+
+  // ---------------------------------------------------------------------------------- API
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      const text = ((problem && (problem.detail || problem.title)) || `The request failed (HTTP ${status}).`)
+        // The API states amounts as "1000 EUR (minor units)"; the page speaks in major units.
+        .replace(/(-?\d+) ([A-Z]{3}) \(minor units\)/g,
+          (_, amount, currency) => formatMoney({ amountMinor: Number(amount), currency }));
+      super(text.charAt(0).toUpperCase() + text.slice(1));
+      this.status = status;
+      this.problem = problem || {};
+      this.code = this.problem.code;
+    }
+  }
+
+  async function api(path, { method = 'GET', body, headers = {} } = {}) {
+    const sent = { Accept: 'application/json, application/problem+json', ...headers };
+    if (session.token) sent.Authorization = `Bearer ${session.token}`;
+    if (body !== undefined) sent['Content-Type'] = 'application/json';
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers: sent,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch (_) {
+      throw new ApiError(0, { title: 'The server cannot be reached; try again.' });
+    }
+    const text = await response.text();
+    let data = null;
+    if (text) {
+      try { data = JSON.parse(text); } catch (_) { data = null; }
+    }
+    if (!response.ok) {
+      const error = new ApiError(response.status, data);
+      if (response.status === 401 && session.token) {
+        signOut('Your session has expired: sign in again.');
+      }
+      throw error;
+    }
+    return data;
+  }
+
+  // -------------------------------------------------------------------------- live updates
+
+  const live = {
+    socket: null,
+    wanted: new Set(),
+    attempt: 0,
+    reconnectTimer: null,
+    pingTimer: null,
+    pongTimer: null,
+  };
+
+  function setLiveState(state) {
+    const badge = $('live-state');
+    badge.dataset.state = state;
+    badge.textContent = {
+      connected: 'Live: connected',
+      connecting: 'Live: connecting…',
+      offline: 'Live: offline',
+    }[state];
+    if (state !== 'connected') startFallbackPolling();
+    else stopFallbackPolling();
+  }
+
+  function liveSend(message) {
+    if (live.socket && live.socket.readyState === WebSocket.OPEN) {
+      live.socket.send(JSON.stringify(message));
+    }
+  }
+
+  function liveConnect() {
+    clearTimeout(live.reconnectTimer);
+    if (!session.token || live.socket) return;
+    const url = new URL('/live', location.href);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.searchParams.set('token', session.token);
+    setLiveState('connecting');
+    let socket;
+    try {
+      socket = new WebSocket(url.href);
+    } catch (_) {
+      scheduleReconnect();
+      return;
+    }
+    live.socket = socket;
+    socket.addEventListener('open', () => {
+      if (live.socket !== socket) return;
+      live.attempt = 0;
+      setLiveState('connected');
+      for (const auctionId of live.wanted) liveSend({ action: 'subscribe', auctionId });
+      startPing();
+    });
+    socket.addEventListener('message', (event) => {
+      if (live.socket !== socket) return;
+      let message;
+      try { message = JSON.parse(event.data); } catch (_) { return; }
+      onLiveMessage(message);
+    });
+    socket.addEventListener('close', () => {
+      if (live.socket !== socket) return;
+      live.socket = null;
+      stopPing();
+      setLiveState('offline');
+      if (session.token) scheduleReconnect();
+    });
+    // An error is always followed by a close, which reconnects.
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(live.reconnectTimer);
+    const ceiling = Math.min(15000, 500 * 2 ** live.attempt);
+    live.attempt = Math.min(live.attempt + 1, 10);
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    live.reconnectTimer = setTimeout(liveConnect, delay);
+  }
+
+  function liveDisconnect() {
+    clearTimeout(live.reconnectTimer);
+    stopPing();
+    const socket = live.socket;
+    live.socket = null;
+    if (socket) socket.close(1000, 'signed out');
+    setLiveState('offline');
+  }
+
+  /** A ping every 25 s; no pong within 10 s means a dead connection: drop it and reconnect. */
+  function startPing() {
+    stopPing();
+    live.pingTimer = setInterval(() => {
+      liveSend({ action: 'ping' });
+      clearTimeout(live.pongTimer);
+      live.pongTimer = setTimeout(() => {
+        if (live.socket) live.socket.close(4000, 'no pong');
+      }, 10000);
+    }, 25000);
+  }
+
+  function stopPing() {
+    clearInterval(live.pingTimer);
+    clearTimeout(live.pongTimer);
+  }
+
+  function liveSubscribe(auctionId) {
+    live.wanted.add(auctionId);
+    liveSend({ action: 'subscribe', auctionId });
+  }
+
+  function liveUnsubscribe(auctionId) {
+    if (live.wanted.delete(auctionId)) liveSend({ action: 'unsubscribe', auctionId });
+  }
+
+  function onLiveMessage(message) {
+    switch (message.type) {
+      case 'pong':
+        clearTimeout(live.pongTimer);
+        break;
+      case 'subscribed':
+        // Pushes from now on are applied on top of the state as of now.
+        if (message.auctionId === detail.id) refreshDetail();
+        if (list.watched.has(message.auctionId)) scheduleListRefresh();
+        break;
+      case 'unsubscribed':
+        break;
+      case 'error':
+        console.warn('live:', message.code, message.message);
+        break;
+      case 'bidPlaced':
+      case 'extended':
+      case 'ended':
+      case 'cancelled':
+        applyPush(message);
+        applyListPush(message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // While the socket is down, the open auction is read every few seconds instead.
+  let fallbackTimer = null;
+  function startFallbackPolling() {
+    if (fallbackTimer) return;
+    fallbackTimer = setInterval(() => {
+      if (detail.id && session.token && document.visibilityState === 'visible') refreshDetail();
+    }, 5000);
+  }
+  function stopFallbackPolling() {
+    clearInterval(fallbackTimer);
+    fallbackTimer = null;
+  }
+
+  // ------------------------------------------------------------------------- the open auction
+
+  const detail = {
+    id: null,
+    version: 0,
+    auction: null, // the last state applied: the API's AuctionView, updated by pushes
+    leaderId: null, // a user id, OTHER_BIDDER when only "not you" is known, or null
+    wasLeading: false,
+    iBid: false,
+    resultAnnounced: false,
+    endCheckTimer: null,
+    early: [], // pushes that came before the first state: applied on top of it
+  };
+
+  function resetDetail(id) {
+    clearTimeout(detail.endCheckTimer);
+    Object.assign(detail, {
+      id, version: 0, auction: null, leaderId: null, wasLeading: false, iBid: false,
+      resultAnnounced: false, endCheckTimer: null, early: [],
+    });
+    $('auction-title').textContent = 'Loading…';
+    $('auction-description').hidden = true;
+    $('detail-error').textContent = '';
+    $('outbid-notice').hidden = true;
+    $('result-banner').hidden = true;
+    $('bid-error').textContent = '';
+    $('bid-message').textContent = '';
+    $('bid-form').reset();
+    for (const id of ['auction-price', 'auction-leader', 'auction-bids', 'auction-status', 'auction-seller']) {
+      $(id).textContent = '—';
+    }
+    $('auction-ends').textContent = '';
+    $('auction-countdown').textContent = '';
+    renderAuctionNotifications();
+  }
+
+  async function refreshDetail(minVersion) {
+    const id = detail.id;
+    if (!id) return;
+    const query = minVersion ? `?minVersion=${minVersion}` : '';
+    try {
+      const view = await api(`/auctions/${id}${query}`);
+      if (detail.id === id) applySnapshot(view);
+    } catch (error) {
+      if (detail.id === id) $('detail-error').textContent = error.message;
+    }
+  }
+
+  /** A whole state from the API: taken when at least as new as what is shown. */
+  function applySnapshot(view) {
+    if (view.id !== detail.id || view.version < detail.version) return;
+    const sameVersion = view.version === detail.version;
+    detail.auction = { ...detail.auction, ...view };
+    if (view.leading) {
+      detail.leaderId = session.sub;
+    } else if (view.bidCount === 0) {
+      detail.leaderId = null;
+    } else if (!sameVersion || detail.leaderId === session.sub || detail.leaderId === null) {
+      // The view says only "not you"; a push at this same version may have said who.
+      detail.leaderId = OTHER_BIDDER;
+    }
+    if (view.result && view.result.outcome === 'sold') detail.leaderId = view.result.winnerId;
+    detail.version = view.version;
+    $('detail-error').textContent = '';
+    afterChange(null);
+    const early = detail.early.sort((a, b) => a.version - b.version);
+    detail.early = [];
+    for (const message of early) applyPush(message);
+  }
+
+  /** One update from the socket: taken only when newer than what is shown. */
+  function applyPush(message) {
+    if (message.auctionId !== detail.id) return;
+    if (!detail.auction) {
+      // Its first state has not arrived yet: kept, and applied on top of that state.
+      if (detail.early.length < 100) detail.early.push(message);
+      return;
+    }
+    if (typeof message.version !== 'number' || message.version <= detail.version) return;
+    const auction = detail.auction;
+    switch (message.type) {
+      case 'bidPlaced':
+        auction.currentPrice = message.currentPrice;
+        auction.bidCount = message.bidCount;
+        if (message.endsAt) auction.endsAt = message.endsAt;
+        auction.leading = message.leaderId === session.sub;
+        detail.leaderId = message.leaderId;
+        if (auction.status === 'scheduled') auction.status = 'active'; // a bid starts it
+        break;
+      case 'extended':
+        auction.endsAt = message.endsAt;
+        break;
+      case 'ended':
+        auction.status = 'ended';
+        auction.result = message.result;
+        if (message.result && message.result.outcome === 'sold') detail.leaderId = message.result.winnerId;
+        break;
+      case 'cancelled':
+        auction.status = 'cancelled';
+        break;
+      default:
+        return;
+    }
+    detail.version = message.version;
+    afterChange(message);
+    flash(message.type === 'bidPlaced' ? ['auction-price', 'auction-leader', 'auction-bids']
+      : message.type === 'extended' ? ['auction-ends'] : ['auction-status']);
+    scheduleNotificationRefresh();
+  }
+
+  /** Marks the facts a push changed for a moment, for the eye (the announcer tells the ear). */
+  function flash(ids) {
+    for (const id of ids) {
+      const node = $(id).closest('dd');
+      node.classList.add('changed');
+      clearTimeout(node.flashTimer);
+      node.flashTimer = setTimeout(() => node.classList.remove('changed'), 1500);
+    }
+  }
+
+  function leaderText() {
+    const auction = detail.auction;
+    if (!auction || !auction.bidCount) return 'No bids yet';
+    if (detail.leaderId === session.sub) return 'You';
+    if (detail.leaderId === OTHER_BIDDER || !detail.leaderId) return 'Another bidder';
+    return detail.leaderId;
+  }
+
+  function afterChange(push) {
+    const auction = detail.auction;
+    const leadingNow = auction.bidCount > 0 && detail.leaderId === session.sub;
+    let outbid = false;
+    if (leadingNow) {
+      detail.wasLeading = true;
+      detail.iBid = true;
+      $('outbid-notice').hidden = true;
+    } else if (detail.wasLeading && auction.bidCount > 0 && auction.status === 'active') {
+      detail.wasLeading = false;
+      outbid = true;
+      $('bid-message').textContent = '';
+      const who = detail.leaderId === OTHER_BIDDER || !detail.leaderId ? 'another bidder' : detail.leaderId;
+      showOutbid(`You have been outbid: ${who} leads at ${formatMoney(auction.currentPrice)}.`);
+    }
+    renderDetail();
+    // The outbid notice is announced by its own role="alert"; the result by renderDetail.
+    if (!push || outbid) return;
+    if (push.type === 'bidPlaced') {
+      // Your own bid was just confirmed in words already.
+      if (leadingNow && $('bid-message').textContent.includes(formatMoney(push.currentPrice))) return;
+      announce(leadingNow
+        ? `You lead at ${formatMoney(push.currentPrice)}.`
+        : `New bid: ${formatMoney(push.currentPrice)}, ${leaderText()} leads.`);
+    } else if (push.type === 'extended') {
+      announce(`The auction was extended: it now ends ${formatTime(push.endsAt)}.`);
+    }
+  }
+
+  function showOutbid(text) {
+    const notice = $('outbid-notice');
+    notice.textContent = text;
+    notice.dataset.version = String(detail.version);
+    notice.hidden = false;
+  }
+
+  function resultText(auction) {
+    if (auction.status === 'cancelled') return { text: 'This auction was cancelled.', kind: 'info' };
+    const result = auction.result;
+    if (!result) return null;
+    if (result.outcome === 'sold') {
+      const price = formatMoney(result.finalPrice);
+      if (result.winnerId === session.sub) return { text: `You won “${auction.title}” for ${price}.`, kind: 'won' };
+      if (auction.sellerId === session.sub) return { text: `Sold to ${result.winnerId} for ${price}.`, kind: 'info' };
+      return {
+        text: `Sold to ${result.winnerId} for ${price}.${detail.iBid ? ' You did not win this one.' : ''}`,
+        kind: detail.iBid ? 'lost' : 'info',
+      };
+    }
+    const reason = UNSOLD_TEXT[result.reason] || result.reason || 'unsold';
+    return { text: `Ended without a sale: ${reason}.`, kind: 'info' };
+  }
+
+  function renderDetail() {
+    const auction = detail.auction;
+    if (!auction) return;
+    $('auction-title').textContent = auction.title;
+    document.title = `${auction.title} · Auctions`;
+    const description = $('auction-description');
+    description.textContent = auction.description || '';
+    description.hidden = !auction.description;
+    $('auction-price').textContent = auction.currentPrice
+      ? formatMoney(auction.currentPrice)
+      : `${formatMoney(auction.startingPrice)} (starting price)`;
+    $('auction-leader').textContent = leaderText();
+    $('auction-bids').textContent = String(auction.bidCount);
+    const ends = $('auction-ends');
+    ends.dateTime = auction.endsAt;
+    ends.textContent = formatTime(auction.endsAt);
+    $('auction-status').textContent = STATUS_TEXT[auction.status] || auction.status;
+    $('auction-status').dataset.status = auction.status;
+    $('auction-seller').textContent = auction.sellerId === session.sub ? `${auction.sellerId} (you)` : auction.sellerId;
+    for (const node of document.querySelectorAll('.currency-code')) node.textContent = auction.currency;
+
+    const open = auction.status === 'active' || auction.status === 'scheduled';
+    const isSeller = auction.sellerId === session.sub;
+    const bidSection = $('bid-section');
+    bidSection.hidden = !open || isSeller;
+    $('seller-note').hidden = !(open && isSeller);
+    $('bid-submit').disabled = !open;
+
+    const result = resultText(auction);
+    const banner = $('result-banner');
+    if (result) {
+      banner.textContent = result.text;
+      banner.dataset.kind = result.kind;
+      banner.className = `notice notice-${result.kind}`;
+      banner.hidden = false;
+      $('outbid-notice').hidden = true;
+      $('bid-message').textContent = '';
+      if (!detail.resultAnnounced) {
+        detail.resultAnnounced = true;
+        announce(result.text);
+        scheduleNotificationRefresh();
+      }
+    } else {
+      banner.hidden = true;
+    }
+    tickCountdown();
+  }
+
+  function tickCountdown() {
+    const auction = detail.auction;
+    const countdown = $('auction-countdown');
+    if (!auction) { countdown.textContent = ''; return; }
+    if (auction.status === 'ended' || auction.status === 'cancelled') {
+      countdown.textContent = '';
+      return;
+    }
+    const left = new Date(auction.endsAt).getTime() - Date.now();
+    countdown.textContent = `(${formatCountdown(left)})`;
+    // Past the end and no result yet: the push should be on its way; read it as well.
+    if (left <= 0 && !detail.endCheckTimer) {
+      detail.endCheckTimer = setTimeout(() => {
+        detail.endCheckTimer = null;
+        if (detail.auction && detail.auction.status === 'active') refreshDetail();
+      }, 3000);
+    }
+  }
+  setInterval(tickCountdown, 1000);
+
+  let pendingBid = null; // {body, key}: a bid whose answer never came is retried with its key
+  async function placeBid(event) {
+    event.preventDefault();
+    const auction = detail.auction;
+    if (!auction) return;
+    const errorLine = $('bid-error');
+    const messageLine = $('bid-message');
+    errorLine.textContent = '';
+    messageLine.textContent = '';
+    let body;
+    try {
+      const amount = parseMajor($('bid-amount').value, auction.currency);
+      body = { amount, currency: auction.currency };
+      const maxText = $('bid-max').value.trim();
+      if (maxText) body.maxAmount = parseMajor(maxText, auction.currency);
+    } catch (error) {
+      errorLine.textContent = error.message;
+      $('bid-amount').focus();
+      return;
+    }
+    const serialized = JSON.stringify(body);
+    const key = pendingBid && pendingBid.body === serialized && pendingBid.auctionId === auction.id
+      ? pendingBid.key : newKey();
+    pendingBid = { body: serialized, key, auctionId: auction.id };
+    const button = $('bid-submit');
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      const accepted = await api(`/auctions/${auction.id}/bids`, {
+        method: 'POST', body, headers: { 'Idempotency-Key': key },
+      });
+      pendingBid = null;
+      detail.iBid = true;
+      $('bid-form').reset();
+      if (accepted.leading) {
+        messageLine.textContent = `Bid placed: you lead at ${formatMoney(accepted.currentPrice)}.`;
+      } else {
+        // Another bidder's maximum answered at once (proxy bidding).
+        messageLine.textContent = '';
+        showOutbid(`Your bid was outbid at once by another bidder's maximum: the price is now ${formatMoney(accepted.currentPrice)}.`);
+      }
+      announce(messageLine.textContent || $('outbid-notice').textContent);
+      await refreshDetail(accepted.version);
+    } catch (error) {
+      if (error.status !== 0) pendingBid = null;
+      errorLine.textContent = error.message;
+    } finally {
+      button.removeAttribute('aria-busy');
+      if (detail.auction) button.disabled = !(detail.auction.status === 'active' || detail.auction.status === 'scheduled');
+    }
+  }
+
+  // ---------------------------------------------------------------------------- the list
+
+  // The rows on screen follow the socket too (at most LIST_WATCH of them): price, end, status.
+  const LIST_WATCH = 40;
+  const list = { cursor: null, watched: new Map() }; // auction id -> {row, version}
+
+  function unwatchList() {
+    for (const id of list.watched.keys()) liveUnsubscribe(id);
+    list.watched.clear();
+  }
+
+  function listPrice(auction) {
+    return auction.currentPrice
+      ? formatMoney(auction.currentPrice)
+      : `${formatMoney(auction.startingPrice)} (start)`;
+  }
+
+  async function loadList(more) {
+    const status = $('list-status').value;
+    const rows = $('auction-rows');
+    $('list-error').textContent = '';
+    if (!more) list.cursor = null;
+    const params = new URLSearchParams({ status, limit: '20' });
+    if (more && list.cursor) params.set('cursor', list.cursor);
+    let page;
+    try {
+      page = await api(`/auctions?${params}`);
+    } catch (error) {
+      $('list-error').textContent = error.message;
+      return;
+    }
+    if (currentRoute().name !== 'list') return;
+    if (!more) {
+      unwatchList();
+      rows.replaceChildren();
+    }
+    for (const auction of page.items) {
+      if (list.watched.has(auction.id)) continue;
+      const link = element('a', { href: `#/auctions/${auction.id}`, text: auction.title });
+      const row = element('tr', { 'data-auction-id': auction.id },
+        element('td', {}, link),
+        element('td', { class: 'price', text: listPrice(auction) }),
+        element('td', {}, element('time', { class: 'ends', datetime: auction.endsAt, text: formatTime(auction.endsAt) })),
+        element('td', { class: 'status', text: STATUS_TEXT[auction.status] || auction.status }));
+      rows.append(row);
+      if (list.watched.size < LIST_WATCH) {
+        list.watched.set(auction.id, { row, version: auction.version });
+        liveSubscribe(auction.id);
+      }
+    }
+    list.cursor = page.nextCursor || null;
+    $('list-more').hidden = !list.cursor;
+    $('list-empty').hidden = rows.children.length > 0;
+    $('auction-table').hidden = rows.children.length === 0;
+  }
+
+  /** The rows' state as of now, once their subscriptions are in place: one read for all. */
+  let listRefreshTimer = null;
+  function scheduleListRefresh() {
+    clearTimeout(listRefreshTimer);
+    listRefreshTimer = setTimeout(async () => {
+      if (!list.watched.size) return;
+      const params = new URLSearchParams({ status: $('list-status').value, limit: '100' });
+      let page;
+      try { page = await api(`/auctions?${params}`); } catch (_) { return; }
+      for (const auction of page.items) {
+        const watched = list.watched.get(auction.id);
+        if (!watched || auction.version <= watched.version) continue;
+        watched.version = auction.version;
+        watched.row.querySelector('.price').textContent = listPrice(auction);
+        watched.row.querySelector('.status').textContent = STATUS_TEXT[auction.status] || auction.status;
+        const time = watched.row.querySelector('.ends');
+        time.dateTime = auction.endsAt;
+        time.textContent = formatTime(auction.endsAt);
+      }
+    }, 300);
+  }
+
+  function applyListPush(message) {
+    const watched = list.watched.get(message.auctionId);
+    if (!watched || typeof message.version !== 'number' || message.version <= watched.version) return;
+    watched.version = message.version;
+    const { row } = watched;
+    const setEnds = (endsAt) => {
+      const time = row.querySelector('.ends');
+      time.dateTime = endsAt;
+      time.textContent = formatTime(endsAt);
+    };
+    switch (message.type) {
+      case 'bidPlaced':
+        row.querySelector('.price').textContent = formatMoney(message.currentPrice);
+        row.querySelector('.status').textContent = STATUS_TEXT.active;
+        if (message.endsAt) setEnds(message.endsAt);
+        break;
+      case 'extended':
+        setEnds(message.endsAt);
+        break;
+      case 'ended':
+        row.querySelector('.status').textContent = STATUS_TEXT.ended;
+        if (message.result && message.result.finalPrice) {
+          row.querySelector('.price').textContent = formatMoney(message.result.finalPrice);
+        }
+        break;
+      case 'cancelled':
+        row.querySelector('.status').textContent = STATUS_TEXT.cancelled;
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ------------------------------------------------------------------------ notifications
+
+  let notifications = [];
+  let notificationTimer = null;
+
+  async function loadNotifications() {
+    if (!session.token) return;
+    try {
+      const page = await api('/me/notifications?limit=50');
+      notifications = page.items || [];
+      $('notifications-error').textContent = '';
+    } catch (error) {
+      $('notifications-error').textContent = error.message;
+      return;
+    }
+    renderNotifications();
+  }
+
+  function scheduleNotificationRefresh() {
+    // The notifier writes a moment after the event: read a little later.
+    clearTimeout(notificationTimer);
+    notificationTimer = setTimeout(loadNotifications, 1500);
+  }
+
+  function notificationItem(n) {
+    return element('li', { 'data-kind': n.kind },
+      element('p', { text: n.text }),
+      element('p', { class: 'meta' },
+        element('time', { datetime: n.occurredAt, text: formatTime(n.occurredAt) }),
+        ' · ',
+        element('a', { href: `#/auctions/${n.auctionId}`, text: n.auctionTitle })));
+  }
+
+  function renderNotifications() {
+    const listNode = $('notification-list');
+    listNode.replaceChildren(...notifications.map(notificationItem));
+    $('notifications-empty').hidden = notifications.length > 0;
+    const seen = sessionStorage.getItem(SEEN_KEY) || '';
+    if (currentRoute().name === 'notifications' && notifications.length) {
+      sessionStorage.setItem(SEEN_KEY, notifications[0].id);
+    }
+    const unseen = notifications.filter((n) => n.id > (sessionStorage.getItem(SEEN_KEY) || seen)).length;
+    const badge = $('notification-count');
+    badge.textContent = unseen ? `${unseen} new` : '';
+    badge.hidden = unseen === 0;
+    renderAuctionNotifications();
+  }
+
+  function renderAuctionNotifications() {
+    const mine = detail.id ? notifications.filter((n) => n.auctionId === detail.id) : [];
+    $('auction-notification-list').replaceChildren(...mine.map(notificationItem));
+    $('auction-notifications-empty').hidden = mine.length > 0;
+  }
+
+  // --------------------------------------------------------------------------- create
+
+  let createKey = null;
+  async function createAuction(event) {
+    event.preventDefault();
+    const errorLine = $('create-error');
+    errorLine.textContent = '';
+    const form = event.target;
+    const currency = 'EUR';
+    let body;
+    try {
+      const title = form.title.value.trim();
+      if (!title) throw new Error('Give the item a title.');
+      const minutes = Number(form.minutes.value);
+      if (!Number.isInteger(minutes) || minutes < 1) throw new Error('Run it for at least one minute.');
+      body = {
+        title,
+        currency,
+        startingPrice: parseMajor(form.startingPrice.value, currency),
+        endsAt: new Date(Date.now() + minutes * 60000).toISOString(),
+      };
+      const description = form.description.value.trim();
+      if (description) body.description = description;
+      if (form.buyNowPrice.value.trim()) body.buyNowPrice = parseMajor(form.buyNowPrice.value, currency);
+    } catch (error) {
+      errorLine.textContent = error.message;
+      return;
+    }
+    createKey = createKey || newKey();
+    try {
+      const created = await api('/auctions', {
+        method: 'POST', body, headers: { 'Idempotency-Key': createKey },
+      });
+      createKey = null;
+      form.reset();
+      announce(`Created “${body.title}”.`);
+      location.hash = `#/auctions/${created.auctionId}`;
+    } catch (error) {
+      if (error.status !== 0) createKey = null;
+      errorLine.textContent = error.message;
+    }
+  }
+
+  // --------------------------------------------------------------------------- session
+
+  async function signIn(event) {
+    event.preventDefault();
+    const input = $('sign-in-name');
+    const errorLine = $('sign-in-error');
+    errorLine.textContent = '';
+    const sub = input.value.trim();
+    // What the API takes as a user id: 1 to 128 characters, none of them control characters.
+    if (!sub || [...sub].length > 128 || /\p{Cc}/u.test(sub)) {
+      errorLine.textContent = 'Enter a name of 1 to 128 characters, e.g. bidder-bob.';
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+      return;
+    }
+    input.removeAttribute('aria-invalid');
+    try {
+      const answer = await api('/dev/token', { method: 'POST', body: { sub } });
+      session.token = answer.token;
+      session.sub = answer.sub || sub;
+      sessionStorage.setItem(TOKEN_KEY, session.token);
+      sessionStorage.setItem(SUB_KEY, session.sub);
+    } catch (error) {
+      errorLine.textContent = error.status === 404
+        ? 'Demo sign-in is not available on this server (api-local needs --dev).'
+        : error.message;
+      return;
+    }
+    announce(`Signed in as ${session.sub}.`);
+    renderSession();
+    liveConnect();
+    loadNotifications();
+    route();
+  }
+
+  function signOut(message) {
+    session.token = null;
+    session.sub = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(SUB_KEY);
+    sessionStorage.removeItem(SEEN_KEY);
+    notifications = [];
+    unwatchList();
+    live.wanted.clear();
+    liveDisconnect();
+    renderSession();
+    route();
+    if (typeof message === 'string') {
+      $('sign-in-error').textContent = message;
+      announce(message);
+    }
+  }
+
+  function renderSession() {
+    const who = $('signed-in-as');
+    who.textContent = session.sub ? `Signed in as ${session.sub}` : '';
+    who.hidden = !session.sub;
+    $('sign-out').hidden = !session.sub;
+    $('live-state').hidden = !session.sub;
+    document.querySelector('.site-header nav').hidden = !session.sub;
+  }
+
+  // ---------------------------------------------------------------------------- routing
+
+  function currentRoute() {
+    const hash = location.hash.replace(/^#/, '') || '/';
+    const auction = /^\/auctions\/([^/]+)$/.exec(hash);
+    if (auction && UUID.test(auction[1])) return { name: 'detail', id: auction[1].toLowerCase() };
+    if (hash === '/create') return { name: 'create' };
+    if (hash === '/notifications') return { name: 'notifications' };
+    return { name: 'list' };
+  }
+
+  const VIEWS = ['sign-in', 'list-view', 'detail-view', 'create-view', 'notifications-view'];
+  let lastView = null;
+
+  function show(viewId) {
+    for (const id of VIEWS) $(id).hidden = id !== viewId;
+    if (lastView !== null && lastView !== viewId) {
+      // Move focus to the new view's heading, as a page load would.
+      const heading = $(viewId).querySelector('h1');
+      if (heading) {
+        heading.setAttribute('tabindex', '-1');
+        heading.focus();
+      }
+    }
+    lastView = viewId;
+  }
+
+  function route() {
+    const next = currentRoute();
+    if (next.name !== 'list') unwatchList();
+    if (detail.id && (next.name !== 'detail' || next.id !== detail.id)) {
+      liveUnsubscribe(detail.id);
+      resetDetail(null);
+    }
+    if (!session.token) {
+      document.title = 'Sign in · Auctions';
+      show('sign-in');
+      return;
+    }
+    switch (next.name) {
+      case 'detail':
+        show('detail-view');
+        if (detail.id !== next.id) {
+          resetDetail(next.id);
+          liveSubscribe(next.id);
+          refreshDetail();
+          renderAuctionNotifications();
+        }
+        break;
+      case 'create':
+        document.title = 'Sell an item · Auctions';
+        show('create-view');
+        break;
+      case 'notifications':
+        document.title = 'Notifications · Auctions';
+        show('notifications-view');
+        loadNotifications();
+        break;
+      default:
+        document.title = 'Auctions';
+        show('list-view');
+        loadList(false);
+        break;
+    }
+  }
+
+  // ------------------------------------------------------------------------------ start
+
+  $('sign-in-form').addEventListener('submit', signIn);
+  $('sign-out').addEventListener('click', () => signOut());
+  $('bid-form').addEventListener('submit', placeBid);
+  $('create-form').addEventListener('submit', createAuction);
+  $('list-filter').addEventListener('submit', (event) => { event.preventDefault(); loadList(false); });
+  $('list-status').addEventListener('change', () => loadList(false));
+  $('list-more').addEventListener('click', () => loadList(true));
+  $('notifications-refresh').addEventListener('click', loadNotifications);
+  window.addEventListener('hashchange', route);
+  // Notifications every 15 s while the page is in view; the socket brings everything else.
+  setInterval(() => {
+    if (session.token && document.visibilityState === 'visible') loadNotifications();
+  }, 15000);
+
+  renderSession();
+  setLiveState('offline');
+  if (session.token) {
+    liveConnect();
+    loadNotifications();
+  }
+  route();
+})();

@@ -1,0 +1,395 @@
+// The bidder page end to end, in headless Chromium against the real platform: the local stack,
+// the trigger runner, the scheduler and api-local --dev (which serves web/ and the /live
+// WebSocket). Two bidders in two browser contexts bid on one auction and see each other's
+// bids, the outbid notice and the result live, without reloading. Screenshots of every step
+// go to web/e2e/artifacts/. Started by web/e2e/run; see docs/web.md.
+//
+// Environment: E2E_TARGET_DIR (the cargo target dir holding debug/api-local, local-triggers,
+// scheduler-local; default <repo>/target), CHROMIUM (default /usr/bin/chromium),
+// E2E_BASE_URL (use an already running platform instead of starting one).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const artifacts = path.join(here, 'artifacts');
+const targetDir = process.env.E2E_TARGET_DIR || path.join(repo, 'target');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const STARTUP_TIMEOUT = 60_000; // the stack and the three processes
+const STEP_TIMEOUT = 10_000; // one thing to appear on a page
+const AUCTION_SECONDS = 25; // from creation to the end; everything before the end fits in it
+const TEST_TIMEOUT = 115_000; // the whole test, platform start and stop included
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // No --user-data-dir here: Playwright refuses it in `args` and gives every launch a fresh
+  // temporary profile of its own (removed on close).
+];
+
+const started = Date.now();
+const log = (message) => console.log(`[e2e +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
+
+// Ctrl-C or SIGTERM: stop what the test started (the platform is in a process group of its
+// own, so a terminal's Ctrl-C does not reach it), then exit. Registered before anything starts.
+const running = { platform: null, stop: async () => {}, stopping: false };
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, async () => {
+    if (running.stopping) return;
+    running.stopping = true;
+    log(`${signal}: stopping what the test started`);
+    await running.stop();
+    process.exit(130);
+  });
+}
+
+// ------------------------------------------------------------------------------ the platform
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * `local-stack exec -- scripts/platform <target>/debug --dev` in a process group of its own,
+ * as scripts/run starts it; resolves with the API's URL once api-local prints it.
+ */
+async function startPlatform() {
+  const port = await freePort();
+  const logPath = path.join(artifacts, 'platform.log');
+  const logFile = createWriteStream(logPath);
+  const env = {
+    ...process.env,
+    API_PORT: String(port),
+    LOCAL_JWT_SECRET: randomBytes(32).toString('hex'),
+  };
+  // The launcher's binary itself when web/e2e/run has built it (`cargo run` would wait for
+  // cargo's build-directory lock whenever another cargo command runs), else through cargo.
+  const launcher = path.join(targetDir, 'debug', 'local-stack');
+  const [command, ...prefix] = existsSync(launcher)
+    ? [launcher]
+    : ['cargo', 'run', '-q', '-p', 'local-stack', '--'];
+  const child = spawn(command, [...prefix, 'exec', '--',
+    'scripts/platform', path.join(targetDir, 'debug'), '--dev'], {
+    cwd: repo,
+    env,
+    detached: true, // its own process group, so that stopping it reaches every process in it
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const platform = { child, logPath, exited: null, stackPids: [] };
+  running.platform = platform; // stopped by the test's end or a signal, even while starting
+  child.on('exit', (code, signal) => { platform.exited = { code, signal }; });
+  let stderrHead = '';
+  child.stderr.on('data', (chunk) => {
+    logFile.write(chunk);
+    // The emulators' pids, from the environment lines the launcher prints first.
+    if (!platform.stackPids.length && stderrHead.length < 1 << 20) {
+      stderrHead += chunk.toString();
+      const pids = /^LOCAL_STACK_PIDS=([\d,]+)$/m.exec(stderrHead);
+      if (pids) platform.stackPids = pids[1].split(',').map(Number);
+    }
+  });
+  const url = await new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(
+      `the platform did not print API_URL within ${STARTUP_TIMEOUT / 1000} s (log: ${logPath})`)), STARTUP_TIMEOUT);
+    child.stdout.on('data', (chunk) => {
+      logFile.write(chunk);
+      buffered += chunk.toString();
+      const match = /^API_URL=(\S+)$/m.exec(buffered);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`the platform exited before it was ready (code ${code}, signal ${signal}); `
+        + `log: ${logPath}\n${tail(logPath)}`));
+    });
+  });
+  platform.url = url;
+  return platform;
+}
+
+function tail(file, lines = 25) {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch (_) {
+    return '';
+  }
+}
+
+function waitExit(child, ms) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => { clearTimeout(timer); resolve(true); });
+  });
+}
+
+/** SIGTERM to the platform's process group (the launcher stops the emulators), then SIGKILL. */
+async function stopPlatform(platform) {
+  if (!platform) return;
+  const { child } = platform;
+  const signalGroup = (signal) => {
+    try { process.kill(-child.pid, signal); } catch (_) { /* already gone */ }
+  };
+  if (child.exitCode === null && child.signalCode === null) {
+    signalGroup('SIGTERM');
+    if (!(await waitExit(child, 20_000))) {
+      log('the platform did not stop within 20 s of SIGTERM: SIGKILL');
+      signalGroup('SIGKILL');
+      await waitExit(child, 5_000);
+    }
+  }
+  // Anything of the group that outlived the launcher, and emulators a SIGKILLed launcher
+  // could not stop (they run in process groups of their own).
+  signalGroup('SIGKILL');
+  for (const pid of platform.stackPids) {
+    try { process.kill(-pid, 'SIGKILL'); } catch (_) { /* stopped by the launcher */ }
+  }
+}
+
+// ----------------------------------------------------------------------------- HTTP helpers
+
+async function http(base, method, pathname, { token, body, headers = {} } = {}) {
+  const sent = { Accept: 'application/json', ...headers };
+  if (token) sent.Authorization = `Bearer ${token}`;
+  if (body !== undefined) sent['Content-Type'] = 'application/json';
+  const response = await fetch(base + pathname, {
+    method,
+    headers: sent,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(STEP_TIMEOUT),
+  });
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
+  return { status: response.status, data, text, headers: response.headers };
+}
+
+// ----------------------------------------------------------------------------- page helpers
+
+const shots = [];
+async function screenshot(page, name) {
+  const file = path.join(artifacts, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true, timeout: STEP_TIMEOUT });
+  shots.push(file);
+  log(`screenshot ${path.relative(repo, file)}`);
+}
+
+async function text(page, selector) {
+  return (await page.locator(selector).textContent({ timeout: STEP_TIMEOUT })) ?? '';
+}
+
+/** Waits until the element's text contains `expected`; says what it saw when it times out. */
+async function expectText(page, who, selector, expected, timeout = STEP_TIMEOUT) {
+  try {
+    await page.waitForFunction(
+      ([sel, want]) => {
+        const node = document.querySelector(sel);
+        return node && !node.closest('[hidden]') && node.textContent.includes(want);
+      },
+      [selector, expected],
+      { timeout, polling: 100 },
+    );
+  } catch (error) {
+    const seen = await page.locator(selector).textContent({ timeout: 1000 }).catch(() => '(missing)');
+    throw new Error(`${who}: expected ${selector} to show "${expected}" within ${timeout / 1000} s; it shows "${seen}"`);
+  }
+}
+
+async function expectLive(page, who) {
+  try {
+    await page.waitForSelector('#live-state[data-state="connected"]', { timeout: STEP_TIMEOUT });
+  } catch (_) {
+    throw new Error(`${who}: the page's WebSocket (/live) did not connect within ${STEP_TIMEOUT / 1000} s `
+      + `(live state: "${await text(page, '#live-state').catch(() => '?')}")`);
+  }
+}
+
+async function openPage(browser, base, who, errors) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  page.on('pageerror', (error) => errors.push(`${who}: uncaught ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') log(`${who} console: ${message.text()}`);
+  });
+  return page;
+}
+
+async function signIn(page, who) {
+  await page.getByLabel('Your name').fill(who);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expectText(page, who, '#signed-in-as', `Signed in as ${who}`);
+}
+
+async function bid(page, amount, maximum = '') {
+  await page.getByLabel(/^Your bid/).fill(amount);
+  await page.getByLabel(/^Maximum/).fill(maximum);
+  await page.getByRole('button', { name: 'Place bid' }).click();
+}
+
+// ----------------------------------------------------------------------------------- the test
+
+test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT }, async () => {
+  rmSync(artifacts, { recursive: true, force: true });
+  mkdirSync(artifacts, { recursive: true });
+  let platform = null;
+  let browser = null;
+  running.stop = async () => {
+    await browser?.close().catch(() => {});
+    await stopPlatform(running.platform);
+  };
+  const pages = {};
+  const errors = [];
+  try {
+    let base = process.env.E2E_BASE_URL;
+    if (!base) {
+      log(`starting the platform (${path.relative(repo, targetDir) || '.'}/debug binaries)`);
+      platform = await startPlatform();
+      base = platform.url;
+    }
+    log(`platform at ${base}`);
+
+    // What the page needs from api-local --dev: the static files and demo sign-in.
+    const index = await http(base, 'GET', '/');
+    assert.ok(index.status === 200 && index.text.includes('app.js'),
+      `api-local --dev does not serve web/index.html at / (GET / answered ${index.status})`);
+    const seller = await http(base, 'POST', '/dev/token', { body: { sub: 'seller-sam' } });
+    assert.equal(seller.status, 200, `POST /dev/token answered ${seller.status}: ${seller.text}`);
+
+    const title = `Brass telescope ${randomUUID().slice(0, 8)}`;
+    const endsAt = new Date(Date.now() + AUCTION_SECONDS * 1000);
+    const created = await http(base, 'POST', '/auctions', {
+      token: seller.data.token,
+      headers: { 'Idempotency-Key': randomUUID() },
+      body: {
+        title,
+        description: 'A 19th-century brass telescope with its original case.',
+        currency: 'EUR',
+        startingPrice: 1000,
+        endsAt: endsAt.toISOString(),
+        softClose: { windowSeconds: 0, extensionSeconds: 0 },
+      },
+    });
+    assert.equal(created.status, 201, `creating the auction answered ${created.status}: ${created.text}`);
+    const auctionId = created.data.auctionId;
+    log(`auction ${auctionId} "${title}" ends at ${endsAt.toISOString()}`);
+
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      timeout: 30_000,
+    });
+    log(`Chromium ${browser.version()}`);
+    const ann = await openPage(browser, base, 'bidder-ann', errors);
+    const bob = await openPage(browser, base, 'bidder-bob', errors);
+    pages.ann = ann;
+    pages.bob = bob;
+
+    // Ann signs in on the front page and finds the auction in the list.
+    await ann.goto(`${base}/`);
+    await signIn(ann, 'bidder-ann');
+    const row = ann.locator('#auction-rows a', { hasText: title });
+    const listDeadline = Date.now() + STEP_TIMEOUT;
+    while (!(await row.count())) {
+      // The list is a read model: it may lag the creation by a moment.
+      assert.ok(Date.now() < listDeadline, `bidder-ann: "${title}" did not appear in the list`);
+      await ann.waitForTimeout(300);
+      await ann.getByRole('button', { name: 'Refresh' }).click();
+    }
+    await screenshot(ann, '01-ann-list');
+    await row.click();
+    // Bob follows a link straight to the auction, and signs in there.
+    await bob.goto(`${base}/#/auctions/${auctionId}`);
+    await signIn(bob, 'bidder-bob');
+
+    for (const [who, page] of [['bidder-ann', ann], ['bidder-bob', bob]]) {
+      await expectText(page, who, '#auction-title', title);
+      await expectText(page, who, '#auction-status', 'Active');
+      await expectText(page, who, '#auction-price', '10.00 EUR');
+      await expectLive(page, who);
+      // Set once; still there at the end means the page never reloaded.
+      await page.evaluate(() => { window.e2eNoReload = true; });
+    }
+    await screenshot(ann, '02-ann-opened');
+    await screenshot(bob, '02-bob-opened');
+
+    // Ann bids 12.00; Bob sees it pushed, with Ann named as the leader (only a push names
+    // another bidder: the HTTP view says only "not you").
+    await bid(ann, '12.00');
+    await expectText(ann, 'bidder-ann', '#bid-message', 'you lead at 12.00 EUR');
+    await expectText(bob, 'bidder-bob', '#auction-price', '12.00 EUR');
+    await expectText(bob, 'bidder-bob', '#auction-leader', 'bidder-ann');
+    await expectText(bob, 'bidder-bob', '#auction-bids', '1');
+    await expectText(ann, 'bidder-ann', '#auction-leader', 'You');
+    await screenshot(ann, '03-ann-bid');
+    await screenshot(bob, '03-bob-sees-ann-bid');
+
+    // Bob bids 15.00 with a maximum of 20.00; Ann sees it pushed and is told she was outbid.
+    await bid(bob, '15.00', '20.00');
+    await expectText(bob, 'bidder-bob', '#bid-message', 'you lead at 15.00 EUR');
+    await expectText(ann, 'bidder-ann', '#auction-price', '15.00 EUR');
+    await expectText(ann, 'bidder-ann', '#auction-leader', 'bidder-bob');
+    await expectText(ann, 'bidder-ann', '#outbid-notice', 'You have been outbid: bidder-bob leads at 15.00 EUR');
+    await expectText(bob, 'bidder-bob', '#auction-bids', '2');
+    // The same news reaches Ann's inbox through the notifier (GET /me/notifications).
+    await expectText(ann, 'bidder-ann', '#auction-notification-list', 'outbid', 20_000);
+    await screenshot(ann, '04-ann-outbid');
+    await screenshot(bob, '04-bob-leads');
+
+    assert.ok(Date.now() < endsAt.getTime(),
+      `the bidding took longer than the auction's ${AUCTION_SECONDS} s: raise AUCTION_SECONDS`);
+
+    // The scheduler ends the auction; both pages show the result when the push arrives.
+    const untilEnd = Math.max(0, endsAt.getTime() - Date.now());
+    log(`waiting ${(untilEnd / 1000).toFixed(1)} s for the end`);
+    await expectText(bob, 'bidder-bob', '#result-banner', 'You won', untilEnd + 15_000);
+    await expectText(bob, 'bidder-bob', '#result-banner', 'for 15.00 EUR');
+    await expectText(ann, 'bidder-ann', '#result-banner', 'Sold to bidder-bob for 15.00 EUR');
+    await expectText(ann, 'bidder-ann', '#result-banner', 'You did not win');
+    for (const [who, page] of [['bidder-ann', ann], ['bidder-bob', bob]]) {
+      await expectText(page, who, '#auction-status', 'Ended');
+      assert.equal(await page.evaluate(() => window.e2eNoReload === true), true, `${who}: the page reloaded`);
+      assert.equal(await page.locator('#bid-section').isHidden(), true, `${who}: the bid form is still shown after the end`);
+    }
+    await screenshot(ann, '05-ann-lost');
+    await screenshot(bob, '05-bob-won');
+
+    assert.deepEqual(errors, [], `uncaught errors in the pages:\n${errors.join('\n')}`);
+  } catch (error) {
+    for (const [name, page] of Object.entries(pages)) {
+      await screenshot(page, `failure-${name}`).catch(() => {});
+    }
+    if (running.platform) console.error(`--- the platform's log (last lines of ${platform.logPath}) ---\n${tail(platform.logPath)}`);
+    throw error;
+  } finally {
+    if (!running.stopping) await running.stop();
+    if (shots.length) console.log(`screenshots:\n${shots.map((s) => `  ${s}`).join('\n')}`);
+  }
+});
