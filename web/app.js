@@ -1,20 +1,38 @@
-// The bidder page: plain JavaScript, no framework, no build step. It talks to the bidder API
-// on its own origin (api-local serves this directory with --dev) and gets live updates from
-// the WebSocket at /live. See docs/web.md.
+// The bidder page: plain JavaScript, no framework, no build step. It reads ./config.json at
+// start: without one it talks to the bidder API on its own origin (api-local serves this
+// directory with --dev), gets live updates from the WebSocket at /live and signs in through the
+// demo `POST /dev/token`; deployed (infra/cdk), config.json names the HTTP API, the WebSocket
+// API and the Cognito hosted UI (authorization code flow with PKCE, auth.js). See docs/web.md.
 'use strict';
 
 (() => {
+  const Auth = window.AuctionAuth;
   const TOKEN_KEY = 'auctions.token';
   const SUB_KEY = 'auctions.sub';
+  const NAME_KEY = 'auctions.name';
+  const REFRESH_KEY = 'auctions.refresh';
+  const EXPIRES_KEY = 'auctions.expiresAt';
+  const PKCE_KEY = 'auctions.pkce';
   const SEEN_KEY = 'auctions.notificationsSeen';
+  /** A token expiring within this is renewed before it is sent. */
+  const RENEW_BEFORE_MS = 120000;
   const OTHER_BIDDER = Symbol('another bidder');
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
   const $ = (id) => document.getElementById(id);
 
+  /** Where the API and the socket are and how users sign in (config.json; see start()). */
+  let config = Auth.defaultConfig();
+  const cognito = () => (config.signIn.kind === 'cognito' ? config.signIn : null);
+
+  // The token the API and the socket take, the user id it carries (`sub`: what the API derives
+  // from the same claim), and with Cognito a name to show, the refresh token and the expiry.
   const session = {
     token: sessionStorage.getItem(TOKEN_KEY),
     sub: sessionStorage.getItem(SUB_KEY),
+    name: sessionStorage.getItem(NAME_KEY),
+    refresh: sessionStorage.getItem(REFRESH_KEY),
+    expiresAt: Number(sessionStorage.getItem(EXPIRES_KEY)) || null,
   };
 
   // ------------------------------------------------------------------------------ helpers
@@ -135,12 +153,13 @@
   }
 
   async function api(path, { method = 'GET', body, headers = {} } = {}) {
+    await freshToken();
     const sent = { Accept: 'application/json, application/problem+json', ...headers };
     if (session.token) sent.Authorization = `Bearer ${session.token}`;
     if (body !== undefined) sent['Content-Type'] = 'application/json';
     let response;
     try {
-      response = await fetch(path, {
+      response = await fetch(Auth.apiEndpoint(config, path), {
         method,
         headers: sent,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -168,6 +187,7 @@
 
   const live = {
     socket: null,
+    renewing: false,
     wanted: new Set(),
     attempt: 0,
     reconnectTimer: null,
@@ -195,14 +215,27 @@
 
   function liveConnect() {
     clearTimeout(live.reconnectTimer);
+    if (!session.token || live.socket || live.renewing) return;
+    if (tokenExpiresSoon()) {
+      // The token is checked once, on connect: renew it first (a failed renewal connects with
+      // the old one, which is refused and retried with backoff).
+      live.renewing = true;
+      setLiveState('connecting');
+      freshToken().finally(() => {
+        live.renewing = false;
+        openSocket();
+      });
+      return;
+    }
+    openSocket();
+  }
+
+  function openSocket() {
     if (!session.token || live.socket) return;
-    const url = new URL('/live', location.href);
-    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    url.searchParams.set('token', session.token);
     setLiveState('connecting');
     let socket;
     try {
-      socket = new WebSocket(url.href);
+      socket = new WebSocket(Auth.liveEndpoint(config, location.href, session.token));
     } catch (_) {
       scheduleReconnect();
       return;
@@ -841,28 +874,46 @@
     input.removeAttribute('aria-invalid');
     try {
       const answer = await api('/dev/token', { method: 'POST', body: { sub } });
-      session.token = answer.token;
-      session.sub = answer.sub || sub;
-      sessionStorage.setItem(TOKEN_KEY, session.token);
-      sessionStorage.setItem(SUB_KEY, session.sub);
+      saveSession({ token: answer.token, sub: answer.sub || sub });
     } catch (error) {
       errorLine.textContent = error.status === 404
         ? 'Demo sign-in is not available on this server (api-local needs --dev).'
         : error.message;
       return;
     }
-    announce(`Signed in as ${session.sub}.`);
+    signedIn();
+  }
+
+  function signedIn() {
+    announce(`Signed in as ${session.name || session.sub}.`);
     renderSession();
     liveConnect();
     loadNotifications();
     route();
   }
 
+  /** Keeps a session in memory and in this tab's sessionStorage. */
+  function saveSession(next) {
+    Object.assign(session, { name: null, refresh: null, expiresAt: null }, next);
+    const stored = {
+      [TOKEN_KEY]: session.token, [SUB_KEY]: session.sub, [NAME_KEY]: session.name,
+      [REFRESH_KEY]: session.refresh, [EXPIRES_KEY]: session.expiresAt && String(session.expiresAt),
+    };
+    for (const [key, value] of Object.entries(stored)) {
+      if (value) sessionStorage.setItem(key, value);
+      else sessionStorage.removeItem(key);
+    }
+  }
+
+  /** Where sign-in messages go: under the demo form, or under the account sign-in button. */
+  function signInErrorLine() {
+    return cognito() ? $('account-sign-in-error') : $('sign-in-error');
+  }
+
   function signOut(message) {
-    session.token = null;
-    session.sub = null;
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(SUB_KEY);
+    const expired = typeof message === 'string';
+    const refresh = session.refresh;
+    saveSession({ token: null, sub: null });
     sessionStorage.removeItem(SEEN_KEY);
     notifications = [];
     unwatchList();
@@ -870,15 +921,148 @@
     liveDisconnect();
     renderSession();
     route();
-    if (typeof message === 'string') {
-      $('sign-in-error').textContent = message;
+    if (expired) {
+      signInErrorLine().textContent = message;
       announce(message);
     }
+    const account = cognito();
+    if (account && !expired) {
+      // Revoke the refresh token (best effort) and end the hosted UI's session, which sends
+      // the browser back here signed out.
+      if (refresh) {
+        const revoke = Auth.revokeRequest(account, refresh);
+        fetch(revoke.url, revoke.init).catch(() => {});
+      }
+      location.assign(Auth.logoutUrl(account));
+    }
+  }
+
+  // ------------------------------------------------------------- Cognito (config.json)
+
+  function tokenExpiresSoon() {
+    return Boolean(cognito() && session.token && session.expiresAt
+      && session.expiresAt - Date.now() < RENEW_BEFORE_MS);
+  }
+
+  /** The tokens of a /oauth2/token answer, as the session: the ID token is the Bearer token. */
+  function adoptTokens(tokens, refresh) {
+    const account = cognito();
+    const who = Auth.identity(Auth.decodeJwt(tokens.id_token), account.clientId);
+    saveSession({
+      token: tokens.id_token,
+      sub: who.sub,
+      name: who.name,
+      expiresAt: who.expiresAt,
+      refresh: tokens.refresh_token || refresh || null,
+    });
+  }
+
+  async function postToken(request) {
+    const response = await fetch(request.url, request.init);
+    let data = null;
+    try { data = await response.json(); } catch (_) { data = null; }
+    if (!response.ok || !data || !data.id_token) {
+      const error = new Error((data && (data.error_description || data.error)) || `HTTP ${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  /**
+   * Renews the ID token with the refresh token when it expires soon (one renewal at a time).
+   * A refused refresh token ends the session; a network failure keeps the old token.
+   */
+  let renewal = null;
+  function freshToken() {
+    if (!tokenExpiresSoon()) return Promise.resolve();
+    if (!session.refresh) {
+      if (session.expiresAt <= Date.now()) signOut('Your session has expired: sign in again.');
+      return Promise.resolve();
+    }
+    if (!renewal) {
+      const refresh = session.refresh;
+      renewal = postToken(Auth.refreshRequest(cognito(), refresh))
+        .then((tokens) => {
+          if (session.refresh === refresh) adoptTokens(tokens, refresh);
+        })
+        .catch((error) => {
+          if (error.status === 400 && session.refresh === refresh) {
+            signOut('Your session has expired: sign in again.');
+          }
+        })
+        .finally(() => { renewal = null; });
+    }
+    return renewal;
+  }
+
+  /** To the hosted UI: a fresh PKCE verifier and state, kept in this tab until the redirect back. */
+  async function startAccountSignIn() {
+    const errorLine = $('account-sign-in-error');
+    errorLine.textContent = '';
+    const account = cognito();
+    try {
+      const verifier = Auth.randomToken(32);
+      const state = Auth.randomToken(16);
+      const challenge = await Auth.codeChallenge(verifier);
+      sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier, state, hash: location.hash }));
+      location.assign(Auth.authorizeUrl(account, { state, challenge }));
+    } catch (_) {
+      errorLine.textContent = 'This browser cannot sign in here (it needs Web Crypto over HTTPS).';
+    }
+  }
+
+  /**
+   * Back from the hosted UI (`?code=…&state=…` or `?error=…`): checks the state, exchanges the
+   * code with its verifier, and puts the page back where it was, without the query string.
+   */
+  async function completeAccountSignIn() {
+    const callback = Auth.callbackParams(location.search);
+    if (!callback) return;
+    let pending = null;
+    try { pending = JSON.parse(sessionStorage.getItem(PKCE_KEY) || 'null'); } catch (_) { pending = null; }
+    sessionStorage.removeItem(PKCE_KEY);
+    history.replaceState(null, '', `${location.pathname}${(pending && pending.hash) || location.hash}`);
+    const errorLine = $('account-sign-in-error');
+    if (callback.error) {
+      errorLine.textContent = `Sign-in failed: ${callback.errorDescription || callback.error}.`;
+      return;
+    }
+    if (!pending || !pending.verifier || callback.state !== pending.state) {
+      errorLine.textContent = 'This sign-in was not started in this tab: sign in again.';
+      return;
+    }
+    try {
+      adoptTokens(await postToken(Auth.codeExchange(cognito(), { code: callback.code, verifier: pending.verifier })));
+    } catch (error) {
+      errorLine.textContent = `Sign-in failed: ${error.message || 'the sign-in service cannot be reached'}. Try again.`;
+      return;
+    }
+    announce(`Signed in as ${session.name || session.sub}.`);
+  }
+
+  /** Loads ./config.json; absent (any answer but 2xx, or no answer): the local defaults. */
+  async function loadConfig() {
+    let response;
+    try {
+      response = await fetch(new URL('config.json', location.href), { cache: 'no-store' });
+    } catch (_) {
+      return Auth.defaultConfig();
+    }
+    if (!response.ok) return Auth.defaultConfig();
+    let raw;
+    try {
+      raw = await response.json();
+    } catch (_) {
+      throw new Error('config.json is not JSON');
+    }
+    return Auth.parseConfig(raw);
   }
 
   function renderSession() {
     const who = $('signed-in-as');
-    who.textContent = session.sub ? `Signed in as ${session.sub}` : '';
+    who.textContent = session.sub ? `Signed in as ${session.name || session.sub}` : '';
+    who.title = session.name && session.name !== session.sub ? `User id ${session.sub}` : '';
     who.hidden = !session.sub;
     $('sign-out').hidden = !session.sub;
     $('live-state').hidden = !session.sub;
@@ -967,11 +1151,35 @@
     if (session.token && document.visibilityState === 'visible') loadNotifications();
   }, 15000);
 
-  renderSession();
-  setLiveState('offline');
-  if (session.token) {
-    liveConnect();
-    loadNotifications();
+  $('account-sign-in-button').addEventListener('click', startAccountSignIn);
+
+  async function start() {
+    let configError = null;
+    try {
+      config = await loadConfig();
+    } catch (error) {
+      configError = `This page is misconfigured (${error.message}): it cannot sign you in.`;
+    }
+    const account = cognito();
+    // The sign-in view offers the demo form locally, the hosted UI's sign-in with Cognito.
+    $('demo-sign-in-intro').hidden = Boolean(account || configError);
+    $('sign-in-form').hidden = Boolean(account || configError);
+    $('account-sign-in').hidden = !account && !configError;
+    $('account-sign-in-button').hidden = Boolean(configError);
+    if (configError) {
+      $('account-sign-in-error').textContent = configError;
+      saveSession({ token: null, sub: null });
+    } else if (account) {
+      await completeAccountSignIn();
+    }
+    renderSession();
+    setLiveState('offline');
+    if (session.token) {
+      liveConnect();
+      loadNotifications();
+    }
+    route();
   }
-  route();
+
+  start();
 })();

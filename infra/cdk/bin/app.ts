@@ -8,6 +8,8 @@
 //     default ../../web (the repository's web/, without its e2e/ tests).
 //   commissionBps: PAYMENT_COMMISSION_BPS of the payment saga (default 500).
 //   alarmEmail: an address the alarm topic mails (optional).
+//   authDomainPrefix: the Cognito hosted UI's domain prefix (https://<prefix>.auth.<region>.
+//     amazoncognito.com; unique in the region); default <stack name>-<8 hex digits of the stack id>.
 // The account and region come from the CLI's profile (CDK_DEFAULT_ACCOUNT/REGION); the stack
 // does no lookups, so `cdk synth` needs no credentials.
 import * as path from 'node:path';
@@ -39,4 +41,5 @@ new PlatformStack(app, context('stackName') ?? 'AuctionPlatform', {
   siteAssets,
   commissionBps: commission === undefined ? undefined : Number(commission),
   alarmEmail: context('alarmEmail'),
+  authDomainPrefix: context('authDomainPrefix'),
 });

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -128,9 +128,67 @@ export interface PlatformStackProps extends StackProps {
   readonly logRetention?: logs.RetentionDays;
   /**
    * The bidder page's directory (the repository's `web/`), deployed to the site bucket without
-   * its `e2e/` tests.
+   * its `e2e/` and `test/` directories (and without a `config.json`: the stack writes its own).
    */
   readonly siteAssets: string;
+  /**
+   * The Cognito hosted UI's domain prefix (`https://<prefix>.auth.<region>.amazoncognito.com`),
+   * unique in the region across all accounts. Default: the stack name (lower case, letters,
+   * digits and hyphens) and the first 8 hex digits of the stack's id, decided at deployment.
+   */
+  readonly authDomainPrefix?: string;
+}
+
+/** What the page's deployment leaves out of web/. */
+export const SITE_EXCLUDES = ['e2e', 'e2e/**', 'test', 'test/**', 'config.json'];
+
+/** The object the page reads at start (web/app.js `loadConfig`). */
+export const SITE_CONFIG = 'config.json';
+
+/** config.json's shape (web/auth.js `parseConfig`). */
+export interface SiteConfig {
+  readonly apiUrl: string;
+  readonly liveUrl: string;
+  readonly signIn: {
+    readonly kind: 'cognito';
+    readonly domain: string;
+    readonly clientId: string;
+    readonly redirectUri: string;
+    readonly logoutUri: string;
+  };
+}
+
+/** Cognito's rules for a domain prefix: lower-case letters, digits, hyphens, no AWS names. */
+export function checkAuthDomainPrefix(prefix: string): void {
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(prefix) || /aws|amazon|cognito/.test(prefix)) {
+    throw new Error(
+      `authDomainPrefix ${JSON.stringify(prefix)} is not a Cognito domain prefix: 1 to 63 ` +
+        'lower-case letters, digits and hyphens, not at either end, without "aws", "amazon" ' +
+        'or "cognito".',
+    );
+  }
+}
+
+/**
+ * The hosted UI's domain prefix: the one given, or `<stack name>-<8 hex digits of the stack
+ * id>` (the stack id's UUID is fixed for the stack's life and differs between accounts and
+ * regions, so two stages or accounts do not collide).
+ */
+export function authDomainPrefix(stack: Stack, given?: string): string {
+  if (given !== undefined) {
+    checkAuthDomainPrefix(given);
+    return given;
+  }
+  const name = stack.stackName
+    .toLowerCase()
+    .replace(/aws|amazon|cognito/g, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/, '') || 'auctions';
+  // arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>: the UUID's first group.
+  const uuid = Fn.select(2, Fn.split('/', stack.stackId));
+  return `${name}-${Fn.select(0, Fn.split('-', uuid))}`;
 }
 
 /** The bidder page's directory, or an error that says what is missing. */
@@ -593,6 +651,80 @@ export class PlatformStack extends Stack {
     consumeEventsStream('Publisher', publisher.fn);
 
     // ---------------------------------------------------------------------------------------
+    // The bidder page (web/): a private, versioned, encrypted bucket read only by CloudFront
+    // through Origin Access Control; HTTPS only; access logs of both in a log bucket. Made before
+    // the APIs: its URL is the Cognito client's callback and the HTTP API's one CORS origin.
+
+    const siteLogs = new s3.Bucket(this, 'SiteLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      // CloudFront's standard logs are delivered with an ACL granting the log delivery account.
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    NagSuppressions.addResourceSuppressions(siteLogs, [
+      {
+        id: 'AwsSolutions-S1',
+        reason:
+          'This bucket holds the access logs of the site bucket and of the CloudFront ' +
+          'distribution; logging its own access would need yet another bucket, without end.',
+      },
+    ]);
+    const siteBucket = new s3.Bucket(this, 'Site', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      serverAccessLogsBucket: siteLogs,
+      serverAccessLogsPrefix: 'site-bucket/',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const distribution = new cloudfront.Distribution(this, 'SiteDistribution', {
+      comment: 'Bidder page',
+      defaultRootObject: 'index.html',
+      defaultBehavior: {
+        origin: origins.S3BucketOrigin.withOriginAccessControl(siteBucket),
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+      },
+      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      enableLogging: true,
+      logBucket: siteLogs,
+      logFilePrefix: 'cloudfront/',
+    });
+    NagSuppressions.addResourceSuppressions(distribution, [
+      {
+        id: 'AwsSolutions-CFR1',
+        reason:
+          'Auctions are open to bidders anywhere; no country is to be refused at the edge ' +
+          '(sanctions screening, if needed, belongs to sign-up and payment).',
+      },
+      {
+        id: 'AwsSolutions-CFR2',
+        reason:
+          'The distribution serves a few static files from a private bucket, cached; there is ' +
+          'no dynamic origin behind it to protect. A deployment that wants AWS WAF attaches a ' +
+          'web ACL (billed per rule and request).',
+      },
+      {
+        id: 'AwsSolutions-CFR4',
+        reason:
+          'The distribution uses the default *.cloudfront.net certificate, whose security ' +
+          'policy CloudFront fixes at TLSv1 (a minimumProtocolVersion is ignored without a ' +
+          'custom certificate). Browsers negotiate TLS 1.2 or 1.3 anyway; a custom domain with ' +
+          'an ACM certificate sets TLSv1.2_2021.',
+      },
+    ]);
+
+    /** The page's origin (CORS), and its URL (the hosted UI's redirect and sign-out target). */
+    const siteOrigin = `https://${distribution.distributionDomainName}`;
+    const siteUrl = `${siteOrigin}/`;
+
+    // ---------------------------------------------------------------------------------------
     // The HTTP API: Cognito users, a JWT authorizer on every route but /health and
     // /openapi.json, payload format 2.0 (api-lambda reads the authorizer's claims from it).
 
@@ -633,12 +765,32 @@ export class PlatformStack extends Stack {
       groupName: 'admin',
       description: 'May use the /admin routes (audits)',
     });
+    // The hosted UI (Cognito's classic sign-in pages) at
+    // https://<prefix>.auth.<region>.amazoncognito.com: the bidder page signs in there with the
+    // authorization code flow and PKCE (web/auth.js).
+    const domain = userPool.addDomain('HostedUi', {
+      cognitoDomain: { domainPrefix: authDomainPrefix(this, props.authDomainPrefix) },
+    });
+    // A public client (no secret: the page cannot keep one): SRP for SDK sign-in, and the
+    // hosted UI's authorization code flow only (no implicit flow), back to the page. Cognito
+    // checks a PKCE code_verifier whenever the authorization request carried a challenge; the
+    // page always sends one.
     const client = userPool.addClient('ApiClient', {
       authFlows: { userSrp: true },
       generateSecret: false,
       preventUserExistenceErrors: true,
+      enableTokenRevocation: true,
       accessTokenValidity: Duration.hours(1),
       idTokenValidity: Duration.hours(1),
+      // Kept in the tab's sessionStorage: a working day, not Cognito's default 30 days.
+      refreshTokenValidity: Duration.hours(12),
+      supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+      oAuth: {
+        flows: { authorizationCodeGrant: true, implicitCodeGrant: false, clientCredentials: false },
+        scopes: [cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+        callbackUrls: [siteUrl],
+        logoutUrls: [siteUrl],
+      },
     });
 
     const authorizer = new HttpUserPoolAuthorizer('CognitoJwt', userPool, {
@@ -648,15 +800,42 @@ export class PlatformStack extends Stack {
     const integration = new HttpLambdaIntegration('ApiIntegration', api.fn, {
       payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
     });
+    // CORS for the bidder page (another origin than the API): exactly its CloudFront origin, the
+    // methods and request headers it uses; it reads no response header but the body's. No
+    // credentials (the token is a header, not a cookie).
     const httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
       description: 'Bidder API',
       createDefaultStage: true,
+      corsPreflight: {
+        allowOrigins: [siteOrigin],
+        allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST],
+        allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+        allowCredentials: false,
+        maxAge: Duration.hours(1),
+      },
     });
     httpApi.addRoutes({ path: '/{proxy+}', methods: [apigwv2.HttpMethod.ANY], integration, authorizer });
+    // A preflight carries no Authorization header, and `ANY /{proxy+}` (with the authorizer)
+    // would match it and answer 401. This more specific route has no authorizer, so API Gateway
+    // answers the preflight from the CORS configuration above (API Gateway's guidance for an
+    // authorized catch-all route with CORS).
+    const preflightRoutes = httpApi.addRoutes({ path: '/{proxy+}', methods: [apigwv2.HttpMethod.OPTIONS], integration });
     const publicRoutes = [
       ...httpApi.addRoutes({ path: '/health', methods: [apigwv2.HttpMethod.GET], integration }),
       ...httpApi.addRoutes({ path: '/openapi.json', methods: [apigwv2.HttpMethod.GET], integration }),
     ];
+    for (const route of preflightRoutes) {
+      NagSuppressions.addResourceSuppressions(route, [
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'CORS preflights (OPTIONS) never carry credentials (Fetch standard), so they cannot ' +
+            'pass the JWT authorizer; API Gateway answers them from the CORS configuration, ' +
+            'which allows only the bidder page\'s CloudFront origin. Every other method of ' +
+            '/{proxy+} has the Cognito JWT authorizer.',
+        },
+      ]);
+    }
     for (const route of publicRoutes) {
       NagSuppressions.addResourceSuppressions(route, [
         {
@@ -804,75 +983,6 @@ export class PlatformStack extends Stack {
       true,
     );
 
-    // ---------------------------------------------------------------------------------------
-    // The bidder page (web/): a private, versioned, encrypted bucket read only by CloudFront
-    // through Origin Access Control; HTTPS only; access logs of both in a log bucket.
-
-    const siteLogs = new s3.Bucket(this, 'SiteLogs', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      // CloudFront's standard logs are delivered with an ACL granting the log delivery account.
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      lifecycleRules: [{ expiration: Duration.days(90) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    NagSuppressions.addResourceSuppressions(siteLogs, [
-      {
-        id: 'AwsSolutions-S1',
-        reason:
-          'This bucket holds the access logs of the site bucket and of the CloudFront ' +
-          'distribution; logging its own access would need yet another bucket, without end.',
-      },
-    ]);
-    const siteBucket = new s3.Bucket(this, 'Site', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      versioned: true,
-      serverAccessLogsBucket: siteLogs,
-      serverAccessLogsPrefix: 'site-bucket/',
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    const distribution = new cloudfront.Distribution(this, 'SiteDistribution', {
-      comment: 'Bidder page',
-      defaultRootObject: 'index.html',
-      defaultBehavior: {
-        origin: origins.S3BucketOrigin.withOriginAccessControl(siteBucket),
-        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
-        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
-      },
-      httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
-      enableLogging: true,
-      logBucket: siteLogs,
-      logFilePrefix: 'cloudfront/',
-    });
-    NagSuppressions.addResourceSuppressions(distribution, [
-      {
-        id: 'AwsSolutions-CFR1',
-        reason:
-          'Auctions are open to bidders anywhere; no country is to be refused at the edge ' +
-          '(sanctions screening, if needed, belongs to sign-up and payment).',
-      },
-      {
-        id: 'AwsSolutions-CFR2',
-        reason:
-          'The distribution serves a few static files from a private bucket, cached; there is ' +
-          'no dynamic origin behind it to protect. A deployment that wants AWS WAF attaches a ' +
-          'web ACL (billed per rule and request).',
-      },
-      {
-        id: 'AwsSolutions-CFR4',
-        reason:
-          'The distribution uses the default *.cloudfront.net certificate, whose security ' +
-          'policy CloudFront fixes at TLSv1 (a minimumProtocolVersion is ignored without a ' +
-          'custom certificate). Browsers negotiate TLS 1.2 or 1.3 anyway; a custom domain with ' +
-          'an ACM certificate sets TLSv1.2_2021.',
-      },
-    ]);
-
     // The deployment's own role and log group (no managed policy, 30-day logs): CDK grants it
     // read of the asset bucket, write of the site bucket and the invalidation.
     const siteDeploymentLogs = logGroup('SiteDeployment');
@@ -887,8 +997,25 @@ export class PlatformStack extends Stack {
         resources: [siteDeploymentLogs.logGroupArn],
       }),
     );
+    // The page (web/ without its tests and without any local config.json) and its config.json,
+    // whose values (deploy-time tokens) the deployment fills in: where the HTTP API and the
+    // WebSocket API are, and the hosted UI's sign-in (web/auth.js's parseConfig reads it).
+    const siteConfig: SiteConfig = {
+      apiUrl: httpApi.apiEndpoint,
+      liveUrl: liveStage.url,
+      signIn: {
+        kind: 'cognito',
+        domain: domain.baseUrl(),
+        clientId: client.userPoolClientId,
+        redirectUri: siteUrl,
+        logoutUri: siteUrl,
+      },
+    };
     new s3deploy.BucketDeployment(this, 'SiteDeployment', {
-      sources: [s3deploy.Source.asset(props.siteAssets, { exclude: ['e2e', 'e2e/**'] })],
+      sources: [
+        s3deploy.Source.asset(props.siteAssets, { exclude: SITE_EXCLUDES }),
+        s3deploy.Source.jsonData(SITE_CONFIG, siteConfig),
+      ],
       destinationBucket: siteBucket,
       distribution,
       distributionPaths: ['/*'],
@@ -976,6 +1103,7 @@ export class PlatformStack extends Stack {
     new CfnOutput(this, 'SiteBucketName', { value: siteBucket.bucketName });
     new CfnOutput(this, 'UserPoolId', { value: userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: client.userPoolClientId });
+    new CfnOutput(this, 'HostedUiUrl', { value: domain.baseUrl() });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
     const names: Record<string, string> = {
       EventsTable: eventsTable.tableName,

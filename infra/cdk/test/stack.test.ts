@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { App } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 
 import { PlatformStack } from '../lib/platform-stack';
 import { FIXTURE_ASSETS, functionsByBinary, referenced, resourcesOfType, siteAssets, synthStack, template } from './synth';
@@ -179,7 +179,7 @@ describe('queues', () => {
 });
 
 describe('the HTTP API', () => {
-  it('has a Cognito JWT authorizer on every route but /health and /openapi.json', () => {
+  it('has a Cognito JWT authorizer on every route but /health, /openapi.json and CORS preflights', () => {
     const authorizers = resourcesOfType('AWS::ApiGatewayV2::Authorizer');
     const [authorizerId, authorizer] = Object.entries(authorizers)[0];
     assert.equal(Object.keys(authorizers).length, 1);
@@ -193,9 +193,9 @@ describe('the HTTP API', () => {
     assert.equal(httpApis.length, 1);
     const routes = Object.values(resourcesOfType('AWS::ApiGatewayV2::Route')).filter((r) => referenced(r.Properties.ApiId) === httpApis[0][0]);
     const keys = routes.map((r) => r.Properties.RouteKey).sort();
-    assert.deepEqual(keys, ['ANY /{proxy+}', 'GET /health', 'GET /openapi.json']);
+    assert.deepEqual(keys, ['ANY /{proxy+}', 'GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}']);
     for (const route of routes) {
-      const isPublic = ['GET /health', 'GET /openapi.json'].includes(route.Properties.RouteKey);
+      const isPublic = ['GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}'].includes(route.Properties.RouteKey);
       if (isPublic) {
         assert.equal(route.Properties.AuthorizationType ?? 'NONE', 'NONE');
       } else {
@@ -214,11 +214,67 @@ describe('the HTTP API', () => {
     });
   });
 
+  it('allows CORS from the bidder page\'s CloudFront origin only, with the headers the page sends', () => {
+    const [[, httpApi]] = Object.entries(resourcesOfType('AWS::ApiGatewayV2::Api')).filter(([, a]) => a.Properties.ProtocolType === 'HTTP');
+    const cors = httpApi.Properties.CorsConfiguration;
+    const [distributionId] = Object.keys(resourcesOfType('AWS::CloudFront::Distribution'));
+    assert.deepEqual(cors.AllowOrigins, [{ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }]] }]);
+    assert.deepEqual([...cors.AllowMethods].sort(), ['GET', 'POST']);
+    assert.deepEqual([...cors.AllowHeaders].sort(), ['authorization', 'content-type', 'idempotency-key']);
+    assert.equal(cors.AllowCredentials, false, 'the token is a header, never a cookie');
+    assert.equal(cors.ExposeHeaders, undefined, 'the page reads no response header');
+    assert.ok(cors.MaxAge > 0);
+  });
+
   it('has an admin group (cognito:groups carries it to the admin routes) and logs access', () => {
     template().hasResourceProperties('AWS::Cognito::UserPoolGroup', { GroupName: 'admin' });
     template().hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
     });
+  });
+});
+
+describe('Cognito sign-in of the bidder page', () => {
+  const [[clientId, client], ...moreClients] = Object.entries(resourcesOfType('AWS::Cognito::UserPoolClient'));
+  const [distributionId] = Object.keys(resourcesOfType('AWS::CloudFront::Distribution'));
+  const pageUrl = { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/']] };
+
+  it('has a hosted UI domain: <stack name>-<8 hex digits of the stack id> by default', () => {
+    const [[, domain], ...more] = Object.entries(resourcesOfType('AWS::Cognito::UserPoolDomain'));
+    assert.equal(more.length, 0);
+    const [poolId] = Object.keys(resourcesOfType('AWS::Cognito::UserPool'));
+    assert.equal(referenced(domain.Properties.UserPoolId), poolId);
+    assert.deepEqual(domain.Properties.Domain, {
+      'Fn::Join': ['', ['auctionplatform-', {
+        'Fn::Select': [0, { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] }],
+      }]],
+    });
+    assert.equal(domain.Properties.CustomDomainConfig, undefined);
+  });
+
+  it('takes the domain prefix from -c authDomainPrefix, checked against Cognito\'s rules', () => {
+    const { stack } = synthStack({ authDomainPrefix: 'bids-staging' });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Cognito::UserPoolDomain', { Domain: 'bids-staging' });
+    for (const bad of ['Upper', '-edge', 'edge-', 'my-aws-login', 'cognito', 'a_b', 'x'.repeat(64)]) {
+      assert.throws(() => synthStack({ authDomainPrefix: bad }), /not a Cognito domain prefix/, bad);
+    }
+  });
+
+  it('has one public client: code flow only, openid/email/profile, back to the page\'s URL', () => {
+    assert.equal(moreClients.length, 0);
+    const p = client.Properties;
+    assert.equal(p.GenerateSecret, false, 'a public client (PKCE, no secret)');
+    assert.equal(p.AllowedOAuthFlowsUserPoolClient, true);
+    assert.deepEqual(p.AllowedOAuthFlows, ['code']);
+    assert.deepEqual([...p.AllowedOAuthScopes].sort(), ['email', 'openid', 'profile']);
+    assert.deepEqual(p.SupportedIdentityProviders, ['COGNITO']);
+    assert.deepEqual(p.CallbackURLs, [pageUrl]);
+    assert.deepEqual(p.LogoutURLs, [pageUrl]);
+    assert.equal(p.EnableTokenRevocation, true);
+    // The JWT authorizer's audience is this client (an ID token's aud).
+    const [authorizer] = Object.values(resourcesOfType('AWS::ApiGatewayV2::Authorizer'));
+    assert.deepEqual(authorizer.Properties.JwtConfiguration.Audience, [{ Ref: clientId }]);
   });
 });
 
@@ -310,7 +366,39 @@ describe('the bidder page', () => {
     assert.ok(config.Logging.Bucket);
   });
 
-  it('deploys web/ without its e2e tests and invalidates the distribution', () => {
+  it('deploys config.json with the APIs\' URLs and the hosted UI, filled in at deployment', () => {
+    const out = synthStack().app.synth().directory;
+    const staged = fs.readdirSync(out)
+      .map((name) => path.join(out, name))
+      .filter((dir) => fs.existsSync(path.join(dir, 'config.json')));
+    assert.equal(staged.length, 1, 'one staged config.json, beside no page file');
+    assert.deepEqual(fs.readdirSync(staged[0]), ['config.json']);
+    const config = JSON.parse(fs.readFileSync(path.join(staged[0], 'config.json'), 'utf8'));
+    // Each marker is replaced at deployment by the value the custom resource is given.
+    const markers: Record<string, any> = deployment.Properties.SourceMarkers[1];
+    assert.deepEqual(deployment.Properties.SourceMarkers[0], {}, 'the page itself has no markers');
+    const fill = (text: string) => text.replace(/<<marker:0xbaba:\d+>>/g, (m) => JSON.stringify(markers[m]));
+    const ids = (type: string) => Object.keys(resourcesOfType(type));
+    const [httpApiId] = Object.entries(resourcesOfType('AWS::ApiGatewayV2::Api')).filter(([, a]) => a.Properties.ProtocolType === 'HTTP').map(([id]) => id);
+    const [liveApiId] = Object.entries(resourcesOfType('AWS::ApiGatewayV2::Api')).filter(([, a]) => a.Properties.ProtocolType === 'WEBSOCKET').map(([id]) => id);
+    const [distributionId] = ids('AWS::CloudFront::Distribution');
+    const page = `https://${JSON.stringify({ 'Fn::GetAtt': [distributionId, 'DomainName'] })}/`;
+    assert.deepEqual(Object.keys(config).sort(), ['apiUrl', 'liveUrl', 'signIn']);
+    assert.equal(fill(config.apiUrl), JSON.stringify({ 'Fn::GetAtt': [httpApiId, 'ApiEndpoint'] }));
+    assert.equal(fill(config.liveUrl), `wss://${JSON.stringify({ Ref: liveApiId })}.execute-api.us-east-1.${JSON.stringify({ Ref: 'AWS::URLSuffix' })}/live`);
+    assert.deepEqual(Object.fromEntries(Object.entries(config.signIn).map(([k, v]) => [k, fill(String(v))])), {
+      kind: 'cognito',
+      domain: `https://${JSON.stringify({ Ref: ids('AWS::Cognito::UserPoolDomain')[0] })}.auth.us-east-1.amazoncognito.com`,
+      clientId: JSON.stringify({ Ref: ids('AWS::Cognito::UserPoolClient')[0] }),
+      redirectUri: page,
+      logoutUri: page,
+    });
+    // Values with quotes would be escaped for JSON; the deployment prunes nothing of its own.
+    assert.deepEqual(deployment.Properties.SourceMarkersConfig, [{}, { jsonEscape: true }]);
+    assert.equal(deployment.Properties.SourceObjectKeys.length, 2, 'the page and config.json, in one deployment');
+  });
+
+  it('deploys web/ without its tests and invalidates the distribution', () => {
     assert.deepEqual(deployment.Properties.DistributionPaths, ['/*']);
     assert.ok(referenced(deployment.Properties.DistributionId));
     const out = synthStack().app.synth().directory;
@@ -319,6 +407,11 @@ describe('the bidder page', () => {
       .filter((dir) => fs.existsSync(path.join(dir, 'index.html')));
     assert.equal(staged.length, 1, 'one staged copy of the page');
     assert.equal(fs.existsSync(path.join(staged[0], 'e2e')), false);
+    assert.equal(fs.existsSync(path.join(staged[0], 'test')), false);
+    assert.equal(fs.existsSync(path.join(staged[0], 'config.json')), false, 'config.json comes from the stack only');
+    if (fs.existsSync(path.join(siteAssets(), 'auth.js'))) {
+      assert.ok(fs.existsSync(path.join(staged[0], 'auth.js')), 'the sign-in helpers the page loads');
+    }
   });
 });
 
