@@ -3,13 +3,147 @@
 //!
 //! Benchmarks run against the local stack only (loopback), bounded in count, and print their
 //! figures next to a baseline measured in the same run. Nothing here asserts on speed.
+//!
+//! With BENCH_FIGURES=<path> set, every benchmark also appends each figure (with its baseline)
+//! and each knob it read to that file as JSON Lines, which `scripts/bench report` turns into
+//! docs/benchmarks.md (see [`report`]).
+
+pub mod report;
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+/// The variable naming the file figures are appended to; unset, nothing is recorded.
+pub const FIGURES_VARIABLE: &str = "BENCH_FIGURES";
+
+/// Which way a figure improves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+/// What a figure is compared with: measured in the same run, on the same emulators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+/// One line of the figures file. The baseline is not optional: a figure alone says little on a
+/// 2-core machine whose emulators set the pace, so the type cannot be built without one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figure {
+    pub bench: String,
+    pub figure: String,
+    pub value: f64,
+    pub unit: String,
+    pub baseline: Baseline,
+    pub better: Better,
+}
+
+/// A knob a benchmark read, with the value it ran with, so the report states the exact run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Knob {
+    pub bench: String,
+    pub knob: String,
+    pub value: usize,
+    /// Whether the value came from the environment rather than the benchmark's default.
+    pub set: bool,
+}
+
+/// A figure waiting for its baseline; only [`Measurement::beside`] makes it recordable.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    figure: String,
+    value: f64,
+    unit: String,
+}
+
+impl Measurement {
+    pub fn new(figure: impl Into<String>, value: f64, unit: &str) -> Self {
+        Self {
+            figure: figure.into(),
+            value,
+            unit: unit.to_owned(),
+        }
+    }
+
+    /// The figure beside its baseline, in the same unit.
+    pub fn beside(self, better: Better, baseline: impl Into<String>, value: f64) -> Figure {
+        Figure {
+            bench: bench_name(),
+            baseline: Baseline {
+                name: baseline.into(),
+                value,
+                unit: self.unit.clone(),
+            },
+            figure: self.figure,
+            value: self.value,
+            unit: self.unit,
+            better,
+        }
+    }
+}
+
+/// Milliseconds, the unit of every latency figure.
+pub fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1_000.0
+}
+
+/// The benchmark's name: its binary's, so that a figure cannot be filed under another bench.
+fn bench_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Appends `figure` to the BENCH_FIGURES file, if there is one. An error here fails the
+/// benchmark: a report silently missing a figure would look complete.
+pub fn record(figure: &Figure) -> Result<()> {
+    match std::env::var_os(FIGURES_VARIABLE) {
+        Some(path) => record_to(Path::new(&path), figure),
+        None => Ok(()),
+    }
+}
+
+/// Appends one figure to `path` as a JSON line.
+pub fn record_to(path: &Path, figure: &Figure) -> Result<()> {
+    if !figure.value.is_finite() || !figure.baseline.value.is_finite() {
+        bail!(
+            "{}: {} or its baseline is not a finite number ({} / {})",
+            figure.bench,
+            figure.figure,
+            figure.value,
+            figure.baseline.value
+        );
+    }
+    append_line(path, &serde_json::to_string(figure)?)
+}
+
+fn append_line(path: &Path, line: &str) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    // One write per line: the file is opened in append mode, so a line lands whole.
+    file.write_all(format!("{line}\n").as_bytes())
+        .with_context(|| format!("appending to {}", path.display()))
+}
 
 /// Latency percentiles of a set of samples.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,12 +181,28 @@ pub fn build_profile() -> &'static str {
     }
 }
 
-/// A numeric knob from the environment, or its default when unset or unreadable.
+/// A numeric knob from the environment, or its default when unset or unreadable. With
+/// BENCH_FIGURES set, the value is also recorded, so the report names every knob of the run.
 pub fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    let set = std::env::var(name).ok().and_then(|v| v.parse().ok());
+    let value = set.unwrap_or(default);
+    if let Some(path) = std::env::var_os(FIGURES_VARIABLE) {
+        let knob = Knob {
+            bench: bench_name(),
+            knob: name.to_owned(),
+            value,
+            set: set.is_some(),
+        };
+        // The knobs only describe the run; a write that fails here fails again, loudly, at the
+        // first figure, so a warning is enough.
+        if let Err(error) = serde_json::to_string(&knob)
+            .map_err(anyhow::Error::from)
+            .and_then(|line| append_line(Path::new(&path), &line))
+        {
+            eprintln!("warning: knob {name} not recorded: {error:#}");
+        }
+    }
+    value
 }
 
 pub fn millis(duration: Duration) -> String {

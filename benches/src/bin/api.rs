@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use api::{App, Authenticator, LocalJwt, SystemClock};
 use auction_events::{AuctionEvent, AuctionId, UserId};
-use benchmarks::{Pace, Percentiles, millis, print_table, raw_conditional_puts};
+use benchmarks::{
+    Better, Measurement, Pace, Percentiles, millis, ms, print_table, raw_conditional_puts, record,
+};
 use chrono::{TimeDelta, Utc};
 use e2e::fixtures;
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
@@ -191,6 +193,40 @@ async fn main() -> Result<()> {
         ],
     );
     println!();
+    let baseline_name = "raw conditional PutItems, flat out, same clients";
+    for (what, per_s, latency) in [
+        (
+            format!("PlaceBid over HTTP, {auctions_n} auctions, flat out"),
+            spread_rate,
+            &spread.latency,
+        ),
+        (
+            "PlaceBid over HTTP, 1 hot auction, flat out".to_owned(),
+            hot_rate,
+            &hot.latency,
+        ),
+    ] {
+        record(
+            &Measurement::new(format!("{what}: accepted rate"), per_s, "/s").beside(
+                Better::Higher,
+                format!("{baseline_name}, rate"),
+                baseline_rate,
+            ),
+        )?;
+        for (p, bid, put) in [
+            ("p50", latency.p50, baseline.latency.p50),
+            ("p95", latency.p95, baseline.latency.p95),
+            ("p99", latency.p99, baseline.latency.p99),
+        ] {
+            record(
+                &Measurement::new(format!("{what}: {p}"), ms(bid), "ms").beside(
+                    Better::Lower,
+                    format!("{baseline_name}, {p}"),
+                    ms(put),
+                ),
+            )?;
+        }
+    }
     println!(
         "## Latency at a fixed offered rate ({offered:.0}/s = {paced_load}% of the spread mode's \
          bid rate, {clients_n} clients on a schedule)"
@@ -225,6 +261,34 @@ async fn main() -> Result<()> {
         }),
     );
     println!();
+    let what = format!("PlaceBid over HTTP at {offered:.0}/s offered");
+    let baseline_name = format!("raw conditional PutItems at {offered:.0}/s offered, same clients");
+    record(
+        &Measurement::new(
+            format!("{what}: achieved rate"),
+            rate(paced.accepted, paced.elapsed),
+            "/s",
+        )
+        .beside(
+            Better::Higher,
+            format!("{baseline_name}, achieved rate"),
+            rate(paced_bids, paced_baseline.elapsed),
+        ),
+    )?;
+    for (p, bid, put) in [
+        ("p50", paced.latency.p50, paced_baseline.latency.p50),
+        ("p95", paced.latency.p95, paced_baseline.latency.p95),
+        ("p99", paced.latency.p99, paced_baseline.latency.p99),
+        ("max", paced.latency.max, paced_baseline.latency.max),
+    ] {
+        record(
+            &Measurement::new(format!("{what}: {p}"), ms(bid), "ms").beside(
+                Better::Lower,
+                format!("{baseline_name}, {p}"),
+                ms(put),
+            ),
+        )?;
+    }
     println!(
         "Spread mode: {} bids sent, {} accepted, {} rejected ({}), {} conflict retries.",
         spread.sent,

@@ -25,7 +25,7 @@ use auction_domain::decide_create;
 use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use benchmarks::{Pace, Percentiles, millis, print_table};
+use benchmarks::{Better, Measurement, Pace, Percentiles, millis, ms, print_table, record};
 use e2e::fixtures;
 use event_store::{DynamoDbStore, SnapshotPolicy, Store};
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
@@ -268,6 +268,28 @@ async fn main() -> Result<()> {
             .collect();
         (samples.len(), Percentiles::of(&mut samples))
     };
+    if let (_, Some(delivery)) = lags(&streamed) {
+        for (what, seen) in [
+            ("projection lag (commit -> view written)", &projected),
+            ("publish lag (commit -> message received)", &received),
+        ] {
+            let (_, Some(lag)) = lags(seen) else { continue };
+            for (p, figure, baseline) in [
+                ("p50", lag.p50, delivery.p50),
+                ("p95", lag.p95, delivery.p95),
+                ("p99", lag.p99, delivery.p99),
+                ("max", lag.max, delivery.max),
+            ] {
+                record(
+                    &Measurement::new(format!("{what} {p}"), ms(figure), "ms").beside(
+                        Better::Lower,
+                        format!("stream delivery to a no-op handler {p}"),
+                        ms(baseline),
+                    ),
+                )?;
+            }
+        }
+    }
     let mut rows = Vec::new();
     let mut missing = 0;
     for (what, seen) in [

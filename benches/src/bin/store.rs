@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use auction_domain::decide_create;
 use auction_events::{AuctionId, BidId};
-use benchmarks::{Percentiles, millis, print_table, raw_conditional_puts};
+use benchmarks::{
+    Better, Measurement, Percentiles, millis, ms, print_table, raw_conditional_puts, record,
+};
 use e2e::fixtures;
 use event_store::{Cost, DynamoDbStore, Meter, SnapshotPolicy, Snapshots, Store, Usage};
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
@@ -74,6 +76,28 @@ async fn main() -> Result<()> {
         ],
     );
     println!();
+    let bid_rate = steady.accepted as f64 / steady.elapsed.as_secs_f64();
+    let put_rate = bids as f64 / baseline.elapsed.as_secs_f64();
+    record(
+        &Measurement::new("accepted bids, rate", bid_rate, "/s").beside(
+            Better::Higher,
+            "raw conditional PutItems, same writers, rate",
+            put_rate,
+        ),
+    )?;
+    for (p, bid, put) in [
+        ("p50", steady.latency.p50, baseline.latency.p50),
+        ("p95", steady.latency.p95, baseline.latency.p95),
+        ("p99", steady.latency.p99, baseline.latency.p99),
+    ] {
+        record(
+            &Measurement::new(format!("accepted bid latency {p}"), ms(bid), "ms").beside(
+                Better::Lower,
+                format!("raw conditional PutItem {p}, same writers"),
+                ms(put),
+            ),
+        )?;
+    }
     let total = steady.cost.total();
     println!(
         "Bids reach {:.2}x the raw PutItem rate; each makes {:.2} read and {:.2} write requests.",
@@ -126,6 +150,27 @@ async fn main() -> Result<()> {
     .collect();
     print_table(&header, &rows);
     println!();
+    for (what, bid, put) in [
+        ("table WCU", total.write_units, baseline.write_units),
+        (
+            "audit GSI WCU",
+            total.index_write_units,
+            baseline.index_write_units,
+        ),
+    ] {
+        record(
+            &Measurement::new(
+                format!("{what} per accepted bid"),
+                bid / steady.accepted as f64,
+                "WCU",
+            )
+            .beside(
+                Better::Lower,
+                format!("{what} per raw PutItem"),
+                put / bids as f64,
+            ),
+        )?;
+    }
     println!(
         "Baseline PutItem cost: {:.2} WCU (table) + {:.2} WCU (GSI) per write.",
         baseline.write_units / bids as f64,
@@ -152,6 +197,31 @@ async fn main() -> Result<()> {
             store.put_snapshot(&snapshot, &Meter::default()).await?;
         }
         let with = measure_loads(&store, auction_id, 100).await?;
+        let length = events.len();
+        for (what, unit, snapshot, replay) in [
+            (
+                "read requests",
+                "req",
+                f64::from(with.0.read_requests),
+                f64::from(without.0.read_requests),
+            ),
+            ("RCU", "RCU", with.0.read_units, without.0.read_units),
+            ("p50", "ms", ms(with.1.p50), ms(without.1.p50)),
+            ("p95", "ms", ms(with.1.p95), ms(without.1.p95)),
+        ] {
+            record(
+                &Measurement::new(
+                    format!("load of {length} events, snapshot + tail: {what}"),
+                    snapshot,
+                    unit,
+                )
+                .beside(
+                    Better::Lower,
+                    format!("full replay of the same auction, {what}"),
+                    replay,
+                ),
+            )?;
+        }
         for (mode, (usage, latency)) in [("full replay", without), ("snapshot + tail", with)] {
             rows.push(vec![
                 events.len().to_string(),

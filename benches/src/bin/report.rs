@@ -1,0 +1,168 @@
+//! Writes docs/benchmarks.md and docs/benchmarks.svg from the figures file the benchmarks
+//! appended to (BENCH_FIGURES), with the machine, the commit and the command of the run.
+//! `scripts/bench report` runs the benchmarks and then this; it is no benchmark itself.
+//!
+//! Usage: report --figures FILE --out DIR --seconds N --command TEXT [--lowered KNOB]... BENCH...
+//! Fails, writing nothing, when a listed bench recorded no figure or a line is not a figure
+//! beside its baseline.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use benchmarks::report::{self, Machine, Run};
+
+const CHART: &str = "benchmarks.svg";
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (mut figures, mut out, mut seconds, mut command, mut lowered, mut benches) =
+        (None, None, 0, None, Vec::new(), Vec::new());
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--figures" => figures = Some(PathBuf::from(value("--figures")?)),
+            "--out" => out = Some(PathBuf::from(value("--out")?)),
+            "--seconds" => seconds = value("--seconds")?.parse().context("--seconds")?,
+            "--command" => command = Some(value("--command")?),
+            "--lowered" => lowered.push(value("--lowered")?),
+            flag if flag.starts_with("--") => bail!("unknown option {flag}"),
+            bench => benches.push(bench.to_owned()),
+        }
+    }
+    let figures = figures.context("--figures FILE is required")?;
+    let out = out.context("--out DIR is required")?;
+    if benches.is_empty() {
+        bail!("name the benches that ran, so that a silent one fails the report");
+    }
+    let text = std::fs::read_to_string(&figures)
+        .with_context(|| format!("reading {}", figures.display()))?;
+    let recorded =
+        report::parse(&text).with_context(|| format!("reading {}", figures.display()))?;
+    report::check_complete(&recorded, &benches)?;
+    let run = Run {
+        date: output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        commit: commit(),
+        command: command.unwrap_or_else(|| "scripts/bench report".to_owned()),
+        seconds,
+        lowered,
+        machine: machine(),
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let markdown = out.join("benchmarks.md");
+    std::fs::write(&markdown, report::markdown(&recorded, &run, CHART))
+        .with_context(|| format!("writing {}", markdown.display()))?;
+    let chart = out.join(CHART);
+    std::fs::write(&chart, report::svg(&recorded.figures))
+        .with_context(|| format!("writing {}", chart.display()))?;
+    println!(
+        "{} figures from {} benches: {} and {}",
+        recorded.figures.len(),
+        benches.len(),
+        markdown.display(),
+        chart.display()
+    );
+    Ok(())
+}
+
+/// A command's first line of output (stdout, else stderr: `java -version` writes to stderr),
+/// or "unknown": a missing tool should not cost the report.
+fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| {
+            let stdout = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+            let text = if stdout.is_empty() {
+                String::from_utf8_lossy(&o.stderr).trim().to_owned()
+            } else {
+                stdout
+            };
+            text.lines().next().map(str::to_owned)
+        })
+        .filter(|line| !line.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn commit() -> String {
+    let commit = output("git", &["rev-parse", "--short", "HEAD"]);
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    if dirty {
+        format!("{commit} (with uncommitted changes)")
+    } else {
+        commit
+    }
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+        .map_or("unknown".to_owned(), |(_, name)| name.trim().to_owned());
+    let cores = match cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count()
+    {
+        0 => std::thread::available_parallelism().map_or(0, |n| n.get()),
+        n => n,
+    };
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let kib: f64 = m
+                .lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()?;
+            Some(format!("{:.1} GiB", kib / 1024.0 / 1024.0))
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    Machine {
+        cpu,
+        cores,
+        memory,
+        os: output("uname", &["-sr"]),
+        rustc: output("rustc", &["-V"]),
+        java: output("java", &["-version"]),
+        moto: moto_version(),
+        load: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| "unknown".to_owned()),
+    }
+}
+
+/// moto's version as installed by the launcher (its virtualenv), else as pinned in the
+/// requirements the launcher installed from.
+fn moto_version() -> String {
+    let home = PathBuf::from(std::env::var("LOCAL_STACK_HOME").unwrap_or_else(|_| ".local".into()));
+    let python = home.join("moto/venv/bin/python");
+    let installed = output(
+        &python.to_string_lossy(),
+        &[
+            "-c",
+            "import importlib.metadata as m; print(m.version('moto'))",
+        ],
+    );
+    if installed != "unknown" {
+        return installed;
+    }
+    std::fs::read_to_string(home.join("moto/requirements.txt"))
+        .ok()
+        .and_then(|r| {
+            r.lines()
+                .find(|l| l.starts_with("moto"))
+                .and_then(|l| l.split_once("=="))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
