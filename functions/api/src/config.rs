@@ -75,12 +75,17 @@ pub fn adapters(client: aws_sdk_dynamodb::Client, tables: Tables) -> Adapters {
 /// The adapters over DynamoDB: endpoint, region and credentials from the standard AWS
 /// environment, table names from [`Tables::from_env`].
 pub async fn dynamodb() -> Adapters {
+    adapters(dynamodb_client().await, Tables::from_env())
+}
+
+/// The DynamoDB client every adapter of the API shares, with the API's time budget.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts())
         .retry_config(retries())
         .load()
         .await;
-    adapters(aws_sdk_dynamodb::Client::new(&sdk), Tables::from_env())
+    aws_sdk_dynamodb::Client::new(&sdk)
 }
 
 /// A bidder waits on DynamoDB, so an unreachable or hung table must turn into a 503 within

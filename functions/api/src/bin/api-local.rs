@@ -83,7 +83,9 @@ async fn main() -> anyhow::Result<()> {
         _ => 0,
     };
     let jwt = Arc::new(LocalJwt::new(secret.as_bytes()));
-    let adapters = api::config::dynamodb().await;
+    // One client, with the API's time budget, for the routes and the live connections.
+    let dynamodb = api::config::dynamodb_client().await;
+    let adapters = api::config::adapters(dynamodb.clone(), api::config::Tables::from_env());
     let app = App {
         store: adapters.store,
         clock: Arc::new(SystemClock),
@@ -106,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let live = api::local::Live {
         subscriptions: Arc::new(live::DynamoDbSubscriptions::new(
-            aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await),
+            dynamodb,
             live::config::connections_table(),
         )),
         jwt: Arc::clone(&jwt),
