@@ -186,10 +186,12 @@ async fn exec(tools: &Tools, args: &UpArgs, command: &[OsString]) -> anyhow::Res
     };
     // The command stays in our process group, so that it keeps the terminal (and gets Ctrl-C
     // from it directly); a signal sent to the launcher alone is forwarded to it.
-    let spawned = tokio::process::Command::new(program)
-        .args(program_args)
-        .envs(ready.env.clone())
-        .spawn();
+    let mut command = tokio::process::Command::new(program);
+    command.args(program_args).envs(ready.env.clone());
+    for name in cargo_run_variables() {
+        command.env_remove(name);
+    }
+    let spawned = command.spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(error) => {
@@ -323,6 +325,29 @@ fn environment(stack: &LocalStack, provisioned: &Provisioned) -> Vec<(&'static s
     let pids: Vec<String> = stack.pids().iter().map(u32::to_string).collect();
     env.push((PIDS_VAR, pids.join(",")));
     env
+}
+
+/// The variables `cargo run` sets for the program it runs (us), which are not the user's:
+/// passed on, they would make a `cargo` the command runs see another environment than a
+/// `cargo` run outside, and rebuild every crate whose build script watches one of them (ring
+/// watches `CARGO_PKG_NAME`, and with it half the AWS SDK is compiled again).
+fn cargo_run_variables() -> Vec<std::ffi::OsString> {
+    const SET_BY_CARGO_RUN: [&str; 7] = [
+        "CARGO",
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let name = name.to_string_lossy();
+            SET_BY_CARGO_RUN.contains(&name.as_ref()) || name.starts_with("CARGO_PKG_")
+        })
+        .collect()
 }
 
 /// The shell's convention: a command's own code, or 128 + the signal that killed it.

@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use auction_domain::{CreateAuction, PlaceBid, State, decide_create, decide_place_bid, fold};
-use auction_events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
+use auction_events::{
+    Actor, AuctionEvent, AuctionId, BidId, Currency, IncrementPolicy, Money, RawEnvelope, UserId,
+};
 use audit::export::{encode_lines, import, parse_lines};
 use audit::{AsOf, AuditError, Finding, history, history_events, state_at, verify, verify_all};
 use chrono::{DateTime, TimeDelta, Utc};
-use event_store::chain::Tampered;
+use event_store::chain::{self, GENESIS, Tampered};
 use event_store::{CommandContext, InMemoryStore, SnapshotPolicy, Store, StoredEvent};
 use uuid::Uuid;
 
@@ -323,4 +325,75 @@ fn a_malformed_line_is_named_by_its_number() {
         parse_lines("[1]").unwrap_err(),
         AuditError::MalformedLine { line: 1, .. }
     ));
+}
+
+/// An auction stored in the first schema versions (AuctionCreated v1 with a fixed increment,
+/// BidPlaced v1 without a maximum), from the contract's golden samples.
+fn old_schema_events(auction_id: AuctionId) -> Vec<StoredEvent> {
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/samples");
+    let envelopes = ["AuctionCreated.v1", "AuctionStarted.v1", "BidPlaced.v1"]
+        .iter()
+        .zip(1..)
+        .map(|(name, version)| {
+            let text = std::fs::read_to_string(format!("{samples}/{name}.json")).unwrap();
+            let mut envelope: RawEnvelope = serde_json::from_str(&text).unwrap();
+            envelope.aggregate_id = auction_id;
+            if let Some(id) = envelope.payload.get_mut("auctionId") {
+                *id = serde_json::json!(auction_id);
+            }
+            envelope.version = version;
+            envelope.event_id = Uuid::new_v4();
+            envelope
+        })
+        .collect();
+    chain::seal(GENESIS, envelopes)
+}
+
+#[tokio::test]
+async fn an_auction_stored_in_old_schema_versions_replays_into_the_current_model() {
+    // Given an auction whose events were stored in schema version 1
+    let log = InMemoryStore::new();
+    let id = AuctionId(Uuid::new_v4());
+    let stored = old_schema_events(id);
+    assert!(stored.iter().all(|e| e.envelope.schema_version == 1));
+    import(&log, &stored).await.unwrap();
+
+    // When its history is replayed
+    let steps = history(&log, id).await.unwrap();
+
+    // Then every event comes out in the current model, upcast
+    assert_eq!(steps.len(), 3);
+    for step in &steps {
+        let current = AuctionEvent::TYPES
+            .iter()
+            .find(|(name, _)| *name == step.event.event.event_type())
+            .map(|(_, version)| *version)
+            .unwrap();
+        assert_eq!(step.event.event.schema_version(), current);
+    }
+    let AuctionEvent::BidPlaced(bid) = &steps[2].event.event else {
+        panic!("the third event is {:?}", steps[2].event.event);
+    };
+    // BidPlaced v1 had no maximum: the upcaster makes the amount the maximum, the bidder the leader
+    assert_eq!(bid.max_amount, bid.amount);
+    assert_eq!(bid.leader_id, bid.bidder_id);
+    // And the states are the domain's fold of the upcast events
+    let auction = steps[2].state.auction.as_ref().unwrap();
+    assert_eq!(auction.price, Some(20_500));
+    assert_eq!(auction.leader.as_ref(), Some(&bid.bidder_id));
+    assert_eq!(auction.bidders[&bid.bidder_id].max, 20_500);
+    // AuctionCreated v1's fixed increment survives the upcast
+    assert_eq!(
+        auction.increment,
+        IncrementPolicy::Fixed { amount_minor: 500 }
+    );
+    assert_eq!(steps[2].state, folded(&stored));
+    for (step, version) in steps.iter().zip(1..) {
+        let at = state_at(&log, id, AsOf::Version(version)).await.unwrap();
+        assert_eq!(at.state, step.state);
+    }
+    // And the log still verifies, and exports as it was stored, in schema version 1
+    assert!(verify(&log, id).await.unwrap().is_clean());
+    let lines = encode_lines(&history_events(&log, id).await.unwrap()).unwrap();
+    assert_eq!(lines.matches("\"schemaVersion\":1").count(), 3);
 }
