@@ -1,19 +1,24 @@
 //! The admin routes: an auction's audited history, its state at a version or an instant, the
 //! tamper check of its log and its export as JSON Lines, all answered by the `audit` crate from
-//! the event log itself. (Rebuilding the read models runs for minutes, longer than an HTTP API
-//! waits: it is the `auction-admin rebuild` command, not a route.)
+//! the event log itself; and the events of one type within a time range (the `byEventType`
+//! index), a page at a time, in the same JSON Lines. (Rebuilding the read models runs for
+//! minutes, longer than an HTTP API waits: it is the `auction-admin rebuild` command, not a
+//! route.)
 //! Only callers in the `admin` group may use them; anyone else gets 403 ADMIN_ONLY, checked
 //! before the path and query are validated so that a non-admin learns nothing from a 404 or 400.
 
 use auction_domain::State as AuctionState;
-use auction_events::EventEnvelope;
+use auction_events::{AuctionEvent, AuctionId, EventEnvelope};
 use audit::{AsOf, Finding, Report};
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SecondsFormat, Utc};
 use event_store::chain::Tampered;
+use event_store::{StoreError, TypePosition, TypeQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -253,4 +258,225 @@ pub async fn export<B: Backend>(
     let events = audit::history_events(app.store.backend(), auction_id).await?;
     let lines = audit::export::encode_lines(&events)?;
     Ok(([(header::CONTENT_TYPE, JSON_LINES)], lines).into_response())
+}
+
+/// Events per page of `GET /admin/events` when `limit` is not given.
+pub const DEFAULT_EVENTS_PAGE: u32 = 500;
+/// The largest `limit` of `GET /admin/events`. A page stays well below a Lambda response's
+/// 6 MB whatever the events' size: one Query reads at most 1 MB of items.
+pub const MAX_EVENTS_PAGE: u32 = 1_000;
+/// The header that carries the next page's cursor alone, for scripts that do not parse `Link`.
+pub const NEXT_CURSOR_HEADER: &str = "next-cursor";
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// The event type, one of the contract's (`AuctionCreated`, `BidPlaced`, ...).
+    #[param(required = true)]
+    pub event_type: Option<String>,
+    /// The earliest `occurredAt`, inclusive, as RFC 3339 (compared at millisecond precision).
+    /// Default: the beginning.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<String>,
+    /// The latest `occurredAt`, inclusive, as RFC 3339. Default: now; the `next` link keeps
+    /// the instant the first page resolved, so a listing does not grow while it is paged.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<String>,
+    /// Page size, 1 to 1000 (default 500).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// The previous page's `Next-Cursor`, with the same `eventType`, `from` and `to`.
+    pub cursor: Option<String>,
+}
+
+/// Where a listing of `GET /admin/events` continues: the position of the last event sent and
+/// the query it belongs to, as base64url JSON (the scheme of the bidder listings' cursors). A
+/// cursor whose query is not the request's, or whose position is not in its range, is refused.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EventsCursor {
+    event_type: String,
+    /// The query's bounds, in Unix milliseconds.
+    from: i64,
+    to: i64,
+    /// The last event's `occurredAt` (Unix milliseconds), auction and version.
+    occurred_at: i64,
+    aggregate_id: Uuid,
+    version: u64,
+}
+
+impl EventsCursor {
+    fn after(query: &TypeQuery, position: &TypePosition) -> Self {
+        Self {
+            event_type: query.event_type.clone(),
+            from: query.from.timestamp_millis(),
+            to: query.to.timestamp_millis(),
+            occurred_at: position.occurred_at.timestamp_millis(),
+            aggregate_id: position.aggregate_id.0,
+            version: position.version,
+        }
+    }
+
+    fn encode(&self) -> Result<String, ApiError> {
+        serde_json::to_vec(self)
+            .map(|json| URL_SAFE_NO_PAD.encode(json))
+            .map_err(|e| ApiError::Store(StoreError::Refused(format!("a cursor: {e}"))))
+    }
+
+    fn decode(text: &str) -> Result<Self, ApiError> {
+        let json = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| ApiError::InvalidCursor)?;
+        serde_json::from_slice(&json).map_err(|_| ApiError::InvalidCursor)
+    }
+
+    /// The position to continue `query` from, if this cursor was issued for it.
+    fn position(&self, query: &TypeQuery) -> Result<TypePosition, ApiError> {
+        let same_query = self.event_type == query.event_type
+            && self.from == query.from.timestamp_millis()
+            && self.to == query.to.timestamp_millis();
+        let occurred_at = DateTime::from_timestamp_millis(self.occurred_at);
+        match occurred_at {
+            Some(occurred_at) if same_query => Ok(TypePosition {
+                event_type: self.event_type.clone(),
+                occurred_at,
+                aggregate_id: AuctionId(self.aggregate_id),
+                version: self.version,
+            }),
+            _ => Err(ApiError::InvalidCursor),
+        }
+    }
+}
+
+fn event_type(given: Option<&str>) -> Result<String, ApiError> {
+    let known = || {
+        AuctionEvent::TYPES
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match given {
+        Some(name) if AuctionEvent::TYPES.iter().any(|(known, _)| *known == name) => {
+            Ok(name.to_owned())
+        }
+        Some(_) => Err(ApiError::InvalidQuery(format!(
+            "eventType must be one of {}",
+            known()
+        ))),
+        None => Err(ApiError::InvalidQuery(format!(
+            "eventType is required: one of {}",
+            known()
+        ))),
+    }
+}
+
+/// An RFC 3339 instant, strictly: its text is repeated in the `next` link as it came.
+fn instant(name: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| ApiError::InvalidQuery(format!("{name} is not an RFC 3339 instant: {e}")))
+}
+
+fn header_value(text: String) -> Result<HeaderValue, ApiError> {
+    HeaderValue::try_from(text)
+        .map_err(|e| ApiError::Store(StoreError::Refused(format!("a header: {e}"))))
+}
+
+/// Events of one type within a time range, a page at a time, as the CLI's export by type.
+#[utoipa::path(get, path = "/admin/events", tag = "admin",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "The page's events of `eventType` with `from <= occurredAt <= to`, in time order, one per line: the envelope as stored (not upcast) with its chain hash; the format of `auction-admin export` (docs/audit.md). A full page may be followed by more: then the `Link` and `Next-Cursor` headers are set (the page after a full one may be empty).", body = String, content_type = "application/x-ndjson",
+            headers(
+                ("Link" = String, description = "RFC 8288 `</admin/events?...&cursor=C>; rel=\"next\"`: the next page, with the query's parameters and `to` pinned; absent on the last page"),
+                ("Next-Cursor" = String, description = "The cursor of the next page alone; absent on the last page"),
+            )),
+        (status = 400, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn events_of_type<B: Backend>(
+    State(app): State<App<B>>,
+    claims: Claims,
+    query: Result<QueryParams<EventsQuery>, ApiError>,
+) -> Result<Response, ApiError> {
+    require_admin(&claims)?;
+    let QueryParams(query) = query?;
+    let event_type = event_type(query.event_type.as_deref())?;
+    let from = query
+        .from
+        .as_deref()
+        .map(|t| instant("from", t))
+        .transpose()?;
+    let to = query.to.as_deref().map(|t| instant("to", t)).transpose()?;
+    let limit = match query.limit {
+        None => DEFAULT_EVENTS_PAGE,
+        Some(limit @ 1..=MAX_EVENTS_PAGE) => limit,
+        Some(limit) => {
+            return Err(ApiError::InvalidQuery(format!(
+                "limit must be 1 to {MAX_EVENTS_PAGE}, not {limit}"
+            )));
+        }
+    };
+    let cursor = query
+        .cursor
+        .as_deref()
+        .map(EventsCursor::decode)
+        .transpose()?;
+    // Without `to`, a continuation keeps the end its listing started with.
+    let to = match (to, &cursor) {
+        (Some(to), _) => to,
+        (None, Some(cursor)) => {
+            DateTime::from_timestamp_millis(cursor.to).ok_or(ApiError::InvalidCursor)?
+        }
+        (None, None) => app.clock.now(),
+    };
+    let from = from.unwrap_or(DateTime::<Utc>::MIN_UTC);
+    if from > to {
+        return Err(ApiError::InvalidQuery(format!(
+            "the time range is empty: from {} is after to {}",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        )));
+    }
+    let mut wanted = TypeQuery::new(event_type, from, to, limit);
+    if let Some(cursor) = &cursor {
+        wanted.after = Some(cursor.position(&wanted)?);
+        if !wanted.continues() {
+            return Err(ApiError::InvalidCursor);
+        }
+    }
+    let page = app.store.backend().events_of_type(&wanted).await?;
+    let lines = audit::export::encode_lines(&page.events)?;
+    let mut response = ([(header::CONTENT_TYPE, JSON_LINES)], lines).into_response();
+    if let Some(next) = &page.next {
+        let next_cursor = EventsCursor::after(&wanted, next).encode()?;
+        let mut pairs = vec![("eventType", wanted.event_type.clone())];
+        if let Some(from) = query.from {
+            pairs.push(("from", from));
+        }
+        pairs.push((
+            "to",
+            query
+                .to
+                .unwrap_or_else(|| to.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        ));
+        if let Some(limit) = query.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        pairs.push(("cursor", next_cursor.clone()));
+        let link = serde_urlencoded::to_string(&pairs)
+            .map_err(|e| ApiError::Store(StoreError::Refused(format!("a link: {e}"))))?;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::LINK,
+            header_value(format!("</admin/events?{link}>; rel=\"next\""))?,
+        );
+        headers.insert(NEXT_CURSOR_HEADER, header_value(next_cursor)?);
+    }
+    Ok(response)
 }

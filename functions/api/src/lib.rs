@@ -28,7 +28,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
-use event_store::{EventLog, IdempotencyRecords, Snapshots, Store};
+use event_store::{EventLog, EventsOfType, IdempotencyRecords, Snapshots, Store};
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{ApiError, Problem};
@@ -36,9 +36,9 @@ pub use identity::{Authenticator, Claims, LocalJwt};
 pub use reads::{Inbox, Views};
 
 /// An event store backend the router can run over.
-pub trait Backend: EventLog + Snapshots + IdempotencyRecords + 'static {}
+pub trait Backend: EventLog + Snapshots + IdempotencyRecords + EventsOfType + 'static {}
 
-impl<B: EventLog + Snapshots + IdempotencyRecords + 'static> Backend for B {}
+impl<B: EventLog + Snapshots + IdempotencyRecords + EventsOfType + 'static> Backend for B {}
 
 /// What every handler shares: built once per process (per Lambda environment).
 pub struct App<B> {
@@ -85,6 +85,7 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/admin/auctions/{id}/state", get(admin::state_at::<B>))
         .route("/admin/auctions/{id}/verify", get(admin::verify::<B>))
         .route("/admin/auctions/{id}/export", get(admin::export::<B>))
+        .route("/admin/events", get(admin::events_of_type::<B>))
         .route_layer(from_fn_with_state(
             app.authenticator.clone(),
             identity::authenticate,

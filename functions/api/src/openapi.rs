@@ -27,6 +27,7 @@ use crate::{admin, queries, routes};
         admin::state_at,
         admin::verify,
         admin::export,
+        admin::events_of_type,
     ),
     modifiers(&BearerAuth),
 )]

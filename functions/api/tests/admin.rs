@@ -1,16 +1,20 @@
-//! The admin routes over the in-memory event store: history, time travel and the tamper check
-//! for admins; 403 for everyone else; 404 and 400 for unknown auctions and bad parameters.
+//! The admin routes over the in-memory event store: history, time travel, the tamper check and
+//! the exports for admins; 403 for everyone else; 404 and 400 for unknown auctions and bad
+//! parameters.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::{AuctionId, UserId};
+use auction_events::{Actor, AuctionId, Metadata, RawEnvelope, UserId};
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use event_store::{InMemoryStore, SnapshotPolicy, Store};
+use axum::http::{HeaderMap, Request, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
+use event_store::chain::{GENESIS, seal};
+use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
 use http_body_util::BodyExt;
 use notifier::InMemoryNotifications;
 use projector::InMemoryViews;
@@ -290,4 +294,406 @@ async fn given_an_admin_when_an_auction_is_exported_then_the_json_lines_are_its_
     assert_eq!(text.lines().count(), events);
     // And it parses back into the same events
     assert_eq!(audit::export::parse_lines(&text).unwrap(), stored);
+}
+
+// ----------------------------------------------------------------------- GET /admin/events
+
+/// `at` as a query parameter value.
+fn param(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `minutes` after the start of the test.
+fn minute(minutes: i64) -> DateTime<Utc> {
+    start_of_test() + TimeDelta::minutes(minutes)
+}
+
+/// An auction whose event at version v has type `types[v - 1]` and occurred at `at(v)`,
+/// chained as the store chains it.
+fn history(types: &[&str], at: impl Fn(u64) -> DateTime<Utc>) -> Vec<StoredEvent> {
+    let aggregate_id = AuctionId(Uuid::new_v4());
+    let envelopes = types
+        .iter()
+        .zip(1..)
+        .map(|(event_type, version)| RawEnvelope {
+            event_id: Uuid::new_v4(),
+            aggregate_id,
+            aggregate_type: "Auction".to_owned(),
+            event_type: (*event_type).to_owned(),
+            version,
+            schema_version: 1,
+            occurred_at: at(version),
+            payload: json!({"n": version}),
+            metadata: Metadata {
+                correlation_id: "c".to_owned(),
+                causation_id: "k".to_owned(),
+                actor: Actor::User {
+                    id: UserId::try_from("bidder-bob").unwrap(),
+                },
+                idempotency_key: None,
+            },
+        })
+        .collect();
+    seal(GENESIS, envelopes)
+}
+
+/// The order of the `byEventType` index in the in-memory twin.
+fn index_order(events: &mut [StoredEvent]) {
+    events.sort_by_key(|e| {
+        (
+            e.envelope.occurred_at,
+            e.envelope.aggregate_id,
+            e.envelope.version,
+        )
+    });
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    /// The target of the `Link: <...>; rel="next"` header.
+    fn next_link(&self) -> Option<String> {
+        let link = self.header("link")?;
+        let (target, relation) = link.split_once("; ")?;
+        assert_eq!(relation, "rel=\"next\"", "{link}");
+        Some(
+            target
+                .strip_prefix('<')
+                .and_then(|t| t.strip_suffix('>'))
+                .unwrap()
+                .to_owned(),
+        )
+    }
+
+    fn problem(&self) -> (StatusCode, Value) {
+        (
+            self.status,
+            serde_json::from_str(&self.body).unwrap_or(Value::Null),
+        )
+    }
+}
+
+impl Harness {
+    /// Puts events straight into the store, as if they had been appended at their own times.
+    async fn store_events(&self, auctions: &[Vec<StoredEvent>]) {
+        for events in auctions {
+            self.store
+                .backend()
+                .append(events, &Meter::default())
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn events_page(&self, groups: &[&str], path: &str) -> Page {
+        let request = Request::get(path)
+            .header(
+                "authorization",
+                format!("Bearer {}", self.token("auditor-ada", groups)),
+            )
+            .body(Body::empty())
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Page {
+            status,
+            headers,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    /// Follows `Link: rel="next"` from `path` to the end: every page, in order.
+    async fn every_page(&self, path: &str) -> Vec<Page> {
+        let mut pages = Vec::new();
+        let mut next = Some(path.to_owned());
+        while let Some(path) = next {
+            let page = self.events_page(&["admin"], &path).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+            assert_eq!(page.header("content-type"), Some("application/x-ndjson"));
+            next = page.next_link();
+            pages.push(page);
+            assert!(pages.len() < 100, "the pages never end");
+        }
+        pages
+    }
+}
+
+/// Three auctions with bids every minute from minute 1, interleaved (two of them bid in the
+/// same minutes), and other event types among them.
+fn three_auctions() -> Vec<Vec<StoredEvent>> {
+    let types = [
+        "AuctionCreated",
+        "AuctionStarted",
+        "BidPlaced",
+        "BidPlaced",
+        "BidPlaced",
+        "BidPlaced",
+    ];
+    vec![
+        history(&types, |v| minute(v as i64)),
+        history(&types, |v| minute(v as i64)),
+        history(&types, |v| {
+            minute(v as i64) + TimeDelta::seconds(30) + TimeDelta::microseconds(1_500)
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn given_bids_over_time_when_an_admin_pages_through_a_range_then_each_bid_in_it_comes_once_in_time_order_as_the_cli_exports_it()
+ {
+    // Given three auctions' events, bids among other types
+    let h = harness();
+    let auctions = three_auctions();
+    h.store_events(&auctions).await;
+    let (from, to) = (minute(3), minute(5) + TimeDelta::seconds(30));
+
+    // When an admin reads the bids from minute 3 to 5:30, two at a time, following the links
+    let pages = h
+        .every_page(&format!(
+            "/admin/events?eventType=BidPlaced&from={}&to={}&limit=2",
+            param(from),
+            param(to)
+        ))
+        .await;
+
+    // Then the pages hold exactly the bids in the range, each once, in time order
+    let mut expected: Vec<StoredEvent> = auctions
+        .concat()
+        .into_iter()
+        .filter(|e| e.envelope.event_type == "BidPlaced")
+        .filter(|e| (from..=to).contains(&e.envelope.occurred_at))
+        .collect();
+    index_order(&mut expected);
+    assert!(expected.len() > 4, "the range spans several pages");
+    let body: String = pages.iter().map(|p| p.body.as_str()).collect();
+    assert_eq!(audit::export::parse_lines(&body).unwrap(), expected);
+    assert!(pages.iter().all(|p| p.body.lines().count() <= 2));
+    // And the pages together are the CLI's export of that range, byte for byte
+    let mut cli = String::new();
+    audit::export::events_of_type(h.store.backend(), "BidPlaced", from, to, |page| {
+        cli.push_str(&audit::export::encode_lines(&page)?);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(body, cli);
+    assert_eq!(body, audit::export::encode_lines(&expected).unwrap());
+    // And each Next-Cursor is the cursor of its Link, which repeats the query
+    for page in &pages[..pages.len() - 1] {
+        let link = page.next_link().unwrap();
+        let cursor = page.header("next-cursor").unwrap();
+        assert!(link.ends_with(&format!("&cursor={cursor}")), "{link}");
+        assert!(link.starts_with("/admin/events?eventType=BidPlaced&from="));
+        assert!(link.contains("&limit=2&"), "{link}");
+    }
+    assert_eq!(pages.last().unwrap().header("next-cursor"), None);
+}
+
+#[tokio::test]
+async fn given_events_at_both_bounds_when_an_admin_asks_for_that_range_then_both_are_in_it_and_a_millisecond_beyond_is_not()
+ {
+    // Given bids a millisecond before, at, and a millisecond after each bound
+    let h = harness();
+    let ms = TimeDelta::milliseconds(1);
+    let (from, to) = (minute(10), minute(20));
+    let times = [from - ms, from, to, to + ms];
+    let auction = history(&["BidPlaced"; 4], |v| times[v as usize - 1]);
+    h.store_events(std::slice::from_ref(&auction)).await;
+
+    // When an admin asks for exactly from..=to
+    let page = h
+        .events_page(
+            &["admin"],
+            &format!(
+                "/admin/events?eventType=BidPlaced&from={}&to={}",
+                param(from),
+                param(to)
+            ),
+        )
+        .await;
+
+    // Then the two events at the bounds are the answer
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(
+        page.body,
+        audit::export::encode_lines(&auction[1..3]).unwrap()
+    );
+    assert_eq!(page.next_link(), None);
+}
+
+#[tokio::test]
+async fn given_no_range_when_an_admin_asks_then_it_runs_from_the_beginning_to_now_and_the_next_page_keeps_that_now()
+ {
+    // Given bids long ago, now (the API clock's instant) and a minute from now
+    let h = harness();
+    let long_ago = Utc.with_ymd_and_hms(1999, 1, 1, 0, 0, 0).unwrap();
+    let times = [long_ago, start_of_test(), minute(1)];
+    let auction = history(&["BidPlaced"; 3], |v| times[v as usize - 1]);
+    h.store_events(std::slice::from_ref(&auction)).await;
+
+    // When an admin asks for the bids one at a time, without from or to
+    let first = h
+        .events_page(&["admin"], "/admin/events?eventType=BidPlaced&limit=1")
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        first.body,
+        audit::export::encode_lines(&auction[..1]).unwrap()
+    );
+    // Then the link pins `to` at now
+    let link = first.next_link().unwrap();
+    assert!(link.contains("&to=2026-06-01T12%3A00%3A00.000Z&"), "{link}");
+    // And the cursor alone continues the same listing, which ends at now
+    let cursor = first.header("next-cursor").unwrap();
+    let rest = h
+        .every_page(&format!(
+            "/admin/events?eventType=BidPlaced&limit=1&cursor={cursor}"
+        ))
+        .await;
+    let body: String = rest.iter().map(|p| p.body.as_str()).collect();
+    assert_eq!(body, audit::export::encode_lines(&auction[1..2]).unwrap());
+}
+
+#[tokio::test]
+async fn given_a_bidder_when_they_ask_for_events_then_403_admin_only_whatever_the_parameters() {
+    let h = harness();
+    h.store_events(&three_auctions()).await;
+    for query in [
+        "eventType=BidPlaced",
+        "eventType=NoSuchEvent",
+        "",
+        "eventType=BidPlaced&limit=0",
+        "eventType=BidPlaced&from=yesterday",
+        "eventType=BidPlaced&cursor=garbage",
+    ] {
+        let page = h
+            .events_page(&["bidders"], &format!("/admin/events?{query}"))
+            .await;
+        assert_problem(&page.problem(), StatusCode::FORBIDDEN, "ADMIN_ONLY");
+        assert_eq!(page.header("next-cursor"), None);
+    }
+}
+
+#[tokio::test]
+async fn given_bad_parameters_when_an_admin_asks_for_events_then_400_invalid_query() {
+    let h = harness();
+    h.store_events(&three_auctions()).await;
+    let valid = "eventType=BidPlaced&from=2026-06-01T12:00:00Z&to=2026-06-01T13:00:00Z";
+    for query in [
+        "".to_owned(),
+        "from=2026-06-01T12:00:00Z".to_owned(),
+        "eventType=NoSuchEvent".to_owned(),
+        "eventType=bidplaced".to_owned(),
+        "eventType=".to_owned(),
+        "eventType=BidPlaced&eventType=BidPlaced".to_owned(),
+        "eventType=BidPlaced&from=yesterday".to_owned(),
+        "eventType=BidPlaced&from=2026-06-01".to_owned(),
+        "eventType=BidPlaced&to=2026-13-01T00:00:00Z".to_owned(),
+        "eventType=BidPlaced&to=".to_owned(),
+        "eventType=BidPlaced&from=2026-06-01T13:00:00Z&to=2026-06-01T12:00:00Z".to_owned(),
+        // Without `to`, the range ends now: a `from` after now is an empty range
+        format!("eventType=BidPlaced&from={}", param(minute(1))),
+        format!("{valid}&limit=0"),
+        format!("{valid}&limit=1001"),
+        format!("{valid}&limit=-1"),
+        format!("{valid}&limit=ten"),
+        format!("{valid}&limit="),
+        format!("{valid}&status=active"),
+    ] {
+        let page = h
+            .events_page(&["admin"], &format!("/admin/events?{query}"))
+            .await;
+        assert_problem(&page.problem(), StatusCode::BAD_REQUEST, "INVALID_QUERY");
+    }
+    // And the known types are named
+    let page = h
+        .events_page(&["admin"], "/admin/events?eventType=NoSuchEvent")
+        .await;
+    let detail = page.problem().1["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.contains("BidPlaced") && detail.contains("AuctionCreated"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn given_a_cursor_edited_or_from_another_query_when_it_is_used_then_400_invalid_cursor() {
+    // Given the first page of bids from minute 1 to minute 9
+    let h = harness();
+    h.store_events(&three_auctions()).await;
+    let (from, to) = (param(minute(1)), param(minute(9)));
+    let query = format!("eventType=BidPlaced&from={from}&to={to}&limit=2");
+    let first = h
+        .events_page(&["admin"], &format!("/admin/events?{query}"))
+        .await;
+    let cursor = first.header("next-cursor").unwrap().to_owned();
+    // (it continues its own query)
+    let own = h
+        .events_page(
+            &["admin"],
+            &format!("/admin/events?{query}&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+
+    // When it is used with another type, another from or another to, or edited
+    let decoded: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&cursor).unwrap()).unwrap();
+    let edit = |field: &str, value: Value| {
+        let mut edited = decoded.clone();
+        edited[field] = value;
+        URL_SAFE_NO_PAD.encode(edited.to_string())
+    };
+    let mut extra = decoded.clone();
+    extra["more"] = json!(1);
+    let mut missing = decoded.clone();
+    missing.as_object_mut().unwrap().remove("version");
+    let later = param(minute(10));
+    let mut flipped = cursor.clone().into_bytes();
+    flipped[3] = if flipped[3] == b'A' { b'B' } else { b'A' };
+    let cases = [
+        format!("eventType=AuctionStarted&from={from}&to={to}&limit=2&cursor={cursor}"),
+        format!("eventType=BidPlaced&from={to}&to={to}&cursor={cursor}"),
+        format!("eventType=BidPlaced&from={from}&to={later}&cursor={cursor}"),
+        format!("{query}&cursor={}", String::from_utf8(flipped).unwrap()),
+        format!("{query}&cursor={}", &cursor[..cursor.len() - 4]),
+        format!("{query}&cursor=not-a-cursor"),
+        format!("{query}&cursor="),
+        format!(
+            "{query}&cursor={}",
+            edit("eventType", json!("AuctionStarted"))
+        ),
+        format!("{query}&cursor={}", edit("from", json!(0))),
+        format!("{query}&cursor={}", edit("occurredAt", json!(0))),
+        format!("{query}&cursor={}", edit("occurredAt", json!(i64::MAX))),
+        format!(
+            "{query}&cursor={}",
+            edit("aggregateId", json!("not-a-uuid"))
+        ),
+        format!("{query}&cursor={}", edit("version", json!(-1))),
+        format!(
+            "{query}&cursor={}",
+            URL_SAFE_NO_PAD.encode(extra.to_string())
+        ),
+        format!(
+            "{query}&cursor={}",
+            URL_SAFE_NO_PAD.encode(missing.to_string())
+        ),
+    ];
+    // Then each is refused
+    for case in cases {
+        let page = h
+            .events_page(&["admin"], &format!("/admin/events?{case}"))
+            .await;
+        assert_problem(&page.problem(), StatusCode::BAD_REQUEST, "INVALID_CURSOR");
+    }
 }

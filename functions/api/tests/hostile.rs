@@ -1,8 +1,9 @@
 //! The hostile input battery: property tests that throw malformed, oversized, out-of-range and
-//! adversarial HTTP inputs at every command and query route of the router (over the in-memory
-//! event store, in process, no network) and check the same thing every time: a 4xx answer that
-//! is a problem document with a stable `code` (the expected one, where the input decides it),
-//! never a 5xx, never a panic, and nothing written to the store.
+//! adversarial HTTP inputs at every command and query route of the router, and at the admin
+//! export of events by type (over the in-memory event store, in process, no network) and check
+//! the same thing every time: a 4xx answer that is a problem document with a stable `code` (the
+//! expected one, where the input decides it), never a 5xx, never a panic, and nothing written
+//! to the store.
 //!
 //! "Nothing written" is counted by a wrapper around the in-memory store that counts every write
 //! that took effect (appended events, idempotency records, snapshots), compared before and after
@@ -177,6 +178,25 @@ impl Battery {
 
     fn bearer(&self, sub: &str) -> Vec<u8> {
         format!("Bearer {}", self.token(sub)).into_bytes()
+    }
+
+    /// A GET by `auditor-ada` of the `admin` group.
+    fn admin_get(&self, uri: &str) -> Reply {
+        let token = self
+            .jwt
+            .mint(
+                &UserId::try_from("auditor-ada").unwrap(),
+                &["admin".to_owned()],
+                Utc::now(),
+                TimeDelta::hours(1),
+            )
+            .unwrap();
+        self.request(
+            Method::GET,
+            uri,
+            &[("authorization", format!("Bearer {token}").into_bytes())],
+            Vec::new(),
+        )
     }
 
     fn send(&self, request: Request<Body>) -> Reply {
@@ -2038,6 +2058,282 @@ fn crafted_cursors_page_or_get_a_400_never_a_5xx() {
         );
         if reply.status == StatusCode::BAD_REQUEST {
             problem_document(&reply, &["INVALID_CURSOR"])?;
+        }
+        prop_assert_eq!(b.writes(), before);
+        Ok(())
+    });
+}
+
+// ------------------------------------------------------------------ admin events battery
+
+/// The parameters of `GET /admin/events`.
+const EVENTS_PARAMETERS: &[&str] = &["eventType", "from", "to", "limit", "cursor"];
+
+fn valid_event_value(key: &str) -> String {
+    match key {
+        "eventType" => "BidPlaced".to_owned(),
+        "from" => rfc3339(now() - TimeDelta::days(1)),
+        "to" => rfc3339(now() + TimeDelta::days(1)),
+        _ => "10".to_owned(),
+    }
+}
+
+/// Event types the contract does not have: near misses and hostile text.
+fn bad_event_type() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "bidplaced",
+            "BIDPLACED",
+            "BidPlaced ",
+            " BidPlaced",
+            "BidPlace",
+            "BidPlaced\u{0}",
+            "Bid%50laced",
+            "",
+            "*",
+            "BidPlaced,AuctionCreated",
+            "AuctionCreated.v1",
+        ])
+        .prop_map(str::to_owned),
+        nasty_string(0, 30),
+    ]
+    .prop_filter("no event type", |name| {
+        auction_events::AuctionEvent::TYPES
+            .iter()
+            .all(|(known, _)| known != name)
+    })
+}
+
+/// Instants that are not RFC 3339 (as `chrono`'s strict parser reads it).
+fn bad_instant() -> impl Strategy<Value = String> {
+    prop_oneof![
+        malformed_rfc3339(),
+        prop::sample::select(vec![
+            "+275760-09-13T00:00:00Z",
+            "-262144-01-01T00:00:00Z",
+            "2026-06-01 12:00:00Z",
+            "2026-06-01T12:00:00+0200",
+            "2026-06-01T12:00:00",
+        ])
+        .prop_map(str::to_owned),
+    ]
+    .prop_filter("no RFC 3339", |text| {
+        DateTime::parse_from_rfc3339(text).is_err()
+    })
+}
+
+/// Limits that are not a number from 1 to 1000.
+fn bad_events_limit() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("0".to_owned()),
+        Just("1001".to_owned()),
+        (1_001..=u32::MAX).prop_map(|n| n.to_string()),
+        bad_limit(),
+    ]
+    .prop_filter("no valid limit", |text| {
+        !matches!(text.parse::<u32>(), Ok(1..=1_000))
+    })
+}
+
+/// What makes a query of `GET /admin/events` bad, and the keys the valid part may not add.
+fn events_poison() -> impl Strategy<Value = (Vec<(String, String)>, &'static [&'static str])> {
+    let alone = |pairs: Vec<(String, String)>| (pairs, &[][..]);
+    prop_oneof![
+        bad_event_type().prop_map(move |v| alone(vec![("eventType".to_owned(), v)])),
+        // No eventType at all.
+        Just((Vec::new(), &["eventType"][..])),
+        bad_instant().prop_map(move |v| alone(vec![("from".to_owned(), v)])),
+        bad_instant().prop_map(move |v| alone(vec![("to".to_owned(), v)])),
+        // An empty range.
+        (1..=1_000_000i64).prop_map(move |seconds| alone(vec![
+            (
+                "from".to_owned(),
+                rfc3339(now() + TimeDelta::seconds(seconds))
+            ),
+            ("to".to_owned(), rfc3339(now())),
+        ])),
+        bad_events_limit().prop_map(move |v| alone(vec![("limit".to_owned(), v)])),
+        bad_cursor().prop_map(move |v| alone(vec![("cursor".to_owned(), v)])),
+        (
+            nasty_string(0, 20)
+                .prop_filter("unknown", |k| { !EVENTS_PARAMETERS.contains(&k.as_str()) }),
+            nasty_string(0, 20),
+        )
+            .prop_map(move |p| alone(vec![p])),
+        prop::sample::select(vec!["eventType", "from", "to", "limit"]).prop_map(move |k| alone(
+            vec![
+                (k.to_owned(), valid_event_value(k)),
+                (k.to_owned(), valid_event_value(k)),
+            ]
+        )),
+    ]
+}
+
+/// A query of `GET /admin/events` with at least one bad parameter, in any order with valid
+/// ones.
+fn hostile_events_query() -> impl Strategy<Value = Vec<(String, String)>> {
+    (
+        events_poison(),
+        prop::sample::subsequence(&["eventType", "from", "to", "limit"][..], 0..=4),
+        any::<bool>(),
+    )
+        .prop_map(|((mut pairs, barred), valid, poison_first)| {
+            for key in valid {
+                if barred.contains(&key) || pairs.iter().any(|(k, _)| k == key) {
+                    continue;
+                }
+                let pair = (key.to_owned(), valid_event_value(key));
+                if poison_first {
+                    pairs.push(pair);
+                } else {
+                    pairs.insert(0, pair);
+                }
+            }
+            pairs
+        })
+}
+
+#[test]
+fn hostile_admin_event_queries_get_a_400_and_write_nothing() {
+    let battery = Battery::new();
+    let b = &battery;
+    check(hostile_events_query(), |pairs| {
+        let before = b.writes();
+        let reply = b.admin_get(&format!("/admin/events?{}", query(&pairs)));
+        b.refused(&reply, before, &["INVALID_QUERY", "INVALID_CURSOR"])
+    });
+}
+
+#[test]
+fn admin_event_queries_from_a_bidder_get_a_403_whatever_they_hold() {
+    let battery = Battery::new();
+    let b = &battery;
+    let pairs = prop_oneof![
+        hostile_events_query(),
+        Just(vec![("eventType".to_owned(), "BidPlaced".to_owned())]),
+    ];
+    check(pairs, |pairs| {
+        let before = b.writes();
+        let reply = b.get("bidder-bob", &format!("/admin/events?{}", query(&pairs)));
+        b.refused(&reply, before, &["ADMIN_ONLY"])
+    });
+}
+
+/// Valid ranges at the edges of the calendar: a page, or an empty range refused, never a 5xx.
+#[test]
+fn extreme_admin_event_ranges_page_or_get_a_400_never_a_5xx() {
+    let battery = Battery::new();
+    let b = &battery;
+    let instant = prop_oneof![
+        extreme_date().prop_filter("RFC 3339", |t| DateTime::parse_from_rfc3339(t).is_ok()),
+        Just(rfc3339(now())),
+    ];
+    check(
+        (instant.clone(), instant, 1..=1_000u32),
+        |(from, to, limit)| {
+            let before = b.writes();
+            let pairs = [
+                ("eventType".to_owned(), "AuctionCreated".to_owned()),
+                ("from".to_owned(), from.clone()),
+                ("to".to_owned(), to.clone()),
+                ("limit".to_owned(), limit.to_string()),
+            ];
+            let reply = b.admin_get(&format!("/admin/events?{}", query(&pairs)));
+            let parse = |t: &str| DateTime::parse_from_rfc3339(t).unwrap();
+            if parse(&from) > parse(&to) {
+                b.refused(&reply, before, &["INVALID_QUERY"])?;
+            } else {
+                prop_assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+                prop_assert_eq!(reply.content_type.as_deref(), Some("application/x-ndjson"));
+                prop_assert_eq!(b.writes(), before);
+            }
+            Ok(())
+        },
+    );
+}
+
+/// Cursors shaped like the route's own (base64url JSON with its keys) but holding hostile
+/// values: they page from somewhere or are refused, never a server error.
+#[test]
+fn crafted_admin_event_cursors_page_or_get_a_400_never_a_5xx() {
+    let battery = Battery::new();
+    let b = &battery;
+    let (from, to) = (now() - TimeDelta::days(1), now() + TimeDelta::days(1));
+    let millis = prop_oneof![
+        Just(from.timestamp_millis()),
+        Just(to.timestamp_millis()),
+        Just(now().timestamp_millis()),
+        from.timestamp_millis()..=to.timestamp_millis(),
+        any::<i64>(),
+        Just(i64::MIN),
+        Just(i64::MAX),
+    ]
+    .prop_map(|n| json!(n));
+    let value = prop_oneof![
+        4 => millis,
+        1 => nasty_string(0, 30).prop_map(|s| json!(s)),
+        1 => any::<u64>().prop_map(|n| json!(n)),
+        1 => Just(json!(null)),
+        1 => Just(json!(-1)),
+        1 => Just(json!(1.5)),
+    ];
+    let event_type = prop_oneof![
+        3 => Just(json!("BidPlaced")),
+        1 => Just(json!("AuctionCreated")),
+        1 => nasty_string(0, 20).prop_map(|s| json!(s)),
+    ];
+    let aggregate = prop_oneof![
+        Just(json!(b.open)),
+        any::<u128>().prop_map(|n| json!(Uuid::from_u128(n))),
+        nasty_string(0, 40).prop_map(|s| json!(s)),
+    ];
+    let version = prop_oneof![
+        any::<u64>().prop_map(|n| json!(n)),
+        Just(json!(0)),
+        Just(json!(-1)),
+        Just(json!("1")),
+    ];
+    let cursors = (
+        event_type,
+        prop_oneof![3 => Just(json!(from.timestamp_millis())), 1 => value.clone()],
+        prop_oneof![3 => Just(json!(to.timestamp_millis())), 1 => value.clone()],
+        value,
+        aggregate,
+        version,
+    )
+        .prop_map(|(t, f, e, at, id, v)| {
+            json!({
+                "eventType": t,
+                "from": f,
+                "to": e,
+                "occurredAt": at,
+                "aggregateId": id,
+                "version": v,
+            })
+        });
+    check((cursors, any::<bool>()), |(cursor, with_to)| {
+        let mut pairs = vec![
+            ("eventType".to_owned(), "BidPlaced".to_owned()),
+            ("from".to_owned(), rfc3339(from)),
+            ("limit".to_owned(), "1".to_owned()),
+            (
+                "cursor".to_owned(),
+                URL_SAFE_NO_PAD.encode(cursor.to_string()),
+            ),
+        ];
+        if with_to {
+            pairs.push(("to".to_owned(), rfc3339(to)));
+        }
+        let before = b.writes();
+        let reply = b.admin_get(&format!("/admin/events?{}", query(&pairs)));
+        prop_assert!(
+            reply.status == StatusCode::OK || reply.status == StatusCode::BAD_REQUEST,
+            "expected 200 or 400, got {}: {}",
+            reply.status,
+            reply.text()
+        );
+        if reply.status == StatusCode::BAD_REQUEST {
+            problem_document(&reply, &["INVALID_CURSOR", "INVALID_QUERY"])?;
         }
         prop_assert_eq!(b.writes(), before);
         Ok(())

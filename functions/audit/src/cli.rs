@@ -207,20 +207,13 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
                 let from = from.unwrap_or(DateTime::<Utc>::MIN_UTC);
                 let to = to.unwrap_or_else(Utc::now);
                 let mut written = Ok(());
-                dynamodb::events_of_type(
-                    store.client(),
-                    &store.tables().events,
-                    &event_type,
-                    from,
-                    to,
-                    |events| {
-                        let lines = export::encode_lines(&events)?;
-                        if written.is_ok() {
-                            written = out.write_all(lines.as_bytes());
-                        }
-                        Ok(())
-                    },
-                )
+                export::events_of_type(store, &event_type, from, to, |events| {
+                    let lines = export::encode_lines(&events)?;
+                    if written.is_ok() {
+                        written = out.write_all(lines.as_bytes());
+                    }
+                    Ok(())
+                })
                 .await?;
                 written?;
             }

@@ -3,10 +3,11 @@
 //! ([`verify`], [`verify_all`]), and JSON Lines export and import of the stored envelopes
 //! ([`export`]), plus the `auction-admin` CLI that runs them against DynamoDB.
 //!
-//! The core is pure over the event store's [`event_store::EventLog`] port, so it runs over the
-//! in-memory twin in tests; only [`dynamodb`] (a Scan for every aggregate id and a Query of the
-//! `byEventType` index) touches DynamoDB. Must not depend on HTTP, Lambda or SQS. Audits only read; the one
-//! writer, [`export::import`], goes through the store's conditional append and never overwrites.
+//! The core is pure over the event store's ports ([`event_store::EventLog`], and
+//! [`event_store::EventsOfType`] for exports by type), so it runs over the in-memory twin in
+//! tests; only [`dynamodb`] (a Scan for every aggregate id) and the rebuild touch DynamoDB
+//! directly. Must not depend on HTTP, Lambda or SQS. Audits only read; the one writer,
+//! [`export::import`], goes through the store's conditional append and never overwrites.
 
 pub mod cli;
 pub mod dynamodb;

@@ -7,6 +7,8 @@
 //!   twin for fast handler tests, with the same conflict behaviour.
 //! - [`Snapshots`] and [`IdempotencyRecords`] are the two smaller ports that keep loads short and
 //!   retries exact.
+//! - [`EventsOfType`] reads the events of one type within a time range, a page at a time (the
+//!   `byEventType` index), for audits and exports.
 //! - [`execute`] runs one command: load (snapshot + tail), decide, append, classify conflicts,
 //!   retry, record the idempotency key, and meter what it cost.
 //! - [`chain`] is the tamper evidence: every event's hash covers the previous event's hash and
@@ -28,7 +30,8 @@ pub use command::{CommandContext, IdempotencyKey, Outcome, SnapshotPolicy, Store
 pub use dynamodb::{DynamoDbStore, TableNames, event_from_image, item_from_event as event_item};
 pub use error::StoreError;
 pub use log::{
-    EventLog, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, StoredEvent, state_at,
+    BY_EVENT_TYPE, EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords, Snapshot,
+    Snapshots, StoredEvent, TypePage, TypePosition, TypeQuery, state_at,
 };
 pub use memory::InMemoryStore;
 pub use meter::{Cost, Meter, Purpose, Usage};

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use auction_events::{Actor, AuctionId, EventEnvelope, RawEnvelope};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 
 use crate::error::StoreError;
 use crate::meter::Meter;
@@ -94,6 +94,135 @@ pub trait EventLog: Send + Sync {
         not_before: DateTime<Utc>,
         meter: &Meter,
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+}
+
+/// The index over (`eventType`, `occurredAt`) that the Events table keeps for audits.
+pub const BY_EVENT_TYPE: &str = "byEventType";
+
+/// Where a listing of one event type stands: the `byEventType` index key of the last event it
+/// returned, which is all DynamoDB needs to continue right after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypePosition {
+    pub event_type: String,
+    /// At millisecond precision, as the index holds it.
+    pub occurred_at: DateTime<Utc>,
+    pub aggregate_id: AuctionId,
+    pub version: u64,
+}
+
+impl TypePosition {
+    /// The position of `event`: a listing that continues from it starts with the next one.
+    pub fn of(event: &StoredEvent) -> Self {
+        let envelope = &event.envelope;
+        Self {
+            event_type: envelope.event_type.clone(),
+            occurred_at: to_millis(envelope.occurred_at),
+            aggregate_id: envelope.aggregate_id,
+            version: envelope.version,
+        }
+    }
+
+    /// The order of the in-memory twin: time, then the event's own key (DynamoDB orders events
+    /// of the same millisecond its own way, the same way on every page).
+    pub(crate) fn sort_key(&self) -> (DateTime<Utc>, AuctionId, u64) {
+        (to_millis(self.occurred_at), self.aggregate_id, self.version)
+    }
+}
+
+/// One page of the events of one type whose `occurredAt` is within `from..=to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeQuery {
+    pub event_type: String,
+    /// Inclusive; compared at millisecond precision, as the store writes `occurredAt` (a bound
+    /// finer than that is cut to the millisecond it falls in).
+    pub from: DateTime<Utc>,
+    /// Inclusive, like `from`.
+    pub to: DateTime<Utc>,
+    /// At most this many events; 0 reads as 1.
+    pub limit: u32,
+    /// Continue after this position (a previous page's `next`); `None` starts at `from`.
+    pub after: Option<TypePosition>,
+}
+
+impl TypeQuery {
+    /// The first page of `event_type` in `from..=to`, `limit` events at most.
+    pub fn new(
+        event_type: impl Into<String>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Self {
+        Self {
+            event_type: event_type.into(),
+            from,
+            to,
+            limit,
+            after: None,
+        }
+    }
+
+    /// The bounds as the index compares them: at millisecond precision, and within the years
+    /// 0000 to 9999, where RFC 3339 text sorts as time does (no stored event is outside them).
+    /// `None` when no instant is in the range.
+    pub fn bounds(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let from = to_millis(self.from).max(earliest());
+        let to = to_millis(self.to).min(latest());
+        (from <= to).then_some((from, to))
+    }
+
+    /// Whether `after` can continue this query: a position of the same event type whose time
+    /// is within the bounds (DynamoDB refuses a start key outside them). Always true without one.
+    pub fn continues(&self) -> bool {
+        let Some(after) = &self.after else {
+            return true;
+        };
+        after.event_type == self.event_type
+            && self
+                .bounds()
+                .is_some_and(|(from, to)| (from..=to).contains(&to_millis(after.occurred_at)))
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        usize::try_from(self.limit.max(1)).unwrap_or(usize::MAX)
+    }
+}
+
+/// A page of events of one type, in index order: `occurredAt`, then a tie-break that is the
+/// same on every page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TypePage {
+    pub events: Vec<StoredEvent>,
+    /// Where the next page starts, set when this one ended at the limit (or at DynamoDB's 1 MB
+    /// page size): there may be more, and the next page may be empty.
+    pub next: Option<TypePosition>,
+}
+
+/// Reading the events of one type within a time range, page by page (the `byEventType` index),
+/// for audits and exports.
+pub trait EventsOfType: Send + Sync {
+    /// One page of `query`. A range with no instant in it is an empty page. A position that
+    /// does not continue the query (see [`TypeQuery::continues`]) is [`StoreError::Refused`].
+    fn events_of_type(
+        &self,
+        query: &TypeQuery,
+    ) -> impl Future<Output = Result<TypePage, StoreError>> + Send;
+}
+
+/// `at` cut to the millisecond it falls in.
+pub(crate) fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.with_nanosecond(at.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(at)
+}
+
+/// 0000-01-01T00:00:00.000Z: RFC 3339 has four-digit years, and DynamoDB compares the text.
+fn earliest() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(-62_167_219_200, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// 9999-12-31T23:59:59.999Z.
+fn latest() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(253_402_300_799, 999_000_000)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The aggregate's state as of a version, so that loading reads a snapshot and a short tail.

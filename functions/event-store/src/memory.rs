@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
 use crate::log::{
-    EventLog, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, StoredEvent,
+    EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots,
+    StoredEvent, TypePage, TypePosition, TypeQuery, to_millis,
 };
 use crate::meter::{Meter, Purpose, Usage};
 
@@ -181,6 +182,42 @@ impl EventLog for InMemoryStore {
         Ok(self.select(aggregate_id, |e| {
             e.envelope.occurred_at >= not_before && e.command_key().as_deref() == Some(command_key)
         }))
+    }
+}
+
+impl EventsOfType for InMemoryStore {
+    async fn events_of_type(&self, query: &TypeQuery) -> Result<TypePage, StoreError> {
+        if !query.continues() {
+            return Err(StoreError::Refused(
+                "the start position does not continue this query".to_owned(),
+            ));
+        }
+        let Some((from, to)) = query.bounds() else {
+            return Ok(TypePage::default());
+        };
+        let after = query.after.as_ref().map(TypePosition::sort_key);
+        let mut found: Vec<(TypePosition, StoredEvent)> = self
+            .tables()
+            .events
+            .values()
+            .flatten()
+            .filter(|event| {
+                event.envelope.event_type == query.event_type
+                    && (from..=to).contains(&to_millis(event.envelope.occurred_at))
+            })
+            .map(|event| (TypePosition::of(event), event.clone()))
+            .filter(|(position, _)| after.is_none_or(|after| position.sort_key() > after))
+            .collect();
+        found.sort_by_key(|(position, _)| position.sort_key());
+        found.truncate(query.page_size());
+        // Like DynamoDB: a full page says there may be more, without looking.
+        let next = (found.len() == query.page_size())
+            .then(|| found.last().map(|(position, _)| position.clone()))
+            .flatten();
+        Ok(TypePage {
+            events: found.into_iter().map(|(_, event)| event).collect(),
+            next,
+        })
     }
 }
 

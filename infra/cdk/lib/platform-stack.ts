@@ -476,10 +476,11 @@ export class PlatformStack extends Stack {
     };
 
     // API: commands (load, decide, append, with idempotency keys), the read models, the inbox,
-    // and the admin routes (which read one auction's log).
+    // and the admin routes (which read one auction's log, or one event type's page of the
+    // byEventType index: Query on the index ARN only).
     const api = makeFunction('Api', 'api-lambda', 512, 'Bidder API behind the HTTP API');
     grantTables(api.role, 'Api', [
-      storeWrite,
+      { ...storeWrite, indexes: { names: ['byEventType'], actions: ['Query'] } },
       snapshotsReadWrite,
       idempotencyReadWrite,
       {

@@ -22,6 +22,7 @@ export const EXPECTED: Record<string, Grants> = {
   'api-lambda': {
     'own log group': LOGS,
     EVENTS_TABLE: ['dynamodb:PutItem', 'dynamodb:Query'],
+    'EVENTS_TABLE/index/byEventType': ['dynamodb:Query'],
     SNAPSHOTS_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     IDEMPOTENCY_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     AUCTION_VIEWS_TABLE: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use ::audit::export::{encode_lines, parse_lines};
+use ::audit::export::{encode_lines, events_of_type, parse_lines};
 use ::audit::{Finding, dynamodb, history_events, verify, verify_all};
 use auction_events::AuctionId;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -198,17 +198,10 @@ async fn an_event_type_export_holds_exactly_that_type_within_the_range() {
     let (from, to) = (minute(3), minute(5));
     // When bids from minute 3 to minute 5 are exported, a page at a time
     let mut exported = String::new();
-    dynamodb::events_of_type(
-        env.dynamodb(),
-        env.events_table(),
-        "BidPlaced",
-        from,
-        to,
-        |page| {
-            exported.push_str(&encode_lines(&page)?);
-            Ok(())
-        },
-    )
+    events_of_type(&env.event_store(), "BidPlaced", from, to, |page| {
+        exported.push_str(&encode_lines(&page)?);
+        Ok(())
+    })
     .await
     .unwrap();
     // Then the export is the bids of both auctions in that range, in time order
@@ -241,9 +234,8 @@ async fn an_event_type_export_holds_exactly_that_type_within_the_range() {
 #[tokio::test]
 async fn an_inverted_time_range_is_refused() {
     let env = TestEnv::new().await;
-    let error = dynamodb::events_of_type(
-        env.dynamodb(),
-        env.events_table(),
+    let error = events_of_type(
+        &env.event_store(),
         "BidPlaced",
         minute(5),
         minute(3),

@@ -566,3 +566,165 @@ async fn events_never_expire_while_idempotency_records_do() {
         Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
     ));
 }
+
+/// Events of one type within a time range through the store's `EventsOfType` port: a Query
+/// of the `byEventType` index with a Limit, continued from the position it returns.
+mod events_of_type {
+    use chrono::{DateTime, TimeDelta, Utc};
+    use event_store::{EventsOfType, StoredEvent, TypePage, TypeQuery};
+
+    use super::*;
+
+    /// `seconds` after the fixtures' epoch.
+    fn at(seconds: i64) -> DateTime<Utc> {
+        fixtures::epoch() + TimeDelta::seconds(seconds)
+    }
+
+    /// A history of `bids` bids whose event at version v occurred at `when(v)`, chained again
+    /// and written through the store's conditional append.
+    async fn written(
+        env: &TestEnv,
+        bids: usize,
+        when: impl Fn(u64) -> DateTime<Utc>,
+    ) -> Vec<StoredEvent> {
+        let (_, events) = fixtures::history(bids).await.unwrap();
+        let envelopes = events
+            .into_iter()
+            .map(|event| {
+                let mut envelope = event.envelope;
+                envelope.occurred_at = when(envelope.version);
+                envelope
+            })
+            .collect();
+        let events = chain::seal(chain::GENESIS, envelopes);
+        fixtures::import(&env.event_store(), &events).await.unwrap();
+        events
+    }
+
+    /// Every page of `query`, following `next` until a page says there is no more.
+    async fn every_page(store: &DynamoDbStore, mut query: TypeQuery) -> Vec<TypePage> {
+        let mut pages = Vec::new();
+        loop {
+            let page = store.events_of_type(&query).await.unwrap();
+            let next = page.next.clone();
+            pages.push(page);
+            match next {
+                Some(next) => query.after = Some(next),
+                None => return pages,
+            }
+            assert!(pages.len() < 1_000, "the pages never end");
+        }
+    }
+
+    fn ids(events: &[StoredEvent]) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = events.iter().map(|e| e.envelope.event_id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[tokio::test]
+    async fn paging_with_a_small_limit_returns_every_event_in_range_once_in_time_order() {
+        // Given three auctions with a bid a minute, two of them bidding in the same minutes
+        // (ties in the index) and the third half a minute later
+        let env = TestEnv::new().await;
+        let store = env.event_store();
+        let minute = |v: u64| at(v as i64 * 60);
+        let first = written(&env, 6, minute).await;
+        let second = written(&env, 6, minute).await;
+        let third = written(&env, 6, |v| minute(v) + TimeDelta::milliseconds(30_500)).await;
+        let (from, to) = (minute(3), minute(7));
+        let mut expected: Vec<StoredEvent> = [first, second, third]
+            .concat()
+            .into_iter()
+            .filter(|e| e.envelope.event_type == "BidPlaced")
+            .filter(|e| (from..=to).contains(&e.envelope.occurred_at))
+            .collect();
+        expected.sort_by_key(|e| e.envelope.occurred_at);
+        assert!(expected.len() >= 12, "the range spans many pages");
+
+        for limit in [1, 2, 5] {
+            // When the bids from minute 3 to minute 7 are read `limit` at a time
+            let pages = every_page(&store, TypeQuery::new("BidPlaced", from, to, limit)).await;
+
+            // Then every bid in the range comes once, in time order, across the page boundaries
+            let read: Vec<StoredEvent> = pages.iter().flat_map(|p| p.events.clone()).collect();
+            assert!(pages.len() > 2, "limit {limit}: {} pages", pages.len());
+            assert!(pages.iter().all(|p| p.events.len() <= limit as usize));
+            assert_eq!(ids(&read), ids(&expected), "limit {limit}");
+            assert_eq!(
+                read.len(),
+                expected.len(),
+                "limit {limit}: a bid came twice"
+            );
+            assert!(
+                read.windows(2)
+                    .all(|w| w[0].envelope.occurred_at <= w[1].envelope.occurred_at),
+                "limit {limit}: not in time order"
+            );
+            // And the events are the stored ones, as written
+            let mut sorted = read.clone();
+            sorted.sort_by_key(|e| (e.envelope.occurred_at, e.envelope.event_id));
+            let mut wanted = expected.clone();
+            wanted.sort_by_key(|e| (e.envelope.occurred_at, e.envelope.event_id));
+            assert_eq!(sorted, wanted);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_position_from_a_dynamodb_page_continues_where_that_page_ended() {
+        // Given eight bids in the same minute on two auctions, and more later
+        let env = TestEnv::new().await;
+        let store = env.event_store();
+        let same_minute = |_: u64| at(600);
+        written(&env, 4, same_minute).await;
+        written(&env, 4, same_minute).await;
+        written(&env, 3, |v| at(700 + v as i64)).await;
+        let query = TypeQuery::new("BidPlaced", at(0), at(1_000), 3);
+        let whole = every_page(
+            &store,
+            TypeQuery {
+                limit: 100,
+                ..query.clone()
+            },
+        )
+        .await;
+        let whole: Vec<StoredEvent> = whole.into_iter().flat_map(|p| p.events).collect();
+        assert_eq!(whole.len(), 11);
+
+        // When the first page's position is carried to a new query (as a cursor carries it),
+        // with another limit
+        let first = store.events_of_type(&query).await.unwrap();
+        let position = first.next.clone().unwrap();
+        assert_eq!(position, event_store::TypePosition::of(&first.events[2]));
+        let rest = every_page(
+            &store,
+            TypeQuery {
+                limit: 4,
+                after: Some(position),
+                ..query.clone()
+            },
+        )
+        .await;
+
+        // Then the first page and the rest are the whole listing, in its order, each once
+        let continued: Vec<StoredEvent> = first
+            .events
+            .into_iter()
+            .chain(rest.into_iter().flat_map(|p| p.events))
+            .collect();
+        assert_eq!(continued, whole);
+    }
+
+    #[tokio::test]
+    async fn a_position_outside_the_query_is_refused_before_dynamodb_is_asked() {
+        let env = TestEnv::new().await;
+        let store = env.event_store();
+        let events = written(&env, 2, |v| at(v as i64)).await;
+        let query = TypeQuery {
+            after: Some(event_store::TypePosition::of(&events[2])),
+            ..TypeQuery::new("BidPlaced", at(10), at(20), 5)
+        };
+        let refused = store.events_of_type(&query).await.unwrap_err();
+        assert!(matches!(refused, StoreError::Refused(_)), "{refused:?}");
+    }
+}

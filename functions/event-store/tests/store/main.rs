@@ -5,6 +5,7 @@
 
 mod commands;
 mod idempotency;
+mod of_type;
 mod snapshots;
 mod support;
 mod tampering;
