@@ -6,14 +6,14 @@
 use std::sync::Arc;
 
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::{Actor, AuctionId, Metadata, RawEnvelope, UserId};
+use auction_events::{AuctionId, UserId};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
-use event_store::chain::{GENESIS, seal};
+use event_store::testing::typed_history;
 use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
 use http_body_util::BodyExt;
 use notifier::InMemoryNotifications;
@@ -308,33 +308,9 @@ fn minute(minutes: i64) -> DateTime<Utc> {
     start_of_test() + TimeDelta::minutes(minutes)
 }
 
-/// An auction whose event at version v has type `types[v - 1]` and occurred at `at(v)`,
-/// chained as the store chains it.
+/// An auction whose event at version v has type `types[v - 1]` and occurred at `at(v)`.
 fn history(types: &[&str], at: impl Fn(u64) -> DateTime<Utc>) -> Vec<StoredEvent> {
-    let aggregate_id = AuctionId(Uuid::new_v4());
-    let envelopes = types
-        .iter()
-        .zip(1..)
-        .map(|(event_type, version)| RawEnvelope {
-            event_id: Uuid::new_v4(),
-            aggregate_id,
-            aggregate_type: "Auction".to_owned(),
-            event_type: (*event_type).to_owned(),
-            version,
-            schema_version: 1,
-            occurred_at: at(version),
-            payload: json!({"n": version}),
-            metadata: Metadata {
-                correlation_id: "c".to_owned(),
-                causation_id: "k".to_owned(),
-                actor: Actor::User {
-                    id: UserId::try_from("bidder-bob").unwrap(),
-                },
-                idempotency_key: None,
-            },
-        })
-        .collect();
-    seal(GENESIS, envelopes)
+    typed_history(AuctionId(Uuid::new_v4()), types, at)
 }
 
 /// The order of the `byEventType` index in the in-memory twin.

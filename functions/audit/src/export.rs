@@ -111,11 +111,10 @@ pub async fn import<L: event_store::EventLog>(
 
 #[cfg(test)]
 mod tests {
-    use auction_events::{Actor, AuctionId, Metadata, UserId};
+    use auction_events::AuctionId;
     use chrono::TimeDelta;
-    use event_store::chain::{GENESIS, seal};
+    use event_store::testing::typed_history;
     use event_store::{EventLog, InMemoryStore, Meter};
-    use serde_json::json;
     use uuid::Uuid;
 
     use super::*;
@@ -126,28 +125,8 @@ mod tests {
 
     /// `count` bids on one auction, one a second from second 1.
     async fn bids(count: u64) -> (InMemoryStore, Vec<StoredEvent>) {
-        let aggregate_id = AuctionId(Uuid::new_v4());
-        let envelopes = (1..=count)
-            .map(|version| RawEnvelope {
-                event_id: Uuid::new_v4(),
-                aggregate_id,
-                aggregate_type: "Auction".to_owned(),
-                event_type: "BidPlaced".to_owned(),
-                version,
-                schema_version: 1,
-                occurred_at: at(version as i64),
-                payload: json!({}),
-                metadata: Metadata {
-                    correlation_id: "c".to_owned(),
-                    causation_id: "k".to_owned(),
-                    actor: Actor::User {
-                        id: UserId::try_from("bob").unwrap(),
-                    },
-                    idempotency_key: None,
-                },
-            })
-            .collect();
-        let events = seal(GENESIS, envelopes);
+        let types = vec!["BidPlaced"; usize::try_from(count).unwrap()];
+        let events = typed_history(AuctionId(Uuid::new_v4()), &types, |v| at(v as i64));
         let store = InMemoryStore::new();
         store.append(&events, &Meter::default()).await.unwrap();
         (store, events)

@@ -1063,9 +1063,8 @@ fn from_stream(value: &aws_sdk_dynamodbstreams::types::AttributeValue) -> Attrib
 
 #[cfg(test)]
 mod tests {
-    use auction_events::RawEnvelope;
     use chrono::TimeZone;
-    use serde_json::json;
+    use event_store::testing::golden_history;
     use uuid::Uuid;
 
     use super::*;
@@ -1080,22 +1079,8 @@ mod tests {
     /// An auction's first two events (AuctionCreated v1 and BidPlaced v1 from the contract's
     /// golden samples), chained and decoded as a Scan would.
     fn created_and_bid(auction_id: AuctionId) -> Vec<EventEnvelope> {
-        let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/samples");
-        let envelopes = ["AuctionCreated.v1", "BidPlaced.v1"]
-            .iter()
-            .zip(1..)
-            .map(|(name, version)| {
-                let text = std::fs::read_to_string(format!("{samples}/{name}.json")).unwrap();
-                let mut envelope: RawEnvelope = serde_json::from_str(&text).unwrap();
-                envelope.aggregate_id = auction_id;
-                envelope.version = version;
-                if let Some(id) = envelope.payload.get_mut("auctionId") {
-                    *id = json!(auction_id);
-                }
-                envelope
-            })
-            .collect();
-        event_store::chain::seal(event_store::chain::GENESIS, envelopes)
+        golden_history(auction_id, &["AuctionCreated.v1", "BidPlaced.v1"])
+            .unwrap()
             .iter()
             .map(|event| event.decode().unwrap())
             .collect()

@@ -4,12 +4,13 @@
 
 use auction_domain::{CreateAuction, PlaceBid, State, decide_create, decide_place_bid, fold};
 use auction_events::{
-    Actor, AuctionEvent, AuctionId, BidId, Currency, IncrementPolicy, Money, RawEnvelope, UserId,
+    Actor, AuctionEvent, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId,
 };
 use audit::export::{encode_lines, import, parse_lines};
 use audit::{AsOf, AuditError, Finding, history, history_events, state_at, verify, verify_all};
 use chrono::{DateTime, TimeDelta, Utc};
-use event_store::chain::{self, GENESIS, Tampered};
+use event_store::chain::Tampered;
+use event_store::testing::golden_history;
 use event_store::{CommandContext, InMemoryStore, SnapshotPolicy, Store, StoredEvent};
 use uuid::Uuid;
 
@@ -330,23 +331,11 @@ fn a_malformed_line_is_named_by_its_number() {
 /// An auction stored in the first schema versions (AuctionCreated v1 with a fixed increment,
 /// BidPlaced v1 without a maximum), from the contract's golden samples.
 fn old_schema_events(auction_id: AuctionId) -> Vec<StoredEvent> {
-    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/samples");
-    let envelopes = ["AuctionCreated.v1", "AuctionStarted.v1", "BidPlaced.v1"]
-        .iter()
-        .zip(1..)
-        .map(|(name, version)| {
-            let text = std::fs::read_to_string(format!("{samples}/{name}.json")).unwrap();
-            let mut envelope: RawEnvelope = serde_json::from_str(&text).unwrap();
-            envelope.aggregate_id = auction_id;
-            if let Some(id) = envelope.payload.get_mut("auctionId") {
-                *id = serde_json::json!(auction_id);
-            }
-            envelope.version = version;
-            envelope.event_id = Uuid::new_v4();
-            envelope
-        })
-        .collect();
-    chain::seal(GENESIS, envelopes)
+    golden_history(
+        auction_id,
+        &["AuctionCreated.v1", "AuctionStarted.v1", "BidPlaced.v1"],
+    )
+    .unwrap()
 }
 
 #[tokio::test]

@@ -261,12 +261,7 @@ impl EventLog for DynamoDbStore {
 
 impl EventsOfType for DynamoDbStore {
     async fn events_of_type(&self, query: &TypeQuery) -> Result<TypePage, StoreError> {
-        if !query.continues() {
-            return Err(StoreError::Refused(
-                "the start position does not continue this query".to_owned(),
-            ));
-        }
-        let Some((from, to)) = query.bounds() else {
+        let Some((from, to)) = query.checked_bounds()? else {
             return Ok(TypePage::default());
         };
         let page = self

@@ -25,6 +25,8 @@ mod log;
 mod memory;
 mod meter;
 mod size;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use command::{CommandContext, IdempotencyKey, Outcome, SnapshotPolicy, Store, execute, load};
 pub use dynamodb::{DynamoDbStore, TableNames, event_from_image, item_from_event as event_item};

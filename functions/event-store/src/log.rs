@@ -144,6 +144,9 @@ pub struct TypeQuery {
     pub after: Option<TypePosition>,
 }
 
+/// The inclusive time range an index read covers, cut to whole milliseconds.
+pub(crate) type Bounds = (DateTime<Utc>, DateTime<Utc>);
+
 impl TypeQuery {
     /// The first page of `event_type` in `from..=to`, `limit` events at most.
     pub fn new(
@@ -180,6 +183,19 @@ impl TypeQuery {
             && self
                 .bounds()
                 .is_some_and(|(from, to)| (from..=to).contains(&to_millis(after.occurred_at)))
+    }
+
+    /// What both backends check before they read: the bounds to read within (`None` when the
+    /// range holds no instant: an empty page), or `Refused` for a start position that does not
+    /// continue this query.
+    pub(crate) fn checked_bounds(&self) -> Result<Option<Bounds>, StoreError> {
+        if self.continues() {
+            Ok(self.bounds())
+        } else {
+            Err(StoreError::Refused(
+                "the start position does not continue this query".to_owned(),
+            ))
+        }
     }
 
     pub(crate) fn page_size(&self) -> usize {

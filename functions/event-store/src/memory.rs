@@ -187,12 +187,7 @@ impl EventLog for InMemoryStore {
 
 impl EventsOfType for InMemoryStore {
     async fn events_of_type(&self, query: &TypeQuery) -> Result<TypePage, StoreError> {
-        if !query.continues() {
-            return Err(StoreError::Refused(
-                "the start position does not continue this query".to_owned(),
-            ));
-        }
-        let Some((from, to)) = query.bounds() else {
+        let Some((from, to)) = query.checked_bounds()? else {
             return Ok(TypePage::default());
         };
         let after = query.after.as_ref().map(TypePosition::sort_key);

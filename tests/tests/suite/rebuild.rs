@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use ::audit::AuditError;
 use ::audit::rebuild::{Progress, RebuildOptions, Rebuilt, rebuild};
 use auction_domain::{CancelAuction, EndAuction, decide_cancel, decide_create, decide_end};
-use auction_events::{AuctionId, BidId, RawEnvelope};
+use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::TimeDelta;
 use e2e::{TestEnv, fixtures};
-use event_store::chain::{self, GENESIS};
+use event_store::testing::golden_history;
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoreError};
 use local_triggers::{CancellationToken, TriggerError, run_stream};
 use projector::{DynamoDbViews, Projections, ReadModels, ViewAliases, ViewTables};
@@ -191,23 +191,11 @@ async fn cancel(store: &Store<DynamoDbStore>, auction_id: AuctionId) {
 /// contract's golden samples), so that the rebuild has to upcast.
 async fn old_schema_auction(env: &TestEnv) -> AuctionId {
     let auction_id = AuctionId(Uuid::new_v4());
-    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../events/samples");
-    let envelopes = ["AuctionCreated.v1", "AuctionStarted.v1", "BidPlaced.v1"]
-        .iter()
-        .zip(1..)
-        .map(|(name, version)| {
-            let text = std::fs::read_to_string(format!("{samples}/{name}.json")).unwrap();
-            let mut envelope: RawEnvelope = serde_json::from_str(&text).unwrap();
-            envelope.aggregate_id = auction_id;
-            if let Some(id) = envelope.payload.get_mut("auctionId") {
-                *id = serde_json::json!(auction_id);
-            }
-            envelope.version = version;
-            envelope.event_id = Uuid::new_v4();
-            envelope
-        })
-        .collect();
-    let events = chain::seal(GENESIS, envelopes);
+    let events = golden_history(
+        auction_id,
+        &["AuctionCreated.v1", "AuctionStarted.v1", "BidPlaced.v1"],
+    )
+    .unwrap();
     assert_eq!(events[0].envelope.schema_version, 1);
     fixtures::import(&env.event_store(), &events).await.unwrap();
     auction_id

@@ -1,42 +1,20 @@
 //! The `EventsOfType` port over the in-memory twin: the events of one type within a time range,
 //! in time order, a page at a time, with the bounds inclusive at millisecond precision.
 
-use auction_events::{Actor, AuctionId, Metadata, RawEnvelope};
+use auction_events::AuctionId;
 use chrono::{DateTime, TimeDelta, Utc};
-use event_store::chain::{GENESIS, seal};
+use event_store::testing::typed_history;
 use event_store::{
     EventLog, EventsOfType, InMemoryStore, Meter, StoreError, StoredEvent, TypePosition, TypeQuery,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::commands::tokio_test;
-use crate::support::{t, user};
+use crate::support::t;
 
 /// An auction whose event at version v has type `types[v - 1]` and occurred at `at(v)`.
 fn auction(types: &[&str], at: impl Fn(u64) -> DateTime<Utc>) -> Vec<StoredEvent> {
-    let aggregate_id = AuctionId(Uuid::new_v4());
-    let envelopes = types
-        .iter()
-        .zip(1..)
-        .map(|(event_type, version)| RawEnvelope {
-            event_id: Uuid::new_v4(),
-            aggregate_id,
-            aggregate_type: "Auction".to_owned(),
-            event_type: (*event_type).to_owned(),
-            version,
-            schema_version: 1,
-            occurred_at: at(version),
-            payload: json!({"n": version}),
-            metadata: Metadata {
-                correlation_id: "c".to_owned(),
-                causation_id: "k".to_owned(),
-                actor: Actor::User { id: user("bob") },
-                idempotency_key: None,
-            },
-        })
-        .collect();
-    seal(GENESIS, envelopes)
+    typed_history(AuctionId(Uuid::new_v4()), types, at)
 }
 
 async fn stored(auctions: &[Vec<StoredEvent>]) -> InMemoryStore {
