@@ -1,15 +1,68 @@
-//! Event histories for tests, chained as the store chains them. Compiled only with the
-//! `testing` feature, which only dev-dependencies enable: nothing here ships in a function.
+//! What tests of the store and of everything built on it share: test values (an instant, users,
+//! euros, command contexts, an auction to create) and event histories chained as the store
+//! chains them. Compiled only with the `testing` feature, which only dev-dependencies enable:
+//! nothing here ships in a function. Bad test input panics, naming the value.
 
 use std::path::Path;
 
-use auction_events::{Actor, AuctionId, Metadata, RawEnvelope};
+use auction_domain::CreateAuction;
+use auction_events::{
+    Actor, AuctionId, Currency, IncrementPolicy, Metadata, Money, RawEnvelope, UserId,
+};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::StoredEvent;
 use crate::chain::{GENESIS, seal};
+use crate::{CommandContext, StoredEvent};
+
+/// 2026-01-01T00:00:00Z, where test histories begin.
+pub fn epoch() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default()
+}
+
+pub fn user(name: &str) -> UserId {
+    UserId::try_from(name).unwrap_or_else(|e| panic!("test user {name:?}: {e}"))
+}
+
+pub fn eur(amount_minor: i64) -> Money {
+    Money::new(amount_minor, euro())
+}
+
+fn euro() -> Currency {
+    Currency::try_from("EUR").unwrap_or_else(|e| panic!("EUR: {e}"))
+}
+
+/// A command of user `actor` at `now`, with fresh command and correlation ids and no
+/// idempotency key.
+pub fn context(actor: &str, now: DateTime<Utc>) -> CommandContext {
+    CommandContext {
+        command_id: Uuid::new_v4().to_string(),
+        correlation_id: Uuid::new_v4().to_string(),
+        actor: Actor::User { id: user(actor) },
+        idempotency_key: None,
+        now,
+    }
+}
+
+/// The seller's lamp: from EUR 1.00 in steps of 0.10, no reserve, no buy-now, no soft close,
+/// open from its creation until `ends_at`. Change a field with `CreateAuction { .., ..lamp }`.
+pub fn lamp_auction(auction_id: AuctionId, ends_at: DateTime<Utc>) -> CreateAuction {
+    CreateAuction {
+        auction_id,
+        seller_id: user("seller"),
+        title: "Lamp".to_owned(),
+        description: None,
+        currency: euro(),
+        starting_price: eur(100),
+        reserve_price: None,
+        buy_now_price: None,
+        increment: Some(IncrementPolicy::Fixed { amount_minor: 10 }),
+        starts_at: None,
+        ends_at,
+        soft_close: None,
+    }
+}
 
 /// An auction whose event at version v has type `types[v - 1]` and occurred at `at(v)`. The
 /// payloads are not real events (they do not decode): for tests of storage, indexes and export,

@@ -78,25 +78,12 @@ mod tests {
     use auction_domain::{
         CreateAuction, EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid, evolve,
     };
-    use auction_events::{
-        Actor, AuctionId, BidId, Currency, IncrementPolicy, Metadata, Money, SoftClose, UserId,
-    };
+    use auction_events::{Actor, AuctionId, BidId, Metadata, SoftClose};
     use chrono::{DateTime, TimeDelta, Utc};
+    use event_store::testing::{epoch, eur, lamp_auction, user};
     use uuid::Uuid;
 
     use super::*;
-
-    fn epoch() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_767_225_600, 0).unwrap()
-    }
-
-    fn user(name: &str) -> UserId {
-        UserId::try_from(name).unwrap()
-    }
-
-    fn eur(minor: i64) -> Money {
-        Money::new(minor, Currency::try_from("EUR").unwrap())
-    }
 
     /// Applies each decision's events, returning every envelope with the state after it.
     struct History {
@@ -158,21 +145,11 @@ mod tests {
     fn sold_after_a_late_bid() -> History {
         let mut history = History::new();
         let command = CreateAuction {
-            auction_id: history.auction_id,
-            seller_id: user("seller"),
-            title: "Lamp".to_owned(),
-            description: None,
-            currency: Currency::try_from("EUR").unwrap(),
-            starting_price: eur(100),
-            reserve_price: None,
-            buy_now_price: None,
-            increment: Some(IncrementPolicy::Fixed { amount_minor: 10 }),
-            starts_at: None,
-            ends_at: epoch() + TimeDelta::hours(1),
             soft_close: Some(SoftClose {
                 window_seconds: 120,
                 extension_seconds: 120,
             }),
+            ..lamp_auction(history.auction_id, epoch() + TimeDelta::hours(1))
         };
         let events = decide_create(&history.state, &command, epoch()).unwrap();
         history.apply(events, epoch());

@@ -3,10 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use auction_domain::{CreateAuction, PlaceBid, decide_create, decide_place_bid};
-use auction_events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
+use auction_domain::{PlaceBid, decide_create, decide_place_bid};
+use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::Event;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
+use event_store::testing::{self, epoch, eur, lamp_auction, user};
 use event_store::{CommandContext, InMemoryStore, SnapshotPolicy, Store, StoredEvent};
 use live::{
     ConnectionId, InMemoryPush, InMemorySubscriptions, LiveError, MAX_SUBSCRIPTIONS, ServerMessage,
@@ -16,45 +17,14 @@ use serde_json::Value;
 use stream_records::insert_record;
 use uuid::Uuid;
 
-fn epoch() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_767_225_600, 0).unwrap()
-}
-
-fn user(name: &str) -> UserId {
-    UserId::try_from(name).unwrap()
-}
-
-fn eur(minor: i64) -> Money {
-    Money::new(minor, Currency::try_from("EUR").unwrap())
-}
-
 fn context(actor: &str) -> CommandContext {
-    CommandContext {
-        command_id: Uuid::new_v4().to_string(),
-        correlation_id: Uuid::new_v4().to_string(),
-        actor: Actor::User { id: user(actor) },
-        idempotency_key: None,
-        now: epoch() + TimeDelta::minutes(1),
-    }
+    testing::context(actor, epoch() + TimeDelta::minutes(1))
 }
 
 /// An auction with `bids` bids from ann and bob in turn; its stored events.
 async fn auction_with_bids(store: &Store<InMemoryStore>, bids: usize) -> AuctionId {
     let auction_id = AuctionId(Uuid::new_v4());
-    let command = CreateAuction {
-        auction_id,
-        seller_id: user("seller"),
-        title: "Lamp".to_owned(),
-        description: None,
-        currency: Currency::try_from("EUR").unwrap(),
-        starting_price: eur(100),
-        reserve_price: None,
-        buy_now_price: None,
-        increment: Some(IncrementPolicy::Fixed { amount_minor: 10 }),
-        starts_at: None,
-        ends_at: epoch() + TimeDelta::days(1),
-        soft_close: None,
-    };
+    let command = lamp_auction(auction_id, epoch() + TimeDelta::days(1));
     store
         .execute(auction_id, &context("seller"), |state, now| {
             decide_create(state, &command, now)

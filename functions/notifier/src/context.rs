@@ -78,29 +78,16 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use auction_domain::{CreateAuction, PlaceBid, decide_create, decide_place_bid, fold};
-    use auction_events::{Actor, BidId, Currency, IncrementPolicy, Money};
-    use chrono::{TimeDelta, TimeZone, Utc};
+    use auction_events::BidId;
+    use chrono::TimeDelta;
+    use event_store::testing::{context, epoch, eur, lamp_auction, user};
     use event_store::{CommandContext, InMemoryStore, Snapshot, SnapshotPolicy, Store};
     use uuid::Uuid;
 
     use super::*;
 
-    fn user(name: &str) -> UserId {
-        UserId::try_from(name).unwrap()
-    }
-
-    fn eur(amount_minor: i64) -> Money {
-        Money::new(amount_minor, Currency::try_from("EUR").unwrap())
-    }
-
     fn by(actor: &str) -> CommandContext {
-        CommandContext {
-            command_id: Uuid::new_v4().to_string(),
-            correlation_id: Uuid::new_v4().to_string(),
-            actor: Actor::User { id: user(actor) },
-            idempotency_key: None,
-            now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 1).unwrap(),
-        }
+        context(actor, epoch() + TimeDelta::seconds(1))
     }
 
     /// An auction by sam: created and started (v1, v2), bob bids (v3), cat outbids him (v4).
@@ -115,18 +102,9 @@ mod tests {
         );
         let auction_id = AuctionId(Uuid::new_v4());
         let create = CreateAuction {
-            auction_id,
             seller_id: user("sam"),
             title: "Red bike".to_owned(),
-            description: None,
-            currency: Currency::try_from("EUR").unwrap(),
-            starting_price: eur(100),
-            reserve_price: None,
-            buy_now_price: None,
-            increment: Some(IncrementPolicy::Fixed { amount_minor: 10 }),
-            starts_at: None,
-            ends_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + TimeDelta::days(7),
-            soft_close: None,
+            ..lamp_auction(auction_id, epoch() + TimeDelta::days(7))
         };
         store
             .execute(auction_id, &by("sam"), |s, now| {

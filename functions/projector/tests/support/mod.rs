@@ -5,37 +5,15 @@
 
 use std::collections::HashMap;
 
-use auction_domain::{
-    CreateAuction, EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid,
-};
-use auction_events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
+use auction_domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
+use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, TimeDelta, Utc};
-use event_store::{CommandContext, InMemoryStore, SnapshotPolicy, Store, StoredEvent, event_item};
+use chrono::TimeDelta;
+use event_store::testing::lamp_auction;
+pub use event_store::testing::{context, epoch, eur, user};
+use event_store::{InMemoryStore, SnapshotPolicy, Store, StoredEvent, event_item};
 use uuid::Uuid;
-
-pub fn epoch() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_767_225_600, 0).unwrap()
-}
-
-pub fn user(name: &str) -> UserId {
-    UserId::try_from(name).unwrap()
-}
-
-pub fn eur(minor: i64) -> Money {
-    Money::new(minor, Currency::try_from("EUR").unwrap())
-}
-
-pub fn context(actor: &str, now: DateTime<Utc>) -> CommandContext {
-    CommandContext {
-        command_id: Uuid::new_v4().to_string(),
-        correlation_id: format!("corr-{}", Uuid::new_v4()),
-        actor: Actor::User { id: user(actor) },
-        idempotency_key: None,
-        now,
-    }
-}
 
 pub fn new_store() -> Store<InMemoryStore> {
     Store::new(
@@ -49,20 +27,7 @@ pub fn new_store() -> Store<InMemoryStore> {
 
 pub async fn create(store: &Store<InMemoryStore>, ends_in: TimeDelta) -> AuctionId {
     let auction_id = AuctionId(Uuid::new_v4());
-    let command = CreateAuction {
-        auction_id,
-        seller_id: user("seller"),
-        title: "Lamp".to_owned(),
-        description: None,
-        currency: Currency::try_from("EUR").unwrap(),
-        starting_price: eur(100),
-        reserve_price: None,
-        buy_now_price: None,
-        increment: Some(IncrementPolicy::Fixed { amount_minor: 10 }),
-        starts_at: None,
-        ends_at: epoch() + ends_in,
-        soft_close: None,
-    };
+    let command = lamp_auction(auction_id, epoch() + ends_in);
     store
         .execute(auction_id, &context("seller", epoch()), |state, now| {
             decide_create(state, &command, now)
