@@ -60,8 +60,11 @@ pub struct StreamMapping {
     pub function_timeout: Duration,
     /// Pause between GetRecords calls that returned nothing.
     pub idle_poll: Duration,
-    /// Pause before retrying a failed batch.
+    /// Pause before the first retry of a failed batch; it doubles with each further failed
+    /// invocation, up to `maximum_retry_delay`, so that the retries outlast an outage of a few
+    /// seconds (a restarting DynamoDB or SQS) instead of being spent within one.
     pub retry_delay: Duration,
+    pub maximum_retry_delay: Duration,
     /// Pause between DescribeStream calls looking for new shards.
     pub discovery_interval: Duration,
     /// The region named in the records and failure records.
@@ -85,11 +88,22 @@ impl StreamMapping {
             on_failure_queue_url: None,
             function_timeout: Duration::from_secs(10),
             idle_poll: Duration::from_millis(50),
-            retry_delay: Duration::from_millis(100),
+            retry_delay: Duration::from_millis(500),
+            maximum_retry_delay: Duration::from_secs(10),
             discovery_interval: Duration::from_millis(250),
             region: local_stack::REGION.to_owned(),
         }
     }
+}
+
+/// The pause before the next invocation after `failed` failed ones in a row: `retry_delay`,
+/// doubled for each further failure, at most `maximum_retry_delay`.
+fn retry_pause(mapping: &StreamMapping, failed: u32) -> Duration {
+    let doublings = failed.saturating_sub(1).min(16);
+    mapping
+        .retry_delay
+        .saturating_mul(1 << doublings)
+        .min(mapping.maximum_retry_delay)
 }
 
 /// The clients a stream mapping uses.
@@ -482,7 +496,7 @@ impl<H: StreamHandler> Shared<H> {
             if invocations_since_success > 0 {
                 tokio::select! {
                     () = self.stop.cancelled() => return Ok(false),
-                    () = tokio::time::sleep(mapping.retry_delay) => {}
+                    () = tokio::time::sleep(retry_pause(mapping, invocations_since_success)) => {}
                 }
             }
             let records = &batch[range.clone()];
@@ -657,5 +671,15 @@ mod tests {
         let unavailable = HashSet::from(["a"]);
         let started = startable(&shards, &unavailable, &HashSet::new());
         assert_eq!(ids(started), ["b"]);
+    }
+
+    #[test]
+    fn the_retry_pause_doubles_with_each_failure_up_to_its_maximum() {
+        let mapping = StreamMapping::new("m", "arn");
+        let pauses: Vec<u64> = (1..=7)
+            .map(|failed| retry_pause(&mapping, failed).as_millis() as u64)
+            .collect();
+        assert_eq!(pauses, [500, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+        assert_eq!(retry_pause(&mapping, u32::MAX), Duration::from_secs(10));
     }
 }
