@@ -34,6 +34,11 @@ pub struct Metadata {
     /// The client's key for the command; a retry with the same key appends nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// Identifies the request the idempotency key was used for (a hash of it), so that the key
+    /// reused on another request is refused even when no other record of the first one is
+    /// left. Absent without a key, and on events written before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_fingerprint: Option<String>,
 }
 
 /// One event of the log, as stored and as sent to consumers.

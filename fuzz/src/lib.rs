@@ -114,6 +114,7 @@ impl Api {
             authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
             views: Arc::new(InMemoryViews::new()),
             inbox: Arc::new(InMemoryNotifications::new()),
+            parked: Arc::new(api::parked::Parking::in_memory(&store)),
         };
         let mut api = Self {
             router: router(app),

@@ -12,7 +12,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use tokio::time::Instant;
 
 use crate::resources::{
-    DLQ_RETENTION_SECS, KeyAttribute, NOTIFICATIONS_QUEUE, PAYMENTS_QUEUE, QueueSpec,
+    DLQ_RETENTION_SECS, KeyAttribute, LIVE_QUEUE, NOTIFICATIONS_QUEUE, PAYMENTS_QUEUE, QueueSpec,
     STREAM_FAILURES_QUEUE, StandardQueueSpec, TableSpec, dlq_name,
 };
 use crate::{Clients, Error, ResourceNames, Result};
@@ -38,6 +38,7 @@ pub struct Provisioned {
     pub names: ResourceNames,
     pub notifications: ProvisionedQueue,
     pub payments: ProvisionedQueue,
+    pub live: ProvisionedQueue,
     /// The stream mappings' on-failure destination.
     pub stream_failures: ProvisionedStandardQueue,
 }
@@ -56,6 +57,7 @@ impl Provisioned {
         vec![
             (&NOTIFICATIONS_QUEUE, &self.notifications),
             (&PAYMENTS_QUEUE, &self.payments),
+            (&LIVE_QUEUE, &self.live),
         ]
     }
 
@@ -83,7 +85,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         }
         Ok(())
     };
-    let ((), notifications, payments, stream_failures) = tokio::try_join!(
+    let ((), notifications, payments, live, stream_failures) = tokio::try_join!(
         tables,
         provision_queue(
             &clients.sqs,
@@ -91,6 +93,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
             &names.notifications_queue
         ),
         provision_queue(&clients.sqs, &PAYMENTS_QUEUE, &names.payments_queue),
+        provision_queue(&clients.sqs, &LIVE_QUEUE, &names.live_queue),
         provision_standard_queue(
             &clients.sqs,
             &STREAM_FAILURES_QUEUE,
@@ -101,6 +104,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         names: names.clone(),
         notifications,
         payments,
+        live,
         stream_failures,
     })
 }

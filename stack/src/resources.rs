@@ -274,6 +274,28 @@ pub const LIVE_CONNECTIONS_TABLE: TableSpec = TableSpec {
     ttl_attribute: Some("expiresAt"),
 };
 
+/// What the consumers gave up on (`functions/parking`): one item per consumer and stretch of
+/// one aggregate's events (pk `consumer`, sk `parkedId` = `{aggregateId}#{from}-{to}`, versions
+/// zero-padded), with the event types, the last error and the attempts. Written within a minute
+/// of the give-up by the parker (from a stream mapping's on-failure record or a queue's DLQ),
+/// read and emptied by `auction-admin parked replay|discard`. No TTL: an item waits for a human
+/// or the reconciler, whatever the stream's retention; the events themselves are in the log.
+pub const PARKED_TABLE: TableSpec = TableSpec {
+    name_env: "PARKED_TABLE",
+    default_name: "Parked",
+    partition_key: KeyAttribute {
+        name: "consumer",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: Some(KeyAttribute {
+        name: "parkedId",
+        kind: ScalarAttributeType::S,
+    }),
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
 /// Every table, for code that treats them alike (listing, checks).
 pub const TABLES: &[&TableSpec] = &[
     &EVENTS_TABLE,
@@ -286,6 +308,7 @@ pub const TABLES: &[&TableSpec] = &[
     &PAYMENT_SAGAS_TABLE,
     &READ_MODEL_ALIASES_TABLE,
     &LIVE_CONNECTIONS_TABLE,
+    &PARKED_TABLE,
 ];
 
 /// The tables only the local stack needs: the CDK app (infra/cdk) deploys every other table of
@@ -339,8 +362,19 @@ pub const PAYMENTS_QUEUE: QueueSpec = QueueSpec {
     visibility_timeout_secs: VISIBILITY_TIMEOUT_SECS,
 };
 
+/// Live updates for the broadcaster (`functions/live`): the publisher's messages for the events
+/// watchers see. A queue, so that the Events stream keeps two readers (projector, publisher).
+pub const LIVE_QUEUE: QueueSpec = QueueSpec {
+    name_env: "LIVE_QUEUE",
+    default_name: "live.fifo",
+    url_env: "LIVE_QUEUE_URL",
+    dlq_url_env: "LIVE_DLQ_URL",
+    max_receive_count: MAX_RECEIVE_COUNT,
+    visibility_timeout_secs: VISIBILITY_TIMEOUT_SECS,
+};
+
 /// Every queue, for code that treats them alike.
-pub const QUEUES: &[&QueueSpec] = &[&NOTIFICATIONS_QUEUE, &PAYMENTS_QUEUE];
+pub const QUEUES: &[&QueueSpec] = &[&NOTIFICATIONS_QUEUE, &PAYMENTS_QUEUE, &LIVE_QUEUE];
 
 /// A standard (non-FIFO) SQS queue without a DLQ of its own: a destination that only people
 /// read, such as an event source mapping's on-failure destination (which AWS requires to be a
@@ -388,11 +422,13 @@ pub struct ResourceNames {
     pub user_bids_table: String,
     pub notifications_queue: String,
     pub payments_queue: String,
+    pub live_queue: String,
     pub trigger_checkpoints_table: String,
     pub stream_failures_queue: String,
     pub payment_sagas_table: String,
     pub read_model_aliases_table: String,
     pub live_connections_table: String,
+    pub parked_table: String,
 }
 
 impl ResourceNames {
@@ -427,6 +463,7 @@ impl ResourceNames {
                 NOTIFICATIONS_QUEUE.default_name,
             ),
             payments_queue: name(PAYMENTS_QUEUE.name_env, PAYMENTS_QUEUE.default_name),
+            live_queue: name(LIVE_QUEUE.name_env, LIVE_QUEUE.default_name),
             trigger_checkpoints_table: name(
                 TRIGGER_CHECKPOINTS_TABLE.name_env,
                 TRIGGER_CHECKPOINTS_TABLE.default_name,
@@ -447,6 +484,7 @@ impl ResourceNames {
                 LIVE_CONNECTIONS_TABLE.name_env,
                 LIVE_CONNECTIONS_TABLE.default_name,
             ),
+            parked_table: name(PARKED_TABLE.name_env, PARKED_TABLE.default_name),
         }
     }
 
@@ -496,6 +534,7 @@ impl ResourceNames {
                 &LIVE_CONNECTIONS_TABLE,
                 self.live_connections_table.as_str(),
             ),
+            (&PARKED_TABLE, self.parked_table.as_str()),
         ]
     }
 
@@ -509,6 +548,7 @@ impl ResourceNames {
         vec![
             (&NOTIFICATIONS_QUEUE, self.notifications_queue.as_str()),
             (&PAYMENTS_QUEUE, self.payments_queue.as_str()),
+            (&LIVE_QUEUE, self.live_queue.as_str()),
         ]
     }
 

@@ -99,6 +99,10 @@ impl TestEnv {
         &self.resources.payments
     }
 
+    pub fn live_queue(&self) -> &ProvisionedQueue {
+        &self.resources.live
+    }
+
     /// A DynamoDB Streams client for this stack (DynamoDB Local serves its streams on the
     /// DynamoDB endpoint).
     pub async fn streams(&self) -> aws_sdk_dynamodbstreams::Client {
@@ -107,6 +111,42 @@ impl TestEnv {
             aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
                 .endpoint_url(&self.endpoints.dynamodb)
                 .build(),
+        )
+    }
+
+    /// This test's Parked table.
+    pub fn parked(&self) -> parking::DynamoDbParked {
+        parking::DynamoDbParked::new(self.dynamodb().clone(), self.names().parked_table.clone())
+    }
+
+    /// The real consumers on this test's tables and queues, as a replay or the reconciler
+    /// redelivers to them (no broadcaster: tests have no live endpoint).
+    pub fn consumers(&self) -> parking::Consumers {
+        let names = self.names();
+        let (notifications, payments, live) = (
+            self.notifications_queue().url.clone(),
+            self.payments_queue().url.clone(),
+            self.live_queue().url.clone(),
+        );
+        parking::Consumers::new(
+            self.event_store(),
+            projector::DynamoDbViews::aliased(
+                self.dynamodb().clone(),
+                projector::ViewAliases::new(
+                    self.dynamodb().clone(),
+                    names.read_model_aliases_table.clone(),
+                ),
+                projector::ViewTables {
+                    auction_views: names.auction_views_table.clone(),
+                    user_bids: names.user_bids_table.clone(),
+                },
+            ),
+            publisher::SqsQueues::new(self.sqs().clone()),
+            publisher::QueueUrls::from_fn(|queue| match queue {
+                publisher::Queue::Notifications => notifications.clone(),
+                publisher::Queue::Payments => payments.clone(),
+                publisher::Queue::Live => live.clone(),
+            }),
         )
     }
 

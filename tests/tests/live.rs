@@ -1,6 +1,7 @@
 //! Live updates end to end on the local stack: the local server's WebSocket (`/live`) and
-//! management endpoint, the broadcaster behind the local trigger runner on the Events stream,
-//! and bids committed through the event store on DynamoDB Local.
+//! management endpoint, the publisher on the Events stream filling the live queue and the
+//! broadcaster on that queue (both behind the local trigger runner, as `local-triggers` runs
+//! them), and bids committed through the event store on DynamoDB Local.
 //!
 //! A test binary of its own, not part of `suite`: it asserts the push latency the issue asks
 //! for (p99 within 250 ms of the commit), and cargo runs test binaries one after another, so
@@ -16,12 +17,13 @@ use api::local::{Live, live_router};
 use auction_domain::decide_create;
 use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{TimeDelta, Utc};
 use e2e::{TestEnv, fixtures};
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
 use futures_util::{SinkExt, StreamExt};
 use live::{ConnectionId, DynamoDbSubscriptions, ManagementApi, Subscriptions};
-use local_triggers::{CancellationToken, run_stream};
+use local_triggers::{CancellationToken, QueueMapping, run_queue, run_stream};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
@@ -64,13 +66,40 @@ impl LiveStack {
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, live_router(live)).await });
 
-        let (mut mapping, clients) = env.stream_mapping("broadcaster").await;
+        let stop = CancellationToken::new();
+        // The publisher fills the test's live queue from the Events stream...
+        let (mut mapping, clients) = env.stream_mapping("publisher").await;
         mapping.report_batch_item_failures = true;
         mapping.bisect_batch_on_function_error = true;
+        let queues = Arc::new(publisher::SqsQueues::new(env.sqs().clone()));
+        let (notifications, payments, live_queue) = (
+            env.notifications_queue().url.clone(),
+            env.payments_queue().url.clone(),
+            env.live_queue().url.clone(),
+        );
+        let urls = Arc::new(publisher::QueueUrls::from_fn(|queue| match queue {
+            publisher::Queue::Notifications => notifications.clone(),
+            publisher::Queue::Payments => payments.clone(),
+            publisher::Queue::Live => live_queue.clone(),
+        }));
+        let publish = move |event: Event| {
+            let (queues, urls) = (Arc::clone(&queues), Arc::clone(&urls));
+            async move { publisher::handle(&*queues, &urls, event).await }
+        };
+        tokio::spawn(run_stream(
+            mapping,
+            clients,
+            Arc::new(publish),
+            stop.clone(),
+        ));
+
+        // ...and the broadcaster reads it.
+        let mut mapping = QueueMapping::new("broadcaster", &env.live_queue().url);
+        mapping.report_batch_item_failures = true;
         let push = Arc::new(ManagementApi::new(&local_stack::sdk_config().await, &url));
         let log = Arc::new(env.event_store());
         let handler_subscriptions = Arc::clone(&subscriptions);
-        let handler = move |event: Event| {
+        let broadcast = move |event: SqsEvent| {
             let (subscriptions, push, log) = (
                 Arc::clone(&handler_subscriptions),
                 Arc::clone(&push),
@@ -78,11 +107,10 @@ impl LiveStack {
             );
             async move { live::handle(&*subscriptions, &*push, &*log, event).await }
         };
-        let stop = CancellationToken::new();
-        tokio::spawn(run_stream(
+        tokio::spawn(run_queue(
             mapping,
-            clients,
-            Arc::new(handler),
+            env.sqs().clone(),
+            Arc::new(broadcast),
             stop.clone(),
         ));
         Self {

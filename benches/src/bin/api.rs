@@ -78,6 +78,7 @@ async fn main() -> Result<()> {
             user_bids: names.user_bids_table.clone(),
             notifications: names.notifications_table.clone(),
             read_model_aliases: names.read_model_aliases_table.clone(),
+            parked: names.parked_table.clone(),
         },
     );
     let app = App {
@@ -86,6 +87,7 @@ async fn main() -> Result<()> {
         authenticator: Authenticator::LocalJwt(Arc::clone(&jwt)),
         views: adapters.views,
         inbox: adapters.inbox,
+        parked: adapters.parked,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await

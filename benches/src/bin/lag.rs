@@ -168,13 +168,15 @@ async fn main() -> Result<()> {
     )));
 
     let queues = Arc::new(publisher::SqsQueues::new(clients.sqs.clone()));
-    let (notifications_url, payments_url) = (
+    let (notifications_url, payments_url, live_url) = (
         provisioned.notifications.url.clone(),
         provisioned.payments.url.clone(),
+        provisioned.live.url.clone(),
     );
     let urls = Arc::new(publisher::QueueUrls::from_fn(move |queue| match queue {
         publisher::Queue::Notifications => notifications_url.clone(),
         publisher::Queue::Payments => payments_url.clone(),
+        publisher::Queue::Live => live_url.clone(),
     }));
     let publishing = move |event: Event| {
         let (queues, urls) = (Arc::clone(&queues), Arc::clone(&urls));

@@ -97,6 +97,10 @@ async fn main() -> Result<()> {
             auction_views: names.auction_views_table.clone(),
             user_bids: names.user_bids_table.clone(),
         },
+        parked: parking::DynamoDbParked::new(clients.dynamodb.clone(), names.parked_table.clone()),
+        sqs: clients.sqs.clone(),
+        consumers: None,
+        sdk: sdk.clone(),
     };
     let mut options = RebuildOptions::new(ViewTables {
         auction_views: format!("{}-rebuilt", names.auction_views_table),

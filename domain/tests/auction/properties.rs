@@ -250,6 +250,7 @@ fn envelope(event: &Event, version: u64) -> EventEnvelope {
                 name: "proptest".to_owned(),
             },
             idempotency_key: Some(format!("key-{version}")),
+            request_fingerprint: None,
         },
     }
 }

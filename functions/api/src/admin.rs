@@ -1,7 +1,9 @@
 //! The admin routes: an auction's audited history, its state at a version or an instant, the
 //! tamper check of its log and its export as JSON Lines, all answered by the `audit` crate from
-//! the event log itself; and the events of one type within a time range (the `byEventType`
-//! index), a page at a time, in the same JSON Lines. (Rebuilding the read models runs for
+//! the event log itself; the events of one type within a time range (the `byEventType`
+//! index), a page at a time, in the same JSON Lines; and the parked items (what a consumer gave
+//! up on, docs/parking.md), listed and replayed from the log through their consumer, as
+//! `auction-admin parked list|replay` do. (Rebuilding the read models runs for
 //! minutes, longer than an HTTP API waits: it is the `auction-admin rebuild` command, not a
 //! route.)
 //! Only callers in the `admin` group may use them; anyone else gets 403 ADMIN_ONLY, checked
@@ -11,7 +13,8 @@ use auction_domain::State as AuctionState;
 use auction_events::{AuctionEvent, AuctionId, EventEnvelope};
 use audit::{AsOf, Finding, Report};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -479,4 +482,137 @@ pub async fn events_of_type<B: Backend>(
         headers.insert(NEXT_CURSOR_HEADER, header_value(next_cursor)?);
     }
     Ok(response)
+}
+
+/// The consumers whose give-ups are parked, as the admin routes name them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParkedConsumer {
+    Projector,
+    Publisher,
+    Broadcaster,
+    Notifier,
+    PaymentSaga,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ParkedQuery {
+    /// Only this consumer's items. Default: every consumer's, including items parked under the
+    /// name of a function or queue this build does not know.
+    #[param(value_type = Option<ParkedConsumer>)]
+    pub consumer: Option<String>,
+}
+
+/// A stretch of one aggregate's events that a consumer gave up on (the `Parked` table's item,
+/// docs/parking.md).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParkedItem {
+    /// The consumer's name; a give-up by a consumer this build does not know carries its
+    /// function's or queue's name.
+    pub consumer: String,
+    /// `{aggregateId}#{fromVersion}-{toVersion}`, versions zero-padded to 20 digits; in a path,
+    /// percent-encode the `#` (`%23`).
+    pub parked_id: String,
+    pub aggregate_id: Uuid,
+    pub from_version: u64,
+    pub to_version: u64,
+    /// The event types in the range, in version order, each once.
+    pub event_types: Vec<String>,
+    /// What the source said about the last failure, or the last failed replay's error.
+    pub last_error: String,
+    /// Invocations (stream) or receives (queue) before the consumer gave up.
+    pub attempts: u32,
+    /// Replays of this item that failed since it was parked.
+    pub failed_replays: u32,
+    pub parked_at: DateTime<Utc>,
+    /// Where the give-up came from: the shard and sequence numbers, or the DLQ and message id.
+    pub origin: String,
+}
+
+impl From<parking::Parked> for ParkedItem {
+    fn from(item: parking::Parked) -> Self {
+        Self {
+            parked_id: item.parked_id(),
+            consumer: item.consumer,
+            aggregate_id: item.aggregate_id.0,
+            from_version: item.from_version,
+            to_version: item.to_version,
+            event_types: item.event_types,
+            last_error: item.last_error,
+            attempts: item.attempts,
+            failed_replays: item.failed_replays,
+            parked_at: item.parked_at,
+            origin: item.origin,
+        }
+    }
+}
+
+/// The parked items, ordered by consumer and id.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ParkedList {
+    pub items: Vec<ParkedItem>,
+}
+
+/// What the consumers gave up on, as `auction-admin parked list` lists it. The whole table in
+/// one answer: it is empty on a healthy platform, and a person works through it.
+#[utoipa::path(get, path = "/admin/parked", tag = "admin",
+    params(ParkedQuery),
+    responses(
+        (status = 200, body = ParkedList),
+        (status = 400, description = "A problem document; see its `code` (UNKNOWN_CONSUMER, INVALID_QUERY)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn parked<B: Backend>(
+    State(app): State<App<B>>,
+    claims: Claims,
+    query: Result<QueryParams<ParkedQuery>, ApiError>,
+) -> Result<Json<ParkedList>, ApiError> {
+    require_admin(&claims)?;
+    let QueryParams(query) = query?;
+    let consumer = query
+        .consumer
+        .as_deref()
+        .map(str::parse::<parking::Consumer>)
+        .transpose()?;
+    let items = app.parked.list(consumer).await?;
+    Ok(Json(ParkedList {
+        items: items.into_iter().map(ParkedItem::from).collect(),
+    }))
+}
+
+/// Re-drives a parked item's events from the log through its consumer's own code and removes
+/// the item, as `auction-admin parked replay` does. Idempotent: an event the consumer already
+/// applied changes nothing.
+#[utoipa::path(post, path = "/admin/parked/{consumer}/{parkedId}/replay", tag = "admin",
+    params(
+        ("consumer" = ParkedConsumer, Path, description = "The item's consumer"),
+        ("parkedId" = String, Path, description = "The item's `parkedId`, its `#` percent-encoded"),
+    ),
+    responses(
+        (status = 200, description = "Replayed and removed: the item as it was", body = ParkedItem),
+        (status = 400, description = "A problem document; see its `code` (UNKNOWN_CONSUMER)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A problem document; see its `code` (NOT_PARKED)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A problem document; see its `code` (PARKED_EVENTS_MISSING: the log lacks some of the item's events; it stays parked)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "A problem document; see its `code` (REPLAY_FAILED: the consumer failed again; the item stays parked with that error and one more failed replay)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A problem document; see its `code`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn replay_parked<B: Backend>(
+    State(app): State<App<B>>,
+    claims: Claims,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<ParkedItem>, ApiError> {
+    require_admin(&claims)?;
+    // Only a path that does not decode to text fails here: it names nothing.
+    let Path((consumer, parked_id)) = path.map_err(|_| ApiError::NoRoute)?;
+    let item = app.parked.replay(&consumer, &parked_id).await?;
+    Ok(Json(ParkedItem::from(item)))
 }

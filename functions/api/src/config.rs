@@ -3,13 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
 use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
 use notifier::DynamoDbNotifications;
+use parking::{Consumers, DynamoDbParked, ParkingError};
 use projector::{DynamoDbViews, ViewAliases, ViewTables};
+use publisher::{QueueUrls, SqsQueues};
 
+use crate::parked::{Connect, ParkedAdmin, Parking};
 use crate::reads::{Inbox, Views};
 
 /// Every adapter the router needs, over one DynamoDB client.
@@ -17,6 +20,7 @@ pub struct Adapters {
     pub store: Store<DynamoDbStore>,
     pub views: Arc<dyn Views>,
     pub inbox: Arc<dyn Inbox>,
+    pub parked: Arc<dyn ParkedAdmin>,
 }
 
 /// The names of every table the API reads or writes.
@@ -29,12 +33,14 @@ pub struct Tables {
     /// Where the views' alias lives: the view tables above are used until a rebuild switches
     /// the alias to fresh ones.
     pub read_model_aliases: String,
+    /// What the consumers gave up on, for the admin routes.
+    pub parked: String,
 }
 
 impl Tables {
     /// From `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, `AUCTION_VIEWS_TABLE`,
-    /// `USER_BIDS_TABLE`, `NOTIFICATIONS_TABLE` and `READ_MODEL_ALIASES_TABLE`, each defaulting
-    /// to the stack's name.
+    /// `USER_BIDS_TABLE`, `NOTIFICATIONS_TABLE`, `READ_MODEL_ALIASES_TABLE` and `PARKED_TABLE`,
+    /// each defaulting to the stack's name.
     pub fn from_env() -> Self {
         let views = ViewTables::from_env();
         Self {
@@ -49,26 +55,57 @@ impl Tables {
                 "READ_MODEL_ALIASES_TABLE",
                 "ReadModelAliases",
             ),
+            parked: conventions::name_from_env("PARKED_TABLE", "Parked"),
         }
     }
 }
 
 /// Every adapter over one DynamoDB client and these tables.
+///
+/// A replay of a parked item redelivers to the production consumers over the same tables (the
+/// projector's handler writing these views, the queues for the others), whose queue URLs come
+/// from the environment (`NOTIFICATIONS_QUEUE_URL`, `PAYMENTS_QUEUE_URL`, `LIVE_QUEUE_URL`, or
+/// found by the queues' names): they are resolved on the first replay, not here, because that
+/// calls SQS and the API must start, and serve bids, whether or not SQS answers.
 pub fn adapters(client: aws_sdk_dynamodb::Client, tables: Tables) -> Adapters {
+    let log = DynamoDbStore::new(client.clone(), tables.store);
+    let views = DynamoDbViews::aliased(
+        client.clone(),
+        ViewAliases::new(client.clone(), tables.read_model_aliases),
+        ViewTables {
+            auction_views: tables.auction_views,
+            user_bids: tables.user_bids,
+        },
+    );
+    let connect: Connect<Consumers> = {
+        let (log, views) = (log.clone(), views.clone());
+        Box::new(move || {
+            let (log, views) = (log.clone(), views.clone());
+            Box::pin(async move {
+                let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&sdk_config().await));
+                let urls =
+                    QueueUrls::from_env(&queues)
+                        .await
+                        .map_err(|e| ParkingError::Unreachable {
+                            consumer: "the queues".to_owned(),
+                            reason: e.to_string(),
+                        })?;
+                Ok(Consumers::new(log, views, queues, urls))
+            })
+        })
+    };
     Adapters {
-        store: Store::new(
-            DynamoDbStore::new(client.clone(), tables.store),
-            SnapshotPolicy::default(),
-        ),
-        views: Arc::new(DynamoDbViews::aliased(
+        store: Store::new(log.clone(), SnapshotPolicy::default()),
+        views: Arc::new(views),
+        inbox: Arc::new(DynamoDbNotifications::new(
             client.clone(),
-            ViewAliases::new(client.clone(), tables.read_model_aliases),
-            ViewTables {
-                auction_views: tables.auction_views,
-                user_bids: tables.user_bids,
-            },
+            tables.notifications,
         )),
-        inbox: Arc::new(DynamoDbNotifications::new(client, tables.notifications)),
+        parked: Arc::new(Parking::connecting(
+            DynamoDbParked::new(client, tables.parked),
+            log,
+            connect,
+        )),
     }
 }
 
@@ -80,12 +117,16 @@ pub async fn dynamodb() -> Adapters {
 
 /// The DynamoDB client every adapter of the API shares, with the API's time budget.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+    aws_sdk_dynamodb::Client::new(&sdk_config().await)
+}
+
+/// The standard AWS environment with the API's time budget, for every client the API makes.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts())
         .retry_config(retries())
         .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&sdk)
+        .await
 }
 
 /// A bidder waits on DynamoDB, so an unreachable or hung table must turn into a 503 within

@@ -62,9 +62,58 @@ pub enum ApiError {
     /// (500 INTERNAL; logged)
     #[error("a read model failed: {0}")]
     ReadFailed(String),
+    /// The admin asked for the parked items of a consumer this build does not know.
+    /// (400 UNKNOWN_CONSUMER: use one of projector, publisher, broadcaster, notifier,
+    /// payment-saga; an item parked under another name shows in the unfiltered list)
+    #[error("{0}")]
+    UnknownConsumer(String),
+    /// Nothing is parked under this consumer and id. (404 NOT_PARKED: list again; it may have
+    /// been replayed or discarded meanwhile)
+    #[error("nothing is parked for {consumer} under {parked_id:?}")]
+    NotParked { consumer: String, parked_id: String },
+    /// The consumer failed again on the replayed events: the item stays parked, with this
+    /// failure as its `lastError` and `failedReplays` one higher. (502 REPLAY_FAILED: fix the
+    /// cause, e.g. the consumer's table or queue, then replay again; replays are idempotent)
+    #[error("the item stays parked with one more failed replay: {0}")]
+    ReplayFailed(String),
+    /// The log no longer holds every event the parked item names; the item stays parked.
+    /// (409 PARKED_EVENTS_MISSING: check the auction's log, `GET /admin/auctions/{id}/verify`)
+    #[error("{0}")]
+    ParkedEventsMissing(String),
+    /// The Parked table or the consumers' queues could not be reached (or the queues' URLs
+    /// not resolved). (503 SERVICE_UNAVAILABLE: retry shortly; a replay whose answer was lost
+    /// may have happened, so list again first)
+    #[error("parking is unavailable: {0}")]
+    ParkingUnavailable(String),
+    /// Parking failed in a way retrying cannot fix. (500 INTERNAL; logged)
+    #[error("parking failed: {0}")]
+    ParkingFailed(String),
     /// What the event store answered; see [`StoreError`] for each case.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<parking::ParkingError> for ApiError {
+    fn from(error: parking::ParkingError) -> Self {
+        use parking::ParkingError as E;
+        match error {
+            E::UnknownConsumer(_) => Self::UnknownConsumer(error.to_string()),
+            E::NotParked {
+                consumer,
+                parked_id,
+            } => Self::NotParked {
+                consumer,
+                parked_id,
+            },
+            E::BadInput(reason) => Self::InvalidQuery(reason),
+            E::ConsumerFailed { .. } => Self::ReplayFailed(error.to_string()),
+            E::MissingEvents { .. } => Self::ParkedEventsMissing(error.to_string()),
+            E::Store(error) => Self::Store(error),
+            E::Unreachable { .. } | E::Aws { .. } => Self::ParkingUnavailable(error.to_string()),
+            // The parker's own failure; no admin route parks anything.
+            E::Unparkable { .. } => Self::ParkingFailed(error.to_string()),
+        }
+    }
 }
 
 impl From<projector::ProjectorError> for ApiError {
@@ -143,7 +192,16 @@ impl ApiError {
             Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "INVALID_QUERY"),
             Self::InvalidCursor => (StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
             Self::ReadUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
-            Self::ReadFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            Self::ReadFailed(_) | Self::ParkingFailed(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
+            }
+            Self::UnknownConsumer(_) => (StatusCode::BAD_REQUEST, "UNKNOWN_CONSUMER"),
+            Self::NotParked { .. } => (StatusCode::NOT_FOUND, "NOT_PARKED"),
+            // The API is the gateway to the consumer, which failed: 502, not 503, which would
+            // say that this service is busy and the same request will do better shortly.
+            Self::ReplayFailed(_) => (StatusCode::BAD_GATEWAY, "REPLAY_FAILED"),
+            Self::ParkedEventsMissing(_) => (StatusCode::CONFLICT, "PARKED_EVENTS_MISSING"),
+            Self::ParkingUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
             Self::Store(error) => store_status(error),
         }
     }
@@ -158,10 +216,13 @@ impl ApiError {
                 | StoreError::VersionTaken { .. },
             ) => "the server failed to handle the request".to_owned(),
             Self::Store(StoreError::Contention(_) | StoreError::Unavailable(_))
-            | Self::ReadUnavailable(_) => {
+            | Self::ReadUnavailable(_)
+            | Self::ParkingUnavailable(_) => {
                 "the service is busy or unavailable; retry shortly".to_owned()
             }
-            Self::ReadFailed(_) => "the server failed to handle the request".to_owned(),
+            Self::ReadFailed(_) | Self::ParkingFailed(_) => {
+                "the server failed to handle the request".to_owned()
+            }
             Self::Store(StoreError::Rejected(rejection)) => rejection.to_string(),
             other => other.to_string(),
         }
@@ -258,7 +319,8 @@ impl IntoResponse for ApiError {
                 | StoreError::Unavailable(_)
                 | StoreError::TooManyConflicts { .. },
             )
-            | Self::ReadUnavailable(_) => {
+            | Self::ReadUnavailable(_)
+            | Self::ParkingUnavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Unauthenticated(_) => {

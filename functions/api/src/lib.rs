@@ -4,10 +4,10 @@
 //!
 //! The router is generic over the event store's backend, so tests run it over the in-memory
 //! twin with no network. Identity comes only from the authorizer ([`identity`]); time only from
-//! the injected [`Clock`]. Depends on the domain, the event contract, the event store and the
-//! audit core (the admin routes). Must not depend on DynamoDB types beyond building the store
-//! in the binaries ([`config`]), and holds no auction rule of its own: every decision is the
-//! domain's.
+//! the injected [`Clock`]. Depends on the domain, the event contract, the event store, the
+//! audit core and parking (the admin routes). Must not depend on DynamoDB types beyond building
+//! the adapters in the binaries ([`config`]), and holds no auction rule of its own: every
+//! decision is the domain's.
 
 pub mod admin;
 pub use conventions::clock;
@@ -19,6 +19,7 @@ pub mod extract;
 pub mod identity;
 pub mod local;
 pub mod openapi;
+pub mod parked;
 pub mod queries;
 pub mod reads;
 pub mod routes;
@@ -33,6 +34,7 @@ use event_store::{EventLog, EventsOfType, IdempotencyRecords, Snapshots, Store};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{ApiError, Problem};
 pub use identity::{Authenticator, Claims, LocalJwt};
+pub use parked::ParkedAdmin;
 pub use reads::{Inbox, Views};
 
 /// An event store backend the router can run over.
@@ -49,6 +51,8 @@ pub struct App<B> {
     pub views: Arc<dyn Views>,
     /// The users' notifications.
     pub inbox: Arc<dyn Inbox>,
+    /// The parked items, listed and replayed by the admin routes.
+    pub parked: Arc<dyn ParkedAdmin>,
 }
 
 impl<B> Clone for App<B> {
@@ -59,6 +63,7 @@ impl<B> Clone for App<B> {
             authenticator: self.authenticator.clone(),
             views: Arc::clone(&self.views),
             inbox: Arc::clone(&self.inbox),
+            parked: Arc::clone(&self.parked),
         }
     }
 }
@@ -86,6 +91,11 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/admin/auctions/{id}/verify", get(admin::verify::<B>))
         .route("/admin/auctions/{id}/export", get(admin::export::<B>))
         .route("/admin/events", get(admin::events_of_type::<B>))
+        .route("/admin/parked", get(admin::parked::<B>))
+        .route(
+            "/admin/parked/{consumer}/{parkedId}/replay",
+            post(admin::replay_parked::<B>),
+        )
         .route_layer(from_fn_with_state(
             app.authenticator.clone(),
             identity::authenticate,

@@ -28,6 +28,8 @@ use crate::{admin, queries, routes};
         admin::verify,
         admin::export,
         admin::events_of_type,
+        admin::parked,
+        admin::replay_parked,
     ),
     modifiers(&BearerAuth),
 )]

@@ -30,8 +30,31 @@ use crate::{App, Backend};
 /// caller always names the same auction, bid or purchase, so a retry cannot create a second.
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0x5f0c_7d0e_4b7a_4d8e_9a55_2c1e_6b3f_a901);
 
-fn derived_id(name: &str) -> Uuid {
+/// The id that `user`'s `key` names within `scope`: `create` for auctions, `bid/<auction id>`
+/// for the commands on one auction.
+///
+/// The name is injective in (scope, user, key), so that no crafted user id reaches another
+/// user's id: a user id without `/` keeps the original `<scope>/<user>/<key>` (the user ends at
+/// the first `/` after the scope, which has a fixed form); one with `/` is length-prefixed,
+/// `<scope>#<bytes>/<user>/<key>`, which the original form never produces (it has `/` right
+/// after the scope). Names that were already unambiguous are unchanged, so a retry sent across
+/// a deploy still names the bid or auction its first attempt created.
+fn derived_id(scope: &str, user: &UserId, key: &str) -> Uuid {
+    let user = user.as_str();
+    let name = if user.contains('/') {
+        format!("{scope}#{}/{user}/{key}", user.len())
+    } else {
+        format!("{scope}/{user}/{key}")
+    };
     Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
+}
+
+/// The id of the bid or purchase a key names on one auction. Bids and purchases share it: the
+/// key names one command on the auction whatever its kind, so a bid's key reused for a
+/// purchase (or the reverse) finds the earlier command taken, and the store compares the
+/// requests instead of appending a second command under the key.
+fn command_id_on(auction_id: AuctionId, user: &UserId, key: &str) -> BidId {
+    BidId(derived_id(&format!("bid/{auction_id}"), user, key))
 }
 
 // ---------------------------------------------------------------- request and response bodies
@@ -414,7 +437,7 @@ pub async fn create_auction<B: Backend>(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let auction_id = AuctionId(match &key {
-        Some(key) => derived_id(&format!("create/{}/{key}", claims.sub)),
+        Some(key) => derived_id("create", &claims.sub, key),
         None => Uuid::new_v4(),
     });
     let request = body.value;
@@ -451,10 +474,22 @@ pub async fn create_auction<B: Backend>(
         claims,
         correlation,
     };
+    let derived = key.is_some();
     let context = caller.context(&app, keyed(key, &method, &uri, &body.raw));
     let outcome = app
         .store
         .execute(auction_id, &context, |state, now| {
+            // The id derives from the seller's key, so an auction under it is that key's
+            // earlier command whatever its body said (the domain would call another title a
+            // different auction): nothing to decide, and the store compares the two requests.
+            if derived
+                && state
+                    .auction
+                    .as_ref()
+                    .is_some_and(|a| a.id == auction_id && a.seller_id == command.seller_id)
+            {
+                return Ok(vec![]);
+            }
             decide_create(state, &command, now)
         })
         .await?;
@@ -580,10 +615,7 @@ pub async fn place_bid<B: Backend>(
     body: JsonBody<PlaceBidRequest>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?.ok_or(ApiError::IdempotencyKeyRequired)?;
-    let bid_id = BidId(derived_id(&format!(
-        "bid/{auction_id}/{}/{key}",
-        claims.sub
-    )));
+    let bid_id = command_id_on(auction_id, &claims.sub, &key);
     let request = body.value;
     let command = PlaceBid {
         bid_id,
@@ -682,10 +714,7 @@ pub async fn buy_now<B: Backend>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?.ok_or(ApiError::IdempotencyKeyRequired)?;
-    let purchase_id = BidId(derived_id(&format!(
-        "buy-now/{auction_id}/{}/{key}",
-        claims.sub
-    )));
+    let purchase_id = command_id_on(auction_id, &claims.sub, &key);
     let command = BuyNow {
         purchase_id,
         buyer_id: claims.sub.clone(),

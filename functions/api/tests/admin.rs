@@ -1,10 +1,12 @@
-//! The admin routes over the in-memory event store: history, time travel, the tamper check and
-//! the exports for admins; 403 for everyone else; 404 and 400 for unknown auctions and bad
-//! parameters.
+//! The admin routes over the in-memory event store: history, time travel, the tamper check,
+//! the exports and the parked items (list and replay, through the real consumers over their
+//! in-memory ports) for admins; 403 for everyone else; 404 and 400 for unknown auctions, items
+//! and consumers and for bad parameters.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
+use api::parked::{Parking, StoreLog};
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
 use auction_events::{AuctionId, UserId};
 use axum::Router;
@@ -17,7 +19,13 @@ use event_store::testing::typed_history;
 use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
 use http_body_util::BodyExt;
 use notifier::InMemoryNotifications;
-use projector::InMemoryViews;
+use parking::{Consumers, InMemoryParked, Parked, ParkedItems, ParkingError};
+use projector::{
+    AuctionProjection, InMemoryViews, Projections, ProjectorError, ReadModels, UserBid, Written,
+};
+use publisher::{
+    EntryFailure, InMemoryQueues, PublishError, Queue, QueueMessage, QueueSender, QueueUrls,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -32,21 +40,99 @@ struct Harness {
     router: Router,
     store: Store<InMemoryStore>,
     jwt: LocalJwt,
+    /// What the API reads and a replay to the projector writes.
+    views: Arc<InMemoryViews>,
+    parked: Arc<InMemoryParked>,
+    /// Where a replay to a queue consumer sends.
+    queues: Arc<InMemoryQueues>,
+}
+
+/// One in-memory port shared by the test and the consumers a replay redelivers to.
+struct Shared<T>(Arc<T>);
+
+impl<T: Projections> Projections for Shared<T> {
+    async fn load(
+        &self,
+        auction_id: AuctionId,
+    ) -> Result<Option<AuctionProjection>, ProjectorError> {
+        self.0.load(auction_id).await
+    }
+
+    async fn put_projection(
+        &self,
+        projection: &AuctionProjection,
+    ) -> Result<Written, ProjectorError> {
+        self.0.put_projection(projection).await
+    }
+
+    async fn put_user_bid(&self, row: &UserBid) -> Result<Written, ProjectorError> {
+        self.0.put_user_bid(row).await
+    }
+}
+
+impl<T: QueueSender> QueueSender for Shared<T> {
+    async fn send_batch(
+        &self,
+        queue_url: &str,
+        messages: &[QueueMessage],
+    ) -> Result<Vec<Result<(), EntryFailure>>, PublishError> {
+        self.0.send_batch(queue_url, messages).await
+    }
+}
+
+impl<T: ParkedItems> ParkedItems for Shared<T> {
+    async fn put(&self, item: &Parked) -> Result<(), ParkingError> {
+        self.0.put(item).await
+    }
+
+    async fn list(&self, consumer: Option<&str>) -> Result<Vec<Parked>, ParkingError> {
+        self.0.list(consumer).await
+    }
+
+    async fn get(&self, consumer: &str, parked_id: &str) -> Result<Option<Parked>, ParkingError> {
+        self.0.get(consumer, parked_id).await
+    }
+
+    async fn remove(&self, consumer: &str, parked_id: &str) -> Result<bool, ParkingError> {
+        self.0.remove(consumer, parked_id).await
+    }
+}
+
+fn queue_url(queue: Queue) -> String {
+    format!("memory://{}", queue.default_name())
 }
 
 fn harness() -> Harness {
     let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
+    let views = Arc::new(InMemoryViews::new());
+    let parked = Arc::new(InMemoryParked::new());
+    let queues = Arc::new(InMemoryQueues::new());
+    // The real consumers (the projector's handler, the queues' messages) over in-memory ports.
+    let consumers = Consumers::new(
+        StoreLog::new(store.clone()),
+        Shared(Arc::clone(&views)),
+        Shared(Arc::clone(&queues)),
+        QueueUrls::from_fn(queue_url),
+    );
     let app = App {
         store: store.clone(),
         clock: Arc::new(FixedClock::new(start_of_test())),
         authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
-        views: Arc::new(InMemoryViews::new()),
+        views: views.clone(),
         inbox: Arc::new(InMemoryNotifications::new()),
+        parked: Arc::new(Parking::new(
+            Shared(Arc::clone(&parked)),
+            StoreLog::new(store.clone()),
+            consumers,
+        )),
     };
     Harness {
         router: router(app),
         store,
         jwt: LocalJwt::new(SECRET),
+        views,
+        parked,
+        queues,
     }
 }
 
@@ -672,4 +758,334 @@ async fn given_a_cursor_edited_or_from_another_query_when_it_is_used_then_400_in
             .await;
         assert_problem(&page.problem(), StatusCode::BAD_REQUEST, "INVALID_CURSOR");
     }
+}
+
+// -------------------------------------------------------------------------- parked items
+
+/// What a consumer gave up on: `auction`'s versions `from..=to`, as the parker parks them.
+fn parked_item(consumer: &str, auction: AuctionId, from: u64, to: u64, types: &[&str]) -> Parked {
+    Parked {
+        consumer: consumer.to_owned(),
+        aggregate_id: auction,
+        from_version: from,
+        to_version: to,
+        event_types: types.iter().map(|t| (*t).to_owned()).collect(),
+        last_error: "condition RetryAttemptsExhausted after 4 invocations".to_owned(),
+        attempts: 4,
+        failed_replays: 0,
+        parked_at: start_of_test() - TimeDelta::minutes(5),
+        origin: "shardId-000001 sequence 100..=300".to_owned(),
+    }
+}
+
+/// The replay route of an item: its `#` percent-encoded, as a client must send it.
+fn replay_path(consumer: &str, parked_id: &str) -> String {
+    format!(
+        "/admin/parked/{consumer}/{}/replay",
+        parked_id.replace('#', "%23")
+    )
+}
+
+impl Harness {
+    async fn post_as(&self, user: &str, groups: &[&str], path: &str) -> (StatusCode, Value) {
+        let request = Request::post(path)
+            .header(
+                "authorization",
+                format!("Bearer {}", self.token(user, groups)),
+            )
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn admin_replay(&self, consumer: &str, parked_id: &str) -> (StatusCode, Value) {
+        self.post_as("auditor-ada", &["admin"], &replay_path(consumer, parked_id))
+            .await
+    }
+
+    /// The auction with two bids, all its events parked by the projector (as a batch its
+    /// mapping gave up on) and its last bid by the notifier (as a DLQ's message).
+    async fn parked_auction(&self) -> (AuctionId, Parked, Parked) {
+        let (id, events) = self.auction_with_bids().await;
+        let auction = AuctionId(Uuid::parse_str(&id).unwrap());
+        let last = u64::try_from(events).unwrap();
+        let mut types: Vec<String> = Vec::new();
+        for stored in self.store.backend().events(auction) {
+            let event_type = stored.envelope.event_type.clone();
+            if !types.contains(&event_type) {
+                types.push(event_type);
+            }
+        }
+        let types: Vec<&str> = types.iter().map(String::as_str).collect();
+        let projector = parked_item("projector", auction, 1, last, &types);
+        let notifier = parked_item("notifier", auction, last, last, &["BidPlaced"]);
+        self.parked.put(&projector).await.unwrap();
+        self.parked.put(&notifier).await.unwrap();
+        (auction, projector, notifier)
+    }
+
+    async fn parked_items(&self) -> Vec<Parked> {
+        self.parked.list(None).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn given_a_bidder_when_they_list_or_replay_parked_items_then_403_admin_only_and_nothing_is_replayed()
+ {
+    let h = harness();
+    let (auction, projector, _) = h.parked_auction().await;
+    let before = h.parked_items().await;
+    // Whatever the path and query: the group is checked first
+    for reply in [
+        h.get_as("bidder-bob", &[], "/admin/parked").await,
+        h.get_as("bidder-bob", &[], "/admin/parked?consumer=nobody")
+            .await,
+        h.post_as(
+            "bidder-bob",
+            &["bidders"],
+            &replay_path("projector", &projector.parked_id()),
+        )
+        .await,
+        h.post_as("bidder-bob", &[], &replay_path("nobody", "x"))
+            .await,
+    ] {
+        assert_problem(&reply, StatusCode::FORBIDDEN, "ADMIN_ONLY");
+    }
+    assert_eq!(h.parked_items().await, before);
+    assert_eq!(h.views.auction(auction).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn given_parked_items_when_an_admin_lists_them_then_every_field_comes_and_a_consumer_filter_keeps_its_own()
+ {
+    let h = harness();
+    let (auction, projector, notifier) = h.parked_auction().await;
+    // Every item, ordered by consumer and id
+    let (status, body) = h.admin_get("/admin/parked").await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items[0],
+        json!({
+            "consumer": "notifier",
+            "parkedId": notifier.parked_id(),
+            "aggregateId": auction.to_string(),
+            "fromVersion": notifier.from_version,
+            "toVersion": notifier.to_version,
+            "eventTypes": ["BidPlaced"],
+            "lastError": "condition RetryAttemptsExhausted after 4 invocations",
+            "attempts": 4,
+            "failedReplays": 0,
+            "parkedAt": "2026-06-01T11:55:00Z",
+            "origin": "shardId-000001 sequence 100..=300",
+        })
+    );
+    assert_eq!(items[1]["consumer"], "projector");
+    assert_eq!(items[1]["parkedId"], projector.parked_id());
+    assert_eq!(items[1]["eventTypes"], json!(projector.event_types));
+    assert_eq!(items[1]["toVersion"], projector.to_version);
+    // One consumer's
+    let (status, body) = h.admin_get("/admin/parked?consumer=projector").await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["parkedId"], projector.parked_id());
+    // A consumer with nothing parked
+    let (status, body) = h.admin_get("/admin/parked?consumer=payment-saga").await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    assert_eq!(body, json!({"items": []}));
+}
+
+#[tokio::test]
+async fn given_an_unknown_consumer_or_parameter_when_an_admin_lists_or_replays_then_400_and_nothing_changes()
+ {
+    let h = harness();
+    let (auction, projector, _) = h.parked_auction().await;
+    let before = h.parked_items().await;
+    for path in [
+        "/admin/parked?consumer=Projector",
+        "/admin/parked?consumer=",
+    ] {
+        assert_problem(
+            &h.admin_get(path).await,
+            StatusCode::BAD_REQUEST,
+            "UNKNOWN_CONSUMER",
+        );
+    }
+    assert_problem(
+        &h.admin_get("/admin/parked?customer=projector").await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_QUERY",
+    );
+    // The projector's item, named under a consumer that does not exist
+    assert_problem(
+        &h.admin_replay("auditor", &projector.parked_id()).await,
+        StatusCode::BAD_REQUEST,
+        "UNKNOWN_CONSUMER",
+    );
+    assert_eq!(h.parked_items().await, before);
+    assert_eq!(h.views.auction(auction).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn given_a_parked_projector_item_when_an_admin_replays_it_then_the_view_reaches_its_last_version_and_the_item_is_gone()
+ {
+    let h = harness();
+    let (auction, projector, notifier) = h.parked_auction().await;
+    // Before: the projector never wrote the view
+    assert_eq!(h.views.auction(auction).await.unwrap(), None);
+    let (status, body) = h.admin_replay("projector", &projector.parked_id()).await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    // The answer is the item as it was
+    assert_eq!(body["parkedId"], projector.parked_id());
+    assert_eq!(body["consumer"], "projector");
+    assert_eq!(body["toVersion"], projector.to_version);
+    // The view is the fold of every event
+    let view = h.views.auction(auction).await.unwrap().expect("the view");
+    assert_eq!(view.version, projector.to_version);
+    assert_eq!(view.bid_count, 2);
+    // The item is gone; the notifier's is untouched, and nothing went to a queue
+    assert_eq!(h.parked_items().await, vec![notifier]);
+    assert!(h.queues.requests().is_empty());
+    // A second replay of the same id: it is not parked any more
+    assert_problem(
+        &h.admin_replay("projector", &projector.parked_id()).await,
+        StatusCode::NOT_FOUND,
+        "NOT_PARKED",
+    );
+}
+
+#[tokio::test]
+async fn given_no_such_item_when_an_admin_replays_it_then_404_not_parked_and_nothing_changes() {
+    let h = harness();
+    let (auction, projector, _) = h.parked_auction().await;
+    let before = h.parked_items().await;
+    let other_auction = AuctionId(Uuid::new_v4());
+    for (consumer, parked_id) in [
+        // An id of another consumer's item
+        ("publisher", projector.parked_id()),
+        // Another range of the same auction
+        (
+            "projector",
+            parked_item("projector", auction, 1, 2, &[]).parked_id(),
+        ),
+        (
+            "projector",
+            parked_item("projector", other_auction, 1, 1, &[]).parked_id(),
+        ),
+        ("projector", "not-an-id".to_owned()),
+    ] {
+        assert_problem(
+            &h.admin_replay(consumer, &parked_id).await,
+            StatusCode::NOT_FOUND,
+            "NOT_PARKED",
+        );
+    }
+    assert_eq!(h.parked_items().await, before);
+    assert_eq!(h.views.auction(auction).await.unwrap(), None);
+    assert!(h.queues.requests().is_empty());
+}
+
+#[tokio::test]
+async fn given_an_unreachable_queue_when_an_admin_replays_a_notifier_item_then_502_replay_failed_and_the_item_stays_with_one_failed_replay()
+ {
+    let h = harness();
+    let (_, projector, notifier) = h.parked_auction().await;
+    let notifications = queue_url(Queue::Notifications);
+    h.queues.fail_next_requests(&notifications, 1);
+    let reply = h.admin_replay("notifier", &notifier.parked_id()).await;
+    assert_problem(&reply, StatusCode::BAD_GATEWAY, "REPLAY_FAILED");
+    assert!(
+        reply.1["detail"].as_str().unwrap().contains("notifier"),
+        "{:?}",
+        reply.1
+    );
+    // The item stays, its failure counted and recorded; the other is untouched
+    let after = h.parked_items().await;
+    assert_eq!(after.len(), 2);
+    let stayed = after.iter().find(|i| i.consumer == "notifier").unwrap();
+    assert_eq!(stayed.failed_replays, 1);
+    assert!(
+        stayed.last_error.starts_with("replay failed: "),
+        "{}",
+        stayed.last_error
+    );
+    assert!(after.contains(&projector));
+    assert!(h.queues.messages(&notifications).is_empty());
+    // Once the queue answers, the same replay delivers the bid's message and removes the item
+    let (status, body) = h.admin_replay("notifier", &notifier.parked_id()).await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    assert_eq!(body["failedReplays"], 1);
+    let sent = h.queues.messages(&notifications);
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].deduplication_id.contains("#replay-"),
+        "{:?}",
+        sent[0]
+    );
+    assert_eq!(h.parked_items().await, vec![projector]);
+}
+
+#[tokio::test]
+async fn given_consumers_that_cannot_be_built_when_an_admin_replays_then_503_and_the_item_is_untouched_and_a_missing_one_is_still_404()
+ {
+    // As the binaries wire it: the consumers are built on the first replay, here failing as an
+    // unresolvable queue URL does.
+    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
+    let parked = Arc::new(InMemoryParked::new());
+    let connect: api::parked::Connect<
+        Consumers<StoreLog<InMemoryStore>, InMemoryViews, InMemoryQueues>,
+    > = Box::new(|| {
+        Box::pin(async {
+            Err(ParkingError::Unreachable {
+                consumer: "the queues".to_owned(),
+                reason: "GetQueueUrl: connection refused".to_owned(),
+            })
+        })
+    });
+    let router = router(App {
+        store: store.clone(),
+        clock: Arc::new(FixedClock::new(start_of_test())),
+        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
+        views: Arc::new(InMemoryViews::new()),
+        inbox: Arc::new(InMemoryNotifications::new()),
+        parked: Arc::new(Parking::connecting(
+            Shared(Arc::clone(&parked)),
+            StoreLog::new(store.clone()),
+            connect,
+        )),
+    });
+    let item = parked_item(
+        "projector",
+        AuctionId(Uuid::new_v4()),
+        1,
+        1,
+        &["AuctionCreated"],
+    );
+    parked.put(&item).await.unwrap();
+    let h = Harness {
+        router,
+        store,
+        jwt: LocalJwt::new(SECRET),
+        views: Arc::new(InMemoryViews::new()),
+        parked,
+        queues: Arc::new(InMemoryQueues::new()),
+    };
+    let reply = h.admin_replay("projector", &item.parked_id()).await;
+    assert_problem(
+        &reply,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+    );
+    assert_eq!(h.parked_items().await, vec![item.clone()]);
+    assert_problem(
+        &h.admin_replay("projector", "not-an-id").await,
+        StatusCode::NOT_FOUND,
+        "NOT_PARKED",
+    );
+    // Listing needs no consumers
+    let (status, body) = h.admin_get("/admin/parked").await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    assert_eq!(body["items"][0]["parkedId"], item.parked_id());
 }

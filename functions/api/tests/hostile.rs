@@ -18,6 +18,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use api::parked::Parking;
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
 use auction_events::{Currency, UserId};
 use axum::Router;
@@ -107,6 +108,7 @@ impl Battery {
             authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
             views: Arc::new(InMemoryViews::new()),
             inbox: Arc::new(InMemoryNotifications::new()),
+            parked: Arc::new(Parking::in_memory(&store)),
         };
         let mut battery = Self {
             runtime,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use api::parked::Parking;
 use api::{ApiError, App, Authenticator, FixedClock, LocalJwt, router};
 use auction_events::{AuctionId, UserId};
 use axum::Router;
@@ -51,6 +52,7 @@ fn harness() -> Harness {
         authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
         views: views.clone(),
         inbox: inbox.clone(),
+        parked: Arc::new(Parking::in_memory(&store)),
     };
     Harness {
         router: router(app),
@@ -1216,6 +1218,7 @@ async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_
         authenticator: Authenticator::ApiGateway,
         views: Arc::new(InMemoryViews::new()),
         inbox: Arc::new(InMemoryNotifications::new()),
+        parked: Arc::new(Parking::in_memory(&store)),
     });
     let event = lambda_event("POST", "/auctions", &auction_body().to_string(), "[seller]");
     let request = lambda_http::request::from_str(&event).unwrap();
@@ -1252,6 +1255,7 @@ async fn demo_seeding_creates_an_auction_with_bids_one_ending_soon_and_one_with_
         authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
         views: Arc::new(InMemoryViews::new()),
         inbox: Arc::new(InMemoryNotifications::new()),
+        parked: Arc::new(Parking::in_memory(&h.store)),
     };
     let demo = api::demo::seed(app, &LocalJwt::new(SECRET)).await.unwrap();
 
@@ -1273,4 +1277,246 @@ async fn demo_seeding_creates_an_auction_with_bids_one_ending_soon_and_one_with_
         .get("bidder-bob", &format!("/auctions/{}", demo.buy_now))
         .await;
     assert_eq!(buy_now.body["buyNowPrice"]["amountMinor"], 25_000);
+}
+
+// ------------------------------------------------------------------------ exact idempotency
+
+impl Harness {
+    async fn buy_now(&self, user: &str, auction: &str, key: &str) -> Reply {
+        self.send(
+            Request::post(format!("/auctions/{auction}/buy-now"))
+                .header("authorization", format!("Bearer {}", self.token(user)))
+                .header("idempotency-key", key)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The amounts of the bids in the auction's log, in order.
+    fn bid_amounts(&self, auction: &str) -> Vec<i64> {
+        let id = AuctionId(Uuid::parse_str(auction).unwrap());
+        self.store
+            .backend()
+            .events(id)
+            .iter()
+            .filter_map(|e| match e.decode().unwrap().event {
+                auction_events::AuctionEvent::BidPlaced(bid) => Some(bid.amount.amount_minor),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn given_one_key_when_two_different_bids_race_for_one_version_in_fifty_rounds_then_one_is_accepted_and_the_other_refused()
+ {
+    let h = harness();
+    for round in 0..50 {
+        // Given an open auction, and two bids by bob under one key that both decide before
+        // either appends (the store holds each append until the other arrives)
+        let id = h.open_auction().await;
+        h.store.backend().rendezvous_next_appends(2);
+        let (small, large) = (1_500, 9_000);
+        let key = format!("one-key-{round}");
+        // When both race, the one sent first alternating between rounds
+        let (small_reply, large_reply) = if round % 2 == 0 {
+            tokio::join!(
+                h.bid("bidder-bob", &id, small, &key),
+                h.bid("bidder-bob", &id, large, &key)
+            )
+        } else {
+            let (l, s) = tokio::join!(
+                h.bid("bidder-bob", &id, large, &key),
+                h.bid("bidder-bob", &id, small, &key)
+            );
+            (s, l)
+        };
+        // Then one is accepted with its own amount, the other refused, and one bid is logged
+        let (accepted, amount, refused) = match (small_reply.status, large_reply.status) {
+            (StatusCode::CREATED, _) => (small_reply, small, large_reply),
+            (_, StatusCode::CREATED) => (large_reply, large, small_reply),
+            other => panic!("round {round}: no bid accepted: {other:?}"),
+        };
+        assert_eq!(
+            accepted.body["currentPrice"]["amountMinor"], amount,
+            "round {round}: {:?}",
+            accepted.body
+        );
+        assert_problem(
+            &refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+        );
+        assert_eq!(h.bid_amounts(&id), vec![amount], "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn given_a_used_key_when_another_bid_reuses_it_then_422_and_the_log_is_unchanged() {
+    // Given bob's accepted bid under "same"
+    let h = harness();
+    let id = h.open_auction().await;
+    let first = h.bid("bidder-bob", &id, 1_500, "same").await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    // When another bid, then a purchase, reuse the key
+    let bid = h.bid("bidder-bob", &id, 9_000, "same").await;
+    let buy = h.buy_now("bidder-bob", &id, "same").await;
+    // Then both are refused and only the first bid is in the log
+    assert_problem(
+        &bid,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+    assert_problem(
+        &buy,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+    assert_eq!(h.bid_amounts(&id), vec![1_500]);
+    assert_eq!(h.event_count(&id), 3);
+}
+
+#[tokio::test]
+async fn given_a_bid_whose_idempotency_record_was_deleted_when_its_key_is_reused_then_another_body_is_refused_and_the_same_body_replays()
+ {
+    // Given bob's accepted bid under "k", whose idempotency record is gone
+    let h = harness();
+    let id = h.open_auction().await;
+    let first = h.bid("bidder-bob", &id, 1_500, "k").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    h.store.backend().forget_idempotency_records();
+    // When another bid, and a purchase, come under the same key
+    let other_bid = h.bid("bidder-bob", &id, 9_000, "k").await;
+    let purchase = h.buy_now("bidder-bob", &id, "k").await;
+    // Then both are refused and nothing is appended
+    assert_problem(
+        &other_bid,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+    assert_problem(
+        &purchase,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+    assert_eq!(h.bid_amounts(&id), vec![1_500]);
+    assert_eq!(h.event_count(&id), 3);
+    // And the same bid again is the first answer, replayed
+    h.store.backend().forget_idempotency_records();
+    let retry = h.bid("bidder-bob", &id, 1_500, "k").await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(retry.body, first.body);
+    assert_eq!(h.event_count(&id), 3);
+}
+
+#[tokio::test]
+async fn given_a_purchase_whose_idempotency_record_was_deleted_when_its_key_is_reused_for_a_bid_then_it_is_refused_and_the_purchase_replays()
+ {
+    // Given bob bought the item under "buy", and the idempotency record is gone
+    let h = harness();
+    let id = h.open_auction().await;
+    let first = h.buy_now("bidder-bob", &id, "buy").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    h.store.backend().forget_idempotency_records();
+    let events = h.event_count(&id);
+    // When a bid comes under that key
+    let bid = h.bid("bidder-bob", &id, 1_500, "buy").await;
+    // Then it is refused (not answered with the purchase, nor as a bid on an ended auction)
+    assert_problem(
+        &bid,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+    // And the purchase itself, retried, is replayed
+    let retry = h.buy_now("bidder-bob", &id, "buy").await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(retry.body, first.body);
+    assert_eq!(h.event_count(&id), events);
+}
+
+#[tokio::test]
+async fn given_an_auction_whose_idempotency_record_was_deleted_when_its_key_creates_another_then_it_is_refused_and_the_same_body_replays()
+ {
+    // Given ann created an auction under "create-1", and the idempotency record is gone
+    let h = harness();
+    let first = h
+        .post("seller-ann", "/auctions", auction_body(), Some("create-1"))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    let id = first.body["auctionId"].as_str().unwrap().to_owned();
+    h.store.backend().forget_idempotency_records();
+    // When another title, or the same title with another description, comes under the key
+    let mut other_title = auction_body();
+    other_title["title"] = json!("Copper kettle");
+    let mut other_description = auction_body();
+    other_description["description"] = json!("Edwardian, dented");
+    for body in [other_title, other_description] {
+        let reply = h
+            .post("seller-ann", "/auctions", body, Some("create-1"))
+            .await;
+        // Then it is refused, not answered with the first auction
+        assert_problem(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+        );
+    }
+    // And the first request again is its first answer, replayed
+    let retry = h
+        .post("seller-ann", "/auctions", auction_body(), Some("create-1"))
+        .await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(retry.body, first.body);
+    assert_eq!(h.event_count(&id), 2);
+}
+
+#[tokio::test]
+async fn given_crafted_user_ids_whose_ids_and_keys_join_alike_when_each_bids_then_every_bid_is_its_own()
+ {
+    // Given users whose id and key join to the same text with `#` or `/`
+    let h = harness();
+    let id = h.open_auction().await;
+    let pairs = [("a#b", "c"), ("a", "b#c"), ("x/y", "z"), ("x", "y/z")];
+    // When each bids in turn with the same body shape, higher each time
+    let mut bid_ids = Vec::new();
+    for (turn, (user, key)) in pairs.into_iter().enumerate() {
+        let amount = 1_500 + 1_000 * i64::try_from(turn).unwrap();
+        let reply = h.bid(user, &id, amount, key).await;
+        // Then each is a fresh bid of its own, not another user's answer
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{user}: {:?}",
+            reply.body
+        );
+        assert!(reply.headers.get("idempotent-replayed").is_none(), "{user}");
+        assert_eq!(reply.body["currentPrice"]["amountMinor"], amount, "{user}");
+        assert_eq!(reply.body["leading"], true, "{user}");
+        bid_ids.push(reply.body["bidId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(h.bid_amounts(&id), vec![1_500, 2_500, 3_500, 4_500]);
+    bid_ids.sort();
+    bid_ids.dedup();
+    assert_eq!(bid_ids.len(), 4);
+    // And their auctions, created under such keys, are distinct too
+    // (under fresh keys: a key already used for a bid is refused for anything else)
+    let mut auctions = Vec::new();
+    for (user, key) in [("m#n", "o"), ("m", "n#o"), ("p/q", "r"), ("p", "q/r")] {
+        let reply = h.post(user, "/auctions", auction_body(), Some(key)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{user}: {:?}",
+            reply.body
+        );
+        assert!(reply.headers.get("idempotent-replayed").is_none(), "{user}");
+        auctions.push(reply.body["auctionId"].as_str().unwrap().to_owned());
+    }
+    auctions.sort();
+    auctions.dedup();
+    assert_eq!(auctions.len(), 4);
 }

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use api::parked::Parking;
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
 use auction_events::UserId;
 use axum::body::Body;
@@ -43,8 +44,10 @@ async fn given_a_correlation_id_when_a_bid_is_handled_then_every_log_line_of_the
 
     let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
     let secret = b"log-test-secret";
+    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
     let app = router(App {
-        store: Store::new(InMemoryStore::new(), SnapshotPolicy::default()),
+        parked: Arc::new(Parking::in_memory(&store)),
+        store,
         clock: Arc::new(FixedClock::new(now)),
         authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(secret))),
         views: Arc::new(projector::InMemoryViews::new()),

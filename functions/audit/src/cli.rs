@@ -14,6 +14,9 @@ use projector::ViewTables;
 use serde_json::json;
 use uuid::Uuid;
 
+use parking::{ParkedItems, ParkingError};
+use publisher::Queue;
+
 use crate::rebuild::{Progress, RebuildOptions, Sources, fresh_tables, rebuild};
 use crate::{AsOf, AuditError, Report, dynamodb, export};
 
@@ -65,6 +68,59 @@ pub enum Command {
     /// stream, and switch readers and the projector over. Prints a summary as JSON; progress
     /// goes to stderr.
     Rebuild(RebuildArgs),
+    /// What the consumers gave up on: list, show, replay from the log, or discard.
+    Parked {
+        #[command(subcommand)]
+        command: ParkedCommand,
+    },
+    /// Move a queue's dead letters back to it (SQS StartMessageMoveTask where the service has
+    /// it, else receive and resend). Prints what it did as JSON.
+    Redrive(RedriveArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParkedCommand {
+    /// Every parked item (or one consumer's), one JSON object per line.
+    List {
+        #[arg(long)]
+        consumer: Option<String>,
+    },
+    /// One parked item as JSON.
+    Show { consumer: String, parked_id: String },
+    /// Re-drive parked events from the log through their consumer and remove the items: one
+    /// item, or with --all every item (of --consumer, if given). Prints each replayed item.
+    Replay {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        consumer: Option<String>,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        parked_id: Option<String>,
+        #[arg(long)]
+        all: bool,
+        /// With --all: only this consumer's items.
+        #[arg(long = "consumer", id = "only", requires = "all")]
+        only: Option<String>,
+    },
+    /// Remove a parked item without replaying it; the reason is logged.
+    Discard {
+        consumer: String,
+        parked_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RedriveArgs {
+    /// The queue whose DLQ to empty: `notifications`, `payments` or `live`.
+    pub queue: String,
+    /// The queue's URL (default: NOTIFICATIONS_QUEUE_URL / PAYMENTS_QUEUE_URL / LIVE_QUEUE_URL,
+    /// else looked up by its name).
+    #[arg(long)]
+    pub queue_url: Option<String>,
+    /// The DLQ's URL (default: NOTIFICATIONS_DLQ_URL / PAYMENTS_DLQ_URL / LIVE_DLQ_URL, else
+    /// looked up by the queue's name with `-dlq` before `.fifo`).
+    #[arg(long)]
+    pub dlq_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +168,8 @@ pub enum Exit {
     Audit(AuditError),
     /// The output could not be written. (exit 3)
     Output(std::io::Error),
+    /// A parking command could not be done: bad input (exit 2) or a failure (exit 3).
+    Parking(ParkingError),
 }
 
 impl Exit {
@@ -119,7 +177,8 @@ impl Exit {
         match self {
             Self::Tampered => 1,
             Self::Audit(error) if error.is_bad_input() => 2,
-            Self::Audit(_) | Self::Output(_) => 3,
+            Self::Parking(error) if error.is_bad_input() => 2,
+            Self::Audit(_) | Self::Output(_) | Self::Parking(_) => 3,
         }
     }
 }
@@ -130,6 +189,7 @@ impl std::fmt::Display for Exit {
             Self::Tampered => write!(f, "the log is tampered with"),
             Self::Audit(error) => write!(f, "{error}"),
             Self::Output(error) => write!(f, "cannot write the output: {error}"),
+            Self::Parking(error) => write!(f, "{error}"),
         }
     }
 }
@@ -137,6 +197,12 @@ impl std::fmt::Display for Exit {
 impl From<AuditError> for Exit {
     fn from(error: AuditError) -> Self {
         Self::Audit(error)
+    }
+}
+
+impl From<ParkingError> for Exit {
+    fn from(error: ParkingError) -> Self {
+        Self::Parking(error)
     }
 }
 
@@ -257,9 +323,160 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
             });
             writeln!(out, "{line}")?;
         }
+        Command::Parked { command } => parked(sources, command, out).await?,
+        Command::Redrive(args) => {
+            let (queue_url, dlq_url) = redrive_urls(sources, &args).await?;
+            let redriven = parking::redrive(&sources.sqs, &dlq_url, &queue_url).await?;
+            let line = json!({
+                "queue": queue_url,
+                "deadLetterQueue": dlq_url,
+                "method": redriven.method,
+                "moved": redriven.moved,
+            });
+            writeln!(out, "{line}")?;
+        }
     }
     out.flush()?;
     Ok(())
+}
+
+async fn parked(
+    sources: &Sources,
+    command: ParkedCommand,
+    out: &mut impl Write,
+) -> Result<(), Exit> {
+    match command {
+        ParkedCommand::List { consumer } => {
+            for item in sources.parked.list(consumer.as_deref()).await? {
+                writeln!(out, "{}", item_json(&item))?;
+            }
+        }
+        ParkedCommand::Show {
+            consumer,
+            parked_id,
+        } => {
+            let item = sources.parked.get(&consumer, &parked_id).await?.ok_or(
+                ParkingError::NotParked {
+                    consumer,
+                    parked_id,
+                },
+            )?;
+            writeln!(out, "{}", item_json(&item))?;
+        }
+        ParkedCommand::Replay {
+            consumer,
+            parked_id,
+            all,
+            only,
+        } => {
+            let consumers = sources.consumers().await?;
+            let targets: Vec<(String, String)> = match (consumer, parked_id) {
+                (Some(consumer), Some(parked_id)) if !all => vec![(consumer, parked_id)],
+                _ => sources
+                    .parked
+                    .list(only.as_deref())
+                    .await?
+                    .iter()
+                    .map(|item| (item.consumer.clone(), item.parked_id()))
+                    .collect(),
+            };
+            // One failing item does not stop the others; the exit code reports the first.
+            let mut first_error = None;
+            for (consumer, parked_id) in targets {
+                match parking::replay(
+                    &sources.parked,
+                    &sources.log,
+                    &*consumers,
+                    &consumer,
+                    &parked_id,
+                )
+                .await
+                {
+                    Ok(item) => {
+                        let mut line = item_json(&item);
+                        line["replayed"] = json!(true);
+                        writeln!(out, "{line}")?;
+                    }
+                    Err(error) => {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"consumer": consumer, "parkedId": parked_id, "replayed": false, "error": error.to_string()})
+                        )?;
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            if let Some(error) = first_error {
+                out.flush()?;
+                return Err(error.into());
+            }
+        }
+        ParkedCommand::Discard {
+            consumer,
+            parked_id,
+            reason,
+        } => {
+            let item = parking::discard(&sources.parked, &consumer, &parked_id, &reason).await?;
+            let mut line = item_json(&item);
+            line["discarded"] = json!(reason);
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn item_json(item: &parking::Parked) -> serde_json::Value {
+    let mut line = json!(item);
+    line["parkedId"] = json!(item.parked_id());
+    line
+}
+
+/// The queue and its DLQ: from the arguments, else the environment, else by name.
+async fn redrive_urls(sources: &Sources, args: &RedriveArgs) -> Result<(String, String), Exit> {
+    let queue = match args.queue.as_str() {
+        "notifications" => Queue::Notifications,
+        "payments" => Queue::Payments,
+        "live" => Queue::Live,
+        other => {
+            return Err(ParkingError::BadInput(format!(
+                "no queue is called {other:?}; queues: notifications, payments, live"
+            ))
+            .into());
+        }
+    };
+    let env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+    let name = env(queue.name_env()).unwrap_or_else(|| queue.default_name().to_owned());
+    let dlq_name = format!("{}-dlq.fifo", name.strip_suffix(".fifo").unwrap_or(&name));
+    let dlq_env = match queue {
+        Queue::Notifications => "NOTIFICATIONS_DLQ_URL",
+        Queue::Payments => "PAYMENTS_DLQ_URL",
+        Queue::Live => "LIVE_DLQ_URL",
+    };
+    let lookup = |name: String| async move {
+        sources
+            .sqs
+            .get_queue_url()
+            .queue_name(&name)
+            .send()
+            .await
+            .ok()
+            .and_then(|found| found.queue_url)
+            .ok_or_else(|| {
+                Exit::from(ParkingError::BadInput(format!(
+                    "no queue named {name} was found: give its URL"
+                )))
+            })
+    };
+    let queue_url = match args.queue_url.clone().or_else(|| env(queue.url_env())) {
+        Some(url) => url,
+        None => lookup(name).await?,
+    };
+    let dlq_url = match args.dlq_url.clone().or_else(|| env(dlq_env)) {
+        Some(url) => url,
+        None => lookup(dlq_name).await?,
+    };
+    Ok((queue_url, dlq_url))
 }
 
 fn print_reports(out: &mut impl Write, reports: &[Report]) -> std::io::Result<usize> {

@@ -6,8 +6,11 @@
 //! The core is pure over the event store's ports ([`event_store::EventLog`], and
 //! [`event_store::EventsOfType`] for exports by type), so it runs over the in-memory twin in
 //! tests; only [`dynamodb`] (a Scan for every aggregate id) and the rebuild touch DynamoDB
-//! directly. Must not depend on HTTP, Lambda or SQS. Audits only read; the one writer,
+//! directly. Must not depend on HTTP or Lambda. Audits only read; the one writer,
 //! [`export::import`], goes through the store's conditional append and never overwrites.
+//!
+//! The CLI also operates what the consumers gave up on (`auction-admin parked`, `redrive`)
+//! through the `parking` crate, which is where SQS and the consumers' code come in.
 
 pub mod cli;
 pub mod dynamodb;

@@ -97,6 +97,14 @@ pub struct Sources {
     pub aliases: ViewAliases,
     /// The live tables when no alias was ever stored (the environment's).
     pub fallback: ViewTables,
+    /// What the consumers gave up on, for `auction-admin parked`.
+    pub parked: parking::DynamoDbParked,
+    /// For `auction-admin redrive`.
+    pub sqs: aws_sdk_sqs::Client,
+    /// Where `auction-admin parked replay` redelivers: `None` builds them from the environment
+    /// on first use, so that audits need no queue.
+    pub consumers: Option<std::sync::Arc<parking::Consumers>>,
+    pub sdk: aws_config::SdkConfig,
 }
 
 /// What a rebuild did.
@@ -288,7 +296,23 @@ impl Sources {
             log: DynamoDbStore::new(dynamodb.clone(), event_store::TableNames::from_env()),
             aliases: ViewAliases::from_env(dynamodb.clone()),
             fallback: ViewTables::from_env(),
+            parked: parking::DynamoDbParked::from_env(dynamodb.clone()),
+            sqs: aws_sdk_sqs::Client::new(config),
+            consumers: None,
+            sdk: config.clone(),
             dynamodb,
+        }
+    }
+
+    /// The consumers a replay redelivers to.
+    pub async fn consumers(
+        &self,
+    ) -> Result<std::sync::Arc<parking::Consumers>, parking::ParkingError> {
+        match &self.consumers {
+            Some(consumers) => Ok(std::sync::Arc::clone(consumers)),
+            None => Ok(std::sync::Arc::new(
+                parking::Consumers::from_env(&self.sdk).await?,
+            )),
         }
     }
 }

@@ -401,6 +401,12 @@ where
                         causation_id: context.command_id.clone(),
                         actor: context.actor.clone(),
                         idempotency_key: context.idempotency_key.as_ref().map(|k| k.key.clone()),
+                        // Stored with the commit itself, so that a reuse of the key is
+                        // recognised even when the idempotency record is missing.
+                        request_fingerprint: context
+                            .idempotency_key
+                            .as_ref()
+                            .map(|k| k.fingerprint.clone()),
                     },
                 }
                 .to_raw()
@@ -539,7 +545,8 @@ where
     }
 
     /// The decision emitted nothing: the command took effect before. With a key, find what it
-    /// appended (its record may be missing if the process died between append and record).
+    /// appended (its record may be missing if the process died between append and record), and
+    /// refuse it if that was another request under the same key.
     async fn already_done(
         &self,
         aggregate_id: AuctionId,
@@ -559,6 +566,7 @@ where
                     meter,
                 )
                 .await?;
+            same_request(context, &found)?;
             if let (Some(first), Some(last), Some(key)) =
                 (found.first(), found.last(), &context.idempotency_key)
             {
@@ -584,6 +592,9 @@ where
         })
     }
 
+    /// Lost the race for a version to an event carrying this command's key or event id. By
+    /// key, it may be a concurrent request with another body under the same key: the commit is
+    /// found and compared like any other "already done".
     async fn own_earlier_attempt(
         &self,
         aggregate_id: AuctionId,
@@ -612,6 +623,31 @@ where
                 cost: Cost::default(),
             }),
         }
+    }
+}
+
+/// Whether the commit found under this command's key was made by the same request: every path
+/// that answers "already done" asks this, so a key reused on another body is refused even when
+/// the decision emitted nothing or the record is gone. A commit written before fingerprints were
+/// stored with events carries none and counts as the same request: that is what the store
+/// answered for it before, and its record (when there is one) still compares.
+fn same_request(context: &CommandContext, commit: &[StoredEvent]) -> Result<(), StoreError> {
+    let ours = context
+        .idempotency_key
+        .as_ref()
+        .map(|k| k.fingerprint.as_str());
+    let other = commit.iter().any(|event| {
+        event
+            .envelope
+            .metadata
+            .request_fingerprint
+            .as_deref()
+            .is_some_and(|stored| Some(stored) != ours)
+    });
+    if other {
+        Err(StoreError::IdempotencyKeyReused)
+    } else {
+        Ok(())
     }
 }
 

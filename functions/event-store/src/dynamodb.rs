@@ -886,6 +886,7 @@ mod tests {
                             id: UserId::try_from("bob").unwrap(),
                         },
                         idempotency_key: Some("key-1".to_owned()),
+                        request_fingerprint: None,
                     },
                 })
                 .collect(),

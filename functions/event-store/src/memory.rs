@@ -3,7 +3,7 @@
 //! counting; capacity units are reported as zero.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use auction_events::AuctionId;
 use chrono::{DateTime, Utc};
@@ -27,6 +27,9 @@ struct Tables {
     lost_responses: u32,
     /// Writes that took effect: events appended, snapshots and idempotency records put.
     writes: usize,
+    /// Appends still to wait at `rendezvous` before they write, and the barrier they meet at.
+    rendezvous_appends: usize,
+    rendezvous: Option<Arc<tokio::sync::Barrier>>,
 }
 
 #[derive(Debug, Default)]
@@ -82,6 +85,15 @@ impl InMemoryStore {
             .get(&aggregate_id)
             .map(|log| log.iter().filter(|e| keep(e)).cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Makes the next `appends` appends wait for each other before any of them writes, so that
+    /// commands running at once have all decided on the same state: a race for one version, on
+    /// every run, which real concurrency produces only some of the time.
+    pub fn rendezvous_next_appends(&self, appends: usize) {
+        let mut tables = self.tables();
+        tables.rendezvous_appends = appends;
+        tables.rendezvous = Some(Arc::new(tokio::sync::Barrier::new(appends)));
     }
 
     /// Makes the next `appends` appends commit and then fail as a lost response would.
@@ -141,6 +153,18 @@ impl EventLog for InMemoryStore {
 
     async fn append(&self, events: &[StoredEvent], meter: &Meter) -> Result<(), StoreError> {
         meter.record(Purpose::Append, ONE_WRITE);
+        let barrier = {
+            let mut tables = self.tables();
+            if tables.rendezvous_appends > 0 {
+                tables.rendezvous_appends -= 1;
+                tables.rendezvous.clone()
+            } else {
+                None
+            }
+        };
+        if let Some(barrier) = barrier {
+            barrier.wait().await;
+        }
         let mut tables = self.tables();
         if tables.contended_appends > 0 {
             tables.contended_appends -= 1;

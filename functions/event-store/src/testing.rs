@@ -91,6 +91,7 @@ pub fn typed_history(
                     name: "test".to_owned(),
                 },
                 idempotency_key: None,
+                request_fingerprint: None,
             },
         })
         .collect();

@@ -1,76 +1,201 @@
-//! The broadcaster: a consumer of the Events table's stream (a Lambda in AWS, a mapping of the
-//! local trigger runner) that pushes each update to the connections watching its auction.
+//! The broadcaster: the consumer of the live queue (`live.fifo`, filled by the publisher; a
+//! Lambda in AWS, a mapping of the local trigger runner) that pushes each update to the
+//! connections watching its auction. It reads a queue, not the Events stream, so that the
+//! stream keeps two readers per shard (docs/fan-out.md, "Two readers per shard").
 
 use std::collections::HashSet;
+use std::time::Duration;
 
-use auction_events::{AuctionEvent, AuctionId};
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use auction_events::{AuctionEvent, EventEnvelope};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use event_store::{EventLog, Meter, Snapshots, state_at};
-use futures_util::future::join_all;
-use stream_records::{Failures, aggregate_of, stored_event};
+use futures_util::{StreamExt, stream};
+use tracing::{Instrument, Span};
 
 use crate::error::LiveError;
 use crate::push::{Push, PushError};
 use crate::session;
-use crate::subscriptions::Subscriptions;
+use crate::subscriptions::{ConnectionId, Subscriptions};
 use crate::update::update;
 
-/// Pushes the updates of a batch of stream records, in record order.
-///
-/// A record fails (and is retried, with everything after it of the same auction in this batch)
-/// when it cannot be read, the log or the connections table cannot be read, or a push fails
-/// for another reason than the connection being gone. A retried record pushes its update again
-/// to every watcher: clients drop what they already have by its version. A connection that
-/// answers 410 Gone is forgotten. Returns [`LiveError::BatchFailed`] when every record failed.
+/// How the broadcaster fans one update out to an auction's watchers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fanout {
+    /// Pushes (and forgets of gone connections) in flight at once for one message. Watchers of
+    /// a popular auction can number thousands; the management API throttles per account.
+    pub concurrency: usize,
+    /// Rounds of pushes per message: the first to every watcher, each later one only to the
+    /// connections whose push failed in the round before.
+    pub rounds: u32,
+    /// The pause before the second round; it doubles for every later one.
+    pub backoff: Duration,
+}
+
+/// The bound when `LIVE_PUSH_CONCURRENCY` is unset.
+pub const DEFAULT_PUSH_CONCURRENCY: usize = 16;
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_PUSH_CONCURRENCY,
+            rounds: 3,
+            backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Pushes the updates of a batch of the live queue's messages, in order, with the fan-out of
+/// [`crate::config::fanout`] (`LIVE_PUSH_CONCURRENCY`, else the defaults).
 pub async fn handle<S, P, L>(
     subscriptions: &S,
     push: &P,
     log: &L,
-    event: Event,
-) -> Result<DynamoDbEventResponse, LiveError>
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, LiveError>
 where
     S: Subscriptions,
     P: Push,
     L: EventLog + Snapshots,
 {
-    let mut failures = Failures::new();
-    let mut failed_auctions: HashSet<AuctionId> = HashSet::new();
+    handle_with(&crate::config::fanout(), subscriptions, push, log, event).await
+}
+
+/// Pushes the updates of a batch of the live queue's messages (each the publisher's message
+/// for one event: its stored envelope), in batch order, at most `fanout.concurrency` pushes at
+/// a time, and reports the messages that failed (`ReportBatchItemFailures`).
+///
+/// A message fails (and is received again, then reaches the DLQ and is parked after the
+/// queue's receives) when its body is not a readable event, the log or the connections table
+/// cannot be read, or no watcher could be reached (the management API is out). Once a message
+/// of a group (the auction) fails, the group's later messages in the batch are reported failed
+/// unhandled, as FIFO order requires: a watcher never gets an auction's updates out of order.
+/// A retried message pushes its update again to every watcher: clients drop what they already
+/// have by its version. A connection that answers 410 Gone is forgotten. A connection whose
+/// push fails while others' succeed is retried alone (`fanout.rounds`); if it still fails it
+/// misses this update and the message succeeds, so one sick socket neither holds back its
+/// auction's updates for everyone nor parks the message.
+///
+/// Messages are handled one after another, not group by group at once, so that
+/// `fanout.concurrency` bounds the pushes of the whole invocation.
+///
+/// Returns [`LiveError::MissingMessageId`] when a message has no id, and
+/// [`LiveError::BatchFailed`] when every message failed.
+pub async fn handle_with<S, P, L>(
+    fanout: &Fanout,
+    subscriptions: &S,
+    push: &P,
+    log: &L,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, LiveError>
+where
+    S: Subscriptions,
+    P: Push,
+    L: EventLog + Snapshots,
+{
+    let mut response = SqsBatchResponse::default();
+    let mut failed_groups: HashSet<String> = HashSet::new();
     let mut first_error = None;
-    for record in &event.records {
-        let auction = aggregate_of(record);
-        if auction.is_some_and(|id| failed_auctions.contains(&id)) {
-            failures.fail(record);
+    let messages = event.records.len();
+    for message in &event.records {
+        let id = message
+            .message_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .ok_or(LiveError::MissingMessageId)?;
+        let group = group_of(message, &id);
+        let decoded = decode(&id, message);
+        let span = message_span(&id, decoded.as_ref().ok());
+        if failed_groups.contains(&group) {
+            span.in_scope(|| {
+                tracing::warn!(
+                    "not handled: an earlier message of its auction failed in this batch"
+                );
+            });
+            response.add_failure(id);
             continue;
         }
-        if let Err(error) = broadcast(subscriptions, push, log, record).await {
-            tracing::warn!(record = %record.event_id, %error, "could not push a record's update");
-            failures.fail(record);
-            failed_auctions.extend(auction);
+        let outcome = match decoded {
+            Ok(envelope) => {
+                broadcast(fanout, subscriptions, push, log, &envelope)
+                    .instrument(span.clone())
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = outcome {
+            span.in_scope(|| {
+                tracing::warn!(%error, "could not push a message's update; reported failed");
+            });
+            response.add_failure(id);
+            failed_groups.insert(group);
             first_error.get_or_insert(error);
         }
     }
     if let Some(error) = first_error
-        && failures.len() == event.records.len()
+        && response.batch_item_failures.len() == messages
     {
         return Err(LiveError::BatchFailed(error.to_string()));
     }
-    Ok(failures.into_response())
+    Ok(response)
+}
+
+/// The event a message carries: its body is the event's stored envelope, upcast here.
+fn decode(id: &str, message: &SqsMessage) -> Result<EventEnvelope, LiveError> {
+    let undecodable = |reason: String| LiveError::Undecodable {
+        message_id: id.to_owned(),
+        reason,
+    };
+    let body = message
+        .body
+        .as_deref()
+        .ok_or_else(|| undecodable("the message has no body".to_owned()))?;
+    EventEnvelope::from_json(body).map_err(|e| undecodable(e.to_string()))
+}
+
+/// FIFO order holds within a message group (the auction); Lambda passes the group id in the
+/// message's system attributes. A message without one is a group of its own.
+fn group_of(message: &SqsMessage, id: &str) -> String {
+    message
+        .attributes
+        .get("MessageGroupId")
+        .cloned()
+        .or_else(|| {
+            message
+                .message_attributes
+                .get("aggregateId")
+                .and_then(|value| value.string_value.clone())
+        })
+        .unwrap_or_else(|| id.to_owned())
+}
+
+/// The span every log line of a message carries: the event's ids when the body is readable.
+fn message_span(id: &str, envelope: Option<&EventEnvelope>) -> Span {
+    match envelope {
+        Some(envelope) => tracing::info_span!(
+            "message",
+            message_id = id,
+            correlation_id = envelope.metadata.correlation_id.as_str(),
+            event_id = %envelope.event_id,
+            aggregate_id = %envelope.aggregate_id,
+            version = envelope.version,
+            event_type = envelope.event_type(),
+        ),
+        None => tracing::info_span!("message", message_id = id),
+    }
 }
 
 async fn broadcast<S, P, L>(
+    fanout: &Fanout,
     subscriptions: &S,
     push: &P,
     log: &L,
-    record: &EventRecord,
+    envelope: &EventEnvelope,
 ) -> Result<(), LiveError>
 where
     S: Subscriptions,
     P: Push,
     L: EventLog + Snapshots,
 {
-    let stored = stored_event(record).map_err(|e| LiveError::InvalidMessage(e.to_string()))?;
-    let envelope = stored.decode()?;
     if !may_update(&envelope.event) {
         return Ok(());
     }
@@ -91,38 +216,94 @@ where
             version: envelope.version,
         });
     }
-    let Some(message) = update(&envelope, &after) else {
+    let Some(message) = update(envelope, &after) else {
         return Ok(());
     };
     let text = message.to_json();
-    // Every watcher at once; each connection still gets its updates in record order, because
-    // the next record waits for this one.
-    let results = join_all(
-        watchers
-            .iter()
-            .map(|connection| push.push(connection, &text)),
-    )
-    .await;
-    let mut unavailable = None;
-    for (connection, result) in watchers.iter().zip(results) {
-        match result {
-            Ok(()) => {}
-            Err(PushError::Gone) => {
-                tracing::info!(%connection, "the connection is gone; forgetting it");
-                if let Err(error) = session::disconnect(subscriptions, connection).await {
-                    // Its items expire anyway; the next push finds it gone again.
-                    tracing::warn!(%connection, %error, "could not forget a gone connection");
-                }
+    // Each connection still gets its updates in message order: the next message waits for
+    // this one.
+    let outcome = fan_out(fanout, push, &watchers, &text).await;
+    forget(fanout, subscriptions, &outcome.gone).await;
+    match outcome.failed.first() {
+        Some((_, reason)) if outcome.delivered == 0 => Err(LiveError::Unreachable(reason.clone())),
+        Some(_) => {
+            for (connection, reason) in &outcome.failed {
+                tracing::warn!(%connection, %reason, "the connection missed this update");
             }
-            Err(PushError::Unavailable(reason)) => {
-                unavailable.get_or_insert(reason);
-            }
+            Ok(())
         }
-    }
-    match unavailable {
-        Some(reason) => Err(LiveError::Subscriptions(format!("a push failed: {reason}"))),
         None => Ok(()),
     }
+}
+
+/// What pushing one update to its watchers came to.
+#[derive(Debug, Default)]
+struct Outcome {
+    delivered: usize,
+    gone: Vec<ConnectionId>,
+    /// The connections still failing after every round, with their last failure.
+    failed: Vec<(ConnectionId, String)>,
+}
+
+/// Pushes `text` to every watcher, `fanout.concurrency` at a time, then again only to those
+/// whose push failed, for up to `fanout.rounds` rounds. When nobody was reached in the first
+/// round the management API is out, not one socket: no further round, the message fails and is
+/// retried whole.
+async fn fan_out<P: Push>(
+    fanout: &Fanout,
+    push: &P,
+    watchers: &[ConnectionId],
+    text: &str,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut pending: Vec<ConnectionId> = watchers.to_vec();
+    let mut pause = fanout.backoff;
+    for round in 0..fanout.rounds.max(1) {
+        if round > 0 {
+            if outcome.delivered == 0 {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            pause = pause.saturating_mul(2);
+        }
+        let results: Vec<(ConnectionId, Result<(), PushError>)> = stream::iter(pending)
+            .map(|connection| async move {
+                let result = push.push(&connection, text).await;
+                (connection, result)
+            })
+            .buffer_unordered(fanout.concurrency.max(1))
+            .collect()
+            .await;
+        pending = Vec::new();
+        outcome.failed.clear();
+        for (connection, result) in results {
+            match result {
+                Ok(()) => outcome.delivered += 1,
+                Err(PushError::Gone) => outcome.gone.push(connection),
+                Err(PushError::Unavailable(reason)) => {
+                    outcome.failed.push((connection.clone(), reason));
+                    pending.push(connection);
+                }
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+    }
+    outcome
+}
+
+/// Forgets the connections that answered 410 Gone, `fanout.concurrency` at a time.
+async fn forget<S: Subscriptions>(fanout: &Fanout, subscriptions: &S, gone: &[ConnectionId]) {
+    stream::iter(gone)
+        .for_each_concurrent(fanout.concurrency.max(1), |connection| async move {
+            tracing::info!(%connection, "the connection is gone; forgetting it");
+            if let Err(error) = session::disconnect(subscriptions, connection).await {
+                // Its items expire anyway; the next push finds it gone again.
+                tracing::warn!(%connection, %error, "could not forget a gone connection");
+            }
+        })
+        .await;
 }
 
 /// Whether watchers may see a change, before anything is read for it.

@@ -4,8 +4,9 @@
 //!   client can drop stale or duplicate pushes;
 //! - [`update`]: the update an event makes, from the event and the state it produced (pure);
 //! - [`session`]: what a connection's connect, messages and disconnect do to [`Subscriptions`];
-//! - [`broadcast`]: the Events stream consumer that pushes each update to the auction's
-//!   watchers through a [`Push`] port, dropping connections that answer 410 Gone;
+//! - [`broadcast`]: the live queue's consumer (the publisher's messages of the events watchers
+//!   see) that pushes each update to the auction's watchers through a [`Push`] port, dropping
+//!   connections that answer 410 Gone;
 //! - [`gateway`]: the API Gateway WebSocket API's integration (`$connect`, `$default`,
 //!   `$disconnect`), and [`cognito`]: the `$connect` token verified against the user pool.
 //!
@@ -31,7 +32,7 @@ pub mod session;
 mod subscriptions;
 pub mod update;
 
-pub use broadcast::handle;
+pub use broadcast::{DEFAULT_PUSH_CONCURRENCY, Fanout, handle, handle_with};
 pub use dynamodb::DynamoDbSubscriptions;
 pub use error::LiveError;
 pub use memory::{InMemoryPush, InMemorySubscriptions};

@@ -97,11 +97,14 @@ impl Subscriptions for InMemorySubscriptions {
     }
 }
 
-/// Records every push; connections can be made gone, and the whole port unavailable.
+/// Records every push; connections can be made gone or to fail a number of times, and the whole
+/// port unavailable.
 #[derive(Debug, Default)]
 pub struct InMemoryPush {
     sent: Mutex<Vec<(ConnectionId, String)>>,
     gone: Mutex<BTreeSet<ConnectionId>>,
+    failing: Mutex<BTreeMap<ConnectionId, u32>>,
+    attempts: Mutex<BTreeMap<ConnectionId, u32>>,
     unavailable: Mutex<bool>,
 }
 
@@ -124,6 +127,16 @@ impl InMemoryPush {
         lock(&self.gone).insert(connection.clone());
     }
 
+    /// The next `times` pushes to `connection` fail as unavailable; `u32::MAX`: all of them.
+    pub fn fail(&self, connection: &ConnectionId, times: u32) {
+        lock(&self.failing).insert(connection.clone(), times);
+    }
+
+    /// How many pushes to `connection` were tried, failed ones included.
+    pub fn attempts(&self, connection: &ConnectionId) -> u32 {
+        lock(&self.attempts).get(connection).copied().unwrap_or(0)
+    }
+
     pub fn set_unavailable(&self, unavailable: bool) {
         *lock(&self.unavailable) = unavailable;
     }
@@ -131,6 +144,11 @@ impl InMemoryPush {
 
 impl Push for InMemoryPush {
     async fn push(&self, connection: &ConnectionId, message: &str) -> Result<(), PushError> {
+        *lock(&self.attempts).entry(connection.clone()).or_default() += 1;
+        if let Some(left) = lock(&self.failing).get_mut(connection).filter(|n| **n > 0) {
+            *left = left.saturating_sub(u32::from(*left != u32::MAX));
+            return Err(PushError::Unavailable(format!("{connection} is failing")));
+        }
         if *lock(&self.unavailable) {
             return Err(PushError::Unavailable("the push port is down".to_owned()));
         }

@@ -13,7 +13,8 @@ pub enum PushError {
     /// The connection is closed (410 Gone): forget it; never retried.
     #[error("the connection is gone")]
     Gone,
-    /// The management API failed or could not be reached: retry the record.
+    /// The management API failed or could not be reached: retry the push (the message, when
+    /// nobody was reached).
     #[error("the push failed: {0}")]
     Unavailable(String),
 }

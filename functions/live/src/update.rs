@@ -116,6 +116,7 @@ mod tests {
                             name: "test".to_owned(),
                         },
                         idempotency_key: None,
+                        request_fingerprint: None,
                     },
                     event,
                 };

@@ -1,20 +1,23 @@
 //! The broadcaster and the sessions on the in-memory twins: histories decided by the real
-//! domain, delivered as the stream records DynamoDB would write.
+//! domain, delivered as the live queue's messages the publisher would send (body: the stored
+//! envelope; group: the auction).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use auction_domain::{PlaceBid, decide_create, decide_place_bid};
 use auction_events::{AuctionId, BidId};
-use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::TimeDelta;
 use event_store::testing::{self, epoch, eur, lamp_auction, user};
 use event_store::{CommandContext, InMemoryStore, SnapshotPolicy, Store, StoredEvent};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use live::{
-    ConnectionId, InMemoryPush, InMemorySubscriptions, LiveError, MAX_SUBSCRIPTIONS, ServerMessage,
-    Subscriptions, handle, session,
+    ConnectionId, Fanout, InMemoryPush, InMemorySubscriptions, LiveError, MAX_SUBSCRIPTIONS, Push,
+    PushError, ServerMessage, Subscriptions, handle, handle_with, session,
 };
 use serde_json::Value;
-use stream_records::insert_record;
 use uuid::Uuid;
 
 fn context(actor: &str) -> CommandContext {
@@ -49,14 +52,36 @@ async fn auction_with_bids(store: &Store<InMemoryStore>, bids: usize) -> Auction
     auction_id
 }
 
-fn batch(events: &[StoredEvent]) -> Event {
-    let mut event = Event::default();
-    event.records = events
-        .iter()
-        .zip(1..)
-        .map(|(stored, sequence)| insert_record(stored, sequence).unwrap())
-        .collect();
+/// The id the tests give the message of an event: its auction and version.
+fn message_id(stored: &StoredEvent) -> String {
+    format!("{}#{}", stored.envelope.aggregate_id, stored.version())
+}
+
+/// The publisher's message for `stored` as Lambda delivers it: the stored envelope as the
+/// body, the auction as the message group.
+fn message(stored: &StoredEvent) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some(message_id(stored));
+    message.body = Some(serde_json::to_string(&stored.envelope).unwrap());
+    message.attributes.insert(
+        "MessageGroupId".to_owned(),
+        stored.envelope.aggregate_id.to_string(),
+    );
+    message
+}
+
+fn batch(events: &[StoredEvent]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = events.iter().map(message).collect();
     event
+}
+
+fn failed(response: &SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
 }
 
 fn versions(messages: &[String]) -> Vec<u64> {
@@ -119,7 +144,7 @@ async fn each_watcher_gets_every_bid_of_its_auction_in_version_order_and_nothing
 }
 
 #[tokio::test]
-async fn a_gone_connection_is_forgotten_and_does_not_fail_the_record() {
+async fn a_gone_connection_is_forgotten_and_does_not_fail_the_message() {
     let store = new_store();
     let auction_id = auction_with_bids(&store, 1).await;
     let subscriptions = InMemorySubscriptions::new();
@@ -144,7 +169,7 @@ async fn a_gone_connection_is_forgotten_and_does_not_fail_the_record() {
 }
 
 #[tokio::test]
-async fn when_pushes_fail_every_record_fails_and_the_batch_is_retried() {
+async fn when_pushes_fail_every_message_fails_and_the_batch_is_retried() {
     let store = new_store();
     let auction_id = auction_with_bids(&store, 2).await;
     let subscriptions = InMemorySubscriptions::new();
@@ -160,32 +185,266 @@ async fn when_pushes_fail_every_record_fails_and_the_batch_is_retried() {
     assert!(matches!(error, LiveError::BatchFailed(_)), "{error}");
 }
 
+/// Two pushes at a time, three rounds, no pause between them (the pause is not what is tested).
+fn fanout() -> Fanout {
+    Fanout {
+        concurrency: 2,
+        rounds: 3,
+        backoff: Duration::ZERO,
+    }
+}
+
+/// A push port that yields while a push is in flight and remembers how many were in flight at
+/// once.
+#[derive(Default)]
+struct Crowded {
+    inner: InMemoryPush,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Push for Crowded {
+    async fn push(&self, connection: &ConnectionId, message: &str) -> Result<(), PushError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        // Let every other push that may start, start.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        let result = self.inner.push(connection, message).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+}
+
 #[tokio::test]
-async fn after_a_failed_record_its_auctions_later_records_fail_too_so_order_holds() {
-    // Given the first record of a batch cannot be read
+async fn an_update_for_many_watchers_is_pushed_with_no_more_than_the_bound_in_flight() {
+    // Given nine watchers of an auction with one bid
+    let store = new_store();
+    let auction_id = auction_with_bids(&store, 1).await;
+    let subscriptions = InMemorySubscriptions::new();
+    let mut watchers = Vec::new();
+    for n in 0..9 {
+        watchers.push(watching(&subscriptions, &format!("w{n}"), auction_id).await);
+    }
+    let push = Crowded::default();
+
+    // When the bid is broadcast with a bound of two
+    let response = handle_with(
+        &fanout(),
+        &subscriptions,
+        &push,
+        store.backend(),
+        batch(&store.backend().events(auction_id)),
+    )
+    .await
+    .unwrap();
+
+    // Then every watcher got it, and never more than two pushes were in flight
+    assert!(response.batch_item_failures.is_empty());
+    for watcher in &watchers {
+        assert_eq!(versions(&push.inner.sent_to(watcher)), [3]);
+    }
+    assert_eq!(push.peak.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_connection_whose_push_fails_once_is_retried_alone_and_nobody_gets_the_update_twice() {
+    // Given ann and bob watching, and ann's next push failing
+    let store = new_store();
+    let auction_id = auction_with_bids(&store, 1).await;
+    let subscriptions = InMemorySubscriptions::new();
+    let push = InMemoryPush::new();
+    let ann = watching(&subscriptions, "ann", auction_id).await;
+    let bob = watching(&subscriptions, "bob", auction_id).await;
+    push.fail(&ann, 1);
+
+    // When the bid is broadcast
+    let response = handle_with(
+        &fanout(),
+        &subscriptions,
+        &push,
+        store.backend(),
+        batch(&store.backend().events(auction_id)),
+    )
+    .await
+    .unwrap();
+
+    // Then the message succeeds, ann got it on her second push and bob on his only one
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(versions(&push.sent_to(&ann)), [3]);
+    assert_eq!(versions(&push.sent_to(&bob)), [3]);
+    assert_eq!((push.attempts(&ann), push.attempts(&bob)), (2, 1));
+}
+
+#[tokio::test]
+async fn a_connection_that_keeps_failing_misses_its_updates_without_failing_them_for_the_others() {
+    // Given ann's pushes all failing, and bob watching too
     let store = new_store();
     let auction_id = auction_with_bids(&store, 2).await;
     let subscriptions = InMemorySubscriptions::new();
     let push = InMemoryPush::new();
     let ann = watching(&subscriptions, "ann", auction_id).await;
-    let events = store.backend().events(auction_id);
-    let mut event = batch(&events);
-    event.records[2].event_name = "MODIFY".to_owned();
+    let bob = watching(&subscriptions, "bob", auction_id).await;
+    push.fail(&ann, u32::MAX);
+
+    // When two bids are broadcast in one batch
+    let response = handle_with(
+        &fanout(),
+        &subscriptions,
+        &push,
+        store.backend(),
+        batch(&store.backend().events(auction_id)),
+    )
+    .await
+    .unwrap();
+
+    // Then no message fails, bob got both bids in order, and ann was tried three rounds a bid
+    // and is still a watcher
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(versions(&push.sent_to(&bob)), [3, 4]);
+    assert!(push.sent_to(&ann).is_empty());
+    assert_eq!(push.attempts(&ann), 2 * 3);
+    assert!(subscriptions.is_connected(&ann));
+}
+
+#[tokio::test]
+async fn when_no_watcher_can_be_reached_the_message_fails_at_once_without_further_rounds() {
+    // Given the management API down for ann's and bob's pushes alike
+    let store = new_store();
+    let auction_id = auction_with_bids(&store, 1).await;
+    let subscriptions = InMemorySubscriptions::new();
+    let push = InMemoryPush::new();
+    let ann = watching(&subscriptions, "ann", auction_id).await;
+    let bob = watching(&subscriptions, "bob", auction_id).await;
+    push.set_unavailable(true);
+
+    // When the bid is broadcast
+    let bid = store.backend().events(auction_id)[2..].to_vec();
+    let error = handle_with(
+        &fanout(),
+        &subscriptions,
+        &push,
+        store.backend(),
+        batch(&bid),
+    )
+    .await
+    .unwrap_err();
+
+    // Then the message (the whole batch) fails after one push each, to be retried whole
+    assert!(matches!(error, LiveError::BatchFailed(_)), "{error}");
+    assert_eq!((push.attempts(&ann), push.attempts(&bob)), (1, 1));
+}
+
+#[tokio::test]
+async fn an_unreadable_message_fails_with_its_auctions_later_messages_while_others_flow() {
+    // Given a batch of two auctions' bids, interleaved, whose first bid of the watched auction
+    // is not a readable event
+    let store = new_store();
+    let watched = auction_with_bids(&store, 2).await;
+    let other = auction_with_bids(&store, 1).await;
+    let subscriptions = InMemorySubscriptions::new();
+    let push = InMemoryPush::new();
+    let ann = watching(&subscriptions, "ann", watched).await;
+    let bob = watching(&subscriptions, "bob", other).await;
+    let (watched_bids, other_bid) = (
+        store.backend().events(watched)[2..].to_vec(),
+        store.backend().events(other)[2].clone(),
+    );
+    let mut event = batch(&[
+        watched_bids[0].clone(),
+        other_bid.clone(),
+        watched_bids[1].clone(),
+    ]);
+    event.records[0].body = Some(r#"{"not":"an event"}"#.to_owned());
 
     // When the batch is handled
     let response = handle(&subscriptions, &push, store.backend(), event)
         .await
         .unwrap();
 
-    // Then the bad record and the later bid of the same auction are reported, and nothing was
-    // pushed out of order
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone().unwrap())
-        .collect();
-    assert_eq!(failed, [format!("{:021}", 3), format!("{:021}", 4)]);
+    // Then the unreadable message and the later bid of its auction are reported failed, ann got
+    // nothing out of order, and bob got the other auction's bid
+    assert_eq!(
+        failed(&response),
+        [message_id(&watched_bids[0]), message_id(&watched_bids[1])]
+    );
     assert!(push.sent_to(&ann).is_empty());
+    assert_eq!(versions(&push.sent_to(&bob)), [3]);
+}
+
+#[tokio::test]
+async fn a_message_without_a_body_is_reported_failed_not_dropped() {
+    // Given a bid's message that lost its body, and a bid of another auction
+    let store = new_store();
+    let watched = auction_with_bids(&store, 1).await;
+    let other = auction_with_bids(&store, 1).await;
+    let subscriptions = InMemorySubscriptions::new();
+    let push = InMemoryPush::new();
+    watching(&subscriptions, "ann", watched).await;
+    let bid = store.backend().events(watched)[2].clone();
+    let mut event = batch(&[bid.clone(), store.backend().events(other)[2].clone()]);
+    event.records[0].body = None;
+
+    // When the batch is handled
+    let response = handle(&subscriptions, &push, store.backend(), event)
+        .await
+        .unwrap();
+
+    // Then that message alone is reported failed
+    assert_eq!(failed(&response), [message_id(&bid)]);
+}
+
+#[tokio::test]
+async fn when_nobody_watching_an_auction_can_be_reached_its_messages_fail_and_others_flow() {
+    // Given ann, the only watcher of one auction, unreachable for good, and bob watching another
+    let store = new_store();
+    let unreachable = auction_with_bids(&store, 2).await;
+    let other = auction_with_bids(&store, 1).await;
+    let subscriptions = InMemorySubscriptions::new();
+    let push = InMemoryPush::new();
+    let ann = watching(&subscriptions, "ann", unreachable).await;
+    let bob = watching(&subscriptions, "bob", other).await;
+    push.fail(&ann, u32::MAX);
+    let bids = store.backend().events(unreachable)[2..].to_vec();
+    let event = batch(&[
+        bids[0].clone(),
+        store.backend().events(other)[2].clone(),
+        bids[1].clone(),
+    ]);
+
+    // When the batch is handled
+    let response = handle_with(&fanout(), &subscriptions, &push, store.backend(), event)
+        .await
+        .unwrap();
+
+    // Then both bids of ann's auction are reported failed, after a single push to her (the
+    // second is not handled), and bob got his
+    assert_eq!(
+        failed(&response),
+        [message_id(&bids[0]), message_id(&bids[1])]
+    );
+    assert_eq!(push.attempts(&ann), 1);
+    assert_eq!(versions(&push.sent_to(&bob)), [3]);
+}
+
+#[tokio::test]
+async fn a_message_without_an_id_fails_the_whole_batch() {
+    let store = new_store();
+    let auction_id = auction_with_bids(&store, 1).await;
+    let mut event = batch(&store.backend().events(auction_id));
+    event.records[1].message_id = None;
+
+    let error = handle(
+        &InMemorySubscriptions::new(),
+        &InMemoryPush::new(),
+        store.backend(),
+        event,
+    )
+    .await
+    .unwrap_err();
+
+    assert!(matches!(error, LiveError::MissingMessageId), "{error}");
 }
 
 #[tokio::test]

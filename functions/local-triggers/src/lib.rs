@@ -13,6 +13,7 @@
 mod checkpoint;
 mod destination;
 mod error;
+pub mod faults;
 mod handler;
 mod queue;
 mod stream;

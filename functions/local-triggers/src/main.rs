@@ -81,8 +81,9 @@ async fn run() -> anyhow::Result<()> {
             names.trigger_checkpoints_table.clone(),
         ),
     };
-    // Both stream consumers report item failures and are version-gated, so bisecting and
-    // retrying is safe; a batch still failing goes to the on-failure queue for a human.
+    // The stream consumers (projector, publisher: two readers per shard, the most DynamoDB
+    // Streams serves without throttling) report item failures and are version-gated, so
+    // bisecting and retrying is safe; a batch still failing goes to the on-failure queue.
     let stream_mapping = |name: &str| {
         let mut mapping = StreamMapping::new(name, events_stream.clone());
         mapping.report_batch_item_failures = true;
@@ -95,14 +96,18 @@ async fn run() -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let mut mappings = JoinSet::new();
 
-    let views = Arc::new(projector::DynamoDbViews::aliased(
-        dynamodb.clone(),
-        projector::ViewAliases::new(dynamodb.clone(), names.read_model_aliases_table.clone()),
-        projector::ViewTables {
-            auction_views: names.auction_views_table.clone(),
-            user_bids: names.user_bids_table.clone(),
-        },
-    ));
+    let faults = local_triggers::faults::Faults::from_env();
+    let views = Arc::new(local_triggers::faults::FaultyProjections {
+        inner: projector::DynamoDbViews::aliased(
+            dynamodb.clone(),
+            projector::ViewAliases::new(dynamodb.clone(), names.read_model_aliases_table.clone()),
+            projector::ViewTables {
+                auction_views: names.auction_views_table.clone(),
+                user_bids: names.user_bids_table.clone(),
+            },
+        ),
+        faults: faults.clone(),
+    });
     let log = Arc::new(DynamoDbStore::new(
         dynamodb.clone(),
         TableNames {
@@ -141,8 +146,19 @@ async fn run() -> anyhow::Result<()> {
         },
     );
 
-    // Live updates: pushed through the management endpoint the API server serves locally
-    // (API Gateway's in AWS), so the broadcaster is the very code the Lambda runs.
+    // The queue consumers report item failures; failed messages go to each queue's DLQ after
+    // its maxReceiveCount (the queues' redrive policy, as in AWS).
+    let queue_mapping = |name: &str, url: String| {
+        let mut mapping = QueueMapping::new(name, url);
+        mapping.report_batch_item_failures = true;
+        mapping.region.clone_from(&region);
+        mapping
+    };
+
+    // Live updates: the broadcaster reads the live queue the publisher fills, not the Events
+    // stream, which keeps two readers (docs/fan-out.md, "Two readers per shard"). It pushes
+    // through the management endpoint the API server serves locally (API Gateway's in AWS), so
+    // it is the very code the Lambda runs.
     let live_endpoint = live::config::endpoint().context(
         "LIVE_ENDPOINT_URL is not set: the local API server's base URL, where the broadcaster \
          pushes live updates (scripts/platform sets it)",
@@ -152,12 +168,15 @@ async fn run() -> anyhow::Result<()> {
         live::config::connections_table(),
     ));
     let push = Arc::new(live::ManagementApi::new(&sdk, &live_endpoint));
-    spawn_stream(
+    let live_url = queue_url(&sqs, "LIVE_QUEUE_URL", &names.live_queue)
+        .await
+        .context("finding the live queue")?;
+    spawn_queue(
         &mut mappings,
-        stream_mapping("broadcaster"),
-        &clients,
+        queue_mapping("broadcaster", live_url),
+        &sqs,
         &stop,
-        move |event: Event| {
+        move |event: SqsEvent| {
             let (subscriptions, push, log) = (
                 Arc::clone(&subscriptions),
                 Arc::clone(&push),
@@ -166,15 +185,6 @@ async fn run() -> anyhow::Result<()> {
             async move { live::handle(&*subscriptions, &*push, &*log, event).await }
         },
     );
-
-    // The queue consumers report item failures; failed messages go to each queue's DLQ after
-    // its maxReceiveCount (the queues' redrive policy, as in AWS).
-    let queue_mapping = |name: &str, url: String| {
-        let mut mapping = QueueMapping::new(name, url);
-        mapping.report_batch_item_failures = true;
-        mapping.region.clone_from(&region);
-        mapping
-    };
 
     let notifications_url = queue_url(&sqs, "NOTIFICATIONS_QUEUE_URL", &names.notifications_queue)
         .await
@@ -195,11 +205,22 @@ async fn run() -> anyhow::Result<()> {
     let payments_url = queue_url(&sqs, "PAYMENTS_QUEUE_URL", &names.payments_queue)
         .await
         .context("finding the payments queue")?;
-    let ports = Arc::new(
-        payment_saga::config::ports_from_env()
-            .await
-            .context("configuring the payment saga")?,
-    );
+    let lambda_ports = payment_saga::config::ports_from_env()
+        .await
+        .context("configuring the payment saga")?;
+    let ports = Arc::new(payment_saga::Ports {
+        payments: local_triggers::faults::FaultyProvider {
+            inner: lambda_ports.payments,
+            faults: faults.clone(),
+        },
+        store: lambda_ports.store,
+        ownership: lambda_ports.ownership,
+        sagas: lambda_ports.sagas,
+        clock: lambda_ports.clock,
+        sleep: lambda_ports.sleep,
+        retry: lambda_ports.retry,
+        commission: lambda_ports.commission,
+    });
     spawn_queue(
         &mut mappings,
         queue_mapping("payment-saga", payments_url),
@@ -210,6 +231,73 @@ async fn run() -> anyhow::Result<()> {
             async move { payment_saga::handle(&*ports, event).await }
         },
     );
+
+    // The parker, as in AWS: on the stream mappings' on-failure queue and on each DLQ, so that
+    // whatever a consumer gives up on becomes a Parked item within a poll.
+    let parked = Arc::new(parking::DynamoDbParked::new(
+        dynamodb.clone(),
+        names.parked_table.clone(),
+    ));
+    let stream_range = Arc::new(parking::DynamoDbStreamRange::new(clients.streams.clone()));
+    let origins = Arc::new(parking::Origins::from_env());
+    let notifications_dlq = queue_url(
+        &sqs,
+        "NOTIFICATIONS_DLQ_URL",
+        &local_stack::resources::dlq_name(&names.notifications_queue),
+    )
+    .await
+    .context("finding the notifications DLQ")?;
+    let payments_dlq = queue_url(
+        &sqs,
+        "PAYMENTS_DLQ_URL",
+        &local_stack::resources::dlq_name(&names.payments_queue),
+    )
+    .await
+    .context("finding the payments DLQ")?;
+    let live_dlq = queue_url(
+        &sqs,
+        "LIVE_DLQ_URL",
+        &local_stack::resources::dlq_name(&names.live_queue),
+    )
+    .await
+    .context("finding the live DLQ")?;
+    for (name, url) in [
+        ("parker-stream-failures", failures_url.clone()),
+        ("parker-notifications-dlq", notifications_dlq),
+        ("parker-payments-dlq", payments_dlq),
+        ("parker-live-dlq", live_dlq),
+    ] {
+        let (parked, stream_range, origins) = (
+            Arc::clone(&parked),
+            Arc::clone(&stream_range),
+            Arc::clone(&origins),
+        );
+        spawn_queue(
+            &mut mappings,
+            queue_mapping(name, url),
+            &sqs,
+            &stop,
+            move |event: SqsEvent| {
+                let (parked, stream_range, origins) = (
+                    Arc::clone(&parked),
+                    Arc::clone(&stream_range),
+                    Arc::clone(&origins),
+                );
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        parking::park(
+                            &*parked,
+                            &*stream_range,
+                            &origins,
+                            event,
+                            chrono::Utc::now(),
+                        )
+                        .await,
+                    )
+                }
+            },
+        );
+    }
 
     tracing::info!(stream = %events_stream, mappings = mappings.len(), "triggers running");
     let signals = tokio::spawn(stop_on_signal(stop.clone()));

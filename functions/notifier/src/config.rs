@@ -1,5 +1,7 @@
 //! What the Lambda main builds once at start-up from the standard AWS environment.
 
+use std::sync::OnceLock;
+
 use aws_config::BehaviorVersion;
 use event_store::{DynamoDbStore, TableNames};
 use tracing::Subscriber;
@@ -14,6 +16,27 @@ use crate::dynamodb::DynamoDbNotifications;
 /// same as the stack's `NOTIFICATIONS_TABLE` spec).
 pub const TABLE_ENV: &str = "NOTIFICATIONS_TABLE";
 pub const DEFAULT_TABLE: &str = "Notifications";
+
+/// The variable bounding how many notifications of one message are written at once, and the
+/// bound when it is unset, blank, zero or not a number. A sale notifies every bidder at once;
+/// sixteen PutItems in flight keep a large auction's fan-out well inside the table's on-demand
+/// throughput and the function's connection pool.
+pub const CONCURRENCY_ENV: &str = "NOTIFIER_CONCURRENCY";
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// The bound from `NOTIFIER_CONCURRENCY`, read once per process.
+pub fn concurrency() -> usize {
+    static CONCURRENCY: OnceLock<usize> = OnceLock::new();
+    *CONCURRENCY.get_or_init(|| concurrency_from(std::env::var(CONCURRENCY_ENV).ok()))
+}
+
+/// The bound from the variable's value.
+pub fn concurrency_from(value: Option<String>) -> usize {
+    value
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_CONCURRENCY)
+}
 
 /// The handler's two ports over DynamoDB: the event store's tables from `EVENTS_TABLE`,
 /// `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, the inbox from `NOTIFICATIONS_TABLE`.
@@ -47,4 +70,21 @@ where
         .with_env_filter(filter)
         .with_writer(writer)
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_concurrency_defaults_unless_a_positive_number_is_set() {
+        assert_eq!(concurrency_from(None), DEFAULT_CONCURRENCY);
+        assert_eq!(concurrency_from(Some("4".to_owned())), 4);
+        for nonsense in ["", " ", "0", "-1", "lots"] {
+            assert_eq!(
+                concurrency_from(Some(nonsense.to_owned())),
+                DEFAULT_CONCURRENCY
+            );
+        }
+    }
 }

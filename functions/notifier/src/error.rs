@@ -27,6 +27,15 @@ pub enum NotifierError {
         aggregate_id: AuctionId,
         version: u64,
     },
+    /// Some of an event's notifications could not be stored (`first` says why); the others
+    /// were. The handler reports the message failed; its redelivery writes every notification
+    /// again, and only the missing ones are stored (the writes are conditional on their ids).
+    #[error("{failed} of {recipients} notifications were not stored; the first: {first}")]
+    Undelivered {
+        failed: usize,
+        recipients: usize,
+        first: Box<NotifierError>,
+    },
     /// The Notifications table was throttled or unreachable. (handler: reported failed and
     /// retried; API: 503)
     #[error("the notifications table is unavailable: {0}")]

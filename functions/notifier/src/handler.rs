@@ -2,13 +2,28 @@
 
 use auction_events::EventEnvelope;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use futures_util::future::{join_all, try_join_all};
+use futures_util::future::join_all;
+use futures_util::{StreamExt, stream};
 use tracing::{Instrument, Span};
 
 use crate::context::AuctionContexts;
 use crate::error::NotifierError;
 use crate::inbox::{StoreNotification, Stored};
 use crate::notification::{needs_context, notifications};
+
+/// [`handle_with`] at the concurrency of [`crate::config::concurrency`]
+/// (`NOTIFIER_CONCURRENCY`, default [`crate::config::DEFAULT_CONCURRENCY`]).
+pub async fn handle<C, S>(
+    contexts: &C,
+    inbox: &S,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, NotifierError>
+where
+    C: AuctionContexts,
+    S: StoreNotification,
+{
+    handle_with(crate::config::concurrency(), contexts, inbox, event).await
+}
 
 /// Stores the notifications of every message in `event` and reports the messages that failed
 /// (`ReportBatchItemFailures`): a failed message is received again and reaches the DLQ after
@@ -17,11 +32,17 @@ use crate::notification::{needs_context, notifications};
 /// Message groups (one per auction) are handled concurrently, each in order; once a message of
 /// a group fails, the later messages of that group in the batch are reported failed unhandled,
 /// as FIFO order requires. A message that is not a readable event fails alone with its group.
-/// Redelivered and concurrently handled messages store nothing twice (the writes are
-/// conditional on the notification's id, which depends only on the event).
+///
+/// One message's notifications are written at most `concurrency` at a time, and every one of
+/// them is attempted even when another fails: a message fails only if one of its recipients'
+/// notifications could not be stored, and then only that recipient is missing. Redelivered and
+/// concurrently handled messages store nothing twice (the writes are conditional on the
+/// notification's id, which depends only on the event and the recipient), so a redelivery
+/// stores exactly the notifications that are missing.
 ///
 /// Errors only when a message has no id, so that Lambda retries the whole batch.
-pub async fn handle<C, S>(
+pub async fn handle_with<C, S>(
+    concurrency: usize,
     contexts: &C,
     inbox: &S,
     event: SqsEvent,
@@ -46,7 +67,7 @@ where
     let failed = join_all(
         groups
             .iter()
-            .map(|(_, messages)| handle_group(contexts, inbox, messages)),
+            .map(|(_, messages)| handle_group(concurrency, contexts, inbox, messages)),
     )
     .await;
     let mut response = SqsBatchResponse::default();
@@ -58,6 +79,7 @@ where
 
 /// The ids of the messages of one group that failed or were not handled.
 async fn handle_group<C, S>(
+    concurrency: usize,
     contexts: &C,
     inbox: &S,
     messages: &[(String, SqsMessage)],
@@ -79,7 +101,7 @@ where
         }
         let outcome = async {
             let envelope = decoded?;
-            notify(contexts, inbox, &envelope).await
+            notify(concurrency, contexts, inbox, &envelope).await
         }
         .instrument(span.clone())
         .await;
@@ -94,6 +116,7 @@ where
 }
 
 async fn notify<C, S>(
+    concurrency: usize,
     contexts: &C,
     inbox: &S,
     envelope: &EventEnvelope,
@@ -110,23 +133,60 @@ where
         .context_at(envelope.aggregate_id, envelope.version)
         .await?;
     let list = notifications(envelope, &context);
-    let stored = try_join_all(list.iter().map(|notification| inbox.store(notification))).await?;
-    for (notification, stored) in list.iter().zip(&stored) {
-        tracing::debug!(
-            recipient = %notification.recipient,
-            kind = notification.kind.as_str(),
-            already_there = *stored == Stored::AlreadyThere,
-            "notification stored"
-        );
+    // The futures are built first: a closure over `&Notification` inside `Stream::map` is
+    // higher-ranked, and rustc cannot prove such a future `Send` for every lifetime when the
+    // handler is spawned (the local runner spawns it).
+    let stores: Vec<_> = list
+        .iter()
+        .map(|notification| async move { (notification, inbox.store(notification).await) })
+        .collect();
+    let results: Vec<_> = stream::iter(stores)
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let (mut new, mut already_there) = (0, 0);
+    let mut failures = Vec::new();
+    for (notification, stored) in results {
+        match stored {
+            Ok(stored) => {
+                tracing::debug!(
+                    recipient = %notification.recipient,
+                    kind = notification.kind.as_str(),
+                    already_there = stored == Stored::AlreadyThere,
+                    "notification stored"
+                );
+                match stored {
+                    Stored::New => new += 1,
+                    Stored::AlreadyThere => already_there += 1,
+                }
+            }
+            Err(error) => {
+                tracing::warn!(
+                    recipient = %notification.recipient,
+                    kind = notification.kind.as_str(),
+                    %error,
+                    "notification not stored; the message's redelivery stores it"
+                );
+                failures.push(error);
+            }
+        }
     }
-    let new = stored.iter().filter(|s| **s == Stored::New).count();
     tracing::info!(
         recipients = list.len(),
         new,
-        already_there = list.len() - new,
+        already_there,
+        failed = failures.len(),
         "notified"
     );
-    Ok(())
+    let failed = failures.len();
+    match failures.into_iter().next() {
+        None => Ok(()),
+        Some(first) => Err(NotifierError::Undelivered {
+            failed,
+            recipients: list.len(),
+            first: Box::new(first),
+        }),
+    }
 }
 
 fn decode(id: &str, message: &SqsMessage) -> Result<EventEnvelope, NotifierError> {
@@ -195,13 +255,93 @@ mod tests {
     use std::collections::BTreeSet;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use auction_events::{Actor, AuctionId, BidId, BidPlaced, Currency, Metadata, Money, UserId};
+    use auction_events::{
+        Actor, AuctionCancelled, AuctionId, BidId, BidPlaced, Currency, Metadata, Money, UserId,
+    };
     use chrono::{TimeZone, Utc};
     use uuid::Uuid;
 
     use super::*;
     use crate::context::AuctionContext;
     use crate::memory::InMemoryNotifications;
+    use crate::notification::Notification;
+
+    /// An auction with `n` bidders, for events that notify each of them.
+    struct Crowd(usize);
+
+    impl AuctionContexts for Crowd {
+        async fn context_at(&self, _: AuctionId, _: u64) -> Result<AuctionContext, NotifierError> {
+            Ok(AuctionContext {
+                seller_id: user("sam"),
+                title: "Red bike".to_owned(),
+                bidders: (0..self.0).map(|n| user(&format!("bidder{n}"))).collect(),
+            })
+        }
+    }
+
+    /// The in-memory inbox behind a door: writes yield while in flight (the peak of writes in
+    /// flight at once is kept), and the writes for `failing` recipients fail while it is set.
+    #[derive(Default)]
+    struct Door {
+        inbox: InMemoryNotifications,
+        failing: std::sync::Mutex<BTreeSet<UserId>>,
+        writes: AtomicUsize,
+        in_flight: AtomicUsize,
+        peak: AtomicUsize,
+    }
+
+    impl Door {
+        fn fail_for(&self, users: &[&str]) {
+            *self.failing.lock().unwrap() = users.iter().map(|name| user(name)).collect();
+        }
+    }
+
+    impl StoreNotification for Door {
+        async fn store(&self, notification: &Notification) -> Result<Stored, NotifierError> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if self
+                .failing
+                .lock()
+                .unwrap()
+                .contains(&notification.recipient)
+            {
+                return Err(NotifierError::Unavailable("throttled".to_owned()));
+            }
+            self.inbox.store(notification).await
+        }
+    }
+
+    fn cancelled_message(message_id: &str, auction_id: AuctionId) -> SqsMessage {
+        let envelope = EventEnvelope {
+            event_id: Uuid::from_u128(99),
+            aggregate_id: auction_id,
+            version: 9,
+            occurred_at: Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap(),
+            event: AuctionCancelled {
+                cancelled_by: user("sam"),
+                reason: None,
+            }
+            .into(),
+            metadata: Metadata {
+                correlation_id: "corr-1".to_owned(),
+                causation_id: "cmd-1".to_owned(),
+                actor: Actor::User { id: user("sam") },
+                idempotency_key: None,
+                request_fingerprint: None,
+            },
+        };
+        message(
+            message_id,
+            auction_id,
+            serde_json::to_string(&envelope).unwrap(),
+        )
+    }
 
     /// Every auction has the same context; counts how often it was asked.
     struct FixedContext {
@@ -269,6 +409,7 @@ mod tests {
                 causation_id: "cmd-1".to_owned(),
                 actor: Actor::User { id: user("cat") },
                 idempotency_key: None,
+                request_fingerprint: None,
             },
         };
         message(
@@ -376,6 +517,78 @@ mod tests {
         // Then its message is reported failed and the other one is stored
         assert_eq!(failed(&response), ["m1"]);
         assert_eq!(inbox.inbox(&user("bob")).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_event_for_many_recipients_is_stored_with_no_more_than_the_bound_in_flight() {
+        // Given a cancellation that tells ten bidders
+        let door = Door::default();
+        let event = batch(vec![cancelled_message("m1", auction(1))]);
+
+        // When it is handled with a bound of three
+        let response = handle_with(3, &Crowd(10), &door, event).await.unwrap();
+
+        // Then all ten are told, never more than three writes at once
+        assert!(failed(&response).is_empty());
+        for n in 0..10 {
+            assert_eq!(door.inbox.inbox(&user(&format!("bidder{n}"))).len(), 1);
+        }
+        assert_eq!(door.peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_notice_that_fails_fails_its_message_alone_and_the_redelivery_stores_only_it() {
+        // Given a cancellation for five bidders, and bidder2's write failing
+        let door = Door::default();
+        door.fail_for(&["bidder2"]);
+        let event = batch(vec![
+            cancelled_message("m1", auction(1)),
+            cancelled_message("m2", auction(2)),
+        ]);
+
+        // When the batch is handled
+        let response = handle_with(2, &Crowd(5), &door, event.clone())
+            .await
+            .unwrap();
+
+        // Then both messages fail (bidder2 misses both notices), and every other bidder has both
+        assert_eq!(failed(&response), ["m1", "m2"]);
+        assert!(door.inbox.inbox(&user("bidder2")).is_empty());
+        for other in [0, 1, 3, 4] {
+            assert_eq!(door.inbox.inbox(&user(&format!("bidder{other}"))).len(), 2);
+        }
+
+        // And when the table recovers and the messages come again
+        door.fail_for(&[]);
+        let response = handle_with(2, &Crowd(5), &door, event).await.unwrap();
+
+        // Then bidder2 gets the two notices, and nobody has a notice twice
+        assert!(failed(&response).is_empty());
+        for n in 0..5 {
+            assert_eq!(door.inbox.inbox(&user(&format!("bidder{n}"))).len(), 2);
+        }
+    }
+
+    #[tokio::test]
+    async fn one_failing_recipient_does_not_stop_the_writes_for_the_others() {
+        // Given eight recipients, the first of whom cannot be written
+        let door = Door::default();
+        door.fail_for(&["bidder0"]);
+
+        // When their notice is handled one write at a time
+        let response = handle_with(
+            1,
+            &Crowd(8),
+            &door,
+            batch(vec![cancelled_message("m1", auction(1))]),
+        )
+        .await
+        .unwrap();
+
+        // Then the message fails, and every recipient was attempted
+        assert_eq!(failed(&response), ["m1"]);
+        assert_eq!(door.writes.load(Ordering::SeqCst), 8);
+        assert_eq!(door.inbox.inbox(&user("bidder7")).len(), 1);
     }
 
     #[tokio::test]

@@ -28,7 +28,7 @@ mod notification;
 pub use context::{AuctionContext, AuctionContexts, LogContexts};
 pub use dynamodb::DynamoDbNotifications;
 pub use error::NotifierError;
-pub use handler::handle;
+pub use handler::{handle, handle_with};
 pub use inbox::{ListNotifications, MAX_PAGE_SIZE, NotificationPage, StoreNotification, Stored};
 pub use memory::InMemoryNotifications;
 pub use notification::{Kind, Notification, needs_context, notification_id, notifications};

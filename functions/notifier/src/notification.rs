@@ -373,6 +373,7 @@ mod tests {
                     name: "test".to_owned(),
                 },
                 idempotency_key: None,
+                request_fingerprint: None,
             },
         }
     }

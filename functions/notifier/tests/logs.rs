@@ -89,6 +89,7 @@ fn outbid(id: &str, auction_id: AuctionId, version: u64) -> SqsMessage {
             causation_id: "cmd-1".to_owned(),
             actor: Actor::User { id: user("cat") },
             idempotency_key: None,
+            request_fingerprint: None,
         },
     };
     message(id, auction_id, serde_json::to_string(&envelope).unwrap())

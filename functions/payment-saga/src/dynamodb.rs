@@ -13,10 +13,12 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 
 use crate::error::SagaError;
-use crate::ports::SagaStates;
-use crate::saga::{Saga, SagaId};
+use crate::memory::is_stalled;
+use crate::ports::{SagaStates, StalledSagas};
+use crate::saga::{Saga, SagaId, Status};
 
 /// The table's default name, and the variable that overrides it.
 pub const DEFAULT_TABLE: &str = "PaymentSagas";
@@ -90,6 +92,54 @@ impl SagaStates for DynamoDbSagaStates {
     }
 }
 
+/// A Scan of the whole table, filtered on `status` by DynamoDB and on `updatedAt` here (from
+/// the state itself, not the attribute's text). The table holds one item per sale for ever, so
+/// a scan costs read capacity in proportion to every sale ever made: run it every few minutes,
+/// not every second. A sparse index on the unfinished sagas would make it a Query.
+impl StalledSagas for DynamoDbSagaStates {
+    async fn stalled(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Saga>, SagaError> {
+        let mut stalled = Vec::new();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#status IN (:running, :compensating)")
+                .expression_attribute_names("#status", attr::STATUS)
+                .expression_attribute_values(":running", status_value(Status::Running))
+                .expression_attribute_values(":compensating", status_value(Status::Compensating))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            for item in page.items() {
+                let saga = saga_from_item(item)?;
+                if is_stalled(&saga, before) {
+                    stalled.push(saga);
+                }
+            }
+            start_key = page.last_evaluated_key().cloned();
+            if start_key.is_none() {
+                break;
+            }
+        }
+        stalled.sort_by(|a, b| (a.updated_at, a.id.as_str()).cmp(&(b.updated_at, b.id.as_str())));
+        stalled.truncate(limit);
+        Ok(stalled)
+    }
+}
+
+/// A status as the `status` attribute holds it: its name in the state's JSON.
+fn status_value(status: Status) -> AttributeValue {
+    AttributeValue::S(
+        serde_json::to_value(status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    )
+}
+
 fn number(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -97,10 +147,6 @@ fn number(value: u64) -> AttributeValue {
 fn item_from_saga(saga: &Saga) -> Result<HashMap<String, AttributeValue>, SagaError> {
     let state = serde_json::to_string(saga)
         .map_err(|e| SagaError::StateRefused(format!("saga state does not serialize: {e}")))?;
-    let status = serde_json::to_value(saga.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
     Ok(HashMap::from([
         (
             attr::SAGA_ID.to_owned(),
@@ -108,7 +154,7 @@ fn item_from_saga(saga: &Saga) -> Result<HashMap<String, AttributeValue>, SagaEr
         ),
         (attr::REVISION.to_owned(), number(saga.revision)),
         (attr::STATE.to_owned(), AttributeValue::S(state)),
-        (attr::STATUS.to_owned(), AttributeValue::S(status)),
+        (attr::STATUS.to_owned(), status_value(saga.status)),
         (
             attr::AUCTION_ID.to_owned(),
             AttributeValue::S(saga.auction_id.to_string()),

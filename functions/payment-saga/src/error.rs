@@ -23,6 +23,11 @@ pub enum SagaError {
     /// from there; it surfaces only from [`crate::SagaStates::save`].
     #[error("saga {saga_id} was advanced by another consumer")]
     Conflict { saga_id: SagaId },
+    /// The invocation's retry budget ran out before the saga's next step could start: the
+    /// state is saved up to the last completed step. The message fails and is redelivered (or
+    /// the saga is resumed with [`crate::resume`]) and goes on from `step`.
+    #[error("saga {saga_id}: no time left in this invocation to start {step:?}")]
+    OutOfTime { saga_id: SagaId, step: Step },
     /// Other consumers kept advancing the saga while this one tried to. The message fails and is
     /// redelivered (by then the saga is usually finished, and the redelivery a no-op).
     #[error("saga {saga_id} is too busy: gave up after {attempts} conflicting writes")]
@@ -63,6 +68,7 @@ impl SagaError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Unavailable { .. }
+            | Self::OutOfTime { .. }
             | Self::Conflict { .. }
             | Self::Busy { .. }
             | Self::StateUnavailable(_) => true,

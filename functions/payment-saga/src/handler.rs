@@ -10,7 +10,7 @@ use auction_domain::{
 };
 use auction_events::Actor;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use event_store::{
     CommandContext, EventLog, IdempotencyKey, IdempotencyRecords, Meter, Snapshots, Store,
     StoreError,
@@ -25,8 +25,9 @@ use crate::message::{
 };
 use crate::ports::{
     Charge, Clock, OwnershipRegistry, OwnershipTransfer, PaymentProvider, Payout, PayoutReversal,
-    Receipt, Refund, SagaStates,
+    Receipt, Refund, SagaStates, Sleep,
 };
+use crate::retry::Retry;
 use crate::saga::{Next, Saga, SagaId, Start, Step, StepResult};
 
 /// The actor of every command the saga issues.
@@ -42,6 +43,10 @@ pub struct Ports<B, P, O, S> {
     pub ownership: O,
     pub sagas: S,
     pub clock: Arc<dyn Clock>,
+    /// How the handler waits between retries of a transiently failed step.
+    pub sleep: Arc<dyn Sleep>,
+    /// How long it keeps retrying within one invocation.
+    pub retry: Retry,
     /// The platform's commission on new sagas.
     pub commission: BasisPoints,
 }
@@ -55,12 +60,34 @@ pub enum Handled {
     Ignored(String),
 }
 
-/// Handles a batch from the payments queue (FIFO). Returns the messages to redeliver; once a
-/// message of a group fails, the group's later messages in the batch are reported failed
-/// unprocessed, so that they are retried after it, in order.
+/// [`handle_until`] with the deadline `ports.retry.timeout` from now: for callers that know no
+/// deadline of their own (the local runner).
 pub async fn handle<B, P, O, S>(
     ports: &Ports<B, P, O, S>,
     event: SqsEvent,
+) -> Result<SqsBatchResponse, SagaError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+    P: PaymentProvider,
+    O: OwnershipRegistry,
+    S: SagaStates,
+{
+    let deadline = ports.retry.deadline_from(ports.clock.now());
+    handle_until(ports, event, deadline).await
+}
+
+/// Handles a batch from the payments queue (FIFO) within an invocation that ends at
+/// `deadline` (Lambda's: the context's deadline). Returns the messages to redeliver; once a
+/// message of a group fails, the group's later messages in the batch are reported failed
+/// unprocessed, so that they are retried after it, in order.
+///
+/// A step that fails transiently is retried with backoff until the retry budget
+/// ([`Retry::last_start`]) is spent; the messages not begun by then are reported failed
+/// unprocessed, and redelivered.
+pub async fn handle_until<B, P, O, S>(
+    ports: &Ports<B, P, O, S>,
+    event: SqsEvent,
+    deadline: DateTime<Utc>,
 ) -> Result<SqsBatchResponse, SagaError>
 where
     B: EventLog + Snapshots + IdempotencyRecords + 'static,
@@ -91,7 +118,15 @@ where
             failed.push(message_id);
             continue;
         }
-        match handle_message(ports, message)
+        if ports.clock.now() >= ports.retry.last_start(deadline) {
+            span.in_scope(|| {
+                tracing::warn!("the invocation's time is spent; not begun, it will be redelivered")
+            });
+            failed_groups.extend(group);
+            failed.push(message_id);
+            continue;
+        }
+        match handle_message_until(ports, message, deadline)
             .instrument(span.clone())
             .await
         {
@@ -133,10 +168,26 @@ fn log_handled(handled: &Handled) {
     }
 }
 
-/// Handles one message: decodes it and settles the sale it announces.
+/// Handles one message: decodes it and settles the sale it announces, within
+/// `ports.retry.timeout` from now.
 pub async fn handle_message<B, P, O, S>(
     ports: &Ports<B, P, O, S>,
     message: &SqsMessage,
+) -> Result<Handled, SagaError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+    P: PaymentProvider,
+    O: OwnershipRegistry,
+    S: SagaStates,
+{
+    let deadline = ports.retry.deadline_from(ports.clock.now());
+    handle_message_until(ports, message, deadline).await
+}
+
+async fn handle_message_until<B, P, O, S>(
+    ports: &Ports<B, P, O, S>,
+    message: &SqsMessage,
+    deadline: DateTime<Utc>,
 ) -> Result<Handled, SagaError>
 where
     B: EventLog + Snapshots + IdempotencyRecords + 'static,
@@ -151,14 +202,15 @@ where
     span.record("event_type", envelope.event_type());
     match trigger(&envelope) {
         Trigger::Ignore(reason) => Ok(Handled::Ignored(reason.to_owned())),
-        Trigger::Settle(sale) => settle(ports, &sale).await,
+        Trigger::Settle(sale) => settle_until(ports, &sale, deadline).await,
     }
 }
 
-/// Drives the sale's saga from its stored state (or its start) to its end: perform the next
-/// step, write the state conditionally, repeat. A lost write means another consumer advanced
-/// the saga: re-read and go on from its state. Every step is idempotent by its key, so doing a
-/// step again (after a crash, or beside another consumer) takes no second effect.
+/// Drives the sale's saga from its stored state (or its start) to its end, within
+/// `ports.retry.timeout` from now: perform the next step, write the state conditionally,
+/// repeat. A lost write means another consumer advanced the saga: re-read and go on from its
+/// state. Every step is idempotent by its key, so doing a step again (after a crash, or beside
+/// another consumer) takes no second effect.
 pub async fn settle<B, P, O, S>(
     ports: &Ports<B, P, O, S>,
     sale: &Sale,
@@ -169,25 +221,100 @@ where
     O: OwnershipRegistry,
     S: SagaStates,
 {
+    let deadline = ports.retry.deadline_from(ports.clock.now());
+    settle_until(ports, sale, deadline).await
+}
+
+async fn settle_until<B, P, O, S>(
+    ports: &Ports<B, P, O, S>,
+    sale: &Sale,
+    deadline: DateTime<Utc>,
+) -> Result<Handled, SagaError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+    P: PaymentProvider,
+    O: OwnershipRegistry,
+    S: SagaStates,
+{
     let id = SagaId::new(sale.auction_id, &sale.buyer_id);
     tracing::Span::current().record("saga_id", id.as_str());
-    let mut saga = match ports.sagas.get(&id).await? {
+    let saga = match ports.sagas.get(&id).await? {
         Some(saga) => saga,
         None => match begin(ports, sale).await? {
             Ok(saga) => saga,
             Err(reason) => return Ok(Handled::Ignored(reason)),
         },
     };
+    drive(ports, saga, deadline).await
+}
+
+/// Advances the saga `id` from its persisted state as far as it goes, within
+/// `ports.retry.timeout` from now, exactly as a redelivery of its message would: for a
+/// reconciler (with [`crate::StalledSagas`]) or an operator, once the saga's message reached
+/// the DLQ or was lost. Safe at any time, even beside a consumer handling its message: every
+/// step presents its idempotency key (no second charge), and state writes are conditional.
+///
+/// `Ok(Handled::Finished)` when the saga is over (also when it already was);
+/// `Ok(Handled::Ignored)` when there is no such saga (a sale without a saga is started from
+/// its announcing event instead: [`crate::message::trigger`] and [`settle`]). Errors as the
+/// handler's: a transient one ([`SagaError::is_transient`]) means try again later, the saga
+/// saved up to its last completed step; [`SagaError::Stuck`] needs a human.
+pub async fn resume<B, P, O, S>(
+    ports: &Ports<B, P, O, S>,
+    id: &SagaId,
+) -> Result<Handled, SagaError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+    P: PaymentProvider,
+    O: OwnershipRegistry,
+    S: SagaStates,
+{
+    let deadline = ports.retry.deadline_from(ports.clock.now());
+    let span = tracing::info_span!(
+        "saga_resume",
+        saga_id = id.as_str(),
+        correlation_id = field::Empty,
+        causation_id = field::Empty,
+    );
+    async {
+        let Some(saga) = ports.sagas.get(id).await? else {
+            return Ok(Handled::Ignored(format!("there is no saga {id}")));
+        };
+        let span = tracing::Span::current();
+        span.record("correlation_id", saga.correlation_id.as_str());
+        span.record("causation_id", saga.causation_id.as_str());
+        tracing::info!(status = ?saga.status, revision = saga.revision, "resuming the saga");
+        drive(ports, saga, deadline).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// The loop of [`settle`] and [`resume`], from `saga` as read.
+async fn drive<B, P, O, S>(
+    ports: &Ports<B, P, O, S>,
+    mut saga: Saga,
+    deadline: DateTime<Utc>,
+) -> Result<Handled, SagaError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+    P: PaymentProvider,
+    O: OwnershipRegistry,
+    S: SagaStates,
+{
+    let id = saga.id.clone();
     let mut conflicts = 0;
     loop {
-        let now = ports.clock.now();
         let next = match saga.next() {
             Next::Nothing => return Ok(Handled::Finished(Box::new(saga))),
-            Next::Finish => saga.finished(now),
+            Next::Finish => saga.finished(ports.clock.now()),
             Next::Perform(step) => {
-                let result = perform(ports, &saga, step).await?;
+                if ports.clock.now() >= ports.retry.last_start(deadline) {
+                    return Err(SagaError::OutOfTime { saga_id: id, step });
+                }
+                let result = perform_retrying(ports, &saga, step, deadline).await?;
                 tracing::info!(step = step.name(), ?result, "step performed");
-                saga.after(step, result, now)
+                saga.after(step, result, ports.clock.now())
                     .map_err(|stuck| SagaError::Stuck {
                         saga_id: saga.id.clone(),
                         step: stuck.step,
@@ -215,6 +342,51 @@ where
             }
             Err(error) => return Err(error),
         }
+    }
+}
+
+/// Performs `step`, retrying transient failures (the provider, the registry or the event
+/// store unreachable) with backoff while a wait still ends before the retry budget does. Every
+/// attempt presents the step's idempotency key, so an attempt whose answer was lost is answered
+/// by its first result. A refusal is a result and is never retried.
+async fn perform_retrying<B, P, O, S>(
+    ports: &Ports<B, P, O, S>,
+    saga: &Saga,
+    step: Step,
+    deadline: DateTime<Utc>,
+) -> Result<StepResult, SagaError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+    P: PaymentProvider,
+    O: OwnershipRegistry,
+{
+    let last_start = ports.retry.last_start(deadline);
+    let mut failures = 0;
+    loop {
+        let error = match perform(ports, saga, step).await {
+            Err(error) if error.is_transient() => error,
+            answer => return answer,
+        };
+        failures += 1;
+        let wait = ports.retry.backoff(failures);
+        let resumes_at = ports.clock.now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX);
+        if resumes_at >= last_start {
+            tracing::warn!(
+                step = step.name(),
+                attempts = failures,
+                %error,
+                "still failing with no time left to retry; the saga waits for its redelivery"
+            );
+            return Err(error);
+        }
+        tracing::warn!(
+            step = step.name(),
+            attempt = failures,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            %error,
+            "transient failure; retrying"
+        );
+        ports.sleep.sleep(wait).await;
     }
 }
 
@@ -262,17 +434,22 @@ where
     }
 }
 
-/// The seller, when the aggregate awaits this very payment.
+/// The seller, when the aggregate awaits this very payment, or has recorded it from this buyer
+/// at this price. The second case is a saga whose state was lost after it recorded the payment
+/// (the reconciler finds the sale without a saga and announces it again): the saga starts over
+/// and every step runs again under the key it had the first time, so the provider, the
+/// registry and the event store answer with what they did then and nothing takes effect twice.
 fn awaited_seller(state: &State, sale: &Sale) -> Result<auction_events::UserId, String> {
     let auction = state
         .auction
         .as_ref()
         .ok_or_else(|| format!("auction {} does not exist", sale.auction_id))?;
     match &auction.settlement {
-        Some(Settlement::AwaitingPayment { buyer, amount })
-            if *buyer == sale.buyer_id
-                && *amount == sale.price.amount_minor
-                && auction.currency == sale.price.currency =>
+        Some(
+            Settlement::AwaitingPayment { buyer, amount } | Settlement::Paid { buyer, amount, .. },
+        ) if *buyer == sale.buyer_id
+            && *amount == sale.price.amount_minor
+            && auction.currency == sale.price.currency =>
         {
             Ok(auction.seller_id.clone())
         }

@@ -9,7 +9,10 @@
 //!
 //! - [`saga`] and [`commission`]: the saga as pure data and decisions, no I/O.
 //! - [`ports`]: the payment provider, the ownership registry, the saga state store, the clock.
-//! - [`handle`]: the SQS batch handler the Lambda main and the local runner call.
+//! - [`handle`] / [`handle_until`]: the SQS batch handler the Lambda main and the local runner
+//!   call; transient failures are retried inside the invocation ([`Retry`]).
+//! - [`resume`] and [`StalledSagas`]: advancing one saga from its persisted state, and finding
+//!   the sagas nobody advances, for a reconciler.
 //! - [`DynamoDbSagaStates`], [`InMemorySagaStates`], [`SimulatedProvider`],
 //!   [`SimulatedRegistry`]: adapters.
 //!
@@ -24,14 +27,19 @@ mod handler;
 mod memory;
 pub mod message;
 pub mod ports;
+pub mod retry;
 pub mod saga;
 pub mod simulated;
 
 pub use commission::{BasisPoints, Split, split};
 pub use dynamodb::{DEFAULT_TABLE, DynamoDbSagaStates, TABLE_ENV};
 pub use error::SagaError;
-pub use handler::{ACTOR, Handled, Ports, handle, handle_message, settle};
+pub use handler::{ACTOR, Handled, Ports, handle, handle_message, handle_until, resume, settle};
 pub use memory::InMemorySagaStates;
-pub use ports::{Clock, FixedClock, OwnershipRegistry, PaymentProvider, SagaStates, SystemClock};
+pub use ports::{
+    AdvanceClock, Clock, FixedClock, OwnershipRegistry, PaymentProvider, SagaStates, Sleep,
+    StalledSagas, SystemClock, TokioSleep,
+};
+pub use retry::Retry;
 pub use saga::{Next, Outcome, Saga, SagaId, Status, Step};
 pub use simulated::{Fault, Operation, SimulatedProvider, SimulatedRegistry};

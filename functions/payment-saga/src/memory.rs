@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
+
 use crate::error::SagaError;
-use crate::ports::SagaStates;
-use crate::saga::{Saga, SagaId};
+use crate::ports::{SagaStates, StalledSagas};
+use crate::saga::{Saga, SagaId, Status};
 
 /// Clones share one table.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +29,30 @@ impl InMemorySagaStates {
     pub fn all(&self) -> Vec<Saga> {
         self.sagas().values().cloned().collect()
     }
+
+    /// Removes a saga's state behind everyone's back, for tests of what repairs it.
+    pub fn remove(&self, id: &SagaId) -> Option<Saga> {
+        self.sagas().remove(id)
+    }
+}
+
+impl StalledSagas for InMemorySagaStates {
+    async fn stalled(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<Saga>, SagaError> {
+        let mut stalled: Vec<Saga> = self
+            .sagas()
+            .values()
+            .filter(|saga| is_stalled(saga, before))
+            .cloned()
+            .collect();
+        stalled.sort_by(|a, b| (a.updated_at, a.id.as_str()).cmp(&(b.updated_at, b.id.as_str())));
+        stalled.truncate(limit);
+        Ok(stalled)
+    }
+}
+
+/// Still under way (forward or compensating), and untouched since before `before`.
+pub(crate) fn is_stalled(saga: &Saga, before: DateTime<Utc>) -> bool {
+    matches!(saga.status, Status::Running | Status::Compensating) && saga.updated_at < before
 }
 
 impl SagaStates for InMemorySagaStates {

@@ -126,6 +126,7 @@ mod tests {
                     name: "scheduler".to_owned(),
                 },
                 idempotency_key: None,
+                request_fingerprint: None,
             },
         }
     }

@@ -7,8 +7,12 @@
 //! effect (retry with the same key).
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use auction_events::{AuctionId, Money, UserId};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::error::SagaError;
 use crate::saga::{Saga, SagaId};
@@ -94,6 +98,51 @@ pub trait SagaStates: Send + Sync {
     /// is none): of two consumers advancing the same revision exactly one succeeds, and the
     /// other gets [`SagaError::Conflict`].
     fn save(&self, saga: &Saga) -> impl Future<Output = Result<(), SagaError>> + Send;
+}
+
+/// Finds the sagas that nobody is advancing: for a reconciler, which resumes each with
+/// [`crate::resume`].
+pub trait StalledSagas: Send + Sync {
+    /// Up to `limit` sagas still `running` or `compensating` whose last write
+    /// (`updated_at`) is before `before`, oldest first. A saga whose message is in the DLQ, or
+    /// was lost, is one of them once `before` is past its last step; choose `before` well
+    /// behind the handler's timeout so a saga under way is not among them (resuming it would
+    /// be safe, only wasted).
+    fn stalled(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Saga>, SagaError>> + Send;
+}
+
+/// Waits between retries. The handler waits only through this port, so that tests can let time
+/// pass on their clock instead of waiting.
+pub trait Sleep: Send + Sync + 'static {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// Waits for real, on tokio's timer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioSleep;
+
+impl Sleep for TokioSleep {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// For tests: sleeping moves a [`FixedClock`] forward by the duration and returns at once, so a
+/// provider outage of minutes passes in no time, measured by the same clock as the deadline.
+#[derive(Debug, Clone)]
+pub struct AdvanceClock(pub Arc<FixedClock>);
+
+impl Sleep for AdvanceClock {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        self.0
+            .advance(TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX));
+        // Still a suspension point, as a real sleep is: other tasks get to run.
+        Box::pin(tokio::task::yield_now())
+    }
 }
 
 pub use conventions::clock::{Clock, FixedClock, SystemClock};

@@ -12,11 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use auction_events::{AuctionId, Money, UserId};
+use chrono::{DateTime, Utc};
 
 use crate::error::SagaError;
 use crate::ports::{
-    Charge, OwnershipRegistry, OwnershipTransfer, PaymentProvider, Payout, PayoutReversal, Receipt,
-    Refund,
+    Charge, Clock, OwnershipRegistry, OwnershipTransfer, PaymentProvider, Payout, PayoutReversal,
+    Receipt, Refund, SystemClock,
 };
 
 /// Default latency of every simulated call.
@@ -66,6 +67,8 @@ pub struct Fault {
     pub kind: FaultKind,
     /// How many calls it still affects; `None`: every one.
     pub remaining: Option<u32>,
+    /// It affects calls only before this time of the simulation's clock; `None`: for ever.
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl Fault {
@@ -75,6 +78,7 @@ impl Fault {
             party: None,
             kind,
             remaining: None,
+            until: None,
         }
     }
 
@@ -104,10 +108,18 @@ impl Fault {
         self
     }
 
-    fn matches(&self, operation: Operation, party: Option<&UserId>) -> bool {
+    /// Only calls before `until` on the simulation's clock (see
+    /// [`SimulatedProvider::with_clock`]): an outage that ends at a set time.
+    pub fn until(mut self, until: DateTime<Utc>) -> Self {
+        self.until = Some(until);
+        self
+    }
+
+    fn matches(&self, operation: Operation, party: Option<&UserId>, now: DateTime<Utc>) -> bool {
         self.operation == operation
             && self.party.as_ref().is_none_or(|p| Some(p) == party)
             && self.remaining != Some(0)
+            && self.until.is_none_or(|until| now < until)
     }
 }
 
@@ -167,12 +179,13 @@ impl Books {
         &mut self,
         operation: Operation,
         party: Option<&UserId>,
+        now: DateTime<Utc>,
         wanted: impl Fn(&FaultKind) -> bool,
     ) -> Option<FaultKind> {
         let fault = self
             .faults
             .iter_mut()
-            .find(|fault| fault.matches(operation, party) && wanted(&fault.kind))?;
+            .find(|fault| fault.matches(operation, party, now) && wanted(&fault.kind))?;
         if let Some(remaining) = fault.remaining.as_mut() {
             *remaining -= 1;
         }
@@ -200,16 +213,27 @@ enum After {
     Crash(String),
 }
 
-#[derive(Debug)]
 struct Simulation {
     latency: Duration,
+    /// What [`Fault::until`] is compared with.
+    clock: Arc<dyn Clock>,
     books: Mutex<Books>,
 }
 
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("latency", &self.latency)
+            .field("books", &self.books)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Simulation {
-    fn new(latency: Duration) -> Self {
+    fn new(latency: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             latency,
+            clock,
             books: Mutex::new(Books::default()),
         }
     }
@@ -238,11 +262,12 @@ impl Simulation {
         request: Request<'_>,
         check: impl FnOnce(&Books, &Request<'_>) -> Result<(), String>,
     ) -> After {
+        let now = self.clock.now();
         let mut books = self.books();
         let operation = request.operation;
         *books.calls.entry(operation).or_default() += 1;
         if books
-            .take_fault(operation, request.party.as_ref(), |k| {
+            .take_fault(operation, request.party.as_ref(), now, |k| {
                 *k == FaultKind::Unavailable
             })
             .is_some()
@@ -267,7 +292,7 @@ impl Simulation {
                 })
             });
         }
-        let declined = match books.take_fault(operation, request.party.as_ref(), |k| {
+        let declined = match books.take_fault(operation, request.party.as_ref(), now, |k| {
             matches!(k, FaultKind::Decline(_))
         }) {
             Some(FaultKind::Decline(reason)) => Err(reason),
@@ -315,7 +340,7 @@ impl Simulation {
                 result: Ok(receipt.clone()),
             },
         );
-        match books.take_fault(operation, Some(&party), |k| {
+        match books.take_fault(operation, Some(&party), now, |k| {
             matches!(k, FaultKind::LoseResponse | FaultKind::Crash)
         }) {
             Some(FaultKind::Crash) => After::Crash(format!(
@@ -344,9 +369,29 @@ impl Default for SimulatedProvider {
 
 impl SimulatedProvider {
     pub fn new(latency: Duration) -> Self {
+        Self::with_clock(latency, Arc::new(SystemClock))
+    }
+
+    /// A provider whose [`Fault::until`] outages end by `clock`: a test's clock, so that an
+    /// outage of minutes passes without waiting.
+    pub fn with_clock(latency: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
-            simulation: Arc::new(Simulation::new(latency)),
+            simulation: Arc::new(Simulation::new(latency, clock)),
         }
+    }
+
+    /// Every operation of the provider fails as unreachable, taking no effect, until `until` on
+    /// its clock.
+    pub fn outage_until(&self, until: DateTime<Utc>) -> &Self {
+        for operation in [
+            Operation::Charge,
+            Operation::Refund,
+            Operation::Payout,
+            Operation::ReversePayout,
+        ] {
+            self.inject(Fault::unavailable(operation).until(until));
+        }
+        self
     }
 
     /// Adds a fault; faults are tried in the order they were added.
@@ -520,8 +565,13 @@ impl Default for SimulatedRegistry {
 
 impl SimulatedRegistry {
     pub fn new(latency: Duration) -> Self {
+        Self::with_clock(latency, Arc::new(SystemClock))
+    }
+
+    /// A registry whose [`Fault::until`] outages end by `clock`.
+    pub fn with_clock(latency: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
-            simulation: Arc::new(Simulation::new(latency)),
+            simulation: Arc::new(Simulation::new(latency, clock)),
         }
     }
 
@@ -631,6 +681,28 @@ mod tests {
             "{other:?}"
         );
         assert_eq!(provider.net_paid_by(&bob()), 500);
+    }
+
+    #[tokio::test]
+    async fn an_outage_until_a_time_fails_every_call_before_it_and_none_after() {
+        // Given a provider on a test clock, out until a minute from now
+        let start = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let clock = Arc::new(crate::ports::FixedClock::new(start));
+        let provider = SimulatedProvider::with_clock(Duration::ZERO, clock.clone());
+        provider.outage_until(start + chrono::TimeDelta::minutes(1));
+
+        // When it is called before and at the end of the outage
+        let during = provider.charge(&charge("k1", 500)).await;
+        clock.advance(chrono::TimeDelta::seconds(59));
+        let still = provider.charge(&charge("k1", 500)).await;
+        clock.advance(chrono::TimeDelta::seconds(1));
+        let after = provider.charge(&charge("k1", 500)).await;
+
+        // Then it fails without effect until then, and the key works afterwards
+        assert!(matches!(during, Err(SagaError::Unavailable { .. })));
+        assert!(matches!(still, Err(SagaError::Unavailable { .. })));
+        assert!(after.is_ok());
+        assert_eq!(provider.entries(Operation::Charge).len(), 1);
     }
 
     #[tokio::test]

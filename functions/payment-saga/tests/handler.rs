@@ -17,8 +17,9 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{DateTime, TimeDelta, Utc};
 use event_store::{CommandContext, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
 use payment_saga::{
-    BasisPoints, Fault, FixedClock, InMemorySagaStates, Operation, Ports, SagaId, SagaStates,
-    SimulatedProvider, SimulatedRegistry, Status, Step, handle,
+    AdvanceClock, BasisPoints, Clock, Fault, FixedClock, Handled, InMemorySagaStates, Operation,
+    Ports, Retry, SagaError, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry,
+    StalledSagas, Status, Step, handle, handle_until, resume,
 };
 use uuid::Uuid;
 
@@ -42,6 +43,8 @@ fn eur(amount: i64) -> Money {
 
 struct World {
     ports: Arc<TestPorts>,
+    /// The handler's clock; its retry waits move it on instead of waiting.
+    clock: Arc<FixedClock>,
     payments: SimulatedProvider,
     registry: SimulatedRegistry,
     sagas: InMemorySagaStates,
@@ -114,8 +117,9 @@ async fn world(reserve: Option<i64>, bidders: &[(&str, i64)]) -> World {
         })
         .await
         .unwrap();
-    let payments = SimulatedProvider::new(Duration::from_millis(1));
-    let registry = SimulatedRegistry::new(Duration::from_millis(1));
+    let clock = Arc::new(FixedClock::new(after_the_end()));
+    let payments = SimulatedProvider::with_clock(Duration::from_millis(1), clock.clone());
+    let registry = SimulatedRegistry::with_clock(Duration::from_millis(1), clock.clone());
     let sagas = InMemorySagaStates::new();
     World {
         ports: Arc::new(Ports {
@@ -123,9 +127,12 @@ async fn world(reserve: Option<i64>, bidders: &[(&str, i64)]) -> World {
             payments: payments.clone(),
             ownership: registry.clone(),
             sagas: sagas.clone(),
-            clock: Arc::new(FixedClock::new(after_the_end())),
+            clock: clock.clone(),
+            sleep: Arc::new(AdvanceClock(clock.clone())),
+            retry: Retry::default(),
             commission: BasisPoints::try_from(500).unwrap(),
         }),
+        clock,
         payments,
         registry,
         sagas,
@@ -324,17 +331,28 @@ async fn given_a_refused_payout_then_the_charge_is_refunded_and_without_runner_u
 }
 
 #[tokio::test]
-async fn a_transient_outage_fails_the_message_and_the_redelivery_finishes_with_one_charge() {
+async fn an_outage_longer_than_the_invocation_fails_the_message_and_the_redelivery_finishes_with_one_charge()
+ {
+    // Given payouts failing for five minutes, far longer than one invocation's 7 s of retries
     let world = world(None, &[("bob", 5_000)]).await;
+    let outage_ends = after_the_end() + TimeDelta::minutes(5);
     world
         .payments
-        .inject(Fault::unavailable(Operation::Payout).times(1));
+        .inject(Fault::unavailable(Operation::Payout).until(outage_ends));
     let ended = world.last_of_type("AuctionEnded");
 
+    // When the sale's message is handled during the outage
     let failed = world.deliver(std::slice::from_ref(&ended)).await;
-    assert_eq!(failed, [format!("m-{}", ended.envelope.event_id)]);
-    assert_eq!(world.saga_of("bob").await.status, Status::Running);
 
+    // Then it fails, with the saga saved after its charge
+    assert_eq!(failed, [format!("m-{}", ended.envelope.event_id)]);
+    let saga = world.saga_of("bob").await;
+    assert_eq!(saga.status, Status::Running);
+    assert!(saga.reference(Step::Charge).is_some());
+    assert_eq!(saga.outcome(Step::Payout), None);
+
+    // And when it is redelivered after the outage, the saga finishes
+    world.clock.set(outage_ends);
     let failed = world.deliver(&[ended]).await;
 
     assert!(failed.is_empty());
@@ -344,14 +362,13 @@ async fn a_transient_outage_fails_the_message_and_the_redelivery_finishes_with_o
 }
 
 #[tokio::test]
-async fn a_lost_charge_response_is_answered_by_the_first_charge_on_redelivery() {
+async fn a_lost_charge_response_is_answered_by_the_first_charge_on_the_retry() {
     let world = world(None, &[("bob", 5_000)]).await;
     world
         .payments
         .inject(Fault::lose_response(Operation::Charge).times(1));
     let ended = world.last_of_type("AuctionEnded");
 
-    assert_eq!(world.deliver(std::slice::from_ref(&ended)).await.len(), 1);
     assert!(world.deliver(&[ended]).await.is_empty());
 
     assert_eq!(world.payments.calls(Operation::Charge), 2);
@@ -381,6 +398,37 @@ async fn a_crash_after_the_charge_and_before_the_state_write_resumes_without_a_s
 
     assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
     assert_eq!(world.saga_of("bob").await.status, Status::Completed);
+}
+
+#[tokio::test]
+async fn given_a_settled_sale_whose_saga_state_was_lost_when_the_sale_is_announced_again_then_the_saga_is_rebuilt_with_no_second_effect()
+ {
+    let world = world(None, &[("bob", 5_000)]).await;
+    let ended = world.last_of_type("AuctionEnded");
+    assert!(world.deliver(std::slice::from_ref(&ended)).await.is_empty());
+    let first = world.saga_of("bob").await;
+    world
+        .sagas
+        .remove(&SagaId::new(world.auction_id, &user("bob")));
+
+    assert!(world.deliver(&[ended]).await.is_empty());
+
+    let rebuilt = world.saga_of("bob").await;
+    assert_eq!(rebuilt.status, Status::Completed);
+    assert_eq!(
+        rebuilt.outcome(Step::Charge),
+        first.outcome(Step::Charge),
+        "the charge is the first one"
+    );
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.payments.entries(Operation::Payout).len(), 1);
+    assert_eq!(world.registry.transfers().len(), 1);
+    let succeeded = world
+        .events()
+        .into_iter()
+        .filter(|e| e.envelope.event_type == "PaymentSucceeded")
+        .count();
+    assert_eq!(succeeded, 1);
 }
 
 #[tokio::test]
@@ -423,9 +471,7 @@ async fn the_same_message_twice_and_two_consumers_at_once_take_one_effect() {
 #[tokio::test]
 async fn once_a_message_of_an_auction_fails_its_later_messages_in_the_batch_wait() {
     let world = world(None, &[("bob", 5_000)]).await;
-    world
-        .payments
-        .inject(Fault::unavailable(Operation::Charge).times(1));
+    world.payments.inject(Fault::unavailable(Operation::Charge));
     let ended = world.last_of_type("AuctionEnded");
     let created = world.events()[0].clone();
     let mut garbage = message(&created);
@@ -488,4 +534,213 @@ async fn given_a_refused_refund_then_the_saga_stops_compensating_and_the_message
     // Nothing is recorded on the aggregate until the money is back.
     assert!(!world.event_types().contains(&"PaymentFailed".to_owned()));
     assert_eq!(world.payments.net_paid_by(&user("bob")), 1_000);
+}
+
+#[tokio::test]
+async fn an_outage_shorter_than_the_retry_budget_is_ridden_out_in_one_invocation() {
+    // Given the provider down for the next three seconds (the budget is 10 s less 3)
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .outage_until(after_the_end() + TimeDelta::seconds(3));
+    let ended = world.last_of_type("AuctionEnded");
+
+    // When the sale's message is handled once
+    let failed = world.deliver(&[ended]).await;
+
+    // Then the saga completed in that invocation, charging once after several attempts
+    assert!(failed.is_empty());
+    assert_eq!(world.saga_of("bob").await.status, Status::Completed);
+    assert!(world.payments.calls(Operation::Charge) > 1);
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.payments.net_paid_to(&user("sally")), 950);
+}
+
+#[tokio::test]
+async fn retries_stop_before_the_deadline_leaving_the_margin_to_save_the_state() {
+    // Given the provider down for good
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .outage_until(after_the_end() + TimeDelta::days(1));
+    let ended = world.last_of_type("AuctionEnded");
+
+    // When the message is handled
+    let failed = world.deliver(&[ended]).await;
+
+    // Then it failed having retried, and the handler's clock stopped short of the deadline by
+    // at least the margin
+    assert_eq!(failed.len(), 1);
+    assert!(world.payments.calls(Operation::Charge) > 3);
+    let retry = Retry::default();
+    let deadline = retry.deadline_from(after_the_end());
+    assert!(world.clock.now() < retry.last_start(deadline));
+}
+
+#[tokio::test]
+async fn a_batch_with_less_than_the_margin_left_before_its_deadline_begins_nothing() {
+    // Given a sold auction, and an invocation with 2 s left (the margin is 3 s)
+    let world = world(None, &[("bob", 5_000)]).await;
+    let ended = world.last_of_type("AuctionEnded");
+    let deadline = after_the_end() + TimeDelta::seconds(2);
+
+    // When the sale's message is handed to it
+    let response = handle_until(&world.ports, batch(std::slice::from_ref(&ended)), deadline)
+        .await
+        .unwrap();
+
+    // Then the message is reported failed, for its redelivery, and nothing was begun
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(world.sagas.all().is_empty());
+    assert_eq!(world.payments.calls(Operation::Charge), 0);
+}
+
+#[tokio::test]
+async fn a_saga_whose_message_gave_up_is_found_stalled_and_resumed_after_the_outage_with_one_charge()
+ {
+    // Given payouts failing for an hour, and the sale's message failing during it
+    let world = world(None, &[("bob", 5_000)]).await;
+    let outage_ends = after_the_end() + TimeDelta::hours(1);
+    world
+        .payments
+        .inject(Fault::unavailable(Operation::Payout).until(outage_ends));
+    let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+    assert_eq!(failed.len(), 1);
+    let id = SagaId::new(world.auction_id, &user("bob"));
+
+    // When, after the outage, a reconciler looks for sagas untouched for ten minutes
+    world.clock.set(outage_ends);
+    let stalled = world
+        .sagas
+        .stalled(outage_ends - TimeDelta::minutes(10), 100)
+        .await
+        .unwrap();
+
+    // Then it finds this one, charged and not paid out
+    assert_eq!(stalled.len(), 1);
+    assert_eq!(stalled[0].id, id);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 1_000);
+    assert_eq!(world.payments.net_paid_to(&user("sally")), 0);
+
+    // And when it resumes the saga, the saga completes without charging again
+    let resumed = resume(&world.ports, &id).await.unwrap();
+    assert!(matches!(resumed, Handled::Finished(saga) if saga.status == Status::Completed));
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.payments.net_paid_to(&user("sally")), 950);
+    assert_eq!(world.registry.owner(world.auction_id), Some(user("bob")));
+    assert_eq!(
+        world
+            .events()
+            .iter()
+            .filter(|e| e.envelope.event_type == "PaymentSucceeded")
+            .count(),
+        1
+    );
+    let much_later = outage_ends + TimeDelta::days(1);
+    assert!(
+        world
+            .sagas
+            .stalled(much_later, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // And resuming it again calls nobody
+    let payout_calls = world.payments.calls(Operation::Payout);
+    let again = resume(&world.ports, &id).await.unwrap();
+    assert!(matches!(again, Handled::Finished(_)));
+    assert_eq!(world.payments.calls(Operation::Payout), payout_calls);
+    assert_eq!(world.payments.ledger().len(), 2);
+}
+
+#[tokio::test]
+async fn a_refund_after_an_outage_resumes_and_never_leaves_a_charge_without_payout_or_refund() {
+    // Given a refused payout (so the charge is to be refunded) and refunds down for an hour
+    let world = world(None, &[("bob", 5_000)]).await;
+    let outage_ends = after_the_end() + TimeDelta::hours(1);
+    world
+        .payments
+        .inject(Fault::decline(Operation::Payout, "seller account closed"))
+        .inject(Fault::unavailable(Operation::Refund).until(outage_ends));
+
+    // When the message gives up during the outage
+    let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+
+    // Then the saga is saved compensating, bob still charged
+    assert_eq!(failed.len(), 1);
+    let id = SagaId::new(world.auction_id, &user("bob"));
+    assert_eq!(world.saga_of("bob").await.status, Status::Compensating);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 1_000);
+
+    // And when it is resumed after the outage, bob is refunded and the failure recorded
+    world.clock.set(outage_ends);
+    resume(&world.ports, &id).await.unwrap();
+    assert_eq!(world.saga_of("bob").await.status, Status::Failed);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.event_types().last().unwrap(), "PaymentFailed");
+}
+
+#[tokio::test]
+async fn a_permanent_decline_during_an_outage_still_compensates_and_is_not_retried() {
+    // Given charges down for two seconds, then payouts refused for good
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .inject(
+            Fault::unavailable(Operation::Charge).until(after_the_end() + TimeDelta::seconds(2)),
+        )
+        .inject(Fault::decline(Operation::Payout, "seller account closed"));
+
+    // When the sale's message is handled
+    let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+
+    // Then the charge went through after its retries, the payout was asked once, and the
+    // charge was refunded
+    assert!(failed.is_empty());
+    assert_eq!(world.payments.calls(Operation::Payout), 1);
+    assert_eq!(world.payments.entries(Operation::Refund).len(), 1);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
+    assert_eq!(world.saga_of("bob").await.status, Status::Failed);
+}
+
+#[tokio::test]
+async fn resuming_a_saga_that_does_not_exist_does_nothing() {
+    let world = world(None, &[("bob", 5_000)]).await;
+
+    let resumed = resume(&world.ports, &SagaId::new(world.auction_id, &user("bob")))
+        .await
+        .unwrap();
+
+    assert!(matches!(resumed, Handled::Ignored(_)));
+    assert_eq!(world.payments.ledger(), vec![]);
+}
+
+#[tokio::test]
+async fn resuming_a_stuck_saga_says_so_and_keeps_its_state() {
+    // Given a saga stuck on a refused refund
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .inject(Fault::decline(Operation::Payout, "seller account closed"))
+        .inject(Fault::decline(Operation::Refund, "refunds suspended"));
+    world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+    let before = world.saga_of("bob").await;
+
+    // When it is resumed
+    let resumed = resume(&world.ports, &before.id).await;
+
+    // Then it is still stuck, for a human, and unchanged
+    assert!(
+        matches!(
+            resumed,
+            Err(SagaError::Stuck {
+                step: Step::Refund,
+                ..
+            })
+        ),
+        "{resumed:?}"
+    );
+    assert_eq!(world.saga_of("bob").await, before);
 }

@@ -102,6 +102,7 @@ fn envelope(version: u64, event: AuctionEvent) -> EventEnvelope {
                 name: "test".to_owned(),
             },
             idempotency_key: None,
+            request_fingerprint: None,
         },
     }
 }

@@ -10,6 +10,7 @@ use crate::sender::QueueDirectory;
 pub struct QueueUrls {
     notifications: String,
     payments: String,
+    live: String,
 }
 
 impl QueueUrls {
@@ -18,6 +19,7 @@ impl QueueUrls {
         Self {
             notifications: url(Queue::Notifications),
             payments: url(Queue::Payments),
+            live: url(Queue::Live),
         }
     }
 
@@ -25,6 +27,7 @@ impl QueueUrls {
         match queue {
             Queue::Notifications => &self.notifications,
             Queue::Payments => &self.payments,
+            Queue::Live => &self.live,
         }
     }
 
@@ -45,6 +48,7 @@ impl QueueUrls {
         Ok(Self {
             notifications: resolve_one(Queue::Notifications, &set, directory).await?,
             payments: resolve_one(Queue::Payments, &set, directory).await?,
+            live: resolve_one(Queue::Live, &set, directory).await?,
         })
     }
 }
@@ -97,6 +101,7 @@ mod tests {
             env(&[
                 ("NOTIFICATIONS_QUEUE_URL", "http://q/n.fifo"),
                 ("PAYMENTS_QUEUE_URL", "http://q/p.fifo"),
+                ("LIVE_QUEUE_URL", "http://q/l.fifo"),
             ]),
             &directory,
         )
@@ -105,6 +110,7 @@ mod tests {
 
         assert_eq!(urls.url(Queue::Notifications), "http://q/n.fifo");
         assert_eq!(urls.url(Queue::Payments), "http://q/p.fifo");
+        assert_eq!(urls.url(Queue::Live), "http://q/l.fifo");
     }
 
     #[tokio::test]
@@ -112,6 +118,7 @@ mod tests {
         let directory = InMemoryQueues::new();
         directory.name_queue("prod-payments.fifo", "http://q/prod-payments.fifo");
         directory.name_queue("notifications.fifo", "http://q/notifications.fifo");
+        directory.name_queue("live.fifo", "http://q/live.fifo");
 
         let urls = QueueUrls::resolve(
             env(&[
@@ -128,6 +135,7 @@ mod tests {
             "http://q/notifications.fifo"
         );
         assert_eq!(urls.url(Queue::Payments), "http://q/prod-payments.fifo");
+        assert_eq!(urls.url(Queue::Live), "http://q/live.fifo");
     }
 
     #[tokio::test]

@@ -53,7 +53,8 @@ pub use error::PublishError;
 pub use handler::handle;
 pub use memory::InMemoryQueues;
 pub use message::{
-    AttributeValue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueMessage, attribute, deduplication_id,
+    AttributeValue, Batches, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueueMessage, attribute, batches,
+    deduplication_id,
 };
 pub use routes::{Queue, ROUTES, destinations};
 pub use sender::{EntryFailure, QueueDirectory, QueueSender};

@@ -201,6 +201,7 @@ mod tests {
                         name: "test".to_owned(),
                     },
                     idempotency_key: None,
+                    request_fingerprint: None,
                 },
             },
             hash: "00".to_owned(),

@@ -9,17 +9,22 @@ pub enum Queue {
     Notifications,
     /// Read by the payment saga.
     Payments,
+    /// Read by the live broadcaster, which pushes updates to the people watching an auction.
+    /// A queue rather than a third reader of the Events stream: DynamoDB Streams serves at
+    /// most two readers per shard before it throttles (docs/fan-out.md).
+    Live,
 }
 
 impl Queue {
     /// Every queue, in the order the handler sends to them.
-    pub const ALL: [Queue; 2] = [Queue::Notifications, Queue::Payments];
+    pub const ALL: [Queue; 3] = [Queue::Notifications, Queue::Payments, Queue::Live];
 
     /// The variable holding the queue's URL (exported by the local launcher and the CDK app).
     pub fn url_env(self) -> &'static str {
         match self {
             Self::Notifications => "NOTIFICATIONS_QUEUE_URL",
             Self::Payments => "PAYMENTS_QUEUE_URL",
+            Self::Live => "LIVE_QUEUE_URL",
         }
     }
 
@@ -28,6 +33,7 @@ impl Queue {
         match self {
             Self::Notifications => "NOTIFICATIONS_QUEUE",
             Self::Payments => "PAYMENTS_QUEUE",
+            Self::Live => "LIVE_QUEUE",
         }
     }
 
@@ -35,6 +41,7 @@ impl Queue {
         match self {
             Self::Notifications => "notifications.fifo",
             Self::Payments => "payments.fifo",
+            Self::Live => "live.fifo",
         }
     }
 }
@@ -44,26 +51,29 @@ impl std::fmt::Display for Queue {
         f.write_str(match self {
             Self::Notifications => "notifications",
             Self::Payments => "payments",
+            Self::Live => "live",
         })
     }
 }
 
-use Queue::{Notifications, Payments};
+use Queue::{Live, Notifications, Payments};
 
 /// Every event type of the contract with the queues it goes to; an empty list is a decision
 /// too ("nobody consumes this yet"). Why each line is what it is: docs/fan-out.md.
 pub const ROUTES: &[(&str, &[Queue])] = &[
     ("AuctionCreated", &[]),
     ("AuctionStarted", &[]),
-    // Outbid notices: the payload names the previous leader and the new one.
-    ("BidPlaced", &[Notifications]),
-    // The leader raised their own maximum: nobody else's standing changed.
-    ("MaxBidRaised", &[]),
-    ("AuctionExtended", &[]),
+    // Outbid notices: the payload names the previous leader and the new one. Watchers see
+    // the new price.
+    ("BidPlaced", &[Notifications, Live]),
+    // The leader raised their own maximum: nobody else's standing changed, but the price can
+    // move when the raise meets the reserve (the broadcaster decides).
+    ("MaxBidRaised", &[Live]),
+    ("AuctionExtended", &[Live]),
     // Won/lost notices; the saga opens a payment for a sale and ignores an unsold ending.
-    ("AuctionEnded", &[Notifications, Payments]),
+    ("AuctionEnded", &[Notifications, Payments, Live]),
     // Cancelling is only allowed before the first bid, so no payment can exist to compensate.
-    ("AuctionCancelled", &[Notifications]),
+    ("AuctionCancelled", &[Notifications, Live]),
     ("PaymentSucceeded", &[Notifications, Payments]),
     ("PaymentFailed", &[Notifications, Payments]),
     ("ItemOfferedToRunnerUp", &[Notifications, Payments]),
@@ -107,7 +117,27 @@ mod tests {
 
     #[test]
     fn outbid_notices_come_from_bids_so_bids_reach_the_notifier() {
-        assert_eq!(destinations("BidPlaced"), Some(&[Notifications][..]));
+        assert_eq!(destinations("BidPlaced"), Some(&[Notifications, Live][..]));
+    }
+
+    #[test]
+    fn watchers_hear_of_every_change_to_what_an_auction_page_shows_and_nothing_else() {
+        let to_live: BTreeSet<&str> = ROUTES
+            .iter()
+            .filter(|(_, queues)| queues.contains(&Live))
+            .map(|(t, _)| *t)
+            .collect();
+
+        assert_eq!(
+            to_live,
+            BTreeSet::from([
+                "BidPlaced",
+                "MaxBidRaised",
+                "AuctionExtended",
+                "AuctionEnded",
+                "AuctionCancelled"
+            ])
+        );
     }
 
     #[test]
@@ -146,12 +176,7 @@ mod tests {
 
     #[test]
     fn events_nobody_consumes_yet_go_nowhere() {
-        for event_type in [
-            "AuctionCreated",
-            "AuctionStarted",
-            "MaxBidRaised",
-            "AuctionExtended",
-        ] {
+        for event_type in ["AuctionCreated", "AuctionStarted"] {
             assert_eq!(destinations(event_type), Some(&[][..]), "{event_type}");
         }
     }

@@ -40,9 +40,11 @@ export const BINARIES = [
   'live-broadcaster-lambda',
   'live-ws-lambda',
   'notifier-lambda',
+  'parker-lambda',
   'payment-saga-lambda',
   'projector-lambda',
   'publisher-lambda',
+  'reconciler-lambda',
   'scheduler-lambda',
 ] as const;
 export type Binary = (typeof BINARIES)[number];
@@ -70,6 +72,12 @@ export function visibilityTimeoutFor(consumer: lambda.Function): Duration {
 
 /** DLQs and the stream failure queue keep messages for the maximum SQS allows: 14 days. */
 export const DLQ_RETENTION = Duration.days(14);
+
+/**
+ * The parker drains the DLQs and the stream failure queue within a minute; a message older
+ * than this is one it could not park, and its queue's age alarm goes off.
+ */
+export const PARKER_MAX_AGE = Duration.minutes(2);
 
 /**
  * The Events stream mappings (projector, publisher), as the local runner runs them
@@ -101,16 +109,21 @@ export const QUEUE_MAPPING = {
 
 /**
  * The function timeouts: 10 s like the local runner's handlers; the scheduler sweeps for 58 s;
- * the broadcaster pushes a batch's updates to every watcher one after the other, 30 s.
+ * the broadcaster pushes a batch's updates to every watcher one after the other, 30 s; the
+ * parker reads a given-up batch's records back from the stream (GetShardIterator, GetRecords
+ * pages) for up to 10 messages, 30 s.
  */
 export const TIMEOUTS: Record<Binary, Duration> = {
   'api-lambda': Duration.seconds(10),
   'live-broadcaster-lambda': Duration.seconds(30),
   'live-ws-lambda': Duration.seconds(10),
   'notifier-lambda': Duration.seconds(10),
+  'parker-lambda': Duration.seconds(30),
   'payment-saga-lambda': Duration.seconds(10),
   'projector-lambda': Duration.seconds(10),
   'publisher-lambda': Duration.seconds(10),
+  // One reconciliation run over its window; below the schedule's default period (5 minutes).
+  'reconciler-lambda': Duration.minutes(4),
   'scheduler-lambda': Duration.seconds(70),
 };
 
@@ -342,6 +355,18 @@ export class PlatformStack extends Stack {
       projectionType: dynamodb.ProjectionType.ALL,
     });
 
+    // What the consumers gave up on (functions/parking): one item per consumer and stretch of
+    // one aggregate's events, written by the parker, emptied by `auction-admin parked
+    // replay|discard`. Each item is an incident waiting for a human or the reconciler: no TTL,
+    // recoverable, retained.
+    const parkedTable = new dynamodb.Table(this, 'Parked', {
+      partitionKey: { name: 'consumer', type: S },
+      sortKey: { name: 'parkedId', type: S },
+      billingMode: onDemand,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     for (const rebuildable of [snapshotsTable, idempotencyTable, auctionViewsTable, userBidsTable, liveConnectionsTable]) {
       NagSuppressions.addResourceSuppressions(rebuildable, [
         {
@@ -477,7 +502,11 @@ export class PlatformStack extends Stack {
 
     // API: commands (load, decide, append, with idempotency keys), the read models, the inbox,
     // and the admin routes (which read one auction's log, or one event type's page of the
-    // byEventType index: Query on the index ARN only).
+    // byEventType index: Query on the index ARN only; and list and replay the parked items).
+    // A replay redelivers through the consumers' own code, so the role also holds what the
+    // projector writes (PutItem on the views, the reads it already had) and, granted with the
+    // queues below, SendMessage to the three queues: a wider role than the bidder routes need,
+    // the price of replaying from the admin API (docs/parking.md).
     const api = makeFunction('Api', 'api-lambda', 512, 'Bidder API behind the HTTP API');
     grantTables(api.role, 'Api', [
       { ...storeWrite, indexes: { names: ['byEventType'], actions: ['Query'] } },
@@ -485,13 +514,16 @@ export class PlatformStack extends Stack {
       idempotencyReadWrite,
       {
         table: auctionViewsTable,
-        actions: ['GetItem', 'BatchGetItem'],
+        actions: ['GetItem', 'BatchGetItem', 'PutItem'],
         indexes: { names: ['byStatus'], actions: ['Query'] },
         rebuilt: true,
       },
-      { table: userBidsTable, actions: ['Query'], rebuilt: true },
+      { table: userBidsTable, actions: ['Query', 'PutItem'], rebuilt: true },
       { table: notificationsTable, actions: ['Query'] },
       { table: readModelAliasesTable, actions: ['GetItem'] },
+      // GET /admin/parked (Scan, or Query of one consumer); a replay re-reads the item, then
+      // removes it or counts a failed replay on it.
+      { table: parkedTable, actions: ['Scan', 'Query', 'GetItem', 'PutItem', 'DeleteItem'] },
     ]);
     setEnvironment(api.fn, {
       ...storeEnvironment,
@@ -499,6 +531,7 @@ export class PlatformStack extends Stack {
       USER_BIDS_TABLE: userBidsTable.tableName,
       NOTIFICATIONS_TABLE: notificationsTable.tableName,
       READ_MODEL_ALIASES_TABLE: readModelAliasesTable.tableName,
+      PARKED_TABLE: parkedTable.tableName,
     });
 
     // Projector: the read models from the stream, version-gated conditional PutItems; a gap
@@ -578,16 +611,68 @@ export class PlatformStack extends Stack {
       targets: [new targets.LambdaFunction(scheduler.fn, { retryAttempts: 0, maxEventAge: Duration.seconds(60) })],
     });
 
+    // Parker (functions/parking, docs: README.md "Parking"): what a consumer gave up on, from
+    // the stream mappings' on-failure queue and from both DLQs (its event sources, set below),
+    // becomes items of the Parked table within a minute. Its own role: PutItem on Parked only
+    // (an item parked again replaces itself); an on-failure record names only a shard and a
+    // sequence-number range, which it reads back from the Events stream (GetShardIterator at
+    // the first, GetRecords to the last: the record names the stream and the shard, so no
+    // DescribeStream or ListStreams). Made before the queues: their visibility timeout follows
+    // its timeout. It writes the `Parked` metric (EMF lines in its log), alarmed per consumer.
+    const parker = makeFunction('Parker', 'parker-lambda', 256, 'Parks what the consumers gave up on');
+    grantTables(parker.role, 'Parker', [{ table: parkedTable, actions: ['PutItem'] }]);
+    parker.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadGivenUpRecords',
+        actions: ['dynamodb:GetShardIterator', 'dynamodb:GetRecords'],
+        resources: [eventsTable.tableStreamArn!],
+      }),
+    );
+
     // ---------------------------------------------------------------------------------------
     // Queues: FIFO, de-duplicated by the publisher's MessageDeduplicationId (content-based
     // de-duplication off), each with a FIFO DLQ after 3 receives, and a visibility timeout of
     // six times its consumer's timeout.
 
-    const fifoWithDlq = (id: string, consumer: lambda.Function) => {
+    // Each queue the parker drains (both DLQs and StreamFailures): its SQS mapping (batch 10,
+    // item failures reported: a message it cannot park stays in its queue and is tried again
+    // after the visibility timeout) and two alarms on a message that stays. They replace the
+    // depth alarms (visible messages > 0) these queues had before the parker: a give-up is now
+    // parked within seconds and counted by the parked-items alarm, which names the consumer,
+    // so a depth alarm would only repeat it; and a message the parker keeps failing is in
+    // flight most of the time, which a count of visible messages misses. So:
+    // - age: the oldest message is older than PARKER_MAX_AGE (2 minutes; the parker drains a
+    //   queue within one);
+    // - held: the queue holds messages (visible or in flight) in every minute for 5 minutes.
+    //   SQS leaves a message received 3 times or more out of the age of the oldest message,
+    //   which would turn the age alarm back to OK while an unparkable message is still there.
+    const parkedFrom = (id: string, queue: sqs.Queue, what: string) => {
+      parker.fn.addEventSource(new sources.SqsEventSource(queue, { ...QUEUE_MAPPING }));
+      alarm(`${id}Age`, queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        PARKER_MAX_AGE.toSeconds(),
+        `${what}: a message has waited more than ${PARKER_MAX_AGE.toMinutes()} minutes; the parker could not park it (its log says why)`);
+      const held = new cloudwatch.MathExpression({
+        expression: 'visible + inFlight',
+        usingMetrics: {
+          visible: queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
+          inFlight: queue.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum' }),
+        },
+        period: Duration.minutes(1),
+        label: `${id} messages held`,
+      });
+      alarm(`${id}Held`, held, 0,
+        `${what}: messages stayed for 5 minutes; the parker is failing or cannot keep up (its log says why)`, 5);
+    };
+
+    // `highThroughput`: SQS's high-throughput FIFO mode (de-duplication and the throughput
+    // limit per message group, not per queue) for a queue that gets a message per bid.
+    const fifoWithDlq = (id: string, consumer: lambda.Function, options: { highThroughput?: boolean } = {}) => {
       const dlq = new sqs.Queue(this, `${id}Dlq`, {
         fifo: true,
         contentBasedDeduplication: false,
         retentionPeriod: DLQ_RETENTION,
+        // The parker consumes it.
+        visibilityTimeout: visibilityTimeoutFor(parker.fn),
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
       });
@@ -596,21 +681,26 @@ export class PlatformStack extends Stack {
         contentBasedDeduplication: false,
         visibilityTimeout: visibilityTimeoutFor(consumer),
         deadLetterQueue: { queue: dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+        ...(options.highThroughput
+          ? { deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP, fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID }
+          : {}),
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
       });
       consumer.addEventSource(new sources.SqsEventSource(queue, { ...QUEUE_MAPPING }));
-      alarm(`${id}DlqDepth`, dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
-        `${id} DLQ holds messages: a consumer gave up on them after ${MAX_RECEIVE_COUNT} receives`);
+      // A message its consumer failed MAX_RECEIVE_COUNT times: parked, and alarmed if it stays.
+      parkedFrom(`${id}Dlq`, dlq, `${id} DLQ`);
       return { queue, dlq };
     };
     const notifications = fifoWithDlq('NotificationsQueue', notifier.fn);
     const payments = fifoWithDlq('PaymentsQueue', saga.fn);
 
     // Where the stream mappings describe a batch they gave up on (a standard queue: Lambda
-    // requires one for an on-failure destination). People read it; nothing consumes it.
+    // requires one for an on-failure destination). The parker consumes it: it reads the
+    // batch's records back from the stream (24 h retention) and parks them.
     const streamFailures = new sqs.Queue(this, 'StreamFailures', {
       retentionPeriod: DLQ_RETENTION,
+      visibilityTimeout: visibilityTimeoutFor(parker.fn),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
@@ -618,24 +708,27 @@ export class PlatformStack extends Stack {
       {
         id: 'AwsSolutions-SQS3',
         reason:
-          'This queue is itself the last stop: the on-failure destination of the Events stream ' +
-          'mappings. Nothing consumes it automatically, so a DLQ behind it would never receive ' +
-          'anything; its depth alarms instead.',
+          'This queue is itself a dead-letter destination: the on-failure destination of the ' +
+          'Events stream mappings, consumed by the parker, which turns each record into items ' +
+          'of the Parked table. A record the parker cannot park stays here (retention 14 days, ' +
+          'tried again after every visibility timeout) and its age and held-messages alarms ' +
+          'call a human; a DLQ behind it would only move such a record to another queue that ' +
+          'needs the same alarms.',
       },
     ]);
-    alarm('StreamFailuresDepth', streamFailures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
-      'A stream mapping gave up on a batch of Events records (retries exhausted or record too old)');
+    // A batch a stream mapping gave up on (retries exhausted or record too old): parked.
+    parkedFrom('StreamFailures', streamFailures, 'StreamFailures');
 
     // Publisher: the Events stream to the FIFO queues (SendMessageBatch, authorized as
-    // sqs:SendMessage). Queue URLs are given, so it never calls GetQueueUrl.
+    // sqs:SendMessage). Queue URLs are given, so it never calls GetQueueUrl. The live queue is
+    // made with the broadcaster, below: its ARN and URL are added there.
     const publisher = makeFunction('Publisher', 'publisher-lambda', 256, 'Fans the Events stream out to SQS');
-    publisher.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'SendToQueues',
-        actions: ['sqs:SendMessage'],
-        resources: [notifications.queue.queueArn, payments.queue.queueArn],
-      }),
-    );
+    const publisherSends = new iam.PolicyStatement({
+      sid: 'SendToQueues',
+      actions: ['sqs:SendMessage'],
+      resources: [notifications.queue.queueArn, payments.queue.queueArn],
+    });
+    publisher.role.addToPolicy(publisherSends);
     setEnvironment(publisher.fn, {
       NOTIFICATIONS_QUEUE_URL: notifications.queue.queueUrl,
       PAYMENTS_QUEUE_URL: payments.queue.queueUrl,
@@ -648,6 +741,9 @@ export class PlatformStack extends Stack {
       alarm(`${id}IteratorAge`, consumer.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' }), 60_000,
         `${id} is more than a minute behind the Events stream for 5 minutes`, 5);
     };
+    // Two readers of the Events stream, the most DynamoDB Streams serves per shard without
+    // throttling: every other consumer reads a queue the publisher fills (docs/fan-out.md, "Two
+    // readers per shard").
     consumeEventsStream('Projector', projector.fn);
     consumeEventsStream('Publisher', publisher.fn);
 
@@ -872,7 +968,8 @@ export class PlatformStack extends Stack {
     // Live updates (functions/live, docs/live.md): a WebSocket API whose routes $connect,
     // $disconnect and $default all go to live-ws-lambda (route selection on the body's
     // `action`, but no route per action: the protocol parses every message), and the
-    // broadcaster on the Events stream pushing each update through the stage's management API.
+    // broadcaster on the live queue (filled by the publisher) pushing each update through the
+    // stage's management API.
 
     // $connect verifies the Cognito token of the query string `token` itself (browsers cannot
     // set headers on a WebSocket); Query, GetItem and PutItem for a subscribe (counted against
@@ -935,11 +1032,12 @@ export class PlatformStack extends Stack {
       true,
     );
 
-    // The broadcaster: watchers from the byTopic index (Query); a connection that answers
-    // 410 Gone is forgotten (Query of its items, BatchWriteItem of deletes); the auction at the
-    // event's version through the event store (snapshot GetItem, log Query); pushes through
+    // The broadcaster: the live queue's messages (the publisher's, of the events watchers see);
+    // watchers from the byTopic index (Query); a connection that answers 410 Gone is forgotten
+    // (Query of its items, BatchWriteItem of deletes); the auction at the event's version
+    // through the event store (snapshot GetItem, log Query); pushes through
     // POST @connections/{id} of this stage only.
-    const broadcaster = makeFunction('LiveBroadcaster', 'live-broadcaster-lambda', 256, 'Pushes live updates from the Events stream');
+    const broadcaster = makeFunction('LiveBroadcaster', 'live-broadcaster-lambda', 256, 'Pushes live updates from the live queue');
     grantTables(broadcaster.role, 'LiveBroadcaster', [
       storeRead,
       { table: snapshotsTable, actions: ['GetItem'] },
@@ -968,7 +1066,12 @@ export class PlatformStack extends Stack {
       LIVE_CONNECTIONS_TABLE: liveConnectionsTable.tableName,
       LIVE_ENDPOINT_URL: liveStage.callbackUrl,
     });
-    consumeEventsStream('LiveBroadcaster', broadcaster.fn);
+    // Its queue, as the other consumers' (a FIFO DLQ after 3 receives, drained by the parker),
+    // in high-throughput mode: a message per bid, ordered per auction only. Not the Events
+    // stream: that would be a third reader per shard.
+    const live = fifoWithDlq('LiveQueue', broadcaster.fn, { highThroughput: true });
+    publisherSends.addResources(live.queue.queueArn);
+    setEnvironment(publisher.fn, { LIVE_QUEUE_URL: live.queue.queueUrl });
     NagSuppressions.addResourceSuppressions(
       broadcaster.role,
       [
@@ -983,6 +1086,117 @@ export class PlatformStack extends Stack {
       ],
       true,
     );
+
+    // The parker's environment, now that every consumer exists: its table, and which consumer
+    // each generated name belongs to (an on-failure record names the function that gave up, a
+    // dead letter the DLQ it is in; functions/parking/src/parker.rs `Origins`).
+    const parkedOrigins: [string, string][] = [
+      [projector.fn.functionName, 'projector'],
+      [publisher.fn.functionName, 'publisher'],
+      [notifications.dlq.queueName, 'notifier'],
+      [payments.dlq.queueName, 'payment-saga'],
+      [live.dlq.queueName, 'broadcaster'],
+    ];
+    setEnvironment(parker.fn, {
+      PARKED_TABLE: parkedTable.tableName,
+      PARKED_CONSUMERS: parkedOrigins.map(([name, consumer]) => `${name}=${consumer}`).join(','),
+    });
+    // The parked-items alarm, one per consumer: anything parked in 5 minutes (Sum > 0, that
+    // is >= 1 item, of the `Parked` count the parker writes as embedded-metric lines in its log:
+    // namespace AuctionPlatform, dimension Consumer). One alarm per dimension value, because an
+    // alarm cannot watch a SEARCH expression; the alarm names the consumer to replay
+    // (`auction-admin parked list --consumer <name>`).
+    for (const [, consumer] of parkedOrigins) {
+      const id = consumer.replace(/(^|-)([a-z])/g, (_, __, letter: string) => letter.toUpperCase());
+      alarm(`Parked${id}`,
+        new cloudwatch.Metric({
+          namespace: 'AuctionPlatform',
+          metricName: 'Parked',
+          dimensionsMap: { Consumer: consumer },
+          statistic: 'Sum',
+          period: Duration.minutes(5),
+        }),
+        0,
+        `${consumer}: the consumer gave up on records or messages in the last 5 minutes; they are ` +
+          `parked (auction-admin parked list --consumer ${consumer}; replay or discard them)`);
+    }
+
+    // Reconciler (functions/reconciler, docs/reconciler.md): on a schedule (every 5 minutes, or
+    // -c reconcilerEveryMinutes=N), finds what the log says should exist but does not (a sale
+    // without a saga, a view behind the log, a stalled saga, notices missing for an end) and
+    // redelivers the events from the log to the consumer that missed them: the projector's
+    // handler in-process (so it writes the views exactly as the projector does), the notifier
+    // and the payment saga through their queues (and a parked item of the broadcaster's through
+    // the live queue). It reads the log through the byEventType index, the sagas and the inbox
+    // by key. Each run first replays the parked items older than
+    // RECONCILE_PARKED_GRACE_SECONDS (parking's replay: Scan of Parked, GetItem of the item, then
+    // DeleteItem when its consumer took the events or PutItem of one more failed replay); it
+    // writes nothing else. Its Errors alarm (from makeFunction) goes off when a run could not read
+    // the index, or a check, a repair or a replay failed for another reason than the consumer
+    // failing the replay (the item then stays parked, and the parked-items alarm already called).
+    const reconcileEveryContext: unknown = this.node.tryGetContext('reconcilerEveryMinutes');
+    const reconcileEveryMinutes = reconcileEveryContext === undefined ? 5 : Number(reconcileEveryContext);
+    if (!Number.isInteger(reconcileEveryMinutes) || reconcileEveryMinutes < 5) {
+      throw new Error(`reconcilerEveryMinutes must be a whole number of minutes >= 5 (a run may take ${TIMEOUTS['reconciler-lambda'].toMinutes()}), not ${JSON.stringify(reconcileEveryContext)}`);
+    }
+    const reconcileEvery = Duration.minutes(reconcileEveryMinutes);
+    const reconciler = makeFunction('Reconciler', 'reconciler-lambda', 256, 'Repairs what the log says should exist but does not');
+    grantTables(reconciler.role, 'Reconciler', [
+      { table: eventsTable, actions: ['Query'], indexes: { names: ['byEventType'], actions: ['Query'] } },
+      { table: snapshotsTable, actions: ['GetItem'] },
+      { table: paymentSagasTable, actions: ['GetItem'] },
+      { table: notificationsTable, actions: ['BatchGetItem'] },
+      // The projector's writes, through the projector's own handler.
+      { table: auctionViewsTable, actions: ['GetItem', 'PutItem'], rebuilt: true },
+      { table: userBidsTable, actions: ['PutItem'], rebuilt: true },
+      { table: readModelAliasesTable, actions: ['GetItem'] },
+      // Replaying parked items: list them all (one Scan per run; the table is empty on a
+      // healthy platform), re-read one, remove it or count a failed replay on it.
+      { table: parkedTable, actions: ['Scan', 'GetItem', 'PutItem', 'DeleteItem'] },
+    ]);
+    reconciler.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'RedeliverToQueues',
+        actions: ['sqs:SendMessage'],
+        resources: [notifications.queue.queueArn, payments.queue.queueArn, live.queue.queueArn],
+      }),
+    );
+    setEnvironment(reconciler.fn, {
+      ...storeEnvironment,
+      AUCTION_VIEWS_TABLE: auctionViewsTable.tableName,
+      USER_BIDS_TABLE: userBidsTable.tableName,
+      READ_MODEL_ALIASES_TABLE: readModelAliasesTable.tableName,
+      PAYMENT_SAGAS_TABLE: paymentSagasTable.tableName,
+      NOTIFICATIONS_TABLE: notificationsTable.tableName,
+      NOTIFICATIONS_QUEUE_URL: notifications.queue.queueUrl,
+      PAYMENTS_QUEUE_URL: payments.queue.queueUrl,
+      // parking::Consumers::from_env resolves every queue: a replay to the broadcaster sends
+      // to the live queue.
+      LIVE_QUEUE_URL: live.queue.queueUrl,
+      PARKED_TABLE: parkedTable.tableName,
+    });
+    // A failed run is the next period's work (the divergence is still there): no retry.
+    reconciler.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
+    new events.Rule(this, 'ReconcilerSchedule', {
+      description: `Invokes the reconciler every ${reconcileEveryMinutes} minutes; each invocation is one run`,
+      schedule: events.Schedule.rate(reconcileEvery),
+      targets: [new targets.LambdaFunction(reconciler.fn, { retryAttempts: 0, maxEventAge: Duration.seconds(60) })],
+    });
+
+    // The admin API's replays of parked items send to the queue consumers' queues, as the
+    // reconciler's do (URLs given: no GetQueueUrl).
+    api.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReplayToQueues',
+        actions: ['sqs:SendMessage'],
+        resources: [notifications.queue.queueArn, payments.queue.queueArn, live.queue.queueArn],
+      }),
+    );
+    setEnvironment(api.fn, {
+      NOTIFICATIONS_QUEUE_URL: notifications.queue.queueUrl,
+      PAYMENTS_QUEUE_URL: payments.queue.queueUrl,
+      LIVE_QUEUE_URL: live.queue.queueUrl,
+    });
 
     // The deployment's own role and log group (no managed policy, 30-day logs): CDK grants it
     // read of the asset bucket, write of the site bucket and the invalidation.
@@ -1053,14 +1267,16 @@ export class PlatformStack extends Stack {
       'live-broadcaster-lambda': broadcaster.fn,
       'live-ws-lambda': liveWs.fn,
       'notifier-lambda': notifier.fn,
+      'parker-lambda': parker.fn,
       'payment-saga-lambda': saga.fn,
       'projector-lambda': projector.fn,
       'publisher-lambda': publisher.fn,
+      'reconciler-lambda': reconciler.fn,
       'scheduler-lambda': scheduler.fn,
     };
 
     // The views a rebuild creates at run time have names CloudFormation does not know.
-    for (const role of [api.role, projector.role, scheduler.role]) {
+    for (const role of [api.role, projector.role, scheduler.role, reconciler.role]) {
       NagSuppressions.addResourceSuppressions(
         role,
         [
@@ -1080,7 +1296,7 @@ export class PlatformStack extends Stack {
 
     // The stream read grant (from the DynamoDB event source) includes dynamodb:ListStreams,
     // which has no resource-level permissions.
-    for (const role of [projector.role, publisher.role, broadcaster.role]) {
+    for (const role of [projector.role, publisher.role]) {
       NagSuppressions.addResourceSuppressions(
         role,
         [
@@ -1116,10 +1332,13 @@ export class PlatformStack extends Stack {
       NotificationsTable: notificationsTable.tableName,
       PaymentSagasTable: paymentSagasTable.tableName,
       LiveConnectionsTable: liveConnectionsTable.tableName,
+      ParkedTable: parkedTable.tableName,
       NotificationsQueueUrl: notifications.queue.queueUrl,
       NotificationsDlqUrl: notifications.dlq.queueUrl,
       PaymentsQueueUrl: payments.queue.queueUrl,
       PaymentsDlqUrl: payments.dlq.queueUrl,
+      LiveQueueUrl: live.queue.queueUrl,
+      LiveDlqUrl: live.dlq.queueUrl,
       StreamFailuresQueueUrl: streamFailures.queueUrl,
     };
     for (const [id, value] of Object.entries(names)) {

@@ -25,14 +25,21 @@ export const EXPECTED: Record<string, Grants> = {
     'EVENTS_TABLE/index/byEventType': ['dynamodb:Query'],
     SNAPSHOTS_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     IDEMPOTENCY_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
-    AUCTION_VIEWS_TABLE: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
-    'AUCTION_VIEWS_TABLE-r*': ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+    // The views as the API reads them, and as the projector writes them (a replay of parked
+    // items runs the projector's handler).
+    AUCTION_VIEWS_TABLE: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    'AUCTION_VIEWS_TABLE-r*': ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     'AUCTION_VIEWS_TABLE/index/byStatus': ['dynamodb:Query'],
     'AUCTION_VIEWS_TABLE-r*/index/byStatus': ['dynamodb:Query'],
-    USER_BIDS_TABLE: ['dynamodb:Query'],
-    'USER_BIDS_TABLE-r*': ['dynamodb:Query'],
+    USER_BIDS_TABLE: ['dynamodb:PutItem', 'dynamodb:Query'],
+    'USER_BIDS_TABLE-r*': ['dynamodb:PutItem', 'dynamodb:Query'],
     NOTIFICATIONS_TABLE: ['dynamodb:Query'],
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
+    // The admin routes list and replay the parked items, and a replay sends to the queues.
+    PARKED_TABLE: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan'],
+    'notifications queue': ['sqs:SendMessage'],
+    'payments queue': ['sqs:SendMessage'],
+    'live queue': ['sqs:SendMessage'],
   },
   'projector-lambda': {
     'own log group': LOGS,
@@ -48,6 +55,7 @@ export const EXPECTED: Record<string, Grants> = {
     'own log group': LOGS,
     'notifications queue': ['sqs:SendMessage'],
     'payments queue': ['sqs:SendMessage'],
+    'live queue': ['sqs:SendMessage'],
     ...STREAM,
   },
   'notifier-lambda': {
@@ -73,10 +81,44 @@ export const EXPECTED: Record<string, Grants> = {
     'AUCTION_VIEWS_TABLE-r*/index/byStatus': ['dynamodb:Query'],
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
   },
+  // The reconciler: the log and its byEventType index, the sagas and the inbox by key (read
+  // only); the projector's writes (it redelivers through the projector's handler); the three
+  // queues it redelivers to; the parked items it replays (Scan to list them, GetItem, and
+  // DeleteItem or PutItem of a failed replay, as parking's replay does).
+  'reconciler-lambda': {
+    'own log group': LOGS,
+    EVENTS_TABLE: ['dynamodb:Query'],
+    'EVENTS_TABLE/index/byEventType': ['dynamodb:Query'],
+    SNAPSHOTS_TABLE: ['dynamodb:GetItem'],
+    PAYMENT_SAGAS_TABLE: ['dynamodb:GetItem'],
+    NOTIFICATIONS_TABLE: ['dynamodb:BatchGetItem'],
+    AUCTION_VIEWS_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    'AUCTION_VIEWS_TABLE-r*': ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    USER_BIDS_TABLE: ['dynamodb:PutItem'],
+    'USER_BIDS_TABLE-r*': ['dynamodb:PutItem'],
+    READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
+    PARKED_TABLE: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan'],
+    'notifications queue': ['sqs:SendMessage'],
+    'payments queue': ['sqs:SendMessage'],
+    'live queue': ['sqs:SendMessage'],
+  },
   'live-ws-lambda': {
     'own log group': LOGS,
     LIVE_CONNECTIONS_TABLE: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
   },
+  // The parker: PutItem of parked items only; the given-up range read back from the Events
+  // stream (no DescribeStream, no ListStreams: the on-failure record names stream and shard);
+  // the four queues it drains.
+  'parker-lambda': {
+    'own log group': LOGS,
+    PARKED_TABLE: ['dynamodb:PutItem'],
+    'Events stream': ['dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+    'stream-failures queue': CONSUME,
+    'notifications DLQ': CONSUME,
+    'payments DLQ': CONSUME,
+    'live DLQ': CONSUME,
+  },
+  // The broadcaster reads the live queue, not the Events stream (two readers per shard).
   'live-broadcaster-lambda': {
     'own log group': LOGS,
     EVENTS_TABLE: ['dynamodb:Query'],
@@ -84,7 +126,7 @@ export const EXPECTED: Record<string, Grants> = {
     LIVE_CONNECTIONS_TABLE: ['dynamodb:BatchWriteItem', 'dynamodb:Query'],
     'LIVE_CONNECTIONS_TABLE/index/byTopic': ['dynamodb:Query'],
     'WebSocket API /live/POST/@connections/*': ['execute-api:ManageConnections'],
-    ...STREAM,
+    'live queue': CONSUME,
   },
 };
 
@@ -106,11 +148,18 @@ function labeller(ownLogGroup: string) {
       if (name.endsWith('_TABLE')) names.set(id, name);
       if (name === 'NOTIFICATIONS_QUEUE_URL') names.set(id, 'notifications queue');
       if (name === 'PAYMENTS_QUEUE_URL') names.set(id, 'payments queue');
+      if (name === 'LIVE_QUEUE_URL') names.set(id, 'live queue');
     }
   }
   for (const mapping of Object.values(resourcesOfType('AWS::Lambda::EventSourceMapping'))) {
     const destination = mapping.Properties.DestinationConfig?.OnFailure?.Destination;
     if (destination) names.set(referenced(destination)!, 'stream-failures queue');
+  }
+  // A DLQ by the queue it serves: the notifications queue's is 'notifications DLQ'.
+  for (const [id, queue] of Object.entries(resourcesOfType('AWS::SQS::Queue'))) {
+    const dlq = queue.Properties.RedrivePolicy?.deadLetterTargetArn;
+    const name = names.get(id);
+    if (dlq && name?.endsWith(' queue')) names.set(referenced(dlq)!, name.replace(/ queue$/, ' DLQ'));
   }
   return (resource: any): string => {
     if (resource === '*') return '*';
@@ -157,6 +206,10 @@ function grantsOf(binary: string): Grants {
 }
 
 describe('IAM: each function holds exactly the actions it uses', () => {
+  it('every function of the stack is in the table', () => {
+    assert.deepEqual([...functionsByBinary().keys()].sort(), Object.keys(EXPECTED).sort());
+  });
+
   for (const [binary, expected] of Object.entries(EXPECTED)) {
     it(binary, () => {
       const sorted = Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, [...v].sort()]));

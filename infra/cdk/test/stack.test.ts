@@ -44,6 +44,16 @@ describe('the event log', () => {
     }
   });
 
+  it('the parked items (each an incident) are kept: no TTL, point-in-time recovery, retained', () => {
+    const names = tableNames();
+    const [, parked] = Object.entries(resourcesOfType('AWS::DynamoDB::Table')).find(([id]) => names.get(id) === 'PARKED_TABLE')!;
+    assert.equal(parked.Properties.TimeToLiveSpecification, undefined);
+    assert.equal(parked.Properties.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled, true);
+    assert.equal(parked.DeletionPolicy, 'Retain');
+    assert.equal(parked.UpdateReplacePolicy, 'Retain');
+    assert.equal(parked.Properties.StreamSpecification, undefined);
+  });
+
   it('the payment sagas (the audit trail of money) are protected like the log', () => {
     const names = tableNames();
     const [, sagas] = Object.entries(resourcesOfType('AWS::DynamoDB::Table')).find(([id]) => names.get(id) === 'PAYMENT_SAGAS_TABLE')!;
@@ -62,7 +72,7 @@ describe('functions', () => {
       roles.add(referenced(resource.Properties.Role)!);
       assert.ok(referenced(resource.Properties.LoggingConfig.LogGroup), `${binary} has no log group of its own`);
     }
-    assert.equal(roles.size, 8, 'one role per function');
+    assert.equal(roles.size, functionsByBinary().size, 'one role per function');
   });
 
   it('log groups have a retention', () => {
@@ -89,6 +99,34 @@ describe('functions', () => {
       FunctionName: { Ref: scheduler.id },
       MaximumRetryAttempts: 0,
     });
+  });
+
+  it('the reconciler runs every 5 minutes for up to 4 minutes, without retries, and alarms on errors', () => {
+    const reconciler = functionsByBinary().get('reconciler-lambda')!;
+    assert.equal(reconciler.resource.Properties.Timeout, 240);
+    template().hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [reconciler.id, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0 } })],
+    });
+    template().hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: reconciler.id },
+      MaximumRetryAttempts: 0,
+    });
+    template().hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: reconciler.id } }],
+      Threshold: 0,
+    });
+  });
+
+  it('the reconciler\'s period comes from the context, and a period shorter than a run is refused', () => {
+    const app = new App({ context: { reconcilerEveryMinutes: 15 } });
+    const stack = new PlatformStack(app, 'Reconcile15', { lambdaAssets: FIXTURE_ASSETS, siteAssets: siteAssets() });
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    assert.throws(
+      () => new PlatformStack(new App({ context: { reconcilerEveryMinutes: 1 } }), 'Reconcile1', { lambdaAssets: FIXTURE_ASSETS, siteAssets: siteAssets() }),
+      /reconcilerEveryMinutes must be a whole number of minutes >= 5/,
+    );
   });
 
   it('a missing bidder page fails with a message that names it', () => {
@@ -129,7 +167,7 @@ describe('event source mappings', () => {
     return mappings.filter((m) => m.Properties.FunctionName.Ref === fn.id);
   };
 
-  for (const binary of ['projector-lambda', 'publisher-lambda', 'live-broadcaster-lambda']) {
+  for (const binary of ['projector-lambda', 'publisher-lambda']) {
     it(`${binary} reads the Events stream: batch 100, bisect, item failures, 3 retries, max age, on-failure queue`, () => {
       const [mapping, ...more] = byFunction(binary);
       assert.equal(more.length, 0);
@@ -146,7 +184,15 @@ describe('event source mappings', () => {
     });
   }
 
-  for (const binary of ['notifier-lambda', 'payment-saga-lambda']) {
+  it('the Events stream has two readers, the projector and the publisher (DynamoDB Streams serves two per shard without throttling)', () => {
+    const readers = mappings
+      .filter((m) => m.Properties.EventSourceArn['Fn::GetAtt']?.[1] === 'StreamArn')
+      .map((m) => m.Properties.FunctionName.Ref);
+    const fns = functionsByBinary();
+    assert.deepEqual(readers.sort(), [fns.get('projector-lambda')!.id, fns.get('publisher-lambda')!.id].sort());
+  });
+
+  for (const binary of ['notifier-lambda', 'payment-saga-lambda', 'live-broadcaster-lambda']) {
     it(`${binary} reads its FIFO queue in batches of 10 and reports item failures`, () => {
       const [mapping, ...more] = byFunction(binary);
       assert.equal(more.length, 0);
@@ -156,6 +202,71 @@ describe('event source mappings', () => {
       assert.equal(queue.Properties.FifoQueue, true);
     });
   }
+
+  it('the broadcaster reads the live queue, which the publisher fills, in high-throughput FIFO mode', () => {
+    const fns = functionsByBinary();
+    const [mapping] = byFunction('live-broadcaster-lambda');
+    const id = referenced(mapping.Properties.EventSourceArn)!;
+    const publisher = fns.get('publisher-lambda')!.resource.Properties.Environment.Variables;
+    assert.equal(referenced(publisher.LIVE_QUEUE_URL), id);
+    const queue = resourcesOfType('AWS::SQS::Queue')[id].Properties;
+    assert.equal(queue.DeduplicationScope, 'messageGroup');
+    assert.equal(queue.FifoThroughputLimit, 'perMessageGroupId');
+    assert.equal(queue.VisibilityTimeout, 6 * fns.get('live-broadcaster-lambda')!.resource.Properties.Timeout);
+  });
+
+  it('parker-lambda drains the stream failure queue and the three FIFO DLQs: batch 10, item failures, visibility 6 x its timeout', () => {
+    const parker = functionsByBinary().get('parker-lambda')!;
+    const queues = resourcesOfType('AWS::SQS::Queue');
+    const mapped = byFunction('parker-lambda');
+    assert.equal(mapped.length, 4);
+    for (const mapping of mapped) {
+      assert.equal(mapping.Properties.BatchSize, 10);
+      assert.deepEqual(mapping.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+      assert.equal(mapping.Properties.DestinationConfig, undefined);
+      const queue = queues[referenced(mapping.Properties.EventSourceArn)!];
+      assert.equal(queue.Properties.VisibilityTimeout, 6 * parker.resource.Properties.Timeout);
+    }
+    const sources = new Set(mapped.map((m) => referenced(m.Properties.EventSourceArn)));
+    const dlqs = Object.values(queues)
+      .map((q) => referenced(q.Properties.RedrivePolicy?.deadLetterTargetArn))
+      .filter((id) => id !== undefined);
+    const failures = mappings
+      .map((m) => referenced(m.Properties.DestinationConfig?.OnFailure?.Destination))
+      .filter((id) => id !== undefined);
+    assert.equal(dlqs.length, 3);
+    assert.deepEqual([...sources].sort(), [...new Set([...dlqs, ...failures])].sort());
+    assert.equal(parker.resource.Properties.Timeout, 30);
+  });
+
+  it('parker-lambda knows each consumer by its generated function or DLQ name', () => {
+    const fns = functionsByBinary();
+    const parker = fns.get('parker-lambda')!.resource.Properties.Environment.Variables;
+    const queues = resourcesOfType('AWS::SQS::Queue');
+    const dlqOf = (urlVariable: string) => {
+      const publisher = fns.get('publisher-lambda')!.resource.Properties.Environment.Variables;
+      return referenced(queues[referenced(publisher[urlVariable])!].Properties.RedrivePolicy.deadLetterTargetArn);
+    };
+    // "<name>=<consumer>,..." as an Fn::Join of references and literal text.
+    const [separator, parts] = parker.PARKED_CONSUMERS['Fn::Join'];
+    assert.equal(separator, '');
+    const pairs: [string, string][] = [];
+    for (let i = 0; i < parts.length; i += 2) {
+      const name = parts[i];
+      const text: string = parts[i + 1] ?? '';
+      const consumer = text.replace(/^=/, '').replace(/,$/, '');
+      const label = name.Ref ? `function ${name.Ref}` : `queue ${name['Fn::GetAtt'][0]} ${name['Fn::GetAtt'][1]}`;
+      pairs.push([label, consumer]);
+    }
+    assert.deepEqual(pairs, [
+      [`function ${fns.get('projector-lambda')!.id}`, 'projector'],
+      [`function ${fns.get('publisher-lambda')!.id}`, 'publisher'],
+      [`queue ${dlqOf('NOTIFICATIONS_QUEUE_URL')} QueueName`, 'notifier'],
+      [`queue ${dlqOf('PAYMENTS_QUEUE_URL')} QueueName`, 'payment-saga'],
+      [`queue ${dlqOf('LIVE_QUEUE_URL')} QueueName`, 'broadcaster'],
+    ]);
+    assert.ok(referenced(parker.PARKED_TABLE));
+  });
 
   it('api, scheduler and the WebSocket function have no event source mapping', () => {
     assert.equal(byFunction('api-lambda').length + byFunction('scheduler-lambda').length + byFunction('live-ws-lambda').length, 0);
@@ -436,29 +547,81 @@ describe('alarms', () => {
     }
   });
 
-  it('each stream consumer has an IteratorAge alarm', () => {
-    for (const binary of ['projector-lambda', 'publisher-lambda', 'live-broadcaster-lambda']) {
+  it('each stream consumer has an IteratorAge alarm, and only they', () => {
+    for (const binary of ['projector-lambda', 'publisher-lambda']) {
       const fn = functionsByBinary().get(binary)!;
       const [alarm] = find('IteratorAge', 'FunctionName', fn.id);
       assert.ok(alarm, binary);
       assert.equal(alarm.Properties.Statistic, 'Maximum');
     }
+    const broadcaster = functionsByBinary().get('live-broadcaster-lambda')!;
+    assert.equal(find('IteratorAge', 'FunctionName', broadcaster.id).length, 0);
   });
 
-  it('each DLQ and the stream failure queue alarm at depth > 0', () => {
+  // The DLQs and the stream failure queue are drained by the parker: what stays in them is a
+  // message it could not park.
+  const drained = () => {
     const queues = resourcesOfType('AWS::SQS::Queue');
     const dlqs = new Set(Object.values(queues)
       .map((q) => q.Properties.RedrivePolicy?.deadLetterTargetArn)
       .filter((arn) => arn !== undefined)
-      .map((arn) => referenced(arn)));
+      .map((arn) => referenced(arn)!));
     const failures = Object.entries(queues).filter(([, q]) => !q.Properties.FifoQueue).map(([id]) => id);
-    for (const id of [...dlqs, ...failures]) {
-      const [alarm] = alarms.filter((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' &&
-        a.Properties.Dimensions.some((d: any) => JSON.stringify(d.Value).includes(id!)));
-      assert.ok(alarm, `no depth alarm for ${id}`);
-      assert.equal(alarm.Properties.Threshold, 0);
-      assert.equal(alarm.Properties.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(dlqs.size, 3);
+    assert.equal(failures.length, 1);
+    return [...dlqs, ...failures];
+  };
+  const onQueue = (dimensions: any[] | undefined, id: string) =>
+    (dimensions ?? []).some((d: any) => d.Name === 'QueueName' && JSON.stringify(d.Value).includes(`"${id}"`));
+
+  it('each DLQ and the stream failure queue alarm when a message is older than 2 minutes', () => {
+    for (const id of drained()) {
+      const found = alarms.filter((a) => a.Properties.MetricName === 'ApproximateAgeOfOldestMessage' && onQueue(a.Properties.Dimensions, id));
+      assert.equal(found.length, 1, `no age alarm for ${id}`);
+      const p = found[0].Properties;
+      assert.equal(p.Namespace, 'AWS/SQS');
+      assert.equal(p.Statistic, 'Maximum');
+      assert.equal(p.Period, 60);
+      assert.equal(p.Threshold, 120);
+      assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
     }
-    assert.equal(dlqs.size, 2);
+  });
+
+  it('each DLQ and the stream failure queue alarm when messages (visible or in flight) stay for 5 minutes', () => {
+    for (const id of drained()) {
+      const found = alarms.filter((a) => (a.Properties.Metrics ?? []).some((m: any) => onQueue(m.MetricStat?.Metric.Dimensions, id)));
+      assert.equal(found.length, 1, `no held-messages alarm for ${id}`);
+      const p = found[0].Properties;
+      const [expression, ...metrics] = [...p.Metrics].sort((a: any, b: any) => (a.Expression ? -1 : 1) - (b.Expression ? -1 : 1));
+      const byId = Object.fromEntries(metrics.map((m: any) => [m.Id, m.MetricStat]));
+      assert.deepEqual(expression.Expression.replace(/\s/g, '').split('+').map((t: string) => byId[t]?.Metric.MetricName).sort(),
+        ['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesVisible']);
+      for (const m of metrics) {
+        assert.equal(m.ReturnData, false);
+        assert.equal(m.MetricStat.Stat, 'Maximum');
+        assert.equal(m.MetricStat.Period, 60);
+      }
+      assert.equal(p.EvaluationPeriods, 5);
+      assert.equal(p.Threshold, 0);
+      assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+    }
+  });
+
+  it('anything parked alarms, per consumer: Sum of AuctionPlatform Parked > 0 (>= 1 item) in 5 minutes', () => {
+    const parked = alarms.filter((a) => a.Properties.Namespace === 'AuctionPlatform' && a.Properties.MetricName === 'Parked');
+    const consumers = parked.map((a) => {
+      const p = a.Properties;
+      assert.equal(p.Statistic, 'Sum');
+      assert.equal(p.Period, 300);
+      assert.equal(p.EvaluationPeriods, 1);
+      assert.equal(p.Threshold, 0);
+      assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+      assert.equal(p.TreatMissingData, 'notBreaching');
+      assert.equal(p.Dimensions.length, 1);
+      assert.equal(p.Dimensions[0].Name, 'Consumer');
+      return p.Dimensions[0].Value;
+    });
+    // The consumer names the parker writes (functions/parking/src/consumer.rs).
+    assert.deepEqual(consumers.sort(), ['broadcaster', 'notifier', 'payment-saga', 'projector', 'publisher']);
   });
 });

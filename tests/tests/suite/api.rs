@@ -54,13 +54,12 @@ fn api_tables(env: &TestEnv) -> api::config::Tables {
         user_bids: names.user_bids_table.clone(),
         notifications: names.notifications_table.clone(),
         read_model_aliases: names.read_model_aliases_table.clone(),
+        parked: names.parked_table.clone(),
     }
 }
 
-#[tokio::test]
-async fn given_dynamodb_local_when_an_auction_is_created_and_bid_on_through_the_api_then_retries_append_nothing()
- {
-    let env = TestEnv::new().await;
+/// The API as one process serves it, over this test's tables: its own store (and cache).
+fn api_process(env: &TestEnv, now: chrono::DateTime<Utc>) -> Router {
     let store = Store::new(
         env.event_store(),
         SnapshotPolicy {
@@ -68,15 +67,28 @@ async fn given_dynamodb_local_when_an_auction_is_created_and_bid_on_through_the_
             in_background: false,
         },
     );
-    let now = Utc::now();
-    let adapters = api::config::adapters(env.dynamodb().clone(), api_tables(&env));
-    let router = router(App {
+    let adapters = api::config::adapters(env.dynamodb().clone(), api_tables(env));
+    router(App {
         store,
         clock: Arc::new(FixedClock::new(now)),
         authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
         views: adapters.views,
         inbox: adapters.inbox,
-    });
+        // This test's Parked table, replayed to this test's views and queues.
+        parked: Arc::new(api::parked::Parking::new(
+            env.parked(),
+            env.event_store(),
+            env.consumers(),
+        )),
+    })
+}
+
+#[tokio::test]
+async fn given_dynamodb_local_when_an_auction_is_created_and_bid_on_through_the_api_then_retries_append_nothing()
+ {
+    let env = TestEnv::new().await;
+    let now = Utc::now();
+    let router = api_process(&env, now);
     let auction = json!({
         "title": "Brass telescope",
         "currency": "EUR",
@@ -128,4 +140,148 @@ async fn given_dynamodb_local_when_an_auction_is_created_and_bid_on_through_the_
     assert_eq!(view["currentPrice"]["amountMinor"], 1_500);
     assert_eq!(view["leading"], false);
     assert_eq!(view["version"], 3);
+}
+
+// ------------------------------------------------------------------------ exact idempotency
+
+/// An auction open for bids now, created by seller-ann without a key; its id.
+async fn open_auction(router: &Router, now: chrono::DateTime<Utc>) -> String {
+    let auction = json!({
+        "title": "Brass telescope",
+        "currency": "EUR",
+        "startingPrice": 1_000,
+        "endsAt": (now + TimeDelta::days(1)).to_rfc3339(),
+    });
+    let (status, _, created) = call(router, post("/auctions", "seller-ann", None, &auction)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["auctionId"].as_str().unwrap().to_owned()
+}
+
+fn bid_request(auction: &str, user: &str, key: &str, amount: i64) -> Request<Body> {
+    post(
+        &format!("/auctions/{auction}/bids"),
+        user,
+        Some(key),
+        &json!({"amount": amount, "currency": "EUR"}),
+    )
+}
+
+/// The amounts of the auction's bids in the log, in order.
+async fn bid_amounts(env: &TestEnv, auction: &str) -> Vec<i64> {
+    let id = AuctionId(Uuid::parse_str(auction).unwrap());
+    env.event_store()
+        .read_after(id, 0, &Meter::default())
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e.decode().unwrap().event {
+            auction_events::AuctionEvent::BidPlaced(bid) => Some(bid.amount.amount_minor),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_dynamodb_local_when_two_different_bids_race_under_one_key_in_fifty_rounds_then_one_is_accepted_and_the_other_refused()
+ {
+    // Given two API processes (each with its own cache) over the same tables
+    let env = TestEnv::new().await;
+    let now = Utc::now();
+    let (one, two) = (api_process(&env, now), api_process(&env, now));
+    for round in 0..50 {
+        let id = open_auction(&one, now).await;
+        let key = format!("race-{round}");
+        let (small, large) = (1_500, 9_000);
+        // When bob sends a bid of 1500 to one and a bid of 9000 to the other under one key,
+        // both at once
+        let small_call = tokio::spawn({
+            let (one, request) = (one.clone(), bid_request(&id, "bidder-bob", &key, small));
+            async move { call(&one, request).await }
+        });
+        let large_call = tokio::spawn({
+            let (two, request) = (two.clone(), bid_request(&id, "bidder-bob", &key, large));
+            async move { call(&two, request).await }
+        });
+        let small_reply = small_call.await.unwrap();
+        let large_reply = large_call.await.unwrap();
+        // Then exactly one is accepted, answered with its own amount; the other is refused
+        let (accepted, amount, refused) = match (small_reply.0, large_reply.0) {
+            (StatusCode::CREATED, _) => (small_reply, small, large_reply),
+            (_, StatusCode::CREATED) => (large_reply, large, small_reply),
+            other => panic!("round {round}: no bid accepted: {other:?}"),
+        };
+        assert_eq!(
+            accepted.2["currentPrice"]["amountMinor"], amount,
+            "round {round}: {}",
+            accepted.2
+        );
+        assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY, "round {round}");
+        assert_eq!(refused.2["code"], "IDEMPOTENCY_KEY_REUSED", "round {round}");
+        // And the log holds that one bid only
+        assert_eq!(bid_amounts(&env, &id).await, vec![amount], "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn given_dynamodb_local_when_a_key_is_reused_after_its_idempotency_record_was_deleted_then_another_body_is_refused_and_the_same_body_replays()
+ {
+    // Given bob's accepted bid under "k"
+    let env = TestEnv::new().await;
+    let now = Utc::now();
+    let router = api_process(&env, now);
+    let id = open_auction(&router, now).await;
+    let (status, _, first) = call(&router, bid_request(&id, "bidder-bob", "k", 1_500)).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // And a sequential reuse with another body is refused while the record exists
+    let (status, _, reused) = call(&router, bid_request(&id, "bidder-bob", "k", 9_000)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reused}");
+    // When the idempotency record is deleted (its key in the form records have always had)
+    env.dynamodb()
+        .delete_item()
+        .table_name(&env.names().idempotency_table)
+        .key(
+            "commandKey",
+            aws_sdk_dynamodb::types::AttributeValue::S("user:bidder-bob#k".to_owned()),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Then another body under the key is still refused, in a fresh process too
+    let fresh = api_process(&env, now);
+    for router in [&router, &fresh] {
+        let (status, _, reused) = call(router, bid_request(&id, "bidder-bob", "k", 9_000)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reused}");
+        assert_eq!(reused["code"], "IDEMPOTENCY_KEY_REUSED");
+    }
+    assert_eq!(bid_amounts(&env, &id).await, vec![1_500]);
+    // And the same body replays the first answer
+    let (status, replayed, retry) = call(&fresh, bid_request(&id, "bidder-bob", "k", 1_500)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(replayed.as_deref(), Some("true"));
+    assert_eq!(retry, first);
+    assert_eq!(bid_amounts(&env, &id).await, vec![1_500]);
+}
+
+#[tokio::test]
+async fn given_dynamodb_local_when_crafted_user_ids_join_with_their_keys_alike_then_each_bid_is_its_own()
+ {
+    let env = TestEnv::new().await;
+    let now = Utc::now();
+    let router = api_process(&env, now);
+    let id = open_auction(&router, now).await;
+    // Given users whose id and key join to the same text with `#` or `/`
+    let pairs = [("a#b", "c"), ("a", "b#c"), ("x/y", "z"), ("x", "y/z")];
+    // When each bids in turn, higher each time
+    for (turn, (user, key)) in pairs.into_iter().enumerate() {
+        let amount = 1_500 + 1_000 * i64::try_from(turn).unwrap();
+        let (status, replayed, reply) = call(&router, bid_request(&id, user, key, amount)).await;
+        // Then each is a fresh bid of its own
+        assert_eq!(status, StatusCode::CREATED, "{user}: {reply}");
+        assert_eq!(replayed, None, "{user}");
+        assert_eq!(reply["currentPrice"]["amountMinor"], amount, "{user}");
+    }
+    assert_eq!(
+        bid_amounts(&env, &id).await,
+        vec![1_500, 2_500, 3_500, 4_500]
+    );
 }

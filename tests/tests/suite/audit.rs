@@ -58,6 +58,10 @@ pub(crate) async fn sources(env: &TestEnv) -> ::audit::rebuild::Sources {
             auction_views: names.auction_views_table.clone(),
             user_bids: names.user_bids_table.clone(),
         },
+        parked: env.parked(),
+        sqs: env.sqs().clone(),
+        consumers: Some(std::sync::Arc::new(env.consumers())),
+        sdk: local_stack::sdk_config().await,
     }
 }
 

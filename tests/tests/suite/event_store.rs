@@ -185,6 +185,50 @@ async fn a_retry_whose_record_was_lost_is_found_in_the_log() {
     assert_eq!(stored.len(), 4);
 }
 
+#[tokio::test]
+async fn a_key_reused_on_another_request_after_its_record_was_lost_is_refused_by_the_fingerprint_in_the_log()
+ {
+    let env = TestEnv::new().await;
+    let store = store(&env, 100);
+    let auction_id = created(&store).await;
+    // Given bob's bid under bob-key-3 was appended and its record lost
+    bid(&store, auction_id, "bob", Some("bob-key-3")).await;
+    let stored_bid = stored(&env, auction_id).await.pop().unwrap();
+    assert_eq!(
+        stored_bid.envelope.metadata.request_fingerprint.as_deref(),
+        Some("fingerprint:bob-key-3")
+    );
+    env.dynamodb()
+        .delete_item()
+        .table_name(&env.names().idempotency_table)
+        .key(
+            "commandKey",
+            AttributeValue::S("user:bob#bob-key-3".to_owned()),
+        )
+        .send()
+        .await
+        .unwrap();
+    // When another request comes under the key (its bid id is taken: the decision is empty)
+    let bob = fixtures::user("bob");
+    let mut other = fixtures::context(&bob, Some("bob-key-3".to_owned()));
+    if let Some(key) = other.idempotency_key.as_mut() {
+        key.fingerprint = "fingerprint:another body".to_owned();
+    }
+    let bid_id = BidId(Uuid::new_v5(&Uuid::NAMESPACE_OID, b"bob-key-3"));
+    let error = store
+        .execute(auction_id, &other, |state, now| {
+            fixtures::outbid(&bob, bid_id, state, now)
+        })
+        .await
+        .unwrap_err();
+    // Then it is refused and nothing is appended
+    assert!(
+        matches!(error, StoreError::IdempotencyKeyReused),
+        "{error:?}"
+    );
+    assert_eq!(stored(&env, auction_id).await.len(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_duplicates_of_one_command_append_once_and_answer_alike() {
     let env = TestEnv::new().await;

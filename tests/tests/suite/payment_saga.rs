@@ -17,8 +17,9 @@ use e2e::TestEnv;
 use e2e::fixtures::{epoch, eur, user};
 use event_store::{CommandContext, DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
 use payment_saga::{
-    BasisPoints, DynamoDbSagaStates, Fault, FixedClock, Operation, Ports, Saga, SagaId, SagaStates,
-    SimulatedProvider, SimulatedRegistry, Status, Step, handle,
+    AdvanceClock, BasisPoints, DynamoDbSagaStates, Fault, FixedClock, Handled, Operation, Ports,
+    Retry, Saga, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry, StalledSagas, Status,
+    Step, handle, resume,
 };
 use uuid::Uuid;
 
@@ -46,6 +47,8 @@ struct Sale {
     store: Store<DynamoDbStore>,
     payments: SimulatedProvider,
     registry: SimulatedRegistry,
+    /// Every consumer's clock, and the provider's; retry waits move it on instead of waiting.
+    clock: Arc<FixedClock>,
     auction_id: AuctionId,
 }
 
@@ -97,11 +100,13 @@ async fn ended_auction(reserve: Option<i64>, bidders: &[(&str, i64)]) -> Sale {
         })
         .await
         .unwrap();
+    let clock = Arc::new(FixedClock::new(after_the_end()));
     Sale {
         env,
         store,
-        payments: SimulatedProvider::new(Duration::from_millis(2)),
-        registry: SimulatedRegistry::new(Duration::from_millis(2)),
+        payments: SimulatedProvider::with_clock(Duration::from_millis(2), clock.clone()),
+        registry: SimulatedRegistry::with_clock(Duration::from_millis(2), clock.clone()),
+        clock,
         auction_id,
     }
 }
@@ -114,7 +119,9 @@ impl Sale {
             payments: self.payments.clone(),
             ownership: self.registry.clone(),
             sagas: self.sagas(),
-            clock: Arc::new(FixedClock::new(after_the_end())),
+            clock: self.clock.clone(),
+            sleep: Arc::new(AdvanceClock(self.clock.clone())),
+            retry: Retry::default(),
             commission: BasisPoints::try_from(500).unwrap(),
         })
     }
@@ -493,22 +500,61 @@ async fn given_a_crash_after_the_charge_before_the_state_write_when_the_message_
 }
 
 #[tokio::test]
-async fn given_the_provider_is_down_then_the_message_is_redelivered_and_the_next_receive_finishes()
-{
+async fn given_the_provider_down_for_seconds_then_one_receive_rides_it_out() {
     let sale = ended_auction(None, &[("bob", 5_000)]).await;
     sale.payments
-        .inject(Fault::unavailable(Operation::Charge).times(1));
+        .outage_until(after_the_end() + TimeDelta::seconds(4));
     let ended = sale.last("AuctionEnded").await;
 
+    assert!(sale.deliver(&[ended]).await.is_empty());
+
+    assert!(sale.payments.calls(Operation::Charge) > 1);
+    assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(sale.saga("bob").await.unwrap().status, Status::Completed);
+}
+
+#[tokio::test]
+async fn given_payouts_down_for_minutes_then_the_message_gives_up_and_the_stalled_saga_resumes_later_with_one_charge()
+ {
+    // Given payouts failing for five minutes, and the sale's message handled during them
+    let sale = ended_auction(None, &[("bob", 5_000)]).await;
+    let outage_ends = after_the_end() + TimeDelta::minutes(5);
+    sale.payments
+        .inject(Fault::unavailable(Operation::Payout).until(outage_ends));
+    let ended = sale.last("AuctionEnded").await;
     assert_eq!(
         sale.deliver(std::slice::from_ref(&ended)).await,
         [id_of(&ended)]
     );
-    assert_eq!(sale.operations(), []);
+    let saga = sale.saga("bob").await.unwrap();
+    assert_eq!(saga.status, Status::Running);
+    assert!(saga.reference(Step::Charge).is_some());
 
+    // When, after the outage, the sagas untouched for a minute are looked up in the table
+    sale.clock.set(outage_ends);
+    let stalled = sale
+        .sagas()
+        .stalled(outage_ends - TimeDelta::minutes(1), 1_000)
+        .await
+        .unwrap();
+
+    // Then this one is among them, and resuming it completes it with one charge
+    assert!(stalled.iter().any(|s| s.id == saga.id), "{stalled:?}");
+    let resumed = resume(&sale.consumer(), &saga.id).await.unwrap();
+    assert!(matches!(resumed, Handled::Finished(s) if s.status == Status::Completed));
+    assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(sale.payments.entries(Operation::Payout).len(), 1);
+    assert_eq!(sale.count("PaymentSucceeded").await, 1);
+    let stalled = sale
+        .sagas()
+        .stalled(outage_ends + TimeDelta::days(1), 1_000)
+        .await
+        .unwrap();
+    assert!(stalled.iter().all(|s| s.id != saga.id));
+
+    // And a redrive of the message from the DLQ afterwards changes nothing
     assert!(sale.deliver(&[ended]).await.is_empty());
     assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
-    assert_eq!(sale.saga("bob").await.unwrap().status, Status::Completed);
 }
 
 #[tokio::test]

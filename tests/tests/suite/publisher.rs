@@ -140,6 +140,7 @@ fn urls(env: &TestEnv) -> QueueUrls {
     QueueUrls::from_fn(|queue| match queue {
         Queue::Notifications => env.notifications_queue().url.clone(),
         Queue::Payments => env.payments_queue().url.clone(),
+        Queue::Live => env.live_queue().url.clone(),
     })
 }
 
@@ -362,6 +363,7 @@ async fn a_queue_that_does_not_exist_fails_its_records_and_the_others_flow() {
     let urls = QueueUrls::from_fn(|queue| match queue {
         Queue::Notifications => env.notifications_queue().url.clone(),
         Queue::Payments => missing.clone(),
+        Queue::Live => env.live_queue().url.clone(),
     });
 
     // When the batch is published

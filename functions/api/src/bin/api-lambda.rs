@@ -16,6 +16,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         authenticator: Authenticator::ApiGateway,
         views: adapters.views,
         inbox: adapters.inbox,
+        parked: adapters.parked,
     };
     lambda_http::run(api::router(app)).await
 }

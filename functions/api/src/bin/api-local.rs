@@ -92,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
         authenticator: Authenticator::LocalJwt(Arc::clone(&jwt)),
         views: adapters.views,
         inbox: adapters.inbox,
+        parked: adapters.parked,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

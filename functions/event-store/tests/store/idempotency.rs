@@ -145,3 +145,136 @@ fn concurrent_duplicates_append_once_and_both_get_the_same_outcome() {
         }
     });
 }
+
+/// `context` with the same key but the fingerprint of another request body.
+fn other_body(actor: &str, key: &str) -> event_store::CommandContext {
+    let mut context = context(actor, Some(key));
+    if let Some(key) = context.idempotency_key.as_mut() {
+        key.fingerprint = "fingerprint-of-another-body".to_owned();
+    }
+    context
+}
+
+#[test]
+fn given_a_committed_bid_whose_record_was_lost_when_its_key_comes_with_another_body_then_it_is_refused()
+ {
+    tokio_test(async {
+        // Given bob's bid under k1 was appended, and its idempotency record is gone
+        let store = store();
+        let auction_id = created(&store).await;
+        let bid_id = BidId(Uuid::new_v4());
+        store
+            .execute(
+                auction_id,
+                &context("bob", Some("k1")),
+                bid(bid_id, "bob", 150),
+            )
+            .await
+            .unwrap();
+        store.backend().forget_idempotency_records();
+        // When another request comes under k1 (the domain sees the bid id taken: no events)
+        let error = store
+            .execute(
+                auction_id,
+                &other_body("bob", "k1"),
+                bid(bid_id, "bob", 900),
+            )
+            .await
+            .unwrap_err();
+        // Then the commit found by the key in the log does not answer it
+        assert!(
+            matches!(error, StoreError::IdempotencyKeyReused),
+            "{error:?}"
+        );
+        assert_eq!(store.backend().events(auction_id).len(), 3);
+    });
+}
+
+#[test]
+fn given_two_requests_under_one_key_racing_for_one_version_when_the_other_wins_then_the_loser_is_refused()
+ {
+    tokio_test(async {
+        // Given two different requests under bob's k1 that both decided before either appended
+        let store = store();
+        let auction_id = created(&store).await;
+        let bid_id = BidId(Uuid::new_v4());
+        store.backend().rendezvous_next_appends(2);
+        let first_context = context("bob", Some("k1"));
+        let second_context = other_body("bob", "k1");
+        // When both append at once
+        let (first, second) = tokio::join!(
+            store.execute(auction_id, &first_context, bid(bid_id, "bob", 150)),
+            store.execute(auction_id, &second_context, bid(bid_id, "bob", 900)),
+        );
+        // Then exactly one was appended, and the other is refused rather than answered with it
+        let (accepted, refused) = match (first, second) {
+            (Ok(accepted), Err(refused)) | (Err(refused), Ok(accepted)) => (accepted, refused),
+            other => panic!("expected one success and one refusal, got {other:?}"),
+        };
+        assert!(!accepted.replayed);
+        assert!(
+            matches!(refused, StoreError::IdempotencyKeyReused),
+            "{refused:?}"
+        );
+        assert_eq!(store.backend().events(auction_id).len(), 3);
+    });
+}
+
+#[test]
+fn given_a_commit_written_before_fingerprints_were_stored_when_its_key_is_retried_then_it_is_replayed()
+ {
+    tokio_test(async {
+        // Given bob's bid under k1 whose events carry no fingerprint (written by the previous
+        // release), and whose record is gone
+        let store = store();
+        let auction_id = created(&store).await;
+        let bid_id = BidId(Uuid::new_v4());
+        let first = store
+            .execute(
+                auction_id,
+                &context("bob", Some("k1")),
+                bid(bid_id, "bob", 150),
+            )
+            .await
+            .unwrap();
+        for mut event in store.backend().events(auction_id) {
+            event.envelope.metadata.request_fingerprint = None;
+            store.backend().overwrite(event);
+        }
+        store.backend().forget_idempotency_records();
+        // When a request comes under k1 (its body cannot be compared with anything)
+        let retry = store
+            .execute(
+                auction_id,
+                &other_body("bob", "k1"),
+                bid(bid_id, "bob", 150),
+            )
+            .await
+            .unwrap();
+        // Then it is answered as before this change: the commit replayed, nothing appended
+        assert!(retry.replayed);
+        assert_eq!(retry.events.len(), 1);
+        assert_eq!(retry.events[0].event_id, first.events[0].event_id);
+        assert_eq!(store.backend().events(auction_id).len(), 3);
+    });
+}
+
+#[test]
+fn given_a_keyed_command_when_it_is_appended_then_its_events_carry_the_request_fingerprint() {
+    tokio_test(async {
+        let store = store();
+        let auction_id = created(&store).await;
+        store
+            .execute(auction_id, &context("bob", Some("k1")), outbid("bob"))
+            .await
+            .unwrap();
+        let events = store.backend().events(auction_id);
+        let bid = events.last().unwrap();
+        assert_eq!(
+            bid.envelope.metadata.request_fingerprint.as_deref(),
+            Some("fingerprint-of-k1")
+        );
+        // And a command without a key carries none
+        assert_eq!(events[0].envelope.metadata.request_fingerprint, None);
+    });
+}

@@ -1,9 +1,9 @@
-//! The broadcaster behind the Events table's stream event source mapping
+//! The broadcaster behind the live queue's (`live.fifo`) SQS event source mapping
 //! (ReportBatchItemFailures on): each update pushed to its auction's watchers through the
 //! WebSocket stage's management API (`LIVE_ENDPOINT_URL`). See `live::broadcast`.
 
 use aws_config::BehaviorVersion;
-use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::sqs::SqsEvent;
 use event_store::{DynamoDbStore, TableNames};
 use lambda_runtime::{LambdaEvent, service_fn};
 use live::{DynamoDbSubscriptions, ManagementApi, config, handle};
@@ -22,7 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let push = ManagementApi::new(&sdk, &endpoint);
     let log = DynamoDbStore::new(client, TableNames::from_env());
     let (subscriptions, push, log) = (&subscriptions, &push, &log);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| async move {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
         handle(subscriptions, push, log, event.payload)
             .await
             .map_err(lambda_runtime::Error::from)
