@@ -31,6 +31,8 @@ use crate::{admin, queries, routes};
         admin::parked,
         admin::replay_parked,
     ),
+    // Named only through `value_type` in parameters, which utoipa does not collect itself.
+    components(schemas(admin::ParkedConsumer)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -509,6 +509,41 @@ fn given_the_code_when_the_openapi_document_is_generated_then_it_equals_the_chec
     );
 }
 
+#[test]
+fn given_the_openapi_document_when_its_references_are_followed_then_each_names_a_component() {
+    fn refs(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("$ref", serde_json::Value::String(reference)) => {
+                            found.push(reference.clone());
+                        }
+                        _ => refs(value, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| refs(item, found)),
+            _ => {}
+        }
+    }
+    let document: serde_json::Value = serde_json::from_str(&api::openapi::document()).unwrap();
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+
+    let schemas = &document["components"]["schemas"];
+    let dangling: Vec<&String> = found
+        .iter()
+        .filter(|reference| {
+            reference
+                .strip_prefix("#/components/schemas/")
+                .is_none_or(|name| schemas.get(name).is_none())
+        })
+        .collect();
+    assert!(!found.is_empty());
+    assert!(dangling.is_empty(), "unresolvable references: {dangling:?}");
+}
+
 // ----------------------------------------------------------------------------------- errors
 
 #[tokio::test]
