@@ -766,11 +766,13 @@ const SQS_OUTAGE: Duration = Duration::from_secs(60);
 async fn sqs_unreachable_for_a_minute_under_bid_load_loses_nothing() {
     // Given the platform under bid load, with auctions that end while SQS is down
     let mut platform = Platform::start().await;
+    // Every one ends during the outage (from 3 s to 63 s after the load starts), so that the
+    // check afterwards waits for nothing else.
     let lengths = [
         Duration::from_secs(15),
         Duration::from_secs(25),
         Duration::from_secs(40),
-        Duration::from_secs(100),
+        Duration::from_secs(55),
     ];
     let load = Load::start(&platform, &lengths).await;
     tokio::time::sleep(BETWEEN_FAULTS).await;
@@ -809,7 +811,7 @@ async fn projector_writes_failing_until_its_mapping_gives_up_lose_nothing() {
     let lengths = [
         Duration::from_secs(12),
         Duration::from_secs(18),
-        Duration::from_secs(60),
+        Duration::from_secs(26),
     ];
     let load = Load::start(&platform, &lengths).await;
     tokio::time::sleep(BETWEEN_FAULTS).await;
@@ -875,7 +877,7 @@ async fn a_payment_provider_outage_of_five_minutes_loses_nothing_and_charges_onc
         Duration::from_secs(8),
         Duration::from_secs(14),
         Duration::from_secs(20),
-        Duration::from_secs(70),
+        Duration::from_secs(28),
     ];
     let load = Load::start(&platform, &lengths).await;
     tokio::time::sleep(BETWEEN_FAULTS).await;
