@@ -36,7 +36,7 @@ pub use error::ParkingError;
 pub use memory::InMemoryParked;
 pub use parked::{Parked, ParkedItems};
 pub use parker::{Origins, park};
-pub use redeliver::{Consumers, Redeliver};
+pub use redeliver::{Consumers, REPLAYS_ATTRIBUTE, Redeliver};
 pub use redrive::{Redriven, redrive};
 pub use replay::{discard, replay};
 pub use stream::{DynamoDbStreamRange, StreamRange, StreamedEvent};

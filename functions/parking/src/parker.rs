@@ -321,6 +321,13 @@ fn from_dead_letter(
         .get("ApproximateReceiveCount")
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
+    // A replayed message that was dead-lettered again: its replays all failed so far.
+    let failed_replays: u32 = message
+        .message_attributes
+        .get(crate::redeliver::REPLAYS_ATTRIBUTE)
+        .and_then(|attribute| attribute.string_value.as_deref())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let queue_name = queue.rsplit(':').next().unwrap_or(&queue).to_owned();
     Ok(Parked {
         consumer,
@@ -333,7 +340,7 @@ fn from_dead_letter(
              consumer's own error is in its log"
         ),
         attempts: receives,
-        failed_replays: 0,
+        failed_replays,
         parked_at: now,
         origin: format!(
             "queue {queue_name} message {}",
@@ -503,6 +510,29 @@ mod tests {
         assert_eq!((items[0].from_version, items[0].to_version), (9, 9));
         assert_eq!(items[0].attempts, 3);
         assert!(items[0].origin.contains("t1-payments-dlq.fifo"));
+    }
+
+    #[tokio::test]
+    async fn given_a_replayed_message_dead_lettered_again_when_parked_then_its_failed_replays_are_kept()
+     {
+        let parked = InMemoryParked::new();
+        let body = json!({"eventId": "e", "aggregateId": auction(4).to_string(), "version": 2,
+                          "eventType": "AuctionEnded"});
+        let mut replayed = message("m3", body, "arn:aws:sqs:r:1:notifications-dlq.fifo", 3);
+        let mut attribute = aws_lambda_events::event::sqs::SqsMessageAttribute::default();
+        attribute.string_value = Some("2".to_owned());
+        attribute.data_type = Some("Number".to_owned());
+        replayed
+            .message_attributes
+            .insert(crate::redeliver::REPLAYS_ATTRIBUTE.to_owned(), attribute);
+        let mut batch = SqsEvent::default();
+        batch.records = vec![replayed];
+
+        park(&parked, &Stream::default(), &Origins::new([]), batch, now()).await;
+
+        let items = parked.list(Some("notifier")).await.unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].failed_replays, 2);
     }
 
     #[tokio::test]

@@ -6,10 +6,16 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use event_store::{DynamoDbStore, EventLog, StoredEvent};
 use projector::{DynamoDbViews, Projections, ViewAliases, ViewTables};
-use publisher::{Queue, QueueMessage, QueueSender, QueueUrls, SqsQueues, batches};
+use publisher::{AttributeValue, Queue, QueueMessage, QueueSender, QueueUrls, SqsQueues, batches};
 
 use crate::consumer::Consumer;
 use crate::error::ParkingError;
+
+/// The message attribute that carries, on a replayed message, how many times its parked item
+/// has been replayed: a queue consumer that dead-letters it again has it parked with that count
+/// as its failed replays, so that replays of a poison message end (the reconciler's cap) instead
+/// of cycling through the queue, the DLQ and `Parked` for ever.
+pub const REPLAYS_ATTRIBUTE: &str = "parkedReplays";
 
 /// Delivers events again to one consumer.
 pub trait Redeliver: Send + Sync {
@@ -20,6 +26,18 @@ pub trait Redeliver: Send + Sync {
         consumer: Consumer,
         events: &[StoredEvent],
     ) -> impl Future<Output = Result<(), ParkingError>> + Send;
+
+    /// As [`Redeliver::redeliver`], for the `replays`-th replay of a parked item: a message sent
+    /// to a queue consumer carries the count ([`REPLAYS_ATTRIBUTE`]).
+    fn redeliver_replay(
+        &self,
+        consumer: Consumer,
+        events: &[StoredEvent],
+        replays: u32,
+    ) -> impl Future<Output = Result<(), ParkingError>> + Send {
+        let _ = replays;
+        self.redeliver(consumer, events)
+    }
 }
 
 /// The consumers' own ports, so that a redelivered event goes through the very code a first
@@ -124,6 +142,7 @@ where
         consumer: Consumer,
         queue: Queue,
         events: &[StoredEvent],
+        replays: Option<u32>,
     ) -> Result<(), ParkingError> {
         let nonce = uuid::Uuid::new_v4().simple();
         let messages = events
@@ -132,6 +151,12 @@ where
                 QueueMessage::for_event(stored).map(|mut message| {
                     message.deduplication_id =
                         format!("{}#replay-{nonce}", message.deduplication_id);
+                    if let Some(replays) = replays {
+                        message.attributes.push((
+                            REPLAYS_ATTRIBUTE,
+                            AttributeValue::Number(replays.to_string()),
+                        ));
+                    }
                     message
                 })
             })
@@ -172,6 +197,31 @@ where
         consumer: Consumer,
         events: &[StoredEvent],
     ) -> Result<(), ParkingError> {
+        self.deliver(consumer, events, None).await
+    }
+
+    async fn redeliver_replay(
+        &self,
+        consumer: Consumer,
+        events: &[StoredEvent],
+        replays: u32,
+    ) -> Result<(), ParkingError> {
+        self.deliver(consumer, events, Some(replays)).await
+    }
+}
+
+impl<L, V, Q> Consumers<L, V, Q>
+where
+    L: EventLog,
+    V: Projections,
+    Q: QueueSender,
+{
+    async fn deliver(
+        &self,
+        consumer: Consumer,
+        events: &[StoredEvent],
+        replays: Option<u32>,
+    ) -> Result<(), ParkingError> {
         if events.is_empty() {
             return Ok(());
         }
@@ -188,12 +238,80 @@ where
                     .map_err(|e| failed(consumer, e))?;
                 check(consumer, &response)
             }
-            Consumer::Broadcaster => self.send_again(consumer, Queue::Live, events).await,
-            Consumer::Notifier => {
-                self.send_again(consumer, Queue::Notifications, events)
+            Consumer::Broadcaster => {
+                self.send_again(consumer, Queue::Live, events, replays)
                     .await
             }
-            Consumer::PaymentSaga => self.send_again(consumer, Queue::Payments, events).await,
+            Consumer::Notifier => {
+                self.send_again(consumer, Queue::Notifications, events, replays)
+                    .await
+            }
+            Consumer::PaymentSaga => {
+                self.send_again(consumer, Queue::Payments, events, replays)
+                    .await
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use auction_events::AuctionId;
+    use event_store::InMemoryStore;
+    use event_store::testing::typed_history;
+    use projector::InMemoryViews;
+    use publisher::InMemoryQueues;
+
+    use super::*;
+
+    const NOTIFICATIONS: &str = "http://sqs/notifications.fifo";
+
+    fn consumers() -> Consumers<InMemoryStore, InMemoryViews, InMemoryQueues> {
+        Consumers::new(
+            InMemoryStore::new(),
+            InMemoryViews::new(),
+            InMemoryQueues::new(),
+            QueueUrls::from_fn(|queue| match queue {
+                Queue::Notifications => NOTIFICATIONS.to_owned(),
+                Queue::Payments => "http://sqs/payments.fifo".to_owned(),
+                Queue::Live => "http://sqs/live.fifo".to_owned(),
+            }),
+        )
+    }
+
+    fn replays_of(message: &QueueMessage) -> Option<&str> {
+        message
+            .attributes
+            .iter()
+            .find(|(name, _)| *name == REPLAYS_ATTRIBUTE)
+            .map(|(_, value)| value.as_str())
+    }
+
+    #[tokio::test]
+    async fn given_a_parked_item_replayed_for_the_third_time_when_it_is_sent_to_its_queue_then_the_message_says_so()
+     {
+        let consumers = consumers();
+        let events = typed_history(
+            AuctionId(uuid::Uuid::from_u128(1)),
+            &["AuctionEnded"],
+            |_| chrono::DateTime::UNIX_EPOCH,
+        );
+
+        consumers
+            .redeliver_replay(Consumer::Notifier, &events, 3)
+            .await
+            .unwrap();
+        consumers
+            .redeliver(Consumer::Notifier, &events)
+            .await
+            .unwrap();
+
+        let sent = consumers.queues.messages(NOTIFICATIONS);
+        assert_eq!(sent.len(), 2, "each send has a deduplication id of its own");
+        assert_eq!(replays_of(&sent[0]), Some("3"));
+        assert_eq!(replays_of(&sent[1]), None);
+        assert!(sent.iter().all(|m| m.deduplication_id.contains("#replay-")));
     }
 }

@@ -48,7 +48,8 @@ where
             found: events.len(),
         });
     }
-    if let Err(error) = consumers.redeliver(target, &events).await {
+    let replays = item.failed_replays.saturating_add(1);
+    if let Err(error) = consumers.redeliver_replay(target, &events, replays).await {
         let mut failed = item.clone();
         failed.last_error = format!("replay failed: {error}");
         failed.failed_replays = failed.failed_replays.saturating_add(1);
