@@ -14,8 +14,8 @@ use axum::http::{Request, StatusCode};
 use chrono::{TimeDelta, TimeZone, Utc};
 use event_store::{InMemoryStore, SnapshotPolicy, Store};
 use http_body_util::BodyExt;
-use notifier::InMemoryNotifications;
-use projector::InMemoryViews;
+use read_models::notifications::InMemoryNotifications;
+use read_models::InMemoryViews;
 use tower::ServiceExt;
 
 /// A decoded event re-encodes, and decodes again to itself: decoding (with its upcasters)

@@ -130,22 +130,22 @@ impl TestEnv {
         );
         parking::Consumers::new(
             self.event_store(),
-            projector::DynamoDbViews::aliased(
+            read_models::DynamoDbViews::aliased(
                 self.dynamodb().clone(),
-                projector::ViewAliases::new(
+                read_models::ViewAliases::new(
                     self.dynamodb().clone(),
                     names.read_model_aliases_table.clone(),
                 ),
-                projector::ViewTables {
+                read_models::ViewTables {
                     auction_views: names.auction_views_table.clone(),
                     user_bids: names.user_bids_table.clone(),
                 },
             ),
-            publisher::SqsQueues::new(self.sqs().clone()),
-            publisher::QueueUrls::from_fn(|queue| match queue {
-                publisher::Queue::Notifications => notifications.clone(),
-                publisher::Queue::Payments => payments.clone(),
-                publisher::Queue::Live => live.clone(),
+            fan_out::SqsQueues::new(self.sqs().clone()),
+            fan_out::QueueUrls::from_fn(|queue| match queue {
+                fan_out::Queue::Notifications => notifications.clone(),
+                fan_out::Queue::Payments => payments.clone(),
+                fan_out::Queue::Live => live.clone(),
             }),
         )
     }

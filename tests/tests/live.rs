@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use api::LocalJwt;
-use api::local::{Live, live_router};
+use api_local::local::{Live, live_router};
 use auction_domain::decide_create;
 use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::Event;
@@ -71,20 +71,20 @@ impl LiveStack {
         let (mut mapping, clients) = env.stream_mapping("publisher").await;
         mapping.report_batch_item_failures = true;
         mapping.bisect_batch_on_function_error = true;
-        let queues = Arc::new(publisher::SqsQueues::new(env.sqs().clone()));
+        let queues = Arc::new(fan_out::SqsQueues::new(env.sqs().clone()));
         let (notifications, payments, live_queue) = (
             env.notifications_queue().url.clone(),
             env.payments_queue().url.clone(),
             env.live_queue().url.clone(),
         );
-        let urls = Arc::new(publisher::QueueUrls::from_fn(|queue| match queue {
-            publisher::Queue::Notifications => notifications.clone(),
-            publisher::Queue::Payments => payments.clone(),
-            publisher::Queue::Live => live_queue.clone(),
+        let urls = Arc::new(fan_out::QueueUrls::from_fn(|queue| match queue {
+            fan_out::Queue::Notifications => notifications.clone(),
+            fan_out::Queue::Payments => payments.clone(),
+            fan_out::Queue::Live => live_queue.clone(),
         }));
         let publish = move |event: Event| {
             let (queues, urls) = (Arc::clone(&queues), Arc::clone(&urls));
-            async move { publisher::handle(&*queues, &urls, event).await }
+            async move { fan_out::handle(&*queues, &urls, event).await }
         };
         tokio::spawn(run_stream(
             mapping,

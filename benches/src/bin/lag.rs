@@ -142,9 +142,9 @@ async fn main() -> Result<()> {
         stop.clone(),
     )));
 
-    let views = Arc::new(projector::DynamoDbViews::new(
+    let views = Arc::new(read_models::DynamoDbViews::new(
         clients.dynamodb.clone(),
-        projector::ViewTables {
+        read_models::ViewTables {
             auction_views: names.auction_views_table.clone(),
             user_bids: names.user_bids_table.clone(),
         },
@@ -153,7 +153,7 @@ async fn main() -> Result<()> {
     let projecting = move |event: Event| {
         let (views, log, noted) = (Arc::clone(&views), Arc::clone(&log), Arc::clone(&noted));
         async move {
-            let response = projector::handle(&*views, &*log, event.clone()).await?;
+            let response = read_models::handle(&*views, &*log, event.clone()).await?;
             for key in delivered(&event, &response) {
                 mark(&noted, key);
             }
@@ -167,20 +167,20 @@ async fn main() -> Result<()> {
         stop.clone(),
     )));
 
-    let queues = Arc::new(publisher::SqsQueues::new(clients.sqs.clone()));
+    let queues = Arc::new(fan_out::SqsQueues::new(clients.sqs.clone()));
     let (notifications_url, payments_url, live_url) = (
         provisioned.notifications.url.clone(),
         provisioned.payments.url.clone(),
         provisioned.live.url.clone(),
     );
-    let urls = Arc::new(publisher::QueueUrls::from_fn(move |queue| match queue {
-        publisher::Queue::Notifications => notifications_url.clone(),
-        publisher::Queue::Payments => payments_url.clone(),
-        publisher::Queue::Live => live_url.clone(),
+    let urls = Arc::new(fan_out::QueueUrls::from_fn(move |queue| match queue {
+        fan_out::Queue::Notifications => notifications_url.clone(),
+        fan_out::Queue::Payments => payments_url.clone(),
+        fan_out::Queue::Live => live_url.clone(),
     }));
     let publishing = move |event: Event| {
         let (queues, urls) = (Arc::clone(&queues), Arc::clone(&urls));
-        async move { publisher::handle(&*queues, &urls, event).await }
+        async move { fan_out::handle(&*queues, &urls, event).await }
     };
     tasks.push(tokio::spawn(run_stream(
         mapping("publisher"),

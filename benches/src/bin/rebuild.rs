@@ -32,7 +32,7 @@ use e2e::fixtures;
 use event_store::{InMemoryStore, SnapshotPolicy, Store};
 use futures_util::future::try_join_all;
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
-use projector::{ViewAliases, ViewTables};
+use read_models::{ViewAliases, ViewTables};
 use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 

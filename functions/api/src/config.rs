@@ -7,10 +7,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
-use notifier::DynamoDbNotifications;
+use fan_out::{QueueUrls, SqsQueues};
 use parking::{Consumers, DynamoDbParked, ParkingError};
-use projector::{DynamoDbViews, ViewAliases, ViewTables};
-use publisher::{QueueUrls, SqsQueues};
+use read_models::notifications::DynamoDbNotifications;
+use read_models::{DynamoDbViews, ViewAliases, ViewTables};
 
 use crate::parked::{Connect, ParkedAdmin, Parking};
 use crate::reads::{Inbox, Views};
@@ -48,8 +48,8 @@ impl Tables {
             auction_views: views.auction_views,
             user_bids: views.user_bids,
             notifications: conventions::name_from_env(
-                notifier::config::TABLE_ENV,
-                notifier::config::DEFAULT_TABLE,
+                read_models::notifications::TABLE_ENV,
+                read_models::notifications::DEFAULT_TABLE,
             ),
             read_model_aliases: conventions::name_from_env(
                 "READ_MODEL_ALIASES_TABLE",

@@ -116,9 +116,9 @@ impl From<parking::ParkingError> for ApiError {
     }
 }
 
-impl From<projector::ProjectorError> for ApiError {
-    fn from(error: projector::ProjectorError) -> Self {
-        use projector::ProjectorError as E;
+impl From<read_models::ProjectorError> for ApiError {
+    fn from(error: read_models::ProjectorError) -> Self {
+        use read_models::ProjectorError as E;
         match error {
             E::InvalidCursor(_) => Self::InvalidCursor,
             E::InvalidLimit { given, max } => {
@@ -145,9 +145,9 @@ impl From<audit::AuditError> for ApiError {
     }
 }
 
-impl From<notifier::NotifierError> for ApiError {
-    fn from(error: notifier::NotifierError) -> Self {
-        use notifier::NotifierError as E;
+impl From<read_models::notifications::NotifierError> for ApiError {
+    fn from(error: read_models::notifications::NotifierError) -> Self {
+        use read_models::notifications::NotifierError as E;
         match error {
             E::InvalidCursor => Self::InvalidCursor,
             E::InvalidLimit { limit, max } => {

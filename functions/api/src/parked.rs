@@ -11,9 +11,9 @@
 use auction_events::AuctionId;
 use chrono::{DateTime, Utc};
 use event_store::{EventLog, Meter, Store, StoreError, StoredEvent};
+use fan_out::{InMemoryQueues, QueueUrls};
 use parking::{Consumer, Consumers, InMemoryParked, Parked, ParkedItems, ParkingError, Redeliver};
-use projector::InMemoryViews;
-use publisher::{InMemoryQueues, QueueUrls};
+use read_models::InMemoryViews;
 use tokio::sync::OnceCell;
 
 use crate::Backend;

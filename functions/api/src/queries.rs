@@ -12,7 +12,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use event_store::Meter;
-use projector::{Cursor, Limit, PageRequest};
+use read_models::{Cursor, Limit, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -161,26 +161,26 @@ fn money(money: &Money) -> MoneyBody {
     MoneyBody::from(money)
 }
 
-fn status(status: projector::AuctionStatus) -> AuctionStatus {
+fn status(status: read_models::AuctionStatus) -> AuctionStatus {
     match status {
-        projector::AuctionStatus::Scheduled => AuctionStatus::Scheduled,
-        projector::AuctionStatus::Active => AuctionStatus::Active,
-        projector::AuctionStatus::Ended => AuctionStatus::Ended,
-        projector::AuctionStatus::Cancelled => AuctionStatus::Cancelled,
+        read_models::AuctionStatus::Scheduled => AuctionStatus::Scheduled,
+        read_models::AuctionStatus::Active => AuctionStatus::Active,
+        read_models::AuctionStatus::Ended => AuctionStatus::Ended,
+        read_models::AuctionStatus::Cancelled => AuctionStatus::Cancelled,
     }
 }
 
-fn from_status(status: AuctionStatus) -> projector::AuctionStatus {
+fn from_status(status: AuctionStatus) -> read_models::AuctionStatus {
     match status {
-        AuctionStatus::Scheduled => projector::AuctionStatus::Scheduled,
-        AuctionStatus::Active => projector::AuctionStatus::Active,
-        AuctionStatus::Ended => projector::AuctionStatus::Ended,
-        AuctionStatus::Cancelled => projector::AuctionStatus::Cancelled,
+        AuctionStatus::Scheduled => read_models::AuctionStatus::Scheduled,
+        AuctionStatus::Active => read_models::AuctionStatus::Active,
+        AuctionStatus::Ended => read_models::AuctionStatus::Ended,
+        AuctionStatus::Cancelled => read_models::AuctionStatus::Cancelled,
     }
 }
 
 /// The read model's view as the caller may see it.
-fn from_view(view: &projector::AuctionView, caller: &UserId) -> AuctionView {
+fn from_view(view: &read_models::AuctionView, caller: &UserId) -> AuctionView {
     AuctionView {
         id: view.auction_id.0,
         title: view.title.clone(),
@@ -305,8 +305,8 @@ pub async fn my_bids<B: Backend>(
     }))
 }
 
-fn my_bid(row: &projector::UserBid) -> MyBid {
-    use projector::BidStatus as S;
+fn my_bid(row: &read_models::UserBid) -> MyBid {
+    use read_models::BidStatus as S;
     MyBid {
         auction_id: row.auction_id.0,
         title: row.title.clone(),
@@ -325,9 +325,9 @@ fn my_bid(row: &projector::UserBid) -> MyBid {
         last_bid_at: row.last_bid_at,
         amount_due: row.amount_due.as_ref().map(money),
         payment: row.payment.map(|payment| match payment {
-            projector::PaymentStatus::AwaitingPayment => PaymentStatus::AwaitingPayment,
-            projector::PaymentStatus::Paid => PaymentStatus::Paid,
-            projector::PaymentStatus::Failed => PaymentStatus::Failed,
+            read_models::PaymentStatus::AwaitingPayment => PaymentStatus::AwaitingPayment,
+            read_models::PaymentStatus::Paid => PaymentStatus::Paid,
+            read_models::PaymentStatus::Failed => PaymentStatus::Failed,
         }),
         version: row.version,
     }

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use auction_events::{AuctionId, UserId};
-use notifier::{ListNotifications, NotificationPage, NotifierError};
-use projector::{
+use read_models::notifications::{ListNotifications, NotificationPage, NotifierError};
+use read_models::{
     AuctionStatus, AuctionView, Page, PageRequest, ProjectorError, ReadModels, UserBid,
 };
 

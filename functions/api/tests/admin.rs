@@ -17,14 +17,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
 use event_store::testing::typed_history;
 use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
-use http_body_util::BodyExt;
-use notifier::InMemoryNotifications;
-use parking::{Consumers, InMemoryParked, Parked, ParkedItems, ParkingError};
-use projector::{
-    AuctionProjection, InMemoryViews, Projections, ProjectorError, ReadModels, UserBid, Written,
-};
-use publisher::{
+use fan_out::{
     EntryFailure, InMemoryQueues, PublishError, Queue, QueueMessage, QueueSender, QueueUrls,
+};
+use http_body_util::BodyExt;
+use parking::{Consumers, InMemoryParked, Parked, ParkedItems, ParkingError};
+use read_models::notifications::InMemoryNotifications;
+use read_models::{
+    AuctionProjection, InMemoryViews, Projections, ProjectorError, ReadModels, UserBid, Written,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -14,8 +14,8 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoreError};
 use http_body_util::BodyExt;
-use notifier::InMemoryNotifications;
-use projector::{InMemoryViews, Projections};
+use read_models::notifications::InMemoryNotifications;
+use read_models::{InMemoryViews, Projections};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -141,7 +141,7 @@ impl Harness {
         let log = self.store.backend();
         for stored in log.read_after(id, after, &Meter::default()).await.unwrap() {
             let event = stored.decode().unwrap();
-            current = projector::apply(self.views.as_ref(), log, current, &event)
+            current = read_models::apply(self.views.as_ref(), log, current, &event)
                 .await
                 .unwrap()
                 .1;
@@ -982,7 +982,7 @@ async fn given_two_bidders_when_they_list_their_bids_then_each_sees_only_their_o
 
 #[tokio::test]
 async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come_newest_first() {
-    use notifier::{Kind, Notification, StoreNotification, notification_id};
+    use read_models::notifications::{Kind, Notification, StoreNotification, notification_id};
     let h = harness();
     let auction = AuctionId(Uuid::new_v4());
     for (version, recipient) in [(3, "bidder-bob"), (5, "bidder-bob"), (5, "bidder-cat")] {
@@ -1292,7 +1292,9 @@ async fn demo_seeding_creates_an_auction_with_bids_one_ending_soon_and_one_with_
         inbox: Arc::new(InMemoryNotifications::new()),
         parked: Arc::new(Parking::in_memory(&h.store)),
     };
-    let demo = api::demo::seed(app, &LocalJwt::new(SECRET)).await.unwrap();
+    let demo = api_local::demo::seed(app, &LocalJwt::new(SECRET))
+        .await
+        .unwrap();
 
     let with_bids = h
         .get("bidder-bob", &format!("/auctions/{}", demo.with_bids))

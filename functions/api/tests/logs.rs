@@ -50,8 +50,8 @@ async fn given_a_correlation_id_when_a_bid_is_handled_then_every_log_line_of_the
         store,
         clock: Arc::new(FixedClock::new(now)),
         authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(secret))),
-        views: Arc::new(projector::InMemoryViews::new()),
-        inbox: Arc::new(notifier::InMemoryNotifications::new()),
+        views: Arc::new(read_models::InMemoryViews::new()),
+        inbox: Arc::new(read_models::notifications::InMemoryNotifications::new()),
     });
     let token = |sub: &str| {
         LocalJwt::new(secret)

@@ -1,5 +1,5 @@
 //! [`Subscriptions`] over the LiveConnections table (keys `connectionId`, `topic`; index
-//! `byTopic`; TTL `expiresAt`). See `stack/src/resources.rs` for the table's definition.
+//! `byTopic`; TTL `expiresAt`). See `tools/local-stack/src/resources.rs` for the table's definition.
 
 use std::collections::HashMap;
 

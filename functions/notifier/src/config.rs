@@ -9,13 +9,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::context::LogContexts;
-use crate::dynamodb::DynamoDbNotifications;
-
-/// The variable naming the Notifications table, and the table's name when it is unset (the
-/// same as the stack's `NOTIFICATIONS_TABLE` spec).
-pub const TABLE_ENV: &str = "NOTIFICATIONS_TABLE";
-pub const DEFAULT_TABLE: &str = "Notifications";
+use read_models::notifications::{DEFAULT_TABLE, DynamoDbNotifications, LogContexts, TABLE_ENV};
 
 /// The variable bounding how many notifications of one message are written at once, and the
 /// bound when it is unset, blank, zero or not a number. A sale notifies every bidder at once;

@@ -6,10 +6,9 @@ use futures_util::future::join_all;
 use futures_util::{StreamExt, stream};
 use tracing::{Instrument, Span};
 
-use crate::context::AuctionContexts;
-use crate::error::NotifierError;
-use crate::inbox::{StoreNotification, Stored};
-use crate::notification::{needs_context, notifications};
+use read_models::notifications::{
+    AuctionContexts, NotifierError, StoreNotification, Stored, needs_context, notifications,
+};
 
 /// [`handle_with`] at the concurrency of [`crate::config::concurrency`]
 /// (`NOTIFIER_CONCURRENCY`, default [`crate::config::DEFAULT_CONCURRENCY`]).
@@ -262,9 +261,8 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::context::AuctionContext;
-    use crate::memory::InMemoryNotifications;
-    use crate::notification::Notification;
+    use read_models::notifications::Notification;
+    use read_models::notifications::{AuctionContext, InMemoryNotifications};
 
     /// An auction with `n` bidders, for events that notify each of them.
     struct Crowd(usize);

@@ -13,7 +13,9 @@ use auction_events::{
 };
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{TimeZone, Utc};
-use notifier::{AuctionContext, AuctionContexts, InMemoryNotifications, NotifierError};
+use read_models::notifications::{
+    AuctionContext, AuctionContexts, InMemoryNotifications, NotifierError,
+};
 use uuid::Uuid;
 
 /// Knows every auction except number 2, whose history cannot be read.

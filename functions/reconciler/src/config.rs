@@ -2,8 +2,8 @@
 
 use event_store::{DynamoDbStore, TableNames};
 use parking::DynamoDbParked;
-use payment_saga::DynamoDbSagaStates;
-use projector::{DynamoDbViews, ViewAliases, ViewTables};
+use payments::DynamoDbSagaStates;
+use read_models::{DynamoDbViews, ViewAliases, ViewTables};
 
 use crate::dynamodb::DynamoDbNotices;
 use crate::error::ReconcilerError;
@@ -30,7 +30,7 @@ pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<DeployedPorts, Reco
         log: DynamoDbStore::new(client.clone(), TableNames::from_env()),
         sagas: DynamoDbSagaStates::new(
             client.clone(),
-            conventions::name_from_env(payment_saga::TABLE_ENV, payment_saga::DEFAULT_TABLE),
+            conventions::name_from_env(payments::TABLE_ENV, payments::DEFAULT_TABLE),
         ),
         views: DynamoDbViews::aliased(
             client.clone(),

@@ -37,8 +37,8 @@ impl DynamoDbNotices {
         Self::new(
             client,
             conventions::name_from_env(
-                notifier::config::TABLE_ENV,
-                notifier::config::DEFAULT_TABLE,
+                read_models::notifications::TABLE_ENV,
+                read_models::notifications::DEFAULT_TABLE,
             ),
         )
     }

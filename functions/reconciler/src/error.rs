@@ -26,10 +26,10 @@ pub enum ReconcilerError {
     Log(#[from] event_store::StoreError),
     /// The auction's view could not be read. (counted failed; the next run checks it again)
     #[error("the auction's view could not be read: {0}")]
-    Views(#[from] projector::ProjectorError),
+    Views(#[from] read_models::ProjectorError),
     /// The saga's state could not be read. (counted failed; the next run checks it again)
     #[error("the saga's state could not be read: {0}")]
-    Sagas(#[from] payment_saga::SagaError),
+    Sagas(#[from] payments::SagaError),
     /// The inbox could not be read. (counted failed; the next run checks it again)
     #[error("the notifications could not be read: {0}")]
     Notices(String),

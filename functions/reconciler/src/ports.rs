@@ -27,7 +27,7 @@ pub trait StoredNotices: Send + Sync {
 
 /// The notifier's in-memory inbox holds what its handler stored, so the detection can be tested
 /// against the real notifier over memory.
-impl StoredNotices for notifier::InMemoryNotifications {
+impl StoredNotices for read_models::notifications::InMemoryNotifications {
     async fn present(&self, keys: &[NoticeKey]) -> Result<HashSet<NoticeKey>, ReconcilerError> {
         Ok(keys
             .iter()

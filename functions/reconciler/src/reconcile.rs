@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use event_store::{EventLog, EventsOfType, Meter, Snapshots, StoreError, StoredEvent, TypeQuery};
 use futures_util::stream::{self, StreamExt};
 use parking::ParkedItems;
-use payment_saga::message::{Trigger, trigger};
-use payment_saga::{SagaId, SagaStates, Status};
-use projector::Projections;
+use payments::message::{Trigger, trigger};
+use payments::{SagaId, SagaStates, Status};
+use read_models::Projections;
 
 use crate::error::ReconcilerError;
 use crate::ports::{Consumer, NoticeKey, Redeliver, StoredNotices};
@@ -415,7 +415,7 @@ where
     let envelope = ended.decode()?;
     let (auction_id, version) = (envelope.aggregate_id, envelope.version);
     let state = event_store::state_at(&ports.log, auction_id, version, &Meter::default()).await?;
-    let context = notifier::AuctionContext::of(&state)
+    let context = read_models::notifications::AuctionContext::of(&state)
         .filter(|_| state.version == version)
         .ok_or_else(|| {
             ReconcilerError::Log(StoreError::Corrupt {
@@ -424,7 +424,7 @@ where
                 reason: "the history up to the event is incomplete".to_owned(),
             })
         })?;
-    let expected: Vec<NoticeKey> = notifier::notifications(&envelope, &context)
+    let expected: Vec<NoticeKey> = read_models::notifications::notifications(&envelope, &context)
         .into_iter()
         .map(|notice| (notice.recipient, notice.notification_id))
         .collect();

@@ -14,11 +14,11 @@ use auction_events::{AuctionId, BidId};
 use chrono::{DateTime, TimeDelta, Utc};
 use event_store::testing::{context, epoch, eur, lamp_auction, user};
 use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
-use notifier::{AuctionContext, InMemoryNotifications, StoreNotification};
 use parking::InMemoryParked;
-use payment_saga::saga::Start;
-use payment_saga::{BasisPoints, InMemorySagaStates, Saga, SagaId, SagaStates, Status};
-use projector::InMemoryViews;
+use payments::saga::Start;
+use payments::{BasisPoints, InMemorySagaStates, Saga, SagaId, SagaStates, Status};
+use read_models::InMemoryViews;
+use read_models::notifications::{AuctionContext, InMemoryNotifications, StoreNotification};
 use uuid::Uuid;
 
 use crate::ports::{Consumer, Redeliver};
@@ -179,7 +179,7 @@ async fn project(world: &World, auction_id: AuctionId, up_to: u64) {
         .filter(|e| e.version() <= up_to)
     {
         let (_, next) =
-            projector::apply(&world.views, &world.log, current, &stored.decode().unwrap())
+            read_models::apply(&world.views, &world.log, current, &stored.decode().unwrap())
                 .await
                 .unwrap();
         current = next;
@@ -193,7 +193,8 @@ async fn notify_end(world: &World, auction_id: AuctionId, except: &[&str]) -> us
     let state = event_store::state_at(&world.log, auction_id, ended.version(), &Meter::default())
         .await
         .unwrap();
-    let notices = notifier::notifications(&envelope, &AuctionContext::of(&state).unwrap());
+    let notices =
+        read_models::notifications::notifications(&envelope, &AuctionContext::of(&state).unwrap());
     for notice in &notices {
         if !except.iter().any(|name| notice.recipient == user(name)) {
             world.notices.store(notice).await.unwrap();

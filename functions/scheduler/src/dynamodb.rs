@@ -9,7 +9,7 @@ use auction_events::AuctionId;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
-use projector::{TableSource, ViewTables};
+use read_models::{TableSource, ViewTables};
 
 use crate::{Action, Due, DueAuctions, PAGE_SIZE, SchedulerError};
 

@@ -215,9 +215,9 @@ pub async fn from_env() -> (Store<event_store::DynamoDbStore>, StatusIndex) {
         event_store::DynamoDbStore::new(client.clone(), event_store::TableNames::from_env()),
         event_store::SnapshotPolicy::default(),
     );
-    let views = projector::TableSource::aliased(
-        projector::ViewAliases::from_env(client.clone()),
-        projector::ViewTables::from_env(),
+    let views = read_models::TableSource::aliased(
+        read_models::ViewAliases::from_env(client.clone()),
+        read_models::ViewTables::from_env(),
     );
     (store, StatusIndex::aliased(client, views))
 }

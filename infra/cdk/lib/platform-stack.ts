@@ -3,7 +3,7 @@
 // WebSocket API of live updates, the scheduler rule, the bidder page (S3 + CloudFront),
 // least-privilege roles, alarms and log groups.
 //
-// The tables and queues mirror stack/src/resources.rs (checked against infra/resources.json by
+// The tables and queues mirror tools/local-stack/src/resources.rs (checked against infra/resources.json by
 // test/resources.test.ts); every function's environment is checked against
 // infra/environment.json by test/environment.test.ts. See README.md for the IAM table.
 import * as fs from 'node:fs';
@@ -52,7 +52,7 @@ export type Binary = (typeof BINARIES)[number];
 /** The tag that names each function's binary, for people and for the tests. */
 export const BINARY_TAG = 'auction:binary';
 
-/** Receives after which a queue message moves to its DLQ (stack/src/resources.rs). */
+/** Receives after which a queue message moves to its DLQ (tools/local-stack/src/resources.rs). */
 export const MAX_RECEIVE_COUNT = 3;
 
 /**
@@ -81,7 +81,7 @@ export const PARKER_MAX_AGE = Duration.minutes(2);
 
 /**
  * The Events stream mappings (projector, publisher), as the local runner runs them
- * (functions/local-triggers/src/main.rs, docs/local-triggers.md): batch 100, item failures
+ * (tools/local-triggers/src/main.rs, docs/local-triggers.md): batch 100, item failures
  * reported, a failing batch bisected, 3 retries, then the batch's description goes to the
  * stream-failures queue. Lambda's default retry count is infinite, which would let one poison
  * record stop a shard for the stream's 24 h; the maximum record age (6 h, below the stream's
@@ -258,7 +258,7 @@ export class PlatformStack extends Stack {
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
     // ---------------------------------------------------------------------------------------
-    // Tables (stack/src/resources.rs). Names are left to CloudFormation, so that two stages
+    // Tables (tools/local-stack/src/resources.rs). Names are left to CloudFormation, so that two stages
     // fit in one account; the functions learn them from their environment.
 
     const onDemand = dynamodb.BillingMode.PAY_PER_REQUEST;
@@ -355,7 +355,7 @@ export class PlatformStack extends Stack {
       projectionType: dynamodb.ProjectionType.ALL,
     });
 
-    // What the consumers gave up on (functions/parking): one item per consumer and stretch of
+    // What the consumers gave up on (adapters/parking): one item per consumer and stretch of
     // one aggregate's events, written by the parker, emptied by `auction-admin parked
     // replay|discard`. Each item is an incident waiting for a human or the reconciler: no TTL,
     // recoverable, retained.
@@ -611,7 +611,7 @@ export class PlatformStack extends Stack {
       targets: [new targets.LambdaFunction(scheduler.fn, { retryAttempts: 0, maxEventAge: Duration.seconds(60) })],
     });
 
-    // Parker (functions/parking, docs: README.md "Parking"): what a consumer gave up on, from
+    // Parker (adapters/parking, docs: README.md "Parking"): what a consumer gave up on, from
     // the stream mappings' on-failure queue and from both DLQs (its event sources, set below),
     // becomes items of the Parked table within a minute. Its own role: PutItem on Parked only
     // (an item parked again replaces itself); an on-failure record names only a shard and a
@@ -1089,7 +1089,7 @@ export class PlatformStack extends Stack {
 
     // The parker's environment, now that every consumer exists: its table, and which consumer
     // each generated name belongs to (an on-failure record names the function that gave up, a
-    // dead letter the DLQ it is in; functions/parking/src/parker.rs `Origins`).
+    // dead letter the DLQ it is in; adapters/parking/src/parker.rs `Origins`).
     const parkedOrigins: [string, string][] = [
       [projector.fn.functionName, 'projector'],
       [publisher.fn.functionName, 'publisher'],

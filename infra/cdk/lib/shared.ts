@@ -1,6 +1,6 @@
 // The two files the Rust code and this app share (see infra/environment.json's "about" and
-// stack/tests/infra.rs): every environment variable the code reads, and the canonical form of
-// the tables and queues of stack/src/resources.rs.
+// tools/local-stack/tests/infra.rs): every environment variable the code reads, and the canonical form of
+// the tables and queues of tools/local-stack/src/resources.rs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

@@ -1,5 +1,5 @@
 // The template against the two files shared with the Rust code: infra/resources.json (generated
-// from stack/src/resources.rs by stack/tests/infra.rs) and infra/environment.json.
+// from tools/local-stack/src/resources.rs by tools/local-stack/tests/infra.rs) and infra/environment.json.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -77,12 +77,12 @@ describe('tables against infra/resources.json', () => {
   });
 
   for (const table of deployed) {
-    it(`${table.nameEnv}: the table the functions are told has the key schema, attributes and GSIs of stack/src/resources.rs`, () => {
+    it(`${table.nameEnv}: the table the functions are told has the key schema, attributes and GSIs of tools/local-stack/src/resources.rs`, () => {
       const id = onlyOne(references, table.nameEnv);
       const resource: Resource | undefined = tables[id];
       assert.ok(resource, `${table.nameEnv} names ${id}, which is not a DynamoDB table`);
       assert.deepEqual(canonicalTable(resource.Properties), expectedTable(table),
-        `${table.nameEnv} (${id}) differs from infra/resources.json; after a change to stack/src/resources.rs, ` +
+        `${table.nameEnv} (${id}) differs from infra/resources.json; after a change to tools/local-stack/src/resources.rs, ` +
           'regenerate it (UPDATE_INFRA=1 cargo test -p local-stack --test infra) and change lib/platform-stack.ts to match');
     });
   }

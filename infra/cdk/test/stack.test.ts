@@ -621,7 +621,7 @@ describe('alarms', () => {
       assert.equal(p.Dimensions[0].Name, 'Consumer');
       return p.Dimensions[0].Value;
     });
-    // The consumer names the parker writes (functions/parking/src/consumer.rs).
+    // The consumer names the parker writes (adapters/parking/src/consumer.rs).
     assert.deepEqual(consumers.sort(), ['broadcaster', 'notifier', 'payment-saga', 'projector', 'publisher']);
   });
 });

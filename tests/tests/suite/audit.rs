@@ -50,11 +50,11 @@ pub(crate) async fn sources(env: &TestEnv) -> ::audit::rebuild::Sources {
         dynamodb: env.dynamodb().clone(),
         streams: env.streams().await,
         log: env.event_store(),
-        aliases: projector::ViewAliases::new(
+        aliases: read_models::ViewAliases::new(
             env.dynamodb().clone(),
             names.read_model_aliases_table.clone(),
         ),
-        fallback: projector::ViewTables {
+        fallback: read_models::ViewTables {
             auction_views: names.auction_views_table.clone(),
             user_bids: names.user_bids_table.clone(),
         },
@@ -251,7 +251,7 @@ async fn an_inverted_time_range_is_refused() {
 }
 
 mod cli {
-    use ::audit::cli::{Cli, Exit, run};
+    use ::auction_admin::cli::{Cli, Exit, run};
     use clap::Parser;
 
     use super::*;

@@ -83,8 +83,7 @@ impl Process {
             .join(name);
         assert!(
             bin.exists(),
-            "{} is missing: build it first (`cargo build -p api --bin api-local -p local-triggers \
-             -p scheduler --bin scheduler-local -p reconciler --bin reconciler-local`; \
+            "{} is missing: build it first (`cargo build -p api-local -p local-triggers`; \
              scripts/test does)",
             bin.display()
         );
@@ -693,7 +692,7 @@ async fn parked(platform: &Platform, count: usize) -> Vec<parking::Parked> {
 
 /// `auction-admin parked replay --all` against the platform's tables, as an operator runs it.
 async fn replay_parked(platform: &Platform) -> usize {
-    let cli = <::audit::cli::Cli as clap::Parser>::try_parse_from([
+    let cli = <::auction_admin::cli::Cli as clap::Parser>::try_parse_from([
         "auction-admin",
         "parked",
         "replay",
@@ -701,7 +700,7 @@ async fn replay_parked(platform: &Platform) -> usize {
     ])
     .unwrap();
     let mut out = Vec::new();
-    ::audit::cli::run(
+    ::auction_admin::cli::run(
         &crate::audit::sources(&platform.env).await,
         cli.command,
         &mut out,
@@ -1061,8 +1060,8 @@ async fn inboxes(
         for stored in log_of(env, *auction_id).await {
             let envelope = stored.decode().unwrap();
             state = auction_domain::evolve(state, &envelope.event);
-            let context = notifier::AuctionContext::of(&state).unwrap();
-            for notification in notifier::notifications(&envelope, &context) {
+            let context = read_models::notifications::AuctionContext::of(&state).unwrap();
+            for notification in read_models::notifications::notifications(&envelope, &context) {
                 expected.push((
                     notification.recipient.to_string(),
                     notification.notification_id,

@@ -13,7 +13,7 @@ use e2e::fixtures::{create_command, epoch, eur, user};
 use event_store::{
     CommandContext, DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoredEvent,
 };
-use notifier::{
+use read_models::notifications::{
     DynamoDbNotifications, Kind, ListNotifications, LogContexts, Notification, NotifierError,
     StoreNotification, Stored,
 };

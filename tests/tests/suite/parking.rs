@@ -17,7 +17,7 @@ use e2e::{TestEnv, fixtures};
 use event_store::{EventLog, Meter};
 use local_triggers::{CancellationToken, HandlerError, QueueMapping, run_queue, run_stream};
 use parking::{Parked, ParkedItems};
-use projector::ReadModels;
+use read_models::ReadModels;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -88,13 +88,15 @@ async fn parked_items(env: &TestEnv, consumer: &str, count: usize) -> Vec<Parked
 
 /// `auction-admin <args>` against this test's tables; its output lines and exit code.
 async fn admin(env: &TestEnv, args: &[&str]) -> (Vec<serde_json::Value>, u8) {
-    let cli = ::audit::cli::Cli::try_parse_from(
+    let cli = ::auction_admin::cli::Cli::try_parse_from(
         std::iter::once("auction-admin").chain(args.iter().copied()),
     )
     .unwrap();
     let mut out = Vec::new();
     let code =
-        match ::audit::cli::run(&crate::audit::sources(env).await, cli.command, &mut out).await {
+        match ::auction_admin::cli::run(&crate::audit::sources(env).await, cli.command, &mut out)
+            .await
+        {
             Ok(()) => 0,
             Err(exit) => exit.code(),
         };
@@ -144,7 +146,7 @@ async fn a_batch_the_projector_gives_up_on_is_parked_and_replayed_from_the_log()
                         "the view table refuses writes".into(),
                     );
                 }
-                projector::handle(&*views, &*log, event)
+                read_models::handle(&*views, &*log, event)
                     .await
                     .map_err(HandlerError::from)
             }
@@ -266,7 +268,7 @@ async fn a_dead_lettered_payment_message_is_parked_and_replayed_to_the_payments_
     let (auction, events) = fixtures::history(1).await.unwrap();
     fixtures::import(&env.event_store(), &events).await.unwrap();
     let last = events.last().unwrap();
-    let message = publisher::QueueMessage::for_event(last).unwrap();
+    let message = fan_out::QueueMessage::for_event(last).unwrap();
     env.sqs()
         .send_message()
         .queue_url(&queue.url)
@@ -392,15 +394,15 @@ async fn redrive_moves_a_dlqs_messages_back_to_their_queue_once() {
     assert_eq!(code, 2);
 }
 
-fn projector_views(env: &TestEnv) -> projector::DynamoDbViews {
+fn projector_views(env: &TestEnv) -> read_models::DynamoDbViews {
     let names = env.names();
-    projector::DynamoDbViews::aliased(
+    read_models::DynamoDbViews::aliased(
         env.dynamodb().clone(),
-        projector::ViewAliases::new(
+        read_models::ViewAliases::new(
             env.dynamodb().clone(),
             names.read_model_aliases_table.clone(),
         ),
-        projector::ViewTables {
+        read_models::ViewTables {
             auction_views: names.auction_views_table.clone(),
             user_bids: names.user_bids_table.clone(),
         },

@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use e2e::TestEnv;
 use e2e::fixtures::{epoch, eur, user};
 use event_store::{CommandContext, DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
-use payment_saga::{
+use payments::{
     AdvanceClock, BasisPoints, DynamoDbSagaStates, Fault, FixedClock, Handled, Operation, Ports,
     Retry, Saga, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry, StalledSagas, Status,
     Step, handle, resume,
@@ -639,7 +639,7 @@ async fn of_two_writers_of_the_same_saga_revision_exactly_one_succeeds() {
     let sale = ended_auction(None, &[("bob", 5_000)]).await;
     let sagas = sale.sagas();
     let started = Saga::start(
-        payment_saga::saga::Start {
+        payments::saga::Start {
             auction_id: sale.auction_id,
             buyer_id: user("bob"),
             seller_id: user("sally"),
@@ -655,7 +655,7 @@ async fn of_two_writers_of_the_same_saga_revision_exactly_one_succeeds() {
     sagas.save(&started).await.unwrap();
     let again = sagas.save(&started).await;
     assert!(
-        matches!(again, Err(payment_saga::SagaError::Conflict { .. })),
+        matches!(again, Err(payments::SagaError::Conflict { .. })),
         "{again:?}"
     );
 
@@ -663,7 +663,7 @@ async fn of_two_writers_of_the_same_saga_revision_exactly_one_succeeds() {
         started
             .after(
                 Step::Charge,
-                payment_saga::saga::StepResult::Done {
+                payments::saga::StepResult::Done {
                     reference: reference.to_owned(),
                 },
                 after_the_end(),

@@ -13,7 +13,7 @@ use e2e::{TestEnv, fixtures};
 use event_store::{
     CommandContext, DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoredEvent, event_item,
 };
-use projector::{
+use read_models::{
     AuctionStatus, AuctionView, BidStatus, Cursor, DynamoDbViews, Limit, PageRequest, Projections,
     ProjectorError, ReadModels, UserBid, ViewTables, Written, handle,
 };
@@ -348,7 +348,7 @@ async fn given_stored_views_when_an_older_projection_or_row_is_written_then_dyna
         .iter()
         .map(|event| event.decode().unwrap())
         .fold(None, |projection, event| {
-            projector::project(projection, &event)
+            read_models::project(projection, &event)
         })
         .unwrap();
 

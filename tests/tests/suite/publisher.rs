@@ -13,7 +13,7 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::TimeDelta;
 use e2e::{TestEnv, fixtures};
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoredEvent};
-use publisher::{PublishError, Queue, QueueUrls, SqsQueues, handle};
+use fan_out::{PublishError, Queue, QueueUrls, SqsQueues, handle};
 use tokio::time::Instant;
 use uuid::Uuid;
 

@@ -19,7 +19,7 @@ use e2e::{TestEnv, fixtures};
 use event_store::testing::golden_history;
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoreError};
 use local_triggers::{CancellationToken, TriggerError, run_stream};
-use projector::{DynamoDbViews, Projections, ReadModels, ViewAliases, ViewTables};
+use read_models::{DynamoDbViews, Projections, ReadModels, ViewAliases, ViewTables};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -63,7 +63,7 @@ pub(crate) fn options(target: ViewTables, switch: bool) -> RebuildOptions {
     options.writers = 4;
     options.switch = switch;
     // Longer than the alias TTL plus a projector batch.
-    options.grace = projector::ALIAS_TTL + Duration::from_secs(2);
+    options.grace = read_models::ALIAS_TTL + Duration::from_secs(2);
     options
 }
 
@@ -78,7 +78,7 @@ async fn start_projector(env: &TestEnv) -> Running {
     let stop = CancellationToken::new();
     let handler = move |event: Event| {
         let (views, log) = (Arc::clone(&views), Arc::clone(&log));
-        async move { projector::handle(&*views, &*log, event).await }
+        async move { read_models::handle(&*views, &*log, event).await }
     };
     let task = tokio::spawn(run_stream(
         mapping,
@@ -401,7 +401,7 @@ async fn a_rebuild_under_load_switches_readers_and_the_projector_without_a_missi
     assert_eq!(rebuilt.generation, Some(1));
     let alias = aliases(&env).current(&live(&env)).await.unwrap();
     assert_eq!(alias.tables, target);
-    tokio::time::sleep(projector::ALIAS_TTL).await;
+    tokio::time::sleep(read_models::ALIAS_TTL).await;
     reading.store(false, Ordering::Relaxed);
     reader.await.unwrap();
     assert_eq!(missing.load(Ordering::Relaxed), 0);
@@ -470,7 +470,7 @@ async fn the_rebuild_command_prints_a_summary_and_switches() {
 
     // When `auction-admin rebuild` runs with explicit fresh tables
     let target = fresh(&env, "cli");
-    let cli = <::audit::cli::Cli as clap::Parser>::try_parse_from([
+    let cli = <::auction_admin::cli::Cli as clap::Parser>::try_parse_from([
         "auction-admin",
         "rebuild",
         "--auction-views-table",
@@ -485,7 +485,7 @@ async fn the_rebuild_command_prints_a_summary_and_switches() {
     ])
     .unwrap();
     let mut out = Vec::new();
-    ::audit::cli::run(&sources(&env).await, cli.command, &mut out)
+    ::auction_admin::cli::run(&sources(&env).await, cli.command, &mut out)
         .await
         .unwrap();
 
@@ -508,7 +508,7 @@ async fn the_rebuild_command_refuses_bad_arguments() {
         vec!["rebuild", "--grace-seconds", "1"],
         vec!["rebuild", "--auction-views-table", "only-one"],
     ] {
-        let parsed = <::audit::cli::Cli as clap::Parser>::try_parse_from(
+        let parsed = <::auction_admin::cli::Cli as clap::Parser>::try_parse_from(
             std::iter::once("auction-admin").chain(args.iter().copied()),
         );
         assert!(parsed.is_err(), "{args:?} was accepted");

@@ -18,13 +18,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use e2e::TestEnv;
 use event_store::testing::{context, epoch, eur, lamp_auction, user};
 use event_store::{DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
-use notifier::{DynamoDbNotifications, ListNotifications, LogContexts};
-use payment_saga::{
+use fan_out::{Queue, QueueUrls, SqsQueues};
+use payments::{
     BasisPoints, DynamoDbSagaStates, FixedClock, Operation, Ports as SagaPorts, Retry, SagaId,
     SagaStates, SimulatedProvider, SimulatedRegistry, Status, TokioSleep,
 };
-use projector::{AuctionProjection, DynamoDbViews, ReadModels, ViewTables};
-use publisher::{Queue, QueueUrls, SqsQueues};
+use read_models::notifications::{DynamoDbNotifications, ListNotifications, LogContexts};
+use read_models::{AuctionProjection, DynamoDbViews, ReadModels, ViewTables};
 use reconciler::{DynamoDbNotices, Ports, Reconciled, Settings, reconcile};
 use uuid::Uuid;
 
@@ -147,14 +147,12 @@ impl Platform {
             .iter()
             .map(|stored| stream_records::insert_record(stored, stored.version()).unwrap())
             .collect();
-        let projected = projector::handle(&self.views(), &self.log(), event.clone())
+        let projected = read_models::handle(&self.views(), &self.log(), event.clone())
             .await
             .unwrap();
         assert!(projected.batch_item_failures.is_empty(), "{projected:?}");
         let queues = SqsQueues::new(self.env.sqs().clone());
-        let published = publisher::handle(&queues, &self.urls(), event)
-            .await
-            .unwrap();
+        let published = fan_out::handle(&queues, &self.urls(), event).await.unwrap();
         assert!(published.batch_item_failures.is_empty(), "{published:?}");
     }
 
@@ -179,7 +177,7 @@ impl Platform {
     async fn drain_queues(&self) {
         let saga = self.saga_ports();
         drain(&self.env, &self.env.payments_queue().url, |batch| async {
-            payment_saga::handle(&saga, batch).await.unwrap()
+            payments::handle(&saga, batch).await.unwrap()
         })
         .await;
         let contexts = LogContexts::new(self.log());
@@ -221,15 +219,15 @@ impl Platform {
         }
     }
 
-    async fn view(&self) -> Option<projector::AuctionView> {
+    async fn view(&self) -> Option<read_models::AuctionView> {
         self.views().auction(self.auction_id).await.unwrap()
     }
 
     /// The view the log folds to: every event projected from nothing.
-    async fn fold(&self) -> projector::AuctionView {
+    async fn fold(&self) -> read_models::AuctionView {
         let mut projection: Option<AuctionProjection> = None;
         for stored in self.events().await {
-            projection = projector::project(projection, &stored.decode().unwrap());
+            projection = read_models::project(projection, &stored.decode().unwrap());
         }
         projection.unwrap().view
     }

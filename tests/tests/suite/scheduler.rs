@@ -9,7 +9,7 @@ use auction_events::{AuctionEvent, AuctionId, AuctionResult, BidId, SoftClose, U
 use chrono::{DateTime, TimeDelta, Utc};
 use e2e::{TestEnv, fixtures};
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
-use projector::{DynamoDbViews, Projections, ViewTables};
+use read_models::{DynamoDbViews, Projections, ViewTables};
 use scheduler::{StatusIndex, sweep, sweep_until};
 use uuid::Uuid;
 
@@ -54,7 +54,7 @@ async fn project(env: &TestEnv, auction_id: AuctionId, up_to: u64) {
             break;
         }
         let event = stored.decode().unwrap();
-        current = projector::apply(&views, &log, current, &event)
+        current = read_models::apply(&views, &log, current, &event)
             .await
             .unwrap()
             .1;
@@ -241,7 +241,7 @@ async fn with_the_projector_and_two_schedulers_running_an_auction_ends_within_a_
         clients,
         Arc::new(move |event| {
             let (views, log) = (Arc::clone(&views), Arc::clone(&log));
-            async move { projector::handle(&*views, &*log, event).await }
+            async move { read_models::handle(&*views, &*log, event).await }
         }),
         runner_stop.clone(),
     ));

@@ -237,9 +237,9 @@ async fn the_real_projector_behind_the_runner_builds_the_auction_view() {
     mapping.report_batch_item_failures = true;
     mapping.bisect_batch_on_function_error = true;
     let names = env.names();
-    let views = Arc::new(projector::DynamoDbViews::new(
+    let views = Arc::new(read_models::DynamoDbViews::new(
         env.dynamodb().clone(),
-        projector::ViewTables {
+        read_models::ViewTables {
             auction_views: names.auction_views_table.clone(),
             user_bids: names.user_bids_table.clone(),
         },
@@ -248,7 +248,7 @@ async fn the_real_projector_behind_the_runner_builds_the_auction_view() {
     let handler_views = Arc::clone(&views);
     let running = start(mapping, clients, move |event: Event| {
         let (views, log) = (Arc::clone(&handler_views), Arc::clone(&log));
-        async move { projector::handle(&*views, &*log, event).await }
+        async move { read_models::handle(&*views, &*log, event).await }
     });
 
     // When an auction with three bids is appended
@@ -258,7 +258,7 @@ async fn the_real_projector_behind_the_runner_builds_the_auction_view() {
     let started = Instant::now();
     let view = loop {
         assert!(started.elapsed() < BUDGET, "the view never caught up");
-        let view = projector::ReadModels::auction(&*views, auction)
+        let view = read_models::ReadModels::auction(&*views, auction)
             .await
             .unwrap();
         if let Some(view) = view.filter(|v| v.version == 5) {

@@ -1,10 +1,10 @@
 //! The payment saga on the payments queue (SQS event source mapping with
 //! ReportBatchItemFailures). Until a real payment provider is integrated, it runs the simulated
-//! provider and registry configured by env (see `payment_saga::config`).
+//! provider and registry configured by env (see `payments::config`).
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use payment_saga::config;
+use payments::config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,8 +19,8 @@ async fn main() -> Result<(), Error> {
                 .ok()
                 .and_then(DateTime::<Utc>::from_timestamp_millis);
             match deadline {
-                Some(deadline) => payment_saga::handle_until(ports, event.payload, deadline).await,
-                None => payment_saga::handle(ports, event.payload).await,
+                Some(deadline) => payments::handle_until(ports, event.payload, deadline).await,
+                None => payments::handle(ports, event.payload).await,
             }
             .map_err(Error::from)
         },

@@ -5,7 +5,7 @@ use aws_config::BehaviorVersion;
 use aws_lambda_events::event::dynamodb::Event;
 use event_store::DynamoDbStore;
 use lambda_runtime::{LambdaEvent, service_fn};
-use projector::{DynamoDbViews, ViewAliases, ViewTables, event_tables_from_env, handle};
+use read_models::{DynamoDbViews, ViewAliases, ViewTables, event_tables_from_env, handle};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

@@ -3,12 +3,12 @@
 
 use aws_config::BehaviorVersion;
 use aws_lambda_events::event::dynamodb::Event;
+use fan_out::{QueueUrls, SqsQueues, handle};
 use lambda_runtime::{LambdaEvent, service_fn};
-use publisher::{QueueUrls, SqsQueues, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    publisher::init_logging();
+    fan_out::init_logging();
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let sqs = SqsQueues::new(aws_sdk_sqs::Client::new(&sdk));
     let queues = QueueUrls::from_env(&sqs).await?;

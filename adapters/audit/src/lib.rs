@@ -1,0 +1,23 @@
+//! Audits of the event log: replay one auction event by event ([`history`]), its state at a
+//! version or an instant ([`state_at`]), tamper checks of one auction or of every auction
+//! ([`verify`], [`verify_all`]), and JSON Lines export and import of the stored envelopes
+//! ([`export`]). The `auction-admin` CLI (tools/auction-admin) runs them against DynamoDB.
+//!
+//! The core is pure over the event store's ports ([`event_store::EventLog`], and
+//! [`event_store::EventsOfType`] for exports by type), so it runs over the in-memory twin in
+//! tests; only [`dynamodb`] (a Scan for every aggregate id) and the rebuild touch DynamoDB
+//! directly. Must not depend on HTTP or Lambda. Audits only read; the one writer,
+//! [`export::import`], goes through the store's conditional append and never overwrites.
+//!
+//! The rebuild drives the read models' own apply over a bulk scan and the stream's tail.
+
+pub mod dynamodb;
+mod error;
+pub mod export;
+pub mod rebuild;
+mod replay;
+mod verify;
+
+pub use error::AuditError;
+pub use replay::{AsOf, StateAt, Step, history, history_events, state_at};
+pub use verify::{Finding, Report, verify, verify_all, verify_events};

@@ -1,0 +1,746 @@
+//! The handler over the in-memory event store and saga states and the simulated provider:
+//! the whole saga, fast. The same scenarios run against DynamoDB Local in the e2e suite.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auction_domain::{
+    CreateAuction, EndAuction, PlaceBid, Settlement, State, decide_create, decide_end,
+    decide_place_bid,
+};
+use auction_events::{
+    Actor, AuctionEvent, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId,
+};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
+use chrono::{DateTime, TimeDelta, Utc};
+use event_store::{CommandContext, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
+use payments::{
+    AdvanceClock, BasisPoints, Clock, Fault, FixedClock, Handled, InMemorySagaStates, Operation,
+    Ports, Retry, SagaError, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry,
+    StalledSagas, Status, Step, handle, handle_until, resume,
+};
+use uuid::Uuid;
+
+type TestPorts = Ports<InMemoryStore, SimulatedProvider, SimulatedRegistry, InMemorySagaStates>;
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_225_600, 0).unwrap()
+}
+
+fn after_the_end() -> DateTime<Utc> {
+    epoch() + TimeDelta::days(2)
+}
+
+fn user(name: &str) -> UserId {
+    UserId::try_from(name).unwrap()
+}
+
+fn eur(amount: i64) -> Money {
+    Money::new(amount, Currency::try_from("EUR").unwrap())
+}
+
+struct World {
+    ports: Arc<TestPorts>,
+    /// The handler's clock; its retry waits move it on instead of waiting.
+    clock: Arc<FixedClock>,
+    payments: SimulatedProvider,
+    registry: SimulatedRegistry,
+    sagas: InMemorySagaStates,
+    auction_id: AuctionId,
+}
+
+fn context(now: DateTime<Utc>) -> CommandContext {
+    CommandContext {
+        command_id: Uuid::new_v4().to_string(),
+        correlation_id: "corr-test".to_owned(),
+        actor: Actor::System {
+            name: "test".to_owned(),
+        },
+        idempotency_key: None,
+        now,
+    }
+}
+
+/// An auction by `seller` with bob bidding up to 5 000 and cat up to 3 000 (so bob wins at
+/// 3 001, or at the reserve if that is higher), ended.
+async fn world(reserve: Option<i64>, bidders: &[(&str, i64)]) -> World {
+    let store = Store::new(
+        InMemoryStore::new(),
+        SnapshotPolicy {
+            every: 0,
+            in_background: false,
+        },
+    );
+    let auction_id = AuctionId(Uuid::new_v4());
+    let create = CreateAuction {
+        auction_id,
+        seller_id: user("sally"),
+        title: "A lamp".to_owned(),
+        description: None,
+        currency: Currency::try_from("EUR").unwrap(),
+        starting_price: eur(1_000),
+        reserve_price: reserve.map(eur),
+        buy_now_price: None,
+        increment: Some(IncrementPolicy::Fixed { amount_minor: 1 }),
+        starts_at: None,
+        ends_at: epoch() + TimeDelta::days(1),
+        soft_close: None,
+    };
+    store
+        .execute(auction_id, &context(epoch()), |s, now| {
+            decide_create(s, &create, now)
+        })
+        .await
+        .unwrap();
+    for (bidder, max) in bidders {
+        let bid_id = BidId(Uuid::new_v4());
+        store
+            .execute(auction_id, &context(epoch()), |s, now| {
+                // The least the bid may be: the start, or one increment above the price.
+                let price = s.auction.as_ref().and_then(|a| a.price);
+                let bid = PlaceBid {
+                    bid_id,
+                    bidder_id: user(bidder),
+                    amount: eur(price.map_or(1_000, |p| p + 1)),
+                    max_amount: Some(eur(*max)),
+                };
+                decide_place_bid(s, &bid, now)
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .execute(auction_id, &context(after_the_end()), |s, now| {
+            decide_end(s, &EndAuction, now)
+        })
+        .await
+        .unwrap();
+    let clock = Arc::new(FixedClock::new(after_the_end()));
+    let payments = SimulatedProvider::with_clock(Duration::from_millis(1), clock.clone());
+    let registry = SimulatedRegistry::with_clock(Duration::from_millis(1), clock.clone());
+    let sagas = InMemorySagaStates::new();
+    World {
+        ports: Arc::new(Ports {
+            store,
+            payments: payments.clone(),
+            ownership: registry.clone(),
+            sagas: sagas.clone(),
+            clock: clock.clone(),
+            sleep: Arc::new(AdvanceClock(clock.clone())),
+            retry: Retry::default(),
+            commission: BasisPoints::try_from(500).unwrap(),
+        }),
+        clock,
+        payments,
+        registry,
+        sagas,
+        auction_id,
+    }
+}
+
+impl World {
+    fn events(&self) -> Vec<StoredEvent> {
+        self.ports.store.backend().events(self.auction_id)
+    }
+
+    fn last_of_type(&self, event_type: &str) -> StoredEvent {
+        self.events()
+            .into_iter()
+            .rev()
+            .find(|e| e.envelope.event_type == event_type)
+            .unwrap_or_else(|| panic!("no {event_type}"))
+    }
+
+    async fn aggregate(&self) -> State {
+        self.ports
+            .store
+            .load(self.auction_id, &Meter::default())
+            .await
+            .unwrap()
+            .state
+    }
+
+    async fn settlement(&self) -> Option<Settlement> {
+        self.aggregate().await.auction.unwrap().settlement
+    }
+
+    async fn saga_of(&self, buyer: &str) -> payments::Saga {
+        self.sagas
+            .get(&SagaId::new(self.auction_id, &user(buyer)))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn deliver(&self, events: &[StoredEvent]) -> Vec<String> {
+        let response = handle(&self.ports, batch(events)).await.unwrap();
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
+    }
+
+    fn event_types(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .map(|e| e.envelope.event_type)
+            .collect()
+    }
+}
+
+/// Messages as the publisher sends them: the stored envelope as the body, grouped by auction.
+fn batch(events: &[StoredEvent]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = events.iter().map(message).collect();
+    event
+}
+
+fn message(stored: &StoredEvent) -> SqsMessage {
+    let envelope = &stored.envelope;
+    let mut message = SqsMessage::default();
+    message.message_id = Some(format!("m-{}", envelope.event_id));
+    message.body = Some(serde_json::to_string(envelope).unwrap());
+    message.attributes.insert(
+        "MessageGroupId".to_owned(),
+        envelope.aggregate_id.to_string(),
+    );
+    for (name, value) in [
+        ("eventType", envelope.event_type.clone()),
+        ("eventId", envelope.event_id.to_string()),
+        ("correlationId", envelope.metadata.correlation_id.clone()),
+    ] {
+        let mut attribute = SqsMessageAttribute::default();
+        attribute.string_value = Some(value);
+        attribute.data_type = Some("String".to_owned());
+        message
+            .message_attributes
+            .insert(name.to_owned(), attribute);
+    }
+    message
+}
+
+#[tokio::test]
+async fn given_a_sold_auction_when_the_end_arrives_then_the_winner_pays_the_seller_is_paid_and_the_winner_owns_the_item()
+ {
+    let world = world(None, &[("bob", 5_000), ("cat", 3_000)]).await;
+    let ended = world.last_of_type("AuctionEnded");
+
+    let failed = world.deliver(&[ended]).await;
+
+    assert!(failed.is_empty());
+    let charges = world.payments.entries(Operation::Charge);
+    assert_eq!(charges.len(), 1);
+    assert_eq!(
+        (charges[0].party.clone(), charges[0].amount.clone()),
+        (user("bob"), Some(eur(3_001)))
+    );
+    // 5 % of 30.01 is 1.5005, rounded half up to 1.50: the seller gets 28.51.
+    assert_eq!(world.payments.net_paid_to(&user("sally")), 2_851);
+    assert_eq!(
+        world.settlement().await,
+        Some(Settlement::Paid {
+            buyer: user("bob"),
+            amount: 3_001,
+            payment_reference: charges[0].reference.clone(),
+        })
+    );
+    assert_eq!(world.registry.owner(world.auction_id), Some(user("bob")));
+    assert_eq!(world.saga_of("bob").await.status, Status::Completed);
+}
+
+#[tokio::test]
+async fn the_commands_carry_the_announcing_events_correlation_and_causation() {
+    let world = world(None, &[("bob", 5_000)]).await;
+    let ended = world.last_of_type("AuctionEnded");
+
+    world.deliver(std::slice::from_ref(&ended)).await;
+
+    let paid = world.last_of_type("PaymentSucceeded");
+    assert_eq!(paid.envelope.metadata.correlation_id, "corr-test");
+    assert_eq!(
+        paid.envelope.metadata.causation_id,
+        ended.envelope.event_id.to_string()
+    );
+    assert_eq!(
+        paid.envelope.metadata.actor,
+        Actor::System {
+            name: "payment-saga".to_owned()
+        }
+    );
+}
+
+#[tokio::test]
+async fn given_a_declined_charge_then_nothing_is_undone_and_the_runner_up_gets_the_offer() {
+    let world = world(Some(2_000), &[("bob", 5_000), ("cat", 3_000)]).await;
+    world
+        .payments
+        .inject(Fault::decline(Operation::Charge, "card declined").for_party(&user("bob")));
+
+    let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+
+    assert!(failed.is_empty());
+    assert_eq!(world.payments.entries(Operation::Refund), vec![]);
+    assert_eq!(world.payments.entries(Operation::Payout), vec![]);
+    assert_eq!(world.saga_of("bob").await.status, Status::Failed);
+    let types = world.event_types();
+    assert_eq!(
+        types[types.len() - 2..],
+        ["PaymentFailed", "ItemOfferedToRunnerUp"]
+    );
+
+    // The offer arrives on the queue: a new saga, for cat at cat's maximum.
+    let failed = world
+        .deliver(&[world.last_of_type("ItemOfferedToRunnerUp")])
+        .await;
+
+    assert!(failed.is_empty());
+    assert_eq!(world.payments.net_paid_by(&user("cat")), 3_000);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
+    assert_eq!(world.saga_of("cat").await.status, Status::Completed);
+    assert!(matches!(
+        world.settlement().await,
+        Some(Settlement::Paid { buyer, amount: 3_000, .. }) if buyer == user("cat")
+    ));
+    assert_eq!(world.registry.owner(world.auction_id), Some(user("cat")));
+}
+
+#[tokio::test]
+async fn given_a_refused_payout_then_the_charge_is_refunded_and_without_runner_up_the_item_stays_unsold()
+ {
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .inject(Fault::decline(Operation::Payout, "seller account closed"));
+
+    let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+
+    assert!(failed.is_empty());
+    let refunds = world.payments.entries(Operation::Refund);
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(
+        refunds[0].refers_to,
+        world.payments.entries(Operation::Charge)[0].reference
+    );
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
+    assert_eq!(world.settlement().await, Some(Settlement::NoBuyer));
+    assert_eq!(world.event_types().last().unwrap(), "PaymentFailed");
+    assert_eq!(world.registry.owner(world.auction_id), None);
+}
+
+#[tokio::test]
+async fn an_outage_longer_than_the_invocation_fails_the_message_and_the_redelivery_finishes_with_one_charge()
+ {
+    // Given payouts failing for five minutes, far longer than one invocation's 7 s of retries
+    let world = world(None, &[("bob", 5_000)]).await;
+    let outage_ends = after_the_end() + TimeDelta::minutes(5);
+    world
+        .payments
+        .inject(Fault::unavailable(Operation::Payout).until(outage_ends));
+    let ended = world.last_of_type("AuctionEnded");
+
+    // When the sale's message is handled during the outage
+    let failed = world.deliver(std::slice::from_ref(&ended)).await;
+
+    // Then it fails, with the saga saved after its charge
+    assert_eq!(failed, [format!("m-{}", ended.envelope.event_id)]);
+    let saga = world.saga_of("bob").await;
+    assert_eq!(saga.status, Status::Running);
+    assert!(saga.reference(Step::Charge).is_some());
+    assert_eq!(saga.outcome(Step::Payout), None);
+
+    // And when it is redelivered after the outage, the saga finishes
+    world.clock.set(outage_ends);
+    let failed = world.deliver(&[ended]).await;
+
+    assert!(failed.is_empty());
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.payments.entries(Operation::Payout).len(), 1);
+    assert_eq!(world.saga_of("bob").await.status, Status::Completed);
+}
+
+#[tokio::test]
+async fn a_lost_charge_response_is_answered_by_the_first_charge_on_the_retry() {
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .inject(Fault::lose_response(Operation::Charge).times(1));
+    let ended = world.last_of_type("AuctionEnded");
+
+    assert!(world.deliver(&[ended]).await.is_empty());
+
+    assert_eq!(world.payments.calls(Operation::Charge), 2);
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.saga_of("bob").await.status, Status::Completed);
+}
+
+#[tokio::test]
+async fn a_crash_after_the_charge_and_before_the_state_write_resumes_without_a_second_charge() {
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .inject(Fault::crash_after(Operation::Charge).times(1));
+    let ended = world.last_of_type("AuctionEnded");
+
+    let ports = Arc::clone(&world.ports);
+    let crashed = tokio::spawn({
+        let event = batch(std::slice::from_ref(&ended));
+        async move { handle(&ports, event).await }
+    })
+    .await;
+    assert!(crashed.unwrap_err().is_panic());
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.saga_of("bob").await.outcome(Step::Charge), None);
+
+    assert!(world.deliver(&[ended]).await.is_empty());
+
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.saga_of("bob").await.status, Status::Completed);
+}
+
+#[tokio::test]
+async fn given_a_settled_sale_whose_saga_state_was_lost_when_the_sale_is_announced_again_then_the_saga_is_rebuilt_with_no_second_effect()
+ {
+    let world = world(None, &[("bob", 5_000)]).await;
+    let ended = world.last_of_type("AuctionEnded");
+    assert!(world.deliver(std::slice::from_ref(&ended)).await.is_empty());
+    let first = world.saga_of("bob").await;
+    world
+        .sagas
+        .remove(&SagaId::new(world.auction_id, &user("bob")));
+
+    assert!(world.deliver(&[ended]).await.is_empty());
+
+    let rebuilt = world.saga_of("bob").await;
+    assert_eq!(rebuilt.status, Status::Completed);
+    assert_eq!(
+        rebuilt.outcome(Step::Charge),
+        first.outcome(Step::Charge),
+        "the charge is the first one"
+    );
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.payments.entries(Operation::Payout).len(), 1);
+    assert_eq!(world.registry.transfers().len(), 1);
+    let succeeded = world
+        .events()
+        .into_iter()
+        .filter(|e| e.envelope.event_type == "PaymentSucceeded")
+        .count();
+    assert_eq!(succeeded, 1);
+}
+
+#[tokio::test]
+async fn the_same_message_twice_and_two_consumers_at_once_take_one_effect() {
+    let world = world(None, &[("bob", 5_000)]).await;
+    let ended = world.last_of_type("AuctionEnded");
+
+    let consumers: Vec<_> = (0..4)
+        .map(|_| {
+            let ports = Arc::clone(&world.ports);
+            let event = batch(std::slice::from_ref(&ended));
+            tokio::spawn(async move { handle(&ports, event).await })
+        })
+        .collect();
+    for consumer in consumers {
+        assert!(
+            consumer
+                .await
+                .unwrap()
+                .unwrap()
+                .batch_item_failures
+                .is_empty()
+        );
+    }
+    assert!(world.deliver(&[ended.clone(), ended]).await.is_empty());
+
+    // All four consumers reached the provider with the charge; one took effect.
+    assert_eq!(world.payments.calls(Operation::Charge), 4);
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.payments.entries(Operation::Payout).len(), 1);
+    assert_eq!(world.registry.transfers().len(), 1);
+    let payments: Vec<_> = world
+        .events()
+        .into_iter()
+        .filter(|e| e.envelope.event_type == "PaymentSucceeded")
+        .collect();
+    assert_eq!(payments.len(), 1);
+}
+
+#[tokio::test]
+async fn once_a_message_of_an_auction_fails_its_later_messages_in_the_batch_wait() {
+    let world = world(None, &[("bob", 5_000)]).await;
+    world.payments.inject(Fault::unavailable(Operation::Charge));
+    let ended = world.last_of_type("AuctionEnded");
+    let created = world.events()[0].clone();
+    let mut garbage = message(&created);
+    garbage.body = Some("not json".to_owned());
+    garbage.message_id = Some("garbage".to_owned());
+    garbage
+        .attributes
+        .insert("MessageGroupId".to_owned(), "another-auction".to_owned());
+
+    let mut event = batch(&[ended.clone(), created.clone()]);
+    event.records.push(garbage);
+    let response = handle(&world.ports, event).await.unwrap();
+
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            format!("m-{}", ended.envelope.event_id),
+            format!("m-{}", created.envelope.event_id),
+            "garbage".to_owned()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unsold_auction_or_the_sagas_own_events_start_nothing() {
+    let world = world(Some(9_000), &[("bob", 5_000)]).await;
+    let ended = world.last_of_type("AuctionEnded");
+    assert!(matches!(
+        ended.envelope.clone().decode().unwrap().event,
+        AuctionEvent::AuctionEnded(_)
+    ));
+
+    assert!(world.deliver(&world.events()).await.is_empty());
+
+    assert_eq!(world.payments.ledger(), vec![]);
+    assert!(world.sagas.all().is_empty());
+}
+
+#[tokio::test]
+async fn given_a_refused_refund_then_the_saga_stops_compensating_and_the_message_fails_towards_the_dlq()
+ {
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .inject(Fault::decline(Operation::Payout, "seller account closed"))
+        .inject(Fault::decline(Operation::Refund, "refunds suspended"));
+    let ended = world.last_of_type("AuctionEnded");
+
+    let failed = world.deliver(std::slice::from_ref(&ended)).await;
+
+    assert_eq!(failed, [format!("m-{}", ended.envelope.event_id)]);
+    let saga = world.saga_of("bob").await;
+    assert_eq!(saga.status, Status::Compensating);
+    assert_eq!(saga.outcome(Step::Refund), None);
+    // Nothing is recorded on the aggregate until the money is back.
+    assert!(!world.event_types().contains(&"PaymentFailed".to_owned()));
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 1_000);
+}
+
+#[tokio::test]
+async fn an_outage_shorter_than_the_retry_budget_is_ridden_out_in_one_invocation() {
+    // Given the provider down for the next three seconds (the budget is 10 s less 3)
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .outage_until(after_the_end() + TimeDelta::seconds(3));
+    let ended = world.last_of_type("AuctionEnded");
+
+    // When the sale's message is handled once
+    let failed = world.deliver(&[ended]).await;
+
+    // Then the saga completed in that invocation, charging once after several attempts
+    assert!(failed.is_empty());
+    assert_eq!(world.saga_of("bob").await.status, Status::Completed);
+    assert!(world.payments.calls(Operation::Charge) > 1);
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.payments.net_paid_to(&user("sally")), 950);
+}
+
+#[tokio::test]
+async fn retries_stop_before_the_deadline_leaving_the_margin_to_save_the_state() {
+    // Given the provider down for good
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .outage_until(after_the_end() + TimeDelta::days(1));
+    let ended = world.last_of_type("AuctionEnded");
+
+    // When the message is handled
+    let failed = world.deliver(&[ended]).await;
+
+    // Then it failed having retried, and the handler's clock stopped short of the deadline by
+    // at least the margin
+    assert_eq!(failed.len(), 1);
+    assert!(world.payments.calls(Operation::Charge) > 3);
+    let retry = Retry::default();
+    let deadline = retry.deadline_from(after_the_end());
+    assert!(world.clock.now() < retry.last_start(deadline));
+}
+
+#[tokio::test]
+async fn a_batch_with_less_than_the_margin_left_before_its_deadline_begins_nothing() {
+    // Given a sold auction, and an invocation with 2 s left (the margin is 3 s)
+    let world = world(None, &[("bob", 5_000)]).await;
+    let ended = world.last_of_type("AuctionEnded");
+    let deadline = after_the_end() + TimeDelta::seconds(2);
+
+    // When the sale's message is handed to it
+    let response = handle_until(&world.ports, batch(std::slice::from_ref(&ended)), deadline)
+        .await
+        .unwrap();
+
+    // Then the message is reported failed, for its redelivery, and nothing was begun
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(world.sagas.all().is_empty());
+    assert_eq!(world.payments.calls(Operation::Charge), 0);
+}
+
+#[tokio::test]
+async fn a_saga_whose_message_gave_up_is_found_stalled_and_resumed_after_the_outage_with_one_charge()
+ {
+    // Given payouts failing for an hour, and the sale's message failing during it
+    let world = world(None, &[("bob", 5_000)]).await;
+    let outage_ends = after_the_end() + TimeDelta::hours(1);
+    world
+        .payments
+        .inject(Fault::unavailable(Operation::Payout).until(outage_ends));
+    let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+    assert_eq!(failed.len(), 1);
+    let id = SagaId::new(world.auction_id, &user("bob"));
+
+    // When, after the outage, a reconciler looks for sagas untouched for ten minutes
+    world.clock.set(outage_ends);
+    let stalled = world
+        .sagas
+        .stalled(outage_ends - TimeDelta::minutes(10), 100)
+        .await
+        .unwrap();
+
+    // Then it finds this one, charged and not paid out
+    assert_eq!(stalled.len(), 1);
+    assert_eq!(stalled[0].id, id);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 1_000);
+    assert_eq!(world.payments.net_paid_to(&user("sally")), 0);
+
+    // And when it resumes the saga, the saga completes without charging again
+    let resumed = resume(&world.ports, &id).await.unwrap();
+    assert!(matches!(resumed, Handled::Finished(saga) if saga.status == Status::Completed));
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.payments.net_paid_to(&user("sally")), 950);
+    assert_eq!(world.registry.owner(world.auction_id), Some(user("bob")));
+    assert_eq!(
+        world
+            .events()
+            .iter()
+            .filter(|e| e.envelope.event_type == "PaymentSucceeded")
+            .count(),
+        1
+    );
+    let much_later = outage_ends + TimeDelta::days(1);
+    assert!(
+        world
+            .sagas
+            .stalled(much_later, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // And resuming it again calls nobody
+    let payout_calls = world.payments.calls(Operation::Payout);
+    let again = resume(&world.ports, &id).await.unwrap();
+    assert!(matches!(again, Handled::Finished(_)));
+    assert_eq!(world.payments.calls(Operation::Payout), payout_calls);
+    assert_eq!(world.payments.ledger().len(), 2);
+}
+
+#[tokio::test]
+async fn a_refund_after_an_outage_resumes_and_never_leaves_a_charge_without_payout_or_refund() {
+    // Given a refused payout (so the charge is to be refunded) and refunds down for an hour
+    let world = world(None, &[("bob", 5_000)]).await;
+    let outage_ends = after_the_end() + TimeDelta::hours(1);
+    world
+        .payments
+        .inject(Fault::decline(Operation::Payout, "seller account closed"))
+        .inject(Fault::unavailable(Operation::Refund).until(outage_ends));
+
+    // When the message gives up during the outage
+    let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+
+    // Then the saga is saved compensating, bob still charged
+    assert_eq!(failed.len(), 1);
+    let id = SagaId::new(world.auction_id, &user("bob"));
+    assert_eq!(world.saga_of("bob").await.status, Status::Compensating);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 1_000);
+
+    // And when it is resumed after the outage, bob is refunded and the failure recorded
+    world.clock.set(outage_ends);
+    resume(&world.ports, &id).await.unwrap();
+    assert_eq!(world.saga_of("bob").await.status, Status::Failed);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
+    assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
+    assert_eq!(world.event_types().last().unwrap(), "PaymentFailed");
+}
+
+#[tokio::test]
+async fn a_permanent_decline_during_an_outage_still_compensates_and_is_not_retried() {
+    // Given charges down for two seconds, then payouts refused for good
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .inject(
+            Fault::unavailable(Operation::Charge).until(after_the_end() + TimeDelta::seconds(2)),
+        )
+        .inject(Fault::decline(Operation::Payout, "seller account closed"));
+
+    // When the sale's message is handled
+    let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+
+    // Then the charge went through after its retries, the payout was asked once, and the
+    // charge was refunded
+    assert!(failed.is_empty());
+    assert_eq!(world.payments.calls(Operation::Payout), 1);
+    assert_eq!(world.payments.entries(Operation::Refund).len(), 1);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
+    assert_eq!(world.saga_of("bob").await.status, Status::Failed);
+}
+
+#[tokio::test]
+async fn resuming_a_saga_that_does_not_exist_does_nothing() {
+    let world = world(None, &[("bob", 5_000)]).await;
+
+    let resumed = resume(&world.ports, &SagaId::new(world.auction_id, &user("bob")))
+        .await
+        .unwrap();
+
+    assert!(matches!(resumed, Handled::Ignored(_)));
+    assert_eq!(world.payments.ledger(), vec![]);
+}
+
+#[tokio::test]
+async fn resuming_a_stuck_saga_says_so_and_keeps_its_state() {
+    // Given a saga stuck on a refused refund
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .payments
+        .inject(Fault::decline(Operation::Payout, "seller account closed"))
+        .inject(Fault::decline(Operation::Refund, "refunds suspended"));
+    world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+    let before = world.saga_of("bob").await;
+
+    // When it is resumed
+    let resumed = resume(&world.ports, &before.id).await;
+
+    // Then it is still stuck, for a human, and unchanged
+    assert!(
+        matches!(
+            resumed,
+            Err(SagaError::Stuck {
+                step: Step::Refund,
+                ..
+            })
+        ),
+        "{resumed:?}"
+    );
+    assert_eq!(world.saga_of("bob").await, before);
+}

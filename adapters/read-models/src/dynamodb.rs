@@ -1,0 +1,381 @@
+//! The views in DynamoDB.
+//!
+//! - `AuctionListView` (key `auctionId`): one item per auction, the [`AuctionView`]'s fields as
+//!   attributes plus `hidden`, the projection's private part as JSON text (reserve amount and
+//!   each bidder's standing), which no read path returns. GSI `byStatus` (`status`, `endsAt`).
+//! - `UserBids` (key `userId`, `auctionId`): one item per bidder and auction.
+//!
+//! Every write is a PutItem conditional on `attribute_not_exists(<key>) OR version < :v`: a
+//! duplicate or an older write changes nothing and is reported as already applied.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use auction_events::{AuctionId, UserId};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::aliases::{TableSource, ViewAliases};
+use crate::error::ProjectorError;
+use crate::ports::{
+    Cursor, Page, PageRequest, Projections, ReadModels, Written, status_key, user_bid_key,
+};
+use crate::views::{AuctionProjection, AuctionStatus, AuctionView, Hidden, UserBid};
+
+type Item = HashMap<String, AttributeValue>;
+
+const HIDDEN: &str = "hidden";
+const STATUS_INDEX: &str = "byStatus";
+
+/// The tables the views live in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewTables {
+    pub auction_views: String,
+    pub user_bids: String,
+}
+
+impl ViewTables {
+    /// From `AUCTION_VIEWS_TABLE` and `USER_BIDS_TABLE`, defaulting to `AuctionListView` and
+    /// `UserBids` (the names of `tools/local-stack/src/resources.rs`).
+    pub fn from_env() -> Self {
+        Self {
+            auction_views: conventions::name_from_env("AUCTION_VIEWS_TABLE", "AuctionListView"),
+            user_bids: conventions::name_from_env("USER_BIDS_TABLE", "UserBids"),
+        }
+    }
+}
+
+/// The event store's tables (the log that gaps are filled from), from `EVENTS_TABLE`,
+/// `SNAPSHOTS_TABLE` and `IDEMPOTENCY_TABLE`, with the same defaults as every other binary.
+pub fn event_tables_from_env() -> event_store::TableNames {
+    event_store::TableNames::from_env()
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoDbViews {
+    client: Client,
+    tables: Arc<TableSource>,
+}
+
+impl DynamoDbViews {
+    /// On exactly these tables.
+    pub fn new(client: Client, tables: ViewTables) -> Self {
+        Self {
+            client,
+            tables: Arc::new(TableSource::Fixed(tables)),
+        }
+    }
+
+    /// On the tables the alias names (re-read every [`crate::ALIAS_TTL`]), or `fallback` when
+    /// no alias was ever stored: what the deployed projector and API use, so that a rebuild can
+    /// switch them to fresh tables while they run.
+    pub fn aliased(client: Client, aliases: ViewAliases, fallback: ViewTables) -> Self {
+        Self {
+            client,
+            tables: Arc::new(TableSource::aliased(aliases, fallback)),
+        }
+    }
+
+    /// The tables this adapter reads and writes now.
+    pub async fn tables(&self) -> Result<ViewTables, ProjectorError> {
+        self.tables.tables().await
+    }
+
+    async fn conditional_put(
+        &self,
+        table: &str,
+        key_attribute: &str,
+        item: Item,
+        version: u64,
+    ) -> Result<Written, ProjectorError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#key) OR #version < :version")
+            .expression_attribute_names("#key", key_attribute)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Written::Stored),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(Written::AlreadyApplied)
+            }
+            Err(error) => Err(classify(&error)),
+        }
+    }
+}
+
+impl Projections for DynamoDbViews {
+    async fn load(
+        &self,
+        auction_id: AuctionId,
+    ) -> Result<Option<AuctionProjection>, ProjectorError> {
+        let Some(mut item) = self.get_auction_item(auction_id).await? else {
+            return Ok(None);
+        };
+        let hidden = match item.remove(HIDDEN) {
+            Some(AttributeValue::S(json)) => serde_json::from_str::<Hidden>(&json)
+                .map_err(|e| corrupt(auction_id, &format!("hidden part: {e}")))?,
+            _ => return Err(corrupt(auction_id, "no hidden part")),
+        };
+        let view = view_from_item(item)?;
+        Ok(Some(AuctionProjection { view, hidden }))
+    }
+
+    async fn put_projection(
+        &self,
+        projection: &AuctionProjection,
+    ) -> Result<Written, ProjectorError> {
+        let item = projection_item(projection)?;
+        let tables = self.tables().await?;
+        self.conditional_put(
+            &tables.auction_views,
+            "auctionId",
+            item,
+            projection.version(),
+        )
+        .await
+    }
+
+    async fn put_user_bid(&self, row: &UserBid) -> Result<Written, ProjectorError> {
+        let item = user_bid_item(row)?;
+        let tables = self.tables().await?;
+        self.conditional_put(&tables.user_bids, "userId", item, row.version)
+            .await
+    }
+}
+
+impl DynamoDbViews {
+    async fn get_auction_item(
+        &self,
+        auction_id: AuctionId,
+    ) -> Result<Option<Item>, ProjectorError> {
+        let tables = self.tables().await?;
+        let output = self
+            .client
+            .get_item()
+            .table_name(&tables.auction_views)
+            .key("auctionId", AttributeValue::S(auction_id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(output.item)
+    }
+}
+
+impl ReadModels for DynamoDbViews {
+    async fn auction(&self, auction_id: AuctionId) -> Result<Option<AuctionView>, ProjectorError> {
+        self.get_auction_item(auction_id)
+            .await?
+            .map(view_from_item)
+            .transpose()
+    }
+
+    async fn auctions_by_status(
+        &self,
+        status: AuctionStatus,
+        page: &PageRequest,
+    ) -> Result<Page<AuctionView>, ProjectorError> {
+        let start = match &page.cursor {
+            Some(cursor) => Some(to_key(cursor.status_position(status)?)),
+            None => None,
+        };
+        let tables = self.tables().await?;
+        let output = self
+            .client
+            .query()
+            .table_name(&tables.auction_views)
+            .index_name(STATUS_INDEX)
+            .key_condition_expression("#status = :status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", AttributeValue::S(status.as_str().to_owned()))
+            .scan_index_forward(true)
+            .limit(limit_i32(page))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(view_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match (output.last_evaluated_key, items.last()) {
+            // The cursor is rebuilt from the view rather than copied from DynamoDB's key, so a
+            // client only ever sees the attributes it is checked against.
+            (Some(_), Some(last)) => Some(Cursor::encode(&status_key(last))?),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn user_bids(
+        &self,
+        user_id: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<UserBid>, ProjectorError> {
+        let start = match &page.cursor {
+            Some(cursor) => Some(to_key(cursor.user_bids_position(user_id)?)),
+            None => None,
+        };
+        let tables = self.tables().await?;
+        let output = self
+            .client
+            .query()
+            .table_name(&tables.user_bids)
+            .key_condition_expression("#user = :user")
+            .expression_attribute_names("#user", "userId")
+            .expression_attribute_values(":user", AttributeValue::S(user_id.as_str().to_owned()))
+            .limit(limit_i32(page))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item::<_, UserBid>(item)
+                    .map_err(|e| ProjectorError::Corrupt(format!("user bid row: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match (output.last_evaluated_key, items.last()) {
+            (Some(_), Some(last)) => Some(Cursor::encode(&user_bid_key(last))?),
+            _ => None,
+        };
+        let live = self.live(&items).await?;
+        let items = items
+            .into_iter()
+            .map(|row| match live.get(&row.auction_id) {
+                Some(part) => row.with_live(part.current_price.as_ref(), part.ends_at),
+                None => row,
+            })
+            .collect();
+        Ok(Page { items, next })
+    }
+}
+
+/// The parts of an auction's view that a user's row shows live.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Live {
+    auction_id: AuctionId,
+    #[serde(default)]
+    current_price: Option<auction_events::Money>,
+    #[serde(with = "crate::views::fixed_time")]
+    ends_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How often a BatchGetItem's unprocessed keys are asked for again before the rows are
+/// answered with what they stored.
+const BATCH_GET_ATTEMPTS: usize = 3;
+
+impl DynamoDbViews {
+    /// The current price and end of each row's auction: one BatchGetItem (a page holds at most
+    /// 100 rows, BatchGetItem's limit), eventually consistent like the listing itself.
+    async fn live(&self, rows: &[UserBid]) -> Result<HashMap<AuctionId, Live>, ProjectorError> {
+        let mut keys: Vec<Item> = rows
+            .iter()
+            .map(|row| row.auction_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|id| HashMap::from([("auctionId".to_owned(), AttributeValue::S(id.to_string()))]))
+            .collect();
+        let table = self.tables().await?.auction_views;
+        let mut live = HashMap::new();
+        for _ in 0..BATCH_GET_ATTEMPTS {
+            if keys.is_empty() {
+                break;
+            }
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .projection_expression("auctionId, currentPrice, endsAt")
+                .build()
+                .map_err(|e| ProjectorError::Refused(e.to_string()))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&table, request)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            for item in output
+                .responses
+                .and_then(|mut tables| tables.remove(&table))
+                .unwrap_or_default()
+            {
+                let part: Live = serde_dynamo::from_item(item)
+                    .map_err(|e| ProjectorError::Corrupt(format!("auction view: {e}")))?;
+                live.insert(part.auction_id, part);
+            }
+            keys = output
+                .unprocessed_keys
+                .and_then(|mut tables| tables.remove(&table))
+                .map(|unprocessed| unprocessed.keys)
+                .unwrap_or_default();
+        }
+        Ok(live)
+    }
+}
+
+/// The item that stores `projection` in AuctionListView: the view's fields and the hidden part
+/// as JSON text.
+pub fn projection_item(projection: &AuctionProjection) -> Result<Item, ProjectorError> {
+    let mut item: Item = serde_dynamo::to_item(&projection.view)
+        .map_err(|e| ProjectorError::Refused(format!("view does not encode: {e}")))?;
+    let hidden = serde_json::to_string(&projection.hidden)
+        .map_err(|e| ProjectorError::Refused(format!("hidden part does not encode: {e}")))?;
+    item.insert(HIDDEN.to_owned(), AttributeValue::S(hidden));
+    Ok(item)
+}
+
+/// The item that stores `row` in UserBids.
+pub fn user_bid_item(row: &UserBid) -> Result<Item, ProjectorError> {
+    serde_dynamo::to_item(row)
+        .map_err(|e| ProjectorError::Refused(format!("row does not encode: {e}")))
+}
+
+fn limit_i32(page: &PageRequest) -> i32 {
+    // Limit is at most 100.
+    i32::try_from(page.limit.get()).unwrap_or(i32::MAX)
+}
+
+fn to_key(key: BTreeMap<String, String>) -> Item {
+    key.into_iter()
+        .map(|(name, value)| (name, AttributeValue::S(value)))
+        .collect()
+}
+
+fn view_from_item(mut item: Item) -> Result<AuctionView, ProjectorError> {
+    item.remove(HIDDEN);
+    serde_dynamo::from_item::<_, AuctionView>(item)
+        .map_err(|e| ProjectorError::Corrupt(format!("auction view: {e}")))
+}
+
+fn corrupt(auction_id: AuctionId, what: &str) -> ProjectorError {
+    ProjectorError::Corrupt(format!("auction {auction_id}: {what}"))
+}
+
+/// Throttling and transport failures are worth retrying; anything else DynamoDB will refuse
+/// again.
+pub(crate) fn classify<E, R>(error: &SdkError<E, R>) -> ProjectorError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let failure = conventions::Failure::of(error);
+    let message = failure.message().to_owned();
+    if failure.is_transient() {
+        ProjectorError::Unavailable(message)
+    } else {
+        ProjectorError::Refused(message)
+    }
+}

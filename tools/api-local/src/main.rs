@@ -1,0 +1,157 @@
+//! The API as a plain local HTTP server on 127.0.0.1, verifying HS256 tokens itself in place
+//! of API Gateway's JWT authorizer, with live updates over a WebSocket (`/live`, in place of
+//! API Gateway's WebSocket API) and, with `--dev`, the bidder web page and its demo sign-in;
+//! and `mint-token`, which signs tokens for demo users.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use api::{App, Authenticator, LocalJwt, SystemClock};
+use api_local::{demo, local};
+use auction_events::UserId;
+use chrono::{TimeDelta, Utc};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Serve the bidder API locally (port from API_PORT, default: any free port)")]
+struct Cli {
+    /// Generate a signing key when LOCAL_JWT_SECRET is unset, and print it.
+    #[arg(long)]
+    dev: bool,
+    /// Before serving, create three demo auctions (one with bids, one ending soon, one with a
+    /// buy-now price) through the API's own routes, and print their ids.
+    #[arg(long)]
+    demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a token signed with LOCAL_JWT_SECRET for a demo user.
+    MintToken {
+        #[arg(long)]
+        sub: String,
+        /// A group claim (repeatable), e.g. admin.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long, default_value_t = 12)]
+        ttl_hours: i64,
+    },
+}
+
+const SECRET_VAR: &str = "LOCAL_JWT_SECRET";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let secret = std::env::var(SECRET_VAR).ok().filter(|s| !s.is_empty());
+    if let Some(Command::MintToken {
+        sub,
+        groups,
+        ttl_hours,
+    }) = cli.command
+    {
+        let secret = secret.with_context(|| format!("{SECRET_VAR} must be set to mint tokens"))?;
+        let sub = UserId::try_from(sub).context("--sub is not a valid user id")?;
+        let token = LocalJwt::new(secret.as_bytes()).mint(
+            &sub,
+            &groups,
+            Utc::now(),
+            TimeDelta::hours(ttl_hours),
+        )?;
+        println!("{token}");
+        return Ok(());
+    }
+
+    api::config::init_logging();
+    let secret = match (secret, cli.dev) {
+        (Some(secret), _) => secret,
+        (None, true) => {
+            // Two random UUIDs: 244 random bits, plenty for a development key.
+            let secret = format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            println!("{SECRET_VAR}={secret}");
+            secret
+        }
+        (None, false) => bail!("{SECRET_VAR} is not set (or pass --dev to generate one)"),
+    };
+    let port: u16 = match std::env::var("API_PORT") {
+        Ok(port) if !port.is_empty() => port.parse().context("API_PORT is not a port number")?,
+        _ => 0,
+    };
+    let jwt = Arc::new(LocalJwt::new(secret.as_bytes()));
+    // One client, with the API's time budget, for the routes and the live connections.
+    let dynamodb = api::config::dynamodb_client().await;
+    let adapters = api::config::adapters(dynamodb.clone(), api::config::Tables::from_env());
+    let app = App {
+        store: adapters.store,
+        clock: Arc::new(SystemClock),
+        authenticator: Authenticator::LocalJwt(Arc::clone(&jwt)),
+        views: adapters.views,
+        inbox: adapters.inbox,
+        parked: adapters.parked,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let address = listener.local_addr()?;
+    if cli.demo {
+        // Seeded before API_URL is printed, so that whoever waits for that line finds them.
+        let demo = demo::seed(app.clone(), &jwt)
+            .await
+            .context("seeding the demo auctions")?;
+        println!("DEMO_AUCTION_WITH_BIDS={}", demo.with_bids);
+        println!("DEMO_AUCTION_ENDING_SOON={}", demo.ending_soon);
+        println!("DEMO_AUCTION_BUY_NOW={}", demo.buy_now);
+    }
+    let live = local::Live {
+        subscriptions: Arc::new(live::DynamoDbSubscriptions::new(
+            dynamodb,
+            live::config::connections_table(),
+        )),
+        jwt: Arc::clone(&jwt),
+        sockets: Arc::default(),
+    };
+    let mut router = api::router(app).merge(local::live_router(live));
+    if cli.dev {
+        router = router.merge(local::dev_router(Arc::clone(&jwt), web_dir()));
+        println!("WEB_URL=http://{address}/");
+    }
+    println!("API_URL=http://{address}");
+    tracing::info!(%address, "listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+/// The bidder web page's files: `WEB_DIR`, else `web/` of the workspace this binary was built
+/// from (the page is a development aid served from the checkout, not packaged).
+fn web_dir() -> std::path::PathBuf {
+    match std::env::var_os("WEB_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => dir.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web"),
+    }
+}
+
+/// Ctrl-C, or SIGTERM (what `local-stack exec` forwards): stop accepting and drain.
+async fn shutdown() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            // Without a SIGTERM handler, Ctrl-C still stops the server.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

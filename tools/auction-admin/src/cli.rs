@@ -1,0 +1,529 @@
+//! The `auction-admin` command line: its arguments and what each command prints. Kept in the
+//! library, apart from the binary's `main`, so that tests run commands against a test's tables
+//! and read their output and exit code.
+
+use std::io::Write;
+
+use auction_events::AuctionId;
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use read_models::ViewTables;
+use serde_json::json;
+use uuid::Uuid;
+
+use fan_out::Queue;
+use parking::{ParkedItems, ParkingError};
+
+use audit::rebuild::{Progress, RebuildOptions, Sources, fresh_tables, rebuild};
+use audit::{AsOf, AuditError, Report, dynamodb, export};
+
+#[derive(Debug, Parser)]
+#[command(name = "auction-admin", about = "Audit the auction event log")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every event of an auction with the state after it, one JSON object per line.
+    History { id: Uuid },
+    /// Print an auction's state at a version or an instant.
+    State {
+        id: Uuid,
+        #[command(flatten)]
+        as_of: AsOfArgs,
+    },
+    /// Check the hash chain of one auction, or of every auction.
+    Verify {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<Uuid>,
+        #[arg(long)]
+        all: bool,
+        /// How many auctions to check at once with --all.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Write stored events as JSON Lines to stdout.
+    Export {
+        #[arg(
+            long,
+            required_unless_present = "event_type",
+            conflicts_with = "event_type"
+        )]
+        auction: Option<Uuid>,
+        #[arg(long)]
+        event_type: Option<String>,
+        /// Earliest occurredAt (RFC 3339), inclusive; default: the beginning.
+        #[arg(long, requires = "event_type")]
+        from: Option<DateTime<Utc>>,
+        /// Latest occurredAt (RFC 3339), inclusive; default: now.
+        #[arg(long, requires = "event_type")]
+        to: Option<DateTime<Utc>>,
+    },
+    /// Rebuild the read models from the Events table into fresh tables, catch up from the
+    /// stream, and switch readers and the projector over. Prints a summary as JSON; progress
+    /// goes to stderr.
+    Rebuild(RebuildArgs),
+    /// What the consumers gave up on: list, show, replay from the log, or discard.
+    Parked {
+        #[command(subcommand)]
+        command: ParkedCommand,
+    },
+    /// Move a queue's dead letters back to it (SQS StartMessageMoveTask where the service has
+    /// it, else receive and resend). Prints what it did as JSON.
+    Redrive(RedriveArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParkedCommand {
+    /// Every parked item (or one consumer's), one JSON object per line.
+    List {
+        #[arg(long)]
+        consumer: Option<String>,
+    },
+    /// One parked item as JSON.
+    Show { consumer: String, parked_id: String },
+    /// Re-drive parked events from the log through their consumer and remove the items: one
+    /// item, or with --all every item (of --consumer, if given). Prints each replayed item.
+    Replay {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        consumer: Option<String>,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        parked_id: Option<String>,
+        #[arg(long)]
+        all: bool,
+        /// With --all: only this consumer's items.
+        #[arg(long = "consumer", id = "only", requires = "all")]
+        only: Option<String>,
+    },
+    /// Remove a parked item without replaying it; the reason is logged.
+    Discard {
+        consumer: String,
+        parked_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RedriveArgs {
+    /// The queue whose DLQ to empty: `notifications`, `payments` or `live`.
+    pub queue: String,
+    /// The queue's URL (default: NOTIFICATIONS_QUEUE_URL / PAYMENTS_QUEUE_URL / LIVE_QUEUE_URL,
+    /// else looked up by its name).
+    #[arg(long)]
+    pub queue_url: Option<String>,
+    /// The DLQ's URL (default: NOTIFICATIONS_DLQ_URL / PAYMENTS_DLQ_URL / LIVE_DLQ_URL, else
+    /// looked up by the queue's name with `-dlq` before `.fifo`).
+    #[arg(long)]
+    pub dlq_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The fresh auction views table (default: the live name with -r<start time>).
+    #[arg(long, requires = "user_bids_table")]
+    pub auction_views_table: Option<String>,
+    /// The fresh user bids table (default: the live name with -r<start time>).
+    #[arg(long, requires = "auction_views_table")]
+    pub user_bids_table: Option<String>,
+    /// Parallel Scan segments.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub segments: i32,
+    /// BatchWriteItem requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub writers: u16,
+    /// Fill and catch up the fresh tables, but leave readers on the live ones.
+    #[arg(long)]
+    pub no_switch: bool,
+    /// Seconds to keep catching up after the switch (at least the alias TTL, 5 s).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub grace_seconds: u64,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct AsOfArgs {
+    /// After the event with this version.
+    #[arg(long)]
+    pub version: Option<u64>,
+    /// After every event that occurred at or before this RFC 3339 instant.
+    #[arg(long)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Why a command failed; [`Exit::code`] is the process's exit code.
+#[derive(Debug)]
+pub enum Exit {
+    /// At least one verified log is tampered with (the reports say where). (exit 1)
+    Tampered,
+    /// The audit could not answer: bad input (exit 2) or the store failed (exit 3).
+    Audit(AuditError),
+    /// The output could not be written. (exit 3)
+    Output(std::io::Error),
+    /// A parking command could not be done: bad input (exit 2) or a failure (exit 3).
+    Parking(ParkingError),
+}
+
+impl Exit {
+    pub fn code(&self) -> u8 {
+        match self {
+            Self::Tampered => 1,
+            Self::Audit(error) if error.is_bad_input() => 2,
+            Self::Parking(error) if error.is_bad_input() => 2,
+            Self::Audit(_) | Self::Output(_) | Self::Parking(_) => 3,
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tampered => write!(f, "the log is tampered with"),
+            Self::Audit(error) => write!(f, "{error}"),
+            Self::Output(error) => write!(f, "cannot write the output: {error}"),
+            Self::Parking(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl From<AuditError> for Exit {
+    fn from(error: AuditError) -> Self {
+        Self::Audit(error)
+    }
+}
+
+impl From<ParkingError> for Exit {
+    fn from(error: ParkingError) -> Self {
+        Self::Parking(error)
+    }
+}
+
+impl From<std::io::Error> for Exit {
+    fn from(error: std::io::Error) -> Self {
+        Self::Output(error)
+    }
+}
+
+/// Runs one command against `sources`, writing its output to `out`.
+pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> Result<(), Exit> {
+    let store = &sources.log;
+    match command {
+        Command::History { id } => {
+            for step in audit::history(store, AuctionId(id)).await? {
+                let line = json!({ "event": step.event, "state": step.state });
+                writeln!(out, "{line}")?;
+            }
+        }
+        Command::State { id, as_of } => {
+            let as_of = match (as_of.version, as_of.at) {
+                (Some(version), _) => AsOf::Version(version),
+                (None, Some(at)) => AsOf::Instant(at),
+                // clap's group makes exactly one of them present.
+                (None, None) => AsOf::Version(0),
+            };
+            let at = audit::state_at(store, AuctionId(id), as_of).await?;
+            let line = json!({ "version": at.version, "state": at.state });
+            writeln!(out, "{line}")?;
+        }
+        Command::Verify {
+            id,
+            all,
+            concurrency,
+        } => {
+            let reports = match id {
+                Some(id) if !all => vec![audit::verify(store, AuctionId(id)).await?],
+                _ => {
+                    let ids =
+                        dynamodb::aggregate_ids(store.client(), &store.tables().events, 4).await?;
+                    audit::verify_all(store, &ids, concurrency).await?
+                }
+            };
+            let tampered = print_reports(out, &reports)?;
+            if all {
+                writeln!(
+                    out,
+                    "{} auctions verified, {tampered} tampered with",
+                    reports.len()
+                )?;
+            }
+            out.flush()?;
+            if tampered > 0 {
+                return Err(Exit::Tampered);
+            }
+        }
+        Command::Export {
+            auction,
+            event_type,
+            from,
+            to,
+        } => match (auction, event_type) {
+            (Some(id), _) => {
+                let events = audit::history_events(store, AuctionId(id)).await?;
+                out.write_all(export::encode_lines(&events)?.as_bytes())?;
+            }
+            (None, Some(event_type)) => {
+                let from = from.unwrap_or(DateTime::<Utc>::MIN_UTC);
+                let to = to.unwrap_or_else(Utc::now);
+                let mut written = Ok(());
+                export::events_of_type(store, &event_type, from, to, |events| {
+                    let lines = export::encode_lines(&events)?;
+                    if written.is_ok() {
+                        written = out.write_all(lines.as_bytes());
+                    }
+                    Ok(())
+                })
+                .await?;
+                written?;
+            }
+            // clap requires one of them.
+            (None, None) => {}
+        },
+        Command::Rebuild(args) => {
+            let target = match (args.auction_views_table, args.user_bids_table) {
+                (Some(auction_views), Some(user_bids)) => ViewTables {
+                    auction_views,
+                    user_bids,
+                },
+                _ => fresh_tables(&sources.fallback, Utc::now()),
+            };
+            let mut options = RebuildOptions::new(target);
+            options.segments = args.segments;
+            options.writers = usize::from(args.writers);
+            options.switch = !args.no_switch;
+            options.grace = Duration::from_secs(args.grace_seconds);
+            let progress = Progress::default();
+            let rebuilt = {
+                let work = rebuild(sources, &options, &progress);
+                if args.no_progress {
+                    work.await
+                } else {
+                    with_progress_lines(&progress, work).await
+                }
+            }?;
+            let line = json!({
+                "auctionViewsTable": rebuilt.target.auction_views,
+                "userBidsTable": rebuilt.target.user_bids,
+                "events": rebuilt.events,
+                "auctions": rebuilt.auctions,
+                "itemsWritten": rebuilt.items,
+                "reread": rebuilt.reread,
+                "streamRecordsApplied": rebuilt.caught_up,
+                "bulkSeconds": rebuilt.bulk.as_secs_f64(),
+                "eventsPerSecond": rebuilt.rate().round(),
+                "totalSeconds": rebuilt.total.as_secs_f64(),
+                "switchedToGeneration": rebuilt.generation,
+            });
+            writeln!(out, "{line}")?;
+        }
+        Command::Parked { command } => parked(sources, command, out).await?,
+        Command::Redrive(args) => {
+            let (queue_url, dlq_url) = redrive_urls(sources, &args).await?;
+            let redriven = parking::redrive(&sources.sqs, &dlq_url, &queue_url).await?;
+            let line = json!({
+                "queue": queue_url,
+                "deadLetterQueue": dlq_url,
+                "method": redriven.method,
+                "moved": redriven.moved,
+            });
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn parked(
+    sources: &Sources,
+    command: ParkedCommand,
+    out: &mut impl Write,
+) -> Result<(), Exit> {
+    match command {
+        ParkedCommand::List { consumer } => {
+            for item in sources.parked.list(consumer.as_deref()).await? {
+                writeln!(out, "{}", item_json(&item))?;
+            }
+        }
+        ParkedCommand::Show {
+            consumer,
+            parked_id,
+        } => {
+            let item = sources.parked.get(&consumer, &parked_id).await?.ok_or(
+                ParkingError::NotParked {
+                    consumer,
+                    parked_id,
+                },
+            )?;
+            writeln!(out, "{}", item_json(&item))?;
+        }
+        ParkedCommand::Replay {
+            consumer,
+            parked_id,
+            all,
+            only,
+        } => {
+            let consumers = sources.consumers().await?;
+            let targets: Vec<(String, String)> = match (consumer, parked_id) {
+                (Some(consumer), Some(parked_id)) if !all => vec![(consumer, parked_id)],
+                _ => sources
+                    .parked
+                    .list(only.as_deref())
+                    .await?
+                    .iter()
+                    .map(|item| (item.consumer.clone(), item.parked_id()))
+                    .collect(),
+            };
+            // One failing item does not stop the others; the exit code reports the first.
+            let mut first_error = None;
+            for (consumer, parked_id) in targets {
+                match parking::replay(
+                    &sources.parked,
+                    &sources.log,
+                    &*consumers,
+                    &consumer,
+                    &parked_id,
+                )
+                .await
+                {
+                    Ok(item) => {
+                        let mut line = item_json(&item);
+                        line["replayed"] = json!(true);
+                        writeln!(out, "{line}")?;
+                    }
+                    Err(error) => {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"consumer": consumer, "parkedId": parked_id, "replayed": false, "error": error.to_string()})
+                        )?;
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            if let Some(error) = first_error {
+                out.flush()?;
+                return Err(error.into());
+            }
+        }
+        ParkedCommand::Discard {
+            consumer,
+            parked_id,
+            reason,
+        } => {
+            let item = parking::discard(&sources.parked, &consumer, &parked_id, &reason).await?;
+            let mut line = item_json(&item);
+            line["discarded"] = json!(reason);
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn item_json(item: &parking::Parked) -> serde_json::Value {
+    let mut line = json!(item);
+    line["parkedId"] = json!(item.parked_id());
+    line
+}
+
+/// The queue and its DLQ: from the arguments, else the environment, else by name.
+async fn redrive_urls(sources: &Sources, args: &RedriveArgs) -> Result<(String, String), Exit> {
+    let queue = match args.queue.as_str() {
+        "notifications" => Queue::Notifications,
+        "payments" => Queue::Payments,
+        "live" => Queue::Live,
+        other => {
+            return Err(ParkingError::BadInput(format!(
+                "no queue is called {other:?}; queues: notifications, payments, live"
+            ))
+            .into());
+        }
+    };
+    let env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+    let name = env(queue.name_env()).unwrap_or_else(|| queue.default_name().to_owned());
+    let dlq_name = format!("{}-dlq.fifo", name.strip_suffix(".fifo").unwrap_or(&name));
+    let dlq_env = match queue {
+        Queue::Notifications => "NOTIFICATIONS_DLQ_URL",
+        Queue::Payments => "PAYMENTS_DLQ_URL",
+        Queue::Live => "LIVE_DLQ_URL",
+    };
+    let lookup = |name: String| async move {
+        sources
+            .sqs
+            .get_queue_url()
+            .queue_name(&name)
+            .send()
+            .await
+            .ok()
+            .and_then(|found| found.queue_url)
+            .ok_or_else(|| {
+                Exit::from(ParkingError::BadInput(format!(
+                    "no queue named {name} was found: give its URL"
+                )))
+            })
+    };
+    let queue_url = match args.queue_url.clone().or_else(|| env(queue.url_env())) {
+        Some(url) => url,
+        None => lookup(name).await?,
+    };
+    let dlq_url = match args.dlq_url.clone().or_else(|| env(dlq_env)) {
+        Some(url) => url,
+        None => lookup(dlq_name).await?,
+    };
+    Ok((queue_url, dlq_url))
+}
+
+fn print_reports(out: &mut impl Write, reports: &[Report]) -> std::io::Result<usize> {
+    let mut tampered = 0;
+    for report in reports {
+        writeln!(out, "{report}")?;
+        if !report.is_clean() {
+            tampered += 1;
+        }
+    }
+    Ok(tampered)
+}
+
+/// Drives `work` while printing the rebuild's progress to stderr: one line rewritten in place
+/// on a terminal, else a line every five seconds (and one at the end).
+async fn with_progress_lines<T>(
+    progress: &Progress,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let terminal = std::io::stderr().is_terminal();
+    let every = if terminal {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(5)
+    };
+    let started = Instant::now();
+    let print = || {
+        let line = progress.line();
+        if terminal {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+    };
+    tokio::pin!(work);
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            result = &mut work => {
+                print();
+                if terminal {
+                    eprintln!();
+                }
+                eprintln!("rebuild took {:.1} s", started.elapsed().as_secs_f64());
+                return result;
+            }
+            _ = ticker.tick() => print(),
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! Installs the emulators into the tools directory, idempotently.
+//!
+//! Each install ends by writing a stamp file holding exactly what was installed (the npm package
+//! spec, the pinned requirements). An install is current when its stamp matches: a half-done
+//! install has no stamp and is redone, and bumping a pin reinstalls without manual cleanup.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use tokio::process::Command;
+
+use crate::{Error, Result};
+
+/// The npm package that ships DynamoDB Local's jar and native libraries. 2.9.30 ships
+/// DynamoDB Local 1.25.1 (`java -jar DynamoDBLocal.jar -version`).
+pub const DYNAMODB_SIMULATOR_VERSION: &str = "2.9.30";
+const DYNAMODB_SIMULATOR_PACKAGE: &str = "amplify-dynamodb-simulator";
+
+/// moto's version; every other Python package is pinned in `moto-requirements.txt`.
+pub const MOTO_VERSION: &str = "5.2.5";
+const MOTO_REQUIREMENTS: &str = include_str!("../moto-requirements.txt");
+/// moto's server with its queues kept in a file (see the script's docstring).
+const MOTO_DURABLE: &str = include_str!("../moto_durable.py");
+
+/// Overrides where the tools live (default: `.local` at the workspace root, which is ignored by
+/// git). Set it to share one install between clones.
+const HOME_VAR: &str = "LOCAL_STACK_HOME";
+const STAMP: &str = "INSTALLED";
+/// How much of a failed command's output goes into the error.
+const OUTPUT_TAIL_BYTES: usize = 4096;
+
+/// The tools directory: the installed emulators and their logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tools {
+    home: PathBuf,
+}
+
+impl Tools {
+    /// `$LOCAL_STACK_HOME`, else `<workspace root>/.local`.
+    pub fn from_env() -> Self {
+        match std::env::var_os(HOME_VAR).filter(|home| !home.is_empty()) {
+            Some(home) => Self::at(home),
+            None => Self::at(default_home()),
+        }
+    }
+
+    /// Tools under `home`. A relative path is taken from the current directory now, because the
+    /// emulators run in other directories.
+    pub fn at(home: impl Into<PathBuf>) -> Self {
+        let home = home.into();
+        let home = std::path::absolute(&home).unwrap_or(home);
+        Self { home }
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// Where the emulators' logs go, one file per emulator and launcher process.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.home.join("logs")
+    }
+
+    fn dynamodb_dir(&self) -> PathBuf {
+        self.home.join("dynamodb-local")
+    }
+
+    /// The folder holding `DynamoDBLocal.jar` and `DynamoDBLocal_lib/`.
+    pub(crate) fn dynamodb_emulator_dir(&self) -> PathBuf {
+        self.dynamodb_dir().join("emulator")
+    }
+
+    fn moto_dir(&self) -> PathBuf {
+        self.home.join("moto")
+    }
+
+    pub(crate) fn moto_server(&self) -> PathBuf {
+        self.moto_dir().join("venv").join("bin").join("moto_server")
+    }
+
+    /// The virtualenv's Python, which runs [`MOTO_DURABLE`] when queues must survive a restart.
+    pub(crate) fn moto_python(&self) -> PathBuf {
+        self.moto_dir().join("venv").join("bin").join("python")
+    }
+
+    /// Writes [`MOTO_DURABLE`] into the moto directory (when it differs) and returns its path.
+    /// Written at launch rather than at install, so that an installed stack always runs the
+    /// script of the binary that starts it.
+    pub(crate) fn moto_durable_script(&self) -> Result<PathBuf> {
+        let path = self.moto_dir().join("moto_durable.py");
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(MOTO_DURABLE) {
+            // Through a rename: another launcher may be starting the script right now.
+            let temporary = path.with_extension(format!("py.{}.tmp", std::process::id()));
+            std::fs::write(&temporary, MOTO_DURABLE)
+                .and_then(|()| std::fs::rename(&temporary, &path))
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        }
+        Ok(path)
+    }
+
+    /// Whether both emulators are installed at the pinned versions.
+    pub fn is_installed(&self) -> bool {
+        stamp_matches(&self.dynamodb_dir(), &dynamodb_package_spec())
+            && stamp_matches(&self.moto_dir(), MOTO_REQUIREMENTS)
+    }
+
+    /// Installs whatever is missing or outdated; quick (no process spawned) when all is current.
+    /// Fails with [`Error::MissingPrerequisite`] naming java, npm or python3 when one is needed
+    /// and absent.
+    pub async fn install(&self) -> Result<()> {
+        if find_in_path("java").is_none() {
+            return Err(Error::MissingPrerequisite {
+                program: "java",
+                purpose: "to run DynamoDB Local (Java 17)",
+            });
+        }
+        if self.is_installed() {
+            return Ok(());
+        }
+        create_dir(&self.home)?;
+        // Two launchers on a fresh machine (say, tests started in parallel) would otherwise
+        // delete each other's half-built virtualenv. The lock is released when dropped.
+        let _lock = self.lock().await?;
+        self.install_dynamodb_local().await?;
+        self.install_moto().await?;
+        Ok(())
+    }
+
+    async fn lock(&self) -> Result<Flock<File>> {
+        let path = self.home.join("install.lock");
+        let locking = |e: std::io::Error| Error::io(format!("locking {}", path.display()), e);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(locking)?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(lock),
+            Err((file, Errno::EWOULDBLOCK)) => {
+                tracing::info!("waiting for another local-stack install to finish");
+                tokio::task::spawn_blocking(move || Flock::lock(file, FlockArg::LockExclusive))
+                    .await
+                    .map_err(|e| locking(std::io::Error::other(e)))?
+                    .map_err(|(_, errno)| locking(errno.into()))
+            }
+            Err((_, errno)) => Err(locking(errno.into())),
+        }
+    }
+
+    async fn install_dynamodb_local(&self) -> Result<()> {
+        let dir = self.dynamodb_dir();
+        let spec = dynamodb_package_spec();
+        if stamp_matches(&dir, &spec) {
+            tracing::debug!(path = %dir.display(), "DynamoDB Local is installed");
+            return Ok(());
+        }
+        require(
+            "npm",
+            "to download DynamoDB Local (npm package amplify-dynamodb-simulator)",
+        )?;
+        require("tar", "to unpack DynamoDB Local")?;
+        tracing::info!(
+            package = %spec,
+            path = %dir.display(),
+            "installing DynamoDB Local from npm"
+        );
+        // Unpack beside the target and rename into place, so that a failed or concurrent
+        // install never leaves a half-written emulator behind the final path.
+        let partial = self
+            .home
+            .join(format!("dynamodb-local.partial-{}", std::process::id()));
+        remove_dir_if_present(&partial)?;
+        create_dir(&partial)?;
+        // `npm pack` fetches only this package's tarball (checked against the registry's
+        // integrity hash). `npm install` would also pull its 280 JavaScript dependencies
+        // (350 MB, 15 s) for a wrapper we do not use: we run the jar directly.
+        run(
+            "DynamoDB Local",
+            "npm",
+            &[
+                "pack".as_ref(),
+                spec.as_ref(),
+                "--pack-destination".as_ref(),
+                partial.as_os_str(),
+                "--silent".as_ref(),
+            ],
+            &partial,
+        )
+        .await?;
+        let tarball = partial.join(format!(
+            "{DYNAMODB_SIMULATOR_PACKAGE}-{DYNAMODB_SIMULATOR_VERSION}.tgz"
+        ));
+        run(
+            "DynamoDB Local",
+            "tar",
+            &[
+                "-xzf".as_ref(),
+                tarball.as_os_str(),
+                "-C".as_ref(),
+                partial.as_os_str(),
+                "package/emulator".as_ref(),
+            ],
+            &partial,
+        )
+        .await?;
+        rename(
+            &partial.join("package").join("emulator"),
+            &partial.join("emulator"),
+        )?;
+        remove_dir_if_present(&partial.join("package"))?;
+        std::fs::remove_file(&tarball)
+            .map_err(|e| Error::io(format!("removing {}", tarball.display()), e))?;
+        write_file(&partial.join(STAMP), &spec)?;
+        remove_dir_if_present(&dir)?;
+        rename(&partial, &dir)?;
+        tracing::info!(path = %self.dynamodb_emulator_dir().display(), "installed DynamoDB Local");
+        Ok(())
+    }
+
+    async fn install_moto(&self) -> Result<()> {
+        let dir = self.moto_dir();
+        if stamp_matches(&dir, MOTO_REQUIREMENTS) {
+            tracing::debug!(path = %dir.display(), "moto is installed");
+            return Ok(());
+        }
+        require("python3", "to install and run moto's SQS server")?;
+        tracing::info!(
+            version = MOTO_VERSION,
+            path = %dir.display(),
+            "installing moto's server (moto[sqs], Flask) from PyPI into a virtualenv"
+        );
+        // A virtualenv records absolute paths, so it is built in place rather than renamed;
+        // the stamp, written last, is what marks it complete.
+        remove_dir_if_present(&dir)?;
+        create_dir(&dir)?;
+        let venv = dir.join("venv");
+        run(
+            "moto",
+            "python3",
+            &["-m".as_ref(), "venv".as_ref(), venv.as_os_str()],
+            &dir,
+        )
+        .await?;
+        let requirements = dir.join("requirements.txt");
+        write_file(&requirements, MOTO_REQUIREMENTS)?;
+        run(
+            "moto",
+            venv.join("bin").join("pip").as_os_str(),
+            &[
+                "install".as_ref(),
+                "--quiet".as_ref(),
+                "--disable-pip-version-check".as_ref(),
+                "--no-input".as_ref(),
+                "--requirement".as_ref(),
+                requirements.as_os_str(),
+            ],
+            &dir,
+        )
+        .await?;
+        write_file(&dir.join(STAMP), MOTO_REQUIREMENTS)?;
+        tracing::info!(path = %self.moto_server().display(), "installed moto's server");
+        Ok(())
+    }
+}
+
+fn default_home() -> PathBuf {
+    // The workspace root is two folders up (tools/local-stack). Baked in at compile time: the
+    // binary is run from the workspace (`cargo run -p local-stack`), and a fresh clone rebuilds
+    // it.
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .ancestors()
+        .nth(2)
+        .unwrap_or(manifest_dir)
+        .join(".local")
+}
+
+fn dynamodb_package_spec() -> String {
+    format!("{DYNAMODB_SIMULATOR_PACKAGE}@{DYNAMODB_SIMULATOR_VERSION}")
+}
+
+fn stamp_matches(dir: &Path, expected: &str) -> bool {
+    std::fs::read_to_string(dir.join(STAMP)).is_ok_and(|stamp| stamp == expected)
+}
+
+/// The first executable called `program` on PATH.
+pub(crate) fn find_in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
+}
+
+fn require(program: &'static str, purpose: &'static str) -> Result<()> {
+    match find_in_path(program) {
+        Some(_) => Ok(()),
+        None => Err(Error::MissingPrerequisite { program, purpose }),
+    }
+}
+
+/// Runs an install step with its output captured: stdout belongs to the launcher's own output
+/// (the environment lines), and the output only matters when the step fails.
+async fn run(
+    what: &'static str,
+    program: impl AsRef<OsStr>,
+    args: &[&OsStr],
+    cwd: &Path,
+) -> Result<()> {
+    let program = program.as_ref();
+    let command_line = std::iter::once(program)
+        .chain(args.iter().copied())
+        .map(|part| part.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    tracing::debug!(command = %command_line, "running");
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .env("npm_config_update_notifier", "false")
+        .env("npm_config_fund", "false")
+        .env("npm_config_audit", "false")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| Error::io(format!("running `{command_line}`"), e))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let start = text.len().saturating_sub(OUTPUT_TAIL_BYTES);
+    let start = (start..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    Err(Error::InstallFailed {
+        what,
+        command: command_line,
+        status: output.status.to_string(),
+        output: text[start..].to_owned(),
+    })
+}
+
+fn create_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
+}
+
+fn remove_dir_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+    }
+}
+
+fn rename(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to)
+        .map_err(|e| Error::io(format!("moving {} to {}", from.display(), to.display()), e))
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<()> {
+    std::fs::write(path, contents).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// Arguments for the JVM that runs DynamoDB Local.
+pub(crate) fn dynamodb_local_args(
+    emulator_dir: &Path,
+    port: u16,
+    data_dir: Option<&Path>,
+) -> Vec<OsString> {
+    let mut library_path = OsString::from("-Djava.library.path=");
+    library_path.push(emulator_dir.join("DynamoDBLocal_lib"));
+    let mut args = vec![
+        library_path,
+        "-jar".into(),
+        emulator_dir.join("DynamoDBLocal.jar").into_os_string(),
+        "-port".into(),
+        port.to_string().into(),
+        // DynamoDB Local 1.24+ sends usage telemetry unless told not to; this machine has no
+        // network for it anyway.
+        "-disableTelemetry".into(),
+        // One database for every credential and region, so that a binary with other dummy
+        // credentials still sees the provisioned tables.
+        "-sharedDb".into(),
+    ];
+    match data_dir {
+        Some(dir) => {
+            args.push("-dbPath".into());
+            args.push(dir.as_os_str().to_owned());
+        }
+        None => args.push("-inMemory".into()),
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pinned_moto_version_is_the_one_in_the_requirements() {
+        assert!(
+            MOTO_REQUIREMENTS
+                .lines()
+                .any(|line| line == format!("moto[sqs]=={MOTO_VERSION}"))
+        );
+    }
+
+    #[test]
+    fn a_relative_home_is_made_absolute() {
+        let tools = Tools::at("some/dir");
+
+        assert!(tools.home().is_absolute());
+        assert!(tools.home().ends_with("some/dir"));
+    }
+
+    #[test]
+    fn a_missing_stamp_or_another_version_means_not_installed() {
+        let dir = std::env::temp_dir().join(format!("local-stack-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+
+        assert!(!stamp_matches(&dir, "a@1"));
+        std::fs::write(dir.join(STAMP), "a@1").unwrap();
+        assert!(stamp_matches(&dir, "a@1"));
+        assert!(!stamp_matches(&dir, "a@2"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn dynamodb_local_keeps_data_on_disk_only_when_given_a_data_dir() {
+        let in_memory = dynamodb_local_args(Path::new("/e"), 8000, None);
+        let on_disk = dynamodb_local_args(Path::new("/e"), 8000, Some(Path::new("/data")));
+
+        assert!(in_memory.contains(&"-inMemory".into()));
+        assert!(!in_memory.contains(&"-dbPath".into()));
+        assert!(on_disk.contains(&"-dbPath".into()));
+        assert!(!on_disk.contains(&"-inMemory".into()));
+        for args in [in_memory, on_disk] {
+            assert!(args.contains(&"-sharedDb".into()));
+            assert!(args.contains(&"-Djava.library.path=/e/DynamoDBLocal_lib".into()));
+        }
+    }
+
+    #[test]
+    fn programs_are_found_on_path() {
+        assert!(find_in_path("sh").is_some());
+        assert!(find_in_path("no-such-program-for-local-stack").is_none());
+    }
+}
