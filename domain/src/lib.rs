@@ -6,5 +6,8 @@
 //! the event contract (`auction-events`), whose payloads are this aggregate's events.
 
 pub mod auction;
+// Given/when/then for deciders: cargo feature `testing` (and this crate's own tests).
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use auction::*;

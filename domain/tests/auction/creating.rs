@@ -1,209 +1,277 @@
+use auction_domain::testing::{AuctionAggregate, Then};
 use auction_domain::*;
-use auction_events::{IncrementBand, IncrementPolicy, SoftClose};
-use chrono::TimeDelta;
+use auction_events::{
+    AuctionCreated, AuctionStarted, Currency, IncrementBand, IncrementPolicy, SoftClose,
+};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::support::*;
 
-fn rejected(command: CreateAuction) -> Rejection {
-    decide_create(&State::default(), &command, t(0)).unwrap_err()
+/// Given no auction, when the seller creates one with `command` at t(0).
+fn creating(command: CreateAuction) -> Then<AuctionAggregate> {
+    no_auction().at(t(0)).when(decide_create, &command)
+}
+
+/// The `AuctionCreated` of [`create`], starting at `starts_at`.
+fn created(starts_at: DateTime<Utc>) -> Event {
+    Event::AuctionCreated(AuctionCreated {
+        auction_id: AUCTION,
+        seller_id: seller(),
+        title: "Leica M6".to_owned(),
+        description: None,
+        currency: Currency::try_from("EUR").unwrap(),
+        starting_price: eur(1_000),
+        reserve_price: None,
+        buy_now_price: None,
+        increment: IncrementPolicy::Fixed { amount_minor: 100 },
+        starts_at,
+        ends_at: t(3_600),
+        soft_close: SoftClose {
+            window_seconds: 120,
+            extension_seconds: 120,
+        },
+    })
+}
+
+// The schedule.
+
+#[test]
+fn given_no_auction_when_one_is_created_without_a_start_time_then_it_is_created_and_starts_at_once()
+{
+    creating(create())
+        .then_expect_events([created(t(0)), Event::AuctionStarted(AuctionStarted {})])
+        .then_state(|state| {
+            assert_eq!(auction(state).status, Status::Active);
+            assert_eq!(state.version, 2);
+        });
 }
 
 #[test]
-fn auction_without_start_time_is_created_and_starts_at_once() {
-    // Given no auction, when the seller creates one without a start time
-    let events = decide_create(&State::default(), &create(), t(0)).unwrap();
-    // Then it is created and started
-    assert!(
-        matches!(&events[..], [Event::AuctionCreated(c), Event::AuctionStarted(_)] if c.starts_at == t(0))
-    );
-    let state = fold(&events);
-    assert_eq!(auction(&state).status, Status::Active);
-    assert_eq!(state.version, 2);
-}
-
-#[test]
-fn auction_with_future_start_is_created_scheduled() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_is_created_to_start_later_then_it_is_created_scheduled() {
+    creating(CreateAuction {
         starts_at: Some(t(600)),
         ..create()
-    };
-    let events = decide_create(&State::default(), &command, t(0)).unwrap();
-    assert!(matches!(&events[..], [Event::AuctionCreated(_)]));
-    assert_eq!(auction(&fold(&events)).status, Status::Scheduled);
+    })
+    .then_expect_events([created(t(600))])
+    .then_state(|state| assert_eq!(auction(state).status, Status::Scheduled));
 }
 
 #[test]
-fn start_time_slightly_in_the_past_is_taken_as_now() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_is_created_to_start_a_minute_ago_then_it_starts_now() {
+    creating(CreateAuction {
         starts_at: Some(t(-60)),
         ..create()
-    };
-    let state = fold(&decide_create(&State::default(), &command, t(0)).unwrap());
-    assert_eq!(auction(&state).starts_at, t(0));
-    assert_eq!(auction(&state).status, Status::Active);
+    })
+    .then_expect_accepted()
+    .then_state(|state| {
+        assert_eq!(auction(state).starts_at, t(0));
+        assert_eq!(auction(state).status, Status::Active);
+    });
 }
 
 #[test]
-fn start_time_far_in_the_past_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_is_created_to_start_an_hour_ago_then_it_is_rejected() {
+    creating(CreateAuction {
         starts_at: Some(t(-3_600)),
         ..create()
-    };
-    assert_eq!(rejected(command), Rejection::StartInPast);
+    })
+    .then_expect_rejection(Rejection::StartInPast);
 }
 
 #[test]
-fn start_time_beyond_ninety_days_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_is_created_to_start_in_91_days_then_it_is_rejected() {
+    creating(CreateAuction {
         starts_at: Some(t(0) + TimeDelta::days(91)),
         ends_at: t(0) + TimeDelta::days(92),
         ..create()
-    };
-    assert!(matches!(
-        rejected(command),
-        Rejection::StartTooFarAhead { .. }
-    ));
+    })
+    .then_expect_rejection_that("StartTooFarAhead", |rejection| {
+        matches!(rejection, Rejection::StartTooFarAhead { .. })
+    });
 }
 
 #[test]
-fn title_of_200_characters_is_accepted() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_ends_before_it_starts_then_it_is_rejected() {
+    creating(CreateAuction {
+        starts_at: Some(t(600)),
+        ends_at: t(300),
+        ..create()
+    })
+    .then_expect_rejection(Rejection::EndNotAfterStart);
+}
+
+#[test]
+fn given_no_auction_when_one_is_shorter_than_the_minimum_then_it_is_rejected() {
+    creating(CreateAuction {
+        ends_at: t(4),
+        ..create()
+    })
+    .then_expect_rejection_that("DurationTooShort", |rejection| {
+        matches!(rejection, Rejection::DurationTooShort { .. })
+    });
+}
+
+#[test]
+fn given_no_auction_when_one_runs_exactly_thirty_days_then_it_is_accepted() {
+    creating(CreateAuction {
+        ends_at: t(0) + TimeDelta::days(30),
+        ..create()
+    })
+    .then_expect_accepted();
+}
+
+#[test]
+fn given_no_auction_when_one_runs_longer_than_thirty_days_then_it_is_rejected() {
+    creating(CreateAuction {
+        ends_at: t(1) + TimeDelta::days(30),
+        ..create()
+    })
+    .then_expect_rejection_that("DurationTooLong", |rejection| {
+        matches!(rejection, Rejection::DurationTooLong { .. })
+    });
+}
+
+// Title and description.
+
+#[test]
+fn given_no_auction_when_one_is_titled_with_200_characters_then_it_is_accepted() {
+    creating(CreateAuction {
         title: "é".repeat(200),
         ..create()
-    };
-    assert!(decide_create(&State::default(), &command, t(0)).is_ok());
+    })
+    .then_expect_accepted();
 }
 
 #[test]
-fn title_of_201_characters_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_is_titled_with_201_characters_then_it_is_rejected() {
+    creating(CreateAuction {
         title: "x".repeat(201),
         ..create()
-    };
-    assert_eq!(rejected(command).code(), "INVALID_TITLE");
+    })
+    .then_expect_rejection_code("INVALID_TITLE");
 }
 
 #[test]
-fn blank_title_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_a_blank_title_then_it_is_rejected() {
+    creating(CreateAuction {
         title: "   ".to_owned(),
         ..create()
-    };
-    assert_eq!(rejected(command), Rejection::InvalidTitle { max: 200 });
+    })
+    .then_expect_rejection(Rejection::InvalidTitle { max: 200 });
 }
 
 #[test]
-fn title_is_stored_trimmed() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_is_titled_with_spaces_around_then_the_title_is_stored_trimmed() {
+    creating(CreateAuction {
         title: "  Leica M6 ".to_owned(),
         ..create()
-    };
-    let state = given_created(command);
-    assert_eq!(auction(&state).title, "Leica M6");
+    })
+    .then_expect_accepted()
+    .then_state(|state| assert_eq!(auction(state).title, "Leica M6"));
 }
 
 #[test]
-fn overlong_description_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_an_overlong_description_then_it_is_rejected() {
+    creating(CreateAuction {
         description: Some("x".repeat(5_001)),
         ..create()
-    };
-    assert_eq!(rejected(command).code(), "INVALID_DESCRIPTION");
+    })
+    .then_expect_rejection_code("INVALID_DESCRIPTION");
 }
 
+// Prices.
+
 #[test]
-fn zero_starting_price_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_starts_at_zero_then_it_is_rejected() {
+    creating(CreateAuction {
         starting_price: eur(0),
         ..create()
-    };
-    assert_eq!(
-        rejected(command),
-        Rejection::AmountNotPositive {
-            field: "startingPrice"
-        }
-    );
+    })
+    .then_expect_rejection(Rejection::AmountNotPositive {
+        field: "startingPrice",
+    });
 }
 
 #[test]
-fn negative_starting_price_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_starts_at_a_negative_price_then_it_is_rejected() {
+    creating(CreateAuction {
         starting_price: eur(i64::MIN),
         ..create()
-    };
-    assert_eq!(rejected(command).code(), "INVALID_AMOUNT");
+    })
+    .then_expect_rejection_code("INVALID_AMOUNT");
 }
 
 #[test]
-fn starting_price_beyond_the_largest_amount_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_starts_beyond_the_largest_amount_then_it_is_rejected() {
+    creating(CreateAuction {
         starting_price: eur(i64::MAX),
         ..create()
-    };
-    assert!(matches!(
-        rejected(command),
-        Rejection::AmountTooLarge { .. }
-    ));
+    })
+    .then_expect_rejection_that("AmountTooLarge", |rejection| {
+        matches!(rejection, Rejection::AmountTooLarge { .. })
+    });
 }
 
 #[test]
-fn price_in_another_currency_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_a_price_in_another_currency_then_it_is_rejected() {
+    creating(CreateAuction {
         reserve_price: Some(usd(5_000)),
         ..create()
-    };
-    assert_eq!(rejected(command).code(), "CURRENCY_MISMATCH");
+    })
+    .then_expect_rejection_code("CURRENCY_MISMATCH");
 }
 
 #[test]
-fn reserve_equal_to_the_starting_price_is_accepted() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_a_reserve_equal_to_the_starting_price_then_it_is_accepted() {
+    creating(CreateAuction {
         reserve_price: Some(eur(1_000)),
         ..create()
-    };
-    assert!(decide_create(&State::default(), &command, t(0)).is_ok());
+    })
+    .then_expect_accepted();
 }
 
 #[test]
-fn reserve_below_the_starting_price_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_a_reserve_below_the_starting_price_then_it_is_rejected() {
+    creating(CreateAuction {
         reserve_price: Some(eur(999)),
         ..create()
-    };
-    assert_eq!(rejected(command), Rejection::ReserveBelowStartingPrice);
+    })
+    .then_expect_rejection(Rejection::ReserveBelowStartingPrice);
 }
 
 #[test]
-fn buy_now_above_the_starting_price_is_accepted() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_a_buy_now_above_the_starting_price_then_it_is_accepted() {
+    creating(CreateAuction {
         buy_now_price: Some(eur(1_001)),
         ..create()
-    };
-    assert!(decide_create(&State::default(), &command, t(0)).is_ok());
+    })
+    .then_expect_accepted();
 }
 
 #[test]
-fn buy_now_at_the_starting_price_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_a_buy_now_at_the_starting_price_then_it_is_rejected() {
+    creating(CreateAuction {
         buy_now_price: Some(eur(1_000)),
         ..create()
-    };
-    assert_eq!(rejected(command), Rejection::BuyNowNotAboveStartingPrice);
+    })
+    .then_expect_rejection(Rejection::BuyNowNotAboveStartingPrice);
 }
 
 #[test]
-fn buy_now_below_the_reserve_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_a_buy_now_below_the_reserve_then_it_is_rejected() {
+    creating(CreateAuction {
         reserve_price: Some(eur(5_000)),
         buy_now_price: Some(eur(4_000)),
         ..create()
-    };
-    assert_eq!(rejected(command), Rejection::BuyNowBelowReserve);
+    })
+    .then_expect_rejection(Rejection::BuyNowBelowReserve);
 }
 
+// Increments and soft close.
+
 #[test]
-fn tiered_increment_is_accepted() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_a_tiered_increment_then_it_is_accepted() {
+    creating(CreateAuction {
         increment: Some(IncrementPolicy::Tiered {
             bands: vec![
                 IncrementBand {
@@ -217,25 +285,23 @@ fn tiered_increment_is_accepted() {
             ],
         }),
         ..create()
-    };
-    assert!(decide_create(&State::default(), &command, t(0)).is_ok());
+    })
+    .then_expect_accepted();
 }
 
 #[test]
-fn missing_increment_takes_the_default_tiers() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_no_increment_then_it_takes_the_default_tiers() {
+    creating(CreateAuction {
         increment: None,
         ..create()
-    };
-    assert_eq!(
-        auction(&given_created(command)).increment,
-        rules::default_increment()
-    );
+    })
+    .then_expect_accepted()
+    .then_state(|state| assert_eq!(auction(state).increment, rules::default_increment()));
 }
 
 #[test]
-fn tiers_not_starting_at_zero_are_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_its_tiers_do_not_start_at_zero_then_it_is_rejected() {
+    creating(CreateAuction {
         increment: Some(IncrementPolicy::Tiered {
             bands: vec![IncrementBand {
                 from_minor: 100,
@@ -243,181 +309,131 @@ fn tiers_not_starting_at_zero_are_rejected() {
             }],
         }),
         ..create()
-    };
-    assert_eq!(rejected(command).code(), "INVALID_INCREMENT");
+    })
+    .then_expect_rejection_code("INVALID_INCREMENT");
 }
 
 #[test]
-fn tiers_out_of_order_are_rejected() {
+fn given_no_auction_when_its_tiers_are_out_of_order_then_it_is_rejected() {
     let band = |from_minor| IncrementBand {
         from_minor,
         increment_minor: 50,
     };
-    let command = CreateAuction {
+    creating(CreateAuction {
         increment: Some(IncrementPolicy::Tiered {
             bands: vec![band(0), band(500), band(500)],
         }),
         ..create()
-    };
-    assert_eq!(rejected(command).code(), "INVALID_INCREMENT");
+    })
+    .then_expect_rejection_code("INVALID_INCREMENT");
 }
 
 #[test]
-fn zero_fixed_increment_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_its_fixed_increment_is_zero_then_it_is_rejected() {
+    creating(CreateAuction {
         increment: Some(IncrementPolicy::Fixed { amount_minor: 0 }),
         ..create()
-    };
-    assert_eq!(rejected(command).code(), "INVALID_INCREMENT");
+    })
+    .then_expect_rejection_code("INVALID_INCREMENT");
 }
 
 #[test]
-fn soft_close_window_without_extension_is_rejected() {
-    let command = CreateAuction {
+fn given_no_auction_when_its_soft_close_window_has_no_extension_then_it_is_rejected() {
+    creating(CreateAuction {
         soft_close: Some(SoftClose {
             window_seconds: 60,
             extension_seconds: 0,
         }),
         ..create()
-    };
-    assert_eq!(rejected(command).code(), "INVALID_SOFT_CLOSE");
+    })
+    .then_expect_rejection_code("INVALID_SOFT_CLOSE");
 }
 
 #[test]
-fn missing_soft_close_takes_the_default() {
-    let command = CreateAuction {
+fn given_no_auction_when_one_has_no_soft_close_then_it_takes_the_default() {
+    creating(CreateAuction {
         soft_close: None,
         ..create()
-    };
-    assert_eq!(
-        auction(&given_created(command)).soft_close,
-        rules::DEFAULT_SOFT_CLOSE
-    );
+    })
+    .then_expect_accepted()
+    .then_state(|state| assert_eq!(auction(state).soft_close, rules::DEFAULT_SOFT_CLOSE));
+}
+
+// The id.
+
+#[test]
+fn given_an_auction_when_the_same_auction_is_created_again_then_nothing_happens() {
+    an_open_auction()
+        .at(t(5))
+        .when(decide_create, &create())
+        .then_expect_no_events();
 }
 
 #[test]
-fn end_before_start_is_rejected() {
-    let command = CreateAuction {
-        starts_at: Some(t(600)),
-        ends_at: t(300),
-        ..create()
-    };
-    assert_eq!(rejected(command), Rejection::EndNotAfterStart);
-}
-
-#[test]
-fn auction_shorter_than_the_minimum_is_rejected() {
-    let command = CreateAuction {
-        ends_at: t(4),
-        ..create()
-    };
-    assert!(matches!(
-        rejected(command),
-        Rejection::DurationTooShort { .. }
-    ));
-}
-
-#[test]
-fn auction_of_exactly_thirty_days_is_accepted() {
-    let command = CreateAuction {
-        ends_at: t(0) + TimeDelta::days(30),
-        ..create()
-    };
-    assert!(decide_create(&State::default(), &command, t(0)).is_ok());
-}
-
-#[test]
-fn auction_longer_than_thirty_days_is_rejected() {
-    let command = CreateAuction {
-        ends_at: t(1) + TimeDelta::days(30),
-        ..create()
-    };
-    assert!(matches!(
-        rejected(command),
-        Rejection::DurationTooLong { .. }
-    ));
-}
-
-#[test]
-fn creating_the_same_auction_again_emits_nothing() {
-    let state = given_active();
-    assert_eq!(decide_create(&state, &create(), t(5)), Ok(vec![]));
-}
-
-#[test]
-fn creating_a_different_auction_under_a_taken_id_is_rejected() {
-    let state = given_active();
+fn given_an_auction_when_a_different_one_is_created_under_its_id_then_it_is_rejected() {
     let command = CreateAuction {
         title: "Another camera".to_owned(),
         ..create()
     };
-    assert_eq!(
-        decide_create(&state, &command, t(5)),
-        Err(Rejection::AuctionAlreadyExists)
-    );
+    an_open_auction()
+        .at(t(5))
+        .when(decide_create, &command)
+        .then_expect_rejection(Rejection::AuctionAlreadyExists);
 }
 
 #[test]
-fn scheduled_auction_starts_at_its_start_time() {
-    let state = given_created(CreateAuction {
-        starts_at: Some(t(600)),
-        ..create()
-    });
-    let events = decide_start(&state, &StartAuction, t(600)).unwrap();
-    assert!(matches!(&events[..], [Event::AuctionStarted(_)]));
+fn given_no_auction_when_a_bid_then_it_is_rejected_as_not_found() {
+    no_auction()
+        .at(t(0))
+        .when(decide_place_bid, &bid(1, "bob", 1_000))
+        .then_expect_rejection(Rejection::AuctionNotFound);
 }
 
 #[test]
-fn starting_before_the_start_time_is_rejected() {
-    let state = given_created(CreateAuction {
-        starts_at: Some(t(600)),
-        ..create()
-    });
-    assert_eq!(
-        decide_start(&state, &StartAuction, t(599)),
-        Err(Rejection::TooEarlyToStart { starts_at: t(600) })
-    );
+fn given_no_auction_when_it_is_ended_then_it_is_rejected_as_not_found() {
+    no_auction()
+        .at(t(0))
+        .when(decide_end, &EndAuction)
+        .then_expect_rejection(Rejection::AuctionNotFound);
+}
+
+// Starting.
+
+#[test]
+fn given_a_scheduled_auction_when_started_at_its_start_time_then_it_starts() {
+    a_scheduled_auction()
+        .at(t(600))
+        .when(decide_start, &StartAuction)
+        .then_expect_events([Event::AuctionStarted(AuctionStarted {})]);
 }
 
 #[test]
-fn starting_a_started_auction_emits_nothing() {
-    assert_eq!(
-        decide_start(&given_active(), &StartAuction, t(10)),
-        Ok(vec![])
-    );
+fn given_a_scheduled_auction_when_started_before_its_start_time_then_it_is_rejected() {
+    a_scheduled_auction()
+        .at(t(599))
+        .when(decide_start, &StartAuction)
+        .then_expect_rejection(Rejection::TooEarlyToStart { starts_at: t(600) });
 }
 
 #[test]
-fn starting_a_cancelled_auction_is_rejected() {
-    let state = given_created(CreateAuction {
-        starts_at: Some(t(600)),
-        ..create()
-    });
-    let state = and(
-        state.clone(),
-        decide_cancel(
-            &state,
-            &CancelAuction {
+fn given_a_started_auction_when_started_again_then_nothing_happens() {
+    an_open_auction()
+        .at(t(10))
+        .when(decide_start, &StartAuction)
+        .then_expect_no_events();
+}
+
+#[test]
+fn given_a_scheduled_auction_cancelled_when_its_start_time_comes_then_starting_is_rejected() {
+    a_scheduled_auction()
+        .cancelled_at(
+            t(1),
+            CancelAuction {
                 requested_by: seller(),
                 reason: None,
             },
-            t(1),
-        ),
-    );
-    assert_eq!(
-        decide_start(&state, &StartAuction, t(600)),
-        Err(Rejection::AuctionCancelled)
-    );
-}
-
-#[test]
-fn commands_on_a_missing_auction_are_rejected() {
-    assert_eq!(
-        decide_place_bid(&State::default(), &bid(1, "bob", 1_000), t(0)),
-        Err(Rejection::AuctionNotFound)
-    );
-    assert_eq!(
-        decide_end(&State::default(), &EndAuction, t(0)),
-        Err(Rejection::AuctionNotFound)
-    );
+        )
+        .at(t(600))
+        .when(decide_start, &StartAuction)
+        .then_expect_rejection(Rejection::AuctionCancelled);
 }

@@ -1,129 +1,114 @@
 use auction_domain::*;
-use auction_events::{AuctionResult, UnsoldReason};
+use auction_events::{AuctionEnded, AuctionResult, EndTrigger, UnsoldReason};
 
 use crate::support::*;
 
-fn ended(state: &State, now: i64) -> AuctionResult {
-    match only(decide_end(state, &EndAuction, t(now)).unwrap()) {
-        Event::AuctionEnded(ended) => ended.result,
-        other => panic!("expected AuctionEnded, got {other:?}"),
-    }
+/// The auction ends at its end time with `result`.
+fn ended_with(result: AuctionResult) -> Event {
+    Event::AuctionEnded(AuctionEnded {
+        result,
+        trigger: EndTrigger::EndTimeReached,
+    })
 }
 
 #[test]
-fn ending_before_the_end_time_is_rejected() {
-    assert_eq!(
-        decide_end(&given_active(), &EndAuction, t(3_599)),
-        Err(Rejection::AuctionNotOver { ends_at: t(3_600) })
-    );
+fn given_an_open_auction_when_ended_before_its_end_time_then_it_is_rejected() {
+    an_open_auction()
+        .at(t(3_599))
+        .when(decide_end, &EndAuction)
+        .then_expect_rejection(Rejection::AuctionNotOver { ends_at: t(3_600) });
 }
 
 #[test]
-fn auction_with_a_leader_ends_sold_at_the_current_price() {
-    let state = given_active();
-    let state = and(
-        state.clone(),
-        decide_place_bid(&state, &proxy_bid(1, "bob", 1_000, 5_000), t(10)),
-    );
-    let state = and(
-        state.clone(),
-        decide_place_bid(&state, &bid(2, "cat", 2_000), t(20)),
-    );
-    assert_eq!(
-        ended(&state, 3_600),
-        AuctionResult::Sold {
+fn given_a_leader_when_the_end_time_comes_then_it_ends_sold_to_them_at_the_current_price() {
+    an_open_auction()
+        .with_bid(t(10), proxy_bid(1, "bob", 1_000, 5_000))
+        .with_bid(t(20), bid(2, "cat", 2_000))
+        .at(t(3_600))
+        .when(decide_end, &EndAuction)
+        .then_expect_events([ended_with(AuctionResult::Sold {
             winner_id: user("bob"),
-            final_price: eur(2_100)
-        }
-    );
+            final_price: eur(2_100),
+        })]);
 }
 
 #[test]
-fn auction_without_bids_ends_unsold() {
-    assert_eq!(
-        ended(&given_active(), 3_600),
-        AuctionResult::Unsold {
-            reason: UnsoldReason::NoBids
-        }
-    );
+fn given_no_bids_when_the_end_time_comes_then_it_ends_unsold() {
+    an_open_auction()
+        .at(t(3_600))
+        .when(decide_end, &EndAuction)
+        .then_expect_events([ended_with(AuctionResult::Unsold {
+            reason: UnsoldReason::NoBids,
+        })]);
 }
 
 #[test]
-fn auction_below_its_reserve_ends_unsold() {
-    let state = given_created(CreateAuction {
-        reserve_price: Some(eur(4_000)),
-        ..create()
-    });
-    let state = and(
-        state.clone(),
-        decide_place_bid(&state, &bid(1, "bob", 3_000), t(10)),
-    );
-    assert_eq!(
-        ended(&state, 3_600),
-        AuctionResult::Unsold {
-            reason: UnsoldReason::ReserveNotMet
-        }
-    );
+fn given_bids_below_the_reserve_when_the_end_time_comes_then_it_ends_unsold() {
+    an_auction_with_reserve(4_000)
+        .with_bid(t(10), bid(1, "bob", 3_000))
+        .at(t(3_600))
+        .when(decide_end, &EndAuction)
+        .then_expect_events([ended_with(AuctionResult::Unsold {
+            reason: UnsoldReason::ReserveNotMet,
+        })]);
 }
 
 #[test]
-fn auction_at_its_reserve_ends_sold() {
-    let state = given_created(CreateAuction {
-        reserve_price: Some(eur(4_000)),
-        ..create()
-    });
-    let state = and(
-        state.clone(),
-        decide_place_bid(&state, &bid(1, "bob", 4_000), t(10)),
-    );
-    assert!(matches!(ended(&state, 3_600), AuctionResult::Sold { .. }));
+fn given_a_bid_at_the_reserve_when_the_end_time_comes_then_it_ends_sold() {
+    an_auction_with_reserve(4_000)
+        .with_bid(t(10), bid(1, "bob", 4_000))
+        .at(t(3_600))
+        .when(decide_end, &EndAuction)
+        .then_expect_events([ended_with(AuctionResult::Sold {
+            winner_id: user("bob"),
+            final_price: eur(4_000),
+        })]);
 }
 
 #[test]
-fn ending_twice_emits_nothing() {
-    let state = given_active();
-    let state = and(state.clone(), decide_end(&state, &EndAuction, t(3_600)));
-    assert_eq!(decide_end(&state, &EndAuction, t(3_700)), Ok(vec![]));
-    assert_eq!(state.version, 3);
+fn given_an_ended_auction_when_ended_again_then_nothing_happens() {
+    an_open_auction()
+        .ended_at(t(3_600))
+        .at(t(3_700))
+        .when(decide_end, &EndAuction)
+        .then_expect_no_events()
+        .then_state(|state| assert_eq!(state.version, 3));
 }
 
 #[test]
-fn extended_auction_does_not_end_at_its_original_end() {
-    let state = given_active();
-    let state = and(
-        state.clone(),
-        decide_place_bid(&state, &bid(1, "bob", 1_000), t(3_550)),
-    );
-    assert_eq!(
-        decide_end(&state, &EndAuction, t(3_600)),
-        Err(Rejection::AuctionNotOver { ends_at: t(3_720) })
-    );
-    assert!(decide_end(&state, &EndAuction, t(3_720)).is_ok());
+fn given_a_bid_that_extended_the_end_when_ended_at_the_original_end_then_it_is_rejected() {
+    an_open_auction()
+        .with_bid(t(3_550), bid(1, "bob", 1_000))
+        .at(t(3_600))
+        .when(decide_end, &EndAuction)
+        .then_expect_rejection(Rejection::AuctionNotOver { ends_at: t(3_720) });
 }
 
 #[test]
-fn ending_a_cancelled_auction_is_rejected() {
-    let state = given_active();
-    let cancel = CancelAuction {
+fn given_a_bid_that_extended_the_end_when_ended_at_the_new_end_then_it_ends() {
+    an_open_auction()
+        .with_bid(t(3_550), bid(1, "bob", 1_000))
+        .at(t(3_720))
+        .when(decide_end, &EndAuction)
+        .then_expect_accepted();
+}
+
+#[test]
+fn given_a_cancelled_auction_when_the_end_time_comes_then_ending_is_rejected() {
+    a_cancelled_auction()
+        .at(t(3_600))
+        .when(decide_end, &EndAuction)
+        .then_expect_rejection(Rejection::AuctionCancelled);
+}
+
+#[test]
+fn given_an_open_auction_when_the_seller_cancels_at_the_end_time_then_it_is_rejected() {
+    let command = CancelAuction {
         requested_by: seller(),
         reason: None,
     };
-    let state = and(state.clone(), decide_cancel(&state, &cancel, t(10)));
-    assert_eq!(
-        decide_end(&state, &EndAuction, t(3_600)),
-        Err(Rejection::AuctionCancelled)
-    );
-}
-
-#[test]
-fn cancelling_after_the_end_time_is_rejected() {
-    let state = given_active();
-    let cancel = CancelAuction {
-        requested_by: seller(),
-        reason: None,
-    };
-    assert_eq!(
-        decide_cancel(&state, &cancel, t(3_600)),
-        Err(Rejection::AuctionEnded)
-    );
+    an_open_auction()
+        .at(t(3_600))
+        .when(decide_cancel, &command)
+        .then_expect_rejection(Rejection::AuctionEnded);
 }

@@ -3,162 +3,174 @@ use auction_events::{BidPlaced, MaxBidRaised};
 
 use crate::support::*;
 
-fn placed(events: Vec<Event>) -> BidPlaced {
-    match only(events) {
-        Event::BidPlaced(bid) => bid,
-        other => panic!("expected BidPlaced, got {other:?}"),
-    }
-}
-
 /// Bob leads at 10.00 with a maximum of 50.00 (increment 1.00).
-fn given_bob_leads_with_max_50() -> State {
-    let state = given_active();
-    and(
-        state.clone(),
-        decide_place_bid(&state, &proxy_bid(1, "bob", 1_000, 5_000), t(10)),
-    )
+fn bob_leading_with_a_maximum_of_50() -> History {
+    an_open_auction().with_bid(t(10), proxy_bid(1, "bob", 1_000, 5_000))
+}
+
+/// Cat's `command` after bob's opening bid of 10.00, leaving `leader` ahead at `new_price`.
+fn cat_bid_on_bob(command: &PlaceBid, leader: &str, new_price: i64) -> Event {
+    Event::BidPlaced(BidPlaced {
+        previous_price: Some(eur(1_000)),
+        previous_leader_id: Some(user("bob")),
+        leader_id: user(leader),
+        new_price: eur(new_price),
+        ..placed(command)
+    })
 }
 
 #[test]
-fn a_maximum_does_not_raise_the_opening_price() {
-    let state = given_bob_leads_with_max_50();
-    assert_eq!(auction(&state).price, Some(1_000));
-    assert_eq!(auction(&state).leader_max(), Some(5_000));
+fn given_an_open_auction_when_a_first_bid_with_a_maximum_then_the_price_stays_at_the_bid() {
+    let bob = proxy_bid(1, "bob", 1_000, 5_000);
+    an_open_auction()
+        .at(t(10))
+        .when(decide_place_bid, &bob)
+        .then_expect_events([Event::BidPlaced(placed(&bob))])
+        .then_state(|state| {
+            assert_eq!(auction(state).price, Some(1_000));
+            assert_eq!(auction(state).leader_max(), Some(5_000));
+        });
 }
 
 #[test]
-fn bid_below_the_leaders_maximum_is_answered_by_the_proxy() {
-    // Given bob leads with a maximum of 50.00
-    let state = given_bob_leads_with_max_50();
-    // When cat bids 20.00
-    let bid = placed(decide_place_bid(&state, &bid(2, "cat", 2_000), t(20)).unwrap());
-    // Then bob still leads, one increment above cat's bid
-    assert_eq!(bid.leader_id, user("bob"));
-    assert_eq!(bid.new_price, eur(2_100));
-    assert_eq!(bid.bidder_id, user("cat"));
+fn given_bob_leads_with_a_maximum_of_50_when_cat_bids_20_then_bob_leads_one_increment_above() {
+    // The proxy answers for bob: cat's bid is placed, and bob keeps the lead at 21.00.
+    let cat = bid(2, "cat", 2_000);
+    bob_leading_with_a_maximum_of_50()
+        .at(t(20))
+        .when(decide_place_bid, &cat)
+        .then_expect_events([cat_bid_on_bob(&cat, "bob", 2_100)]);
 }
 
 #[test]
-fn proxy_answer_is_capped_at_the_leaders_maximum() {
-    let state = given_bob_leads_with_max_50();
-    let bid = placed(decide_place_bid(&state, &bid(2, "cat", 4_950), t(20)).unwrap());
-    assert_eq!(bid.leader_id, user("bob"));
-    assert_eq!(bid.new_price, eur(5_000));
+fn given_bob_leads_with_a_maximum_of_50_when_cat_bids_49_50_then_bob_leads_at_his_maximum() {
+    let cat = bid(2, "cat", 4_950);
+    bob_leading_with_a_maximum_of_50()
+        .at(t(20))
+        .when(decide_place_bid, &cat)
+        .then_expect_events([cat_bid_on_bob(&cat, "bob", 5_000)]);
 }
 
 #[test]
-fn equal_maximums_go_to_the_earlier_bid() {
-    let state = given_bob_leads_with_max_50();
-    let bid = placed(decide_place_bid(&state, &bid(2, "cat", 5_000), t(20)).unwrap());
-    assert_eq!(bid.leader_id, user("bob"));
-    assert_eq!(bid.new_price, eur(5_000));
+fn given_bob_leads_with_a_maximum_of_50_when_cat_bids_50_then_the_earlier_bob_keeps_the_lead() {
+    let cat = bid(2, "cat", 5_000);
+    bob_leading_with_a_maximum_of_50()
+        .at(t(20))
+        .when(decide_place_bid, &cat)
+        .then_expect_events([cat_bid_on_bob(&cat, "bob", 5_000)]);
 }
 
 #[test]
-fn bid_above_the_leaders_maximum_leads_one_increment_above_it() {
-    // Given bob leads with a maximum of 50.00
-    let state = given_bob_leads_with_max_50();
-    // When cat bids 11.00 with a maximum of 80.00
-    let bid = placed(decide_place_bid(&state, &proxy_bid(2, "cat", 1_100, 8_000), t(20)).unwrap());
-    // Then cat leads at 51.00: the lowest price that beats bob's maximum
-    assert_eq!(bid.leader_id, user("cat"));
-    assert_eq!(bid.previous_leader_id, Some(user("bob")));
-    assert_eq!(bid.new_price, eur(5_100));
+fn given_bob_leads_with_a_maximum_of_50_when_cat_bids_up_to_80_then_cat_leads_at_51() {
+    // 51.00 is the lowest price that beats bob's maximum.
+    let cat = proxy_bid(2, "cat", 1_100, 8_000);
+    bob_leading_with_a_maximum_of_50()
+        .at(t(20))
+        .when(decide_place_bid, &cat)
+        .then_expect_events([cat_bid_on_bob(&cat, "cat", 5_100)]);
 }
 
 #[test]
-fn a_new_leaders_price_is_capped_at_their_maximum() {
-    let state = given_bob_leads_with_max_50();
-    let bid = placed(decide_place_bid(&state, &proxy_bid(2, "cat", 1_100, 5_050), t(20)).unwrap());
-    assert_eq!(bid.leader_id, user("cat"));
-    assert_eq!(bid.new_price, eur(5_050));
+fn given_bob_leads_with_a_maximum_of_50_when_cat_bids_up_to_50_50_then_cat_leads_at_her_maximum() {
+    let cat = proxy_bid(2, "cat", 1_100, 5_050);
+    bob_leading_with_a_maximum_of_50()
+        .at(t(20))
+        .when(decide_place_bid, &cat)
+        .then_expect_events([cat_bid_on_bob(&cat, "cat", 5_050)]);
 }
 
 #[test]
-fn the_amount_bid_now_is_a_floor_for_the_price() {
+fn given_bob_leads_with_a_maximum_of_50_when_cat_bids_70_now_then_the_price_is_70() {
     // Cat chose to bid 70.00 now, above what beating bob requires.
-    let state = given_bob_leads_with_max_50();
-    let bid = placed(decide_place_bid(&state, &proxy_bid(2, "cat", 7_000, 9_000), t(20)).unwrap());
-    assert_eq!(bid.new_price, eur(7_000));
+    let cat = proxy_bid(2, "cat", 7_000, 9_000);
+    bob_leading_with_a_maximum_of_50()
+        .at(t(20))
+        .when(decide_place_bid, &cat)
+        .then_expect_events([cat_bid_on_bob(&cat, "cat", 7_000)]);
 }
 
 #[test]
-fn leader_raising_their_maximum_does_not_bid_against_themselves() {
-    // Given bob leads at 10.00 with a maximum of 50.00
-    let state = given_bob_leads_with_max_50();
-    // When bob bids again with a maximum of 90.00
-    let event = only(decide_place_bid(&state, &proxy_bid(2, "bob", 1_100, 9_000), t(20)).unwrap());
-    // Then his maximum rises and the price stays
-    assert_eq!(
-        event,
-        Event::MaxBidRaised(MaxBidRaised {
+fn given_bob_leads_with_a_maximum_of_50_when_bob_raises_it_to_90_then_the_price_stays() {
+    // A leader does not bid against themselves: only the maximum rises.
+    bob_leading_with_a_maximum_of_50()
+        .at(t(20))
+        .when(decide_place_bid, &proxy_bid(2, "bob", 1_100, 9_000))
+        .then_expect_events([Event::MaxBidRaised(MaxBidRaised {
             bid_id: bid_id(2),
             bidder_id: user("bob"),
             previous_max_amount: eur(5_000),
             new_max_amount: eur(9_000),
             previous_price: eur(1_000),
             new_price: eur(1_000),
-        })
-    );
-    let state = and(state, Ok(vec![event]));
-    assert_eq!(auction(&state).leader_max(), Some(9_000));
+        })])
+        .then_state(|state| assert_eq!(auction(state).leader_max(), Some(9_000)));
 }
 
 #[test]
-fn leader_lowering_or_repeating_their_maximum_is_rejected() {
-    let state = given_bob_leads_with_max_50();
-    assert_eq!(
-        decide_place_bid(&state, &proxy_bid(2, "bob", 1_100, 5_000), t(20)),
-        Err(Rejection::MaxNotAboveCurrentMax {
-            current_max: eur(5_000)
-        })
-    );
+fn given_bob_leads_with_a_maximum_of_50_when_bob_repeats_it_then_it_is_rejected() {
+    bob_leading_with_a_maximum_of_50()
+        .at(t(20))
+        .when(decide_place_bid, &proxy_bid(2, "bob", 1_100, 5_000))
+        .then_expect_rejection(Rejection::MaxNotAboveCurrentMax {
+            current_max: eur(5_000),
+        });
 }
 
 #[test]
-fn outbid_bidder_can_come_back_above_the_new_price() {
-    let state = given_bob_leads_with_max_50();
-    let state = and(
-        state.clone(),
-        decide_place_bid(&state, &bid(2, "cat", 2_000), t(20)),
-    );
-    // bob leads at 21.00; cat tries again at 60.00 and takes the lead at 51.00
-    let bid = placed(decide_place_bid(&state, &proxy_bid(3, "cat", 2_200, 6_000), t(30)).unwrap());
-    assert_eq!(bid.leader_id, user("cat"));
-    assert_eq!(bid.new_price, eur(5_100));
+fn given_cat_was_outbid_by_the_proxy_when_she_comes_back_up_to_60_then_she_leads_at_51() {
+    // Bob leads at 21.00; cat tries again with a maximum of 60.00.
+    let cat = proxy_bid(3, "cat", 2_200, 6_000);
+    bob_leading_with_a_maximum_of_50()
+        .with_bid(t(20), bid(2, "cat", 2_000))
+        .at(t(30))
+        .when(decide_place_bid, &cat)
+        .then_expect_events([Event::BidPlaced(BidPlaced {
+            previous_price: Some(eur(2_100)),
+            previous_leader_id: Some(user("bob")),
+            new_price: eur(5_100),
+            ..placed(&cat)
+        })]);
 }
 
-fn with_reserve(reserve: i64) -> State {
-    given_created(CreateAuction {
-        reserve_price: Some(eur(reserve)),
-        ..create()
-    })
+// The reserve.
+
+#[test]
+fn given_a_reserve_of_40_when_a_first_bid_up_to_50_then_the_price_is_the_reserve() {
+    let bob = proxy_bid(1, "bob", 1_000, 5_000);
+    an_auction_with_reserve(4_000)
+        .at(t(10))
+        .when(decide_place_bid, &bob)
+        .then_expect_events([Event::BidPlaced(BidPlaced {
+            new_price: eur(4_000),
+            ..placed(&bob)
+        })]);
 }
 
 #[test]
-fn a_maximum_meeting_the_reserve_lifts_the_price_to_the_reserve() {
-    let state = with_reserve(4_000);
-    let bid = placed(decide_place_bid(&state, &proxy_bid(1, "bob", 1_000, 5_000), t(10)).unwrap());
-    assert_eq!(bid.new_price, eur(4_000));
+fn given_a_reserve_of_40_when_a_first_bid_up_to_39_99_then_the_price_is_the_bid() {
+    let bob = proxy_bid(1, "bob", 1_000, 3_999);
+    an_auction_with_reserve(4_000)
+        .at(t(10))
+        .when(decide_place_bid, &bob)
+        .then_expect_events([Event::BidPlaced(BidPlaced {
+            new_price: eur(1_000),
+            ..placed(&bob)
+        })]);
 }
 
 #[test]
-fn a_maximum_below_the_reserve_leaves_the_price() {
-    let state = with_reserve(4_000);
-    let bid = placed(decide_place_bid(&state, &proxy_bid(1, "bob", 1_000, 3_999), t(10)).unwrap());
-    assert_eq!(bid.new_price, eur(1_000));
-}
-
-#[test]
-fn leader_raising_their_maximum_to_the_reserve_lifts_the_price() {
-    let state = with_reserve(4_000);
-    let state = and(
-        state.clone(),
-        decide_place_bid(&state, &proxy_bid(1, "bob", 1_000, 2_000), t(10)),
-    );
-    let event = only(decide_place_bid(&state, &proxy_bid(2, "bob", 1_000, 4_500), t(20)).unwrap());
-    let Event::MaxBidRaised(raise) = event else {
-        panic!("expected MaxBidRaised");
-    };
-    assert_eq!(raise.new_price, eur(4_000));
+fn given_a_reserve_of_40_and_bob_leading_up_to_20_when_he_raises_to_45_then_the_price_is_the_reserve()
+ {
+    an_auction_with_reserve(4_000)
+        .with_bid(t(10), proxy_bid(1, "bob", 1_000, 2_000))
+        .at(t(20))
+        .when(decide_place_bid, &proxy_bid(2, "bob", 1_000, 4_500))
+        .then_expect_events([Event::MaxBidRaised(MaxBidRaised {
+            bid_id: bid_id(2),
+            bidder_id: user("bob"),
+            previous_max_amount: eur(2_000),
+            new_max_amount: eur(4_500),
+            previous_price: eur(1_000),
+            new_price: eur(4_000),
+        })]);
 }
