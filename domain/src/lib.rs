@@ -3,7 +3,7 @@
 //!
 //! Pure and synchronous: time and ids arrive as arguments, and nothing here performs I/O. Must not
 //! depend on tokio, on any AWS crate, on HTTP or on storage; its only dependency of substance is
-//! the event contract (`auction-events`), whose payloads are this aggregate's events.
+//! the event contract (`events`), whose payloads are this aggregate's events.
 
 pub mod auction;
 // Given/when/then for deciders: cargo feature `testing` (and this crate's own tests).

@@ -9,8 +9,8 @@
 //! state after them.
 //!
 //! ```
-//! use auction_domain::testing::{AuctionAggregate, Given};
-//! use auction_domain::{EndAuction, Rejection, decide_end};
+//! use domain::testing::{AuctionAggregate, Given};
+//! use domain::{EndAuction, Rejection, decide_end};
 //!
 //! Given::<AuctionAggregate>::no_events()
 //!     .at(chrono::DateTime::UNIX_EPOCH)

@@ -19,6 +19,19 @@ impl fmt::Display for AuctionId {
     }
 }
 
+/// An auction's stream id, as the envelope and the store carry it.
+impl From<Uuid> for AuctionId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+impl From<AuctionId> for Uuid {
+    fn from(id: AuctionId) -> Self {
+        id.0
+    }
+}
+
 /// Identifies one bid (or buy-now purchase) command; a retried command keeps its id, which is
 /// how the aggregate recognises a command that already took effect.
 #[derive(

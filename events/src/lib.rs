@@ -7,8 +7,12 @@
 //! versions live in `events/schemas/` and golden samples in `events/samples/`; tests fail when the
 //! code drifts from either.
 //!
+//! It also holds the two traits a store needs to keep any aggregate's events
+//! ([`EventCodec`], [`Aggregate`]); the Auction's codec is [`AuctionEvent`] itself.
+//!
 //! Must not depend on the domain, on any AWS crate, or on I/O: it is plain data plus (de)coding.
 
+mod codec;
 mod envelope;
 mod error;
 mod ids;
@@ -17,7 +21,8 @@ mod payloads;
 pub mod schema;
 mod upcast;
 
-pub use envelope::{AGGREGATE_TYPE, Actor, EventEnvelope, Metadata, RawEnvelope};
+pub use codec::{Aggregate, EventCodec};
+pub use envelope::{AGGREGATE_TYPE, Actor, Envelope, EventEnvelope, Metadata, RawEnvelope};
 pub use error::DecodeError;
 pub use ids::{AuctionId, BidId, InvalidUserId, UserId};
 pub use money::{Currency, InvalidCurrency, Money};

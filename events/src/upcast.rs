@@ -5,8 +5,36 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::codec::EventCodec;
+use crate::envelope::AGGREGATE_TYPE;
 use crate::error::DecodeError;
+use crate::ids::AuctionId;
 use crate::payloads::*;
+
+/// The Auction's codec: its events are [`AuctionEvent`]s, its stream is `Auction`, and old
+/// schema versions are read through the upcasters below.
+impl EventCodec for AuctionEvent {
+    type Event = AuctionEvent;
+    type Id = AuctionId;
+
+    const AGGREGATE_TYPE: &'static str = AGGREGATE_TYPE;
+
+    fn event_type(event: &AuctionEvent) -> &'static str {
+        event.event_type()
+    }
+
+    fn schema_version(event: &AuctionEvent) -> u32 {
+        event.schema_version()
+    }
+
+    fn decode(
+        event_type: &str,
+        schema_version: u32,
+        payload: Value,
+    ) -> Result<AuctionEvent, DecodeError> {
+        decode_payload(event_type, schema_version, payload)
+    }
+}
 
 /// Payloads of schema versions that are no longer written, kept so that old events stay readable.
 pub mod legacy {

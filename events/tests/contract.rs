@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use auction_events::{
+use events::{
     AuctionEvent, DecodeError, EventEnvelope, IncrementPolicy, RawEnvelope, SoftClose, schema,
 };
 use serde_json::{Value, json};
@@ -67,7 +67,7 @@ fn checked_in_schemas_match_the_code() {
     assert!(
         drifted.is_empty(),
         "schemas out of date: {drifted:?}; if the change is intended and additive, run \
-         `UPDATE_SCHEMAS=1 cargo test -p auction-events --test contract` and commit the result"
+         `UPDATE_SCHEMAS=1 cargo test -p events --test contract` and commit the result"
     );
 }
 

@@ -4,7 +4,7 @@
 //! itself (`auction_fuzz::check_decoded`).
 #![no_main]
 
-use auction_events::{EventEnvelope, RawEnvelope};
+use events::{EventEnvelope, RawEnvelope};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

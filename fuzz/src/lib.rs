@@ -7,7 +7,7 @@
 use std::sync::{Arc, OnceLock};
 
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::{EventEnvelope, UserId};
+use events::{EventEnvelope, UserId};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -37,12 +37,12 @@ pub fn check_decoded(event: &EventEnvelope) {
         &parsed, event,
         "from_json(to_json(event)) differs from event"
     );
-    let _ = auction_domain::fold([&event.event]);
+    let _ = domain::fold([&event.event]);
 }
 
 /// A history of decoded events folds without panicking, whatever their order.
 pub fn check_history(events: &[EventEnvelope]) {
-    let _ = auction_domain::fold(events.iter().map(|e| &e.event));
+    let _ = domain::fold(events.iter().map(|e| &e.event));
 }
 
 // ------------------------------------------------------------------------- the API harness

@@ -1,14 +1,15 @@
 //! Histories built in memory through the real decisions, and ways to put them into DynamoDB.
 
-use auction_domain::{
-    CreateAuction, PlaceBid, SNAPSHOT_FORMAT, State, decide_create, decide_place_bid, fold,
-};
-use auction_events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
 use chrono::{DateTime, TimeDelta, Utc};
-use event_store::{
-    CommandContext, DynamoDbStore, EventLog, InMemoryStore, Meter, Snapshot, SnapshotPolicy, Store,
-    StoreError, StoredEvent, TableNames,
+use domain::{
+    CreateAuction, PlaceBid, Rejection, SNAPSHOT_FORMAT, State, decide_create, decide_place_bid,
+    fold,
 };
+use event_store::{
+    CommandContext, CommandError, DynamoDbStore, EventLog, InMemoryStore, Meter, Snapshot,
+    SnapshotPolicy, Store, StoreError, StoredEvent, TableNames,
+};
+use events::{Actor, AuctionEvent, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
 use local_stack::ResourceNames;
 use uuid::Uuid;
 
@@ -64,7 +65,7 @@ pub fn outbid(
     bid_id: BidId,
     state: &State,
     now: DateTime<Utc>,
-) -> Result<Vec<auction_domain::Event>, auction_domain::Rejection> {
+) -> Result<Vec<domain::Event>, domain::Rejection> {
     let price = state.auction.as_ref().map_or(99, |a| {
         let own_max = a
             .leader
@@ -116,7 +117,8 @@ pub async fn history(bids: usize) -> Result<(AuctionId, Vec<StoredEvent>), Store
         .execute(auction_id, &context(&seller, None), |state, now| {
             decide_create(state, &create, now)
         })
-        .await?;
+        .await
+        .map_err(refused)?;
     let bidders = [user("bob"), user("cat")];
     for i in 0..bids {
         let bidder = &bidders[i % 2];
@@ -125,9 +127,20 @@ pub async fn history(bids: usize) -> Result<(AuctionId, Vec<StoredEvent>), Store
             .execute(auction_id, &context(bidder, None), |state, now| {
                 outbid(bidder, bid_id, state, now)
             })
-            .await?;
+            .await
+            .map_err(refused)?;
     }
     Ok((auction_id, store.backend().events(auction_id)))
+}
+
+/// A fixture's command the domain refuses is a broken fixture: reported as a refusal.
+fn refused(error: CommandError<Rejection>) -> StoreError {
+    match error {
+        CommandError::Store(error) => error,
+        CommandError::Rejected(rejection) => {
+            StoreError::Refused(format!("the fixture's command was rejected: {rejection}"))
+        }
+    }
 }
 
 /// Writes a history through the store's own conditional append, 100 events per transaction.
@@ -142,11 +155,11 @@ pub async fn import(store: &DynamoDbStore, events: &[StoredEvent]) -> Result<(),
 pub fn snapshot_of(auction_id: AuctionId, events: &[StoredEvent]) -> Result<Snapshot, StoreError> {
     let decoded = events
         .iter()
-        .map(StoredEvent::decode)
+        .map(StoredEvent::decode::<AuctionEvent>)
         .collect::<Result<Vec<_>, _>>()?;
     let state = fold(decoded.iter().map(|e| &e.event));
     Ok(Snapshot {
-        aggregate_id: auction_id,
+        aggregate_id: auction_id.into(),
         version: state.version,
         format: SNAPSHOT_FORMAT,
         head_hash: events.last().map(|e| e.hash.clone()).unwrap_or_default(),

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use api::LocalJwt;
 use api_local::local::{Live, live_router};
-use auction_domain::decide_create;
-use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{TimeDelta, Utc};
+use domain::decide_create;
 use e2e::{TestEnv, fixtures};
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
+use events::{AuctionId, BidId};
 use futures_util::{SinkExt, StreamExt};
 use live::{ConnectionId, DynamoDbSubscriptions, ManagementApi, Subscriptions};
 use local_triggers::{CancellationToken, QueueMapping, run_queue, run_stream};

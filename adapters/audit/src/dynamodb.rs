@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use auction_events::AuctionId;
 use aws_sdk_dynamodb::Client;
 use conventions::Failure;
 use event_store::StoreError;
+use events::AuctionId;
 use futures_util::future::try_join_all;
 use uuid::Uuid;
 
@@ -60,7 +60,7 @@ async fn scan_segment(
                 // An item whose key is not an auction id was not written by the store.
                 None => {
                     return Err(StoreError::Corrupt {
-                        aggregate_id: AuctionId(Uuid::nil()),
+                        aggregate_id: Uuid::nil(),
                         version: 0,
                         reason: format!("an item's aggregateId is not a UUID: {text:?}"),
                     }
@@ -80,9 +80,5 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    AuditError::Store(match Failure::of(error) {
-        Failure::Throttled(reason) => StoreError::Contention(reason),
-        Failure::Unavailable(reason) => StoreError::Unavailable(reason),
-        Failure::Refused(reason) => StoreError::Refused(reason),
-    })
+    AuditError::Store(StoreError::from(Failure::of(error)))
 }

@@ -1,5 +1,5 @@
-use auction_events::AuctionId;
-use event_store::StoreError;
+use event_store::{HistoryError, StoreError};
+use events::AuctionId;
 use thiserror::Error;
 
 /// Why an audit could not answer. A tampered log is not an error: it is a [`crate::Report`].
@@ -54,5 +54,27 @@ impl AuditError {
                 | Self::MalformedLine { .. }
                 | Self::TargetExists(_)
         )
+    }
+}
+
+/// The event store's generic time travel, verification and export answer [`HistoryError`]s; an
+/// audit names the auction.
+impl From<HistoryError> for AuditError {
+    fn from(error: HistoryError) -> Self {
+        match error {
+            HistoryError::NotFound(id) => Self::AuctionNotFound(AuctionId::from(id)),
+            HistoryError::VersionOutOfRange {
+                aggregate_id,
+                requested,
+                head,
+            } => Self::VersionOutOfRange {
+                aggregate_id: AuctionId::from(aggregate_id),
+                requested,
+                head,
+            },
+            HistoryError::EmptyRange { from, to } => Self::EmptyRange { from, to },
+            HistoryError::MalformedLine { line, reason } => Self::MalformedLine { line, reason },
+            HistoryError::Store(error) => Self::Store(error),
+        }
     }
 }

@@ -3,10 +3,11 @@
 //! ([`verify`], [`verify_all`]), and JSON Lines export and import of the stored envelopes
 //! ([`export`]). The `auction-admin` CLI (tools/auction-admin) runs them against DynamoDB.
 //!
-//! The core is pure over the event store's ports ([`event_store::EventLog`], and
-//! [`event_store::EventsOfType`] for exports by type), so it runs over the in-memory twin in
-//! tests; only [`dynamodb`] (a Scan for every aggregate id) and the rebuild touch DynamoDB
-//! directly. Must not depend on HTTP or Lambda. Audits only read; the one writer,
+//! The core (time travel, verification, export) is the event store's own, generic over the
+//! aggregate ([`event_store::history`], [`event_store::verify`], [`event_store::export`]); this
+//! crate applies it to the Auction and names auctions in its errors, so it runs over the
+//! in-memory twin in tests; only [`dynamodb`] (a Scan for every aggregate id) and the rebuild
+//! touch DynamoDB directly. Must not depend on HTTP or Lambda. Audits only read; the one writer,
 //! [`export::import`], goes through the store's conditional append and never overwrites.
 //!
 //! The rebuild drives the read models' own apply over a bulk scan and the stream's tail.
@@ -19,5 +20,6 @@ mod replay;
 mod verify;
 
 pub use error::AuditError;
-pub use replay::{AsOf, StateAt, Step, history, history_events, state_at};
+pub use event_store::history::AsOf;
+pub use replay::{StateAt, Step, history, history_events, state_at};
 pub use verify::{Finding, Report, verify, verify_all, verify_events};

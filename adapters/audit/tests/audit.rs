@@ -2,16 +2,14 @@
 //! the export format.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use auction_domain::{CreateAuction, PlaceBid, State, decide_create, decide_place_bid, fold};
-use auction_events::{
-    Actor, AuctionEvent, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId,
-};
 use audit::export::{encode_lines, import, parse_lines};
 use audit::{AsOf, AuditError, Finding, history, history_events, state_at, verify, verify_all};
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::{CreateAuction, PlaceBid, State, decide_create, decide_place_bid, fold};
 use event_store::chain::Tampered;
 use event_store::testing::golden_history;
 use event_store::{CommandContext, InMemoryStore, SnapshotPolicy, Store, StoredEvent};
+use events::{Actor, AuctionEvent, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
 use uuid::Uuid;
 
 fn epoch() -> DateTime<Utc> {
@@ -66,19 +64,23 @@ async fn auction_with_bids(store: &Store<InMemoryStore>, bids: usize) -> Auction
         let bidder = &bidders[i % 2];
         let minute = epoch() + TimeDelta::minutes(i as i64 + 1);
         store
-            .execute(auction_id, &context(bidder, minute), |state, now| {
-                let price = state.auction.as_ref().and_then(|a| a.price).unwrap_or(99);
-                decide_place_bid(
-                    state,
-                    &PlaceBid {
-                        bid_id: BidId(Uuid::new_v4()),
-                        bidder_id: bidder.clone(),
-                        amount: eur(price + 1),
-                        max_amount: None,
-                    },
-                    now,
-                )
-            })
+            .execute(
+                auction_id,
+                &context(bidder, minute),
+                |state: &State, now| {
+                    let price = state.auction.as_ref().and_then(|a| a.price).unwrap_or(99);
+                    decide_place_bid(
+                        state,
+                        &PlaceBid {
+                            bid_id: BidId(Uuid::new_v4()),
+                            bidder_id: bidder.clone(),
+                            amount: eur(price + 1),
+                            max_amount: None,
+                        },
+                        now,
+                    )
+                },
+            )
             .await
             .unwrap();
     }
@@ -96,7 +98,10 @@ fn new_store() -> Store<InMemoryStore> {
 }
 
 fn folded(events: &[StoredEvent]) -> State {
-    let decoded: Vec<_> = events.iter().map(|e| e.decode().unwrap()).collect();
+    let decoded: Vec<_> = events
+        .iter()
+        .map(|e| e.decode::<AuctionEvent>().unwrap())
+        .collect();
     fold(decoded.iter().map(|e| &e.event))
 }
 

@@ -1,8 +1,10 @@
 //! What every function of the platform does the same way, so that each does it once:
 //!
+//! - [`names`]: every table, queue and index name with its variable and default, spelled once;
 //! - [`name_from_env`]: a table or queue name from its variable, or the default the local stack
 //!   and the CDK app use;
-//! - [`init_json_logging`]: one JSON object per log line on stderr, as CloudWatch wants them;
+//! - [`init_json_logging`]: one JSON object per log line on stderr, as CloudWatch wants them
+//!   ([`json_logs`] is the same format on any writer, for tests that read the lines);
 //! - [`Failure::of`]: an AWS SDK error sorted by what the caller can do about it;
 //! - [`clock`]: the injected clock every decision's time comes from.
 //!
@@ -10,9 +12,14 @@
 //! platform: they all depend on this.
 
 pub mod clock;
+pub mod names;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tracing::Subscriber;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The value of `var`, or `default` when it is unset or blank.
 pub fn name_from_env(var: &str, default: &str) -> String {
@@ -25,15 +32,42 @@ pub fn name_from_env(var: &str, default: &str) -> String {
 /// JSON log lines on stderr with the current span's fields, filtered by `RUST_LOG` (default
 /// `info`). Call once, first thing in `main`.
 pub fn init_json_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    json_logs(std::io::stderr, env_filter("RUST_LOG")).init();
+}
+
+/// The log format of [`init_json_logging`] on `writer`: one JSON object per line, carrying the
+/// fields of the span it was logged in (a message's correlation and causation ids), so that a
+/// test can capture exactly the lines a Lambda writes.
+pub fn json_logs<W>(writer: W, filter: EnvFilter) -> impl Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .json()
         .with_current_span(true)
         .with_span_list(false)
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(writer)
+        .finish()
+}
+
+/// A local tool's logs on stderr, filtered by its own variable `filter_env` (default `info`):
+/// JSON lines as the Lambdas write them, or text for people.
+pub fn init_tool_logging(filter_env: &str, json: bool) {
+    let filter = env_filter(filter_env);
+    if json {
+        json_logs(std::io::stderr, filter).init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}
+
+/// The filter in `var`, or `info` when it is unset or unreadable.
+pub fn env_filter(var: &str) -> EnvFilter {
+    EnvFilter::try_from_env(var).unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 /// A failed AWS call, by what the caller can do about it.
@@ -70,6 +104,19 @@ impl Failure {
             // Dispatch failures, timeouts, unreadable responses: the service is unreachable or
             // sick.
             _ => Self::Unavailable(error_chain(error)),
+        }
+    }
+
+    /// The message, given to `transient` when retrying later may succeed and to `refused` when
+    /// it cannot: how each crate maps a failure into its own error, once.
+    pub fn sort<T>(
+        self,
+        transient: impl FnOnce(String) -> T,
+        refused: impl FnOnce(String) -> T,
+    ) -> T {
+        match self {
+            Self::Throttled(text) | Self::Unavailable(text) => transient(text),
+            Self::Refused(text) => refused(text),
         }
     }
 
@@ -160,6 +207,23 @@ mod tests {
         }
         assert!(!is_throttling("ValidationException"));
         assert!(!is_throttling("ResourceNotFoundException"));
+    }
+
+    #[test]
+    fn sorting_sends_throttled_and_unavailable_one_way_and_refused_the_other() {
+        let sorted = |failure: Failure| failure.sort(|m| ("retry", m), |m| ("refused", m));
+        assert_eq!(
+            sorted(Failure::Throttled("t".into())),
+            ("retry", "t".into())
+        );
+        assert_eq!(
+            sorted(Failure::Unavailable("u".into())),
+            ("retry", "u".into())
+        );
+        assert_eq!(
+            sorted(Failure::Refused("r".into())),
+            ("refused", "r".into())
+        );
     }
 
     #[test]

@@ -9,11 +9,13 @@
 
 use std::fmt::Write as _;
 
-use auction_events::{AuctionId, RawEnvelope};
+use events::RawEnvelope;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::log::StoredEvent;
+use uuid::Uuid;
+
+use crate::stored::StoredEvent;
 
 /// What the first event of every aggregate chains from.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -100,7 +102,7 @@ pub enum Tampered {
     #[error("version {version} was modified or moved")]
     Modified { version: u64 },
     /// The event at `version` belongs to another aggregate.
-    #[error("version {version} belongs to another auction")]
+    #[error("version {version} belongs to another aggregate")]
     Foreign { version: u64 },
 }
 
@@ -114,7 +116,8 @@ pub struct Verified {
 
 /// Checks a whole history, as read in key order: versions 1, 2, 3, ... without gaps, each hash
 /// matching the chain. Reports the first bad event.
-pub fn verify(aggregate_id: AuctionId, events: &[StoredEvent]) -> Result<Verified, Tampered> {
+pub fn verify(aggregate_id: impl Into<Uuid>, events: &[StoredEvent]) -> Result<Verified, Tampered> {
+    let aggregate_id = aggregate_id.into();
     let mut head = GENESIS.to_owned();
     for (expected, event) in (1u64..).zip(events) {
         if event.version() != expected {

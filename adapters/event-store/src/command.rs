@@ -1,23 +1,26 @@
 //! Running one command against the log: load, decide, append, and what to do when that fails.
+//! Generic over the aggregate (`S`, an [`Aggregate`]): the state is folded by `S::evolve`, the
+//! events are written and read by `S::Codec`, snapshots carry `S::SNAPSHOT_FORMAT`. The
+//! aggregate is inferred from the decision's first parameter (`|state: &State, now| ..`).
 
+use std::any::Any;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lru::LruCache;
 
-use auction_domain::{Event, Rejection, SNAPSHOT_FORMAT, State, evolve};
-use auction_events::{Actor, AuctionId, EventEnvelope, Metadata};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use events::{Actor, Aggregate, Envelope, EventCodec, Metadata};
 use uuid::Uuid;
 
 use crate::chain::{GENESIS, seal};
-use crate::error::StoreError;
+use crate::error::{CommandError, StoreError};
 use crate::log::{
     EventLog, IDEMPOTENCY_RETENTION, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots,
-    StoredEvent, scoped_key,
 };
 use crate::meter::{Cost, Meter};
+use crate::stored::{StoredEvent, scoped_key};
 
 /// A client's idempotency key for one command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,22 +66,27 @@ impl Default for SnapshotPolicy {
 
 /// What a command did.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct Outcome<S: Aggregate> {
     /// The events the command appended. For a replayed retry, the events the first attempt
     /// appended; empty when the command had already taken effect some other way.
-    pub events: Vec<EventEnvelope>,
+    pub events: Vec<Envelope<S::Codec>>,
     /// The aggregate as this attempt last saw it: after the events for a fresh command, the
     /// current state for a replay.
-    pub state: State,
+    pub state: S,
+    /// The version of `state`: the number of events folded into it.
+    pub version: u64,
     /// The answer repeats an earlier attempt's (same idempotency key).
     pub replayed: bool,
     pub cost: Cost,
 }
 
-/// The aggregate as loaded: its state and the chain hash to append after.
+/// The aggregate as loaded: its state, its version and the chain hash to append after. A
+/// version of 0 is an aggregate with no events (its state is the initial one).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Loaded {
-    pub state: State,
+pub struct Loaded<S> {
+    pub state: S,
+    /// The number of events folded into `state`.
+    pub version: u64,
     pub head_hash: String,
     /// The version of the snapshot the load started from, if any.
     pub snapshot_version: Option<u64>,
@@ -92,10 +100,24 @@ pub struct Store<B> {
     snapshots: SnapshotPolicy,
     /// Attempts at deciding and appending before giving up on a busy aggregate.
     max_attempts: u32,
-    /// Aggregates this process loaded recently. Events are immutable, so a cached state is
+    /// Aggregates this process loaded recently, of any type: keyed by (aggregate type, id),
+    /// each holding a `Loaded<S>` of its own `S`. Events are immutable, so a cached state is
     /// always a prefix of the log: a command reads only the events after it (one consistent
     /// query, usually empty) instead of the snapshot and the tail. Shared by clones.
-    cache: Option<Arc<Mutex<LruCache<AuctionId, Loaded>>>>,
+    cache: Option<Arc<Mutex<Cache>>>,
+}
+
+/// Loaded aggregates of any type, each a `Loaded<S>` of its own `S`.
+type Cache = LruCache<CacheKey, Box<dyn Any + Send + Sync>>;
+
+/// The stream's name (its aggregate type) and the aggregate's id.
+type CacheKey = (&'static str, Uuid);
+
+fn cache_key<S: Aggregate>(aggregate_id: S::Id) -> CacheKey {
+    (
+        <S::Codec as EventCodec>::AGGREGATE_TYPE,
+        aggregate_id.into(),
+    )
 }
 
 impl<B> Clone for Store<B> {
@@ -113,23 +135,25 @@ impl<B> Clone for Store<B> {
 const DEFAULT_CACHE_CAPACITY: usize = 1_000;
 
 /// Loads an aggregate from a store; see [`Store::load`].
-pub async fn load<B>(store: &Store<B>, aggregate_id: AuctionId) -> Result<Loaded, StoreError>
+pub async fn load<S, B>(store: &Store<B>, aggregate_id: S::Id) -> Result<Loaded<S>, StoreError>
 where
+    S: Aggregate,
     B: EventLog + Snapshots + IdempotencyRecords + 'static,
 {
     store.load(aggregate_id, &Meter::default()).await
 }
 
 /// Runs one command; see [`Store::execute`].
-pub async fn execute<B, F>(
+pub async fn execute<S, B, F>(
     store: &Store<B>,
-    aggregate_id: AuctionId,
+    aggregate_id: S::Id,
     context: &CommandContext,
     decide: F,
-) -> Result<Outcome, StoreError>
+) -> Result<Outcome<S>, CommandError<S::Rejection>>
 where
+    S: Aggregate,
     B: EventLog + Snapshots + IdempotencyRecords + 'static,
-    F: Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection>,
+    F: Fn(&S, DateTime<Utc>) -> Result<Vec<S::Event>, S::Rejection>,
 {
     store.execute(aggregate_id, context, decide).await
 }
@@ -158,38 +182,41 @@ where
         self
     }
 
-    fn cached(&self, aggregate_id: AuctionId) -> Option<Loaded> {
+    fn cached<S: Aggregate>(&self, aggregate_id: S::Id) -> Option<Loaded<S>> {
         let cache = self.cache.as_ref()?;
         // A poisoned cache holds whole values; a stale one is only a longer tail.
         let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(&aggregate_id).cloned()
+        cache
+            .get(&cache_key::<S>(aggregate_id))?
+            .downcast_ref::<Loaded<S>>()
+            .cloned()
     }
 
-    fn remember(&self, aggregate_id: AuctionId, loaded: &Loaded) {
+    fn remember<S: Aggregate>(&self, aggregate_id: S::Id, loaded: &Loaded<S>) {
         if let Some(cache) = &self.cache {
             let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-            cache.put(aggregate_id, loaded.clone());
+            cache.put(cache_key::<S>(aggregate_id), Box::new(loaded.clone()));
         }
     }
 
-    fn forget(&self, aggregate_id: AuctionId) {
+    fn forget<S: Aggregate>(&self, aggregate_id: S::Id) {
         if let Some(cache) = &self.cache {
             let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-            cache.pop(&aggregate_id);
+            cache.pop(&cache_key::<S>(aggregate_id));
         }
     }
 
     /// The aggregate for a command: the cached state plus the events after it, or a full load.
-    async fn load_for_command(
+    async fn load_for_command<S: Aggregate>(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: S::Id,
         meter: &Meter,
-    ) -> Result<Loaded, StoreError> {
-        match self.cached(aggregate_id) {
+    ) -> Result<Loaded<S>, StoreError> {
+        match self.cached::<S>(aggregate_id) {
             Some(mut loaded) => {
                 let tail = self
                     .backend
-                    .read_after(aggregate_id, loaded.state.version, meter)
+                    .read_after(aggregate_id, loaded.version, meter)
                     .await?;
                 apply(&mut loaded, aggregate_id, &tail)?;
                 Ok(loaded)
@@ -212,19 +239,27 @@ where
     /// Loads the aggregate: the latest snapshot (if it is of the current format and readable),
     /// then every event after it, strongly consistent and fully paginated. Two read requests
     /// at any history length while snapshots keep the tail under 1 MB.
-    pub async fn load(&self, aggregate_id: AuctionId, meter: &Meter) -> Result<Loaded, StoreError> {
+    /// Which aggregate comes from the result's type: annotate it where nothing else says
+    /// (`store.load::<State>(id, &meter)`).
+    pub async fn load<S: Aggregate>(
+        &self,
+        aggregate_id: S::Id,
+        meter: &Meter,
+    ) -> Result<Loaded<S>, StoreError> {
         let mut loaded = Loaded {
-            state: State::default(),
+            state: S::default(),
+            version: 0,
             head_hash: GENESIS.to_owned(),
             snapshot_version: None,
         };
         if self.snapshots.every > 0
             && let Some(snapshot) = self.backend.get_snapshot(aggregate_id, meter).await?
         {
-            match restore(&snapshot) {
+            match restore::<S>(&snapshot) {
                 Some(state) => {
                     loaded = Loaded {
                         state,
+                        version: snapshot.version,
                         head_hash: snapshot.head_hash,
                         snapshot_version: Some(snapshot.version),
                     }
@@ -239,7 +274,7 @@ where
         }
         let tail = self
             .backend
-            .read_after(aggregate_id, loaded.state.version, meter)
+            .read_after(aggregate_id, loaded.version, meter)
             .await?;
         apply(&mut loaded, aggregate_id, &tail)?;
         Ok(loaded)
@@ -249,26 +284,30 @@ where
     /// another writer, reload only the tail and decide again (bounded, with jitter). A command
     /// with an idempotency key that already took effect appends nothing and returns the first
     /// attempt's events.
-    pub async fn execute<F>(
+    ///
+    /// The aggregate is the decision's: `S` is inferred from `decide`'s first parameter. A
+    /// refusal comes back as [`CommandError::Rejected`] with the aggregate's own rejection.
+    pub async fn execute<S, F>(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: S::Id,
         context: &CommandContext,
         decide: F,
-    ) -> Result<Outcome, StoreError>
+    ) -> Result<Outcome<S>, CommandError<S::Rejection>>
     where
-        F: Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection>,
+        S: Aggregate,
+        F: Fn(&S, DateTime<Utc>) -> Result<Vec<S::Event>, S::Rejection>,
     {
         let meter = Meter::default();
         let result = self.run(aggregate_id, context, &decide, &meter).await;
-        if let Err(StoreError::Corrupt { .. }) = &result {
-            self.forget(aggregate_id);
+        if let Err(CommandError::Store(StoreError::Corrupt { .. })) = &result {
+            self.forget::<S>(aggregate_id);
         }
         let cost = meter.cost();
         let total = cost.total();
         match &result {
             Ok(outcome) => tracing::info!(
                 %aggregate_id,
-                version = outcome.state.version,
+                version = outcome.version,
                 appended = outcome.events.len(),
                 replayed = outcome.replayed,
                 read_requests = total.read_requests,
@@ -290,15 +329,16 @@ where
         result.map(|outcome| Outcome { cost, ..outcome })
     }
 
-    async fn run<F>(
+    async fn run<S, F>(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: S::Id,
         context: &CommandContext,
         decide: &F,
         meter: &Meter,
-    ) -> Result<Outcome, StoreError>
+    ) -> Result<Outcome<S>, CommandError<S::Rejection>>
     where
-        F: Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection>,
+        S: Aggregate,
+        F: Fn(&S, DateTime<Utc>) -> Result<Vec<S::Event>, S::Rejection>,
     {
         let command_key = context
             .idempotency_key
@@ -317,9 +357,9 @@ where
         // Whatever this command does, the state just read is a prefix of the log.
         self.remember(aggregate_id, &loaded);
         if let Some(record) = record? {
-            return self
-                .replay(aggregate_id, context, &record, loaded.state, meter)
-                .await;
+            return Ok(self
+                .replay(aggregate_id, context, &record, loaded, meter)
+                .await?);
         }
 
         for attempt in 1..=self.max_attempts {
@@ -329,18 +369,18 @@ where
                 .now
                 .duration_trunc(TimeDelta::milliseconds(1))
                 .unwrap_or(context.now);
-            let events = decide(&loaded.state, now).map_err(StoreError::Rejected)?;
+            let events = decide(&loaded.state, now).map_err(CommandError::Rejected)?;
             if events.is_empty() {
-                return self
+                return Ok(self
                     .already_done(aggregate_id, context, command_key.as_deref(), loaded, meter)
-                    .await;
+                    .await?);
             }
             let stored = self.seal(aggregate_id, context, &loaded, &events, now)?;
             match self.append_riding_out_contention(&stored, meter).await {
                 Ok(()) => {
-                    return self
+                    return Ok(self
                         .committed(aggregate_id, context, command_key, loaded, stored, meter)
-                        .await;
+                        .await?);
                 }
                 Err(StoreError::VersionTaken { existing, .. }) => {
                     let ours = existing.as_deref().is_some_and(|existing| {
@@ -349,12 +389,12 @@ where
                     });
                     let tail = self
                         .backend
-                        .read_after(aggregate_id, loaded.state.version, meter)
+                        .read_after(aggregate_id, loaded.version, meter)
                         .await?;
                     if ours {
                         // Our own earlier attempt (a retried request, or a response lost in
                         // transit) already committed: answer with what it appended.
-                        return self
+                        return Ok(self
                             .own_earlier_attempt(
                                 aggregate_id,
                                 context,
@@ -363,34 +403,35 @@ where
                                 tail,
                                 meter,
                             )
-                            .await;
+                            .await?);
                     }
                     apply(&mut loaded, aggregate_id, &tail)?;
                     self.remember(aggregate_id, &loaded);
                     tracing::debug!(%aggregate_id, attempt, "another writer won; deciding again");
                     tokio::time::sleep(jitter(attempt, 5)).await;
                 }
-                Err(other) => return Err(other),
+                Err(other) => return Err(other.into()),
             }
         }
         Err(StoreError::TooManyConflicts {
-            aggregate_id,
+            aggregate_id: aggregate_id.into(),
             attempts: self.max_attempts,
-        })
+        }
+        .into())
     }
 
-    fn seal(
+    fn seal<S: Aggregate>(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: S::Id,
         context: &CommandContext,
-        loaded: &Loaded,
-        events: &[Event],
+        loaded: &Loaded<S>,
+        events: &[S::Event],
         now: DateTime<Utc>,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let envelopes = (loaded.state.version + 1..)
+        let envelopes = (loaded.version + 1..)
             .zip(events)
             .map(|(version, event)| {
-                EventEnvelope {
+                Envelope::<S::Codec> {
                     event_id: Uuid::new_v4(),
                     aggregate_id,
                     version,
@@ -414,7 +455,7 @@ where
             })
             .collect::<Result<Vec<_>, _>>()?;
         let stored = seal(&loaded.head_hash, envelopes);
-        stored.iter().try_for_each(crate::size::check)?;
+        stored.iter().try_for_each(crate::dynamodb::check_size)?;
         Ok(stored)
     }
 
@@ -436,16 +477,16 @@ where
         }
     }
 
-    async fn committed(
+    async fn committed<S: Aggregate>(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: S::Id,
         context: &CommandContext,
         command_key: Option<String>,
-        mut loaded: Loaded,
+        mut loaded: Loaded<S>,
         stored: Vec<StoredEvent>,
         meter: &Meter,
-    ) -> Result<Outcome, StoreError> {
-        let previous_version = loaded.state.version;
+    ) -> Result<Outcome<S>, StoreError> {
+        let previous_version = loaded.version;
         apply(&mut loaded, aggregate_id, &stored)?;
         self.remember(aggregate_id, &loaded);
         if let (Some(command_key), Some(key), Some(first), Some(last)) = (
@@ -456,7 +497,7 @@ where
         ) {
             let record = IdempotencyRecord {
                 command_key,
-                aggregate_id,
+                aggregate_id: aggregate_id.into(),
                 fingerprint: key.fingerprint.clone(),
                 first_version: first.version(),
                 last_version: last.version(),
@@ -468,18 +509,26 @@ where
                 tracing::warn!(%aggregate_id, %error, "idempotency record not written");
             }
         }
-        self.maybe_snapshot(previous_version, &loaded, meter).await;
+        self.maybe_snapshot(aggregate_id, previous_version, &loaded, meter)
+            .await;
         Ok(Outcome {
-            events: decode_all(&stored)?,
+            events: decode_all::<S>(&stored)?,
             state: loaded.state,
+            version: loaded.version,
             replayed: false,
             cost: Cost::default(),
         })
     }
 
-    async fn maybe_snapshot(&self, previous_version: u64, loaded: &Loaded, meter: &Meter) {
+    async fn maybe_snapshot<S: Aggregate>(
+        &self,
+        aggregate_id: S::Id,
+        previous_version: u64,
+        loaded: &Loaded<S>,
+        meter: &Meter,
+    ) {
         let every = self.snapshots.every;
-        if every == 0 || previous_version / every == loaded.state.version / every {
+        if every == 0 || previous_version / every == loaded.version / every {
             return;
         }
         let state = match serde_json::to_string(&loaded.state) {
@@ -489,13 +538,11 @@ where
                 return;
             }
         };
-        let Some(aggregate_id) = loaded.state.auction.as_ref().map(|a| a.id) else {
-            return;
-        };
+        let aggregate_id: Uuid = aggregate_id.into();
         let snapshot = Snapshot {
             aggregate_id,
-            version: loaded.state.version,
-            format: SNAPSHOT_FORMAT,
+            version: loaded.version,
+            format: S::SNAPSHOT_FORMAT,
             head_hash: loaded.head_hash.clone(),
             state,
         };
@@ -512,19 +559,19 @@ where
     }
 
     /// The record says this key already took effect.
-    async fn replay(
+    async fn replay<S: Aggregate>(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: S::Id,
         context: &CommandContext,
         record: &IdempotencyRecord,
-        state: State,
+        loaded: Loaded<S>,
         meter: &Meter,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome<S>, StoreError> {
         let same_request = context
             .idempotency_key
             .as_ref()
             .is_some_and(|key| key.fingerprint == record.fingerprint);
-        if !same_request || record.aggregate_id != aggregate_id {
+        if !same_request || record.aggregate_id != aggregate_id.into() {
             return Err(StoreError::IdempotencyKeyReused);
         }
         let events = self
@@ -537,8 +584,9 @@ where
             )
             .await?;
         Ok(Outcome {
-            events: decode_all(&events)?,
-            state,
+            events: decode_all::<S>(&events)?,
+            state: loaded.state,
+            version: loaded.version,
             replayed: true,
             cost: Cost::default(),
         })
@@ -547,14 +595,14 @@ where
     /// The decision emitted nothing: the command took effect before. With a key, find what it
     /// appended (its record may be missing if the process died between append and record), and
     /// refuse it if that was another request under the same key.
-    async fn already_done(
+    async fn already_done<S: Aggregate>(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: S::Id,
         context: &CommandContext,
         command_key: Option<&str>,
-        loaded: Loaded,
+        loaded: Loaded<S>,
         meter: &Meter,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome<S>, StoreError> {
         let mut events = Vec::new();
         if let Some(command_key) = command_key {
             let found = self
@@ -572,7 +620,7 @@ where
             {
                 let record = IdempotencyRecord {
                     command_key: command_key.to_owned(),
-                    aggregate_id,
+                    aggregate_id: aggregate_id.into(),
                     fingerprint: key.fingerprint.clone(),
                     first_version: first.version(),
                     last_version: last.version(),
@@ -582,12 +630,13 @@ where
                     tracing::warn!(%aggregate_id, %error, "idempotency record not repaired");
                 }
             }
-            events = decode_all(&found)?;
+            events = decode_all::<S>(&found)?;
         }
         Ok(Outcome {
             replayed: !events.is_empty(),
             events,
             state: loaded.state,
+            version: loaded.version,
             cost: Cost::default(),
         })
     }
@@ -595,15 +644,15 @@ where
     /// Lost the race for a version to an event carrying this command's key or event id. By
     /// key, it may be a concurrent request with another body under the same key: the commit is
     /// found and compared like any other "already done".
-    async fn own_earlier_attempt(
+    async fn own_earlier_attempt<S: Aggregate>(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: S::Id,
         context: &CommandContext,
         command_key: Option<String>,
-        mut loaded: Loaded,
+        mut loaded: Loaded<S>,
         tail: Vec<StoredEvent>,
         meter: &Meter,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome<S>, StoreError> {
         apply(&mut loaded, aggregate_id, &tail)?;
         match command_key {
             Some(command_key) => {
@@ -612,13 +661,14 @@ where
             }
             // Recognised by event id: our commit is in the tail, perhaps followed by others'.
             None => Ok(Outcome {
-                events: decode_all(
+                events: decode_all::<S>(
                     &tail
                         .into_iter()
                         .filter(|e| e.envelope.metadata.causation_id == context.command_id)
                         .collect::<Vec<_>>(),
                 )?,
                 state: loaded.state,
+                version: loaded.version,
                 replayed: true,
                 cost: Cost::default(),
             }),
@@ -651,38 +701,39 @@ fn same_request(context: &CommandContext, commit: &[StoredEvent]) -> Result<(), 
     }
 }
 
-fn restore(snapshot: &Snapshot) -> Option<State> {
-    if snapshot.format != SNAPSHOT_FORMAT {
+/// The state a snapshot holds, if it is of the aggregate's current format and reads back.
+pub(crate) fn restore<S: Aggregate>(snapshot: &Snapshot) -> Option<S> {
+    if snapshot.format != S::SNAPSHOT_FORMAT {
         return None;
     }
-    let state: State = serde_json::from_str(&snapshot.state).ok()?;
-    (state.version == snapshot.version).then_some(state)
+    serde_json::from_str(&snapshot.state).ok()
 }
 
 /// Folds stored events into a loaded aggregate, insisting on contiguous versions.
-fn apply(
-    loaded: &mut Loaded,
-    aggregate_id: AuctionId,
+fn apply<S: Aggregate>(
+    loaded: &mut Loaded<S>,
+    aggregate_id: S::Id,
     events: &[StoredEvent],
 ) -> Result<(), StoreError> {
     for stored in events {
-        let expected = loaded.state.version + 1;
+        let expected = loaded.version + 1;
         if stored.version() != expected {
             return Err(StoreError::Corrupt {
-                aggregate_id,
+                aggregate_id: aggregate_id.into(),
                 version: expected,
                 reason: format!("the log jumps to version {}", stored.version()),
             });
         }
-        let envelope = stored.decode()?;
-        loaded.state = evolve(std::mem::take(&mut loaded.state), &envelope.event);
+        let envelope = stored.decode::<S::Codec>()?;
+        loaded.state = std::mem::take(&mut loaded.state).evolve(&envelope.event);
+        loaded.version = expected;
         loaded.head_hash = stored.hash.clone();
     }
     Ok(())
 }
 
-fn decode_all(events: &[StoredEvent]) -> Result<Vec<EventEnvelope>, StoreError> {
-    events.iter().map(StoredEvent::decode).collect()
+fn decode_all<S: Aggregate>(events: &[StoredEvent]) -> Result<Vec<Envelope<S::Codec>>, StoreError> {
+    events.iter().map(StoredEvent::decode::<S::Codec>).collect()
 }
 
 /// Exponential backoff with full jitter: `base_ms * 2^attempt`, capped at one second.

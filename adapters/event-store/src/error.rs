@@ -1,31 +1,55 @@
-use auction_domain::Rejection;
-use auction_events::AuctionId;
 use thiserror::Error;
+use uuid::Uuid;
 
-use crate::log::StoredEvent;
+use crate::stored::StoredEvent;
 
-/// Everything that can go wrong between a command and the log. Each variant says how the caller
-/// handles it; over HTTP that is the status in brackets.
+/// Why a command did not take effect: the aggregate's decision refused it (`R` is the
+/// aggregate's own rejection, e.g. the Auction's `Rejection`), or the store failed.
+///
+/// Split from [`StoreError`] so that the store needs no aggregate's types: every port answers
+/// a plain `StoreError`, and only [`crate::execute`] adds the decision's refusal. `?` turns a
+/// `StoreError` into a `CommandError`; callers that answer both map each variant.
+#[derive(Debug, Error)]
+pub enum CommandError<R> {
+    /// The decision refused the command; nothing was written. (4xx, by the rejection)
+    #[error("rejected: {0}")]
+    Rejected(R),
+    /// The store could not run it; see [`StoreError`].
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl<R> CommandError<R> {
+    /// Whether retrying the same request later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Store(error) if error.is_transient())
+    }
+
+    /// The rejection, if the decision refused the command.
+    pub fn rejection(&self) -> Option<&R> {
+        match self {
+            Self::Rejected(rejection) => Some(rejection),
+            Self::Store(_) => None,
+        }
+    }
+}
+
+/// Everything that can go wrong between the log and a command, whatever the aggregate. Each
+/// variant says how the caller handles it; over HTTP that is the status in brackets.
 #[derive(Debug, Error)]
 pub enum StoreError {
-    /// The domain refused the command; nothing was written. (4xx by [`Rejection::code`])
-    #[error("rejected: {0}")]
-    Rejected(Rejection),
     /// Another writer appended this version first. [`crate::execute`] handles it by reloading the
     /// tail and deciding again; callers of [`crate::EventLog::append`] must do the same.
-    #[error("version {version} of auction {aggregate_id} was appended by another writer")]
+    #[error("version {version} of aggregate {aggregate_id} was appended by another writer")]
     VersionTaken {
-        aggregate_id: AuctionId,
+        aggregate_id: Uuid,
         version: u64,
         /// The event that holds the version, when the store could return it.
         existing: Option<Box<StoredEvent>>,
     },
-    /// Lost the race for the same auction on every allowed attempt. (409: retry the request)
-    #[error("auction {aggregate_id} is too busy: gave up after {attempts} conflicting attempts")]
-    TooManyConflicts {
-        aggregate_id: AuctionId,
-        attempts: u32,
-    },
+    /// Lost the race for the same aggregate on every allowed attempt. (409: retry the request)
+    #[error("aggregate {aggregate_id} is too busy: gave up after {attempts} conflicting attempts")]
+    TooManyConflicts { aggregate_id: Uuid, attempts: u32 },
     /// DynamoDB throttled the request, or a concurrent transaction touched the same items.
     /// Retried with backoff inside the store; surfaces only when retries ran out. (503, retry)
     #[error("throttled or contended: {0}")]
@@ -48,9 +72,9 @@ pub enum StoreError {
     IdempotencyKeyReused,
     /// A stored item is not a readable event: the log is damaged or was tampered with.
     /// (500; run the verifier, alert a human)
-    #[error("auction {aggregate_id} version {version} is unreadable: {reason}")]
+    #[error("aggregate {aggregate_id} version {version} is unreadable: {reason}")]
     Corrupt {
-        aggregate_id: AuctionId,
+        aggregate_id: Uuid,
         version: u64,
         reason: String,
     },

@@ -1,68 +1,34 @@
-//! The ports of the event store, each named for one capability.
+//! The ports of the event store, each named for one capability. Keyed by the plain aggregate id
+//! (a UUID; a typed id such as `AuctionId` converts into it), so one backend holds every
+//! aggregate's events.
 
 use std::future::Future;
 
-use auction_events::{Actor, AuctionId, EventEnvelope, RawEnvelope};
 use chrono::{DateTime, Timelike, Utc};
+use events::{Envelope, EventCodec};
+use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::meter::Meter;
+pub use crate::stored::StoredEvent;
 
 /// How long an idempotency key is honoured: at least the 24 hours clients are promised.
 pub const IDEMPOTENCY_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(48);
 
-/// One event as stored: its wire envelope (payload not yet upcast) and its chain hash.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredEvent {
-    pub envelope: RawEnvelope,
-    /// Hex SHA-256 over the previous event's hash and this event's canonical content.
-    pub hash: String,
-}
-
 impl StoredEvent {
-    pub fn version(&self) -> u64 {
-        self.envelope.version
-    }
-
-    /// The event in the current model, upcast from whatever schema version it was written in.
-    pub fn decode(&self) -> Result<EventEnvelope, StoreError> {
+    /// The event in the current model of the aggregate `C` reads, upcast from whatever schema
+    /// version it was written in; an event of another aggregate type, or one that does not
+    /// decode, is [`StoreError::Corrupt`]. For the Auction: `stored.decode::<AuctionEvent>()`
+    /// (often inferred from where the envelope goes).
+    pub fn decode<C: EventCodec>(&self) -> Result<Envelope<C>, StoreError> {
         self.envelope
             .clone()
-            .decode()
+            .decode_as::<C>()
             .map_err(|e| StoreError::Corrupt {
                 aggregate_id: self.envelope.aggregate_id,
                 version: self.envelope.version,
                 reason: e.to_string(),
             })
-    }
-
-    /// The idempotency key of the command that appended this event, scoped to its actor.
-    pub fn command_key(&self) -> Option<String> {
-        let metadata = &self.envelope.metadata;
-        metadata
-            .idempotency_key
-            .as_deref()
-            .map(|key| scoped_key(&metadata.actor, key))
-    }
-}
-
-/// Idempotency keys are chosen by clients, so they are only unique per actor.
-///
-/// The encoding is injective, so that no crafted user id can borrow another user's key: an
-/// actor name without `#` keeps the original `user:<id>#<key>` form (the name ends at the first
-/// `#`); a name with `#` is length-prefixed, `user#<bytes>:<id>#<key>`, which the original form
-/// can never produce (it has `:` right after the kind). Keeping the original form where it was
-/// already unambiguous keeps every existing record, stored `commandKey` and in-flight retry
-/// valid across a deploy; only the ambiguous names, the ones that could collide, change.
-pub(crate) fn scoped_key(actor: &Actor, key: &str) -> String {
-    let (kind, name) = match actor {
-        Actor::User { id } => ("user", id.as_str()),
-        Actor::System { name } => ("system", name.as_str()),
-    };
-    if name.contains('#') {
-        format!("{kind}#{}:{name}#{key}", name.len())
-    } else {
-        format!("{kind}:{name}#{key}")
     }
 }
 
@@ -72,7 +38,7 @@ pub trait EventLog: Send + Sync {
     /// consistent, every page.
     fn read_after(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         after: u64,
         meter: &Meter,
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
@@ -80,7 +46,7 @@ pub trait EventLog: Send + Sync {
     /// The events with versions `from..=to`, in version order.
     fn read_range(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         from: u64,
         to: u64,
         meter: &Meter,
@@ -101,7 +67,7 @@ pub trait EventLog: Send + Sync {
     /// for [`IDEMPOTENCY_RETENTION`]). A slow path, taken only when a retry's record is missing.
     fn find_by_command_key(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         command_key: &str,
         not_before: DateTime<Utc>,
         meter: &Meter,
@@ -109,7 +75,7 @@ pub trait EventLog: Send + Sync {
 }
 
 /// The index over (`eventType`, `occurredAt`) that the Events table keeps for audits.
-pub const BY_EVENT_TYPE: &str = "byEventType";
+pub const BY_EVENT_TYPE: &str = conventions::names::EVENTS_BY_TYPE_INDEX;
 
 /// Where a listing of one event type stands: the `byEventType` index key of the last event it
 /// returned, which is all DynamoDB needs to continue right after it.
@@ -118,7 +84,7 @@ pub struct TypePosition {
     pub event_type: String,
     /// At millisecond precision, as the index holds it.
     pub occurred_at: DateTime<Utc>,
-    pub aggregate_id: AuctionId,
+    pub aggregate_id: Uuid,
     pub version: u64,
 }
 
@@ -136,7 +102,7 @@ impl TypePosition {
 
     /// The order of the in-memory twin: time, then the event's own key (DynamoDB orders events
     /// of the same millisecond its own way, the same way on every page).
-    pub(crate) fn sort_key(&self) -> (DateTime<Utc>, AuctionId, u64) {
+    pub(crate) fn sort_key(&self) -> (DateTime<Utc>, Uuid, u64) {
         (to_millis(self.occurred_at), self.aggregate_id, self.version)
     }
 }
@@ -256,10 +222,10 @@ fn latest() -> DateTime<Utc> {
 /// The aggregate's state as of a version, so that loading reads a snapshot and a short tail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    pub aggregate_id: AuctionId,
+    pub aggregate_id: Uuid,
     pub version: u64,
-    /// The domain's [`auction_domain::SNAPSHOT_FORMAT`] when it was written; any other format
-    /// is ignored and the state rebuilt from the events.
+    /// The aggregate's [`events::Aggregate::SNAPSHOT_FORMAT`] when it was written; any
+    /// other format is ignored and the state rebuilt from the events.
     pub format: u32,
     /// The chain hash of the event at `version`, which the next append chains from.
     pub head_hash: String,
@@ -270,7 +236,7 @@ pub struct Snapshot {
 pub trait Snapshots: Send + Sync {
     fn get_snapshot(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         meter: &Meter,
     ) -> impl Future<Output = Result<Option<Snapshot>, StoreError>> + Send;
 
@@ -287,7 +253,7 @@ pub trait Snapshots: Send + Sync {
 pub struct IdempotencyRecord {
     /// The client's key scoped to its actor.
     pub command_key: String,
-    pub aggregate_id: AuctionId,
+    pub aggregate_id: Uuid,
     /// Identifies the request the key was first used for; a different request under the same
     /// key is refused.
     pub fingerprint: String,
@@ -309,83 +275,4 @@ pub trait IdempotencyRecords: Send + Sync {
         record: &IdempotencyRecord,
         meter: &Meter,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// The aggregate after exactly the events `1..=version`: the latest snapshot when it is not
-/// past `version` (one past it would include later events), then the events up to `version`,
-/// folded by the domain's own `evolve`. For consumers that describe an event with the state it
-/// produced (who was told, how many bids), whenever they handle it. The result's `version` is
-/// below `version` when the log ends earlier or has a gap; callers decide what that means.
-pub async fn state_at<B: EventLog + Snapshots>(
-    backend: &B,
-    aggregate_id: AuctionId,
-    version: u64,
-    meter: &Meter,
-) -> Result<auction_domain::State, StoreError> {
-    let mut state = backend
-        .get_snapshot(aggregate_id, meter)
-        .await?
-        .filter(|snapshot| {
-            snapshot.version <= version && snapshot.format == auction_domain::SNAPSHOT_FORMAT
-        })
-        .and_then(|snapshot| serde_json::from_str::<auction_domain::State>(&snapshot.state).ok())
-        .unwrap_or_default();
-    if state.version < version {
-        let tail = backend
-            .read_range(aggregate_id, state.version + 1, version, meter)
-            .await?;
-        for stored in &tail {
-            if stored.version() != state.version + 1 {
-                break;
-            }
-            state = auction_domain::evolve(state, &stored.decode()?.event);
-        }
-    }
-    Ok(state)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    fn user(id: &str) -> Actor {
-        Actor::User {
-            id: auction_events::UserId::try_from(id).unwrap(),
-        }
-    }
-
-    #[test]
-    fn given_crafted_user_ids_that_join_to_the_same_text_when_scoped_then_their_keys_differ() {
-        // Given user "a#b" with key "c" and user "a" with key "b#c" (both join to "a#b#c")
-        let crafted = scoped_key(&user("a#b"), "c");
-        let plain = scoped_key(&user("a"), "b#c");
-        // Then their scoped keys differ, and neither takes the other's form
-        assert_ne!(crafted, plain);
-        assert_eq!(plain, "user:a#b#c");
-        assert_eq!(crafted, "user#3:a#b#c");
-        // And a user named like the length-prefixed form does not reach it either
-        assert_ne!(scoped_key(&user("#3:a"), "b#c"), crafted);
-        assert_ne!(
-            scoped_key(&Actor::System { name: "a".into() }, "b"),
-            scoped_key(&user("a"), "b")
-        );
-    }
-
-    #[test]
-    fn given_an_actor_without_a_hash_sign_when_scoped_then_the_key_is_in_the_form_stored_before() {
-        // Records and `commandKey`s written before the encoding changed stay valid.
-        assert_eq!(scoped_key(&user("bob"), "key-1"), "user:bob#key-1");
-        assert_eq!(scoped_key(&user("bob"), "a#b/c"), "user:bob#a#b/c");
-        assert_eq!(
-            scoped_key(
-                &Actor::System {
-                    name: "payment-saga".into()
-                },
-                "k"
-            ),
-            "system:payment-saga#k"
-        );
-    }
 }

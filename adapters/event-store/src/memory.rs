@@ -5,20 +5,21 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use auction_events::AuctionId;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::log::{
-    EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots,
-    StoredEvent, TypePage, TypePosition, TypeQuery, to_millis,
+    EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, TypePage,
+    TypePosition, TypeQuery, to_millis,
 };
 use crate::meter::{Meter, Purpose, Usage};
+use crate::stored::StoredEvent;
 
 #[derive(Debug, Default)]
 struct Tables {
-    events: HashMap<AuctionId, Vec<StoredEvent>>,
-    snapshots: HashMap<AuctionId, Snapshot>,
+    events: HashMap<Uuid, Vec<StoredEvent>>,
+    snapshots: HashMap<Uuid, Snapshot>,
     records: HashMap<String, IdempotencyRecord>,
     /// Appends still to fail with [`StoreError::Contention`], for tests of the retry path.
     contended_appends: u32,
@@ -75,11 +76,7 @@ impl InMemoryStore {
     }
 
     /// The stored events of an aggregate that satisfy `keep`, in version order.
-    fn select(
-        &self,
-        aggregate_id: AuctionId,
-        keep: impl Fn(&StoredEvent) -> bool,
-    ) -> Vec<StoredEvent> {
+    fn select(&self, aggregate_id: Uuid, keep: impl Fn(&StoredEvent) -> bool) -> Vec<StoredEvent> {
         self.tables()
             .events
             .get(&aggregate_id)
@@ -109,8 +106,8 @@ impl InMemoryStore {
     }
 
     /// Every stored event of an aggregate, for assertions.
-    pub fn events(&self, aggregate_id: AuctionId) -> Vec<StoredEvent> {
-        self.select(aggregate_id, |_| true)
+    pub fn events(&self, aggregate_id: impl Into<Uuid>) -> Vec<StoredEvent> {
+        self.select(aggregate_id.into(), |_| true)
     }
 
     /// Replaces a stored event as someone with write access to the table could, for tests of
@@ -132,21 +129,23 @@ impl InMemoryStore {
 impl EventLog for InMemoryStore {
     async fn read_after(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         after: u64,
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        let aggregate_id = aggregate_id.into();
         meter.record(Purpose::Load, ONE_READ);
         Ok(self.select(aggregate_id, |e| e.version() > after))
     }
 
     async fn read_range(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         from: u64,
         to: u64,
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        let aggregate_id = aggregate_id.into();
         meter.record(Purpose::Idempotency, ONE_READ);
         Ok(self.select(aggregate_id, |e| (from..=to).contains(&e.version())))
     }
@@ -197,11 +196,12 @@ impl EventLog for InMemoryStore {
 
     async fn find_by_command_key(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         command_key: &str,
         not_before: DateTime<Utc>,
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        let aggregate_id = aggregate_id.into();
         meter.record(Purpose::Idempotency, ONE_READ);
         Ok(self.select(aggregate_id, |e| {
             e.envelope.occurred_at >= not_before && e.command_key().as_deref() == Some(command_key)
@@ -243,9 +243,10 @@ impl EventsOfType for InMemoryStore {
 impl Snapshots for InMemoryStore {
     async fn get_snapshot(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         meter: &Meter,
     ) -> Result<Option<Snapshot>, StoreError> {
+        let aggregate_id = aggregate_id.into();
         meter.record(Purpose::Load, ONE_READ);
         Ok(self.tables().snapshots.get(&aggregate_id).cloned())
     }

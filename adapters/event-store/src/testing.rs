@@ -1,15 +1,14 @@
 //! What tests of the store and of everything built on it share: test values (an instant, users,
-//! euros, command contexts, an auction to create) and event histories chained as the store
-//! chains them. Compiled only with the `testing` feature, which only dev-dependencies enable:
-//! nothing here ships in a function. Bad test input panics, naming the value.
+//! euros, command contexts) and event histories chained as the store chains them (the Auction
+//! contract's: its stream name and golden samples). Compiled only with the `testing` feature,
+//! which only dev-dependencies enable: nothing here ships in a function. Bad test input panics,
+//! naming the value. The auction to create (`lamp_auction`) is the domain's:
+//! `domain::fixtures`.
 
 use std::path::Path;
 
-use auction_domain::CreateAuction;
-use auction_events::{
-    Actor, AuctionId, Currency, IncrementPolicy, Metadata, Money, RawEnvelope, UserId,
-};
 use chrono::{DateTime, Utc};
+use events::{Actor, Currency, Metadata, Money, RawEnvelope, UserId};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -45,40 +44,22 @@ pub fn context(actor: &str, now: DateTime<Utc>) -> CommandContext {
     }
 }
 
-/// The seller's lamp: from EUR 1.00 in steps of 0.10, no reserve, no buy-now, no soft close,
-/// open from its creation until `ends_at`. Change a field with `CreateAuction { .., ..lamp }`.
-pub fn lamp_auction(auction_id: AuctionId, ends_at: DateTime<Utc>) -> CreateAuction {
-    CreateAuction {
-        auction_id,
-        seller_id: user("seller"),
-        title: "Lamp".to_owned(),
-        description: None,
-        currency: euro(),
-        starting_price: eur(100),
-        reserve_price: None,
-        buy_now_price: None,
-        increment: Some(IncrementPolicy::Fixed { amount_minor: 10 }),
-        starts_at: None,
-        ends_at,
-        soft_close: None,
-    }
-}
-
 /// An auction whose event at version v has type `types[v - 1]` and occurred at `at(v)`. The
 /// payloads are not real events (they do not decode): for tests of storage, indexes and export,
 /// which carry events without reading them.
 pub fn typed_history(
-    aggregate_id: AuctionId,
+    aggregate_id: impl Into<Uuid>,
     types: &[&str],
     at: impl Fn(u64) -> DateTime<Utc>,
 ) -> Vec<StoredEvent> {
+    let aggregate_id = aggregate_id.into();
     let envelopes = types
         .iter()
         .zip(1..)
         .map(|(event_type, version)| RawEnvelope {
             event_id: Uuid::new_v4(),
             aggregate_id,
-            aggregate_type: auction_events::AGGREGATE_TYPE.to_owned(),
+            aggregate_type: events::AGGREGATE_TYPE.to_owned(),
             event_type: (*event_type).to_owned(),
             version,
             schema_version: 1,
@@ -102,9 +83,10 @@ pub fn typed_history(
 /// as the first events of `aggregate_id`: versions 1, 2, ... in the order given, fresh event
 /// ids, each stored in the schema version its sample is written in.
 pub fn golden_history(
-    aggregate_id: AuctionId,
+    aggregate_id: impl Into<Uuid>,
     samples: &[&str],
 ) -> std::io::Result<Vec<StoredEvent>> {
+    let aggregate_id = aggregate_id.into();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/samples");
     let mut envelopes = Vec::with_capacity(samples.len());
     for (name, version) in samples.iter().zip(1..) {

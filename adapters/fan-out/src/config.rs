@@ -1,8 +1,26 @@
 //! What the publisher needs to know before the first event: where each queue is.
 
+use aws_config::BehaviorVersion;
+
 use crate::error::PublishError;
 use crate::routes::Queue;
 use crate::sender::QueueDirectory;
+use crate::sqs::SqsQueues;
+
+/// What the publisher Lambda builds once per execution environment.
+pub struct Publisher {
+    pub sqs: SqsQueues,
+    pub queues: QueueUrls,
+}
+
+/// The SQS client from the standard AWS environment, and every queue's URL (see
+/// [`QueueUrls::from_env`]), resolved before the first event.
+pub async fn from_env() -> Result<Publisher, PublishError> {
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let sqs = SqsQueues::new(aws_sdk_sqs::Client::new(&sdk));
+    let queues = QueueUrls::from_env(&sqs).await?;
+    Ok(Publisher { sqs, queues })
+}
 
 /// The URL of every queue the routes name. Holding one for each [`Queue`] is what lets the
 /// handler send without a "no URL" case.
@@ -72,11 +90,6 @@ async fn resolve_one(
             name,
             reason,
         })
-}
-
-/// JSON log lines (one object per line), filtered by `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    conventions::init_json_logging();
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use auction_events::AuctionId;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use events::AuctionId;
 use stream_records::{Failures, aggregate_of, stored_event};
 
 use crate::config::QueueUrls;
@@ -137,7 +137,7 @@ impl Plan {
                 Ok(stored) => {
                     let envelope = &stored.envelope;
                     let mut state = RecordState {
-                        aggregate: Some(envelope.aggregate_id),
+                        aggregate: Some(envelope.aggregate_id.into()),
                         version: Some(envelope.version),
                         event_type: Some(envelope.event_type.clone()),
                         correlation_id: Some(envelope.metadata.correlation_id.clone()),

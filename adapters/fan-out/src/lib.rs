@@ -31,7 +31,7 @@
 //! # Messages
 //!
 //! Body: the event's wire envelope exactly as stored (schema version as written, not upcast:
-//! consumers run the upcasters of `auction-events`). MessageGroupId: the aggregate id.
+//! consumers run the upcasters of `events`). MessageGroupId: the aggregate id.
 //! MessageDeduplicationId: `{aggregateId}#{version}`. String attributes `eventType`, `eventId`,
 //! `aggregateId`, `correlationId`, `causationId`, and `version` as a Number.
 //!
@@ -48,7 +48,7 @@ mod routes;
 mod sender;
 mod sqs;
 
-pub use config::{QueueUrls, init_logging};
+pub use config::{Publisher, QueueUrls, from_env};
 pub use error::PublishError;
 pub use handler::handle;
 pub use memory::InMemoryQueues;

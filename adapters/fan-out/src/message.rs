@@ -1,8 +1,8 @@
 //! What goes on a queue for one event, and how messages are grouped into SendMessageBatch calls.
 //! Pure: no I/O.
 
-use auction_events::AuctionId;
 use event_store::StoredEvent;
+use events::AuctionId;
 
 /// SendMessageBatch takes at most this many entries.
 pub const MAX_BATCH_ENTRIES: usize = 10;
@@ -93,7 +93,7 @@ impl QueueMessage {
         Ok(Self {
             body,
             group_id: envelope.aggregate_id.to_string(),
-            deduplication_id: deduplication_id(envelope.aggregate_id, envelope.version),
+            deduplication_id: deduplication_id(envelope.aggregate_id.into(), envelope.version),
             attributes,
         })
     }
@@ -179,15 +179,15 @@ pub fn batches<T>(items: impl IntoIterator<Item = T>, size: impl Fn(&T) -> usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auction_events::{Actor, Metadata, RawEnvelope};
     use chrono::{TimeZone, Utc};
+    use events::{Actor, Metadata, RawEnvelope};
     use uuid::Uuid;
 
     fn stored(correlation_id: &str, causation_id: &str, payload: serde_json::Value) -> StoredEvent {
         StoredEvent {
             envelope: RawEnvelope {
                 event_id: Uuid::from_u128(0xaa),
-                aggregate_id: AuctionId(Uuid::from_u128(1)),
+                aggregate_id: Uuid::from_u128(1),
                 aggregate_type: "Auction".to_owned(),
                 event_type: "BidPlaced".to_owned(),
                 version: 7,

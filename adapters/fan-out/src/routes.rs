@@ -1,8 +1,10 @@
 //! The routing rules: which event types go to which queue. Pure data, so that a new queue or a
 //! new subscriber is a one-line change that the tests below hold to the event contract.
 
-/// A queue the publisher sends to. The environment names match the queue definitions in
-/// `tools/local-stack/src/resources.rs` (a test checks that they do).
+use conventions::names;
+
+/// A queue the publisher sends to, named by `conventions::names` as the local stack's and the
+/// CDK app's queues are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Queue {
     /// Read by the notifier, which tells people what happened to them.
@@ -22,27 +24,28 @@ impl Queue {
     /// The variable holding the queue's URL (exported by the local launcher and the CDK app).
     pub fn url_env(self) -> &'static str {
         match self {
-            Self::Notifications => "NOTIFICATIONS_QUEUE_URL",
-            Self::Payments => "PAYMENTS_QUEUE_URL",
-            Self::Live => "LIVE_QUEUE_URL",
+            Self::Notifications => names::NOTIFICATIONS_QUEUE_URL_ENV,
+            Self::Payments => names::PAYMENTS_QUEUE_URL_ENV,
+            Self::Live => names::LIVE_QUEUE_URL_ENV,
+        }
+    }
+
+    /// The queue's name: its variable, looked up when the URL variable is unset, and default.
+    pub fn name(self) -> names::EnvName {
+        match self {
+            Self::Notifications => names::NOTIFICATIONS_QUEUE,
+            Self::Payments => names::PAYMENTS_QUEUE,
+            Self::Live => names::LIVE_QUEUE,
         }
     }
 
     /// The variable holding the queue's name, looked up when the URL variable is unset.
     pub fn name_env(self) -> &'static str {
-        match self {
-            Self::Notifications => "NOTIFICATIONS_QUEUE",
-            Self::Payments => "PAYMENTS_QUEUE",
-            Self::Live => "LIVE_QUEUE",
-        }
+        self.name().env
     }
 
     pub fn default_name(self) -> &'static str {
-        match self {
-            Self::Notifications => "notifications.fifo",
-            Self::Payments => "payments.fifo",
-            Self::Live => "live.fifo",
-        }
+        self.name().default
     }
 }
 
@@ -91,7 +94,7 @@ pub fn destinations(event_type: &str) -> Option<&'static [Queue]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use auction_events::AuctionEvent;
+    use events::AuctionEvent;
     use std::collections::BTreeSet;
 
     #[test]
@@ -184,24 +187,5 @@ mod tests {
     #[test]
     fn an_unknown_event_type_has_no_route_rather_than_an_empty_one() {
         assert_eq!(destinations("AuctionTeleported"), None);
-    }
-
-    #[test]
-    fn the_queue_variables_and_names_are_the_resource_definitions() {
-        use local_stack::resources::{NOTIFICATIONS_QUEUE, PAYMENTS_QUEUE, QUEUES};
-
-        for (queue, spec) in [
-            (Notifications, NOTIFICATIONS_QUEUE),
-            (Payments, PAYMENTS_QUEUE),
-        ] {
-            assert_eq!(queue.url_env(), spec.url_env);
-            assert_eq!(queue.name_env(), spec.name_env);
-            assert_eq!(queue.default_name(), spec.default_name);
-        }
-        assert_eq!(
-            Queue::ALL.len(),
-            QUEUES.len(),
-            "a queue is not published to"
-        );
     }
 }

@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use auction_events::AuctionId;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
+use events::AuctionId;
 
 use crate::error::ParkingError;
 use crate::parked::{Parked, ParkedItems};
@@ -27,7 +27,7 @@ impl DynamoDbParked {
 
     /// The table named by `PARKED_TABLE`, default `Parked`.
     pub fn from_env(client: Client) -> Self {
-        Self::new(client, conventions::name_from_env("PARKED_TABLE", "Parked"))
+        Self::new(client, conventions::names::PARKED_TABLE.from_env())
     }
 
     pub fn table(&self) -> &str {

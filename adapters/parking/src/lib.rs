@@ -19,6 +19,7 @@
 //! queues. Must not depend on the API, the domain's
 //! decisions or another Lambda's main.
 
+mod config;
 mod consumer;
 mod dynamodb;
 mod error;
@@ -30,6 +31,7 @@ mod redrive;
 mod replay;
 mod stream;
 
+pub use config::{Parker, parker_from_env};
 pub use consumer::Consumer;
 pub use dynamodb::DynamoDbParked;
 pub use error::ParkingError;

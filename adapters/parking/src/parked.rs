@@ -2,8 +2,8 @@
 
 use std::future::Future;
 
-use auction_events::AuctionId;
 use chrono::{DateTime, Utc};
+use events::AuctionId;
 use serde::Serialize;
 
 use crate::error::ParkingError;

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use auction_events::AuctionId;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
+use events::AuctionId;
 use serde_json::Value;
 
 use crate::consumer::Consumer;

@@ -258,9 +258,9 @@ where
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use auction_events::AuctionId;
     use event_store::InMemoryStore;
     use event_store::testing::typed_history;
+    use events::AuctionId;
     use fan_out::InMemoryQueues;
     use read_models::InMemoryViews;
 

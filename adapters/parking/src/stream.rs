@@ -4,9 +4,9 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::future::Future;
 
-use auction_events::AuctionId;
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
+use events::AuctionId;
 
 use crate::error::ParkingError;
 

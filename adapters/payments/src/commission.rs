@@ -81,7 +81,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use auction_domain::rules::MAX_AMOUNT_MINOR;
+    use domain::rules::MAX_AMOUNT_MINOR;
 
     fn bps(value: u32) -> BasisPoints {
         BasisPoints::try_from(value).unwrap()

@@ -14,12 +14,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auction_events::UserId;
 use aws_config::BehaviorVersion;
 use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
+use events::UserId;
 
 use crate::commission::BasisPoints;
-use crate::dynamodb::{DEFAULT_TABLE, DynamoDbSagaStates, TABLE_ENV};
+use crate::dynamodb::DynamoDbSagaStates;
 use crate::error::SagaError;
 use crate::handler::Ports;
 use crate::ports::{SystemClock, TokioSleep};
@@ -61,10 +61,7 @@ pub async fn ports_from_env() -> Result<LambdaPorts, SagaError> {
         ),
         payments,
         ownership: SimulatedRegistry::new(latency),
-        sagas: DynamoDbSagaStates::new(
-            dynamodb,
-            conventions::name_from_env(TABLE_ENV, DEFAULT_TABLE),
-        ),
+        sagas: DynamoDbSagaStates::from_env(dynamodb),
         clock: Arc::new(SystemClock),
         sleep: Arc::new(TokioSleep),
         retry,
@@ -118,12 +115,6 @@ pub fn retry_from(
         )));
     }
     Ok(retry)
-}
-
-/// JSON log lines with the message span's fields (correlation and causation ids, saga id),
-/// filtered by `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    conventions::init_json_logging();
 }
 
 #[cfg(test)]

@@ -14,15 +14,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use conventions::Failure;
 
 use crate::error::SagaError;
 use crate::memory::is_stalled;
 use crate::ports::{SagaStates, StalledSagas};
 use crate::saga::{Saga, SagaId, Status};
-
-/// The table's default name, and the variable that overrides it.
-pub const DEFAULT_TABLE: &str = "PaymentSagas";
-pub const TABLE_ENV: &str = "PAYMENT_SAGAS_TABLE";
 
 mod attr {
     pub const SAGA_ID: &str = "sagaId";
@@ -48,6 +45,11 @@ impl DynamoDbSagaStates {
         }
     }
 
+    /// On the table named by `PAYMENT_SAGAS_TABLE`, or its default.
+    pub fn from_env(client: Client) -> Self {
+        Self::new(client, conventions::names::PAYMENT_SAGAS_TABLE.from_env())
+    }
+
     pub fn table(&self) -> &str {
         &self.table
     }
@@ -63,7 +65,7 @@ impl SagaStates for DynamoDbSagaStates {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| Failure::of(&e))?;
         output.item().map(saga_from_item).transpose()
     }
 
@@ -87,7 +89,7 @@ impl SagaStates for DynamoDbSagaStates {
             Err(error) if is_condition_failure(&error) => Err(SagaError::Conflict {
                 saga_id: saga.id.clone(),
             }),
-            Err(error) => Err(classify(&error)),
+            Err(error) => Err(Failure::of(&error).into()),
         }
     }
 }
@@ -112,7 +114,7 @@ impl StalledSagas for DynamoDbSagaStates {
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
-                .map_err(|e| classify(&e))?;
+                .map_err(|e| Failure::of(&e))?;
             for item in page.items() {
                 let saga = saga_from_item(item)?;
                 if is_stalled(&saga, before) {
@@ -195,18 +197,4 @@ fn saga_from_item(item: &HashMap<String, AttributeValue>) -> Result<Saga, SagaEr
 fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
     matches!(error, SdkError::ServiceError(context)
         if context.err().code() == Some("ConditionalCheckFailedException"))
-}
-
-fn classify<E, R>(error: &SdkError<E, R>) -> SagaError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let failure = conventions::Failure::of(error);
-    let message = failure.message().to_owned();
-    if failure.is_transient() {
-        SagaError::StateUnavailable(message)
-    } else {
-        SagaError::StateRefused(message)
-    }
 }

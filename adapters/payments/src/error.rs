@@ -63,6 +63,13 @@ pub enum SagaError {
     UnidentifiedMessage,
 }
 
+/// A saga state table call's failure: worth retrying, or refused for good.
+impl From<conventions::Failure> for SagaError {
+    fn from(failure: conventions::Failure) -> Self {
+        failure.sort(Self::StateUnavailable, Self::StateRefused)
+    }
+}
+
 impl SagaError {
     /// Whether the same message may succeed when delivered again without anyone fixing anything.
     pub fn is_transient(&self) -> bool {

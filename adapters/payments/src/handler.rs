@@ -4,17 +4,17 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use auction_domain::{
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::{
     Event, RecordPaymentFailed, RecordPaymentSucceeded, Settlement, State,
     decide_record_payment_failed, decide_record_payment_succeeded, rules::REASON_MAX_CHARS,
 };
-use auction_events::Actor;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::{DateTime, TimeDelta, Utc};
 use event_store::{
-    CommandContext, EventLog, IdempotencyKey, IdempotencyRecords, Meter, Snapshots, Store,
-    StoreError,
+    CommandContext, CommandError, EventLog, IdempotencyKey, IdempotencyRecords, Meter, Snapshots,
+    Store,
 };
+use events::Actor;
 use tracing::{Instrument, field};
 
 use crate::commission::BasisPoints;
@@ -439,7 +439,7 @@ where
 /// (the reconciler finds the sale without a saga and announces it again): the saga starts over
 /// and every step runs again under the key it had the first time, so the provider, the
 /// registry and the event store answer with what they did then and nothing takes effect twice.
-fn awaited_seller(state: &State, sale: &Sale) -> Result<auction_events::UserId, String> {
+fn awaited_seller(state: &State, sale: &Sale) -> Result<events::UserId, String> {
     let auction = state
         .auction
         .as_ref()
@@ -583,7 +583,7 @@ async fn record<B, P, O, S, F>(
 ) -> Result<StepResult, SagaError>
 where
     B: EventLog + Snapshots + IdempotencyRecords + 'static,
-    F: Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, auction_domain::Rejection>,
+    F: Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, domain::Rejection>,
 {
     let context = CommandContext {
         command_id: saga.causation_id.clone(),
@@ -604,9 +604,9 @@ where
                 |event| format!("event {} (version {})", event.event_id, event.version),
             ),
         }),
-        Err(StoreError::Rejected(rejection)) => Ok(StepResult::Refused {
+        Err(CommandError::Rejected(rejection)) => Ok(StepResult::Refused {
             reason: rejection.to_string(),
         }),
-        Err(error) => Err(error.into()),
+        Err(CommandError::Store(error)) => Err(error.into()),
     }
 }

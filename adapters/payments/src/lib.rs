@@ -13,13 +13,17 @@
 //!   call; transient failures are retried inside the invocation ([`Retry`]).
 //! - [`resume`] and [`StalledSagas`]: advancing one saga from its persisted state, and finding
 //!   the sagas nobody advances, for a reconciler.
-//! - [`DynamoDbSagaStates`], [`InMemorySagaStates`], [`SimulatedProvider`],
-//!   [`SimulatedRegistry`]: adapters.
+//! - [`DynamoDbSagaStates`], [`InMemorySagaStates`]: adapters of the saga's state.
+//! - `simulated` (cargo feature `simulated`): a stateful fake of the provider and the registry,
+//!   a test double. The payment-saga Lambda still wires it through [`config`] until a real
+//!   provider adapter replaces it (issue 19); nothing else deployed may enable the feature.
+//! - `testing` (cargo feature `testing`): the ended auction every saga test starts from.
 //!
 //! Depends on the domain, the event contract and the event store. Must not depend on HTTP or on
 //! the other functions; the saga's state is its own table, never the event log.
 
 pub mod commission;
+#[cfg(feature = "simulated")]
 pub mod config;
 mod dynamodb;
 mod error;
@@ -29,10 +33,13 @@ pub mod message;
 pub mod ports;
 pub mod retry;
 pub mod saga;
+#[cfg(feature = "simulated")]
 pub mod simulated;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use commission::{BasisPoints, Split, split};
-pub use dynamodb::{DEFAULT_TABLE, DynamoDbSagaStates, TABLE_ENV};
+pub use dynamodb::DynamoDbSagaStates;
 pub use error::SagaError;
 pub use handler::{ACTOR, Handled, Ports, handle, handle_message, handle_until, resume, settle};
 pub use memory::InMemorySagaStates;
@@ -42,4 +49,5 @@ pub use ports::{
 };
 pub use retry::Retry;
 pub use saga::{Next, Outcome, Saga, SagaId, Status, Step};
+#[cfg(feature = "simulated")]
 pub use simulated::{Fault, Operation, SimulatedProvider, SimulatedRegistry};

@@ -1,7 +1,7 @@
 //! What a message on the payments queue asks of the saga. Pure: no I/O.
 
-use auction_events::{AuctionEvent, AuctionId, AuctionResult, EventEnvelope, Money, UserId};
 use aws_lambda_events::event::sqs::SqsMessage;
+use events::{AuctionEvent, AuctionId, AuctionResult, EventEnvelope, Money, UserId};
 
 use crate::error::SagaError;
 
@@ -97,11 +97,11 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use auction_events::{
+    use chrono::DateTime;
+    use events::{
         Actor, AuctionEnded, Currency, EndTrigger, ItemOfferedToRunnerUp, Metadata,
         PaymentSucceeded, UnsoldReason,
     };
-    use chrono::DateTime;
     use uuid::Uuid;
 
     fn eur(amount: i64) -> Money {

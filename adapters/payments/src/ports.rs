@@ -11,8 +11,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auction_events::{AuctionId, Money, UserId};
 use chrono::{DateTime, TimeDelta, Utc};
+use events::{AuctionId, Money, UserId};
 
 use crate::error::SagaError;
 use crate::saga::{Saga, SagaId};

@@ -7,8 +7,8 @@
 //! Auction, even after the settlement was recorded: a sale whose item cannot be transferred is
 //! unwound, not left half done. Only a refused compensation stops the saga for a human.
 
-use auction_events::{AuctionId, Money, UserId};
 use chrono::{DateTime, Utc};
+use events::{AuctionId, Money, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -339,7 +339,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use auction_events::Currency;
+    use events::Currency;
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_767_225_600, 0).unwrap()

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use auction_events::{AuctionId, Money, UserId};
 use chrono::{DateTime, Utc};
+use events::{AuctionId, Money, UserId};
 
 use crate::error::SagaError;
 use crate::ports::{
@@ -629,7 +629,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use auction_events::Currency;
+    use events::Currency;
     use uuid::Uuid;
 
     fn eur(amount: i64) -> Money {

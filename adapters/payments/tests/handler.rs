@@ -6,16 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auction_domain::{
-    CreateAuction, EndAuction, PlaceBid, Settlement, State, decide_create, decide_end,
-    decide_place_bid,
-};
-use auction_events::{
-    Actor, AuctionEvent, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId,
-};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::{Settlement, State};
 use event_store::{CommandContext, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
+use events::{Actor, AuctionEvent, AuctionId, Currency, Money, UserId};
+use payments::testing::{SaleStep, sallys_lamp, sell};
 use payments::{
     AdvanceClock, BasisPoints, Clock, Fault, FixedClock, Handled, InMemorySagaStates, Operation,
     Ports, Retry, SagaError, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry,
@@ -74,49 +70,13 @@ async fn world(reserve: Option<i64>, bidders: &[(&str, i64)]) -> World {
         },
     );
     let auction_id = AuctionId(Uuid::new_v4());
-    let create = CreateAuction {
-        auction_id,
-        seller_id: user("sally"),
-        title: "A lamp".to_owned(),
-        description: None,
-        currency: Currency::try_from("EUR").unwrap(),
-        starting_price: eur(1_000),
-        reserve_price: reserve.map(eur),
-        buy_now_price: None,
-        increment: Some(IncrementPolicy::Fixed { amount_minor: 1 }),
-        starts_at: None,
-        ends_at: epoch() + TimeDelta::days(1),
-        soft_close: None,
-    };
-    store
-        .execute(auction_id, &context(epoch()), |s, now| {
-            decide_create(s, &create, now)
-        })
-        .await
-        .unwrap();
-    for (bidder, max) in bidders {
-        let bid_id = BidId(Uuid::new_v4());
-        store
-            .execute(auction_id, &context(epoch()), |s, now| {
-                // The least the bid may be: the start, or one increment above the price.
-                let price = s.auction.as_ref().and_then(|a| a.price);
-                let bid = PlaceBid {
-                    bid_id,
-                    bidder_id: user(bidder),
-                    amount: eur(price.map_or(1_000, |p| p + 1)),
-                    max_amount: Some(eur(*max)),
-                };
-                decide_place_bid(s, &bid, now)
-            })
-            .await
-            .unwrap();
-    }
-    store
-        .execute(auction_id, &context(after_the_end()), |s, now| {
-            decide_end(s, &EndAuction, now)
-        })
-        .await
-        .unwrap();
+    let create = sallys_lamp(auction_id, reserve, epoch() + TimeDelta::days(1)).unwrap();
+    sell(&store, &create, bidders, |step| match step {
+        SaleStep::End => context(after_the_end()),
+        SaleStep::Create | SaleStep::Bid(_) => context(epoch()),
+    })
+    .await
+    .unwrap();
     let clock = Arc::new(FixedClock::new(after_the_end()));
     let payments = SimulatedProvider::with_clock(Duration::from_millis(1), clock.clone());
     let registry = SimulatedRegistry::with_clock(Duration::from_millis(1), clock.clone());

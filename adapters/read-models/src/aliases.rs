@@ -15,9 +15,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{SecondsFormat, Utc};
+use conventions::{Failure, names};
 
-use crate::ViewTables;
 use crate::error::ProjectorError;
+use crate::tables::ViewTables;
 
 /// The alias item of the auction views (AuctionListView and UserBids, switched together).
 pub const AUCTION_VIEWS: &str = "auction-views";
@@ -51,10 +52,7 @@ impl ViewAliases {
 
     /// On the table named by `READ_MODEL_ALIASES_TABLE` (default `ReadModelAliases`).
     pub fn from_env(client: Client) -> Self {
-        Self::new(
-            client,
-            conventions::name_from_env("READ_MODEL_ALIASES_TABLE", "ReadModelAliases"),
-        )
+        Self::new(client, names::READ_MODEL_ALIASES_TABLE.from_env())
     }
 
     /// The alias as stored, or `fallback` at generation 0 when none is. Read strongly
@@ -68,7 +66,7 @@ impl ViewAliases {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| crate::dynamodb::classify(&e))?;
+            .map_err(|e| Failure::of(&e))?;
         let Some(item) = output.item else {
             return Ok(Alias {
                 tables: fallback.clone(),
@@ -156,7 +154,7 @@ impl ViewAliases {
                     expected: from.generation,
                 })
             }
-            Err(error) => Err(crate::dynamodb::classify(&error)),
+            Err(error) => Err(Failure::of(&error).into()),
         }
     }
 }

@@ -11,46 +11,23 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use auction_events::{AuctionId, UserId};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::AttributeValue;
+use conventions::{Failure, names};
+use events::{AuctionId, UserId};
 
 use crate::aliases::{TableSource, ViewAliases};
 use crate::error::ProjectorError;
 use crate::ports::{
     Cursor, Page, PageRequest, Projections, ReadModels, Written, status_key, user_bid_key,
 };
+use crate::tables::ViewTables;
 use crate::views::{AuctionProjection, AuctionStatus, AuctionView, Hidden, UserBid};
 
 type Item = HashMap<String, AttributeValue>;
 
 const HIDDEN: &str = "hidden";
-const STATUS_INDEX: &str = "byStatus";
-
-/// The tables the views live in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ViewTables {
-    pub auction_views: String,
-    pub user_bids: String,
-}
-
-impl ViewTables {
-    /// From `AUCTION_VIEWS_TABLE` and `USER_BIDS_TABLE`, defaulting to `AuctionListView` and
-    /// `UserBids` (the names of `tools/local-stack/src/resources.rs`).
-    pub fn from_env() -> Self {
-        Self {
-            auction_views: conventions::name_from_env("AUCTION_VIEWS_TABLE", "AuctionListView"),
-            user_bids: conventions::name_from_env("USER_BIDS_TABLE", "UserBids"),
-        }
-    }
-}
-
-/// The event store's tables (the log that gaps are filled from), from `EVENTS_TABLE`,
-/// `SNAPSHOTS_TABLE` and `IDEMPOTENCY_TABLE`, with the same defaults as every other binary.
-pub fn event_tables_from_env() -> event_store::TableNames {
-    event_store::TableNames::from_env()
-}
 
 #[derive(Debug, Clone)]
 pub struct DynamoDbViews {
@@ -105,7 +82,7 @@ impl DynamoDbViews {
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 Ok(Written::AlreadyApplied)
             }
-            Err(error) => Err(classify(&error)),
+            Err(error) => Err(Failure::of(&error).into()),
         }
     }
 }
@@ -164,7 +141,7 @@ impl DynamoDbViews {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| Failure::of(&e))?;
         Ok(output.item)
     }
 }
@@ -191,7 +168,7 @@ impl ReadModels for DynamoDbViews {
             .client
             .query()
             .table_name(&tables.auction_views)
-            .index_name(STATUS_INDEX)
+            .index_name(names::VIEWS_BY_STATUS_INDEX)
             .key_condition_expression("#status = :status")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", AttributeValue::S(status.as_str().to_owned()))
@@ -200,7 +177,7 @@ impl ReadModels for DynamoDbViews {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| Failure::of(&e))?;
         let items = output
             .items
             .unwrap_or_default()
@@ -237,7 +214,7 @@ impl ReadModels for DynamoDbViews {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| Failure::of(&e))?;
         let items = output
             .items
             .unwrap_or_default()
@@ -269,7 +246,7 @@ impl ReadModels for DynamoDbViews {
 struct Live {
     auction_id: AuctionId,
     #[serde(default)]
-    current_price: Option<auction_events::Money>,
+    current_price: Option<events::Money>,
     #[serde(with = "crate::views::fixed_time")]
     ends_at: chrono::DateTime<chrono::Utc>,
 }
@@ -306,7 +283,7 @@ impl DynamoDbViews {
                 .request_items(&table, request)
                 .send()
                 .await
-                .map_err(|e| classify(&e))?;
+                .map_err(|e| Failure::of(&e))?;
             for item in output
                 .responses
                 .and_then(|mut tables| tables.remove(&table))
@@ -362,20 +339,4 @@ fn view_from_item(mut item: Item) -> Result<AuctionView, ProjectorError> {
 
 fn corrupt(auction_id: AuctionId, what: &str) -> ProjectorError {
     ProjectorError::Corrupt(format!("auction {auction_id}: {what}"))
-}
-
-/// Throttling and transport failures are worth retrying; anything else DynamoDB will refuse
-/// again.
-pub(crate) fn classify<E, R>(error: &SdkError<E, R>) -> ProjectorError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let failure = conventions::Failure::of(error);
-    let message = failure.message().to_owned();
-    if failure.is_transient() {
-        ProjectorError::Unavailable(message)
-    } else {
-        ProjectorError::Refused(message)
-    }
 }

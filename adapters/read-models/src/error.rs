@@ -1,5 +1,5 @@
-use auction_events::AuctionId;
 use event_store::StoreError;
+use events::AuctionId;
 use thiserror::Error;
 
 /// Everything that can go wrong projecting events or reading the views. Each variant says how
@@ -44,6 +44,13 @@ pub enum ProjectorError {
     /// without switching: run it again, or look at who switched)
     #[error("the views' alias is no longer at generation {expected}: another switch happened")]
     AliasMoved { expected: u64 },
+}
+
+/// An AWS call's failure: worth retrying, or refused for good.
+impl From<conventions::Failure> for ProjectorError {
+    fn from(failure: conventions::Failure) -> Self {
+        failure.sort(Self::Unavailable, Self::Refused)
+    }
 }
 
 impl ProjectorError {

@@ -3,10 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use auction_events::{AuctionId, EventEnvelope};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use event_store::{EventLog, Meter, StoredEvent};
+use events::{AuctionId, EventEnvelope};
 use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt};
 use stream_records::{Failures, aggregate_of, stored_event};
@@ -182,7 +182,7 @@ fn decode(record: &EventRecord) -> Result<(StoredEvent, EventEnvelope), Option<A
             %error,
             "undecodable event"
         );
-        Some(stored.envelope.aggregate_id)
+        Some(AuctionId::from(stored.envelope.aggregate_id))
     })?;
     Ok((stored, envelope))
 }

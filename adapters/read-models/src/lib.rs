@@ -16,22 +16,24 @@
 //! rules), HTTP or SQS.
 
 mod aliases;
+mod config;
 mod dynamodb;
 mod error;
 mod handler;
 mod memory;
 pub mod notifications;
 mod ports;
+mod tables;
 pub mod views;
 
 pub use aliases::{ALIAS_TTL, AUCTION_VIEWS, Alias, TableSource, ViewAliases};
-pub use dynamodb::{
-    DynamoDbViews, ViewTables, event_tables_from_env, projection_item, user_bid_item,
-};
+pub use config::{Projector, projector_from_env};
+pub use dynamodb::{DynamoDbViews, projection_item, user_bid_item};
 pub use error::ProjectorError;
 pub use handler::{Applied, apply, handle};
 pub use memory::InMemoryViews;
 pub use ports::{Cursor, Limit, Page, PageRequest, Projections, ReadModels, Written};
+pub use tables::{ViewTables, event_tables_from_env};
 pub use views::{
     AuctionProjection, AuctionStatus, AuctionView, BidStatus, EndedBy, PaymentStatus, Replay,
     Settlement, UserBid, project,

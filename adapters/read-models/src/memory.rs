@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use auction_events::{AuctionId, UserId};
+use events::{AuctionId, UserId};
 
 use crate::error::ProjectorError;
 use crate::ports::{

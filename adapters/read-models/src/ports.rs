@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use auction_events::{AuctionId, UserId};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use events::{AuctionId, UserId};
 
 use crate::error::ProjectorError;
 use crate::views::{AuctionProjection, AuctionStatus, AuctionView, UserBid, fixed_time};

@@ -7,14 +7,18 @@
 
 use std::collections::BTreeMap;
 
-use auction_events::{
+use chrono::{DateTime, Utc};
+use events::{
     AuctionEvent, AuctionId, AuctionResult, Currency, EndTrigger, EventEnvelope, Money, UserId,
 };
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Where an auction is in its life, as listed by the `byStatus` index.
+// One definition for the views, their `byStatus` index and the API (whose schema derives from
+// it with the `openapi` feature); its doc is the API's description.
+/// Where an auction is in its life: scheduled (bidding not open yet), active (bidding open),
+/// ended, or cancelled by its seller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum AuctionStatus {
     /// Created, bidding not open yet.
@@ -25,6 +29,18 @@ pub enum AuctionStatus {
     Ended,
     /// Withdrawn by the seller before any bid.
     Cancelled,
+}
+
+impl From<&domain::Status> for AuctionStatus {
+    fn from(status: &domain::Status) -> Self {
+        use domain::Status;
+        match status {
+            Status::Scheduled => Self::Scheduled,
+            Status::Active => Self::Active,
+            Status::Ended(_) => Self::Ended,
+            Status::Cancelled => Self::Cancelled,
+        }
+    }
 }
 
 impl AuctionStatus {

@@ -34,10 +34,11 @@ async fn every_log_line_about_a_record_carries_the_events_correlation_id() {
         .unwrap();
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
+    // The Lambdas' own format, so that the lines read here are the lines CloudWatch gets.
+    let subscriber = conventions::json_logs(
+        move || writer.clone(),
+        tracing_subscriber::EnvFilter::new("info"),
+    );
     let _guard = tracing::subscriber::set_default(subscriber);
 
     // A gap (versions 2..=3 come from the log), then the rest.

@@ -3,13 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use auction_events::{
+use chrono::{DateTime, TimeDelta, Utc};
+use events::{
     Actor, AuctionCancelled, AuctionCreated, AuctionEnded, AuctionEvent, AuctionExtended,
     AuctionId, AuctionResult, AuctionStarted, BidId, BidPlaced, Currency, EndTrigger,
     EventEnvelope, IncrementPolicy, ItemOfferedToRunnerUp, MaxBidRaised, Metadata, Money,
     PaymentFailed, PaymentSucceeded, RawEnvelope, SoftClose, UnsoldReason, UserId,
 };
-use chrono::{DateTime, TimeDelta, Utc};
 use read_models::views::fixed_time;
 use read_models::{
     AuctionProjection, AuctionStatus, BidStatus, EndedBy, PaymentStatus, UserBid, project,
@@ -116,6 +116,13 @@ fn given(events: Vec<AuctionEvent>) -> AuctionProjection {
             project(projection, &envelope(i as u64 + 1, event))
         })
         .expect("the history creates the auction")
+}
+
+/// The projection of an auction without reserve or buy-now price, opened, after `bids`.
+fn given_open(bids: Vec<AuctionEvent>) -> AuctionProjection {
+    let mut events = vec![created(None, None), started()];
+    events.extend(bids);
+    given(events)
 }
 
 /// The projection after one more event.
@@ -264,9 +271,7 @@ fn a_raised_maximum_is_the_bidders_private_figure_and_moves_the_price_when_it_me
 
 #[test]
 fn a_raised_maximum_that_leaves_the_price_changes_only_the_bidders_row() {
-    let projection = given(vec![
-        created(None, None),
-        started(),
+    let projection = given_open(vec![
         bid("ann", 100, 500, 100, "ann", None),
         bid("bob", 200, 200, 210, "ann", Some("ann")),
     ]);
@@ -292,9 +297,7 @@ fn a_raised_maximum_that_leaves_the_price_changes_only_the_bidders_row() {
 
 #[test]
 fn an_extension_moves_the_end_in_the_view_and_rewrites_no_row() {
-    let projection = given(vec![
-        created(None, None),
-        started(),
+    let projection = given_open(vec![
         bid("ann", 100, 100, 100, "ann", None),
         bid("bob", 110, 110, 110, "bob", Some("ann")),
     ]);
@@ -319,9 +322,7 @@ fn an_extension_moves_the_end_in_the_view_and_rewrites_no_row() {
 #[test]
 fn a_bid_rewrites_only_the_bidders_and_the_previous_leaders_rows() {
     // Given three bidders, cat leading
-    let projection = given(vec![
-        created(None, None),
-        started(),
+    let projection = given_open(vec![
         bid("ann", 100, 100, 100, "ann", None),
         bid("bob", 110, 110, 110, "bob", Some("ann")),
         bid("cat", 120, 120, 120, "cat", Some("bob")),
@@ -343,9 +344,7 @@ fn a_bid_rewrites_only_the_bidders_and_the_previous_leaders_rows() {
 
 #[test]
 fn a_sold_auction_makes_the_winner_won_owing_the_price_and_everyone_else_lost() {
-    let projection = given(vec![
-        created(None, None),
-        started(),
+    let projection = given_open(vec![
         bid("ann", 100, 100, 100, "ann", None),
         bid("bob", 110, 300, 110, "bob", Some("ann")),
     ]);
@@ -450,9 +449,7 @@ fn a_cancelled_auction_shows_the_reason() {
 }
 
 fn sold_to_bob_with_ann_runner_up() -> AuctionProjection {
-    given(vec![
-        created(None, None),
-        started(),
+    given_open(vec![
         bid("ann", 100, 150, 100, "ann", None),
         bid("bob", 200, 300, 200, "bob", Some("ann")),
         ended(sold("bob", 200), EndTrigger::EndTimeReached),

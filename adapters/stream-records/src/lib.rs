@@ -11,11 +11,11 @@
 
 use std::collections::HashMap;
 
-use auction_events::AuctionId;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_dynamodb::types::AttributeValue;
 use event_store::{StoreError, StoredEvent, event_from_image};
+use events::AuctionId;
 use thiserror::Error;
 
 /// Why a stream record is not an event the consumers can use. Each variant says how a consumer

@@ -24,13 +24,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use api::{App, Authenticator, LocalJwt, SystemClock};
-use auction_events::{AuctionEvent, AuctionId, UserId};
 use benchmarks::{
     Better, Measurement, Pace, Percentiles, millis, ms, print_table, raw_conditional_puts, record,
 };
 use chrono::{TimeDelta, Utc};
 use e2e::fixtures;
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
+use events::{AuctionEvent, AuctionId, UserId};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request};
@@ -647,7 +647,7 @@ async fn check_hot(
     // of their maximum is accepted but is no new bid), and the price after the last bid event.
     let (mut occurrences, mut placed, mut price) = (HashMap::new(), 0u64, None);
     for event in &events {
-        match event.decode()?.event {
+        match event.decode::<events::AuctionEvent>()?.event {
             AuctionEvent::BidPlaced(bid) => {
                 *occurrences.entry(bid.bid_id.0).or_insert(0u32) += 1;
                 placed += 1;

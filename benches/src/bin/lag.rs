@@ -21,13 +21,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use auction_domain::decide_create;
-use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use benchmarks::{Better, Measurement, Pace, Percentiles, millis, ms, print_table, record};
+use domain::decide_create;
 use e2e::fixtures;
 use event_store::{DynamoDbStore, SnapshotPolicy, Store};
+use events::{AuctionId, BidId};
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
 use local_triggers::{
     CancellationToken, DynamoDbCheckpoints, HandlerError, StartingPosition, StreamClients,
@@ -64,7 +64,7 @@ fn delivered(event: &Event, response: &DynamoDbEventResponse) -> Vec<(AuctionId,
                 .is_none_or(|n| !failed.contains(&n))
         })
         .filter_map(|record| stream_records::stored_event(record).ok())
-        .map(|stored| (stored.envelope.aggregate_id, stored.envelope.version))
+        .map(|stored| (stored.envelope.aggregate_id.into(), stored.envelope.version))
         .collect()
 }
 

@@ -22,14 +22,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use auction_domain::decide_create;
-use auction_events::{AuctionId, BidId};
 use audit::rebuild::{Progress, RebuildOptions, Sources, rebuild};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, Select, WriteRequest};
 use benchmarks::{Better, Measurement, print_table, record};
+use domain::decide_create;
 use e2e::fixtures;
 use event_store::{InMemoryStore, SnapshotPolicy, Store};
+use events::{AuctionId, BidId};
 use futures_util::future::try_join_all;
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
 use read_models::{ViewAliases, ViewTables};
@@ -97,10 +97,6 @@ async fn main() -> Result<()> {
             auction_views: names.auction_views_table.clone(),
             user_bids: names.user_bids_table.clone(),
         },
-        parked: parking::DynamoDbParked::new(clients.dynamodb.clone(), names.parked_table.clone()),
-        sqs: clients.sqs.clone(),
-        consumers: None,
-        sdk: sdk.clone(),
     };
     let mut options = RebuildOptions::new(ViewTables {
         auction_views: format!("{}-rebuilt", names.auction_views_table),

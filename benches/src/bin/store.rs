@@ -8,13 +8,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use auction_domain::decide_create;
-use auction_events::{AuctionId, BidId};
 use benchmarks::{
     Better, Measurement, Percentiles, millis, ms, print_table, raw_conditional_puts, record,
 };
+use domain::decide_create;
 use e2e::fixtures;
 use event_store::{Cost, DynamoDbStore, Meter, SnapshotPolicy, Snapshots, Store, Usage};
+use events::{AuctionId, BidId};
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
 use uuid::Uuid;
 
@@ -328,7 +328,7 @@ async fn measure_loads(
     for _ in 0..20 {
         let meter = Meter::default();
         let start = Instant::now();
-        store.load(auction_id, &meter).await?;
+        store.load::<domain::State>(auction_id, &meter).await?;
         samples.push(start.elapsed());
         usage = meter.cost().load;
     }

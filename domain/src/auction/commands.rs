@@ -1,5 +1,5 @@
-use auction_events::{AuctionId, BidId, Currency, IncrementPolicy, Money, SoftClose, UserId};
 use chrono::{DateTime, Utc};
+use events::{AuctionId, BidId, Currency, IncrementPolicy, Money, SoftClose, UserId};
 
 /// Put an item up for auction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,12 @@ pub struct CreateAuction {
 /// Open bidding at the scheduled start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StartAuction;
+
+/// A user asks to open bidding: [`StartAuction`], which only the seller may ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestStart {
+    pub requested_by: UserId,
+}
 
 /// Bid `amount` now, and let the platform bid on up to `max_amount` (proxy bidding).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,15 +1,15 @@
-use auction_events::{
+use chrono::{DateTime, TimeDelta, Utc};
+use events::{
     AuctionCancelled, AuctionCreated, AuctionEnded, AuctionExtended, AuctionResult, AuctionStarted,
     BidPlaced, EndTrigger, ItemOfferedToRunnerUp, MaxBidRaised, Money, PaymentFailed,
     PaymentSucceeded, UnsoldReason, UserId,
 };
-use chrono::{DateTime, TimeDelta, Utc};
 
 use super::rules::{self, increment_at};
 use super::state::{Auction, Settlement, State, Status, evolve};
 use super::{
     BuyNow, CancelAuction, CreateAuction, EndAuction, Event, PlaceBid, RecordPaymentFailed,
-    RecordPaymentSucceeded, Rejection, StartAuction,
+    RecordPaymentSucceeded, Rejection, RequestStart, StartAuction,
 };
 
 type Decision = Result<Vec<Event>, Rejection>;
@@ -19,7 +19,7 @@ fn existing(state: &State) -> Result<&Auction, Rejection> {
 }
 
 fn amount_in(
-    auction_currency: &auction_events::Currency,
+    auction_currency: &events::Currency,
     money: &Money,
     field: &'static str,
 ) -> Result<i64, Rejection> {
@@ -177,6 +177,16 @@ pub fn decide_start(state: &State, _command: &StartAuction, now: DateTime<Utc>) 
         }),
         Status::Scheduled => Ok(vec![Event::AuctionStarted(AuctionStarted {})]),
     }
+}
+
+/// Opens bidding when a user asks: starting is harmless once due, but only the seller may ask
+/// for it, early or at all; anyone else is refused as for cancelling.
+pub fn decide_request_start(state: &State, command: &RequestStart, now: DateTime<Utc>) -> Decision {
+    let auction = existing(state)?;
+    if auction.seller_id != command.requested_by {
+        return Err(Rejection::NotSeller);
+    }
+    decide_start(state, &StartAuction, now)
 }
 
 /// Checks that bidding is open at `now`. A scheduled auction whose start time has come opens
@@ -486,4 +496,81 @@ pub fn decide_record_payment_failed(
         }
     }
     Ok(events)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::TimeZone;
+    use events::{AuctionId, Currency, Money};
+
+    use super::*;
+    use crate::auction::fold;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+    }
+
+    fn user(id: &str) -> UserId {
+        UserId::try_from(id).unwrap()
+    }
+
+    /// An auction by seller-ann that starts in an hour.
+    fn scheduled() -> State {
+        let eur = Currency::try_from("EUR").unwrap();
+        let created = decide_create(
+            &State::default(),
+            &CreateAuction {
+                auction_id: AuctionId(uuid::Uuid::nil()),
+                seller_id: user("seller-ann"),
+                title: "Lamp".to_owned(),
+                description: None,
+                currency: eur.clone(),
+                starting_price: Money::new(1_000, eur),
+                reserve_price: None,
+                buy_now_price: None,
+                increment: None,
+                starts_at: Some(now() + TimeDelta::hours(1)),
+                ends_at: now() + TimeDelta::days(1),
+                soft_close: None,
+            },
+            now(),
+        )
+        .unwrap();
+        fold(created.iter())
+    }
+
+    #[test]
+    fn given_a_scheduled_auction_when_another_user_asks_to_start_it_then_not_seller_even_if_due() {
+        let state = scheduled();
+        let by_bob = RequestStart {
+            requested_by: user("bidder-bob"),
+        };
+        for at in [now(), now() + TimeDelta::hours(2)] {
+            assert_eq!(
+                decide_request_start(&state, &by_bob, at),
+                Err(Rejection::NotSeller)
+            );
+        }
+    }
+
+    #[test]
+    fn given_a_scheduled_auction_when_its_seller_asks_to_start_it_then_it_starts_once_due() {
+        let state = scheduled();
+        let by_ann = RequestStart {
+            requested_by: user("seller-ann"),
+        };
+        assert!(matches!(
+            decide_request_start(&state, &by_ann, now()),
+            Err(Rejection::TooEarlyToStart { .. })
+        ));
+        assert_eq!(
+            decide_request_start(&state, &by_ann, now() + TimeDelta::hours(1)),
+            decide_start(&state, &StartAuction, now() + TimeDelta::hours(1))
+        );
+        assert_eq!(
+            decide_request_start(&State::default(), &by_ann, now()),
+            Err(Rejection::AuctionNotFound)
+        );
+    }
 }

@@ -1,5 +1,5 @@
-use auction_events::{Currency, Money};
 use chrono::{DateTime, TimeDelta, Utc};
+use events::{Currency, Money};
 use thiserror::Error;
 
 /// Why the auction refused a command. Nothing was changed.

@@ -1,7 +1,7 @@
 //! The platform's limits and defaults. Every number a rule depends on is here, named.
 
-use auction_events::{IncrementBand, IncrementPolicy, SoftClose};
 use chrono::TimeDelta;
+use events::{IncrementBand, IncrementPolicy, SoftClose};
 
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 5_000;

@@ -1,10 +1,10 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use auction_events::{
+use chrono::{DateTime, Utc};
+use events::{
     AuctionCreated, AuctionId, AuctionResult, BidId, Currency, EndTrigger, IncrementPolicy, Money,
     SoftClose, UserId,
 };
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Event;

@@ -1,5 +1,5 @@
-use auction_domain::*;
-use auction_events::{
+use domain::*;
+use events::{
     AuctionCancelled, AuctionEnded, AuctionExtended, AuctionResult, AuctionStarted, BidPlaced,
     EndTrigger, IncrementBand, IncrementPolicy, SoftClose,
 };

@@ -1,9 +1,7 @@
-use auction_domain::testing::{AuctionAggregate, Then};
-use auction_domain::*;
-use auction_events::{
-    AuctionCreated, AuctionStarted, Currency, IncrementBand, IncrementPolicy, SoftClose,
-};
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::testing::{AuctionAggregate, Then};
+use domain::*;
+use events::{AuctionCreated, AuctionStarted, Currency, IncrementBand, IncrementPolicy, SoftClose};
 
 use crate::support::*;
 

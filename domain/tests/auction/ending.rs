@@ -1,5 +1,5 @@
-use auction_domain::*;
-use auction_events::{AuctionEnded, AuctionResult, EndTrigger, UnsoldReason};
+use domain::*;
+use events::{AuctionEnded, AuctionResult, EndTrigger, UnsoldReason};
 
 use crate::support::*;
 

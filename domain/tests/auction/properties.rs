@@ -2,10 +2,10 @@
 //! commands, when each is decided in turn (a rejected one changes nothing), then the property
 //! holds at every step.
 
-use auction_domain::testing::{AuctionAggregate, Given};
-use auction_domain::*;
-use auction_events::{Actor, EventEnvelope, IncrementPolicy, Metadata, SoftClose, UserId};
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::testing::{AuctionAggregate, Given};
+use domain::*;
+use events::{Actor, EventEnvelope, IncrementPolicy, Metadata, SoftClose, UserId};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use uuid::Uuid;
@@ -346,7 +346,7 @@ fn given_the_trace_generator_when_it_draws_500_traces_then_they_exercise_every_k
         let trace = arb_trace().new_tree(&mut runner).unwrap().current();
         seen.extend(trace.events.iter().map(Event::event_type));
     }
-    let all: std::collections::BTreeSet<_> = auction_events::AuctionEvent::TYPES
+    let all: std::collections::BTreeSet<_> = events::AuctionEvent::TYPES
         .iter()
         .map(|(name, _)| *name)
         .collect();

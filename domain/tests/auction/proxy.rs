@@ -1,5 +1,5 @@
-use auction_domain::*;
-use auction_events::{BidPlaced, MaxBidRaised};
+use domain::*;
+use events::{BidPlaced, MaxBidRaised};
 
 use crate::support::*;
 

@@ -1,5 +1,5 @@
-use auction_domain::*;
-use auction_events::{ItemOfferedToRunnerUp, PaymentFailed, PaymentSucceeded};
+use domain::*;
+use events::{ItemOfferedToRunnerUp, PaymentFailed, PaymentSucceeded};
 
 use crate::support::*;
 

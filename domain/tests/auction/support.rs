@@ -1,7 +1,7 @@
 //! Given/when/then vocabulary shared by the domain tests: commands, the histories they are
 //! decided on (given-builders), and expected events.
 //!
-//! A scenario reads as a sentence on the harness of `auction_domain::testing`:
+//! A scenario reads as a sentence on the harness of `domain::testing`:
 //!
 //! ```text
 //! an_open_auction()
@@ -11,12 +11,10 @@
 //!     .then_expect_rejection(Rejection::BidTooLow { minimum: eur(1_100) });
 //! ```
 
-use auction_domain::testing::{AuctionAggregate, Given};
-use auction_domain::*;
-use auction_events::{
-    AuctionId, BidId, BidPlaced, Currency, IncrementPolicy, Money, SoftClose, UserId,
-};
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::testing::{AuctionAggregate, Given};
+use domain::*;
+use events::{AuctionId, BidId, BidPlaced, Currency, IncrementPolicy, Money, SoftClose, UserId};
 use uuid::Uuid;
 
 pub const AUCTION: AuctionId = AuctionId(Uuid::from_u128(0xA));

@@ -1,5 +1,6 @@
 //! What both binaries build once at start-up from the standard AWS environment.
 
+use conventions::names;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +16,10 @@ use read_models::{DynamoDbViews, ViewAliases, ViewTables};
 use crate::parked::{Connect, ParkedAdmin, Parking};
 use crate::reads::{Inbox, Views};
 
-/// Every adapter the router needs, over one DynamoDB client.
-pub struct Adapters {
-    pub store: Store<DynamoDbStore>,
+/// Every adapter the router needs: over one DynamoDB client in the binaries, in memory in
+/// tests.
+pub struct Adapters<B = DynamoDbStore> {
+    pub store: Store<B>,
     pub views: Arc<dyn Views>,
     pub inbox: Arc<dyn Inbox>,
     pub parked: Arc<dyn ParkedAdmin>,
@@ -47,15 +49,9 @@ impl Tables {
             store: TableNames::from_env(),
             auction_views: views.auction_views,
             user_bids: views.user_bids,
-            notifications: conventions::name_from_env(
-                read_models::notifications::TABLE_ENV,
-                read_models::notifications::DEFAULT_TABLE,
-            ),
-            read_model_aliases: conventions::name_from_env(
-                "READ_MODEL_ALIASES_TABLE",
-                "ReadModelAliases",
-            ),
-            parked: conventions::name_from_env("PARKED_TABLE", "Parked"),
+            notifications: names::NOTIFICATIONS_TABLE.from_env(),
+            read_model_aliases: names::READ_MODEL_ALIASES_TABLE.from_env(),
+            parked: names::PARKED_TABLE.from_env(),
         }
     }
 }
@@ -146,10 +142,4 @@ pub fn retries() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(3)
         .with_max_backoff(Duration::from_secs(1))
-}
-
-/// JSON log lines (one object per line, with the request span's correlation id), filtered by
-/// `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    conventions::init_json_logging();
 }

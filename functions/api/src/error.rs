@@ -1,9 +1,9 @@
 //! Every way a request can fail, and the problem document (RFC 9457) each one answers with.
 
-use auction_domain::Rejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use event_store::StoreError;
+use domain::Rejection;
+use event_store::{CommandError, StoreError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use utoipa::ToSchema;
@@ -88,9 +88,21 @@ pub enum ApiError {
     /// Parking failed in a way retrying cannot fix. (500 INTERNAL; logged)
     #[error("parking failed: {0}")]
     ParkingFailed(String),
+    /// The domain refused the command (or found no auction); see [`Rejection`] for each case.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
     /// What the event store answered; see [`StoreError`] for each case.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<CommandError<Rejection>> for ApiError {
+    fn from(error: CommandError<Rejection>) -> Self {
+        match error {
+            CommandError::Rejected(rejection) => Self::Rejected(rejection),
+            CommandError::Store(error) => Self::Store(error),
+        }
+    }
 }
 
 impl From<parking::ParkingError> for ApiError {
@@ -134,9 +146,7 @@ impl From<audit::AuditError> for ApiError {
     fn from(error: audit::AuditError) -> Self {
         use audit::AuditError as E;
         match error {
-            E::AuctionNotFound(_) => Self::Store(StoreError::Rejected(
-                auction_domain::Rejection::AuctionNotFound,
-            )),
+            E::AuctionNotFound(_) => Self::auction_not_found(),
             E::Store(error) => Self::Store(error),
             E::Views(error) => Self::from(error),
             E::Rebuild(reason) => Self::Store(StoreError::Unavailable(reason)),
@@ -174,6 +184,12 @@ pub struct Problem {
 }
 
 impl ApiError {
+    /// The auction is not in the log (or the id names none): 404 AUCTION_NOT_FOUND, as the
+    /// domain answers a command on it.
+    pub fn auction_not_found() -> Self {
+        Self::Rejected(Rejection::AuctionNotFound)
+    }
+
     /// The status and stable code of this error.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
@@ -202,6 +218,7 @@ impl ApiError {
             Self::ReplayFailed(_) => (StatusCode::BAD_GATEWAY, "REPLAY_FAILED"),
             Self::ParkedEventsMissing(_) => (StatusCode::CONFLICT, "PARKED_EVENTS_MISSING"),
             Self::ParkingUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+            Self::Rejected(rejection) => (rejection_status(rejection), rejection.code()),
             Self::Store(error) => store_status(error),
         }
     }
@@ -223,7 +240,7 @@ impl ApiError {
             Self::ReadFailed(_) | Self::ParkingFailed(_) => {
                 "the server failed to handle the request".to_owned()
             }
-            Self::Store(StoreError::Rejected(rejection)) => rejection.to_string(),
+            Self::Rejected(rejection) => rejection.to_string(),
             other => other.to_string(),
         }
     }
@@ -231,7 +248,6 @@ impl ApiError {
 
 fn store_status(error: &StoreError) -> (StatusCode, &'static str) {
     match error {
-        StoreError::Rejected(rejection) => (rejection_status(rejection), rejection.code()),
         // VersionTaken never leaves `Store::execute`; if it did, the client's remedy is the same.
         StoreError::TooManyConflicts { .. } | StoreError::VersionTaken { .. } => {
             (StatusCode::CONFLICT, "CONFLICT_RETRY")

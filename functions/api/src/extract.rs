@@ -1,11 +1,11 @@
 //! Extractors that turn a request into typed input or a problem document, never axum's plain
 //! text rejections.
 
-use auction_events::AuctionId;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use events::AuctionId;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -139,18 +139,13 @@ impl<S: Send + Sync> FromRequestParts<S> for AuctionPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let not_found = || {
-            ApiError::Store(event_store::StoreError::Rejected(
-                auction_domain::Rejection::AuctionNotFound,
-            ))
-        };
         let axum::extract::Path(id) =
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
-                .map_err(|_| not_found())?;
+                .map_err(|_| ApiError::auction_not_found())?;
         Uuid::parse_str(&id)
             .map(|id| Self(AuctionId(id)))
-            .map_err(|_| not_found())
+            .map_err(|_| ApiError::auction_not_found())
     }
 }
 

@@ -8,9 +8,16 @@
 //! audit core and parking (the admin routes). Must not depend on DynamoDB types beyond building
 //! the adapters in the binaries ([`config`]), and holds no auction rule of its own: every
 //! decision is the domain's.
+//!
+//! Bodies (and their OpenAPI schemas) are apart from handlers: [`bodies`] and
+//! [`admin`]'s own; the command handlers ([`commands`]) each build a domain command and run it
+//! through [`commands::run_command`]; the queries ([`queries`]) read the read models or the
+//! log. [`problems`] writes the problem responses of the OpenAPI document once.
 
 pub mod admin;
+pub mod bodies;
 pub use conventions::clock;
+pub mod commands;
 pub mod config;
 pub mod correlation;
 pub mod error;
@@ -18,9 +25,12 @@ pub mod extract;
 pub mod identity;
 pub mod openapi;
 pub mod parked;
+pub mod problems;
 pub mod queries;
 pub mod reads;
-pub mod routes;
+/// The API over in-memory adapters, for tests (cargo feature `testing`).
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 
@@ -53,6 +63,24 @@ pub struct App<B> {
     pub parked: Arc<dyn ParkedAdmin>,
 }
 
+impl<B> App<B> {
+    /// The app over these adapters, as every binary (and the test harness) wires it.
+    pub fn new(
+        adapters: config::Adapters<B>,
+        clock: Arc<dyn Clock>,
+        authenticator: Authenticator,
+    ) -> Self {
+        Self {
+            store: adapters.store,
+            clock,
+            authenticator,
+            views: adapters.views,
+            inbox: adapters.inbox,
+            parked: adapters.parked,
+        }
+    }
+}
+
 impl<B> Clone for App<B> {
     fn clone(&self) -> Self {
         Self {
@@ -72,17 +100,17 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
     let authenticated = Router::new()
         .route(
             "/auctions",
-            post(routes::create_auction::<B>).get(queries::list_auctions::<B>),
+            post(commands::create_auction::<B>).get(queries::list_auctions::<B>),
         )
         .route("/auctions/{id}", get(queries::get_auction::<B>))
         .route("/me/bids", get(queries::my_bids::<B>))
         .route("/me/notifications", get(queries::my_notifications::<B>))
-        .route("/auctions/{id}/start", post(routes::start_auction::<B>))
-        .route("/auctions/{id}/cancel", post(routes::cancel_auction::<B>))
-        .route("/auctions/{id}/buy-now", post(routes::buy_now::<B>))
+        .route("/auctions/{id}/start", post(commands::start_auction::<B>))
+        .route("/auctions/{id}/cancel", post(commands::cancel_auction::<B>))
+        .route("/auctions/{id}/buy-now", post(commands::buy_now::<B>))
         .route(
             "/auctions/{id}/bids",
-            post(routes::place_bid::<B>).get(routes::list_bids::<B>),
+            post(commands::place_bid::<B>).get(queries::list_bids::<B>),
         )
         .route("/admin/auctions/{id}/history", get(admin::history::<B>))
         .route("/admin/auctions/{id}/state", get(admin::state_at::<B>))
@@ -99,7 +127,7 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
             identity::authenticate,
         ));
     Router::new()
-        .route("/health", get(routes::health))
+        .route("/health", get(queries::health))
         .route("/openapi.json", get(openapi::serve))
         .merge(authenticated)
         .fallback(|| async { ApiError::NoRoute })

@@ -5,22 +5,23 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, queries, routes};
+use crate::error::Problem;
+use crate::{admin, commands, queries};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Auctions bidder API", description = "Bidding on event-sourced auctions. \
         Errors are application/problem+json with a stable `code`."),
     paths(
-        routes::health,
-        routes::create_auction,
+        queries::health,
+        commands::create_auction,
         queries::list_auctions,
         queries::get_auction,
-        routes::start_auction,
-        routes::cancel_auction,
-        routes::place_bid,
-        routes::list_bids,
-        routes::buy_now,
+        commands::start_auction,
+        commands::cancel_auction,
+        commands::place_bid,
+        queries::list_bids,
+        commands::buy_now,
         queries::my_bids,
         queries::my_notifications,
         admin::history,
@@ -31,8 +32,9 @@ use crate::{admin, queries, routes};
         admin::parked,
         admin::replay_parked,
     ),
-    // Named only through `value_type` in parameters, which utoipa does not collect itself.
-    components(schemas(admin::ParkedConsumer)),
+    // Named only through `value_type` in parameters, or only by the problem responses
+    // (`problems`), which utoipa does not collect itself.
+    components(schemas(admin::ParkedConsumer, Problem)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

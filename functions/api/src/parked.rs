@@ -8,13 +8,13 @@
 //! ([`Parking::connecting`]): resolving the queues' URLs calls SQS, and an API that cannot
 //! reach SQS must still serve bids and the parked list.
 
-use auction_events::AuctionId;
 use chrono::{DateTime, Utc};
 use event_store::{EventLog, Meter, Store, StoreError, StoredEvent};
 use fan_out::{InMemoryQueues, QueueUrls};
 use parking::{Consumer, Consumers, InMemoryParked, Parked, ParkedItems, ParkingError, Redeliver};
 use read_models::InMemoryViews;
 use tokio::sync::OnceCell;
+use uuid::Uuid;
 
 use crate::Backend;
 use crate::reads::BoxFuture;
@@ -160,7 +160,7 @@ impl<B> StoreLog<B> {
 impl<B: Backend> EventLog for StoreLog<B> {
     async fn read_after(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         after: u64,
         meter: &Meter,
     ) -> Result<Vec<StoredEvent>, StoreError> {
@@ -172,7 +172,7 @@ impl<B: Backend> EventLog for StoreLog<B> {
 
     async fn read_range(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         from: u64,
         to: u64,
         meter: &Meter,
@@ -189,7 +189,7 @@ impl<B: Backend> EventLog for StoreLog<B> {
 
     async fn find_by_command_key(
         &self,
-        aggregate_id: AuctionId,
+        aggregate_id: impl Into<Uuid> + Send,
         command_key: &str,
         not_before: DateTime<Utc>,
         meter: &Meter,

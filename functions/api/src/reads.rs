@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use auction_events::{AuctionId, UserId};
+use events::{AuctionId, UserId};
 use read_models::notifications::{ListNotifications, NotificationPage, NotifierError};
 use read_models::{
     AuctionStatus, AuctionView, Page, PageRequest, ProjectorError, ReadModels, UserBid,

@@ -7,39 +7,27 @@
 use std::sync::Arc;
 
 use api::parked::{Parking, StoreLog};
-use api::{App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::{AuctionId, UserId};
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use api::testing::{TestApp, TestResponse, start_of_test};
+use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
 use event_store::testing::typed_history;
-use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
+use event_store::{EventLog, InMemoryStore, Meter, Store, StoredEvent};
+use events::AuctionId;
 use fan_out::{
     EntryFailure, InMemoryQueues, PublishError, Queue, QueueMessage, QueueSender, QueueUrls,
 };
-use http_body_util::BodyExt;
 use parking::{Consumers, InMemoryParked, Parked, ParkedItems, ParkingError};
-use read_models::notifications::InMemoryNotifications;
 use read_models::{
     AuctionProjection, InMemoryViews, Projections, ProjectorError, ReadModels, UserBid, Written,
 };
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use uuid::Uuid;
 
-const SECRET: &[u8] = b"test-secret-of-the-local-verifier";
-
-fn start_of_test() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
-}
-
 struct Harness {
-    router: Router,
+    app: TestApp,
     store: Store<InMemoryStore>,
-    jwt: LocalJwt,
     /// What the API reads and a replay to the projector writes.
     views: Arc<InMemoryViews>,
     parked: Arc<InMemoryParked>,
@@ -102,86 +90,69 @@ fn queue_url(queue: Queue) -> String {
     format!("memory://{}", queue.default_name())
 }
 
+/// The API with the real consumers (the projector's handler, the queues' messages) over
+/// in-memory ports that the test shares, for the replays.
 fn harness() -> Harness {
-    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
-    let views = Arc::new(InMemoryViews::new());
     let parked = Arc::new(InMemoryParked::new());
     let queues = Arc::new(InMemoryQueues::new());
-    // The real consumers (the projector's handler, the queues' messages) over in-memory ports.
-    let consumers = Consumers::new(
-        StoreLog::new(store.clone()),
-        Shared(Arc::clone(&views)),
-        Shared(Arc::clone(&queues)),
-        QueueUrls::from_fn(queue_url),
-    );
-    let app = App {
-        store: store.clone(),
-        clock: Arc::new(FixedClock::new(start_of_test())),
-        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
-        views: views.clone(),
-        inbox: Arc::new(InMemoryNotifications::new()),
-        parked: Arc::new(Parking::new(
-            Shared(Arc::clone(&parked)),
-            StoreLog::new(store.clone()),
-            consumers,
-        )),
-    };
+    let app = TestApp::builder()
+        .parked({
+            let (parked, queues) = (Arc::clone(&parked), Arc::clone(&queues));
+            move |store, views| {
+                let consumers = Consumers::new(
+                    StoreLog::new(store.clone()),
+                    Shared(Arc::clone(views)),
+                    Shared(queues),
+                    QueueUrls::from_fn(queue_url),
+                );
+                Arc::new(Parking::new(
+                    Shared(parked),
+                    StoreLog::new(store.clone()),
+                    consumers,
+                ))
+            }
+        })
+        .build();
     Harness {
-        router: router(app),
-        store,
-        jwt: LocalJwt::new(SECRET),
-        views,
+        store: app.store.clone(),
+        views: Arc::clone(&app.views),
+        app,
         parked,
         queues,
     }
 }
 
+/// The status and the JSON body (`null` when not JSON).
+fn status_and_body(reply: &TestResponse) -> (StatusCode, Value) {
+    (
+        reply.status,
+        serde_json::from_slice(&reply.bytes).unwrap_or(Value::Null),
+    )
+}
+
 impl Harness {
-    fn token(&self, sub: &str, groups: &[&str]) -> String {
-        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
-        self.jwt
-            .mint(
-                &UserId::try_from(sub).unwrap(),
-                &groups,
-                Utc::now(),
-                TimeDelta::hours(1),
-            )
-            .unwrap()
-    }
-
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
     async fn post(&self, user: &str, path: &str, body: Value, key: &str) -> (StatusCode, Value) {
-        let request = Request::post(path)
-            .header("authorization", format!("Bearer {}", self.token(user, &[])))
-            .header("content-type", "application/json")
-            .header("idempotency-key", key)
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        self.send(request).await
+        status_and_body(&self.app.post(user, path, body, Some(key)).await)
     }
 
     async fn get_as(&self, user: &str, groups: &[&str], path: &str) -> (StatusCode, Value) {
-        let request = Request::get(path)
-            .header(
-                "authorization",
-                format!("Bearer {}", self.token(user, groups)),
-            )
-            .body(Body::empty())
-            .unwrap();
-        self.send(request).await
+        status_and_body(&self.app.get_in(user, groups, path).await)
     }
 
     async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
         self.get_as("auditor-ada", &["admin"], path).await
+    }
+
+    /// Each of `paths`, asked by an admin, is refused with `status` and `code`.
+    async fn assert_admin_gets_refused(
+        &self,
+        paths: impl IntoIterator<Item = String>,
+        status: StatusCode,
+        code: &str,
+    ) {
+        for path in paths {
+            assert_problem(&self.admin_get(&path).await, status, code);
+        }
     }
 
     /// An open auction with two bids; answers its id and how many events it holds.
@@ -320,12 +291,13 @@ async fn given_a_bidder_when_they_call_any_admin_route_then_403_admin_only() {
 async fn given_an_unknown_auction_when_an_admin_asks_then_404() {
     let h = harness();
     let unknown = Uuid::new_v4();
-    for path in ["history", "state?version=1", "verify", "export"] {
-        let reply = h
-            .admin_get(&format!("/admin/auctions/{unknown}/{path}"))
-            .await;
-        assert_problem(&reply, StatusCode::NOT_FOUND, "AUCTION_NOT_FOUND");
-    }
+    h.assert_admin_gets_refused(
+        ["history", "state?version=1", "verify", "export"]
+            .map(|path| format!("/admin/auctions/{unknown}/{path}")),
+        StatusCode::NOT_FOUND,
+        "AUCTION_NOT_FOUND",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -333,7 +305,7 @@ async fn given_bad_version_or_at_when_the_state_is_asked_then_400_invalid_query(
     let h = harness();
     let (id, events) = h.auction_with_bids().await;
     let beyond = format!("version={}", events + 1);
-    for query in [
+    let paths = [
         "version=0",
         beyond.as_str(),
         "version=abc",
@@ -343,12 +315,10 @@ async fn given_bad_version_or_at_when_the_state_is_asked_then_400_invalid_query(
         "version=1&at=2026-06-01T12:00:00Z",
         "",
         "when=now",
-    ] {
-        let reply = h
-            .admin_get(&format!("/admin/auctions/{id}/state?{query}"))
-            .await;
-        assert_problem(&reply, StatusCode::BAD_REQUEST, "INVALID_QUERY");
-    }
+    ]
+    .map(|query| format!("/admin/auctions/{id}/state?{query}"));
+    h.assert_admin_gets_refused(paths, StatusCode::BAD_REQUEST, "INVALID_QUERY")
+        .await;
 }
 
 #[tokio::test]
@@ -358,20 +328,19 @@ async fn given_an_admin_when_an_auction_is_exported_then_the_json_lines_are_its_
     let (id, events) = h.auction_with_bids().await;
 
     // When an admin exports it
-    let request = Request::get(format!("/admin/auctions/{id}/export"))
-        .header(
-            "authorization",
-            format!("Bearer {}", h.token("auditor-ada", &["admin"])),
+    let response = h
+        .app
+        .get_in(
+            "auditor-ada",
+            &["admin"],
+            &format!("/admin/auctions/{id}/export"),
         )
-        .body(Body::empty())
-        .unwrap();
-    let response = h.router.clone().oneshot(request).await.unwrap();
+        .await;
 
     // Then the body is the stored events as the CLI exports them, one line each
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.headers["content-type"], "application/x-ndjson");
+    let text = String::from_utf8(response.bytes.to_vec()).unwrap();
     let stored = h
         .store
         .backend()
@@ -456,21 +425,11 @@ impl Harness {
     }
 
     async fn events_page(&self, groups: &[&str], path: &str) -> Page {
-        let request = Request::get(path)
-            .header(
-                "authorization",
-                format!("Bearer {}", self.token("auditor-ada", groups)),
-            )
-            .body(Body::empty())
-            .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let response = self.app.get_in("auditor-ada", groups, path).await;
         Page {
-            status,
-            headers,
-            body: String::from_utf8(bytes.to_vec()).unwrap(),
+            body: String::from_utf8(response.bytes.to_vec()).unwrap(),
+            status: response.status,
+            headers: response.headers,
         }
     }
 
@@ -788,14 +747,7 @@ fn replay_path(consumer: &str, parked_id: &str) -> String {
 
 impl Harness {
     async fn post_as(&self, user: &str, groups: &[&str], path: &str) -> (StatusCode, Value) {
-        let request = Request::post(path)
-            .header(
-                "authorization",
-                format!("Bearer {}", self.token(user, groups)),
-            )
-            .body(Body::empty())
-            .unwrap();
-        self.send(request).await
+        status_and_body(&self.app.post_in(user, groups, path).await)
     }
 
     async fn admin_replay(&self, consumer: &str, parked_id: &str) -> (StatusCode, Value) {
@@ -1032,7 +984,6 @@ async fn given_consumers_that_cannot_be_built_when_an_admin_replays_then_503_and
  {
     // As the binaries wire it: the consumers are built on the first replay, here failing as an
     // unresolvable queue URL does.
-    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
     let parked = Arc::new(InMemoryParked::new());
     let connect: api::parked::Connect<
         Consumers<StoreLog<InMemoryStore>, InMemoryViews, InMemoryQueues>,
@@ -1044,18 +995,18 @@ async fn given_consumers_that_cannot_be_built_when_an_admin_replays_then_503_and
             })
         })
     });
-    let router = router(App {
-        store: store.clone(),
-        clock: Arc::new(FixedClock::new(start_of_test())),
-        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
-        views: Arc::new(InMemoryViews::new()),
-        inbox: Arc::new(InMemoryNotifications::new()),
-        parked: Arc::new(Parking::connecting(
-            Shared(Arc::clone(&parked)),
-            StoreLog::new(store.clone()),
-            connect,
-        )),
-    });
+    let app = TestApp::builder()
+        .parked({
+            let parked = Arc::clone(&parked);
+            move |store, _| {
+                Arc::new(Parking::connecting(
+                    Shared(parked),
+                    StoreLog::new(store.clone()),
+                    connect,
+                ))
+            }
+        })
+        .build();
     let item = parked_item(
         "projector",
         AuctionId(Uuid::new_v4()),
@@ -1065,10 +1016,9 @@ async fn given_consumers_that_cannot_be_built_when_an_admin_replays_then_503_and
     );
     parked.put(&item).await.unwrap();
     let h = Harness {
-        router,
-        store,
-        jwt: LocalJwt::new(SECRET),
-        views: Arc::new(InMemoryViews::new()),
+        store: app.store.clone(),
+        views: Arc::clone(&app.views),
+        app,
         parked,
         queues: Arc::new(InMemoryQueues::new()),
     };

@@ -16,31 +16,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt;
-use std::sync::Arc;
 
-use api::parked::Parking;
-use api::{App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::{Currency, UserId};
-use axum::Router;
+use api::LocalJwt;
+use api::testing::{SECRET, TestApp, start_of_test};
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Datelike, SecondsFormat, TimeDelta, TimeZone, Utc};
-use event_store::{InMemoryStore, SnapshotPolicy, Store};
-use http_body_util::BodyExt;
+use chrono::{DateTime, Datelike, SecondsFormat, TimeDelta, Utc};
+use events::{Currency, UserId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use read_models::InMemoryViews;
-use read_models::notifications::InMemoryNotifications;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use uuid::Uuid;
 
-const SECRET: &[u8] = b"hostile-battery-secret-of-the-local-verifier";
 /// The API's body limit (`api::extract::MAX_BODY_BYTES`).
 const MAX_BODY: usize = api::extract::MAX_BODY_BYTES;
-/// The domain's largest amount (`auction_domain::MAX_AMOUNT_MINOR`).
+/// The domain's largest amount (`domain::MAX_AMOUNT_MINOR`).
 const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 /// Cases per property: enough to hit every category of every generator many times.
 const CASES: u32 = 300;
@@ -48,7 +40,7 @@ const CASES: u32 = 300;
 // ---------------------------------------------------------------------------------- harness
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+    start_of_test()
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -87,9 +79,7 @@ fn shorten(text: &str, max_chars: usize) -> String {
 /// - `scheduled`: starts in a day.
 struct Battery {
     runtime: tokio::runtime::Runtime,
-    router: Router,
-    store: Store<InMemoryStore>,
-    jwt: LocalJwt,
+    app: TestApp,
     open: Uuid,
     fresh: Uuid,
     scheduled: Uuid,
@@ -101,20 +91,9 @@ impl Battery {
             .enable_all()
             .build()
             .unwrap();
-        let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
-        let app = App {
-            store: store.clone(),
-            clock: Arc::new(FixedClock::new(now())),
-            authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
-            views: Arc::new(InMemoryViews::new()),
-            inbox: Arc::new(InMemoryNotifications::new()),
-            parked: Arc::new(Parking::in_memory(&store)),
-        };
         let mut battery = Self {
             runtime,
-            router: router(app),
-            store,
-            jwt: LocalJwt::new(SECRET),
+            app: TestApp::new(),
             open: Uuid::nil(),
             fresh: Uuid::nil(),
             scheduled: Uuid::nil(),
@@ -164,35 +143,20 @@ impl Battery {
     }
 
     fn writes(&self) -> usize {
-        self.store.backend().writes()
+        self.app.store.backend().writes()
     }
 
     fn token(&self, sub: &str) -> String {
-        self.jwt
-            .mint(
-                &UserId::try_from(sub).unwrap(),
-                &[],
-                Utc::now(),
-                TimeDelta::hours(1),
-            )
-            .unwrap()
+        self.app.token(sub)
     }
 
     fn bearer(&self, sub: &str) -> Vec<u8> {
-        format!("Bearer {}", self.token(sub)).into_bytes()
+        self.app.bearer(sub).into_bytes()
     }
 
     /// A GET by `auditor-ada` of the `admin` group.
     fn admin_get(&self, uri: &str) -> Reply {
-        let token = self
-            .jwt
-            .mint(
-                &UserId::try_from("auditor-ada").unwrap(),
-                &["admin".to_owned()],
-                Utc::now(),
-                TimeDelta::hours(1),
-            )
-            .unwrap();
+        let token = self.app.token_in("auditor-ada", &["admin"]);
         self.request(
             Method::GET,
             uri,
@@ -202,21 +166,12 @@ impl Battery {
     }
 
     fn send(&self, request: Request<Body>) -> Reply {
-        self.runtime.block_on(async {
-            let response = self.router.clone().oneshot(request).await.unwrap();
-            let status = response.status();
-            let content_type = response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = response.into_body().collect().await.unwrap().to_bytes();
-            Reply {
-                status,
-                content_type,
-                body: body.to_vec(),
-            }
-        })
+        let response = self.runtime.block_on(self.app.send(request));
+        Reply {
+            status: response.status,
+            content_type: response.header("content-type").map(str::to_owned),
+            body: response.bytes.to_vec(),
+        }
     }
 
     /// A request with exactly these headers (values as raw bytes; a header whose value is not
@@ -1504,6 +1459,7 @@ fn bad_authorization(battery: &Battery) -> impl Strategy<Value = Vec<u8>> + use<
         )
         .unwrap();
     let expired = battery
+        .app
         .jwt
         .mint(
             &UserId::try_from("bidder-cat").unwrap(),
@@ -2100,7 +2056,7 @@ fn bad_event_type() -> impl Strategy<Value = String> {
         nasty_string(0, 30),
     ]
     .prop_filter("no event type", |name| {
-        auction_events::AuctionEvent::TYPES
+        events::AuctionEvent::TYPES
             .iter()
             .all(|(known, _)| known != name)
     })

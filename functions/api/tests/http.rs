@@ -2,119 +2,46 @@
 //! correlation ids, idempotent retries and the Lambda identity path. No network.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
-use api::parked::Parking;
-use api::{ApiError, App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::{AuctionId, UserId};
-use axum::Router;
+use api::testing::{TestApp, TestResponse as Reply, start_of_test};
+use api::{ApiError, LocalJwt};
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoreError};
+use chrono::{DateTime, TimeDelta, Utc};
+use event_store::{EventLog, Meter, StoreError};
+use events::{AuctionEvent, AuctionId, UserId};
 use http_body_util::BodyExt;
-use read_models::notifications::InMemoryNotifications;
-use read_models::{InMemoryViews, Projections};
+use read_models::Projections;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-const SECRET: &[u8] = b"test-secret-of-the-local-verifier";
-
-struct Harness {
-    router: Router,
-    store: Store<InMemoryStore>,
-    views: Arc<InMemoryViews>,
-    inbox: Arc<InMemoryNotifications>,
-    clock: Arc<FixedClock>,
-    jwt: LocalJwt,
+fn harness() -> TestApp {
+    TestApp::new()
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-fn start_of_test() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
-}
-
-fn harness() -> Harness {
-    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
-    let clock = Arc::new(FixedClock::new(start_of_test()));
-    let views = Arc::new(InMemoryViews::new());
-    let inbox = Arc::new(InMemoryNotifications::new());
-    let app = App {
-        store: store.clone(),
-        clock: clock.clone(),
-        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
-        views: views.clone(),
-        inbox: inbox.clone(),
-        parked: Arc::new(Parking::in_memory(&store)),
-    };
-    Harness {
-        router: router(app),
-        store,
-        views,
-        inbox,
-        clock,
-        jwt: LocalJwt::new(SECRET),
-    }
-}
-
-impl Harness {
-    /// A token valid for an hour of real time (jsonwebtoken checks expiry on the system clock).
-    fn token(&self, sub: &str) -> String {
-        self.jwt
-            .mint(
-                &UserId::try_from(sub).unwrap(),
-                &[],
-                Utc::now(),
-                TimeDelta::hours(1),
-            )
-            .unwrap()
-    }
-
-    async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn post(&self, user: &str, path: &str, body: Value, key: Option<&str>) -> Reply {
-        let mut request = Request::post(path)
-            .header("authorization", format!("Bearer {}", self.token(user)))
-            .header("content-type", "application/json");
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        self.send(request.body(Body::from(body.to_string())).unwrap())
-            .await
-    }
-
-    async fn get(&self, user: &str, path: &str) -> Reply {
-        let request = Request::get(path)
-            .header("authorization", format!("Bearer {}", self.token(user)))
-            .body(Body::empty())
-            .unwrap();
-        self.send(request).await
-    }
-
+/// The steps these tests take on the API, in its own words.
+trait Steps {
     /// An auction by seller-ann that is open for bids now, with a reserve and a buy-now price.
+    async fn open_auction(&self) -> String;
+    async fn bid(&self, user: &str, auction: &str, amount: i64, key: &str) -> Reply;
+    async fn buy_now(&self, user: &str, auction: &str, key: &str) -> Reply;
+    /// A POST by `user` with exactly this content type (if any) and body.
+    async fn post_raw(
+        &self,
+        user: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply;
+    /// Runs the projector over the auction's events not yet in its views, as the stream would.
+    async fn project(&self, auction: &str);
+    fn event_count(&self, auction: &str) -> usize;
+    /// The amounts of the bids in the auction's log, in order.
+    fn bid_amounts(&self, auction: &str) -> Vec<i64>;
+}
+
+impl Steps for TestApp {
     async fn open_auction(&self) -> String {
         let reply = self
             .post("seller-ann", "/auctions", auction_body(), None)
@@ -133,7 +60,25 @@ impl Harness {
         .await
     }
 
-    /// Runs the projector over the auction's events not yet in its views, as the stream would.
+    async fn buy_now(&self, user: &str, auction: &str, key: &str) -> Reply {
+        self.post_empty(user, &format!("/auctions/{auction}/buy-now"), Some(key))
+            .await
+    }
+
+    async fn post_raw(
+        &self,
+        user: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply {
+        let mut request = Request::post(path).header("authorization", self.bearer(user));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        self.send(request.body(body.into()).unwrap()).await
+    }
+
     async fn project(&self, auction: &str) {
         let id = AuctionId(Uuid::parse_str(auction).unwrap());
         let mut current = self.views.load(id).await.unwrap();
@@ -151,6 +96,19 @@ impl Harness {
     fn event_count(&self, auction: &str) -> usize {
         let id = AuctionId(Uuid::parse_str(auction).unwrap());
         self.store.backend().events(id).len()
+    }
+
+    fn bid_amounts(&self, auction: &str) -> Vec<i64> {
+        let id = AuctionId(Uuid::parse_str(auction).unwrap());
+        self.store
+            .backend()
+            .events(id)
+            .iter()
+            .filter_map(|e| match e.decode::<AuctionEvent>().unwrap().event {
+                AuctionEvent::BidPlaced(bid) => Some(bid.amount.amount_minor),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -245,12 +203,7 @@ async fn given_a_scheduled_auction_when_its_seller_starts_it_at_its_start_time_t
 
     h.clock.advance(TimeDelta::hours(1));
     let started = h
-        .send(
-            Request::post(format!("/auctions/{id}/start"))
-                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .post_empty("seller-ann", &format!("/auctions/{id}/start"), None)
         .await;
     assert_eq!(started.status, StatusCode::OK, "{:?}", started.body);
     assert_eq!(started.body["status"], "active");
@@ -281,12 +234,7 @@ async fn given_an_empty_body_when_the_seller_cancels_then_it_is_cancelled_withou
     let h = harness();
     let id = h.open_auction().await;
     let reply = h
-        .send(
-            Request::post(format!("/auctions/{id}/cancel"))
-                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .post_empty("seller-ann", &format!("/auctions/{id}/cancel"), None)
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body["status"], "cancelled");
@@ -297,12 +245,11 @@ async fn given_a_non_json_body_when_cancelling_then_415_and_nothing_is_appended(
     let h = harness();
     let id = h.open_auction().await;
     let reply = h
-        .send(
-            Request::post(format!("/auctions/{id}/cancel"))
-                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
-                .header("content-type", "text/plain")
-                .body(Body::from("because"))
-                .unwrap(),
+        .post_raw(
+            "seller-ann",
+            &format!("/auctions/{id}/cancel"),
+            Some("text/plain"),
+            "because",
         )
         .await;
     assert_problem(
@@ -372,15 +319,7 @@ async fn given_an_accepted_bid_when_it_is_retried_with_the_same_key_then_the_sam
 async fn given_a_buy_now_price_when_a_bidder_buys_now_then_the_auction_ends_sold_at_that_price() {
     let h = harness();
     let id = h.open_auction().await;
-    let reply = h
-        .send(
-            Request::post(format!("/auctions/{id}/buy-now"))
-                .header("authorization", format!("Bearer {}", h.token("bidder-bob")))
-                .header("idempotency-key", "buy-1")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let reply = h.buy_now("bidder-bob", &id, "buy-1").await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     assert_eq!(reply.body["status"], "ended");
     assert_eq!(reply.body["price"]["amountMinor"], 20_000);
@@ -393,30 +332,15 @@ async fn given_a_purchase_when_buy_now_is_retried_with_the_same_key_then_the_sam
  {
     let h = harness();
     let id = h.open_auction().await;
-    let buy = || {
-        Request::post(format!("/auctions/{id}/buy-now"))
-            .header("authorization", format!("Bearer {}", h.token("bidder-bob")))
-            .header("idempotency-key", "buy-1")
-            .body(Body::empty())
-            .unwrap()
-    };
-    let first = h.send(buy()).await;
+    let first = h.buy_now("bidder-bob", &id, "buy-1").await;
     let events = h.event_count(&id);
-    let retry = h.send(buy()).await;
+    let retry = h.buy_now("bidder-bob", &id, "buy-1").await;
     assert_eq!(retry.status, StatusCode::CREATED);
     assert_eq!(first.body, retry.body);
     assert_eq!(retry.headers["idempotent-replayed"], "true");
     assert_eq!(h.event_count(&id), events);
 
-    let other = h
-        .send(
-            Request::post(format!("/auctions/{id}/buy-now"))
-                .header("authorization", format!("Bearer {}", h.token("bidder-cat")))
-                .header("idempotency-key", "buy-1")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let other = h.buy_now("bidder-cat", &id, "buy-1").await;
     assert_problem(&other, StatusCode::CONFLICT, "AUCTION_ENDED");
 }
 
@@ -550,12 +474,11 @@ fn given_the_openapi_document_when_its_references_are_followed_then_each_names_a
 async fn given_a_body_that_is_not_json_when_posted_then_400_malformed_json() {
     let h = harness();
     let reply = h
-        .send(
-            Request::post("/auctions")
-                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
-                .header("content-type", "application/json")
-                .body(Body::from("{\"title\": "))
-                .unwrap(),
+        .post_raw(
+            "seller-ann",
+            "/auctions",
+            Some("application/json"),
+            "{\"title\": ",
         )
         .await;
     assert_problem(&reply, StatusCode::BAD_REQUEST, "MALFORMED_JSON");
@@ -590,12 +513,11 @@ async fn given_a_declared_length_over_64_kib_when_posted_then_413_before_the_bod
 async fn given_a_non_json_content_type_when_posted_then_415_unsupported_media_type() {
     let h = harness();
     let reply = h
-        .send(
-            Request::post("/auctions")
-                .header("authorization", format!("Bearer {}", h.token("seller-ann")))
-                .header("content-type", "text/plain")
-                .body(Body::from(auction_body().to_string()))
-                .unwrap(),
+        .post_raw(
+            "seller-ann",
+            "/auctions",
+            Some("text/plain"),
+            auction_body().to_string(),
         )
         .await;
     assert_problem(
@@ -748,7 +670,7 @@ async fn given_each_store_failure_when_mapped_then_status_code_and_retry_hints_m
     let cases = [
         (
             StoreError::TooManyConflicts {
-                aggregate_id: id,
+                aggregate_id: id.into(),
                 attempts: 10,
             },
             StatusCode::CONFLICT,
@@ -773,7 +695,7 @@ async fn given_each_store_failure_when_mapped_then_status_code_and_retry_hints_m
         ),
         (
             StoreError::Corrupt {
-                aggregate_id: id,
+                aggregate_id: id.into(),
                 version: 2,
                 reason: "secret internals".into(),
             },
@@ -1246,15 +1168,8 @@ fn given_a_v2_request_context_with_jwt_claims_when_read_then_sub_and_groups_beco
 #[tokio::test]
 async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_then_the_claims_seller_owns_it()
  {
-    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
-    let lambda_router = router(App {
-        store: store.clone(),
-        clock: Arc::new(FixedClock::new(start_of_test())),
-        authenticator: Authenticator::ApiGateway,
-        views: Arc::new(InMemoryViews::new()),
-        inbox: Arc::new(InMemoryNotifications::new()),
-        parked: Arc::new(Parking::in_memory(&store)),
-    });
+    let h = TestApp::builder().behind_api_gateway().build();
+    let (store, lambda_router) = (&h.store, h.router.clone());
     let event = lambda_event("POST", "/auctions", &auction_body().to_string(), "[seller]");
     let request = lambda_http::request::from_str(&event).unwrap();
     let response = lambda_router.clone().oneshot(request).await.unwrap();
@@ -1266,7 +1181,7 @@ async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_
     let events = store.backend().events(id);
     assert_eq!(
         events[0].envelope.metadata.actor,
-        auction_events::Actor::User {
+        events::Actor::User {
             id: UserId::try_from("seller-ann").unwrap()
         }
     );
@@ -1281,69 +1196,7 @@ async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn demo_seeding_creates_an_auction_with_bids_one_ending_soon_and_one_with_buy_now() {
-    let h = harness();
-    let app = App {
-        store: h.store.clone(),
-        clock: h.clock.clone(),
-        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(SECRET))),
-        views: Arc::new(InMemoryViews::new()),
-        inbox: Arc::new(InMemoryNotifications::new()),
-        parked: Arc::new(Parking::in_memory(&h.store)),
-    };
-    let demo = api_local::demo::seed(app, &LocalJwt::new(SECRET))
-        .await
-        .unwrap();
-
-    let with_bids = h
-        .get("bidder-bob", &format!("/auctions/{}", demo.with_bids))
-        .await;
-    assert_eq!(with_bids.status, StatusCode::OK, "{:?}", with_bids.body);
-    assert_eq!(with_bids.body["bidCount"], 2);
-    assert_eq!(with_bids.body["status"], "active");
-
-    let ending_soon = h
-        .get("bidder-bob", &format!("/auctions/{}", demo.ending_soon))
-        .await;
-    let ends_at: DateTime<Utc> =
-        serde_json::from_value(ending_soon.body["endsAt"].clone()).unwrap();
-    assert!(ends_at - start_of_test() <= TimeDelta::minutes(10));
-
-    let buy_now = h
-        .get("bidder-bob", &format!("/auctions/{}", demo.buy_now))
-        .await;
-    assert_eq!(buy_now.body["buyNowPrice"]["amountMinor"], 25_000);
-}
-
 // ------------------------------------------------------------------------ exact idempotency
-
-impl Harness {
-    async fn buy_now(&self, user: &str, auction: &str, key: &str) -> Reply {
-        self.send(
-            Request::post(format!("/auctions/{auction}/buy-now"))
-                .header("authorization", format!("Bearer {}", self.token(user)))
-                .header("idempotency-key", key)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-    }
-
-    /// The amounts of the bids in the auction's log, in order.
-    fn bid_amounts(&self, auction: &str) -> Vec<i64> {
-        let id = AuctionId(Uuid::parse_str(auction).unwrap());
-        self.store
-            .backend()
-            .events(id)
-            .iter()
-            .filter_map(|e| match e.decode().unwrap().event {
-                auction_events::AuctionEvent::BidPlaced(bid) => Some(bid.amount.amount_minor),
-                _ => None,
-            })
-            .collect()
-    }
-}
 
 #[tokio::test]
 async fn given_one_key_when_two_different_bids_race_for_one_version_in_fifty_rounds_then_one_is_accepted_and_the_other_refused()

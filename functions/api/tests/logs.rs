@@ -5,15 +5,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use api::parked::Parking;
-use api::{App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::UserId;
+use api::testing::{TestApp, start_of_test};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{TimeDelta, TimeZone, Utc};
-use event_store::{InMemoryStore, SnapshotPolicy, Store};
+use chrono::TimeDelta;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -42,68 +38,39 @@ async fn given_a_correlation_id_when_a_bid_is_handled_then_every_log_line_of_the
         .finish();
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
-    let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
-    let secret = b"log-test-secret";
-    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
-    let app = router(App {
-        parked: Arc::new(Parking::in_memory(&store)),
-        store,
-        clock: Arc::new(FixedClock::new(now)),
-        authenticator: Authenticator::LocalJwt(Arc::new(LocalJwt::new(secret))),
-        views: Arc::new(read_models::InMemoryViews::new()),
-        inbox: Arc::new(read_models::notifications::InMemoryNotifications::new()),
-    });
-    let token = |sub: &str| {
-        LocalJwt::new(secret)
-            .mint(
-                &UserId::try_from(sub).unwrap(),
-                &[],
-                Utc::now(),
-                TimeDelta::hours(1),
-            )
-            .unwrap()
-    };
+    let h = TestApp::new();
+    let now = start_of_test();
     let post = |path: String, sub: &str, correlation: &str, body: Value| {
         Request::post(path)
-            .header("authorization", format!("Bearer {}", token(sub)))
+            .header("authorization", h.bearer(sub))
             .header("content-type", "application/json")
             .header("idempotency-key", "log-1")
             .header("x-correlation-id", correlation)
             .body(Body::from(body.to_string()))
             .unwrap()
     };
-    let created = app
-        .clone()
-        .oneshot(post(
+    let created = h
+        .send(post(
             "/auctions".into(),
             "seller-ann",
             "create-trace",
             json!({"title": "Lamp", "currency": "EUR", "startingPrice": 100,
                 "endsAt": (now + TimeDelta::days(1)).to_rfc3339()}),
         ))
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let bytes = http_body_util::BodyExt::collect(created.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let id = serde_json::from_slice::<Value>(&bytes).unwrap()["auctionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.body["auctionId"].as_str().unwrap().to_owned();
     captured.0.lock().unwrap().clear();
 
-    let reply = app
-        .oneshot(post(
+    let reply = h
+        .send(post(
             format!("/auctions/{id}/bids"),
             "bidder-bob",
             "log-trace-7",
             json!({"amount": 100, "currency": "EUR"}),
         ))
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::CREATED);
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = text

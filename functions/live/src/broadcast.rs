@@ -4,45 +4,19 @@
 //! stream keeps two readers per shard (docs/fan-out.md, "Two readers per shard").
 
 use std::collections::HashSet;
-use std::time::Duration;
 
-use auction_events::{AuctionEvent, EventEnvelope};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use event_store::{EventLog, Meter, Snapshots, state_at};
+use events::{AuctionEvent, EventEnvelope};
 use futures_util::{StreamExt, stream};
 use tracing::{Instrument, Span};
 
+use crate::config::Fanout;
 use crate::error::LiveError;
 use crate::push::{Push, PushError};
 use crate::session;
 use crate::subscriptions::{ConnectionId, Subscriptions};
 use crate::update::update;
-
-/// How the broadcaster fans one update out to an auction's watchers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fanout {
-    /// Pushes (and forgets of gone connections) in flight at once for one message. Watchers of
-    /// a popular auction can number thousands; the management API throttles per account.
-    pub concurrency: usize,
-    /// Rounds of pushes per message: the first to every watcher, each later one only to the
-    /// connections whose push failed in the round before.
-    pub rounds: u32,
-    /// The pause before the second round; it doubles for every later one.
-    pub backoff: Duration,
-}
-
-/// The bound when `LIVE_PUSH_CONCURRENCY` is unset.
-pub const DEFAULT_PUSH_CONCURRENCY: usize = 16;
-
-impl Default for Fanout {
-    fn default() -> Self {
-        Self {
-            concurrency: DEFAULT_PUSH_CONCURRENCY,
-            rounds: 3,
-            backoff: Duration::from_millis(100),
-        }
-    }
-}
 
 /// Pushes the updates of a batch of the live queue's messages, in order, with the fan-out of
 /// [`crate::config::fanout`] (`LIVE_PUSH_CONCURRENCY`, else the defaults).
@@ -203,7 +177,7 @@ where
     let meter = Meter::default();
     let (watchers, after) = tokio::join!(
         subscriptions.watchers(envelope.aggregate_id),
-        state_at(log, envelope.aggregate_id, envelope.version, &meter),
+        state_at::<domain::State, _>(log, envelope.aggregate_id, envelope.version, &meter),
     );
     let watchers = watchers?;
     if watchers.is_empty() {

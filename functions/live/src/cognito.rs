@@ -17,7 +17,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use auction_events::UserId;
+use events::UserId;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};

@@ -2,7 +2,84 @@
 
 use std::sync::OnceLock;
 
-use crate::broadcast::{DEFAULT_PUSH_CONCURRENCY, Fanout};
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use event_store::{DynamoDbStore, TableNames};
+
+use crate::cognito::{CognitoPool, CognitoVerifier, HttpsJwks};
+use crate::dynamodb::DynamoDbSubscriptions;
+use crate::push::ManagementApi;
+
+/// How the broadcaster fans one update out to an auction's watchers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fanout {
+    /// Pushes (and forgets of gone connections) in flight at once for one message. Watchers of
+    /// a popular auction can number thousands; the management API throttles per account.
+    pub concurrency: usize,
+    /// Rounds of pushes per message: the first to every watcher, each later one only to the
+    /// connections whose push failed in the round before.
+    pub rounds: u32,
+    /// The pause before the second round; it doubles for every later one.
+    pub backoff: Duration,
+}
+
+/// The bound when `LIVE_PUSH_CONCURRENCY` is unset.
+pub const DEFAULT_PUSH_CONCURRENCY: usize = 16;
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_PUSH_CONCURRENCY,
+            rounds: 3,
+            backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What the broadcaster's Lambda builds once per execution environment.
+pub struct Broadcaster {
+    pub subscriptions: DynamoDbSubscriptions,
+    pub push: ManagementApi,
+    pub log: DynamoDbStore,
+}
+
+/// The broadcaster's ports: the connections table, the management API at `LIVE_ENDPOINT_URL`
+/// (required: it cannot push without one), the event store's tables.
+pub async fn broadcaster_from_env() -> Result<Broadcaster, String> {
+    let endpoint = endpoint().ok_or(
+        "LIVE_ENDPOINT_URL is not set: the broadcaster pushes through the WebSocket stage's \
+         management endpoint, https://{api-id}.execute-api.{region}.amazonaws.com/{stage}",
+    )?;
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    Ok(Broadcaster {
+        subscriptions: DynamoDbSubscriptions::new(client.clone(), connections_table()),
+        push: ManagementApi::new(&sdk, &endpoint),
+        log: DynamoDbStore::new(client, TableNames::from_env()),
+    })
+}
+
+/// What the WebSocket integration's Lambda builds once per execution environment: the
+/// connections table, and the verifier whose cache of the user pool's keys every invocation
+/// shares.
+pub struct Gateway {
+    pub subscriptions: DynamoDbSubscriptions,
+    pub verifier: CognitoVerifier<HttpsJwks>,
+}
+
+/// The WebSocket integration's ports; the user pool is required (see [`cognito_pool`]).
+pub async fn gateway_from_env() -> Result<Gateway, String> {
+    let verifier = CognitoVerifier::new(cognito_pool()?, HttpsJwks::new()?);
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    Ok(Gateway {
+        subscriptions: DynamoDbSubscriptions::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            connections_table(),
+        ),
+        verifier,
+    })
+}
 
 /// The broadcaster's fan-out: at most `LIVE_PUSH_CONCURRENCY` pushes in flight per message
 /// (default [`DEFAULT_PUSH_CONCURRENCY`]; unset, blank, zero or not a number is the default),
@@ -26,7 +103,7 @@ pub fn fanout_from(concurrency: Option<String>) -> Fanout {
 
 /// The connections table's name (`LIVE_CONNECTIONS_TABLE`, default `LiveConnections`).
 pub fn connections_table() -> String {
-    conventions::name_from_env("LIVE_CONNECTIONS_TABLE", "LiveConnections")
+    conventions::names::LIVE_CONNECTIONS_TABLE.from_env()
 }
 
 /// Where the WebSocket stage's management API is (`LIVE_ENDPOINT_URL`): in AWS
@@ -40,7 +117,7 @@ pub fn endpoint() -> Option<String> {
 
 /// The Cognito user pool (`COGNITO_USER_POOL_ID`, `{region}_{id}`) and app client
 /// (`COGNITO_CLIENT_ID`) whose tokens `$connect` accepts. Both are required by live-ws-lambda.
-pub fn cognito_pool() -> Result<crate::cognito::CognitoPool, String> {
+pub fn cognito_pool() -> Result<CognitoPool, String> {
     let env = |name: &str| {
         std::env::var(name)
             .ok()
@@ -49,7 +126,7 @@ pub fn cognito_pool() -> Result<crate::cognito::CognitoPool, String> {
     };
     let pool_id = env("COGNITO_USER_POOL_ID")?;
     let client_id = env("COGNITO_CLIENT_ID")?;
-    crate::cognito::CognitoPool::new(&pool_id, &client_id)
+    CognitoPool::new(&pool_id, &client_id)
 }
 
 #[cfg(test)]

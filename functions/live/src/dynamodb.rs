@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use auction_events::{AuctionId, UserId};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, Select, WriteRequest};
 use chrono::{DateTime, TimeDelta, Utc};
+use events::{AuctionId, UserId};
 
 use crate::error::LiveError;
 use crate::subscriptions::{ConnectionId, MAX_SUBSCRIPTIONS, Subscriptions, Topic};

@@ -1,7 +1,7 @@
 //! What can go wrong in live updates, by what the caller does about it.
 
-use auction_events::AuctionId;
 use event_store::StoreError;
+use events::AuctionId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {

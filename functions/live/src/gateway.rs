@@ -131,7 +131,7 @@ async fn connect<S: Subscriptions, V: Verify>(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use auction_events::{AuctionId, UserId};
+    use events::{AuctionId, UserId};
     use serde_json::{Value, json};
 
     use super::*;

@@ -32,7 +32,8 @@ pub mod session;
 mod subscriptions;
 pub mod update;
 
-pub use broadcast::{DEFAULT_PUSH_CONCURRENCY, Fanout, handle, handle_with};
+pub use broadcast::{handle, handle_with};
+pub use config::{DEFAULT_PUSH_CONCURRENCY, Fanout};
 pub use dynamodb::DynamoDbSubscriptions;
 pub use error::LiveError;
 pub use memory::{InMemoryPush, InMemorySubscriptions};

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use auction_events::{AuctionId, UserId};
 use chrono::{DateTime, Utc};
+use events::{AuctionId, UserId};
 
 use crate::error::LiveError;
 use crate::push::{Push, PushError};

@@ -2,8 +2,8 @@
 //! answers each request and pushes updates of the auctions subscribed to. API Gateway routes a
 //! client message by its `action` (route selection expression `$request.body.action`).
 
-use auction_events::{AuctionId, Money, UserId};
 use chrono::{DateTime, Utc};
+use events::{AuctionId, Money, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::LiveError;

@@ -1,8 +1,8 @@
 //! One WebSocket connection's life, as both the API Gateway Lambda and the local server drive
 //! it: connect (after the caller's token was verified), each text frame, disconnect.
 
-use auction_events::UserId;
 use chrono::{DateTime, Utc};
+use events::UserId;
 
 use crate::error::LiveError;
 use crate::protocol::{ClientMessage, ServerMessage};

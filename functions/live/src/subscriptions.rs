@@ -2,8 +2,8 @@
 
 use std::future::Future;
 
-use auction_events::{AuctionId, UserId};
 use chrono::{DateTime, Utc};
+use events::{AuctionId, UserId};
 
 use crate::error::LiveError;
 

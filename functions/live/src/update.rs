@@ -2,8 +2,8 @@
 //! auction's state right after it (for the bid count and the current end, which no single event
 //! carries).
 
-use auction_domain::State;
-use auction_events::{AuctionEvent, AuctionResult, EventEnvelope, UnsoldReason};
+use domain::State;
+use events::{AuctionEvent, AuctionResult, EventEnvelope, UnsoldReason};
 
 use crate::protocol::{EndResult, Price, ServerMessage};
 
@@ -75,12 +75,13 @@ pub fn update(envelope: &EventEnvelope, after: &State) -> Option<ServerMessage> 
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use auction_domain::{
+    use chrono::{DateTime, TimeDelta, Utc};
+    use domain::fixtures::lamp_auction;
+    use domain::{
         CreateAuction, EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid, evolve,
     };
-    use auction_events::{Actor, AuctionId, BidId, Metadata, SoftClose};
-    use chrono::{DateTime, TimeDelta, Utc};
-    use event_store::testing::{epoch, eur, lamp_auction, user};
+    use event_store::testing::{epoch, eur, user};
+    use events::{Actor, AuctionId, BidId, Metadata, SoftClose};
     use uuid::Uuid;
 
     use super::*;

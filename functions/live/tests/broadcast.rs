@@ -4,12 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use auction_domain::{PlaceBid, decide_create, decide_place_bid};
-use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::TimeDelta;
-use event_store::testing::{self, epoch, eur, lamp_auction, user};
+use domain::fixtures::lamp_auction;
+use domain::{PlaceBid, decide_create, decide_place_bid};
+use event_store::testing::{self, epoch, eur, user};
 use event_store::{CommandContext, InMemoryStore, SnapshotPolicy, Store, StoredEvent};
+use events::{AuctionId, BidId};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -194,6 +195,24 @@ fn fanout() -> Fanout {
     }
 }
 
+/// Every event of the auction broadcast as one batch, with [`fanout`]'s bounds.
+async fn broadcast_history(
+    subscriptions: &InMemorySubscriptions,
+    push: &impl Push,
+    store: &Store<InMemoryStore>,
+    auction_id: AuctionId,
+) -> SqsBatchResponse {
+    handle_with(
+        &fanout(),
+        subscriptions,
+        push,
+        store.backend(),
+        batch(&store.backend().events(auction_id)),
+    )
+    .await
+    .unwrap()
+}
+
 /// A push port that yields while a push is in flight and remembers how many were in flight at
 /// once.
 #[derive(Default)]
@@ -230,15 +249,7 @@ async fn an_update_for_many_watchers_is_pushed_with_no_more_than_the_bound_in_fl
     let push = Crowded::default();
 
     // When the bid is broadcast with a bound of two
-    let response = handle_with(
-        &fanout(),
-        &subscriptions,
-        &push,
-        store.backend(),
-        batch(&store.backend().events(auction_id)),
-    )
-    .await
-    .unwrap();
+    let response = broadcast_history(&subscriptions, &push, &store, auction_id).await;
 
     // Then every watcher got it, and never more than two pushes were in flight
     assert!(response.batch_item_failures.is_empty());
@@ -260,15 +271,7 @@ async fn a_connection_whose_push_fails_once_is_retried_alone_and_nobody_gets_the
     push.fail(&ann, 1);
 
     // When the bid is broadcast
-    let response = handle_with(
-        &fanout(),
-        &subscriptions,
-        &push,
-        store.backend(),
-        batch(&store.backend().events(auction_id)),
-    )
-    .await
-    .unwrap();
+    let response = broadcast_history(&subscriptions, &push, &store, auction_id).await;
 
     // Then the message succeeds, ann got it on her second push and bob on his only one
     assert!(response.batch_item_failures.is_empty());
@@ -289,15 +292,7 @@ async fn a_connection_that_keeps_failing_misses_its_updates_without_failing_them
     push.fail(&ann, u32::MAX);
 
     // When two bids are broadcast in one batch
-    let response = handle_with(
-        &fanout(),
-        &subscriptions,
-        &push,
-        store.backend(),
-        batch(&store.backend().events(auction_id)),
-    )
-    .await
-    .unwrap();
+    let response = broadcast_history(&subscriptions, &push, &store, auction_id).await;
 
     // Then no message fails, bob got both bids in order, and ann was tried three rounds a bid
     // and is still a watcher

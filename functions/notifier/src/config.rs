@@ -4,12 +4,8 @@ use std::sync::OnceLock;
 
 use aws_config::BehaviorVersion;
 use event_store::{DynamoDbStore, TableNames};
-use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::util::SubscriberInitExt;
 
-use read_models::notifications::{DEFAULT_TABLE, DynamoDbNotifications, LogContexts, TABLE_ENV};
+use read_models::notifications::{DynamoDbNotifications, LogContexts};
 
 /// The variable bounding how many notifications of one message are written at once, and the
 /// bound when it is unset, blank, zero or not a number. A sale notifies every bidder at once;
@@ -40,30 +36,8 @@ pub async fn from_env() -> (LogContexts<DynamoDbStore>, DynamoDbNotifications) {
     let tables = TableNames::from_env();
     (
         LogContexts::new(DynamoDbStore::new(client.clone(), tables)),
-        DynamoDbNotifications::new(client, conventions::name_from_env(TABLE_ENV, DEFAULT_TABLE)),
+        DynamoDbNotifications::from_env(client),
     )
-}
-
-/// JSON log lines filtered by `RUST_LOG` (default `info`); each line carries the fields of the
-/// message span it was logged in (message, correlation and causation ids, event id).
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    json_logs(std::io::stderr, filter).init();
-}
-
-/// The log format of [`init_logging`], writing to `writer`.
-pub fn json_logs<W>(writer: W, filter: EnvFilter) -> impl Subscriber + Send + Sync + 'static
-where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
-{
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .finish()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The SQS handler: one batch of the notifications queue in, the failed messages out.
 
-use auction_events::EventEnvelope;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use events::EventEnvelope;
 use futures_util::future::join_all;
 use futures_util::{StreamExt, stream};
 use tracing::{Instrument, Span};
@@ -254,10 +254,10 @@ mod tests {
     use std::collections::BTreeSet;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use auction_events::{
+    use chrono::{TimeZone, Utc};
+    use events::{
         Actor, AuctionCancelled, AuctionId, BidId, BidPlaced, Currency, Metadata, Money, UserId,
     };
-    use chrono::{TimeZone, Utc};
     use uuid::Uuid;
 
     use super::*;

@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use auction_events::{
-    Actor, AuctionId, BidId, BidPlaced, Currency, EventEnvelope, Metadata, Money, UserId,
-};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{TimeZone, Utc};
+use events::{
+    Actor, AuctionId, BidId, BidPlaced, Currency, EventEnvelope, Metadata, Money, UserId,
+};
 use read_models::notifications::{
     AuctionContext, AuctionContexts, InMemoryNotifications, NotifierError,
 };
@@ -117,7 +117,7 @@ async fn every_log_line_of_a_message_carries_its_correlation_and_causation_ids()
     // one that fails, one skipped behind it, and an unreadable one whose ids are attributes
     let captured = Captured::default();
     let writer = captured.clone();
-    let logs = notifier::config::json_logs(
+    let logs = conventions::json_logs(
         move || writer.clone(),
         tracing_subscriber::EnvFilter::new("debug"),
     );

@@ -4,9 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use auction_events::UserId;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use events::UserId;
 
 use crate::error::ReconcilerError;
 use crate::ports::{NoticeKey, StoredNotices};
@@ -34,13 +34,7 @@ impl DynamoDbNotices {
 
     /// On the table the notifier writes: `NOTIFICATIONS_TABLE` (default `Notifications`).
     pub fn from_env(client: Client) -> Self {
-        Self::new(
-            client,
-            conventions::name_from_env(
-                read_models::notifications::TABLE_ENV,
-                read_models::notifications::DEFAULT_TABLE,
-            ),
-        )
+        Self::new(client, conventions::names::NOTIFICATIONS_TABLE.from_env())
     }
 }
 

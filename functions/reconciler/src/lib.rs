@@ -35,20 +35,17 @@ mod dynamodb;
 mod error;
 mod ports;
 mod reconcile;
+mod reconciled;
 mod replays;
 mod settings;
 #[cfg(test)]
 mod tests;
 
-pub use config::{DeployedPorts, from_env};
+pub use config::{Deployed, DeployedPorts, from_env, ports_from_env};
 pub use dynamodb::DynamoDbNotices;
 pub use error::ReconcilerError;
-pub use ports::{Consumer, NoticeKey, Redeliver, StoredNotices};
-pub use reconcile::{Kind, Ports, Reconciled, WATCHED, reconcile, reconcile_until};
+pub use ports::{Consumer, NoticeKey, Ports, Redeliver, StoredNotices};
+pub use reconcile::{WATCHED, reconcile, reconcile_until};
+pub use reconciled::{Kind, Reconciled};
 pub use replays::MAX_REPLAYS_PER_RUN;
 pub use settings::{MAX_LOOKBACK, Settings};
-
-/// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    conventions::init_json_logging();
-}

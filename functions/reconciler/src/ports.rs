@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 
-use auction_events::UserId;
+use events::UserId;
 
 use crate::error::ReconcilerError;
 
@@ -39,4 +39,16 @@ impl StoredNotices for read_models::notifications::InMemoryNotifications {
             .cloned()
             .collect())
     }
+}
+
+/// Everything a run reads and the way it repairs.
+pub struct Ports<L, S, V, N, R, P> {
+    /// The log and its `byEventType` index.
+    pub log: L,
+    pub sagas: S,
+    pub views: V,
+    pub notices: N,
+    pub consumers: R,
+    /// What the consumers gave up on, replayed by each run (`parking::replay`).
+    pub parked: P,
 }

@@ -7,8 +7,8 @@ use event_store::EventLog;
 use parking::{Parked, ParkedItems, ParkingError};
 
 use crate::error::ReconcilerError;
-use crate::ports::{Consumer, Redeliver};
-use crate::reconcile::{Ports, Reconciled};
+use crate::ports::{Consumer, Ports, Redeliver};
+use crate::reconciled::Reconciled;
 use crate::settings::Settings;
 
 /// Replays one run makes at most, failed ones included. Each replay is a strongly consistent

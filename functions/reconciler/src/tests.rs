@@ -9,13 +9,14 @@
 
 use std::sync::Mutex;
 
-use auction_domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
-use auction_events::{AuctionId, BidId};
 use chrono::{DateTime, TimeDelta, Utc};
-use event_store::testing::{context, epoch, eur, lamp_auction, user};
+use domain::fixtures::lamp_auction;
+use event_store::testing::{context, epoch, eur, user};
 use event_store::{EventLog, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
+use events::AuctionId;
 use parking::InMemoryParked;
 use payments::saga::Start;
+use payments::testing::{SaleStep, sell};
 use payments::{BasisPoints, InMemorySagaStates, Saga, SagaId, SagaStates, Status};
 use read_models::InMemoryViews;
 use read_models::notifications::{AuctionContext, InMemoryNotifications, StoreNotification};
@@ -56,7 +57,7 @@ impl Redeliver for Recording {
         }
         let keys = events
             .iter()
-            .map(|e| (e.envelope.aggregate_id, e.version()))
+            .map(|e| (AuctionId(e.envelope.aggregate_id), e.version()))
             .collect();
         self.calls.lock().unwrap().push((consumer, keys));
         Ok(())
@@ -118,38 +119,13 @@ async fn ended_auction(world: &World, bidders: &[(&str, i64)]) -> AuctionId {
     );
     let auction_id = AuctionId(Uuid::new_v4());
     let create = lamp_auction(auction_id, ends_at());
-    store
-        .execute(auction_id, &context("seller", epoch()), |s, now| {
-            decide_create(s, &create, now)
-        })
-        .await
-        .unwrap();
-    for (bidder, max) in bidders {
-        let bid_id = BidId(Uuid::new_v4());
-        store
-            .execute(
-                auction_id,
-                &context(bidder, epoch() + TimeDelta::hours(1)),
-                |s, now| {
-                    let price = s.auction.as_ref().and_then(|a| a.price);
-                    let bid = PlaceBid {
-                        bid_id,
-                        bidder_id: user(bidder),
-                        amount: eur(price.map_or(100, |p| p + 10)),
-                        max_amount: Some(eur(*max)),
-                    };
-                    decide_place_bid(s, &bid, now)
-                },
-            )
-            .await
-            .unwrap();
-    }
-    store
-        .execute(auction_id, &context("scheduler", ended_at()), |s, now| {
-            decide_end(s, &EndAuction, now)
-        })
-        .await
-        .unwrap();
+    sell(&store, &create, bidders, |step| match step {
+        SaleStep::Create => context("seller", epoch()),
+        SaleStep::Bid(bidder) => context(bidder, epoch() + TimeDelta::hours(1)),
+        SaleStep::End => context("scheduler", ended_at()),
+    })
+    .await
+    .unwrap();
     // The log the run reads is the world's; the store above only made the history.
     world
         .log
@@ -264,16 +240,38 @@ fn counts(mut reconciled: Reconciled) -> Reconciled {
     reconciled
 }
 
+/// Bob (500) beats cat (300) on the seller's lamp: the sale most tests look at.
+async fn bob_wins(world: &World) -> AuctionId {
+    ended_auction(world, &[("bob", 500), ("cat", 300)]).await
+}
+
+/// A run an hour after the end, with the default settings.
+async fn run_an_hour_later(world: &World) -> Reconciled {
+    reconcile(world, &settings(), an_hour_later())
+        .await
+        .unwrap()
+}
+
+/// The run looked at one auction and redelivered nothing.
+fn assert_checked_one_and_repaired_nothing(world: &World, reconciled: Reconciled) {
+    assert_eq!(
+        counts(reconciled),
+        Reconciled {
+            auctions: 1,
+            ..Reconciled::default()
+        }
+    );
+    assert_eq!(world.consumers.calls(), vec![]);
+}
+
 #[tokio::test]
 async fn given_an_ended_auction_whose_consumers_all_did_their_part_when_a_run_looks_then_it_redelivers_nothing()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     healthy(&world, auction_id, "bob").await;
 
-    let reconciled = reconcile(&world, &settings(), an_hour_later())
-        .await
-        .unwrap();
+    let reconciled = run_an_hour_later(&world).await;
 
     assert_eq!(
         counts(reconciled.clone()),
@@ -290,16 +288,14 @@ async fn given_an_ended_auction_whose_consumers_all_did_their_part_when_a_run_lo
 async fn given_a_sale_without_a_saga_when_a_run_looks_after_the_grace_then_the_end_goes_to_the_payment_saga_once()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     project_all(&world, auction_id).await;
     notify_end(&world, auction_id, &[]).await;
     let ended = last_of(&world, auction_id, "AuctionEnded");
     let bobs = SagaId::new(auction_id, &user("bob"));
     assert!(world.sagas.get(&bobs).await.unwrap().is_none());
 
-    let reconciled = reconcile(&world, &settings(), an_hour_later())
-        .await
-        .unwrap();
+    let reconciled = run_an_hour_later(&world).await;
 
     assert_eq!(counts(reconciled), only(Kind::MissingSaga, 1, 1));
     assert_eq!(
@@ -312,7 +308,7 @@ async fn given_a_sale_without_a_saga_when_a_run_looks_after_the_grace_then_the_e
 async fn given_a_sale_without_a_saga_when_a_run_looks_within_the_grace_then_it_is_left_to_the_consumers()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     project_all(&world, auction_id).await;
     notify_end(&world, auction_id, &[]).await;
 
@@ -333,25 +329,16 @@ async fn given_an_unsold_auction_when_a_run_looks_then_no_saga_is_expected() {
     project(&world, auction_id, head).await;
     notify_end(&world, auction_id, &[]).await;
 
-    let reconciled = reconcile(&world, &settings(), an_hour_later())
-        .await
-        .unwrap();
+    let reconciled = run_an_hour_later(&world).await;
 
-    assert_eq!(
-        counts(reconciled),
-        Reconciled {
-            auctions: 1,
-            ..Reconciled::default()
-        }
-    );
-    assert_eq!(world.consumers.calls(), vec![]);
+    assert_checked_one_and_repaired_nothing(&world, reconciled);
 }
 
 #[tokio::test]
 async fn given_a_running_saga_when_its_last_write_is_past_the_deadline_then_its_sale_goes_to_the_payment_saga_and_not_before()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     project_all(&world, auction_id).await;
     notify_end(&world, auction_id, &[]).await;
     let ended = last_of(&world, auction_id, "AuctionEnded");
@@ -361,18 +348,9 @@ async fn given_a_running_saga_when_its_last_write_is_past_the_deadline_then_its_
     let within = reconcile(&world, &settings(), last_write + TimeDelta::minutes(14))
         .await
         .unwrap();
-    assert_eq!(
-        counts(within),
-        Reconciled {
-            auctions: 1,
-            ..Reconciled::default()
-        }
-    );
-    assert_eq!(world.consumers.calls(), vec![]);
+    assert_checked_one_and_repaired_nothing(&world, within);
 
-    let past = reconcile(&world, &settings(), an_hour_later())
-        .await
-        .unwrap();
+    let past = run_an_hour_later(&world).await;
     assert_eq!(counts(past), only(Kind::StalledSaga, 1, 1));
     assert_eq!(
         world.consumers.calls(),
@@ -383,7 +361,7 @@ async fn given_a_running_saga_when_its_last_write_is_past_the_deadline_then_its_
 #[tokio::test]
 async fn given_no_view_when_a_run_looks_then_the_whole_history_goes_to_the_projector() {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     saga(&world, auction_id, "bob", Status::Completed, ended_at()).await;
     notify_end(&world, auction_id, &[]).await;
     let all: Vec<(AuctionId, u64)> = events(&world, auction_id)
@@ -391,9 +369,7 @@ async fn given_no_view_when_a_run_looks_then_the_whole_history_goes_to_the_proje
         .map(|e| (auction_id, e.version()))
         .collect();
 
-    let reconciled = reconcile(&world, &settings(), an_hour_later())
-        .await
-        .unwrap();
+    let reconciled = run_an_hour_later(&world).await;
 
     assert_eq!(counts(reconciled), only(Kind::ViewBehind, 1, 1));
     assert_eq!(world.consumers.calls(), vec![(Consumer::Projector, all)]);
@@ -403,17 +379,15 @@ async fn given_no_view_when_a_run_looks_then_the_whole_history_goes_to_the_proje
 async fn given_a_view_behind_the_log_when_a_run_looks_then_only_the_events_it_lacks_go_to_the_projector()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     healthy(&world, auction_id, "bob").await;
     let head = events(&world, auction_id).last().unwrap().version();
-    let behind = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let behind = bob_wins(&world).await;
     saga(&world, behind, "bob", Status::Completed, ended_at()).await;
     notify_end(&world, behind, &[]).await;
     project(&world, behind, head - 1).await;
 
-    let reconciled = reconcile(&world, &settings(), an_hour_later())
-        .await
-        .unwrap();
+    let reconciled = run_an_hour_later(&world).await;
 
     assert_eq!(counts(reconciled), only(Kind::ViewBehind, 1, 2));
     assert_eq!(
@@ -426,7 +400,7 @@ async fn given_a_view_behind_the_log_when_a_run_looks_then_only_the_events_it_la
 async fn given_a_view_behind_only_by_events_younger_than_the_grace_when_a_run_looks_then_that_is_lag_not_divergence()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     let head = events(&world, auction_id).last().unwrap().version();
     project(&world, auction_id, head - 1).await;
     saga(&world, auction_id, "bob", Status::Completed, ended_at()).await;
@@ -441,30 +415,21 @@ async fn given_a_view_behind_only_by_events_younger_than_the_grace_when_a_run_lo
         .await
         .unwrap();
 
-    assert_eq!(
-        counts(reconciled),
-        Reconciled {
-            auctions: 1,
-            ..Reconciled::default()
-        }
-    );
-    assert_eq!(world.consumers.calls(), vec![]);
+    assert_checked_one_and_repaired_nothing(&world, reconciled);
 }
 
 #[tokio::test]
 async fn given_an_ended_auction_with_a_notice_missing_when_a_run_looks_then_the_end_goes_to_the_notifier()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     let head = events(&world, auction_id).last().unwrap().version();
     project(&world, auction_id, head).await;
     saga(&world, auction_id, "bob", Status::Completed, ended_at()).await;
     let expected = notify_end(&world, auction_id, &["cat"]).await;
     assert_eq!(expected, 3, "won, lost and sold");
 
-    let reconciled = reconcile(&world, &settings(), an_hour_later())
-        .await
-        .unwrap();
+    let reconciled = run_an_hour_later(&world).await;
 
     assert_eq!(counts(reconciled), only(Kind::MissingNotices, 1, 1));
     assert_eq!(
@@ -477,7 +442,7 @@ async fn given_an_ended_auction_with_a_notice_missing_when_a_run_looks_then_the_
 async fn given_auctions_that_ended_before_the_lookback_or_within_the_grace_when_a_run_looks_then_they_are_not_checked()
  {
     let world = world();
-    ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    bob_wins(&world).await;
     // Nothing was consumed at all: every kind of divergence, but outside the window.
     assert!(world.views.all_user_bids().is_empty());
     assert!(world.sagas.all().is_empty());
@@ -494,13 +459,11 @@ async fn given_a_consumer_that_refuses_the_redelivery_when_a_run_repairs_then_it
  {
     let mut world = world();
     world.consumers.refuse = Some(Consumer::Projector);
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     notify_end(&world, auction_id, &[]).await;
     let ended = last_of(&world, auction_id, "AuctionEnded");
 
-    let reconciled = reconcile(&world, &settings(), an_hour_later())
-        .await
-        .unwrap();
+    let reconciled = run_an_hour_later(&world).await;
 
     assert_eq!(
         counts(reconciled),
@@ -593,7 +556,7 @@ fn replays(reconciled: &Reconciled) -> (usize, usize, usize, usize, usize) {
 async fn given_an_item_parked_longer_than_the_grace_ago_when_a_run_looks_then_its_events_go_to_its_consumer_and_it_is_removed()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     healthy(&world, auction_id, "bob").await;
     let head = events(&world, auction_id).last().unwrap().version();
     let now = an_hour_later();
@@ -623,7 +586,7 @@ async fn given_an_item_parked_longer_than_the_grace_ago_when_a_run_looks_then_it
 async fn given_an_item_parked_within_the_grace_when_a_run_looks_then_it_is_left_to_the_outage_to_end()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     healthy(&world, auction_id, "bob").await;
     let head = events(&world, auction_id).last().unwrap().version();
     let now = an_hour_later();
@@ -647,7 +610,7 @@ async fn given_an_item_parked_within_the_grace_when_a_run_looks_then_it_is_left_
 async fn given_an_item_whose_replays_failed_the_maximum_when_a_run_looks_then_it_is_left_for_a_person_and_reported()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     healthy(&world, auction_id, "bob").await;
     let head = events(&world, auction_id).last().unwrap().version();
     let now = an_hour_later();
@@ -684,7 +647,7 @@ async fn given_a_consumer_that_fails_the_replay_when_a_run_looks_then_the_item_s
  {
     let mut world = world();
     world.consumers.refuse = Some(Consumer::Projector);
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     healthy(&world, auction_id, "bob").await;
     let head = events(&world, auction_id).last().unwrap().version();
     let now = an_hour_later();
@@ -722,7 +685,7 @@ async fn given_a_consumer_that_fails_the_replay_when_a_run_looks_then_the_item_s
 async fn given_an_item_of_an_unknown_consumer_or_of_events_the_log_lacks_when_a_run_looks_then_a_person_is_needed_and_the_other_items_are_replayed()
  {
     let world = world();
-    let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+    let auction_id = bob_wins(&world).await;
     healthy(&world, auction_id, "bob").await;
     let head = events(&world, auction_id).last().unwrap().version();
     let now = an_hour_later();
@@ -760,7 +723,7 @@ async fn given_more_items_due_than_a_run_replays_when_runs_look_then_each_replay
     // previous one: more than one run replays.
     let mut items = Vec::new();
     for _ in 0..2 {
-        let auction_id = ended_auction(&world, &[("bob", 500), ("cat", 300)]).await;
+        let auction_id = bob_wins(&world).await;
         healthy(&world, auction_id, "bob").await;
         let head = events(&world, auction_id).last().unwrap().version();
         for consumer in Consumer::ALL {

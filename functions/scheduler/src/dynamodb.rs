@@ -5,17 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use auction_events::AuctionId;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
-use read_models::{TableSource, ViewTables};
+use conventions::names;
+use events::AuctionId;
+use read_models::{AuctionStatus, TableSource, ViewTables};
 
 use crate::{Action, Due, DueAuctions, PAGE_SIZE, SchedulerError};
-
-pub const STATUS_INDEX: &str = "byStatus";
-const ACTIVE: &str = "active";
-const SCHEDULED: &str = "scheduled";
 
 /// The read model's status/end-time index.
 #[derive(Debug, Clone)]
@@ -51,7 +48,7 @@ impl StatusIndex {
     /// key), each page of at most [`PAGE_SIZE`].
     async fn query(
         &self,
-        status: &str,
+        status: AuctionStatus,
         until: Option<&str>,
     ) -> Result<Vec<HashMap<String, AttributeValue>>, SchedulerError> {
         let table = self
@@ -67,9 +64,12 @@ impl StatusIndex {
                 .client
                 .query()
                 .table_name(&table)
-                .index_name(STATUS_INDEX)
+                .index_name(names::VIEWS_BY_STATUS_INDEX)
                 .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":status", AttributeValue::S(status.to_owned()))
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(status.as_str().to_owned()),
+                )
                 .limit(PAGE_SIZE)
                 .set_exclusive_start_key(start_key);
             request = match until {
@@ -110,7 +110,7 @@ impl DueAuctions for StatusIndex {
     async fn due(&self, now: DateTime<Utc>) -> Result<Vec<Due>, SchedulerError> {
         let until = now.to_rfc3339_opts(SecondsFormat::Millis, true);
         let mut due = Vec::new();
-        for item in self.query(ACTIVE, Some(&until)).await? {
+        for item in self.query(AuctionStatus::Active, Some(&until)).await? {
             match (auction_id(&item), timestamp(&item, "endsAt")) {
                 (Some(auction_id), Some(at)) => due.push(Due {
                     auction_id,
@@ -120,7 +120,7 @@ impl DueAuctions for StatusIndex {
                 _ => tracing::error!(item = ?item, "unreadable active item in the status index"),
             }
         }
-        for item in self.query(SCHEDULED, None).await? {
+        for item in self.query(AuctionStatus::Scheduled, None).await? {
             match (auction_id(&item), timestamp(&item, "startsAt")) {
                 (Some(auction_id), Some(at)) if at <= now => due.push(Due {
                     auction_id,

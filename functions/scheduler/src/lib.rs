@@ -27,13 +27,13 @@ mod dynamodb;
 use std::future::Future;
 use std::time::Duration;
 
-use auction_domain::{EndAuction, Rejection, StartAuction, decide_end, decide_start};
-use auction_events::{Actor, AuctionId};
 use chrono::{DateTime, Utc};
-use event_store::{CommandContext, EventLog, IdempotencyRecords, Snapshots, Store, StoreError};
+use domain::{EndAuction, Rejection, StartAuction, decide_end, decide_start};
+use event_store::{CommandContext, CommandError, EventLog, IdempotencyRecords, Snapshots, Store};
+use events::{Actor, AuctionId};
 use thiserror::Error;
 
-pub use dynamodb::{STATUS_INDEX, StatusIndex};
+pub use dynamodb::StatusIndex;
 
 /// How often the scheduler looks for due auctions. Together with the index's lag (the
 /// projector's, a few hundred milliseconds) this bounds how late an auction ends.
@@ -147,11 +147,11 @@ where
                 Action::Start => report.started.push(item.auction_id),
                 Action::End => report.ended.push(item.auction_id),
             },
-            Err(StoreError::Rejected(
+            Err(CommandError::Rejected(
                 Rejection::AuctionNotOver { .. } | Rejection::TooEarlyToStart { .. },
             )) => report.not_yet += 1,
             // Cancelled or ended meanwhile: nothing left to do for this auction.
-            Err(StoreError::Rejected(Rejection::AuctionCancelled | Rejection::AuctionEnded)) => {
+            Err(CommandError::Rejected(Rejection::AuctionCancelled | Rejection::AuctionEnded)) => {
                 report.already_done += 1
             }
             Err(error) => {
@@ -220,9 +220,4 @@ pub async fn from_env() -> (Store<event_store::DynamoDbStore>, StatusIndex) {
         read_models::ViewTables::from_env(),
     );
     (store, StatusIndex::aliased(client, views))
-}
-
-/// JSON log lines on stderr, filtered by `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    conventions::init_json_logging();
 }

@@ -5,12 +5,12 @@
 
 use std::sync::Mutex;
 
-use auction_domain::{CreateAuction, PlaceBid, State, decide_create, decide_place_bid};
-use auction_events::{
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::{CreateAuction, PlaceBid, State, decide_create, decide_place_bid};
+use event_store::{CommandContext, InMemoryStore, Meter, SnapshotPolicy, Store};
+use events::{
     Actor, AuctionEvent, AuctionId, AuctionResult, BidId, Currency, IncrementPolicy, Money, UserId,
 };
-use chrono::{DateTime, TimeDelta, Utc};
-use event_store::{CommandContext, InMemoryStore, Meter, SnapshotPolicy, Store};
 use scheduler::{Action, Due, DueAuctions, SchedulerError, sweep};
 use uuid::Uuid;
 
@@ -104,7 +104,7 @@ fn ended_events(store: &Store<InMemoryStore>, auction_id: AuctionId) -> Vec<Auct
         .backend()
         .events(auction_id)
         .iter()
-        .filter_map(|e| match e.decode().unwrap().event {
+        .filter_map(|e| match e.decode::<AuctionEvent>().unwrap().event {
             AuctionEvent::AuctionEnded(ended) => Some(ended.result),
             _ => None,
         })
@@ -222,7 +222,7 @@ async fn a_stale_index_entry_before_the_real_end_changes_nothing() {
     assert!(ended_events(&store, auction_id).is_empty());
     assert!(matches!(
         state(&store, auction_id).await.auction.unwrap().status,
-        auction_domain::Status::Active
+        domain::Status::Active
     ));
 }
 
@@ -243,7 +243,7 @@ async fn a_scheduled_auction_starts_when_its_start_time_comes() {
     assert_eq!(on_time.started, vec![auction_id]);
     assert!(matches!(
         state(&store, auction_id).await.auction.unwrap().status,
-        auction_domain::Status::Active
+        domain::Status::Active
     ));
 }
 

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
-use auction_events::AuctionId;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{TimeDelta, Utc};
 use e2e::{TestEnv, fixtures};
 use event_store::{EventLog, Meter, SnapshotPolicy, Store};
+use events::AuctionId;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -174,10 +174,12 @@ async fn bid_amounts(env: &TestEnv, auction: &str) -> Vec<i64> {
         .await
         .unwrap()
         .iter()
-        .filter_map(|e| match e.decode().unwrap().event {
-            auction_events::AuctionEvent::BidPlaced(bid) => Some(bid.amount.amount_minor),
-            _ => None,
-        })
+        .filter_map(
+            |e| match e.decode::<events::AuctionEvent>().unwrap().event {
+                events::AuctionEvent::BidPlaced(bid) => Some(bid.amount.amount_minor),
+                _ => None,
+            },
+        )
         .collect()
 }
 

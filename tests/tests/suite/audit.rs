@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use ::audit::export::{encode_lines, events_of_type, parse_lines};
 use ::audit::{Finding, dynamodb, history_events, verify, verify_all};
-use auction_events::AuctionId;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use e2e::{TestEnv, fixtures};
 use event_store::StoredEvent;
 use event_store::chain::{self, GENESIS, Tampered};
+use events::AuctionId;
 
 fn key(auction_id: AuctionId, version: u64) -> HashMap<String, AttributeValue> {
     HashMap::from([
@@ -44,19 +44,21 @@ async fn retimed_history(bids: usize) -> (AuctionId, Vec<StoredEvent>) {
 }
 
 /// What the audit commands read on this test's tables.
-pub(crate) async fn sources(env: &TestEnv) -> ::audit::rebuild::Sources {
+pub(crate) async fn sources(env: &TestEnv) -> ::auction_admin::Sources {
     let names = env.names();
-    ::audit::rebuild::Sources {
-        dynamodb: env.dynamodb().clone(),
-        streams: env.streams().await,
-        log: env.event_store(),
-        aliases: read_models::ViewAliases::new(
-            env.dynamodb().clone(),
-            names.read_model_aliases_table.clone(),
-        ),
-        fallback: read_models::ViewTables {
-            auction_views: names.auction_views_table.clone(),
-            user_bids: names.user_bids_table.clone(),
+    ::auction_admin::Sources {
+        rebuild: ::audit::rebuild::Sources {
+            dynamodb: env.dynamodb().clone(),
+            streams: env.streams().await,
+            log: env.event_store(),
+            aliases: read_models::ViewAliases::new(
+                env.dynamodb().clone(),
+                names.read_model_aliases_table.clone(),
+            ),
+            fallback: read_models::ViewTables {
+                auction_views: names.auction_views_table.clone(),
+                user_bids: names.user_bids_table.clone(),
+            },
         },
         parked: env.parked(),
         sqs: env.sqs().clone(),

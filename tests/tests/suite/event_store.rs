@@ -2,14 +2,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use auction_domain::{State, decide_create, fold};
-use auction_events::{AuctionId, BidId};
 use aws_sdk_dynamodb::types::AttributeValue;
+use domain::{State, decide_create, fold};
 use e2e::{TestEnv, fixtures};
 use event_store::chain::{self, Tampered};
 use event_store::{
     DynamoDbStore, EventLog, Meter, SnapshotPolicy, Snapshots, Store, StoreError, item_size,
 };
+use events::{AuctionId, BidId};
 use uuid::Uuid;
 
 /// Every stored event of an auction, read consistently.
@@ -49,7 +49,7 @@ async fn bid(
     auction_id: AuctionId,
     bidder: &str,
     key: Option<&str>,
-) -> event_store::Outcome {
+) -> event_store::Outcome<State> {
     let bidder = fixtures::user(bidder);
     let bid_id = key.map_or_else(
         || BidId(Uuid::new_v4()),
@@ -122,7 +122,10 @@ async fn thirty_two_writers_of_fifty_commands_leave_a_contiguous_log_with_every_
     }
     for (command_id, error) in &failed {
         assert!(
-            matches!(error, StoreError::TooManyConflicts { .. }),
+            matches!(
+                error,
+                event_store::CommandError::Store(StoreError::TooManyConflicts { .. })
+            ),
             "{error:?}"
         );
         assert!(!causes.contains(&command_id.as_str()));
@@ -223,7 +226,10 @@ async fn a_key_reused_on_another_request_after_its_record_was_lost_is_refused_by
         .unwrap_err();
     // Then it is refused and nothing is appended
     assert!(
-        matches!(error, StoreError::IdempotencyKeyReused),
+        matches!(
+            error,
+            event_store::CommandError::Store(StoreError::IdempotencyKeyReused)
+        ),
         "{error:?}"
     );
     assert_eq!(stored(&env, auction_id).await.len(), 3);
@@ -292,7 +298,10 @@ async fn imported_history(
 ) -> (AuctionId, Vec<event_store::StoredEvent>, State) {
     let (auction_id, events) = fixtures::history(bids).await.unwrap();
     fixtures::import(&env.event_store(), &events).await.unwrap();
-    let decoded: Vec<_> = events.iter().map(|e| e.decode().unwrap()).collect();
+    let decoded: Vec<_> = events
+        .iter()
+        .map(|e| e.decode::<events::AuctionEvent>().unwrap())
+        .collect();
     (auction_id, events, fold(decoded.iter().map(|e| &e.event)))
 }
 
@@ -308,7 +317,10 @@ async fn a_ten_thousand_event_auction_loads_via_its_snapshot_in_at_most_two_requ
         .unwrap();
     // When it is loaded
     let meter = Meter::default();
-    let loaded = store(&env, 100).load(auction_id, &meter).await.unwrap();
+    let loaded = store(&env, 100)
+        .load::<State>(auction_id, &meter)
+        .await
+        .unwrap();
     // Then two requests sufficed and the state is the full fold
     assert_eq!(meter.cost().load.read_requests, 2);
     assert_eq!(loaded.snapshot_version, Some(10_000));
@@ -328,7 +340,10 @@ async fn a_history_over_one_megabyte_loads_completely_without_a_snapshot() {
         .sum();
     assert!(bytes > 1024 * 1024, "history is only {bytes} bytes");
     let meter = Meter::default();
-    let loaded = store(&env, 0).load(auction_id, &meter).await.unwrap();
+    let loaded = store(&env, 0)
+        .load::<State>(auction_id, &meter)
+        .await
+        .unwrap();
     assert_eq!(loaded.state, state);
     assert!(
         meter.cost().load.read_requests > 1,
@@ -353,7 +368,7 @@ mod conflicts {
         // When another history of the same auction tries version 1 and 2
         let (_, mut theirs) = two_events().await;
         for event in &mut theirs {
-            event.envelope.aggregate_id = auction_id;
+            event.envelope.aggregate_id = auction_id.into();
         }
         let error = log.append(&theirs, &Meter::default()).await.unwrap_err();
         // Then the version is taken, and the event holding it is ours

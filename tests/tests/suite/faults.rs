@@ -23,11 +23,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use api::LocalJwt;
-use auction_events::{AuctionEvent, AuctionId, AuctionResult};
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::{TimeDelta, Utc};
 use e2e::TestEnv;
 use event_store::{EventLog, Meter, StoredEvent};
+use events::{AuctionEvent, AuctionId, AuctionResult};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
@@ -149,7 +149,7 @@ fn free_port() -> u16 {
 fn token(user: &str) -> String {
     LocalJwt::new(SECRET.as_bytes())
         .mint(
-            &auction_events::UserId::try_from(user).unwrap(),
+            &events::UserId::try_from(user).unwrap(),
             &[],
             Utc::now(),
             TimeDelta::hours(1),
@@ -604,7 +604,7 @@ async fn assert_nothing_lost(
     let mut in_log: HashMap<String, usize> = HashMap::new();
     for auction_id in auction_ids {
         for stored in log_of(&platform.env, *auction_id).await {
-            let bid_id = match stored.decode().unwrap().event {
+            let bid_id = match stored.decode::<events::AuctionEvent>().unwrap().event {
                 AuctionEvent::BidPlaced(bid) => bid.bid_id.0.to_string(),
                 AuctionEvent::MaxBidRaised(raise) => raise.bid_id.0.to_string(),
                 _ => continue,
@@ -932,7 +932,7 @@ async fn a_payment_provider_outage_of_five_minutes_loses_nothing_and_charges_onc
         let log = log_of(&platform.env, *auction_id).await;
         let sold = log
             .iter()
-            .any(|stored| matches!(stored.decode().unwrap().event, AuctionEvent::AuctionEnded(ended) if matches!(ended.result, AuctionResult::Sold { .. })));
+            .any(|stored| matches!(stored.decode::<events::AuctionEvent>().unwrap().event, AuctionEvent::AuctionEnded(ended) if matches!(ended.result, AuctionResult::Sold { .. })));
         let paid = log
             .iter()
             .filter(|stored| stored.envelope.event_type == "PaymentSucceeded")
@@ -996,12 +996,12 @@ async fn settle(platform: &Platform, auction_ids: &[AuctionId]) -> usize {
         let mut open = 0;
         for auction_id in auction_ids {
             let log = log_of(env, *auction_id).await;
-            let ended = log
-                .iter()
-                .find_map(|stored| match stored.decode().unwrap().event {
+            let ended = log.iter().find_map(|stored| {
+                match stored.decode::<events::AuctionEvent>().unwrap().event {
                     AuctionEvent::AuctionEnded(ended) => Some(ended.result),
                     _ => None,
-                });
+                }
+            });
             match ended {
                 Some(AuctionResult::Sold { winner_id, .. }) => {
                     sales.push(format!("{auction_id}#{winner_id}"));
@@ -1056,10 +1056,10 @@ async fn inboxes(
 ) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let mut expected = Vec::new();
     for auction_id in auction_ids {
-        let mut state = auction_domain::State::default();
+        let mut state = domain::State::default();
         for stored in log_of(env, *auction_id).await {
             let envelope = stored.decode().unwrap();
-            state = auction_domain::evolve(state, &envelope.event);
+            state = domain::evolve(state, &envelope.event);
             let context = read_models::notifications::AuctionContext::of(&state).unwrap();
             for notification in read_models::notifications::notifications(&envelope, &context) {
                 expected.push((

@@ -4,15 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use auction_domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
-use auction_events::{Actor, AuctionId, BidId, UserId};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
 use e2e::TestEnv;
 use e2e::fixtures::{create_command, epoch, eur, user};
 use event_store::{
     CommandContext, DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoredEvent,
 };
+use events::{Actor, AuctionId, BidId, UserId};
 use read_models::notifications::{
     DynamoDbNotifications, Kind, ListNotifications, LogContexts, Notification, NotifierError,
     StoreNotification, Stored,

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use auction_events::AuctionId;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
@@ -15,6 +14,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use clap::Parser;
 use e2e::{TestEnv, fixtures};
 use event_store::{EventLog, Meter};
+use events::AuctionId;
 use local_triggers::{CancellationToken, HandlerError, QueueMapping, run_queue, run_stream};
 use parking::{Parked, ParkedItems};
 use read_models::ReadModels;

@@ -6,16 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auction_domain::{
-    CreateAuction, EndAuction, PlaceBid, RecordPaymentFailed, Settlement, decide_create,
-    decide_end, decide_place_bid, decide_record_payment_failed,
-};
-use auction_events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::{RecordPaymentFailed, Settlement, decide_record_payment_failed};
 use e2e::TestEnv;
 use e2e::fixtures::{epoch, eur, user};
 use event_store::{CommandContext, DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
+use events::{Actor, AuctionId, Money, UserId};
+use payments::testing::{SaleStep, sallys_lamp, sell};
 use payments::{
     AdvanceClock, BasisPoints, DynamoDbSagaStates, Fault, FixedClock, Handled, Operation, Ports,
     Retry, Saga, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry, StalledSagas, Status,
@@ -58,48 +56,13 @@ async fn ended_auction(reserve: Option<i64>, bidders: &[(&str, i64)]) -> Sale {
     let env = TestEnv::new().await;
     let store = Store::new(env.event_store(), SnapshotPolicy::default());
     let auction_id = AuctionId(Uuid::new_v4());
-    let create = CreateAuction {
-        auction_id,
-        seller_id: user("sally"),
-        title: "A lamp".to_owned(),
-        description: None,
-        currency: Currency::try_from("EUR").unwrap(),
-        starting_price: eur(1_000),
-        reserve_price: reserve.map(eur),
-        buy_now_price: None,
-        increment: Some(IncrementPolicy::Fixed { amount_minor: 1 }),
-        starts_at: None,
-        ends_at: epoch() + TimeDelta::days(1),
-        soft_close: None,
-    };
-    store
-        .execute(auction_id, &context(epoch()), |s, now| {
-            decide_create(s, &create, now)
-        })
-        .await
-        .unwrap();
-    for (bidder, max) in bidders {
-        let bid_id = BidId(Uuid::new_v4());
-        store
-            .execute(auction_id, &context(epoch()), |s, now| {
-                let price = s.auction.as_ref().and_then(|a| a.price);
-                let bid = PlaceBid {
-                    bid_id,
-                    bidder_id: user(bidder),
-                    amount: eur(price.map_or(1_000, |p| p + 1)),
-                    max_amount: Some(eur(*max)),
-                };
-                decide_place_bid(s, &bid, now)
-            })
-            .await
-            .unwrap();
-    }
-    store
-        .execute(auction_id, &context(after_the_end()), |s, now| {
-            decide_end(s, &EndAuction, now)
-        })
-        .await
-        .unwrap();
+    let create = sallys_lamp(auction_id, reserve, epoch() + TimeDelta::days(1)).unwrap();
+    sell(&store, &create, bidders, |step| match step {
+        SaleStep::End => context(after_the_end()),
+        SaleStep::Create | SaleStep::Bid(_) => context(epoch()),
+    })
+    .await
+    .unwrap();
     let clock = Arc::new(FixedClock::new(after_the_end()));
     Sale {
         env,
@@ -169,7 +132,7 @@ impl Sale {
     async fn settlement(&self) -> Option<Settlement> {
         let loaded = self
             .store
-            .load(self.auction_id, &Meter::default())
+            .load::<domain::State>(self.auction_id, &Meter::default())
             .await
             .unwrap();
         loaded.state.auction.unwrap().settlement
@@ -367,8 +330,12 @@ async fn given_the_payout_is_refused_then_the_charge_is_refunded_and_with_no_run
     );
     assert_eq!(sale.payments.net_paid_by(&user("bob")), 0);
     assert_eq!(sale.settlement().await, Some(Settlement::NoBuyer));
-    let failure = sale.last("PaymentFailed").await.decode().unwrap();
-    let auction_events::AuctionEvent::PaymentFailed(failure) = failure.event else {
+    let failure = sale
+        .last("PaymentFailed")
+        .await
+        .decode::<events::AuctionEvent>()
+        .unwrap();
+    let events::AuctionEvent::PaymentFailed(failure) = failure.event else {
         panic!("not a PaymentFailed");
     };
     assert!(

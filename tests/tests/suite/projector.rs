@@ -4,15 +4,15 @@
 
 use std::collections::HashMap;
 
-use auction_domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
-use auction_events::{Actor, AuctionId, BidId, UserId};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
 use e2e::{TestEnv, fixtures};
 use event_store::{
     CommandContext, DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoredEvent, event_item,
 };
+use events::{Actor, AuctionId, BidId, UserId};
 use read_models::{
     AuctionStatus, AuctionView, BidStatus, Cursor, DynamoDbViews, Limit, PageRequest, Projections,
     ProjectorError, ReadModels, UserBid, ViewTables, Written, handle,

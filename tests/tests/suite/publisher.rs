@@ -4,15 +4,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use auction_domain::{
-    EndAuction, RecordPaymentFailed, decide_create, decide_end, decide_record_payment_failed,
-};
-use auction_events::{AuctionEvent, AuctionId, AuctionResult, BidId, RawEnvelope};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::TimeDelta;
+use domain::{
+    EndAuction, RecordPaymentFailed, decide_create, decide_end, decide_record_payment_failed,
+};
 use e2e::{TestEnv, fixtures};
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoredEvent};
+use events::{AuctionEvent, AuctionId, AuctionResult, BidId, RawEnvelope};
 use fan_out::{PublishError, Queue, QueueUrls, SqsQueues, handle};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -196,7 +196,7 @@ fn keys(messages: &[Message]) -> Vec<(AuctionId, u64)> {
         .iter()
         .map(|m| {
             let envelope: RawEnvelope = serde_json::from_str(m.body().unwrap()).unwrap();
-            (envelope.aggregate_id, envelope.version)
+            (envelope.aggregate_id.into(), envelope.version)
         })
         .collect()
 }

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use ::audit::AuditError;
 use ::audit::rebuild::{Progress, RebuildOptions, Rebuilt, rebuild};
-use auction_domain::{CancelAuction, EndAuction, decide_cancel, decide_create, decide_end};
-use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::TimeDelta;
+use domain::{CancelAuction, EndAuction, decide_cancel, decide_create, decide_end};
 use e2e::{TestEnv, fixtures};
 use event_store::testing::golden_history;
-use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoreError};
+use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
+use events::{AuctionId, BidId};
 use local_triggers::{CancellationToken, TriggerError, run_stream};
 use read_models::{DynamoDbViews, Projections, ReadModels, ViewAliases, ViewTables};
 use tokio::task::JoinHandle;
@@ -136,7 +136,7 @@ async fn bid(store: &Store<DynamoDbStore>, auction_id: AuctionId, bidder: &str) 
         .await;
     match result {
         // A closed auction refuses bids: the load does not care.
-        Ok(_) | Err(StoreError::Rejected(_)) => {}
+        Ok(_) | Err(event_store::CommandError::Rejected(_)) => {}
         Err(error) => panic!("a bid failed: {error}"),
     }
 }
@@ -295,7 +295,7 @@ pub(crate) async fn run_rebuild(
     env: &TestEnv,
     options: &RebuildOptions,
 ) -> Result<Rebuilt, AuditError> {
-    rebuild(&sources(env).await, options, &Progress::default()).await
+    rebuild(&sources(env).await.rebuild, options, &Progress::default()).await
 }
 
 #[tokio::test]

@@ -8,17 +8,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auction_domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
-use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::fixtures::lamp_auction;
 use e2e::TestEnv;
-use event_store::testing::{context, epoch, eur, lamp_auction, user};
+use event_store::testing::{context, epoch, user};
 use event_store::{DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
+use events::AuctionId;
 use fan_out::{Queue, QueueUrls, SqsQueues};
+use payments::testing::{SaleStep, sell};
 use payments::{
     BasisPoints, DynamoDbSagaStates, FixedClock, Operation, Ports as SagaPorts, Retry, SagaId,
     SagaStates, SimulatedProvider, SimulatedRegistry, Status, TokioSleep,
@@ -53,38 +54,18 @@ impl Platform {
         let store = Store::new(env.event_store(), SnapshotPolicy::default());
         let auction_id = AuctionId(Uuid::new_v4());
         let create = lamp_auction(auction_id, ends_at());
-        store
-            .execute(auction_id, &context("seller", epoch()), |s, now| {
-                decide_create(s, &create, now)
-            })
-            .await
-            .unwrap();
-        for (bidder, max) in [("bob", 500), ("cat", 300)] {
-            let bid_id = BidId(Uuid::new_v4());
-            store
-                .execute(
-                    auction_id,
-                    &context(bidder, epoch() + TimeDelta::hours(1)),
-                    |s, now| {
-                        let price = s.auction.as_ref().and_then(|a| a.price);
-                        let bid = PlaceBid {
-                            bid_id,
-                            bidder_id: user(bidder),
-                            amount: eur(price.map_or(100, |p| p + 10)),
-                            max_amount: Some(eur(max)),
-                        };
-                        decide_place_bid(s, &bid, now)
-                    },
-                )
-                .await
-                .unwrap();
-        }
-        store
-            .execute(auction_id, &context("scheduler", ended_at()), |s, now| {
-                decide_end(s, &EndAuction, now)
-            })
-            .await
-            .unwrap();
+        sell(
+            &store,
+            &create,
+            &[("bob", 500), ("cat", 300)],
+            |step| match step {
+                SaleStep::Create => context("seller", epoch()),
+                SaleStep::Bid(bidder) => context(bidder, epoch() + TimeDelta::hours(1)),
+                SaleStep::End => context("scheduler", ended_at()),
+            },
+        )
+        .await
+        .unwrap();
         Self {
             env,
             auction_id,

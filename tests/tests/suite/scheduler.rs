@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auction_domain::{CreateAuction, PlaceBid, decide_create, decide_place_bid};
-use auction_events::{AuctionEvent, AuctionId, AuctionResult, BidId, SoftClose, UnsoldReason};
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::{CreateAuction, PlaceBid, decide_create, decide_place_bid};
 use e2e::{TestEnv, fixtures};
 use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
+use events::{AuctionEvent, AuctionId, AuctionResult, BidId, SoftClose, UnsoldReason};
 use read_models::{DynamoDbViews, Projections, ViewTables};
 use scheduler::{StatusIndex, sweep, sweep_until};
 use uuid::Uuid;
@@ -125,7 +125,7 @@ async fn endings(env: &TestEnv, auction_id: AuctionId) -> Vec<(AuctionResult, Da
         .unwrap()
         .iter()
         .filter_map(|stored| {
-            let envelope = stored.decode().unwrap();
+            let envelope = stored.decode::<events::AuctionEvent>().unwrap();
             match envelope.event {
                 AuctionEvent::AuctionEnded(ended) => Some((ended.result, envelope.occurred_at)),
                 _ => None,

@@ -7,12 +7,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use auction_events::AuctionId;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_sqs::types::QueueAttributeName;
 use e2e::{TestEnv, fixtures};
+use events::AuctionId;
 use local_triggers::{
     CancellationToken, HandlerError, QueueMapping, StreamClients, StreamMapping, TriggerError,
     run_queue, run_stream,
@@ -34,7 +34,7 @@ struct Seen {
 fn seen(record: &EventRecord) -> Seen {
     let event = stream_records::stored_event(record).unwrap();
     Seen {
-        aggregate: event.envelope.aggregate_id,
+        aggregate: event.envelope.aggregate_id.into(),
         version: event.envelope.version,
         sequence_number: record.change.sequence_number.clone().unwrap(),
     }

@@ -5,10 +5,10 @@
 //! can never drift from what the API can actually create.
 
 use anyhow::{Context, Result, bail};
-use auction_events::UserId;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::TimeDelta;
+use events::UserId;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;

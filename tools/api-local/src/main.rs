@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use api::{App, Authenticator, LocalJwt, SystemClock};
 use api_local::{demo, local};
-use auction_events::UserId;
 use chrono::{TimeDelta, Utc};
 use clap::{Parser, Subcommand};
+use events::UserId;
 
 #[derive(Parser)]
 #[command(about = "Serve the bidder API locally (port from API_PORT, default: any free port)")]
@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    api::config::init_logging();
+    conventions::init_json_logging();
     let secret = match (secret, cli.dev) {
         (Some(secret), _) => secret,
         (None, true) => {
@@ -87,14 +87,11 @@ async fn main() -> anyhow::Result<()> {
     // One client, with the API's time budget, for the routes and the live connections.
     let dynamodb = api::config::dynamodb_client().await;
     let adapters = api::config::adapters(dynamodb.clone(), api::config::Tables::from_env());
-    let app = App {
-        store: adapters.store,
-        clock: Arc::new(SystemClock),
-        authenticator: Authenticator::LocalJwt(Arc::clone(&jwt)),
-        views: adapters.views,
-        inbox: adapters.inbox,
-        parked: adapters.parked,
-    };
+    let app = App::new(
+        adapters,
+        Arc::new(SystemClock),
+        Authenticator::LocalJwt(Arc::clone(&jwt)),
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;

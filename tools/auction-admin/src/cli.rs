@@ -4,9 +4,9 @@
 
 use std::io::Write;
 
-use auction_events::AuctionId;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
+use events::AuctionId;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -17,8 +17,10 @@ use uuid::Uuid;
 use fan_out::Queue;
 use parking::{ParkedItems, ParkingError};
 
-use audit::rebuild::{Progress, RebuildOptions, Sources, fresh_tables, rebuild};
+use crate::Sources;
+use audit::rebuild::{Progress, RebuildOptions, fresh_tables, rebuild};
 use audit::{AsOf, AuditError, Report, dynamodb, export};
+use conventions::names;
 
 #[derive(Debug, Parser)]
 #[command(name = "auction-admin", about = "Audit the auction event log")]
@@ -214,7 +216,7 @@ impl From<std::io::Error> for Exit {
 
 /// Runs one command against `sources`, writing its output to `out`.
 pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> Result<(), Exit> {
-    let store = &sources.log;
+    let store = &sources.rebuild.log;
     match command {
         Command::History { id } => {
             for step in audit::history(store, AuctionId(id)).await? {
@@ -292,7 +294,7 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
                     auction_views,
                     user_bids,
                 },
-                _ => fresh_tables(&sources.fallback, Utc::now()),
+                _ => fresh_tables(&sources.rebuild.fallback, Utc::now()),
             };
             let mut options = RebuildOptions::new(target);
             options.segments = args.segments;
@@ -301,7 +303,7 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
             options.grace = Duration::from_secs(args.grace_seconds);
             let progress = Progress::default();
             let rebuilt = {
-                let work = rebuild(sources, &options, &progress);
+                let work = rebuild(&sources.rebuild, &options, &progress);
                 if args.no_progress {
                     work.await
                 } else {
@@ -385,7 +387,7 @@ async fn parked(
             for (consumer, parked_id) in targets {
                 match parking::replay(
                     &sources.parked,
-                    &sources.log,
+                    &sources.rebuild.log,
                     &*consumers,
                     &consumer,
                     &parked_id,
@@ -447,11 +449,11 @@ async fn redrive_urls(sources: &Sources, args: &RedriveArgs) -> Result<(String, 
     };
     let env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
     let name = env(queue.name_env()).unwrap_or_else(|| queue.default_name().to_owned());
-    let dlq_name = format!("{}-dlq.fifo", name.strip_suffix(".fifo").unwrap_or(&name));
+    let dlq_name = names::dlq_name(&name);
     let dlq_env = match queue {
-        Queue::Notifications => "NOTIFICATIONS_DLQ_URL",
-        Queue::Payments => "PAYMENTS_DLQ_URL",
-        Queue::Live => "LIVE_DLQ_URL",
+        Queue::Notifications => names::NOTIFICATIONS_DLQ_URL_ENV,
+        Queue::Payments => names::PAYMENTS_DLQ_URL_ENV,
+        Queue::Live => names::LIVE_DLQ_URL_ENV,
     };
     let lookup = |name: String| async move {
         sources

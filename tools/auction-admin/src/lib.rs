@@ -6,3 +6,6 @@
 //! read models), never on a function.
 
 pub mod cli;
+mod sources;
+
+pub use sources::Sources;

@@ -5,8 +5,8 @@
 
 use std::process::ExitCode;
 
+use auction_admin::Sources;
 use auction_admin::cli::{Cli, run};
-use audit::rebuild::Sources;
 use clap::Parser;
 
 #[tokio::main]

@@ -8,8 +8,8 @@
 //! The binary `local-stack` (`install`, `up`, `exec -- CMD`) and the end-to-end tests both use
 //! this library, so the resource definitions in [`resources`] are the single source of truth.
 //!
-//! This crate is tooling: it must not depend on the platform's crates (`auction-domain`,
-//! `auction-events`, the functions), and nothing in the platform may depend on it except tests
+//! This crate is tooling: it must not depend on the platform's crates (`domain`,
+//! `events`, the functions), and nothing in the platform may depend on it except tests
 //! and local tools. The platform's binaries find the emulators through the standard AWS
 //! environment variables this crate prints, never through this crate.
 

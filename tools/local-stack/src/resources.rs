@@ -1,11 +1,14 @@
 //! The tables and queues the platform uses, as plain data.
 //!
 //! This module is the single source of truth for resource definitions: the launcher provisions
-//! from it, the end-to-end tests provision per-test copies from it, and later the CDK app's
-//! definitions are checked against it. Adding a table or a queue means adding a spec here, a
-//! field to [`ResourceNames`], and a line to `provision`.
+//! from it, the end-to-end tests provision per-test copies from it, and the CDK app's
+//! definitions are checked against it (infra/resources.json). The names themselves, with their
+//! variables and defaults, are `conventions::names`', which the functions read too. Adding a
+//! table or a queue means adding its name there, a spec here, a field to [`ResourceNames`], and
+//! a line to `provision`.
 
 use aws_sdk_dynamodb::types::{ScalarAttributeType, StreamViewType};
+use conventions::names;
 
 /// One attribute of a key schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +66,8 @@ impl TableSpec {
 /// conditional writes enforce. The stream feeds the projections and the SQS fan-out, and only
 /// needs the new image because events are never updated.
 pub const EVENTS_TABLE: TableSpec = TableSpec {
-    name_env: "EVENTS_TABLE",
-    default_name: "Events",
+    name_env: names::EVENTS_TABLE.env,
+    default_name: names::EVENTS_TABLE.default,
     partition_key: KeyAttribute {
         name: "aggregateId",
         kind: ScalarAttributeType::S,
@@ -75,7 +78,7 @@ pub const EVENTS_TABLE: TableSpec = TableSpec {
     }),
     stream: Some(StreamViewType::NewImage),
     indexes: &[IndexSpec {
-        name: "byEventType",
+        name: names::EVENTS_BY_TYPE_INDEX,
         partition_key: KeyAttribute {
             name: "eventType",
             kind: ScalarAttributeType::S,
@@ -92,8 +95,8 @@ pub const EVENTS_TABLE: TableSpec = TableSpec {
 /// The latest snapshot of each aggregate's state, so that a load reads one item and a short
 /// tail of events. Written conditionally (only a newer version replaces an older one).
 pub const SNAPSHOTS_TABLE: TableSpec = TableSpec {
-    name_env: "SNAPSHOTS_TABLE",
-    default_name: "Snapshots",
+    name_env: names::SNAPSHOTS_TABLE.env,
+    default_name: names::SNAPSHOTS_TABLE.default,
     partition_key: KeyAttribute {
         name: "aggregateId",
         kind: ScalarAttributeType::S,
@@ -107,8 +110,8 @@ pub const SNAPSHOTS_TABLE: TableSpec = TableSpec {
 /// What each command with an idempotency key appended, keyed by the actor-scoped key, so that a
 /// retry returns the first outcome. Records expire (TTL) 48 hours after they were written.
 pub const IDEMPOTENCY_TABLE: TableSpec = TableSpec {
-    name_env: "IDEMPOTENCY_TABLE",
-    default_name: "Idempotency",
+    name_env: names::IDEMPOTENCY_TABLE.env,
+    default_name: names::IDEMPOTENCY_TABLE.default,
     partition_key: KeyAttribute {
         name: "commandKey",
         kind: ScalarAttributeType::S,
@@ -124,8 +127,8 @@ pub const IDEMPOTENCY_TABLE: TableSpec = TableSpec {
 /// record. One item per (mapping, shard). Only the local runner uses it: in AWS, Lambda keeps
 /// its event source mappings' checkpoints itself.
 pub const TRIGGER_CHECKPOINTS_TABLE: TableSpec = TableSpec {
-    name_env: "TRIGGER_CHECKPOINTS_TABLE",
-    default_name: "TriggerCheckpoints",
+    name_env: names::TRIGGER_CHECKPOINTS_TABLE.env,
+    default_name: names::TRIGGER_CHECKPOINTS_TABLE.default,
     partition_key: KeyAttribute {
         name: "mapping",
         kind: ScalarAttributeType::S,
@@ -144,8 +147,8 @@ pub const TRIGGER_CHECKPOINTS_TABLE: TableSpec = TableSpec {
 /// answers "auctions of a status, soonest end first" with a Query: `endsAt` is fixed-width UTC
 /// text (`2026-01-01T00:00:00.000Z`), so text order is time order.
 pub const AUCTION_VIEWS_TABLE: TableSpec = TableSpec {
-    name_env: "AUCTION_VIEWS_TABLE",
-    default_name: "AuctionListView",
+    name_env: names::AUCTION_VIEWS_TABLE.env,
+    default_name: names::AUCTION_VIEWS_TABLE.default,
     partition_key: KeyAttribute {
         name: "auctionId",
         kind: ScalarAttributeType::S,
@@ -153,7 +156,7 @@ pub const AUCTION_VIEWS_TABLE: TableSpec = TableSpec {
     sort_key: None,
     stream: None,
     indexes: &[IndexSpec {
-        name: "byStatus",
+        name: names::VIEWS_BY_STATUS_INDEX,
         partition_key: KeyAttribute {
             name: "status",
             kind: ScalarAttributeType::S,
@@ -170,8 +173,8 @@ pub const AUCTION_VIEWS_TABLE: TableSpec = TableSpec {
 /// An auction's bidders are listed in its view item (read strongly consistent), not found
 /// through an eventually consistent index here, so this table needs none.
 pub const USER_BIDS_TABLE: TableSpec = TableSpec {
-    name_env: "USER_BIDS_TABLE",
-    default_name: "UserBids",
+    name_env: names::USER_BIDS_TABLE.env,
+    default_name: names::USER_BIDS_TABLE.default,
     partition_key: KeyAttribute {
         name: "userId",
         kind: ScalarAttributeType::S,
@@ -191,8 +194,8 @@ pub const USER_BIDS_TABLE: TableSpec = TableSpec {
 /// is derived from the event alone, so the notifier's conditional write stores a redelivered
 /// event's notification once. See docs/notifications.md.
 pub const NOTIFICATIONS_TABLE: TableSpec = TableSpec {
-    name_env: "NOTIFICATIONS_TABLE",
-    default_name: "Notifications",
+    name_env: names::NOTIFICATIONS_TABLE.env,
+    default_name: names::NOTIFICATIONS_TABLE.default,
     partition_key: KeyAttribute {
         name: "userId",
         kind: ScalarAttributeType::S,
@@ -211,8 +214,8 @@ pub const NOTIFICATIONS_TABLE: TableSpec = TableSpec {
 /// same step. Written by `functions/payment-saga`; see docs/payment-saga.md. Kept (no TTL):
 /// it is the audit trail of every charge, payout and compensation.
 pub const PAYMENT_SAGAS_TABLE: TableSpec = TableSpec {
-    name_env: "PAYMENT_SAGAS_TABLE",
-    default_name: "PaymentSagas",
+    name_env: names::PAYMENT_SAGAS_TABLE.env,
+    default_name: names::PAYMENT_SAGAS_TABLE.default,
     partition_key: KeyAttribute {
         name: "sagaId",
         kind: ScalarAttributeType::S,
@@ -230,8 +233,8 @@ pub const PAYMENT_SAGAS_TABLE: TableSpec = TableSpec {
 /// beside the live ones and switch every reader and writer over without downtime. No item:
 /// the tables named by `AUCTION_VIEWS_TABLE` and `USER_BIDS_TABLE`. See docs/audit.md.
 pub const READ_MODEL_ALIASES_TABLE: TableSpec = TableSpec {
-    name_env: "READ_MODEL_ALIASES_TABLE",
-    default_name: "ReadModelAliases",
+    name_env: names::READ_MODEL_ALIASES_TABLE.env,
+    default_name: names::READ_MODEL_ALIASES_TABLE.default,
     partition_key: KeyAttribute {
         name: "readModel",
         kind: ScalarAttributeType::S,
@@ -249,8 +252,8 @@ pub const READ_MODEL_ALIASES_TABLE: TableSpec = TableSpec {
 /// with a Query on the key. Items expire after API Gateway's 2-hour connection limit, so a
 /// connection whose disconnect was never seen does not linger. See docs/live.md.
 pub const LIVE_CONNECTIONS_TABLE: TableSpec = TableSpec {
-    name_env: "LIVE_CONNECTIONS_TABLE",
-    default_name: "LiveConnections",
+    name_env: names::LIVE_CONNECTIONS_TABLE.env,
+    default_name: names::LIVE_CONNECTIONS_TABLE.default,
     partition_key: KeyAttribute {
         name: "connectionId",
         kind: ScalarAttributeType::S,
@@ -261,7 +264,7 @@ pub const LIVE_CONNECTIONS_TABLE: TableSpec = TableSpec {
     }),
     stream: None,
     indexes: &[IndexSpec {
-        name: "byTopic",
+        name: names::CONNECTIONS_BY_TOPIC_INDEX,
         partition_key: KeyAttribute {
             name: "topic",
             kind: ScalarAttributeType::S,
@@ -281,8 +284,8 @@ pub const LIVE_CONNECTIONS_TABLE: TableSpec = TableSpec {
 /// read and emptied by `auction-admin parked replay|discard`. No TTL: an item waits for a human
 /// or the reconciler, whatever the stream's retention; the events themselves are in the log.
 pub const PARKED_TABLE: TableSpec = TableSpec {
-    name_env: "PARKED_TABLE",
-    default_name: "Parked",
+    name_env: names::PARKED_TABLE.env,
+    default_name: names::PARKED_TABLE.default,
     partition_key: KeyAttribute {
         name: "consumer",
         kind: ScalarAttributeType::S,
@@ -345,19 +348,19 @@ pub const MAX_RECEIVE_COUNT: u32 = 3;
 pub const DLQ_RETENTION_SECS: u32 = 14 * 24 * 60 * 60;
 
 pub const NOTIFICATIONS_QUEUE: QueueSpec = QueueSpec {
-    name_env: "NOTIFICATIONS_QUEUE",
-    default_name: "notifications.fifo",
-    url_env: "NOTIFICATIONS_QUEUE_URL",
-    dlq_url_env: "NOTIFICATIONS_DLQ_URL",
+    name_env: names::NOTIFICATIONS_QUEUE.env,
+    default_name: names::NOTIFICATIONS_QUEUE.default,
+    url_env: names::NOTIFICATIONS_QUEUE_URL_ENV,
+    dlq_url_env: names::NOTIFICATIONS_DLQ_URL_ENV,
     max_receive_count: MAX_RECEIVE_COUNT,
     visibility_timeout_secs: VISIBILITY_TIMEOUT_SECS,
 };
 
 pub const PAYMENTS_QUEUE: QueueSpec = QueueSpec {
-    name_env: "PAYMENTS_QUEUE",
-    default_name: "payments.fifo",
-    url_env: "PAYMENTS_QUEUE_URL",
-    dlq_url_env: "PAYMENTS_DLQ_URL",
+    name_env: names::PAYMENTS_QUEUE.env,
+    default_name: names::PAYMENTS_QUEUE.default,
+    url_env: names::PAYMENTS_QUEUE_URL_ENV,
+    dlq_url_env: names::PAYMENTS_DLQ_URL_ENV,
     max_receive_count: MAX_RECEIVE_COUNT,
     visibility_timeout_secs: VISIBILITY_TIMEOUT_SECS,
 };
@@ -365,10 +368,10 @@ pub const PAYMENTS_QUEUE: QueueSpec = QueueSpec {
 /// Live updates for the broadcaster (`functions/live`): the publisher's messages for the events
 /// watchers see. A queue, so that the Events stream keeps two readers (projector, publisher).
 pub const LIVE_QUEUE: QueueSpec = QueueSpec {
-    name_env: "LIVE_QUEUE",
-    default_name: "live.fifo",
-    url_env: "LIVE_QUEUE_URL",
-    dlq_url_env: "LIVE_DLQ_URL",
+    name_env: names::LIVE_QUEUE.env,
+    default_name: names::LIVE_QUEUE.default,
+    url_env: names::LIVE_QUEUE_URL_ENV,
+    dlq_url_env: names::LIVE_DLQ_URL_ENV,
     max_receive_count: MAX_RECEIVE_COUNT,
     visibility_timeout_secs: VISIBILITY_TIMEOUT_SECS,
 };
@@ -393,23 +396,16 @@ pub struct StandardQueueSpec {
 /// batch they gave up on (retries exhausted, record too old): the records themselves stay in the
 /// stream and the log, the message says which ones to look at.
 pub const STREAM_FAILURES_QUEUE: StandardQueueSpec = StandardQueueSpec {
-    name_env: "STREAM_FAILURES_QUEUE",
-    default_name: "stream-failures",
-    url_env: "STREAM_FAILURES_QUEUE_URL",
+    name_env: names::STREAM_FAILURES_QUEUE.env,
+    default_name: names::STREAM_FAILURES_QUEUE.default,
+    url_env: names::STREAM_FAILURES_QUEUE_URL_ENV,
     retention_secs: DLQ_RETENTION_SECS,
 };
 
 /// Every standard queue, for code that treats them alike.
 pub const STANDARD_QUEUES: &[&StandardQueueSpec] = &[&STREAM_FAILURES_QUEUE];
 
-const FIFO_SUFFIX: &str = ".fifo";
-
-/// The DLQ's name for a FIFO queue: `notifications.fifo` -> `notifications-dlq.fifo`. A FIFO
-/// queue's DLQ must itself be FIFO, hence the suffix stays last.
-pub fn dlq_name(queue_name: &str) -> String {
-    let base = queue_name.strip_suffix(FIFO_SUFFIX).unwrap_or(queue_name);
-    format!("{base}-dlq{FIFO_SUFFIX}")
-}
+pub use conventions::names::dlq_name;
 
 /// The concrete names of every resource, as the platform's binaries see them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -627,12 +623,6 @@ mod tests {
     }
 
     #[test]
-    fn a_dead_letter_queue_keeps_the_fifo_suffix_last() {
-        assert_eq!(dlq_name("notifications.fifo"), "notifications-dlq.fifo");
-        assert_eq!(dlq_name("t1-payments.fifo"), "t1-payments-dlq.fifo");
-    }
-
-    #[test]
     fn key_attributes_list_each_attribute_once() {
         let names: Vec<_> = EVENTS_TABLE
             .key_attributes()
@@ -660,5 +650,25 @@ mod tests {
         for queue in QUEUES {
             assert!(queue.visibility_timeout_secs >= 6 * handler_timeout_secs);
         }
+    }
+
+    #[test]
+    fn the_publishers_queues_are_the_queues_defined_here() {
+        use fan_out::Queue::{self, Live, Notifications, Payments};
+
+        for (queue, spec) in [
+            (Notifications, &NOTIFICATIONS_QUEUE),
+            (Payments, &PAYMENTS_QUEUE),
+            (Live, &LIVE_QUEUE),
+        ] {
+            assert_eq!(queue.url_env(), spec.url_env);
+            assert_eq!(queue.name_env(), spec.name_env);
+            assert_eq!(queue.default_name(), spec.default_name);
+        }
+        assert_eq!(
+            Queue::ALL.len(),
+            QUEUES.len(),
+            "a queue is not published to"
+        );
     }
 }

@@ -8,7 +8,10 @@
 //! - `infra/environment.json` lists every environment variable the platform reads. This test
 //!   scans the workspace's Rust sources (test code and benches excepted) for the variables they
 //!   read and fails on a variable missing from the list, on a listed variable nobody reads, and
-//!   on a Lambda binary whose own crate reads a variable not listed for it.
+//!   on a Lambda binary whose own crate reads a variable not listed for it. Resource names are
+//!   spelled once, in `conventions::names` (adapters/conventions/src/names.rs): a file reads such
+//!   a variable when it names the constant as `names::X`, and the defaults there must be the
+//!   listed ones.
 
 // Everything in this binary is test code, helpers included: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -390,10 +393,81 @@ fn in_environment_context(window: &[&str]) -> bool {
     })
 }
 
+/// Where the resource names are defined: not a reader of them itself.
+fn names_file() -> PathBuf {
+    workspace_root().join("adapters/conventions/src/names.rs")
+}
+
+/// A constant of `conventions::names`: the variable it names, and its default if it has one.
+struct NameConstant {
+    variable: String,
+    default: Option<String>,
+}
+
+/// The constants of `conventions::names`: `X: EnvName = EnvName { env: "VAR", default: "d" }`
+/// and `X_ENV: &str = "VAR"`, by identifier.
+fn name_constants_in(source: &str) -> BTreeMap<String, NameConstant> {
+    let flat: String = without_tests(source).split_whitespace().collect();
+    let literal_after = |text: &str, key: &str| -> Option<String> {
+        let (_, rest) = text.split_once(key)?;
+        Some(rest.split_once('"')?.0.to_owned())
+    };
+    flat.split("pubconst")
+        .skip(1)
+        .filter_map(|item| {
+            let (ident, rest) = item.split_once(':')?;
+            let item = rest.split_once(';')?.0;
+            let constant = if let Some(variable) = literal_after(item, "env:\"") {
+                NameConstant {
+                    variable,
+                    default: literal_after(item, "default:\""),
+                }
+            } else if ident.ends_with("_ENV") {
+                NameConstant {
+                    variable: literal_after(item, "\"")?,
+                    default: None,
+                }
+            } else {
+                return None;
+            };
+            Some((ident.to_owned(), constant))
+        })
+        .collect()
+}
+
+fn name_constants() -> BTreeMap<String, NameConstant> {
+    name_constants_in(&std::fs::read_to_string(names_file()).unwrap())
+}
+
+/// The variables `source` reads through `names::X`.
+fn variables_named_in(source: &str, constants: &BTreeMap<String, NameConstant>) -> Vec<String> {
+    source
+        .split("names::")
+        .skip(1)
+        .filter_map(|rest| {
+            let ident: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            constants.get(&ident).map(|c| c.variable.clone())
+        })
+        .collect()
+}
+
 /// The environment variables one file reads: names in string literals in an environment
-/// context (see [`in_environment_context`]).
+/// context (see [`in_environment_context`]), and the variables of the `names::X` it uses.
 fn variables_in(file: &Path) -> BTreeSet<String> {
+    if file == names_file() {
+        return BTreeSet::new();
+    }
     let source = without_tests(&std::fs::read_to_string(file).unwrap());
+    variables_in_source(&source, &name_constants())
+}
+
+fn variables_in_source(
+    source: &str,
+    constants: &BTreeMap<String, NameConstant>,
+) -> BTreeSet<String> {
     let lines: Vec<&str> = source.lines().collect();
     let mut found = BTreeSet::new();
     for (i, line) in lines.iter().enumerate() {
@@ -407,6 +481,7 @@ fn variables_in(file: &Path) -> BTreeSet<String> {
             }
         }
     }
+    found.extend(variables_named_in(source, constants));
     found
 }
 
@@ -574,6 +649,15 @@ fn the_listed_defaults_are_the_codes_and_the_launchers() {
             }
         }
     }
+    for (ident, constant) in name_constants() {
+        if let Some(default) = constant.default {
+            defaults.push((
+                constant.variable,
+                default,
+                format!("adapters/conventions/src/names.rs ({ident})"),
+            ));
+        }
+    }
     for table in TABLES {
         defaults.push((
             table.name_env.to_owned(),
@@ -630,6 +714,7 @@ fn b() { conventions::name_from_env(
 const SPEC: Spec = Spec {
     name_env: "FIELD_TABLE",
 };
+fn d() { conventions::names::PARKED_TABLE.from_env(); names::dlq_name("x"); }
 #[cfg(test)]
 mod tests {
     fn t() { std::env::var("ONLY_IN_TESTS"); }
@@ -646,6 +731,7 @@ mod tests {
             "DIRECT_VAR",
             "FIELD_TABLE",
             "MULTI_LINE_TABLE",
+            "PARKED_TABLE",
             "SOME_TABLE"
         ]
         .into_iter()

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use auction_events::AuctionId;
+use events::AuctionId;
 use payments::ports::{Charge, Payout, PayoutReversal, Receipt, Refund};
 use payments::{PaymentProvider, SagaError};
 use read_models::{AuctionProjection, Projections, ProjectorError, UserBid, Written};

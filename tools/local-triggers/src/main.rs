@@ -13,6 +13,7 @@ use aws_config::BehaviorVersion;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use clap::Parser;
+use conventions::names;
 use event_store::{DynamoDbStore, TableNames};
 use local_stack::ResourceNames;
 use local_triggers::{
@@ -20,6 +21,9 @@ use local_triggers::{
     StreamHandler, StreamMapping, TriggerError, run_queue, run_stream, stream_arn,
 };
 use tokio::task::JoinSet;
+
+/// The variable holding the runner's log filter.
+const LOG_FILTER_ENV: &str = "LOCAL_TRIGGERS_LOG";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,25 +38,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_logging(args.json_logs);
+    conventions::init_tool_logging(LOG_FILTER_ENV, args.json_logs);
     if let Err(error) = run().await {
         tracing::error!(error = format!("{error:#}"), "local-triggers failed");
         return Err(error);
     }
     Ok(())
-}
-
-fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCAL_TRIGGERS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        logs.json().init();
-    } else {
-        logs.init();
-    }
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -62,14 +53,14 @@ async fn run() -> anyhow::Result<()> {
         .map_or_else(|| local_stack::REGION.to_owned(), ToString::to_string);
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let names = ResourceNames::from_env();
-    let events_stream = stream_arn(&dynamodb, &names.events_table)
+    let resources = ResourceNames::from_env();
+    let events_stream = stream_arn(&dynamodb, &resources.events_table)
         .await
         .context("finding the Events table's stream")?;
     let failures_url = queue_url(
         &sqs,
-        "STREAM_FAILURES_QUEUE_URL",
-        &names.stream_failures_queue,
+        names::STREAM_FAILURES_QUEUE_URL_ENV,
+        &resources.stream_failures_queue,
     )
     .await
     .context("finding the stream mappings' on-failure queue")?;
@@ -78,7 +69,7 @@ async fn run() -> anyhow::Result<()> {
         sqs: sqs.clone(),
         checkpoints: DynamoDbCheckpoints::new(
             dynamodb.clone(),
-            names.trigger_checkpoints_table.clone(),
+            resources.trigger_checkpoints_table.clone(),
         ),
     };
     // The stream consumers (projector, publisher: two readers per shard, the most DynamoDB
@@ -100,10 +91,13 @@ async fn run() -> anyhow::Result<()> {
     let views = Arc::new(local_triggers::faults::FaultyProjections {
         inner: read_models::DynamoDbViews::aliased(
             dynamodb.clone(),
-            read_models::ViewAliases::new(dynamodb.clone(), names.read_model_aliases_table.clone()),
+            read_models::ViewAliases::new(
+                dynamodb.clone(),
+                resources.read_model_aliases_table.clone(),
+            ),
             read_models::ViewTables {
-                auction_views: names.auction_views_table.clone(),
-                user_bids: names.user_bids_table.clone(),
+                auction_views: resources.auction_views_table.clone(),
+                user_bids: resources.user_bids_table.clone(),
             },
         ),
         faults: faults.clone(),
@@ -111,9 +105,9 @@ async fn run() -> anyhow::Result<()> {
     let log = Arc::new(DynamoDbStore::new(
         dynamodb.clone(),
         TableNames {
-            events: names.events_table.clone(),
-            snapshots: names.snapshots_table.clone(),
-            idempotency: names.idempotency_table.clone(),
+            events: resources.events_table.clone(),
+            snapshots: resources.snapshots_table.clone(),
+            idempotency: resources.idempotency_table.clone(),
         },
     ));
     let live_log = Arc::clone(&log);
@@ -168,7 +162,7 @@ async fn run() -> anyhow::Result<()> {
         live::config::connections_table(),
     ));
     let push = Arc::new(live::ManagementApi::new(&sdk, &live_endpoint));
-    let live_url = queue_url(&sqs, "LIVE_QUEUE_URL", &names.live_queue)
+    let live_url = queue_url(&sqs, names::LIVE_QUEUE_URL_ENV, &resources.live_queue)
         .await
         .context("finding the live queue")?;
     spawn_queue(
@@ -186,9 +180,13 @@ async fn run() -> anyhow::Result<()> {
         },
     );
 
-    let notifications_url = queue_url(&sqs, "NOTIFICATIONS_QUEUE_URL", &names.notifications_queue)
-        .await
-        .context("finding the notifications queue")?;
+    let notifications_url = queue_url(
+        &sqs,
+        names::NOTIFICATIONS_QUEUE_URL_ENV,
+        &resources.notifications_queue,
+    )
+    .await
+    .context("finding the notifications queue")?;
     let (contexts, inbox) = notifier::config::from_env().await;
     let (contexts, inbox) = (Arc::new(contexts), Arc::new(inbox));
     spawn_queue(
@@ -202,9 +200,13 @@ async fn run() -> anyhow::Result<()> {
         },
     );
 
-    let payments_url = queue_url(&sqs, "PAYMENTS_QUEUE_URL", &names.payments_queue)
-        .await
-        .context("finding the payments queue")?;
+    let payments_url = queue_url(
+        &sqs,
+        names::PAYMENTS_QUEUE_URL_ENV,
+        &resources.payments_queue,
+    )
+    .await
+    .context("finding the payments queue")?;
     let lambda_ports = payments::config::ports_from_env()
         .await
         .context("configuring the payment saga")?;
@@ -236,28 +238,28 @@ async fn run() -> anyhow::Result<()> {
     // whatever a consumer gives up on becomes a Parked item within a poll.
     let parked = Arc::new(parking::DynamoDbParked::new(
         dynamodb.clone(),
-        names.parked_table.clone(),
+        resources.parked_table.clone(),
     ));
     let stream_range = Arc::new(parking::DynamoDbStreamRange::new(clients.streams.clone()));
     let origins = Arc::new(parking::Origins::from_env());
     let notifications_dlq = queue_url(
         &sqs,
-        "NOTIFICATIONS_DLQ_URL",
-        &local_stack::resources::dlq_name(&names.notifications_queue),
+        names::NOTIFICATIONS_DLQ_URL_ENV,
+        &names::dlq_name(&resources.notifications_queue),
     )
     .await
     .context("finding the notifications DLQ")?;
     let payments_dlq = queue_url(
         &sqs,
-        "PAYMENTS_DLQ_URL",
-        &local_stack::resources::dlq_name(&names.payments_queue),
+        names::PAYMENTS_DLQ_URL_ENV,
+        &names::dlq_name(&resources.payments_queue),
     )
     .await
     .context("finding the payments DLQ")?;
     let live_dlq = queue_url(
         &sqs,
-        "LIVE_DLQ_URL",
-        &local_stack::resources::dlq_name(&names.live_queue),
+        names::LIVE_DLQ_URL_ENV,
+        &names::dlq_name(&resources.live_queue),
     )
     .await
     .context("finding the live DLQ")?;

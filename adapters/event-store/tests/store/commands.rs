@@ -1,8 +1,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use auction_domain::*;
-use auction_events::{AuctionCancelled, AuctionEvent};
-use event_store::{StoreError, chain};
+use domain::*;
+use event_store::{CommandError, StoreError, chain};
+use events::{AuctionCancelled, AuctionEvent};
 
 use crate::support::*;
 
@@ -34,7 +34,7 @@ fn a_rejected_command_appends_nothing() {
                 decide_place_bid(
                     state,
                     &PlaceBid {
-                        bid_id: auction_events::BidId(uuid::Uuid::new_v4()),
+                        bid_id: events::BidId(uuid::Uuid::new_v4()),
                         bidder_id: user("seller"),
                         amount: eur(500),
                         max_amount: None,
@@ -45,7 +45,7 @@ fn a_rejected_command_appends_nothing() {
             .await;
         assert!(matches!(
             result,
-            Err(StoreError::Rejected(Rejection::SellerCannotBid))
+            Err(CommandError::Rejected(Rejection::SellerCannotBid))
         ));
         assert_eq!(store.backend().events(auction_id).len(), 2);
     });
@@ -107,7 +107,10 @@ fn throttling_that_outlasts_the_retries_is_a_transient_error() {
             .execute(auction_id, &context("bob", None), outbid("bob"))
             .await
             .unwrap_err();
-        assert!(matches!(error, StoreError::Contention(_)), "{error:?}");
+        assert!(
+            matches!(error, CommandError::Store(StoreError::Contention(_))),
+            "{error:?}"
+        );
         assert!(error.is_transient());
         assert_eq!(store.backend().events(auction_id).len(), 2);
     });
@@ -119,7 +122,7 @@ fn an_event_above_the_item_size_limit_is_refused_before_writing() {
         let store = store();
         let auction_id = created(&store).await;
         let error = store
-            .execute(auction_id, &context("seller", None), |_, _| {
+            .execute(auction_id, &context("seller", None), |_: &State, _| {
                 Ok(vec![AuctionEvent::AuctionCancelled(AuctionCancelled {
                     cancelled_by: user("seller"),
                     reason: Some("x".repeat(410 * 1024)),
@@ -128,7 +131,7 @@ fn an_event_above_the_item_size_limit_is_refused_before_writing() {
             .await
             .unwrap_err();
         assert!(
-            matches!(error, StoreError::ItemTooLarge { version: 3, size, limit: 409_600 } if size > 409_600),
+            matches!(error, CommandError::Store(StoreError::ItemTooLarge { version: 3, size, limit: 409_600 }) if size > 409_600),
             "{error:?}"
         );
         assert_eq!(store.backend().events(auction_id).len(), 2);

@@ -1,9 +1,34 @@
-use auction_events::BidId;
-use event_store::StoreError;
+use domain::{Rejection, State};
+use event_store::{CommandError, InMemoryStore, Outcome, Store, StoreError};
+use events::{AuctionId, BidId};
 use uuid::Uuid;
 
 use crate::commands::tokio_test;
 use crate::support::*;
+
+/// Bob bids 1.50 under his key k1: the first request of most scenarios here.
+async fn bob_bids_under_k1(
+    store: &Store<InMemoryStore>,
+    auction_id: AuctionId,
+    bid_id: BidId,
+) -> Outcome<State> {
+    store
+        .execute(
+            auction_id,
+            &context("bob", Some("k1")),
+            bid(bid_id, "bob", 150),
+        )
+        .await
+        .unwrap()
+}
+
+/// The command was refused because its key was used for another request.
+fn assert_key_reused(error: &CommandError<Rejection>) {
+    assert!(
+        matches!(error, CommandError::Store(StoreError::IdempotencyKeyReused)),
+        "{error:?}"
+    );
+}
 
 #[test]
 fn a_retried_command_appends_nothing_and_returns_the_first_outcome() {
@@ -12,28 +37,14 @@ fn a_retried_command_appends_nothing_and_returns_the_first_outcome() {
         let store = store();
         let auction_id = created(&store).await;
         let bid_id = BidId(Uuid::new_v4());
-        let first = store
-            .execute(
-                auction_id,
-                &context("bob", Some("k1")),
-                bid(bid_id, "bob", 150),
-            )
-            .await
-            .unwrap();
+        let first = bob_bids_under_k1(&store, auction_id, bid_id).await;
         // And other bids landed since
         store
             .execute(auction_id, &context("cat", None), outbid("cat"))
             .await
             .unwrap();
         // When bob's client retries with the same key
-        let retry = store
-            .execute(
-                auction_id,
-                &context("bob", Some("k1")),
-                bid(bid_id, "bob", 150),
-            )
-            .await
-            .unwrap();
+        let retry = bob_bids_under_k1(&store, auction_id, bid_id).await;
         // Then nothing is appended and the first outcome comes back
         assert!(retry.replayed);
         assert_eq!(retry.events, first.events);
@@ -48,24 +59,10 @@ fn a_retry_whose_record_was_lost_is_found_in_the_log() {
         let store = store();
         let auction_id = created(&store).await;
         let bid_id = BidId(Uuid::new_v4());
-        let first = store
-            .execute(
-                auction_id,
-                &context("bob", Some("k1")),
-                bid(bid_id, "bob", 150),
-            )
-            .await
-            .unwrap();
+        let first = bob_bids_under_k1(&store, auction_id, bid_id).await;
         // The process died between the append and the record
         store.backend().forget_idempotency_records();
-        let retry = store
-            .execute(
-                auction_id,
-                &context("bob", Some("k1")),
-                bid(bid_id, "bob", 150),
-            )
-            .await
-            .unwrap();
+        let retry = bob_bids_under_k1(&store, auction_id, bid_id).await;
         assert!(retry.replayed);
         assert_eq!(retry.events, first.events);
         assert_eq!(store.backend().events(auction_id).len(), 3);
@@ -87,10 +84,7 @@ fn the_same_key_on_a_different_request_is_refused() {
             .execute(auction_id, &other_request, outbid("bob"))
             .await
             .unwrap_err();
-        assert!(
-            matches!(error, StoreError::IdempotencyKeyReused),
-            "{error:?}"
-        );
+        assert_key_reused(&error);
     });
 }
 
@@ -163,14 +157,7 @@ fn given_a_committed_bid_whose_record_was_lost_when_its_key_comes_with_another_b
         let store = store();
         let auction_id = created(&store).await;
         let bid_id = BidId(Uuid::new_v4());
-        store
-            .execute(
-                auction_id,
-                &context("bob", Some("k1")),
-                bid(bid_id, "bob", 150),
-            )
-            .await
-            .unwrap();
+        bob_bids_under_k1(&store, auction_id, bid_id).await;
         store.backend().forget_idempotency_records();
         // When another request comes under k1 (the domain sees the bid id taken: no events)
         let error = store
@@ -182,10 +169,7 @@ fn given_a_committed_bid_whose_record_was_lost_when_its_key_comes_with_another_b
             .await
             .unwrap_err();
         // Then the commit found by the key in the log does not answer it
-        assert!(
-            matches!(error, StoreError::IdempotencyKeyReused),
-            "{error:?}"
-        );
+        assert_key_reused(&error);
         assert_eq!(store.backend().events(auction_id).len(), 3);
     });
 }
@@ -212,10 +196,7 @@ fn given_two_requests_under_one_key_racing_for_one_version_when_the_other_wins_t
             other => panic!("expected one success and one refusal, got {other:?}"),
         };
         assert!(!accepted.replayed);
-        assert!(
-            matches!(refused, StoreError::IdempotencyKeyReused),
-            "{refused:?}"
-        );
+        assert_key_reused(&refused);
         assert_eq!(store.backend().events(auction_id).len(), 3);
     });
 }
@@ -229,14 +210,7 @@ fn given_a_commit_written_before_fingerprints_were_stored_when_its_key_is_retrie
         let store = store();
         let auction_id = created(&store).await;
         let bid_id = BidId(Uuid::new_v4());
-        let first = store
-            .execute(
-                auction_id,
-                &context("bob", Some("k1")),
-                bid(bid_id, "bob", 150),
-            )
-            .await
-            .unwrap();
+        let first = bob_bids_under_k1(&store, auction_id, bid_id).await;
         for mut event in store.backend().events(auction_id) {
             event.envelope.metadata.request_fingerprint = None;
             store.backend().overwrite(event);

@@ -1,12 +1,12 @@
 //! The `EventsOfType` port over the in-memory twin: the events of one type within a time range,
 //! in time order, a page at a time, with the bounds inclusive at millisecond precision.
 
-use auction_events::AuctionId;
 use chrono::{DateTime, TimeDelta, Utc};
 use event_store::testing::typed_history;
 use event_store::{
     EventLog, EventsOfType, InMemoryStore, Meter, StoreError, StoredEvent, TypePosition, TypeQuery,
 };
+use events::AuctionId;
 use uuid::Uuid;
 
 use crate::commands::tokio_test;
@@ -38,7 +38,7 @@ async fn every_page(log: &InMemoryStore, mut query: TypeQuery) -> Vec<Vec<Stored
     }
 }
 
-fn key(event: &StoredEvent) -> (DateTime<Utc>, AuctionId, u64) {
+fn key(event: &StoredEvent) -> (DateTime<Utc>, Uuid, u64) {
     (
         event.envelope.occurred_at,
         event.envelope.aggregate_id,

@@ -1,3 +1,4 @@
+use domain::State;
 use event_store::{InMemoryStore, Meter, SnapshotPolicy, Snapshots, Store};
 
 use crate::commands::tokio_test;
@@ -13,7 +14,7 @@ fn snapshotting_store(every: u64) -> Store<InMemoryStore> {
     )
 }
 
-async fn with_bids(store: &Store<InMemoryStore>, bids: usize) -> auction_events::AuctionId {
+async fn with_bids(store: &Store<InMemoryStore>, bids: usize) -> events::AuctionId {
     let auction_id = created(store).await;
     for i in 0..bids {
         let bidder = if i % 2 == 0 { "bob" } else { "cat" };
@@ -46,7 +47,7 @@ fn loading_reads_the_snapshot_and_only_the_events_after_it() {
         let store = snapshotting_store(10);
         let auction_id = with_bids(&store, 23).await;
         let meter = Meter::default();
-        let loaded = store.load(auction_id, &meter).await.unwrap();
+        let loaded = store.load::<State>(auction_id, &meter).await.unwrap();
         assert_eq!(loaded.snapshot_version, Some(20));
         assert_eq!(loaded.state.version, 25);
         assert_eq!(meter.cost().load.read_requests, 2);
@@ -56,7 +57,10 @@ fn loading_reads_the_snapshot_and_only_the_events_after_it() {
         for event in &events {
             replayed.backend().overwrite(event.clone());
         }
-        let full = replayed.load(auction_id, &Meter::default()).await.unwrap();
+        let full = replayed
+            .load::<State>(auction_id, &Meter::default())
+            .await
+            .unwrap();
         assert_eq!(full.state, loaded.state);
         assert_eq!(full.head_hash, loaded.head_hash);
     });
@@ -74,12 +78,12 @@ fn a_snapshot_of_another_format_is_ignored_and_the_events_replayed() {
             .await
             .unwrap()
             .unwrap();
-        let good = store.load(auction_id, &meter).await.unwrap();
+        let good = store.load::<State>(auction_id, &meter).await.unwrap();
         // A future format, and one that no longer deserializes
         for (format, state) in [
-            (auction_domain::SNAPSHOT_FORMAT + 1, snapshot.state.clone()),
+            (domain::SNAPSHOT_FORMAT + 1, snapshot.state.clone()),
             (
-                auction_domain::SNAPSHOT_FORMAT,
+                domain::SNAPSHOT_FORMAT,
                 "{\"version\": \"twelve\"}".to_owned(),
             ),
         ] {
@@ -91,7 +95,10 @@ fn a_snapshot_of_another_format_is_ignored_and_the_events_replayed() {
                 .put_snapshot(&snapshot, &meter)
                 .await
                 .unwrap();
-            let loaded = store.load(auction_id, &Meter::default()).await.unwrap();
+            let loaded = store
+                .load::<State>(auction_id, &Meter::default())
+                .await
+                .unwrap();
             assert_eq!(loaded.snapshot_version, None);
             assert_eq!(loaded.state, good.state);
         }

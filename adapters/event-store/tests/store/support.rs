@@ -1,7 +1,7 @@
-use auction_domain::*;
-use auction_events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::*;
 use event_store::{CommandContext, IdempotencyKey, InMemoryStore, SnapshotPolicy, Store};
+use events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
 use uuid::Uuid;
 
 pub fn t(secs: i64) -> DateTime<Utc> {

@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::commands::tokio_test;
 use crate::support::*;
 
-async fn history() -> (Store<InMemoryStore>, auction_events::AuctionId) {
+async fn history() -> (Store<InMemoryStore>, events::AuctionId) {
     let store = store();
     let auction_id = created(&store).await;
     for bidder in ["bob", "cat", "bob", "cat"] {
@@ -74,14 +74,14 @@ fn swapped_events_are_found_at_the_first_of_them() {
         // Swap the contents of versions 4 and 5, keeping each item's key
         let (fourth, fifth) = (events[3].clone(), events[4].clone());
         events[3] = event_store::StoredEvent {
-            envelope: auction_events::RawEnvelope {
+            envelope: events::RawEnvelope {
                 version: 4,
                 ..fifth.envelope.clone()
             },
             hash: fifth.hash.clone(),
         };
         events[4] = event_store::StoredEvent {
-            envelope: auction_events::RawEnvelope {
+            envelope: events::RawEnvelope {
                 version: 5,
                 ..fourth.envelope
             },

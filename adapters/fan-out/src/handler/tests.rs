@@ -1,7 +1,7 @@
-use auction_events::{Actor, Metadata, RawEnvelope};
 use aws_lambda_events::event::dynamodb::Event;
 use chrono::{TimeZone, Utc};
 use event_store::{StoredEvent, event_item};
+use events::{Actor, Metadata, RawEnvelope};
 use uuid::Uuid;
 
 use super::*;
@@ -52,7 +52,7 @@ fn with_payload(
     StoredEvent {
         envelope: RawEnvelope {
             event_id: Uuid::new_v4(),
-            aggregate_id: auction(aggregate),
+            aggregate_id: auction(aggregate).into(),
             aggregate_type: "Auction".to_owned(),
             event_type: event_type.to_owned(),
             version,

@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 
-use auction_domain::State;
-use auction_events::{AuctionId, UserId};
+use domain::State;
 use event_store::{EventLog, Meter, Snapshots, state_at};
+use events::{AuctionId, UserId};
 
 use super::error::NotifierError;
 
@@ -59,7 +59,8 @@ impl<B: EventLog + Snapshots> AuctionContexts for LogContexts<B> {
         aggregate_id: AuctionId,
         version: u64,
     ) -> Result<AuctionContext, NotifierError> {
-        let state = state_at(&self.backend, aggregate_id, version, &Meter::default()).await?;
+        let state =
+            state_at::<State, _>(&self.backend, aggregate_id, version, &Meter::default()).await?;
         if state.version != version {
             return Err(NotifierError::IncompleteHistory {
                 aggregate_id,
@@ -77,11 +78,12 @@ impl<B: EventLog + Snapshots> AuctionContexts for LogContexts<B> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use auction_domain::{CreateAuction, PlaceBid, decide_create, decide_place_bid, fold};
-    use auction_events::BidId;
     use chrono::TimeDelta;
-    use event_store::testing::{context, epoch, eur, lamp_auction, user};
+    use domain::fixtures::lamp_auction;
+    use domain::{CreateAuction, PlaceBid, decide_create, decide_place_bid, fold};
+    use event_store::testing::{context, epoch, eur, user};
     use event_store::{CommandContext, InMemoryStore, Snapshot, SnapshotPolicy, Store};
+    use events::BidId;
     use uuid::Uuid;
 
     use super::*;
@@ -138,16 +140,16 @@ mod tests {
             .events(auction_id)
             .into_iter()
             .take(usize::try_from(version).unwrap())
-            .map(|e| e.decode().unwrap().event)
+            .map(|e| e.decode::<events::AuctionEvent>().unwrap().event)
             .collect();
         let mut state = fold(&events);
         if let Some(auction) = state.auction.as_mut() {
             auction.title = title.to_owned();
         }
         let snapshot = Snapshot {
-            aggregate_id: auction_id,
+            aggregate_id: auction_id.into(),
             version,
-            format: auction_domain::SNAPSHOT_FORMAT,
+            format: domain::SNAPSHOT_FORMAT,
             head_hash: String::new(),
             state: serde_json::to_string(&state).unwrap(),
         };

@@ -4,10 +4,10 @@
 //! well-formed notification id, so that an edited cursor is a 400 and never a DynamoDB
 //! validation error or a look into another partition.
 
-use auction_events::{AuctionId, UserId};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use events::{AuctionId, UserId};
 use serde::{Deserialize, Serialize};
 
 use super::error::NotifierError;

@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use auction_events::{AuctionId, Currency, Money, UserId};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
+use conventions::Failure;
+use events::{AuctionId, Currency, Money, UserId};
 
 use super::cursor;
 use super::error::NotifierError;
@@ -43,6 +43,11 @@ impl DynamoDbNotifications {
             table: table.into(),
         }
     }
+
+    /// On the table named by `NOTIFICATIONS_TABLE`, or its default.
+    pub fn from_env(client: Client) -> Self {
+        Self::new(client, conventions::names::NOTIFICATIONS_TABLE.from_env())
+    }
 }
 
 impl StoreNotification for DynamoDbNotifications {
@@ -65,7 +70,7 @@ impl StoreNotification for DynamoDbNotifications {
             {
                 Ok(Stored::AlreadyThere)
             }
-            Err(error) => Err(classify(&error)),
+            Err(error) => Err(Failure::of(&error).into()),
         }
     }
 }
@@ -99,7 +104,7 @@ impl ListNotifications for DynamoDbNotifications {
             .set_exclusive_start_key(start_key)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| Failure::of(&e))?;
         let notifications = page
             .items()
             .iter()
@@ -204,20 +209,6 @@ fn notification(item: &HashMap<String, AttributeValue>) -> Result<Notification, 
 
 fn corrupt(reason: impl ToString) -> NotifierError {
     NotifierError::CorruptItem(reason.to_string())
-}
-
-fn classify<E, R>(error: &SdkError<E, R>) -> NotifierError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let failure = conventions::Failure::of(error);
-    let message = failure.message().to_owned();
-    if failure.is_transient() {
-        NotifierError::Unavailable(message)
-    } else {
-        NotifierError::Refused(message)
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-use auction_events::{AuctionId, DecodeError};
 use event_store::StoreError;
+use events::{AuctionId, DecodeError};
 use thiserror::Error;
 
 /// Everything that can go wrong in the notifier and its inbox. Each variant says how the caller
@@ -54,6 +54,13 @@ pub enum NotifierError {
     /// A page size outside 1..=100. (API: 400)
     #[error("a page holds 1 to {max} notifications, not {limit}")]
     InvalidLimit { limit: u32, max: u32 },
+}
+
+/// An AWS call's failure: worth retrying, or refused for good.
+impl From<conventions::Failure> for NotifierError {
+    fn from(failure: conventions::Failure) -> Self {
+        failure.sort(Self::Unavailable, Self::Refused)
+    }
 }
 
 impl NotifierError {

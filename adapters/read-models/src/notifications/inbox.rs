@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use auction_events::UserId;
+use events::UserId;
 
 use super::error::NotifierError;
 use super::notification::Notification;

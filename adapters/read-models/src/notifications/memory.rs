@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use auction_events::UserId;
+use events::UserId;
 
 use super::cursor;
 use super::error::NotifierError;
@@ -87,8 +87,8 @@ impl ListNotifications for InMemoryNotifications {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use auction_events::AuctionId;
     use chrono::{TimeDelta, TimeZone, Utc};
+    use events::AuctionId;
     use uuid::Uuid;
 
     use super::*;

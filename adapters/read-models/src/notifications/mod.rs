@@ -24,8 +24,3 @@ pub use error::NotifierError;
 pub use inbox::{ListNotifications, MAX_PAGE_SIZE, NotificationPage, StoreNotification, Stored};
 pub use memory::InMemoryNotifications;
 pub use notification::{Kind, Notification, needs_context, notification_id, notifications};
-
-/// The variable naming the Notifications table, and the table's name when it is unset (the
-/// same as the stack's `NOTIFICATIONS_TABLE` spec).
-pub const TABLE_ENV: &str = "NOTIFICATIONS_TABLE";
-pub const DEFAULT_TABLE: &str = "Notifications";

@@ -1,11 +1,11 @@
 //! Which events notify whom, and what they say. Pure: the caller supplies the auction as it was
 //! at the event.
 
-use auction_events::{
+use chrono::{DateTime, SecondsFormat, Utc};
+use events::{
     AuctionEnded, AuctionEvent, AuctionId, AuctionResult, BidPlaced, EndTrigger, EventEnvelope,
     Money, UnsoldReason, UserId,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -335,11 +335,11 @@ mod tests {
 
     use std::collections::BTreeSet;
 
-    use auction_events::{
+    use chrono::TimeZone;
+    use events::{
         Actor, AuctionCancelled, BidId, Currency, ItemOfferedToRunnerUp, MaxBidRaised, Metadata,
         PaymentFailed, PaymentSucceeded,
     };
-    use chrono::TimeZone;
 
     use super::*;
 

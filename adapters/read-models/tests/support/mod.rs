@@ -5,14 +5,14 @@
 
 use std::collections::HashMap;
 
-use auction_domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
-use auction_events::{AuctionId, BidId};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::TimeDelta;
-use event_store::testing::lamp_auction;
+use domain::fixtures::lamp_auction;
+use domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
 pub use event_store::testing::{context, epoch, eur, user};
 use event_store::{InMemoryStore, SnapshotPolicy, Store, StoredEvent, event_item};
+use events::{AuctionId, BidId};
 use uuid::Uuid;
 
 pub fn new_store() -> Store<InMemoryStore> {

@@ -7,16 +7,9 @@ use api::{App, Authenticator, SystemClock};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    api::config::init_logging();
+    conventions::init_json_logging();
     // Built once per execution environment, shared by every invocation.
     let adapters = api::config::dynamodb().await;
-    let app = App {
-        store: adapters.store,
-        clock: Arc::new(SystemClock),
-        authenticator: Authenticator::ApiGateway,
-        views: adapters.views,
-        inbox: adapters.inbox,
-        parked: adapters.parked,
-    };
+    let app = App::new(adapters, Arc::new(SystemClock), Authenticator::ApiGateway);
     lambda_http::run(api::router(app)).await
 }

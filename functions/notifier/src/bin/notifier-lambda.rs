@@ -6,10 +6,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    notifier::config::init_logging();
+    conventions::init_json_logging();
     // Built once per execution environment, shared by every invocation.
-    let (contexts, inbox) = notifier::config::from_env().await;
-    let (contexts, inbox) = (&contexts, &inbox);
+    let (contexts, inbox) = &notifier::config::from_env().await;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         notifier::handle(contexts, inbox, event.payload)
             .await

@@ -4,14 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use payments::config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    config::init_logging();
+    conventions::init_json_logging();
     // Built once per execution environment, shared by every invocation.
-    let ports = config::ports_from_env().await?;
-    let ports = &ports;
+    let ports = &payments::config::ports_from_env().await?;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
             // Retries end within the invocation's own deadline (the function's timeout).

@@ -7,25 +7,20 @@
 //! and the parked-items alarm called a person when it was parked (docs/reconciler.md).
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use reconciler::{Reconciled, Settings, from_env, reconcile};
+use reconciler::{Reconciled, reconcile};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    reconciler::init_logging();
+    conventions::init_json_logging();
     // Built once per execution environment, shared by every invocation.
-    let settings = Settings::from_env()?;
-    let sdk = aws_config::load_from_env().await;
-    let ports = from_env(&sdk).await?;
-    let (ports, settings) = (&ports, &settings);
+    let deployed = &reconciler::from_env().await?;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
-            let reconciled = reconcile(ports, settings, chrono::Utc::now()).await?;
+            let now = chrono::Utc::now();
+            let reconciled = reconcile(&deployed.ports, &deployed.settings, now).await?;
             if reconciled.failed > 0 {
-                return Err(format!(
-                    "{} checks or repairs failed; see the log",
-                    reconciled.failed
-                )
-                .into());
+                let failed = reconciled.failed;
+                return Err(format!("{failed} checks or repairs failed; see the log").into());
             }
             Ok::<Reconciled, lambda_runtime::Error>(reconciled)
         },

@@ -15,9 +15,9 @@ const SWEEP_FOR: Duration = Duration::from_secs(58);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    scheduler::init_logging();
-    let (store, index) = scheduler::from_env().await;
-    let (store, index) = (&store, &index);
+    conventions::init_json_logging();
+    // Built once per execution environment, shared by every invocation.
+    let (store, index) = &scheduler::from_env().await;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
             scheduler::sweep_until(

@@ -2,14 +2,12 @@
 //! SIGTERM, against whatever DynamoDB and SQS the standard AWS environment names (the local stack
 //! in `scripts/run`).
 
-use reconciler::{Settings, from_env, reconcile_until};
+use reconciler::reconcile_until;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    reconciler::init_logging();
-    let settings = Settings::from_env()?;
-    let sdk = aws_config::load_from_env().await;
-    let ports = from_env(&sdk).await?;
+    conventions::init_json_logging();
+    let reconciler::Deployed { ports, settings } = reconciler::from_env().await?;
     let stop = async {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -3,7 +3,7 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    scheduler::init_logging();
+    conventions::init_json_logging();
     let (store, index) = scheduler::from_env().await;
     let stop = async {
         let mut terminate =

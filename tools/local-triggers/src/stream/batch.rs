@@ -26,7 +26,7 @@ pub(crate) enum Outcome {
 /// Reads an invocation's result. Without ReportBatchItemFailures Lambda ignores the response;
 /// with it, an empty or null identifier, or one that names no record of the batch, fails the
 /// whole batch (Lambda's "complete failure" conditions).
-pub(crate) fn classify(
+pub(crate) fn outcome_of(
     result: &Result<DynamoDbEventResponse, InvocationFailure>,
     sequence_numbers: &[&str],
     report_batch_item_failures: bool,
@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn an_empty_response_is_a_success() {
         assert_eq!(
-            classify(&Ok(response(&[])), &SEQUENCE, true),
+            outcome_of(&Ok(response(&[])), &SEQUENCE, true),
             Outcome::Succeeded
         );
     }
@@ -158,28 +158,28 @@ mod tests {
     #[test]
     fn item_failures_are_ignored_unless_the_mapping_reports_them() {
         assert_eq!(
-            classify(&Ok(response(&[Some("200")])), &SEQUENCE, false),
+            outcome_of(&Ok(response(&[Some("200")])), &SEQUENCE, false),
             Outcome::Succeeded
         );
     }
 
     #[test]
     fn the_lowest_reported_record_is_where_the_retry_starts() {
-        let outcome = classify(&Ok(response(&[Some("300"), Some("200")])), &SEQUENCE, true);
+        let outcome = outcome_of(&Ok(response(&[Some("300"), Some("200")])), &SEQUENCE, true);
         assert_eq!(outcome, Outcome::PartiallyFailed { first_failed: 1 });
     }
 
     #[test]
     fn an_empty_null_or_unknown_identifier_fails_the_whole_batch() {
         for identifier in [Some(""), None, Some("999")] {
-            let outcome = classify(&Ok(response(&[identifier])), &SEQUENCE, true);
+            let outcome = outcome_of(&Ok(response(&[identifier])), &SEQUENCE, true);
             assert!(matches!(outcome, Outcome::Failed { .. }), "{identifier:?}");
         }
     }
 
     #[test]
     fn a_handler_error_fails_the_whole_batch() {
-        let outcome = classify(
+        let outcome = outcome_of(
             &Err(InvocationFailure::Error("boom".to_owned())),
             &SEQUENCE,
             true,

@@ -19,7 +19,7 @@ use crate::checkpoint::{Checkpoint, DynamoDbCheckpoints};
 use crate::destination::{self, Condition, FailedBatch};
 use crate::handler::{StreamHandler, invoke};
 use crate::{TriggerError, function_arn};
-use batch::{Decision, Outcome, RetryPolicy, classify, decide, expired_prefix};
+use batch::{Decision, Outcome, RetryPolicy, decide, expired_prefix, outcome_of};
 use record::{Record, lambda_record};
 
 /// Where a mapping without a checkpoint starts reading a shard.
@@ -510,7 +510,7 @@ impl<H: StreamHandler> Shared<H> {
             .await;
             let sequence_numbers: Vec<&str> =
                 records.iter().map(|r| r.sequence_number.as_str()).collect();
-            let outcome = classify(
+            let outcome = outcome_of(
                 &result,
                 &sequence_numbers,
                 mapping.report_batch_item_failures,

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::dynamodb::item_from_event;
+use super::item::item_from_event;
 use crate::error::StoreError;
-use crate::log::StoredEvent;
+use crate::stored::StoredEvent;
 
 /// DynamoDB's limit for one item, attribute names included: 400 KB.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -22,7 +22,7 @@ pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
 
 /// Refuses an event whose DynamoDB item would exceed [`MAX_ITEM_BYTES`], whichever backend is
 /// in use, so that the in-memory twin refuses what DynamoDB would.
-pub(crate) fn check(event: &StoredEvent) -> Result<(), StoreError> {
+pub(crate) fn check_size(event: &StoredEvent) -> Result<(), StoreError> {
     let size = item_size(&item_from_event(event)?);
     if size > MAX_ITEM_BYTES {
         return Err(StoreError::ItemTooLarge {

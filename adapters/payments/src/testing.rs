@@ -1,0 +1,110 @@
+//! The world the saga's tests start from, shared by this crate's tests, the reconciler's and
+//! the end-to-end suite (cargo feature `testing`): an auction created, bid on and ended
+//! through the event store, as the API and the scheduler would have done it.
+
+use chrono::{DateTime, Utc};
+use domain::{
+    CreateAuction, EndAuction, PlaceBid, Rejection, State, decide_create, decide_end,
+    decide_place_bid,
+};
+use event_store::{CommandContext, CommandError, EventLog, IdempotencyRecords, Snapshots, Store};
+use events::{AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
+use uuid::Uuid;
+
+/// Sally's lamp in euros: 10.00 to start, bids a cent apart, `reserve` (minor units) if any.
+pub fn sallys_lamp(
+    auction_id: AuctionId,
+    reserve: Option<i64>,
+    ends_at: DateTime<Utc>,
+) -> Result<CreateAuction, SaleError> {
+    let currency = Currency::try_from("EUR").map_err(|e| SaleError::Fixture(e.to_string()))?;
+    let eur = |amount_minor| Money::new(amount_minor, currency.clone());
+    Ok(CreateAuction {
+        auction_id,
+        seller_id: UserId::try_from("sally").map_err(|e| SaleError::Fixture(e.to_string()))?,
+        title: "A lamp".to_owned(),
+        description: None,
+        currency: currency.clone(),
+        starting_price: eur(1_000),
+        reserve_price: reserve.map(eur),
+        buy_now_price: None,
+        increment: Some(IncrementPolicy::Fixed { amount_minor: 1 }),
+        starts_at: None,
+        ends_at,
+        soft_close: None,
+    })
+}
+
+/// Which command of the sale a context is asked for, so that a test can give each its own
+/// actor and time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaleStep<'a> {
+    Create,
+    /// A bid by this bidder.
+    Bid(&'a str),
+    End,
+}
+
+/// Runs `create`, then one bid per `(bidder, maximum)` in order (each the least it may be: the
+/// starting price, or one fixed increment above the price), then the end, each under the
+/// context `context` gives its step. With bob at 5 000 and cat at 3 000 bob wins and cat is
+/// the runner-up.
+pub async fn sell<B>(
+    store: &Store<B>,
+    create: &CreateAuction,
+    bidders: &[(&str, i64)],
+    context: impl Fn(SaleStep<'_>) -> CommandContext,
+) -> Result<(), SaleError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+{
+    let auction_id = create.auction_id;
+    let step = match create.increment {
+        Some(IncrementPolicy::Fixed { amount_minor }) => amount_minor,
+        _ => 1,
+    };
+    let money = |amount_minor| Money::new(amount_minor, create.currency.clone());
+    store
+        .execute(auction_id, &context(SaleStep::Create), |s, now| {
+            decide_create(s, create, now)
+        })
+        .await?;
+    for (bidder, max) in bidders {
+        let bidder_id = UserId::try_from(*bidder).map_err(|e| SaleError::Fixture(e.to_string()))?;
+        let bid_id = BidId(Uuid::new_v4());
+        store
+            .execute(
+                auction_id,
+                &context(SaleStep::Bid(bidder)),
+                |s: &State, now| {
+                    let price = s.auction.as_ref().and_then(|a| a.price);
+                    let bid = PlaceBid {
+                        bid_id,
+                        bidder_id: bidder_id.clone(),
+                        amount: money(
+                            price.map_or(create.starting_price.amount_minor, |p| p + step),
+                        ),
+                        max_amount: Some(money(*max)),
+                    };
+                    decide_place_bid(s, &bid, now)
+                },
+            )
+            .await?;
+    }
+    store
+        .execute(auction_id, &context(SaleStep::End), |s, now| {
+            decide_end(s, &EndAuction, now)
+        })
+        .await?;
+    Ok(())
+}
+
+/// Why a sale could not be set up: a bug in the test that asked for it.
+#[derive(Debug, thiserror::Error)]
+pub enum SaleError {
+    #[error("the sale's commands failed: {0}")]
+    Store(#[from] CommandError<Rejection>),
+    /// A name or currency of the fixture is not valid.
+    #[error("bad fixture: {0}")]
+    Fixture(String),
+}

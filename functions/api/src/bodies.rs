@@ -1,0 +1,447 @@
+//! The bidder routes' request and response bodies and query parameters, with their OpenAPI
+//! schemas, and how the domain's state and the read models' rows become them. No handler here:
+//! a body's shape is the contract, and changing it is changing `openapi.json`.
+
+use chrono::{DateTime, Utc};
+use domain::{State as Aggregate, Status};
+use events::{AuctionResult, Currency, Money, UnsoldReason, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+// ------------------------------------------------------------------------------- commands
+
+/// How much a bid must exceed the current price by.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum IncrementRequest {
+    #[serde(rename_all = "camelCase")]
+    Fixed {
+        amount_minor: i64,
+    },
+    Tiered {
+        bands: Vec<IncrementBandRequest>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncrementBandRequest {
+    pub from_minor: i64,
+    pub increment_minor: i64,
+}
+
+/// Anti-sniping: a bid less than `windowSeconds` before the end moves the end
+/// `extensionSeconds` later.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SoftCloseRequest {
+    pub window_seconds: u32,
+    pub extension_seconds: u32,
+}
+
+/// An auction to create. Amounts are integer minor units of `currency`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAuctionRequest {
+    pub title: String,
+    pub description: Option<String>,
+    /// ISO 4217 code, e.g. `EUR`.
+    #[schema(value_type = String, example = "EUR")]
+    pub currency: Currency,
+    pub starting_price: i64,
+    pub reserve_price: Option<i64>,
+    pub buy_now_price: Option<i64>,
+    pub increment: Option<IncrementRequest>,
+    /// Absent, or already past: the auction starts at once.
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: DateTime<Utc>,
+    pub soft_close: Option<SoftCloseRequest>,
+}
+
+/// A bid: `amount` now, and proxy bidding up to `maxAmount`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaceBidRequest {
+    pub amount: i64,
+    pub max_amount: Option<i64>,
+    #[schema(value_type = String, example = "EUR")]
+    pub currency: Currency,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelRequest {
+    pub reason: Option<String>,
+}
+
+/// The read models' status is the API's: one definition, with its schema.
+pub use read_models::AuctionStatus;
+
+/// The auction after a command: its id, version and status.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionChanged {
+    pub auction_id: Uuid,
+    pub version: u64,
+    pub status: AuctionStatus,
+}
+
+/// An amount of money in integer minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MoneyBody {
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+impl From<&Money> for MoneyBody {
+    fn from(money: &Money) -> Self {
+        Self {
+            amount_minor: money.amount_minor,
+            currency: money.currency.to_string(),
+        }
+    }
+}
+
+/// The answer to an accepted bid; a retry with the same key gets the same answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BidAccepted {
+    pub accepted: bool,
+    pub bid_id: Uuid,
+    pub current_price: MoneyBody,
+    /// Whether the caller leads after this bid.
+    pub leading: bool,
+    pub version: u64,
+}
+
+/// The answer to a completed buy-now purchase.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Purchase {
+    pub purchase_id: Uuid,
+    pub auction_id: Uuid,
+    pub price: MoneyBody,
+    pub version: u64,
+    pub status: AuctionStatus,
+}
+
+// -------------------------------------------------------------------------------- queries
+
+/// One auction as a bidder may see it: never other bidders' maximums, never the reserve.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionView {
+    pub id: Uuid,
+    pub title: String,
+    pub seller_id: String,
+    pub status: AuctionStatus,
+    pub currency: String,
+    pub starting_price: MoneyBody,
+    /// Absent until the first bid.
+    pub current_price: Option<MoneyBody>,
+    pub bid_count: u32,
+    /// Whether the caller is the leading bidder.
+    pub leading: bool,
+    pub has_reserve: bool,
+    pub reserve_met: bool,
+    pub buy_now_price: Option<MoneyBody>,
+    pub starts_at: DateTime<Utc>,
+    /// The current end, after any soft-close extensions.
+    pub ends_at: DateTime<Utc>,
+    /// How it ended; absent until it has.
+    pub result: Option<AuctionResultBody>,
+    pub version: u64,
+}
+
+impl AuctionView {
+    /// The auction as `caller` may see it, from its state in the log.
+    pub fn from_state(state: &Aggregate, caller: &UserId) -> Result<Self, ApiError> {
+        let auction = state
+            .auction
+            .as_ref()
+            .ok_or_else(ApiError::auction_not_found)?;
+        Ok(Self {
+            id: auction.id.0,
+            title: auction.title.clone(),
+            seller_id: auction.seller_id.to_string(),
+            status: AuctionStatus::from(&auction.status),
+            currency: auction.currency.to_string(),
+            starting_price: MoneyBody::from(&auction.money(auction.starting_price)),
+            current_price: auction.price.map(|p| MoneyBody::from(&auction.money(p))),
+            bid_count: auction.bid_count,
+            leading: auction.leader.as_ref() == Some(caller),
+            has_reserve: auction.reserve_price.is_some(),
+            reserve_met: auction.reserve_met(),
+            buy_now_price: auction
+                .buy_now_price
+                .map(|p| MoneyBody::from(&auction.money(p))),
+            starts_at: auction.starts_at,
+            ends_at: auction.ends_at,
+            result: match &auction.status {
+                Status::Ended(result) => Some(AuctionResultBody::from(result)),
+                _ => None,
+            },
+            version: state.version,
+        })
+    }
+
+    /// The read model's view as `caller` may see it.
+    pub fn from_view(view: &read_models::AuctionView, caller: &UserId) -> Self {
+        Self {
+            id: view.auction_id.0,
+            title: view.title.clone(),
+            seller_id: view.seller_id.to_string(),
+            status: view.status,
+            currency: view.currency.to_string(),
+            starting_price: MoneyBody::from(&view.starting_price),
+            current_price: view.current_price.as_ref().map(MoneyBody::from),
+            bid_count: view.bid_count,
+            leading: view.leader_id.as_ref() == Some(caller),
+            has_reserve: view.has_reserve,
+            reserve_met: view.reserve_met,
+            buy_now_price: view.buy_now_price.as_ref().map(MoneyBody::from),
+            starts_at: view.starts_at,
+            ends_at: view.ends_at,
+            result: view.result.as_ref().map(AuctionResultBody::from),
+            version: view.version,
+        }
+    }
+}
+
+/// How an auction ended: `sold` to `winnerId` at `finalPrice`, or `unsold` for `reason`
+/// (`noBids`, `reserveNotMet`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionResultBody {
+    pub outcome: AuctionOutcome,
+    pub winner_id: Option<String>,
+    pub final_price: Option<MoneyBody>,
+    pub reason: Option<UnsoldReasonBody>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AuctionOutcome {
+    Sold,
+    Unsold,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UnsoldReasonBody {
+    NoBids,
+    ReserveNotMet,
+}
+
+impl From<&AuctionResult> for AuctionResultBody {
+    fn from(result: &AuctionResult) -> Self {
+        match result {
+            AuctionResult::Sold {
+                winner_id,
+                final_price,
+            } => Self {
+                outcome: AuctionOutcome::Sold,
+                winner_id: Some(winner_id.to_string()),
+                final_price: Some(MoneyBody::from(final_price)),
+                reason: None,
+            },
+            AuctionResult::Unsold { reason } => Self {
+                outcome: AuctionOutcome::Unsold,
+                winner_id: None,
+                final_price: None,
+                reason: Some(match reason {
+                    UnsoldReason::NoBids => UnsoldReasonBody::NoBids,
+                    UnsoldReason::ReserveNotMet => UnsoldReasonBody::ReserveNotMet,
+                }),
+            },
+        }
+    }
+}
+
+/// One accepted bid in the history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BidEntry {
+    pub bid_id: Uuid,
+    pub bidder_id: String,
+    pub amount: MoneyBody,
+    /// The visible price after this bid (proxy bidding may have answered it).
+    pub new_price: MoneyBody,
+    pub placed_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BidHistory {
+    pub auction_id: Uuid,
+    pub bids: Vec<BidEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuctionQuery {
+    /// Answer only from a state at this version or later: waits up to a second for the read
+    /// model, then reads the log.
+    #[param(minimum = 1)]
+    pub min_version: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Which auctions (default `active`), soonest end first.
+    pub status: Option<AuctionStatus>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+/// One page of auctions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionPage {
+    pub items: Vec<AuctionView>,
+    /// Present when there may be more: pass it as `cursor`.
+    pub next_cursor: Option<String>,
+}
+
+/// Where the caller stands in one auction they bid in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum MyBidStatus {
+    Leading,
+    Outbid,
+    Won,
+    Lost,
+    Cancelled,
+}
+
+/// Where a sold item's payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PaymentStatus {
+    AwaitingPayment,
+    Paid,
+    Failed,
+}
+
+/// The caller's position in one auction. Holds the caller's own maximum: only they see it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyBid {
+    pub auction_id: Uuid,
+    pub title: String,
+    pub status: MyBidStatus,
+    pub auction_status: AuctionStatus,
+    pub my_highest_bid: MoneyBody,
+    pub my_max_bid: MoneyBody,
+    pub current_price: Option<MoneyBody>,
+    pub ends_at: DateTime<Utc>,
+    pub last_bid_at: DateTime<Utc>,
+    /// What the caller owes, while the item is theirs.
+    pub amount_due: Option<MoneyBody>,
+    pub payment: Option<PaymentStatus>,
+    pub version: u64,
+}
+
+impl From<&read_models::UserBid> for MyBid {
+    fn from(row: &read_models::UserBid) -> Self {
+        use read_models::BidStatus as S;
+        Self {
+            auction_id: row.auction_id.0,
+            title: row.title.clone(),
+            status: match row.status {
+                S::Leading => MyBidStatus::Leading,
+                S::Outbid => MyBidStatus::Outbid,
+                S::Won => MyBidStatus::Won,
+                S::Lost => MyBidStatus::Lost,
+                S::Cancelled => MyBidStatus::Cancelled,
+            },
+            auction_status: row.auction_status,
+            my_highest_bid: MoneyBody::from(&row.my_highest_bid),
+            my_max_bid: MoneyBody::from(&row.my_max_bid),
+            current_price: row.current_price.as_ref().map(MoneyBody::from),
+            ends_at: row.ends_at,
+            last_bid_at: row.last_bid_at,
+            amount_due: row.amount_due.as_ref().map(MoneyBody::from),
+            payment: row.payment.map(|payment| match payment {
+                read_models::PaymentStatus::AwaitingPayment => PaymentStatus::AwaitingPayment,
+                read_models::PaymentStatus::Paid => PaymentStatus::Paid,
+                read_models::PaymentStatus::Failed => PaymentStatus::Failed,
+            }),
+            version: row.version,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyBidsPage {
+    pub items: Vec<MyBid>,
+    pub next_cursor: Option<String>,
+}
+
+/// Something that happened to the caller.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationBody {
+    /// Unique in the caller's inbox; orders by time.
+    pub id: String,
+    /// `outbid`, `won`, `lost`, `sold`, `unsold`, `paymentConfirmed`, `paymentFailed`,
+    /// `paymentReceived`, `buyerPaymentFailed`, `offeredToYou`, `cancelled`, ...
+    pub kind: String,
+    pub auction_id: Uuid,
+    pub auction_title: String,
+    pub amount: Option<MoneyBody>,
+    pub occurred_at: DateTime<Utc>,
+    /// The auction's version whose event this is about.
+    pub version: u64,
+    pub text: String,
+}
+
+impl From<&read_models::notifications::Notification> for NotificationBody {
+    fn from(n: &read_models::notifications::Notification) -> Self {
+        Self {
+            id: n.notification_id.clone(),
+            kind: n.kind.as_str().to_owned(),
+            auction_id: n.auction_id.0,
+            auction_title: n.auction_title.clone(),
+            amount: n.amount.as_ref().map(MoneyBody::from),
+            occurred_at: n.occurred_at,
+            version: n.aggregate_version,
+            text: n.text.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationsPage {
+    pub items: Vec<NotificationBody>,
+    pub next_cursor: Option<String>,
+}

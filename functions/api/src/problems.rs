@@ -1,0 +1,99 @@
+//! The problem responses of the OpenAPI document, written once: a route names the statuses it
+//! can answer with a problem document (`Problems<400, 401, 404>`), or one of the few responses
+//! whose description names the code a client should expect there ([`NotSeller`], ...). Each
+//! is `application/problem+json` with the [`Problem`](crate::Problem) schema; the codes
+//! themselves are documented on [`ApiError`](crate::ApiError).
+
+use std::collections::BTreeMap;
+
+use utoipa::IntoResponses;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+
+const CONTENT_TYPE: &str = "application/problem+json";
+const SEE_ITS_CODE: &str = "A problem document; see its `code`";
+
+fn problem(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            CONTENT_TYPE,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// Problem documents under these statuses (up to ten; 0 is no status), each described as "see
+/// its `code`".
+pub struct Problems<
+    const A: u16,
+    const B: u16 = 0,
+    const C: u16 = 0,
+    const D: u16 = 0,
+    const E: u16 = 0,
+    const F: u16 = 0,
+    const G: u16 = 0,
+    const H: u16 = 0,
+    const I: u16 = 0,
+    const J: u16 = 0,
+>;
+
+impl<
+    const A: u16,
+    const B: u16,
+    const C: u16,
+    const D: u16,
+    const E: u16,
+    const F: u16,
+    const G: u16,
+    const H: u16,
+    const I: u16,
+    const J: u16,
+> IntoResponses for Problems<A, B, C, D, E, F, G, H, I, J>
+{
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [A, B, C, D, E, F, G, H, I, J]
+            .into_iter()
+            .filter(|status| *status != 0)
+            .map(|status| (status.to_string(), problem(SEE_ITS_CODE)))
+            .collect()
+    }
+}
+
+/// Problem responses whose description says which code the status stands for on that route.
+macro_rules! described {
+    ($($(#[$doc:meta])* $name:ident = $status:literal, $description:literal;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([($status.to_string(), problem($description))])
+            }
+        }
+    )*};
+}
+
+described! {
+    /// Cancelling: 403 is only ever NOT_SELLER.
+    NotSeller = "403", "NOT_SELLER";
+    /// Bidding: 403 is only ever SELLER_CANNOT_BID.
+    SellerCannotBid = "403", "SELLER_CANNOT_BID";
+    /// Listing parked items.
+    ParkedListBadRequest = "400",
+        "A problem document; see its `code` (UNKNOWN_CONSUMER, INVALID_QUERY)";
+    /// Replaying a parked item.
+    ReplayUnknownConsumer = "400", "A problem document; see its `code` (UNKNOWN_CONSUMER)";
+    /// Replaying a parked item.
+    ReplayNotParked = "404", "A problem document; see its `code` (NOT_PARKED)";
+    /// Replaying a parked item.
+    ReplayEventsMissing = "409",
+        "A problem document; see its `code` (PARKED_EVENTS_MISSING: the log lacks some of the \
+        item's events; it stays parked)";
+    /// Replaying a parked item.
+    ReplayFailed = "502",
+        "A problem document; see its `code` (REPLAY_FAILED: the consumer failed again; the item \
+        stays parked with that error and one more failed replay)";
+}

@@ -1,0 +1,283 @@
+//! One way to run the API in a test: [`TestApp`], the router as the binaries build it
+//! ([`App::new`] over [`Adapters`], then [`router`]) over the in-memory event store, read
+//! models, inbox and parking, with a fixed clock and the local JWT verifier, and helpers to
+//! sign in and send requests. Built only with the cargo feature `testing`, which only
+//! dev-dependencies enable: nothing deployed runs over these twins.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use event_store::{InMemoryStore, SnapshotPolicy, Store};
+use events::UserId;
+use http_body_util::BodyExt;
+use read_models::InMemoryViews;
+use read_models::notifications::InMemoryNotifications;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::config::Adapters;
+use crate::parked::{InMemoryParking, ParkedAdmin};
+use crate::{App, Authenticator, FixedClock, LocalJwt, router};
+
+/// The local verifier's key in tests.
+pub const SECRET: &[u8] = b"test-secret-of-the-local-verifier";
+
+/// Where every test's clock starts: 2026-06-01T12:00:00Z.
+pub fn start_of_test() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0)
+        .single()
+        .unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// How the parked items are reached, given the app's store and views; by default,
+/// [`InMemoryParking::in_memory`] over the store.
+pub type ParkedFor =
+    Box<dyn FnOnce(&Store<InMemoryStore>, &Arc<InMemoryViews>) -> Arc<dyn ParkedAdmin>>;
+
+/// How to build a [`TestApp`]: [`TestApp::new`] takes every default.
+pub struct TestAppBuilder {
+    authenticator: Option<Authenticator>,
+    parked: Option<ParkedFor>,
+}
+
+impl TestAppBuilder {
+    /// Identity from API Gateway's authorizer, as the Lambda has it, instead of the local JWT.
+    pub fn behind_api_gateway(mut self) -> Self {
+        self.authenticator = Some(Authenticator::ApiGateway);
+        self
+    }
+
+    /// Parking of one's own (e.g. over ports the test shares with the consumers).
+    pub fn parked(
+        mut self,
+        parked: impl FnOnce(&Store<InMemoryStore>, &Arc<InMemoryViews>) -> Arc<dyn ParkedAdmin>
+        + 'static,
+    ) -> Self {
+        self.parked = Some(Box::new(parked));
+        self
+    }
+
+    pub fn build(self) -> TestApp {
+        let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
+        let views = Arc::new(InMemoryViews::new());
+        let inbox = Arc::new(InMemoryNotifications::new());
+        let clock = Arc::new(FixedClock::new(start_of_test()));
+        let jwt = Arc::new(LocalJwt::new(SECRET));
+        let parked = match self.parked {
+            Some(parked) => parked(&store, &views),
+            None => Arc::new(InMemoryParking::in_memory(&store)),
+        };
+        let adapters = Adapters {
+            store: store.clone(),
+            views: views.clone(),
+            inbox: inbox.clone(),
+            parked,
+        };
+        let authenticator = self
+            .authenticator
+            .unwrap_or_else(|| Authenticator::LocalJwt(Arc::clone(&jwt)));
+        let app = App::new(adapters, clock.clone(), authenticator);
+        TestApp {
+            router: router(app.clone()),
+            app,
+            store,
+            views,
+            inbox,
+            clock,
+            jwt,
+        }
+    }
+}
+
+/// The API as the binaries wire it, over in-memory adapters the test can look into.
+pub struct TestApp {
+    /// What the router was built from, for code that builds a router of its own.
+    pub app: App<InMemoryStore>,
+    pub router: Router,
+    pub store: Store<InMemoryStore>,
+    pub views: Arc<InMemoryViews>,
+    pub inbox: Arc<InMemoryNotifications>,
+    /// The API's clock, at [`start_of_test`] until advanced.
+    pub clock: Arc<FixedClock>,
+    /// The verifier the router trusts, to sign tokens with.
+    pub jwt: Arc<LocalJwt>,
+}
+
+impl Default for TestApp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An answer: status, headers, and the body as bytes and as JSON.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The body as JSON: `null` when empty, a JSON string of the text when not JSON.
+    pub body: Value,
+    pub bytes: Bytes,
+}
+
+impl TestResponse {
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    /// A header's value as text, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            authenticator: None,
+            parked: None,
+        }
+    }
+
+    /// A token for `user`, valid for an hour of real time (jsonwebtoken checks expiry on the
+    /// system clock, not the API's).
+    pub fn token(&self, user: &str) -> String {
+        self.token_in(user, &[])
+    }
+
+    /// A token for `user` in these authorizer groups (e.g. `admin`).
+    pub fn token_in(&self, user: &str, groups: &[&str]) -> String {
+        let user = UserId::try_from(user)
+            .unwrap_or_else(|error| panic!("{user:?} is no user id: {error}"));
+        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        self.jwt
+            .mint(&user, &groups, Utc::now(), TimeDelta::hours(1))
+            .unwrap_or_else(|error| panic!("cannot sign a token: {error}"))
+    }
+
+    /// `Authorization: Bearer <token for user>`.
+    pub fn bearer(&self, user: &str) -> String {
+        format!("Bearer {}", self.token(user))
+    }
+
+    /// Sends one request through the router.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(infallible) => match infallible {},
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap_or_else(|error| panic!("the body could not be read: {error}"))
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+            bytes,
+        }
+    }
+
+    /// A request by `user` (or by nobody), with a JSON body if one is given and an
+    /// `Idempotency-Key` if one is given.
+    pub async fn request(
+        &self,
+        method: Method,
+        user: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> TestResponse {
+        self.request_in(method, user.map(|user| (user, &[][..])), path, body, key)
+            .await
+    }
+
+    /// [`Self::request`] by `user` in these groups.
+    pub async fn request_in(
+        &self,
+        method: Method,
+        user: Option<(&str, &[&str])>,
+        path: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> TestResponse {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some((user, groups)) = user {
+            let token = self.token_in(user, groups);
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let body = body.map_or_else(Body::empty, |body| Body::from(body.to_string()));
+        let request = request
+            .body(body)
+            .unwrap_or_else(|error| panic!("not a request: {error}"));
+        self.send(request).await
+    }
+
+    pub async fn get(&self, user: &str, path: &str) -> TestResponse {
+        self.request(Method::GET, Some(user), path, None, None)
+            .await
+    }
+
+    /// A JSON POST, under an `Idempotency-Key` if one is given.
+    pub async fn post(
+        &self,
+        user: &str,
+        path: &str,
+        body: Value,
+        key: Option<&str>,
+    ) -> TestResponse {
+        self.request(Method::POST, Some(user), path, Some(&body), key)
+            .await
+    }
+
+    /// A POST without a body, under an `Idempotency-Key` if one is given.
+    pub async fn post_empty(&self, user: &str, path: &str, key: Option<&str>) -> TestResponse {
+        self.request(Method::POST, Some(user), path, None, key)
+            .await
+    }
+
+    /// A GET by `user` in these groups.
+    pub async fn get_in(&self, user: &str, groups: &[&str], path: &str) -> TestResponse {
+        self.request_in(Method::GET, Some((user, groups)), path, None, None)
+            .await
+    }
+
+    /// A POST without a body by `user` in these groups.
+    pub async fn post_in(&self, user: &str, groups: &[&str], path: &str) -> TestResponse {
+        self.request_in(Method::POST, Some((user, groups)), path, None, None)
+            .await
+    }
+
+    pub async fn put(&self, user: &str, path: &str, body: Value) -> TestResponse {
+        self.request(Method::PUT, Some(user), path, Some(&body), None)
+            .await
+    }
+
+    pub async fn delete(&self, user: &str, path: &str) -> TestResponse {
+        self.request(Method::DELETE, Some(user), path, None, None)
+            .await
+    }
+}

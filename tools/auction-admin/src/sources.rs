@@ -1,0 +1,43 @@
+//! Every client the CLI's commands use: the rebuild's (the log, the views' alias and tables,
+//! the stream), and the parked items' and redrives' (the Parked table, SQS, the consumers a
+//! replay redelivers to).
+
+use std::sync::Arc;
+
+/// What the commands read and write.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// The log, the views and their alias, the stream: what audits and rebuilds read.
+    pub rebuild: audit::rebuild::Sources,
+    /// What the consumers gave up on, for `auction-admin parked`.
+    pub parked: parking::DynamoDbParked,
+    /// For `auction-admin redrive`.
+    pub sqs: aws_sdk_sqs::Client,
+    /// Where `auction-admin parked replay` redelivers: `None` builds them from the environment
+    /// on first use, so that audits need no queue.
+    pub consumers: Option<Arc<parking::Consumers>>,
+    pub sdk: aws_config::SdkConfig,
+}
+
+impl Sources {
+    /// Clients from `config`; the tables from their variables (see
+    /// [`audit::rebuild::Sources::from_env`]), the Parked table from `PARKED_TABLE`.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Self {
+        let rebuild = audit::rebuild::Sources::from_env(config);
+        Self {
+            parked: parking::DynamoDbParked::from_env(rebuild.dynamodb.clone()),
+            sqs: aws_sdk_sqs::Client::new(config),
+            consumers: None,
+            sdk: config.clone(),
+            rebuild,
+        }
+    }
+
+    /// The consumers a replay redelivers to.
+    pub async fn consumers(&self) -> Result<Arc<parking::Consumers>, parking::ParkingError> {
+        match &self.consumers {
+            Some(consumers) => Ok(Arc::clone(consumers)),
+            None => Ok(Arc::new(parking::Consumers::from_env(&self.sdk).await?)),
+        }
+    }
+}
