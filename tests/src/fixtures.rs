@@ -103,13 +103,7 @@ pub fn context(actor: &UserId, key: Option<String>) -> CommandContext {
 /// events), decided and chained exactly as the platform would.
 pub async fn history(bids: usize) -> Result<(AuctionId, Vec<StoredEvent>), StoreError> {
     // Snapshots keep each command's load short, as they do in DynamoDB.
-    let store = Store::new(
-        InMemoryStore::new(),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
-    );
+    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::inline(100));
     let auction_id = AuctionId(Uuid::new_v4());
     let create = create_command(auction_id);
     let seller = user("seller");

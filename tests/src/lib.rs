@@ -87,6 +87,31 @@ impl TestEnv {
         )
     }
 
+    /// The command side over this test's tables, snapshotting every 100 events.
+    pub fn store(&self) -> event_store::Store<event_store::DynamoDbStore> {
+        self.store_snapshotting(100)
+    }
+
+    /// The command side over this test's tables, a snapshot every `every` events (0: none),
+    /// written before each command returns so that a test sees it at once.
+    pub fn store_snapshotting(&self, every: u64) -> event_store::Store<event_store::DynamoDbStore> {
+        event_store::Store::new(
+            self.event_store(),
+            event_store::SnapshotPolicy::inline(every),
+        )
+    }
+
+    /// The read models (AuctionListView, UserBids) on this test's tables.
+    pub fn views(&self) -> read_models::DynamoDbViews {
+        read_models::DynamoDbViews::new(
+            self.clients.dynamodb.clone(),
+            read_models::ViewTables {
+                auction_views: self.names().auction_views_table.clone(),
+                user_bids: self.names().user_bids_table.clone(),
+            },
+        )
+    }
+
     pub fn events_table(&self) -> &str {
         &self.resources.names.events_table
     }

@@ -19,7 +19,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{TimeDelta, Utc};
 use domain::decide_create;
 use e2e::{TestEnv, fixtures};
-use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
+use event_store::{DynamoDbStore, EventLog, Meter, Store};
 use events::{AuctionId, BidId};
 use futures_util::{SinkExt, StreamExt};
 use live::{ConnectionId, DynamoDbSubscriptions, ManagementApi, Subscriptions};
@@ -142,16 +142,6 @@ impl Drop for LiveStack {
     }
 }
 
-fn store(env: &TestEnv) -> Store<DynamoDbStore> {
-    Store::new(
-        env.event_store(),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
-    )
-}
-
 async fn create(store: &Store<DynamoDbStore>) -> AuctionId {
     let auction_id = AuctionId(Uuid::new_v4());
     let command = fixtures::create_command(auction_id);
@@ -235,7 +225,7 @@ async fn subscribers_receive_every_update_of_their_auction_in_version_order_with
     // Given two bidders watching one auction, and another auction nobody watches
     let env = TestEnv::new().await;
     let stack = LiveStack::start(&env).await;
-    let store = store(&env);
+    let store = env.store();
     let watched = create(&store).await;
     let other = create(&store).await;
     let mut watchers = Vec::new();
@@ -394,7 +384,7 @@ async fn a_watcher_whose_connection_is_gone_is_forgotten_at_the_next_push() {
     // a disconnect being recorded)
     let env = TestEnv::new().await;
     let stack = LiveStack::start(&env).await;
-    let store = store(&env);
+    let store = env.store();
     let auction_id = create(&store).await;
     let ghost = ConnectionId("ghost".to_owned());
     let now = Utc::now();

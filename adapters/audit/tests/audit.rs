@@ -88,13 +88,7 @@ async fn auction_with_bids(store: &Store<InMemoryStore>, bids: usize) -> Auction
 }
 
 fn new_store() -> Store<InMemoryStore> {
-    Store::new(
-        InMemoryStore::new(),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
-    )
+    Store::new(InMemoryStore::new(), SnapshotPolicy::inline(100))
 }
 
 fn folded(events: &[StoredEvent]) -> State {

@@ -55,6 +55,17 @@ pub struct SnapshotPolicy {
     pub in_background: bool,
 }
 
+impl SnapshotPolicy {
+    /// A snapshot every `every` events (0: none), written before the command returns, so that
+    /// a test (or a tool) sees it at once.
+    pub const fn inline(every: u64) -> Self {
+        Self {
+            every,
+            in_background: false,
+        }
+    }
+}
+
 impl Default for SnapshotPolicy {
     fn default() -> Self {
         Self {

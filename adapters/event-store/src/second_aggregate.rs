@@ -148,13 +148,7 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn a_second_aggregate_runs_through_commands_snapshots_idempotency_and_time_travel() {
     runtime().block_on(async {
-        let store = Store::new(
-            InMemoryStore::new(),
-            SnapshotPolicy {
-                every: 2,
-                in_background: false,
-            },
-        );
+        let store = Store::new(InMemoryStore::new(), SnapshotPolicy::inline(2));
         let id = CounterId(Uuid::new_v4());
 
         // Commands: the aggregate is inferred from the decision, events are the counter's own

@@ -9,9 +9,9 @@
 //!
 //! - [`saga`] and [`commission`]: the saga as pure data and decisions, no I/O.
 //! - [`ports`]: the payment provider, the ownership registry, the saga state store, the clock.
-//! - [`handle`] / [`handle_until`]: the SQS batch handler the Lambda main and the local runner
+//! - [`Ports::handle`] / [`Ports::handle_until`]: the SQS batch handler the Lambda main and the local runner
 //!   call; transient failures are retried inside the invocation ([`Retry`]).
-//! - [`resume`] and [`StalledSagas`]: advancing one saga from its persisted state, and finding
+//! - [`Ports::resume`] and [`StalledSagas`]: advancing one saga from its persisted state, and finding
 //!   the sagas nobody advances, for a reconciler.
 //! - [`DynamoDbSagaStates`], [`InMemorySagaStates`]: adapters of the saga's state.
 //! - `simulated` (cargo feature `simulated`): a stateful fake of the provider and the registry,
@@ -41,7 +41,7 @@ pub mod testing;
 pub use commission::{BasisPoints, Split, split};
 pub use dynamodb::DynamoDbSagaStates;
 pub use error::SagaError;
-pub use handler::{ACTOR, Handled, Ports, handle, handle_message, handle_until, resume, settle};
+pub use handler::{ACTOR, Handled, Ports};
 pub use memory::InMemorySagaStates;
 pub use ports::{
     AdvanceClock, Clock, FixedClock, OwnershipRegistry, PaymentProvider, SagaStates, Sleep,

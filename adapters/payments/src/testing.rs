@@ -2,12 +2,15 @@
 //! the end-to-end suite (cargo feature `testing`): an auction created, bid on and ended
 //! through the event store, as the API and the scheduler would have done it.
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{DateTime, Utc};
 use domain::{
     CreateAuction, EndAuction, PlaceBid, Rejection, State, decide_create, decide_end,
     decide_place_bid,
 };
-use event_store::{CommandContext, CommandError, EventLog, IdempotencyRecords, Snapshots, Store};
+use event_store::{
+    CommandContext, CommandError, EventLog, IdempotencyRecords, Snapshots, Store, StoredEvent,
+};
 use events::{AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
 use uuid::Uuid;
 
@@ -107,4 +110,43 @@ pub enum SaleError {
     /// A name or currency of the fixture is not valid.
     #[error("bad fixture: {0}")]
     Fixture(String),
+}
+
+/// The messages the publisher sends for these events, as the payments queue delivers them: the
+/// stored wire envelope as the body, the auction as the FIFO group, the ids as attributes.
+pub fn batch(events: &[StoredEvent]) -> Result<SqsEvent, serde_json::Error> {
+    let mut event = SqsEvent::default();
+    event.records = events.iter().map(message).collect::<Result<_, _>>()?;
+    Ok(event)
+}
+
+/// One message of [`batch`], its id `m-<event id>`.
+pub fn message(stored: &StoredEvent) -> Result<SqsMessage, serde_json::Error> {
+    let envelope = &stored.envelope;
+    let mut message = SqsMessage::default();
+    message.message_id = Some(format!("m-{}", envelope.event_id));
+    message.body = Some(serde_json::to_string(envelope)?);
+    message.attributes.insert(
+        "MessageGroupId".to_owned(),
+        envelope.aggregate_id.to_string(),
+    );
+    message.attributes.insert(
+        "MessageDeduplicationId".to_owned(),
+        format!("{}#{}", envelope.aggregate_id, envelope.version),
+    );
+    for (name, value) in [
+        ("eventType", envelope.event_type.clone()),
+        ("eventId", envelope.event_id.to_string()),
+        ("aggregateId", envelope.aggregate_id.to_string()),
+        ("correlationId", envelope.metadata.correlation_id.clone()),
+        ("causationId", envelope.metadata.causation_id.clone()),
+    ] {
+        let mut attribute = SqsMessageAttribute::default();
+        attribute.string_value = Some(value);
+        attribute.data_type = Some("String".to_owned());
+        message
+            .message_attributes
+            .insert(name.to_owned(), attribute);
+    }
+    Ok(message)
 }

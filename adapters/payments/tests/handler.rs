@@ -6,16 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::{Settlement, State};
 use event_store::{CommandContext, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
 use events::{Actor, AuctionEvent, AuctionId, Currency, Money, UserId};
-use payments::testing::{SaleStep, sallys_lamp, sell};
+use payments::testing::{SaleStep, batch, message, sallys_lamp, sell};
 use payments::{
     AdvanceClock, BasisPoints, Clock, Fault, FixedClock, Handled, InMemorySagaStates, Operation,
     Ports, Retry, SagaError, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry,
-    StalledSagas, Status, Step, handle, handle_until, resume,
+    StalledSagas, Status, Step,
 };
 use uuid::Uuid;
 
@@ -62,13 +61,7 @@ fn context(now: DateTime<Utc>) -> CommandContext {
 /// An auction by `seller` with bob bidding up to 5 000 and cat up to 3 000 (so bob wins at
 /// 3 001, or at the reserve if that is higher), ended.
 async fn world(reserve: Option<i64>, bidders: &[(&str, i64)]) -> World {
-    let store = Store::new(
-        InMemoryStore::new(),
-        SnapshotPolicy {
-            every: 0,
-            in_background: false,
-        },
-    );
+    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::inline(0));
     let auction_id = AuctionId(Uuid::new_v4());
     let create = sallys_lamp(auction_id, reserve, epoch() + TimeDelta::days(1)).unwrap();
     sell(&store, &create, bidders, |step| match step {
@@ -135,7 +128,7 @@ impl World {
     }
 
     async fn deliver(&self, events: &[StoredEvent]) -> Vec<String> {
-        let response = handle(&self.ports, batch(events)).await.unwrap();
+        let response = self.ports.handle(batch(events).unwrap()).await.unwrap();
         response
             .batch_item_failures
             .into_iter()
@@ -149,37 +142,6 @@ impl World {
             .map(|e| e.envelope.event_type)
             .collect()
     }
-}
-
-/// Messages as the publisher sends them: the stored envelope as the body, grouped by auction.
-fn batch(events: &[StoredEvent]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = events.iter().map(message).collect();
-    event
-}
-
-fn message(stored: &StoredEvent) -> SqsMessage {
-    let envelope = &stored.envelope;
-    let mut message = SqsMessage::default();
-    message.message_id = Some(format!("m-{}", envelope.event_id));
-    message.body = Some(serde_json::to_string(envelope).unwrap());
-    message.attributes.insert(
-        "MessageGroupId".to_owned(),
-        envelope.aggregate_id.to_string(),
-    );
-    for (name, value) in [
-        ("eventType", envelope.event_type.clone()),
-        ("eventId", envelope.event_id.to_string()),
-        ("correlationId", envelope.metadata.correlation_id.clone()),
-    ] {
-        let mut attribute = SqsMessageAttribute::default();
-        attribute.string_value = Some(value);
-        attribute.data_type = Some("String".to_owned());
-        message
-            .message_attributes
-            .insert(name.to_owned(), attribute);
-    }
-    message
 }
 
 #[tokio::test]
@@ -346,8 +308,8 @@ async fn a_crash_after_the_charge_and_before_the_state_write_resumes_without_a_s
 
     let ports = Arc::clone(&world.ports);
     let crashed = tokio::spawn({
-        let event = batch(std::slice::from_ref(&ended));
-        async move { handle(&ports, event).await }
+        let event = batch(std::slice::from_ref(&ended)).unwrap();
+        async move { ports.handle(event).await }
     })
     .await;
     assert!(crashed.unwrap_err().is_panic());
@@ -399,8 +361,8 @@ async fn the_same_message_twice_and_two_consumers_at_once_take_one_effect() {
     let consumers: Vec<_> = (0..4)
         .map(|_| {
             let ports = Arc::clone(&world.ports);
-            let event = batch(std::slice::from_ref(&ended));
-            tokio::spawn(async move { handle(&ports, event).await })
+            let event = batch(std::slice::from_ref(&ended)).unwrap();
+            tokio::spawn(async move { ports.handle(event).await })
         })
         .collect();
     for consumer in consumers {
@@ -434,16 +396,16 @@ async fn once_a_message_of_an_auction_fails_its_later_messages_in_the_batch_wait
     world.payments.inject(Fault::unavailable(Operation::Charge));
     let ended = world.last_of_type("AuctionEnded");
     let created = world.events()[0].clone();
-    let mut garbage = message(&created);
+    let mut garbage = message(&created).unwrap();
     garbage.body = Some("not json".to_owned());
     garbage.message_id = Some("garbage".to_owned());
     garbage
         .attributes
         .insert("MessageGroupId".to_owned(), "another-auction".to_owned());
 
-    let mut event = batch(&[ended.clone(), created.clone()]);
+    let mut event = batch(&[ended.clone(), created.clone()]).unwrap();
     event.records.push(garbage);
-    let response = handle(&world.ports, event).await.unwrap();
+    let response = world.ports.handle(event).await.unwrap();
 
     let failed: Vec<_> = response
         .batch_item_failures
@@ -545,7 +507,9 @@ async fn a_batch_with_less_than_the_margin_left_before_its_deadline_begins_nothi
     let deadline = after_the_end() + TimeDelta::seconds(2);
 
     // When the sale's message is handed to it
-    let response = handle_until(&world.ports, batch(std::slice::from_ref(&ended)), deadline)
+    let response = world
+        .ports
+        .handle_until(batch(std::slice::from_ref(&ended)).unwrap(), deadline)
         .await
         .unwrap();
 
@@ -583,7 +547,7 @@ async fn a_saga_whose_message_gave_up_is_found_stalled_and_resumed_after_the_out
     assert_eq!(world.payments.net_paid_to(&user("sally")), 0);
 
     // And when it resumes the saga, the saga completes without charging again
-    let resumed = resume(&world.ports, &id).await.unwrap();
+    let resumed = world.ports.resume(&id).await.unwrap();
     assert!(matches!(resumed, Handled::Finished(saga) if saga.status == Status::Completed));
     assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
     assert_eq!(world.payments.net_paid_to(&user("sally")), 950);
@@ -608,7 +572,7 @@ async fn a_saga_whose_message_gave_up_is_found_stalled_and_resumed_after_the_out
 
     // And resuming it again calls nobody
     let payout_calls = world.payments.calls(Operation::Payout);
-    let again = resume(&world.ports, &id).await.unwrap();
+    let again = world.ports.resume(&id).await.unwrap();
     assert!(matches!(again, Handled::Finished(_)));
     assert_eq!(world.payments.calls(Operation::Payout), payout_calls);
     assert_eq!(world.payments.ledger().len(), 2);
@@ -635,7 +599,7 @@ async fn a_refund_after_an_outage_resumes_and_never_leaves_a_charge_without_payo
 
     // And when it is resumed after the outage, bob is refunded and the failure recorded
     world.clock.set(outage_ends);
-    resume(&world.ports, &id).await.unwrap();
+    world.ports.resume(&id).await.unwrap();
     assert_eq!(world.saga_of("bob").await.status, Status::Failed);
     assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
     assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
@@ -669,7 +633,9 @@ async fn a_permanent_decline_during_an_outage_still_compensates_and_is_not_retri
 async fn resuming_a_saga_that_does_not_exist_does_nothing() {
     let world = world(None, &[("bob", 5_000)]).await;
 
-    let resumed = resume(&world.ports, &SagaId::new(world.auction_id, &user("bob")))
+    let resumed = world
+        .ports
+        .resume(&SagaId::new(world.auction_id, &user("bob")))
         .await
         .unwrap();
 
@@ -689,7 +655,7 @@ async fn resuming_a_stuck_saga_says_so_and_keeps_its_state() {
     let before = world.saga_of("bob").await;
 
     // When it is resumed
-    let resumed = resume(&world.ports, &before.id).await;
+    let resumed = world.ports.resume(&before.id).await;
 
     // Then it is still stuck, for a human, and unchanged
     assert!(

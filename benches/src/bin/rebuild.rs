@@ -297,13 +297,7 @@ async fn load(client: &Client, table: &str, auctions: usize, bids: usize) -> Res
 
 /// One auction's items: created, started, then `bids` bids from 8 bidders in turn.
 async fn history(bids: usize) -> Result<Vec<Item>> {
-    let store = Store::new(
-        InMemoryStore::new(),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
-    );
+    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::inline(100));
     let auction_id = AuctionId(Uuid::new_v4());
     let create = fixtures::create_command(auction_id);
     let seller = fixtures::user("seller");

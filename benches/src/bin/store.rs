@@ -254,10 +254,7 @@ async fn steady_state_bids(
 ) -> Result<Steady> {
     let store = Store::new(
         DynamoDbStore::new(clients.dynamodb.clone(), tables.clone()),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
+        SnapshotPolicy::inline(100),
     );
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -316,13 +313,7 @@ async fn measure_loads(
     auction_id: AuctionId,
     snapshot_every: u64,
 ) -> Result<(Usage, Percentiles)> {
-    let store = Store::new(
-        store.clone(),
-        SnapshotPolicy {
-            every: snapshot_every,
-            in_background: false,
-        },
-    );
+    let store = Store::new(store.clone(), SnapshotPolicy::inline(snapshot_every));
     let mut samples = Vec::new();
     let mut usage = Usage::default();
     for _ in 0..20 {

@@ -15,6 +15,7 @@
 //! runs in seconds in a debug build.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::borrow::Cow;
 use std::fmt;
 
 use api::LocalJwt;
@@ -304,7 +305,7 @@ where
 /// One hostile input and the codes it may be refused with (empty: any stable code).
 #[derive(Clone)]
 struct Case {
-    what: &'static str,
+    what: Cow<'static, str>,
     body: Vec<u8>,
     codes: &'static [&'static str],
 }
@@ -322,9 +323,13 @@ impl fmt::Debug for Case {
     }
 }
 
-fn case(what: &'static str, codes: &'static [&'static str], body: impl Into<Vec<u8>>) -> Case {
+fn case(
+    what: impl Into<Cow<'static, str>>,
+    codes: &'static [&'static str],
+    body: impl Into<Vec<u8>>,
+) -> Case {
     Case {
-        what,
+        what: what.into(),
         body: body.into(),
         codes,
     }
@@ -569,6 +574,42 @@ fn wrong_top_level() -> impl Strategy<Value = String> {
     .prop_map(str::to_owned)
 }
 
+/// `what` (an amount field) zero, negative or above the largest amount, placed in an otherwise
+/// valid request by `body`: refused as INVALID_AMOUNT.
+fn out_of_range_amount(
+    what: &'static str,
+    body: impl Fn(String) -> String,
+) -> impl Strategy<Value = Case> {
+    out_of_range_integer()
+        .prop_map(move |n| case(format!("{what} out of range"), AMOUNT, body(n.to_string())))
+}
+
+/// `what` (an amount field) a number no i64 holds: INVALID_REQUEST.
+fn unrepresentable_amount(
+    what: &'static str,
+    body: impl Fn(String) -> String,
+) -> impl Strategy<Value = Case> {
+    unrepresentable_number().prop_map(move |n| case(format!("{what} not an i64"), INVALID, body(n)))
+}
+
+/// `what` (an amount field) text that is no JSON number.
+fn amount_not_a_number(
+    what: &'static str,
+    body: impl Fn(String) -> String,
+) -> impl Strategy<Value = Case> {
+    not_a_number().prop_map(move |n| case(format!("{what} not a number"), NOT_A_NUMBER, body(n)))
+}
+
+/// `what` (an amount field) a JSON value of another type (`null` only if it is required).
+fn amount_of_the_wrong_type(
+    what: &'static str,
+    nullable: bool,
+    body: impl Fn(String) -> String,
+) -> impl Strategy<Value = Case> {
+    not_an_integer_type(nullable)
+        .prop_map(move |v| case(format!("{what} of the wrong type"), INVALID, body(v)))
+}
+
 /// An object from raw `key: value` JSON texts, in order (keys may repeat).
 fn object(fields: &[(&str, String)]) -> String {
     let members: Vec<String> = fields
@@ -597,52 +638,28 @@ fn hostile_bid_body() -> impl Strategy<Value = Case> {
         move |currency: String| object(&[("amount", "5000".to_owned()), ("currency", currency)]);
     let full = r#"{"amount":5000,"maxAmount":9000,"currency":"EUR"}"#.to_owned();
     prop_oneof![
-        out_of_range_integer().prop_map(move |n| case(
-            "amount out of range",
-            AMOUNT,
-            with_amount(n.to_string())
-        )),
+        out_of_range_amount("amount", with_amount),
         (1..1_100i64).prop_map(move |n| case(
             "amount below the minimum bid",
             &["BID_TOO_LOW"],
             with_amount(n.to_string())
         )),
-        unrepresentable_number().prop_map(move |n| case(
-            "amount not an i64",
-            INVALID,
-            with_amount(n)
-        )),
-        not_a_number().prop_map(move |n| case("amount not a number", NOT_A_NUMBER, with_amount(n))),
-        not_an_integer_type(false).prop_map(move |v| case(
-            "amount of the wrong type",
-            INVALID,
-            with_amount(v)
-        )),
+        unrepresentable_amount("amount", with_amount),
+        amount_not_a_number("amount", with_amount),
+        amount_of_the_wrong_type("amount", false, with_amount),
         deep_nesting(MAX_BODY - 64, true).prop_map(move |v| case(
             "amount nested deeply",
             UNREADABLE,
             with_amount(v)
         )),
-        out_of_range_integer().prop_map(move |n| case(
-            "maximum out of range",
-            AMOUNT,
-            with_max(n.to_string())
-        )),
+        out_of_range_amount("maximum", with_max),
         (1..5_000i64).prop_map(move |n| case(
             "maximum below the amount",
             &["MAX_BELOW_AMOUNT"],
             with_max(n.to_string())
         )),
-        unrepresentable_number().prop_map(move |n| case(
-            "maximum not an i64",
-            INVALID,
-            with_max(n)
-        )),
-        not_an_integer_type(true).prop_map(move |v| case(
-            "maximum of the wrong type",
-            INVALID,
-            with_max(v)
-        )),
+        unrepresentable_amount("maximum", with_max),
+        amount_of_the_wrong_type("maximum", true, with_max),
         prop::sample::select(vec!["USD", "JPY", "GBP", "CHF", "SEK"]).prop_map(move |c| case(
             "another currency",
             &["CURRENCY_MISMATCH"],
@@ -930,31 +947,11 @@ fn hostile_creation_body() -> impl Strategy<Value = Case> {
             creation_with("currency", c)
         )),
         // Money.
-        out_of_range_integer().prop_map(move |n| case(
-            "a starting price out of range",
-            AMOUNT,
-            amount("startingPrice")(n.to_string())
-        )),
-        unrepresentable_number().prop_map(move |n| case(
-            "a starting price not an i64",
-            INVALID,
-            amount("startingPrice")(n)
-        )),
-        not_a_number().prop_map(move |n| case(
-            "a starting price not a number",
-            NOT_A_NUMBER,
-            amount("startingPrice")(n)
-        )),
-        not_an_integer_type(false).prop_map(move |v| case(
-            "a starting price of the wrong type",
-            INVALID,
-            amount("startingPrice")(v)
-        )),
-        out_of_range_integer().prop_map(move |n| case(
-            "a reserve out of range",
-            AMOUNT,
-            amount("reservePrice")(n.to_string())
-        )),
+        out_of_range_amount("a starting price", amount("startingPrice")),
+        unrepresentable_amount("a starting price", amount("startingPrice")),
+        amount_not_a_number("a starting price", amount("startingPrice")),
+        amount_of_the_wrong_type("a starting price", false, amount("startingPrice")),
+        out_of_range_amount("a reserve", amount("reservePrice")),
         (1..1_000i64).prop_map(move |n| case(
             "a reserve below the start",
             &["INVALID_RESERVE_PRICE"],
@@ -965,31 +962,15 @@ fn hostile_creation_body() -> impl Strategy<Value = Case> {
             &["INVALID_BUY_NOW_PRICE"],
             amount("reservePrice")(n.to_string())
         )),
-        unrepresentable_number().prop_map(move |n| case(
-            "a reserve not an i64",
-            INVALID,
-            amount("reservePrice")(n)
-        )),
-        not_an_integer_type(true).prop_map(move |v| case(
-            "a reserve of the wrong type",
-            INVALID,
-            amount("reservePrice")(v)
-        )),
-        out_of_range_integer().prop_map(move |n| case(
-            "a buy-now price out of range",
-            AMOUNT,
-            amount("buyNowPrice")(n.to_string())
-        )),
+        unrepresentable_amount("a reserve", amount("reservePrice")),
+        amount_of_the_wrong_type("a reserve", true, amount("reservePrice")),
+        out_of_range_amount("a buy-now price", amount("buyNowPrice")),
         (1..5_000i64).prop_map(move |n| case(
             "a buy-now price too low",
             &["INVALID_BUY_NOW_PRICE"],
             amount("buyNowPrice")(n.to_string())
         )),
-        unrepresentable_number().prop_map(move |n| case(
-            "a buy-now price not an i64",
-            INVALID,
-            amount("buyNowPrice")(n)
-        )),
+        unrepresentable_amount("a buy-now price", amount("buyNowPrice")),
         // Increment and soft close.
         out_of_range_integer().prop_map(|n| case(
             "a fixed increment out of range",

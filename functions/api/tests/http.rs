@@ -24,8 +24,23 @@ fn harness() -> TestApp {
 trait Steps {
     /// An auction by seller-ann that is open for bids now, with a reserve and a buy-now price.
     async fn open_auction(&self) -> String;
+    /// `POST /auctions` by seller-ann with this body, under an `Idempotency-Key` if given.
+    async fn create(&self, body: Value, key: Option<&str>) -> Reply;
     async fn bid(&self, user: &str, auction: &str, amount: i64, key: &str) -> Reply;
+    /// A bid up to `max` by proxy, opening at `amount`.
+    async fn bid_up_to(&self, user: &str, auction: &str, amount: i64, max: i64, key: &str)
+    -> Reply;
+    /// A bid with no `Idempotency-Key` at all.
+    async fn bid_without_key(&self, user: &str, auction: &str, amount: i64) -> Reply;
     async fn buy_now(&self, user: &str, auction: &str, key: &str) -> Reply;
+    /// `POST /auctions/{auction}/cancel` by `user` with this JSON body.
+    async fn cancel(&self, user: &str, auction: &str, body: Value) -> Reply;
+    /// `POST /auctions/{auction}/start` by `user` with an empty JSON object.
+    async fn start(&self, user: &str, auction: &str) -> Reply;
+    /// A GET with no token.
+    async fn get_anonymous(&self, path: &str) -> Reply;
+    /// A GET presenting exactly this bearer token.
+    async fn get_with_token(&self, token: &str, path: &str) -> Reply;
     /// A POST by `user` with exactly this content type (if any) and body.
     async fn post_raw(
         &self,
@@ -43,11 +58,13 @@ trait Steps {
 
 impl Steps for TestApp {
     async fn open_auction(&self) -> String {
-        let reply = self
-            .post("seller-ann", "/auctions", auction_body(), None)
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        let reply = self.create(auction_body(), None).await;
+        assert_created(&reply);
         reply.body["auctionId"].as_str().unwrap().to_owned()
+    }
+
+    async fn create(&self, body: Value, key: Option<&str>) -> Reply {
+        self.post("seller-ann", "/auctions", body, key).await
     }
 
     async fn bid(&self, user: &str, auction: &str, amount: i64, key: &str) -> Reply {
@@ -60,9 +77,61 @@ impl Steps for TestApp {
         .await
     }
 
+    async fn bid_up_to(
+        &self,
+        user: &str,
+        auction: &str,
+        amount: i64,
+        max: i64,
+        key: &str,
+    ) -> Reply {
+        self.post(
+            user,
+            &format!("/auctions/{auction}/bids"),
+            json!({"amount": amount, "maxAmount": max, "currency": "EUR"}),
+            Some(key),
+        )
+        .await
+    }
+
+    async fn bid_without_key(&self, user: &str, auction: &str, amount: i64) -> Reply {
+        self.post(
+            user,
+            &format!("/auctions/{auction}/bids"),
+            json!({"amount": amount, "currency": "EUR"}),
+            None,
+        )
+        .await
+    }
+
     async fn buy_now(&self, user: &str, auction: &str, key: &str) -> Reply {
         self.post_empty(user, &format!("/auctions/{auction}/buy-now"), Some(key))
             .await
+    }
+
+    async fn cancel(&self, user: &str, auction: &str, body: Value) -> Reply {
+        self.post(user, &format!("/auctions/{auction}/cancel"), body, None)
+            .await
+    }
+
+    async fn start(&self, user: &str, auction: &str) -> Reply {
+        self.post(user, &format!("/auctions/{auction}/start"), json!({}), None)
+            .await
+    }
+
+    async fn get_anonymous(&self, path: &str) -> Reply {
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn get_with_token(&self, token: &str, path: &str) -> Reply {
+        self.send(
+            Request::get(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
     }
 
     async fn post_raw(
@@ -126,6 +195,26 @@ fn auction_body() -> Value {
     })
 }
 
+fn assert_created(reply: &Reply) {
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+}
+
+/// The retry was answered with the first answer (201), replayed.
+fn assert_replays(retry: &Reply, first: &Reply) {
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(first.body, retry.body);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+}
+
+/// The key was used before for something else: 422, and nothing done.
+fn assert_key_reused(reply: &Reply) {
+    assert_problem(
+        reply,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "IDEMPOTENCY_KEY_REUSED",
+    );
+}
+
 fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
     assert_eq!(reply.status, status, "{:?}", reply.body);
     assert_eq!(
@@ -150,10 +239,8 @@ fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
 async fn given_a_seller_when_they_create_an_auction_without_start_time_then_it_is_created_active_with_a_location()
  {
     let h = harness();
-    let reply = h
-        .post("seller-ann", "/auctions", auction_body(), None)
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let reply = h.create(auction_body(), None).await;
+    assert_created(&reply);
     let id = reply.body["auctionId"].as_str().unwrap();
     assert_eq!(
         reply.headers["location"],
@@ -168,16 +255,10 @@ async fn given_a_seller_when_they_create_an_auction_without_start_time_then_it_i
 async fn given_an_idempotency_key_when_creation_is_retried_then_the_same_auction_is_returned_and_nothing_is_appended()
  {
     let h = harness();
-    let first = h
-        .post("seller-ann", "/auctions", auction_body(), Some("create-1"))
-        .await;
-    let retry = h
-        .post("seller-ann", "/auctions", auction_body(), Some("create-1"))
-        .await;
+    let first = h.create(auction_body(), Some("create-1")).await;
+    let retry = h.create(auction_body(), Some("create-1")).await;
     assert_eq!(first.status, StatusCode::CREATED);
-    assert_eq!(retry.status, StatusCode::CREATED);
-    assert_eq!(first.body, retry.body);
-    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_replays(&retry, &first);
     let id = first.body["auctionId"].as_str().unwrap();
     assert_eq!(h.event_count(id), 2);
 }
@@ -187,18 +268,11 @@ async fn given_a_scheduled_auction_when_its_seller_starts_it_at_its_start_time_t
     let h = harness();
     let mut body = auction_body();
     body["startsAt"] = json!((start_of_test() + TimeDelta::hours(1)).to_rfc3339());
-    let created = h.post("seller-ann", "/auctions", body, None).await;
+    let created = h.create(body, None).await;
     assert_eq!(created.body["status"], "scheduled");
     let id = created.body["auctionId"].as_str().unwrap();
 
-    let early = h
-        .post(
-            "seller-ann",
-            &format!("/auctions/{id}/start"),
-            json!({}),
-            None,
-        )
-        .await;
+    let early = h.start("seller-ann", id).await;
     assert_problem(&early, StatusCode::CONFLICT, "TOO_EARLY_TO_START");
 
     h.clock.advance(TimeDelta::hours(1));
@@ -216,12 +290,7 @@ async fn given_an_auction_without_bids_when_its_seller_cancels_it_with_a_reason_
     let h = harness();
     let id = h.open_auction().await;
     let reply = h
-        .post(
-            "seller-ann",
-            &format!("/auctions/{id}/cancel"),
-            json!({"reason": "sold elsewhere"}),
-            None,
-        )
+        .cancel("seller-ann", &id, json!({"reason": "sold elsewhere"}))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body["status"], "cancelled");
@@ -265,7 +334,7 @@ async fn given_an_open_auction_when_a_bidder_bids_then_201_says_they_lead_at_the
     let h = harness();
     let id = h.open_auction().await;
     let reply = h.bid("bidder-bob", &id, 1_500, "bid-1").await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    assert_created(&reply);
     assert_eq!(reply.body["accepted"], true);
     assert_eq!(reply.body["leading"], true);
     assert_eq!(
@@ -282,17 +351,10 @@ async fn given_a_higher_proxy_maximum_when_another_bidder_bids_below_it_then_the
  {
     let h = harness();
     let id = h.open_auction().await;
-    let bob = h
-        .post(
-            "bidder-bob",
-            &format!("/auctions/{id}/bids"),
-            json!({"amount": 1_000, "maxAmount": 3_000, "currency": "EUR"}),
-            Some("bob-1"),
-        )
-        .await;
-    assert_eq!(bob.status, StatusCode::CREATED, "{:?}", bob.body);
+    let bob = h.bid_up_to("bidder-bob", &id, 1_000, 3_000, "bob-1").await;
+    assert_created(&bob);
     let cat = h.bid("bidder-cat", &id, 2_000, "cat-1").await;
-    assert_eq!(cat.status, StatusCode::CREATED, "{:?}", cat.body);
+    assert_created(&cat);
     assert_eq!(cat.body["leading"], false);
     assert_eq!(cat.body["currentPrice"]["amountMinor"], 2_100);
 }
@@ -308,9 +370,7 @@ async fn given_an_accepted_bid_when_it_is_retried_with_the_same_key_then_the_sam
     h.bid("bidder-cat", &id, 2_000, "cat-1").await;
     let events_before_retry = h.event_count(&id);
     let retry = h.bid("bidder-bob", &id, 1_500, "bid-1").await;
-    assert_eq!(retry.status, StatusCode::CREATED);
-    assert_eq!(first.body, retry.body);
-    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_replays(&retry, &first);
     assert_eq!(h.event_count(&id), events_before_retry);
     assert_eq!(events_after_first, 3);
 }
@@ -320,7 +380,7 @@ async fn given_a_buy_now_price_when_a_bidder_buys_now_then_the_auction_ends_sold
     let h = harness();
     let id = h.open_auction().await;
     let reply = h.buy_now("bidder-bob", &id, "buy-1").await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    assert_created(&reply);
     assert_eq!(reply.body["status"], "ended");
     assert_eq!(reply.body["price"]["amountMinor"], 20_000);
     let view = h.get("bidder-bob", &format!("/auctions/{id}")).await;
@@ -335,9 +395,7 @@ async fn given_a_purchase_when_buy_now_is_retried_with_the_same_key_then_the_sam
     let first = h.buy_now("bidder-bob", &id, "buy-1").await;
     let events = h.event_count(&id);
     let retry = h.buy_now("bidder-bob", &id, "buy-1").await;
-    assert_eq!(retry.status, StatusCode::CREATED);
-    assert_eq!(first.body, retry.body);
-    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_replays(&retry, &first);
     assert_eq!(h.event_count(&id), events);
 
     let other = h.buy_now("bidder-cat", &id, "buy-1").await;
@@ -349,13 +407,7 @@ async fn given_bids_when_anyone_reads_the_auction_then_they_see_price_and_their_
  {
     let h = harness();
     let id = h.open_auction().await;
-    h.post(
-        "bidder-bob",
-        &format!("/auctions/{id}/bids"),
-        json!({"amount": 1_000, "maxAmount": 4_321, "currency": "EUR"}),
-        Some("bob-1"),
-    )
-    .await;
+    h.bid_up_to("bidder-bob", &id, 1_000, 4_321, "bob-1").await;
     let bob = h.get("bidder-bob", &format!("/auctions/{id}")).await;
     let cat = h.get("bidder-cat", &format!("/auctions/{id}")).await;
     assert_eq!(bob.status, StatusCode::OK);
@@ -380,13 +432,7 @@ async fn given_bids_when_the_history_is_read_then_it_lists_bidders_amounts_price
  {
     let h = harness();
     let id = h.open_auction().await;
-    h.post(
-        "bidder-bob",
-        &format!("/auctions/{id}/bids"),
-        json!({"amount": 1_000, "maxAmount": 4_321, "currency": "EUR"}),
-        Some("bob-1"),
-    )
-    .await;
+    h.bid_up_to("bidder-bob", &id, 1_000, 4_321, "bob-1").await;
     h.clock.advance(TimeDelta::minutes(1));
     h.bid("bidder-cat", &id, 2_000, "cat-1").await;
     let reply = h.get("bidder-cat", &format!("/auctions/{id}/bids")).await;
@@ -405,14 +451,10 @@ async fn given_bids_when_the_history_is_read_then_it_lists_bidders_amounts_price
 #[tokio::test]
 async fn given_no_token_when_health_and_openapi_are_fetched_then_both_answer() {
     let h = harness();
-    let health = h
-        .send(Request::get("/health").body(Body::empty()).unwrap())
-        .await;
+    let health = h.get_anonymous("/health").await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.body["status"], "ok");
-    let doc = h
-        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
-        .await;
+    let doc = h.get_anonymous("/openapi.json").await;
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(doc.body["paths"]["/auctions/{id}/bids"]["post"].is_object());
@@ -489,7 +531,7 @@ async fn given_a_body_over_64_kib_when_posted_then_413_body_too_large() {
     let h = harness();
     let mut body = auction_body();
     body["description"] = json!("x".repeat(70 * 1024));
-    let reply = h.post("seller-ann", "/auctions", body, None).await;
+    let reply = h.create(body, None).await;
     assert_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE");
 }
 
@@ -533,12 +575,12 @@ async fn given_amounts_as_floats_or_strings_when_posted_then_422_invalid_request
     for price in [json!(10.5), json!("1000"), json!(1e3)] {
         let mut body = auction_body();
         body["startingPrice"] = price.clone();
-        let reply = h.post("seller-ann", "/auctions", body, None).await;
+        let reply = h.create(body, None).await;
         assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST");
     }
     let mut body = auction_body();
     body["currency"] = json!("XXQ");
-    let reply = h.post("seller-ann", "/auctions", body, None).await;
+    let reply = h.create(body, None).await;
     assert_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST");
 }
 
@@ -547,7 +589,7 @@ async fn given_rule_violations_when_commands_arrive_then_422_with_the_domain_cod
     let h = harness();
     let mut body = auction_body();
     body["reservePrice"] = json!(500);
-    let reply = h.post("seller-ann", "/auctions", body, None).await;
+    let reply = h.create(body, None).await;
     assert_problem(
         &reply,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -581,9 +623,7 @@ async fn given_an_unknown_or_malformed_auction_id_when_addressed_then_404_auctio
 #[tokio::test]
 async fn given_unknown_routes_or_methods_when_requested_then_problem_documents_answer() {
     let h = harness();
-    let reply = h
-        .send(Request::get("/nowhere").body(Body::empty()).unwrap())
-        .await;
+    let reply = h.get_anonymous("/nowhere").await;
     assert_problem(&reply, StatusCode::NOT_FOUND, "NOT_FOUND");
     let reply = h
         .send(Request::delete("/health").body(Body::empty()).unwrap())
@@ -596,14 +636,7 @@ async fn given_an_auction_with_bids_when_the_seller_cancels_then_409_auction_has
     let h = harness();
     let id = h.open_auction().await;
     h.bid("bidder-bob", &id, 1_000, "b").await;
-    let reply = h
-        .post(
-            "seller-ann",
-            &format!("/auctions/{id}/cancel"),
-            json!({}),
-            None,
-        )
-        .await;
+    let reply = h.cancel("seller-ann", &id, json!({})).await;
     assert_problem(&reply, StatusCode::CONFLICT, "AUCTION_HAS_BIDS");
 }
 
@@ -611,23 +644,9 @@ async fn given_an_auction_with_bids_when_the_seller_cancels_then_409_auction_has
 async fn given_a_bid_without_idempotency_key_when_posted_then_400_idempotency_key_required() {
     let h = harness();
     let id = h.open_auction().await;
-    let reply = h
-        .post(
-            "bidder-bob",
-            &format!("/auctions/{id}/bids"),
-            json!({"amount": 1_000, "currency": "EUR"}),
-            None,
-        )
-        .await;
+    let reply = h.bid_without_key("bidder-bob", &id, 1_000).await;
     assert_problem(&reply, StatusCode::BAD_REQUEST, "IDEMPOTENCY_KEY_REQUIRED");
-    let reply = h
-        .post(
-            "bidder-bob",
-            &format!("/auctions/{id}/bids"),
-            json!({"amount": 1_000, "currency": "EUR"}),
-            Some("has space"),
-        )
-        .await;
+    let reply = h.bid("bidder-bob", &id, 1_000, "has space").await;
     assert_problem(&reply, StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY");
     let long = "k".repeat(129);
     let reply = h.bid("bidder-bob", &id, 1_000, &long).await;
@@ -641,11 +660,7 @@ async fn given_a_used_idempotency_key_when_a_different_bid_reuses_it_then_422_id
     let id = h.open_auction().await;
     h.bid("bidder-bob", &id, 1_000, "same").await;
     let reply = h.bid("bidder-bob", &id, 1_500, "same").await;
-    assert_problem(
-        &reply,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "IDEMPOTENCY_KEY_REUSED",
-    );
+    assert_key_reused(&reply);
 }
 
 #[tokio::test]
@@ -803,7 +818,7 @@ async fn given_active_auctions_when_listed_a_page_at_a_time_then_each_comes_once
     for days in [3, 1, 2] {
         let mut body = auction_body();
         body["endsAt"] = json!((start_of_test() + TimeDelta::days(days)).to_rfc3339());
-        let reply = h.post("seller-ann", "/auctions", body, None).await;
+        let reply = h.create(body, None).await;
         let id = reply.body["auctionId"].as_str().unwrap().to_owned();
         h.project(&id).await;
         ids.push((days, id));
@@ -877,13 +892,7 @@ async fn given_a_cursor_of_another_user_when_my_bids_are_listed_then_400_invalid
 async fn given_two_bidders_when_they_list_their_bids_then_each_sees_only_their_own_standing() {
     let h = harness();
     let id = h.open_auction().await;
-    h.post(
-        "bidder-bob",
-        &format!("/auctions/{id}/bids"),
-        json!({"amount": 1_000, "maxAmount": 3_000, "currency": "EUR"}),
-        Some("bob-1"),
-    )
-    .await;
+    h.bid_up_to("bidder-bob", &id, 1_000, 3_000, "bob-1").await;
     h.bid("bidder-cat", &id, 1_500, "cat-1").await;
     h.project(&id).await;
 
@@ -952,9 +961,7 @@ async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come
 async fn given_no_token_when_a_read_route_is_called_then_401() {
     let h = harness();
     for path in ["/auctions", "/me/bids", "/me/notifications"] {
-        let reply = h
-            .send(Request::get(path).body(Body::empty()).unwrap())
-            .await;
+        let reply = h.get_anonymous(path).await;
         assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     }
 }
@@ -988,12 +995,7 @@ async fn given_a_token_signed_with_another_key_when_used_then_401() {
         )
         .unwrap();
     let reply = h
-        .send(
-            Request::get(format!("/auctions/{}", Uuid::new_v4()))
-                .header("authorization", format!("Bearer {forged}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .get_with_token(&forged, &format!("/auctions/{}", Uuid::new_v4()))
         .await;
     assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
 }
@@ -1011,12 +1013,7 @@ async fn given_an_expired_token_when_used_then_401() {
         )
         .unwrap();
     let reply = h
-        .send(
-            Request::get(format!("/auctions/{}", Uuid::new_v4()))
-                .header("authorization", format!("Bearer {expired}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .get_with_token(&expired, &format!("/auctions/{}", Uuid::new_v4()))
         .await;
     assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     assert!(reply.body["detail"].as_str().unwrap().contains("expired"));
@@ -1034,23 +1031,9 @@ async fn given_the_seller_when_they_bid_on_their_own_auction_then_403_seller_can
 async fn given_another_user_when_they_cancel_or_start_the_auction_then_403_not_seller() {
     let h = harness();
     let id = h.open_auction().await;
-    let reply = h
-        .post(
-            "bidder-bob",
-            &format!("/auctions/{id}/cancel"),
-            json!({}),
-            None,
-        )
-        .await;
+    let reply = h.cancel("bidder-bob", &id, json!({})).await;
     assert_problem(&reply, StatusCode::FORBIDDEN, "NOT_SELLER");
-    let reply = h
-        .post(
-            "bidder-bob",
-            &format!("/auctions/{id}/start"),
-            json!({}),
-            None,
-        )
-        .await;
+    let reply = h.start("bidder-bob", &id).await;
     assert_problem(&reply, StatusCode::FORBIDDEN, "NOT_SELLER");
 }
 
@@ -1088,9 +1071,7 @@ async fn given_a_correlation_id_when_a_bid_is_placed_then_it_is_echoed_and_store
 async fn given_no_or_an_invalid_correlation_id_when_any_request_arrives_then_a_fresh_uuid_is_echoed()
  {
     let h = harness();
-    let reply = h
-        .send(Request::get("/health").body(Body::empty()).unwrap())
-        .await;
+    let reply = h.get_anonymous("/health").await;
     let generated = reply.headers["x-correlation-id"].to_str().unwrap();
     assert!(Uuid::parse_str(generated).is_ok());
 
@@ -1233,11 +1214,7 @@ async fn given_one_key_when_two_different_bids_race_for_one_version_in_fifty_rou
             "round {round}: {:?}",
             accepted.body
         );
-        assert_problem(
-            &refused,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "IDEMPOTENCY_KEY_REUSED",
-        );
+        assert_key_reused(&refused);
         assert_eq!(h.bid_amounts(&id), vec![amount], "round {round}");
     }
 }
@@ -1253,16 +1230,8 @@ async fn given_a_used_key_when_another_bid_reuses_it_then_422_and_the_log_is_unc
     let bid = h.bid("bidder-bob", &id, 9_000, "same").await;
     let buy = h.buy_now("bidder-bob", &id, "same").await;
     // Then both are refused and only the first bid is in the log
-    assert_problem(
-        &bid,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "IDEMPOTENCY_KEY_REUSED",
-    );
-    assert_problem(
-        &buy,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "IDEMPOTENCY_KEY_REUSED",
-    );
+    assert_key_reused(&bid);
+    assert_key_reused(&buy);
     assert_eq!(h.bid_amounts(&id), vec![1_500]);
     assert_eq!(h.event_count(&id), 3);
 }
@@ -1274,30 +1243,20 @@ async fn given_a_bid_whose_idempotency_record_was_deleted_when_its_key_is_reused
     let h = harness();
     let id = h.open_auction().await;
     let first = h.bid("bidder-bob", &id, 1_500, "k").await;
-    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    assert_created(&first);
     h.store.backend().forget_idempotency_records();
     // When another bid, and a purchase, come under the same key
     let other_bid = h.bid("bidder-bob", &id, 9_000, "k").await;
     let purchase = h.buy_now("bidder-bob", &id, "k").await;
     // Then both are refused and nothing is appended
-    assert_problem(
-        &other_bid,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "IDEMPOTENCY_KEY_REUSED",
-    );
-    assert_problem(
-        &purchase,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "IDEMPOTENCY_KEY_REUSED",
-    );
+    assert_key_reused(&other_bid);
+    assert_key_reused(&purchase);
     assert_eq!(h.bid_amounts(&id), vec![1_500]);
     assert_eq!(h.event_count(&id), 3);
     // And the same bid again is the first answer, replayed
     h.store.backend().forget_idempotency_records();
     let retry = h.bid("bidder-bob", &id, 1_500, "k").await;
-    assert_eq!(retry.status, StatusCode::CREATED);
-    assert_eq!(retry.headers["idempotent-replayed"], "true");
-    assert_eq!(retry.body, first.body);
+    assert_replays(&retry, &first);
     assert_eq!(h.event_count(&id), 3);
 }
 
@@ -1308,22 +1267,16 @@ async fn given_a_purchase_whose_idempotency_record_was_deleted_when_its_key_is_r
     let h = harness();
     let id = h.open_auction().await;
     let first = h.buy_now("bidder-bob", &id, "buy").await;
-    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    assert_created(&first);
     h.store.backend().forget_idempotency_records();
     let events = h.event_count(&id);
     // When a bid comes under that key
     let bid = h.bid("bidder-bob", &id, 1_500, "buy").await;
     // Then it is refused (not answered with the purchase, nor as a bid on an ended auction)
-    assert_problem(
-        &bid,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "IDEMPOTENCY_KEY_REUSED",
-    );
+    assert_key_reused(&bid);
     // And the purchase itself, retried, is replayed
     let retry = h.buy_now("bidder-bob", &id, "buy").await;
-    assert_eq!(retry.status, StatusCode::CREATED);
-    assert_eq!(retry.headers["idempotent-replayed"], "true");
-    assert_eq!(retry.body, first.body);
+    assert_replays(&retry, &first);
     assert_eq!(h.event_count(&id), events);
 }
 
@@ -1332,10 +1285,8 @@ async fn given_an_auction_whose_idempotency_record_was_deleted_when_its_key_crea
  {
     // Given ann created an auction under "create-1", and the idempotency record is gone
     let h = harness();
-    let first = h
-        .post("seller-ann", "/auctions", auction_body(), Some("create-1"))
-        .await;
-    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    let first = h.create(auction_body(), Some("create-1")).await;
+    assert_created(&first);
     let id = first.body["auctionId"].as_str().unwrap().to_owned();
     h.store.backend().forget_idempotency_records();
     // When another title, or the same title with another description, comes under the key
@@ -1344,23 +1295,13 @@ async fn given_an_auction_whose_idempotency_record_was_deleted_when_its_key_crea
     let mut other_description = auction_body();
     other_description["description"] = json!("Edwardian, dented");
     for body in [other_title, other_description] {
-        let reply = h
-            .post("seller-ann", "/auctions", body, Some("create-1"))
-            .await;
+        let reply = h.create(body, Some("create-1")).await;
         // Then it is refused, not answered with the first auction
-        assert_problem(
-            &reply,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "IDEMPOTENCY_KEY_REUSED",
-        );
+        assert_key_reused(&reply);
     }
     // And the first request again is its first answer, replayed
-    let retry = h
-        .post("seller-ann", "/auctions", auction_body(), Some("create-1"))
-        .await;
-    assert_eq!(retry.status, StatusCode::CREATED);
-    assert_eq!(retry.headers["idempotent-replayed"], "true");
-    assert_eq!(retry.body, first.body);
+    let retry = h.create(auction_body(), Some("create-1")).await;
+    assert_replays(&retry, &first);
     assert_eq!(h.event_count(&id), 2);
 }
 

@@ -25,34 +25,6 @@ fn context(actor: &str) -> CommandContext {
     testing::context(actor, epoch() + TimeDelta::minutes(1))
 }
 
-/// An auction with `bids` bids from ann and bob in turn; its stored events.
-async fn auction_with_bids(store: &Store<InMemoryStore>, bids: usize) -> AuctionId {
-    let auction_id = AuctionId(Uuid::new_v4());
-    let command = lamp_auction(auction_id, epoch() + TimeDelta::days(1));
-    store
-        .execute(auction_id, &context("seller"), |state, now| {
-            decide_create(state, &command, now)
-        })
-        .await
-        .unwrap();
-    for n in 0..bids {
-        let bidder = if n % 2 == 0 { "ann" } else { "bob" };
-        let command = PlaceBid {
-            bid_id: BidId(Uuid::new_v4()),
-            bidder_id: user(bidder),
-            amount: eur(100 + 10 * i64::try_from(n).unwrap()),
-            max_amount: None,
-        };
-        store
-            .execute(auction_id, &context(bidder), |state, now| {
-                decide_place_bid(state, &command, now)
-            })
-            .await
-            .unwrap();
-    }
-    auction_id
-}
-
 /// The id the tests give the message of an event: its auction and version.
 fn message_id(stored: &StoredEvent) -> String {
     format!("{}#{}", stored.envelope.aggregate_id, stored.version())
@@ -96,45 +68,116 @@ fn versions(messages: &[String]) -> Vec<u64> {
         .collect()
 }
 
-fn new_store() -> Store<InMemoryStore> {
-    Store::new(InMemoryStore::new(), SnapshotPolicy::default())
+/// Everything the broadcaster talks to: a store of auctions (histories decided by the domain),
+/// the subscriptions, and the push port (the in-memory twin unless a test brings its own).
+struct Live<P = InMemoryPush> {
+    store: Store<InMemoryStore>,
+    subscriptions: InMemorySubscriptions,
+    push: P,
 }
 
-async fn watching(
-    subscriptions: &InMemorySubscriptions,
-    name: &str,
-    auction_id: AuctionId,
-) -> ConnectionId {
-    let connection = ConnectionId(name.to_owned());
-    session::connect(subscriptions, &connection, &user(name), epoch())
+impl Live {
+    fn new() -> Self {
+        Self::with_push(InMemoryPush::new())
+    }
+}
+
+impl<P: Push> Live<P> {
+    fn with_push(push: P) -> Self {
+        Live {
+            store: Store::new(InMemoryStore::new(), SnapshotPolicy::default()),
+            subscriptions: InMemorySubscriptions::new(),
+            push,
+        }
+    }
+
+    /// An auction with `bids` bids from ann and bob in turn.
+    async fn auction_with_bids(&self, bids: usize) -> AuctionId {
+        let auction_id = AuctionId(Uuid::new_v4());
+        let command = lamp_auction(auction_id, epoch() + TimeDelta::days(1));
+        self.store
+            .execute(auction_id, &context("seller"), |state, now| {
+                decide_create(state, &command, now)
+            })
+            .await
+            .unwrap();
+        for n in 0..bids {
+            let bidder = if n % 2 == 0 { "ann" } else { "bob" };
+            let command = PlaceBid {
+                bid_id: BidId(Uuid::new_v4()),
+                bidder_id: user(bidder),
+                amount: eur(100 + 10 * i64::try_from(n).unwrap()),
+                max_amount: None,
+            };
+            self.store
+                .execute(auction_id, &context(bidder), |state, now| {
+                    decide_place_bid(state, &command, now)
+                })
+                .await
+                .unwrap();
+        }
+        auction_id
+    }
+
+    /// The auction's stored events.
+    fn events(&self, auction_id: AuctionId) -> Vec<StoredEvent> {
+        self.store.backend().events(auction_id)
+    }
+
+    /// `name` connected and subscribed to the auction.
+    async fn watching(&self, name: &str, auction_id: AuctionId) -> ConnectionId {
+        let subscriptions = &self.subscriptions;
+        let connection = ConnectionId(name.to_owned());
+        session::connect(subscriptions, &connection, &user(name), epoch())
+            .await
+            .unwrap();
+        let text = format!(r#"{{"action":"subscribe","auctionId":"{auction_id}"}}"#);
+        let answer = session::receive(subscriptions, &connection, &text, epoch()).await;
+        assert_eq!(answer, ServerMessage::Subscribed { auction_id });
+        connection
+    }
+
+    /// The batch handled with the default fan-out.
+    async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, LiveError> {
+        handle(&self.subscriptions, &self.push, self.store.backend(), event).await
+    }
+
+    /// The batch handled with [`fanout`]'s bounds.
+    async fn handle_with_fanout(&self, event: SqsEvent) -> Result<SqsBatchResponse, LiveError> {
+        handle_with(
+            &fanout(),
+            &self.subscriptions,
+            &self.push,
+            self.store.backend(),
+            event,
+        )
         .await
-        .unwrap();
-    let text = format!(r#"{{"action":"subscribe","auctionId":"{auction_id}"}}"#);
-    let answer = session::receive(subscriptions, &connection, &text, epoch()).await;
-    assert_eq!(answer, ServerMessage::Subscribed { auction_id });
-    connection
+    }
+
+    /// Every event of the auction broadcast as one batch, with [`fanout`]'s bounds.
+    async fn broadcast_history(&self, auction_id: AuctionId) -> SqsBatchResponse {
+        self.handle_with_fanout(batch(&self.events(auction_id)))
+            .await
+            .unwrap()
+    }
 }
 
 #[tokio::test]
 async fn each_watcher_gets_every_bid_of_its_auction_in_version_order_and_nothing_else() {
     // Given ann watching one auction, and bids on it and on another
-    let store = new_store();
-    let watched = auction_with_bids(&store, 3).await;
-    let other = auction_with_bids(&store, 2).await;
-    let subscriptions = InMemorySubscriptions::new();
-    let push = InMemoryPush::new();
-    let ann = watching(&subscriptions, "ann", watched).await;
+    let live = Live::new();
+    let watched = live.auction_with_bids(3).await;
+    let other = live.auction_with_bids(2).await;
+    let ann = live.watching("ann", watched).await;
 
     // When both histories arrive in one batch
-    let mut events = store.backend().events(watched);
-    events.extend(store.backend().events(other));
-    let response = handle(&subscriptions, &push, store.backend(), batch(&events))
-        .await
-        .unwrap();
+    let mut events = live.events(watched);
+    events.extend(live.events(other));
+    let response = live.handle(batch(&events)).await.unwrap();
 
     // Then ann got the three bids (versions 3, 4, 5), each with the state after it
     assert!(response.batch_item_failures.is_empty());
-    let sent = push.sent_to(&ann);
+    let sent = live.push.sent_to(&ann);
     assert_eq!(versions(&sent), [3, 4, 5]);
     let last: Value = serde_json::from_str(&sent[2]).unwrap();
     assert_eq!(last["type"], "bidPlaced");
@@ -146,42 +189,32 @@ async fn each_watcher_gets_every_bid_of_its_auction_in_version_order_and_nothing
 
 #[tokio::test]
 async fn a_gone_connection_is_forgotten_and_does_not_fail_the_message() {
-    let store = new_store();
-    let auction_id = auction_with_bids(&store, 1).await;
-    let subscriptions = InMemorySubscriptions::new();
-    let push = InMemoryPush::new();
-    let ann = watching(&subscriptions, "ann", auction_id).await;
-    let bob = watching(&subscriptions, "bob", auction_id).await;
-    push.close(&bob);
+    let live = Live::new();
+    let auction_id = live.auction_with_bids(1).await;
+    let ann = live.watching("ann", auction_id).await;
+    let bob = live.watching("bob", auction_id).await;
+    live.push.close(&bob);
 
-    let response = handle(
-        &subscriptions,
-        &push,
-        store.backend(),
-        batch(&store.backend().events(auction_id)),
-    )
-    .await
-    .unwrap();
+    let response = live.handle(batch(&live.events(auction_id))).await.unwrap();
 
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(versions(&push.sent_to(&ann)), [3]);
-    assert!(!subscriptions.is_connected(&bob));
-    assert_eq!(subscriptions.watchers(auction_id).await.unwrap(), [ann]);
+    assert_eq!(versions(&live.push.sent_to(&ann)), [3]);
+    assert!(!live.subscriptions.is_connected(&bob));
+    assert_eq!(
+        live.subscriptions.watchers(auction_id).await.unwrap(),
+        [ann]
+    );
 }
 
 #[tokio::test]
 async fn when_pushes_fail_every_message_fails_and_the_batch_is_retried() {
-    let store = new_store();
-    let auction_id = auction_with_bids(&store, 2).await;
-    let subscriptions = InMemorySubscriptions::new();
-    let push = InMemoryPush::new();
-    watching(&subscriptions, "ann", auction_id).await;
-    push.set_unavailable(true);
+    let live = Live::new();
+    let auction_id = live.auction_with_bids(2).await;
+    live.watching("ann", auction_id).await;
+    live.push.set_unavailable(true);
 
-    let bids = store.backend().events(auction_id)[2..].to_vec();
-    let error = handle(&subscriptions, &push, store.backend(), batch(&bids))
-        .await
-        .unwrap_err();
+    let bids = live.events(auction_id)[2..].to_vec();
+    let error = live.handle(batch(&bids)).await.unwrap_err();
 
     assert!(matches!(error, LiveError::BatchFailed(_)), "{error}");
 }
@@ -193,24 +226,6 @@ fn fanout() -> Fanout {
         rounds: 3,
         backoff: Duration::ZERO,
     }
-}
-
-/// Every event of the auction broadcast as one batch, with [`fanout`]'s bounds.
-async fn broadcast_history(
-    subscriptions: &InMemorySubscriptions,
-    push: &impl Push,
-    store: &Store<InMemoryStore>,
-    auction_id: AuctionId,
-) -> SqsBatchResponse {
-    handle_with(
-        &fanout(),
-        subscriptions,
-        push,
-        store.backend(),
-        batch(&store.backend().events(auction_id)),
-    )
-    .await
-    .unwrap()
 }
 
 /// A push port that yields while a push is in flight and remembers how many were in flight at
@@ -239,112 +254,94 @@ impl Push for Crowded {
 #[tokio::test]
 async fn an_update_for_many_watchers_is_pushed_with_no_more_than_the_bound_in_flight() {
     // Given nine watchers of an auction with one bid
-    let store = new_store();
-    let auction_id = auction_with_bids(&store, 1).await;
-    let subscriptions = InMemorySubscriptions::new();
+    let live = Live::with_push(Crowded::default());
+    let auction_id = live.auction_with_bids(1).await;
     let mut watchers = Vec::new();
     for n in 0..9 {
-        watchers.push(watching(&subscriptions, &format!("w{n}"), auction_id).await);
+        watchers.push(live.watching(&format!("w{n}"), auction_id).await);
     }
-    let push = Crowded::default();
 
     // When the bid is broadcast with a bound of two
-    let response = broadcast_history(&subscriptions, &push, &store, auction_id).await;
+    let response = live.broadcast_history(auction_id).await;
 
     // Then every watcher got it, and never more than two pushes were in flight
     assert!(response.batch_item_failures.is_empty());
     for watcher in &watchers {
-        assert_eq!(versions(&push.inner.sent_to(watcher)), [3]);
+        assert_eq!(versions(&live.push.inner.sent_to(watcher)), [3]);
     }
-    assert_eq!(push.peak.load(Ordering::SeqCst), 2);
+    assert_eq!(live.push.peak.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
 async fn a_connection_whose_push_fails_once_is_retried_alone_and_nobody_gets_the_update_twice() {
     // Given ann and bob watching, and ann's next push failing
-    let store = new_store();
-    let auction_id = auction_with_bids(&store, 1).await;
-    let subscriptions = InMemorySubscriptions::new();
-    let push = InMemoryPush::new();
-    let ann = watching(&subscriptions, "ann", auction_id).await;
-    let bob = watching(&subscriptions, "bob", auction_id).await;
-    push.fail(&ann, 1);
+    let live = Live::new();
+    let auction_id = live.auction_with_bids(1).await;
+    let ann = live.watching("ann", auction_id).await;
+    let bob = live.watching("bob", auction_id).await;
+    live.push.fail(&ann, 1);
 
     // When the bid is broadcast
-    let response = broadcast_history(&subscriptions, &push, &store, auction_id).await;
+    let response = live.broadcast_history(auction_id).await;
 
     // Then the message succeeds, ann got it on her second push and bob on his only one
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(versions(&push.sent_to(&ann)), [3]);
-    assert_eq!(versions(&push.sent_to(&bob)), [3]);
-    assert_eq!((push.attempts(&ann), push.attempts(&bob)), (2, 1));
+    assert_eq!(versions(&live.push.sent_to(&ann)), [3]);
+    assert_eq!(versions(&live.push.sent_to(&bob)), [3]);
+    assert_eq!((live.push.attempts(&ann), live.push.attempts(&bob)), (2, 1));
 }
 
 #[tokio::test]
 async fn a_connection_that_keeps_failing_misses_its_updates_without_failing_them_for_the_others() {
     // Given ann's pushes all failing, and bob watching too
-    let store = new_store();
-    let auction_id = auction_with_bids(&store, 2).await;
-    let subscriptions = InMemorySubscriptions::new();
-    let push = InMemoryPush::new();
-    let ann = watching(&subscriptions, "ann", auction_id).await;
-    let bob = watching(&subscriptions, "bob", auction_id).await;
-    push.fail(&ann, u32::MAX);
+    let live = Live::new();
+    let auction_id = live.auction_with_bids(2).await;
+    let ann = live.watching("ann", auction_id).await;
+    let bob = live.watching("bob", auction_id).await;
+    live.push.fail(&ann, u32::MAX);
 
     // When two bids are broadcast in one batch
-    let response = broadcast_history(&subscriptions, &push, &store, auction_id).await;
+    let response = live.broadcast_history(auction_id).await;
 
     // Then no message fails, bob got both bids in order, and ann was tried three rounds a bid
     // and is still a watcher
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(versions(&push.sent_to(&bob)), [3, 4]);
-    assert!(push.sent_to(&ann).is_empty());
-    assert_eq!(push.attempts(&ann), 2 * 3);
-    assert!(subscriptions.is_connected(&ann));
+    assert_eq!(versions(&live.push.sent_to(&bob)), [3, 4]);
+    assert!(live.push.sent_to(&ann).is_empty());
+    assert_eq!(live.push.attempts(&ann), 2 * 3);
+    assert!(live.subscriptions.is_connected(&ann));
 }
 
 #[tokio::test]
 async fn when_no_watcher_can_be_reached_the_message_fails_at_once_without_further_rounds() {
     // Given the management API down for ann's and bob's pushes alike
-    let store = new_store();
-    let auction_id = auction_with_bids(&store, 1).await;
-    let subscriptions = InMemorySubscriptions::new();
-    let push = InMemoryPush::new();
-    let ann = watching(&subscriptions, "ann", auction_id).await;
-    let bob = watching(&subscriptions, "bob", auction_id).await;
-    push.set_unavailable(true);
+    let live = Live::new();
+    let auction_id = live.auction_with_bids(1).await;
+    let ann = live.watching("ann", auction_id).await;
+    let bob = live.watching("bob", auction_id).await;
+    live.push.set_unavailable(true);
 
     // When the bid is broadcast
-    let bid = store.backend().events(auction_id)[2..].to_vec();
-    let error = handle_with(
-        &fanout(),
-        &subscriptions,
-        &push,
-        store.backend(),
-        batch(&bid),
-    )
-    .await
-    .unwrap_err();
+    let bid = live.events(auction_id)[2..].to_vec();
+    let error = live.handle_with_fanout(batch(&bid)).await.unwrap_err();
 
     // Then the message (the whole batch) fails after one push each, to be retried whole
     assert!(matches!(error, LiveError::BatchFailed(_)), "{error}");
-    assert_eq!((push.attempts(&ann), push.attempts(&bob)), (1, 1));
+    assert_eq!((live.push.attempts(&ann), live.push.attempts(&bob)), (1, 1));
 }
 
 #[tokio::test]
 async fn an_unreadable_message_fails_with_its_auctions_later_messages_while_others_flow() {
     // Given a batch of two auctions' bids, interleaved, whose first bid of the watched auction
     // is not a readable event
-    let store = new_store();
-    let watched = auction_with_bids(&store, 2).await;
-    let other = auction_with_bids(&store, 1).await;
-    let subscriptions = InMemorySubscriptions::new();
-    let push = InMemoryPush::new();
-    let ann = watching(&subscriptions, "ann", watched).await;
-    let bob = watching(&subscriptions, "bob", other).await;
+    let live = Live::new();
+    let watched = live.auction_with_bids(2).await;
+    let other = live.auction_with_bids(1).await;
+    let ann = live.watching("ann", watched).await;
+    let bob = live.watching("bob", other).await;
     let (watched_bids, other_bid) = (
-        store.backend().events(watched)[2..].to_vec(),
-        store.backend().events(other)[2].clone(),
+        live.events(watched)[2..].to_vec(),
+        live.events(other)[2].clone(),
     );
     let mut event = batch(&[
         watched_bids[0].clone(),
@@ -354,9 +351,7 @@ async fn an_unreadable_message_fails_with_its_auctions_later_messages_while_othe
     event.records[0].body = Some(r#"{"not":"an event"}"#.to_owned());
 
     // When the batch is handled
-    let response = handle(&subscriptions, &push, store.backend(), event)
-        .await
-        .unwrap();
+    let response = live.handle(event).await.unwrap();
 
     // Then the unreadable message and the later bid of its auction are reported failed, ann got
     // nothing out of order, and bob got the other auction's bid
@@ -364,27 +359,23 @@ async fn an_unreadable_message_fails_with_its_auctions_later_messages_while_othe
         failed(&response),
         [message_id(&watched_bids[0]), message_id(&watched_bids[1])]
     );
-    assert!(push.sent_to(&ann).is_empty());
-    assert_eq!(versions(&push.sent_to(&bob)), [3]);
+    assert!(live.push.sent_to(&ann).is_empty());
+    assert_eq!(versions(&live.push.sent_to(&bob)), [3]);
 }
 
 #[tokio::test]
 async fn a_message_without_a_body_is_reported_failed_not_dropped() {
     // Given a bid's message that lost its body, and a bid of another auction
-    let store = new_store();
-    let watched = auction_with_bids(&store, 1).await;
-    let other = auction_with_bids(&store, 1).await;
-    let subscriptions = InMemorySubscriptions::new();
-    let push = InMemoryPush::new();
-    watching(&subscriptions, "ann", watched).await;
-    let bid = store.backend().events(watched)[2].clone();
-    let mut event = batch(&[bid.clone(), store.backend().events(other)[2].clone()]);
+    let live = Live::new();
+    let watched = live.auction_with_bids(1).await;
+    let other = live.auction_with_bids(1).await;
+    live.watching("ann", watched).await;
+    let bid = live.events(watched)[2].clone();
+    let mut event = batch(&[bid.clone(), live.events(other)[2].clone()]);
     event.records[0].body = None;
 
     // When the batch is handled
-    let response = handle(&subscriptions, &push, store.backend(), event)
-        .await
-        .unwrap();
+    let response = live.handle(event).await.unwrap();
 
     // Then that message alone is reported failed
     assert_eq!(failed(&response), [message_id(&bid)]);
@@ -393,25 +384,21 @@ async fn a_message_without_a_body_is_reported_failed_not_dropped() {
 #[tokio::test]
 async fn when_nobody_watching_an_auction_can_be_reached_its_messages_fail_and_others_flow() {
     // Given ann, the only watcher of one auction, unreachable for good, and bob watching another
-    let store = new_store();
-    let unreachable = auction_with_bids(&store, 2).await;
-    let other = auction_with_bids(&store, 1).await;
-    let subscriptions = InMemorySubscriptions::new();
-    let push = InMemoryPush::new();
-    let ann = watching(&subscriptions, "ann", unreachable).await;
-    let bob = watching(&subscriptions, "bob", other).await;
-    push.fail(&ann, u32::MAX);
-    let bids = store.backend().events(unreachable)[2..].to_vec();
+    let live = Live::new();
+    let unreachable = live.auction_with_bids(2).await;
+    let other = live.auction_with_bids(1).await;
+    let ann = live.watching("ann", unreachable).await;
+    let bob = live.watching("bob", other).await;
+    live.push.fail(&ann, u32::MAX);
+    let bids = live.events(unreachable)[2..].to_vec();
     let event = batch(&[
         bids[0].clone(),
-        store.backend().events(other)[2].clone(),
+        live.events(other)[2].clone(),
         bids[1].clone(),
     ]);
 
     // When the batch is handled
-    let response = handle_with(&fanout(), &subscriptions, &push, store.backend(), event)
-        .await
-        .unwrap();
+    let response = live.handle_with_fanout(event).await.unwrap();
 
     // Then both bids of ann's auction are reported failed, after a single push to her (the
     // second is not handled), and bob got his
@@ -419,25 +406,18 @@ async fn when_nobody_watching_an_auction_can_be_reached_its_messages_fail_and_ot
         failed(&response),
         [message_id(&bids[0]), message_id(&bids[1])]
     );
-    assert_eq!(push.attempts(&ann), 1);
-    assert_eq!(versions(&push.sent_to(&bob)), [3]);
+    assert_eq!(live.push.attempts(&ann), 1);
+    assert_eq!(versions(&live.push.sent_to(&bob)), [3]);
 }
 
 #[tokio::test]
 async fn a_message_without_an_id_fails_the_whole_batch() {
-    let store = new_store();
-    let auction_id = auction_with_bids(&store, 1).await;
-    let mut event = batch(&store.backend().events(auction_id));
+    let live = Live::new();
+    let auction_id = live.auction_with_bids(1).await;
+    let mut event = batch(&live.events(auction_id));
     event.records[1].message_id = None;
 
-    let error = handle(
-        &InMemorySubscriptions::new(),
-        &InMemoryPush::new(),
-        store.backend(),
-        event,
-    )
-    .await
-    .unwrap_err();
+    let error = live.handle(event).await.unwrap_err();
 
     assert!(matches!(error, LiveError::MissingMessageId), "{error}");
 }

@@ -255,12 +255,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use chrono::{TimeZone, Utc};
-    use events::{
-        Actor, AuctionCancelled, AuctionId, BidId, BidPlaced, Currency, Metadata, Money, UserId,
-    };
+    use events::{Actor, AuctionCancelled, AuctionId, Metadata, UserId};
     use uuid::Uuid;
 
     use super::*;
+    use crate::testing::{auction, contexts, message, outbid_message, user};
     use read_models::notifications::Notification;
     use read_models::notifications::{AuctionContext, InMemoryNotifications};
 
@@ -341,92 +340,6 @@ mod tests {
         )
     }
 
-    /// Every auction has the same context; counts how often it was asked.
-    struct FixedContext {
-        asked: AtomicUsize,
-        fail_for: Option<AuctionId>,
-    }
-
-    impl AuctionContexts for FixedContext {
-        async fn context_at(
-            &self,
-            aggregate_id: AuctionId,
-            version: u64,
-        ) -> Result<AuctionContext, NotifierError> {
-            self.asked.fetch_add(1, Ordering::SeqCst);
-            if self.fail_for == Some(aggregate_id) {
-                return Err(NotifierError::IncompleteHistory {
-                    aggregate_id,
-                    version,
-                });
-            }
-            Ok(AuctionContext {
-                seller_id: user("sam"),
-                title: "Red bike".to_owned(),
-                bidders: BTreeSet::from([user("bob"), user("cat")]),
-            })
-        }
-    }
-
-    fn contexts(fail_for: Option<AuctionId>) -> FixedContext {
-        FixedContext {
-            asked: AtomicUsize::new(0),
-            fail_for,
-        }
-    }
-
-    fn user(name: &str) -> UserId {
-        UserId::try_from(name).unwrap()
-    }
-
-    fn auction(n: u128) -> AuctionId {
-        AuctionId(Uuid::from_u128(n))
-    }
-
-    /// A message carrying cat's bid that outbid bob, as version `version` of `auction_id`.
-    fn outbid_message(message_id: &str, auction_id: AuctionId, version: u64) -> SqsMessage {
-        let eur = |minor| Money::new(minor, Currency::try_from("EUR").unwrap());
-        let envelope = EventEnvelope {
-            event_id: Uuid::new_v4(),
-            aggregate_id: auction_id,
-            version,
-            occurred_at: Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap(),
-            event: BidPlaced {
-                bid_id: BidId(Uuid::new_v4()),
-                bidder_id: user("cat"),
-                amount: eur(200 + i64::try_from(version).unwrap()),
-                max_amount: eur(300),
-                previous_price: Some(eur(150)),
-                new_price: eur(200 + i64::try_from(version).unwrap()),
-                previous_leader_id: Some(user("bob")),
-                leader_id: user("cat"),
-            }
-            .into(),
-            metadata: Metadata {
-                correlation_id: "corr-1".to_owned(),
-                causation_id: "cmd-1".to_owned(),
-                actor: Actor::User { id: user("cat") },
-                idempotency_key: None,
-                request_fingerprint: None,
-            },
-        };
-        message(
-            message_id,
-            auction_id,
-            serde_json::to_string(&envelope).unwrap(),
-        )
-    }
-
-    fn message(message_id: &str, auction_id: AuctionId, body: String) -> SqsMessage {
-        let mut message = SqsMessage::default();
-        message.message_id = Some(message_id.to_owned());
-        message.body = Some(body);
-        message
-            .attributes
-            .insert("MessageGroupId".to_owned(), auction_id.to_string());
-        message
-    }
-
     fn batch(messages: Vec<SqsMessage>) -> SqsEvent {
         let mut event = SqsEvent::default();
         event.records = messages;
@@ -446,8 +359,8 @@ mod tests {
         // Given two outbids of two auctions
         let inbox = InMemoryNotifications::new();
         let event = batch(vec![
-            outbid_message("m1", auction(1), 4),
-            outbid_message("m2", auction(2), 4),
+            outbid_message("m1", auction(1), 4, (204, 300)),
+            outbid_message("m2", auction(2), 4, (204, 300)),
         ]);
 
         // When the batch is handled
@@ -464,7 +377,7 @@ mod tests {
     async fn the_same_batch_handled_twice_stores_each_notification_once() {
         // Given a batch that was handled already
         let inbox = InMemoryNotifications::new();
-        let event = batch(vec![outbid_message("m1", auction(1), 4)]);
+        let event = batch(vec![outbid_message("m1", auction(1), 4, (204, 300))]);
         handle(&contexts(None), &inbox, event.clone())
             .await
             .unwrap();
@@ -483,8 +396,8 @@ mod tests {
         let inbox = InMemoryNotifications::new();
         let event = batch(vec![
             message("bad", auction(1), "{\"not\":\"an event\"}".to_owned()),
-            outbid_message("after-bad", auction(1), 5),
-            outbid_message("other", auction(2), 4),
+            outbid_message("after-bad", auction(1), 5, (205, 300)),
+            outbid_message("other", auction(2), 4, (204, 300)),
         ]);
 
         // When the batch is handled
@@ -503,8 +416,8 @@ mod tests {
         // Given auction 1's history cannot be read
         let inbox = InMemoryNotifications::new();
         let event = batch(vec![
-            outbid_message("m1", auction(1), 4),
-            outbid_message("m2", auction(2), 4),
+            outbid_message("m1", auction(1), 4, (204, 300)),
+            outbid_message("m2", auction(2), 4, (204, 300)),
         ]);
 
         // When the batch is handled
@@ -591,7 +504,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_without_an_id_fails_the_whole_batch() {
-        let mut anonymous = outbid_message("x", auction(1), 4);
+        let mut anonymous = outbid_message("x", auction(1), 4, (204, 300));
         anonymous.message_id = None;
 
         let result = handle(
@@ -607,7 +520,7 @@ mod tests {
     #[tokio::test]
     async fn an_event_that_notifies_nobody_loads_no_context() {
         // Given a first bid (nobody is outbid)
-        let mut first = outbid_message("m1", auction(1), 3);
+        let mut first = outbid_message("m1", auction(1), 3, (203, 300));
         let mut envelope: serde_json::Value =
             serde_json::from_str(first.body.as_deref().unwrap()).unwrap();
         envelope["payload"]

@@ -10,5 +10,7 @@
 
 pub mod config;
 mod handler;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use handler::{handle, handle_with};

@@ -9,53 +9,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
-use chrono::{TimeZone, Utc};
-use events::{
-    Actor, AuctionId, BidId, BidPlaced, Currency, EventEnvelope, Metadata, Money, UserId,
-};
-use read_models::notifications::{
-    AuctionContext, AuctionContexts, InMemoryNotifications, NotifierError,
-};
-use uuid::Uuid;
+use events::AuctionId;
+use notifier::testing::{self, auction, contexts, outbid_message};
+use read_models::notifications::InMemoryNotifications;
 
-/// Knows every auction except number 2, whose history cannot be read.
-struct Contexts;
-
-impl AuctionContexts for Contexts {
-    async fn context_at(
-        &self,
-        aggregate_id: AuctionId,
-        version: u64,
-    ) -> Result<AuctionContext, NotifierError> {
-        if aggregate_id == auction(2) {
-            return Err(NotifierError::IncompleteHistory {
-                aggregate_id,
-                version,
-            });
-        }
-        Ok(AuctionContext {
-            seller_id: user("sam"),
-            title: "Red bike".to_owned(),
-            bidders: BTreeSet::from([user("bob"), user("cat")]),
-        })
-    }
-}
-
-fn user(name: &str) -> UserId {
-    UserId::try_from(name).unwrap()
-}
-
-fn auction(n: u128) -> AuctionId {
-    AuctionId(Uuid::from_u128(n))
-}
-
-fn message(id: &str, auction_id: AuctionId, body: String) -> SqsMessage {
-    let mut message = SqsMessage::default();
-    message.message_id = Some(id.to_owned());
-    message.body = Some(body);
-    message
-        .attributes
-        .insert("MessageGroupId".to_owned(), auction_id.to_string());
+/// The message with its ids as attributes too, as the publisher sends them.
+fn with_ids(mut message: SqsMessage) -> SqsMessage {
     for (name, value) in [("correlationId", "corr-1"), ("causationId", "cmd-1")] {
         let mut attribute = SqsMessageAttribute::default();
         attribute.data_type = Some("String".to_owned());
@@ -67,34 +26,14 @@ fn message(id: &str, auction_id: AuctionId, body: String) -> SqsMessage {
     message
 }
 
-/// Cat's bid that took the lead from bob, caused by command `cmd-1` of correlation `corr-1`.
+fn message(id: &str, auction_id: AuctionId, body: String) -> SqsMessage {
+    with_ids(testing::message(id, auction_id, body))
+}
+
+/// Cat's bid at 2.00 that took the lead from bob, caused by command `cmd-1` of correlation
+/// `corr-1`.
 fn outbid(id: &str, auction_id: AuctionId, version: u64) -> SqsMessage {
-    let eur = |minor| Money::new(minor, Currency::try_from("EUR").unwrap());
-    let envelope = EventEnvelope {
-        event_id: Uuid::new_v4(),
-        aggregate_id: auction_id,
-        version,
-        occurred_at: Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap(),
-        event: BidPlaced {
-            bid_id: BidId(Uuid::new_v4()),
-            bidder_id: user("cat"),
-            amount: eur(200),
-            max_amount: eur(200),
-            previous_price: Some(eur(150)),
-            new_price: eur(200),
-            previous_leader_id: Some(user("bob")),
-            leader_id: user("cat"),
-        }
-        .into(),
-        metadata: Metadata {
-            correlation_id: "corr-1".to_owned(),
-            causation_id: "cmd-1".to_owned(),
-            actor: Actor::User { id: user("cat") },
-            idempotency_key: None,
-            request_fingerprint: None,
-        },
-    };
-    message(id, auction_id, serde_json::to_string(&envelope).unwrap())
+    with_ids(outbid_message(id, auction_id, version, (200, 200)))
 }
 
 #[derive(Clone, Default)]
@@ -131,9 +70,13 @@ async fn every_log_line_of_a_message_carries_its_correlation_and_causation_ids()
     ];
 
     // When the batch is handled
-    let response = notifier::handle(&Contexts, &InMemoryNotifications::new(), event)
-        .await
-        .unwrap();
+    let response = notifier::handle(
+        &contexts(Some(auction(2))),
+        &InMemoryNotifications::new(),
+        event,
+    )
+    .await
+    .unwrap();
 
     // Then the failures are reported, and every line logged names both ids
     let failed: Vec<&str> = response

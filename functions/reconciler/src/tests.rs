@@ -110,13 +110,7 @@ fn an_hour_later() -> DateTime<Utc> {
 /// The seller's lamp, bid on by `bidders` (name, maximum) in order an hour after it opened,
 /// ended at [`ended_at`], in the world's log: with bob at 500 and cat at 300, bob wins at 310.
 async fn ended_auction(world: &World, bidders: &[(&str, i64)]) -> AuctionId {
-    let store = Store::new(
-        InMemoryStore::new(),
-        SnapshotPolicy {
-            every: 0,
-            in_background: false,
-        },
-    );
+    let store = Store::new(InMemoryStore::new(), SnapshotPolicy::inline(0));
     let auction_id = AuctionId(Uuid::new_v4());
     let create = lamp_auction(auction_id, ends_at());
     sell(&store, &create, bidders, |step| match step {
@@ -206,9 +200,14 @@ async fn saga(
     world.sagas.save(&saga).await.unwrap();
 }
 
+/// The version of the auction's last event.
+fn head_of(world: &World, auction_id: AuctionId) -> u64 {
+    events(world, auction_id).last().unwrap().version()
+}
+
 /// The projector applies every event of the auction.
 async fn project_all(world: &World, auction_id: AuctionId) {
-    let head = events(world, auction_id).last().unwrap().version();
+    let head = head_of(world, auction_id);
     project(world, auction_id, head).await;
 }
 
@@ -218,6 +217,13 @@ async fn healthy(world: &World, auction_id: AuctionId, winner: &str) {
     project_all(world, auction_id).await;
     saga(world, auction_id, winner, Status::Completed, ended_at()).await;
     notify_end(world, auction_id, &[]).await;
+}
+
+/// [`bob_wins`], and [`healthy`]: the auction and the version of its end.
+async fn bob_wins_and_every_consumer_did_its_part(world: &World) -> (AuctionId, u64) {
+    let auction_id = bob_wins(world).await;
+    healthy(world, auction_id, "bob").await;
+    (auction_id, head_of(world, auction_id))
 }
 
 fn only(kind: Kind, count: usize, auctions: usize) -> Reconciled {
@@ -325,7 +331,7 @@ async fn given_a_sale_without_a_saga_when_a_run_looks_within_the_grace_then_it_i
 async fn given_an_unsold_auction_when_a_run_looks_then_no_saga_is_expected() {
     let world = world();
     let auction_id = ended_auction(&world, &[]).await;
-    let head = events(&world, auction_id).last().unwrap().version();
+    let head = head_of(&world, auction_id);
     project(&world, auction_id, head).await;
     notify_end(&world, auction_id, &[]).await;
 
@@ -379,9 +385,7 @@ async fn given_no_view_when_a_run_looks_then_the_whole_history_goes_to_the_proje
 async fn given_a_view_behind_the_log_when_a_run_looks_then_only_the_events_it_lacks_go_to_the_projector()
  {
     let world = world();
-    let auction_id = bob_wins(&world).await;
-    healthy(&world, auction_id, "bob").await;
-    let head = events(&world, auction_id).last().unwrap().version();
+    let (_, head) = bob_wins_and_every_consumer_did_its_part(&world).await;
     let behind = bob_wins(&world).await;
     saga(&world, behind, "bob", Status::Completed, ended_at()).await;
     notify_end(&world, behind, &[]).await;
@@ -401,7 +405,7 @@ async fn given_a_view_behind_only_by_events_younger_than_the_grace_when_a_run_lo
  {
     let world = world();
     let auction_id = bob_wins(&world).await;
-    let head = events(&world, auction_id).last().unwrap().version();
+    let head = head_of(&world, auction_id);
     project(&world, auction_id, head - 1).await;
     saga(&world, auction_id, "bob", Status::Completed, ended_at()).await;
     notify_end(&world, auction_id, &[]).await;
@@ -423,7 +427,7 @@ async fn given_an_ended_auction_with_a_notice_missing_when_a_run_looks_then_the_
  {
     let world = world();
     let auction_id = bob_wins(&world).await;
-    let head = events(&world, auction_id).last().unwrap().version();
+    let head = head_of(&world, auction_id);
     project(&world, auction_id, head).await;
     saga(&world, auction_id, "bob", Status::Completed, ended_at()).await;
     let expected = notify_end(&world, auction_id, &["cat"]).await;
@@ -541,6 +545,11 @@ fn replay_settings() -> Settings {
     }
 }
 
+/// A run at `now` with [`replay_settings`].
+async fn replay_run(world: &World, now: DateTime<Utc>) -> Reconciled {
+    reconcile(world, &replay_settings(), now).await.unwrap()
+}
+
 /// The run's counts of parked items only.
 fn replays(reconciled: &Reconciled) -> (usize, usize, usize, usize, usize) {
     (
@@ -556,9 +565,7 @@ fn replays(reconciled: &Reconciled) -> (usize, usize, usize, usize, usize) {
 async fn given_an_item_parked_longer_than_the_grace_ago_when_a_run_looks_then_its_events_go_to_its_consumer_and_it_is_removed()
  {
     let world = world();
-    let auction_id = bob_wins(&world).await;
-    healthy(&world, auction_id, "bob").await;
-    let head = events(&world, auction_id).last().unwrap().version();
+    let (auction_id, head) = bob_wins_and_every_consumer_did_its_part(&world).await;
     let now = an_hour_later();
     let item = parked_item(
         "projector",
@@ -569,7 +576,7 @@ async fn given_an_item_parked_longer_than_the_grace_ago_when_a_run_looks_then_it
     );
     park(&world, &item).await;
 
-    let reconciled = reconcile(&world, &replay_settings(), now).await.unwrap();
+    let reconciled = replay_run(&world, now).await;
 
     assert_eq!(replays(&reconciled), (1, 1, 0, 0, 0));
     assert_eq!(
@@ -586,9 +593,7 @@ async fn given_an_item_parked_longer_than_the_grace_ago_when_a_run_looks_then_it
 async fn given_an_item_parked_within_the_grace_when_a_run_looks_then_it_is_left_to_the_outage_to_end()
  {
     let world = world();
-    let auction_id = bob_wins(&world).await;
-    healthy(&world, auction_id, "bob").await;
-    let head = events(&world, auction_id).last().unwrap().version();
+    let (auction_id, head) = bob_wins_and_every_consumer_did_its_part(&world).await;
     let now = an_hour_later();
     let item = parked_item(
         "notifier",
@@ -599,7 +604,7 @@ async fn given_an_item_parked_within_the_grace_when_a_run_looks_then_it_is_left_
     );
     park(&world, &item).await;
 
-    let reconciled = reconcile(&world, &replay_settings(), now).await.unwrap();
+    let reconciled = replay_run(&world, now).await;
 
     assert_eq!(replays(&reconciled), (1, 0, 0, 0, 0));
     assert_eq!(world.consumers.calls(), vec![]);
@@ -610,9 +615,7 @@ async fn given_an_item_parked_within_the_grace_when_a_run_looks_then_it_is_left_
 async fn given_an_item_whose_replays_failed_the_maximum_when_a_run_looks_then_it_is_left_for_a_person_and_reported()
  {
     let world = world();
-    let auction_id = bob_wins(&world).await;
-    healthy(&world, auction_id, "bob").await;
-    let head = events(&world, auction_id).last().unwrap().version();
+    let (auction_id, head) = bob_wins_and_every_consumer_did_its_part(&world).await;
     let now = an_hour_later();
     let exhausted = parked_item(
         "payment-saga",
@@ -631,7 +634,7 @@ async fn given_an_item_whose_replays_failed_the_maximum_when_a_run_looks_then_it
     park(&world, &exhausted).await;
     park(&world, &one_more_try).await;
 
-    let reconciled = reconcile(&world, &replay_settings(), now).await.unwrap();
+    let reconciled = replay_run(&world, now).await;
 
     assert_eq!(replays(&reconciled), (2, 1, 0, 1, 0));
     assert_eq!(
@@ -647,9 +650,7 @@ async fn given_a_consumer_that_fails_the_replay_when_a_run_looks_then_the_item_s
  {
     let mut world = world();
     world.consumers.refuse = Some(Consumer::Projector);
-    let auction_id = bob_wins(&world).await;
-    healthy(&world, auction_id, "bob").await;
-    let head = events(&world, auction_id).last().unwrap().version();
+    let (auction_id, head) = bob_wins_and_every_consumer_did_its_part(&world).await;
     let now = an_hour_later();
     let item = parked_item(
         "projector",
@@ -660,7 +661,7 @@ async fn given_a_consumer_that_fails_the_replay_when_a_run_looks_then_the_item_s
     );
     park(&world, &item).await;
 
-    let reconciled = reconcile(&world, &replay_settings(), now).await.unwrap();
+    let reconciled = replay_run(&world, now).await;
 
     assert_eq!(replays(&reconciled), (1, 0, 1, 0, 0));
     let kept = still_parked(&world, &item).await.unwrap();
@@ -685,9 +686,7 @@ async fn given_a_consumer_that_fails_the_replay_when_a_run_looks_then_the_item_s
 async fn given_an_item_of_an_unknown_consumer_or_of_events_the_log_lacks_when_a_run_looks_then_a_person_is_needed_and_the_other_items_are_replayed()
  {
     let world = world();
-    let auction_id = bob_wins(&world).await;
-    healthy(&world, auction_id, "bob").await;
-    let head = events(&world, auction_id).last().unwrap().version();
+    let (auction_id, head) = bob_wins_and_every_consumer_did_its_part(&world).await;
     let now = an_hour_later();
     let old = now - TimeDelta::hours(1);
     let unknown = parked_item("prod-Projector-1A2B", auction_id, (head, head), old, 0);
@@ -697,7 +696,7 @@ async fn given_an_item_of_an_unknown_consumer_or_of_events_the_log_lacks_when_a_
         park(&world, item).await;
     }
 
-    let reconciled = reconcile(&world, &replay_settings(), now).await.unwrap();
+    let reconciled = replay_run(&world, now).await;
 
     // The log lacking events is a failure of the run (the error alarm): run auction-admin
     // verify. The item stays as it was, for the next run or a person.
@@ -723,9 +722,7 @@ async fn given_more_items_due_than_a_run_replays_when_runs_look_then_each_replay
     // previous one: more than one run replays.
     let mut items = Vec::new();
     for _ in 0..2 {
-        let auction_id = bob_wins(&world).await;
-        healthy(&world, auction_id, "bob").await;
-        let head = events(&world, auction_id).last().unwrap().version();
+        let (auction_id, head) = bob_wins_and_every_consumer_did_its_part(&world).await;
         for consumer in Consumer::ALL {
             for from in 1..=head {
                 for to in from..=head {
@@ -748,7 +745,7 @@ async fn given_more_items_due_than_a_run_replays_when_runs_look_then_each_replay
         park(&world, item).await;
     }
 
-    let first = reconcile(&world, &replay_settings(), now).await.unwrap();
+    let first = replay_run(&world, now).await;
 
     assert_eq!(replays(&first), (total, MAX_REPLAYS_PER_RUN, 0, 0, 0));
     let newest = items.iter().take(total - MAX_REPLAYS_PER_RUN);
@@ -758,7 +755,7 @@ async fn given_more_items_due_than_a_run_replays_when_runs_look_then_each_replay
     expected.sort_by_key(|item| item.parked_at);
     assert_eq!(left, expected, "the oldest went first");
 
-    let second = reconcile(&world, &replay_settings(), now).await.unwrap();
+    let second = replay_run(&world, now).await;
 
     assert_eq!(
         replays(&second),

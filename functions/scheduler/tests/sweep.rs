@@ -27,13 +27,7 @@ fn user(name: &str) -> UserId {
 }
 
 fn store() -> Store<InMemoryStore> {
-    Store::new(
-        InMemoryStore::new(),
-        SnapshotPolicy {
-            every: 0,
-            in_background: false,
-        },
-    )
+    Store::new(InMemoryStore::new(), SnapshotPolicy::inline(0))
 }
 
 fn context(actor: &str, now: DateTime<Utc>) -> CommandContext {

@@ -60,13 +60,7 @@ fn api_tables(env: &TestEnv) -> api::config::Tables {
 
 /// The API as one process serves it, over this test's tables: its own store (and cache).
 fn api_process(env: &TestEnv, now: chrono::DateTime<Utc>) -> Router {
-    let store = Store::new(
-        env.event_store(),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
-    );
+    let store = Store::new(env.event_store(), SnapshotPolicy::inline(100));
     let adapters = api::config::adapters(env.dynamodb().clone(), api_tables(env));
     router(App {
         store,

@@ -2,13 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::support::created;
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::{State, decide_create, fold};
+use domain::{State, fold};
 use e2e::{TestEnv, fixtures};
 use event_store::chain::{self, Tampered};
-use event_store::{
-    DynamoDbStore, EventLog, Meter, SnapshotPolicy, Snapshots, Store, StoreError, item_size,
-};
+use event_store::{DynamoDbStore, EventLog, Meter, Snapshots, Store, StoreError, item_size};
 use events::{AuctionId, BidId};
 use uuid::Uuid;
 
@@ -18,30 +17,6 @@ async fn stored(env: &TestEnv, auction_id: AuctionId) -> Vec<event_store::Stored
         .read_after(auction_id, 0, &Meter::default())
         .await
         .unwrap()
-}
-
-fn store(env: &TestEnv, every: u64) -> Store<DynamoDbStore> {
-    Store::new(
-        env.event_store(),
-        SnapshotPolicy {
-            every,
-            in_background: false,
-        },
-    )
-}
-
-async fn created(store: &Store<DynamoDbStore>) -> AuctionId {
-    let auction_id = AuctionId(Uuid::new_v4());
-    let create = fixtures::create_command(auction_id);
-    store
-        .execute(
-            auction_id,
-            &fixtures::context(&fixtures::user("seller"), None),
-            |state, now| decide_create(state, &create, now),
-        )
-        .await
-        .unwrap();
-    auction_id
 }
 
 async fn bid(
@@ -69,7 +44,7 @@ async fn bid(
 async fn thirty_two_writers_of_fifty_commands_leave_a_contiguous_log_with_every_success_once() {
     // Given one auction and 32 writers placing 50 bids each on it at the same time
     let env = TestEnv::new().await;
-    let store = store(&env, 100);
+    let store = env.store_snapshotting(100);
     let auction_id = created(&store).await;
     let decisions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Collected before any is awaited, so that all of them run at once.
@@ -147,7 +122,7 @@ async fn thirty_two_writers_of_fifty_commands_leave_a_contiguous_log_with_every_
 #[tokio::test]
 async fn a_retried_command_after_other_bids_appends_nothing_and_returns_the_first_outcome() {
     let env = TestEnv::new().await;
-    let store = store(&env, 100);
+    let store = env.store_snapshotting(100);
     let auction_id = created(&store).await;
     // Given bob's bid with a key was accepted, and cat bid twice since
     let first = bid(&store, auction_id, "bob", Some("bob-key-1")).await;
@@ -166,7 +141,7 @@ async fn a_retried_command_after_other_bids_appends_nothing_and_returns_the_firs
 #[tokio::test]
 async fn a_retry_whose_record_was_lost_is_found_in_the_log() {
     let env = TestEnv::new().await;
-    let store = store(&env, 100);
+    let store = env.store_snapshotting(100);
     let auction_id = created(&store).await;
     let first = bid(&store, auction_id, "bob", Some("bob-key-2")).await;
     bid(&store, auction_id, "cat", None).await;
@@ -192,7 +167,7 @@ async fn a_retry_whose_record_was_lost_is_found_in_the_log() {
 async fn a_key_reused_on_another_request_after_its_record_was_lost_is_refused_by_the_fingerprint_in_the_log()
  {
     let env = TestEnv::new().await;
-    let store = store(&env, 100);
+    let store = env.store_snapshotting(100);
     let auction_id = created(&store).await;
     // Given bob's bid under bob-key-3 was appended and its record lost
     bid(&store, auction_id, "bob", Some("bob-key-3")).await;
@@ -238,7 +213,7 @@ async fn a_key_reused_on_another_request_after_its_record_was_lost_is_refused_by
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_duplicates_of_one_command_append_once_and_answer_alike() {
     let env = TestEnv::new().await;
-    let store = store(&env, 100);
+    let store = env.store_snapshotting(100);
     let auction_id = created(&store).await;
     // Four copies of one request, each through its own process (its own cache)
     // Collected before any is awaited, so that all of them run at once.
@@ -263,7 +238,7 @@ async fn concurrent_duplicates_of_one_command_append_once_and_answer_alike() {
 #[tokio::test]
 async fn one_accepted_bid_is_one_write_request_of_one_write_unit() {
     let env = TestEnv::new().await;
-    let store = store(&env, 100);
+    let store = env.store_snapshotting(100);
     let auction_id = created(&store).await;
     let outcome = bid(&store, auction_id, "bob", Some("k")).await;
     assert_eq!(outcome.cost.append.write_requests, 1);
@@ -317,7 +292,8 @@ async fn a_ten_thousand_event_auction_loads_via_its_snapshot_in_at_most_two_requ
         .unwrap();
     // When it is loaded
     let meter = Meter::default();
-    let loaded = store(&env, 100)
+    let loaded = env
+        .store_snapshotting(100)
         .load::<State>(auction_id, &meter)
         .await
         .unwrap();
@@ -326,7 +302,7 @@ async fn a_ten_thousand_event_auction_loads_via_its_snapshot_in_at_most_two_requ
     assert_eq!(loaded.snapshot_version, Some(10_000));
     assert_eq!(loaded.state, state);
     // And the next bid appends at 10,001
-    let outcome = bid(&store(&env, 100), auction_id, "dan", None).await;
+    let outcome = bid(&env.store_snapshotting(100), auction_id, "dan", None).await;
     assert_eq!(outcome.events[0].version, 10_001);
 }
 
@@ -340,7 +316,8 @@ async fn a_history_over_one_megabyte_loads_completely_without_a_snapshot() {
         .sum();
     assert!(bytes > 1024 * 1024, "history is only {bytes} bytes");
     let meter = Meter::default();
-    let loaded = store(&env, 0)
+    let loaded = env
+        .store_snapshotting(0)
         .load::<State>(auction_id, &meter)
         .await
         .unwrap();
@@ -566,7 +543,7 @@ mod tampering {
 #[tokio::test]
 async fn the_audit_index_finds_events_by_type_across_auctions_in_time_order() {
     let env = TestEnv::new().await;
-    let store = store(&env, 100);
+    let store = env.store_snapshotting(100);
     let (first, second) = (created(&store).await, created(&store).await);
     bid(&store, first, "bob", None).await;
     bid(&store, second, "cat", None).await;

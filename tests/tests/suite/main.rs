@@ -20,4 +20,5 @@ mod rebuild;
 mod reconciler;
 mod scheduler;
 mod sqs;
+mod support;
 mod triggers;

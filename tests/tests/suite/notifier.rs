@@ -29,13 +29,7 @@ struct Auction {
 
 impl Auction {
     async fn create(env: &TestEnv) -> Self {
-        let store = Store::new(
-            env.event_store(),
-            SnapshotPolicy {
-                every: 100,
-                in_background: false,
-            },
-        );
+        let store = Store::new(env.event_store(), SnapshotPolicy::inline(100));
         let mut auction = Self {
             store,
             id: AuctionId(Uuid::new_v4()),

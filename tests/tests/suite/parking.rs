@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::support::{Running, stop_within};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
@@ -18,24 +19,13 @@ use events::AuctionId;
 use local_triggers::{CancellationToken, HandlerError, QueueMapping, run_queue, run_stream};
 use parking::{Parked, ParkedItems};
 use read_models::ReadModels;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Every wait in this file gives up after this long: a broken parker fails, never hangs.
 const BUDGET: Duration = Duration::from_secs(60);
 
-type Running = (
-    CancellationToken,
-    JoinHandle<Result<(), local_triggers::TriggerError>>,
-);
-
-async fn stop((stop, task): Running) {
-    stop.cancel();
-    tokio::time::timeout(BUDGET, task)
-        .await
-        .expect("the runner did not stop")
-        .unwrap()
-        .unwrap();
+async fn stop(running: Running) {
+    stop_within(BUDGET, running).await;
 }
 
 /// The parker on `queue_url`, as local-triggers runs it.

@@ -6,18 +6,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::{RecordPaymentFailed, Settlement, decide_record_payment_failed};
 use e2e::TestEnv;
 use e2e::fixtures::{epoch, eur, user};
 use event_store::{CommandContext, DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
 use events::{Actor, AuctionId, Money, UserId};
-use payments::testing::{SaleStep, sallys_lamp, sell};
+use payments::testing::{SaleStep, batch, sallys_lamp, sell};
 use payments::{
     AdvanceClock, BasisPoints, DynamoDbSagaStates, Fault, FixedClock, Handled, Operation, Ports,
     Retry, Saga, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry, StalledSagas, Status,
-    Step, handle, resume,
+    Step,
 };
 use uuid::Uuid;
 
@@ -147,7 +146,8 @@ impl Sale {
 
     /// Delivers messages to a fresh consumer; returns the ids reported failed.
     async fn deliver(&self, events: &[StoredEvent]) -> Vec<String> {
-        handle(&self.consumer(), batch(events))
+        self.consumer()
+            .handle(batch(events).unwrap())
             .await
             .unwrap()
             .batch_item_failures
@@ -163,44 +163,6 @@ impl Sale {
             .map(|e| (e.operation, e.party, e.amount.map_or(0, |a| a.amount_minor)))
             .collect()
     }
-}
-
-/// The messages the publisher sends for these events: the stored wire envelope as the body,
-/// the auction as the FIFO group, the ids as attributes.
-fn batch(events: &[StoredEvent]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = events.iter().map(message).collect();
-    event
-}
-
-fn message(stored: &StoredEvent) -> SqsMessage {
-    let envelope = &stored.envelope;
-    let mut message = SqsMessage::default();
-    message.message_id = Some(format!("m-{}", envelope.event_id));
-    message.body = Some(serde_json::to_string(envelope).unwrap());
-    message.attributes.insert(
-        "MessageGroupId".to_owned(),
-        envelope.aggregate_id.to_string(),
-    );
-    message.attributes.insert(
-        "MessageDeduplicationId".to_owned(),
-        format!("{}#{}", envelope.aggregate_id, envelope.version),
-    );
-    for (name, value) in [
-        ("eventType", envelope.event_type.clone()),
-        ("eventId", envelope.event_id.to_string()),
-        ("aggregateId", envelope.aggregate_id.to_string()),
-        ("correlationId", envelope.metadata.correlation_id.clone()),
-        ("causationId", envelope.metadata.causation_id.clone()),
-    ] {
-        let mut attribute = SqsMessageAttribute::default();
-        attribute.string_value = Some(value);
-        attribute.data_type = Some("String".to_owned());
-        message
-            .message_attributes
-            .insert(name.to_owned(), attribute);
-    }
-    message
 }
 
 fn id_of(stored: &StoredEvent) -> String {
@@ -357,8 +319,8 @@ async fn given_the_aggregate_refuses_the_settlement_then_the_payout_is_reversed_
     let ended = sale.last("AuctionEnded").await;
     // The consumer dies right after the payout took effect...
     let consumer = sale.consumer();
-    let event = batch(std::slice::from_ref(&ended));
-    let crashed = tokio::spawn(async move { handle(&consumer, event).await }).await;
+    let event = batch(std::slice::from_ref(&ended)).unwrap();
+    let crashed = tokio::spawn(async move { consumer.handle(event).await }).await;
     assert!(crashed.unwrap_err().is_panic());
     // ...and before it comes back, the aggregate gives up on bob another way (an operator).
     sale.store
@@ -444,8 +406,8 @@ async fn given_a_crash_after_the_charge_before_the_state_write_when_the_message_
     let ended = sale.last("AuctionEnded").await;
 
     let consumer = sale.consumer();
-    let event = batch(std::slice::from_ref(&ended));
-    let crashed = tokio::spawn(async move { handle(&consumer, event).await }).await;
+    let event = batch(std::slice::from_ref(&ended)).unwrap();
+    let crashed = tokio::spawn(async move { consumer.handle(event).await }).await;
 
     assert!(crashed.unwrap_err().is_panic());
     assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
@@ -507,7 +469,7 @@ async fn given_payouts_down_for_minutes_then_the_message_gives_up_and_the_stalle
 
     // Then this one is among them, and resuming it completes it with one charge
     assert!(stalled.iter().any(|s| s.id == saga.id), "{stalled:?}");
-    let resumed = resume(&sale.consumer(), &saga.id).await.unwrap();
+    let resumed = sale.consumer().resume(&saga.id).await.unwrap();
     assert!(matches!(resumed, Handled::Finished(s) if s.status == Status::Completed));
     assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
     assert_eq!(sale.payments.entries(Operation::Payout).len(), 1);
@@ -535,8 +497,8 @@ async fn given_the_same_message_twice_and_two_consumers_on_it_at_once_then_there
     let consumers: Vec<_> = (0..2)
         .map(|_| {
             let consumer = sale.consumer();
-            let event = batch(std::slice::from_ref(&ended));
-            tokio::spawn(async move { handle(&consumer, event).await })
+            let event = batch(std::slice::from_ref(&ended)).unwrap();
+            tokio::spawn(async move { consumer.handle(event).await })
         })
         .collect();
     for consumer in consumers {
@@ -586,8 +548,8 @@ async fn given_a_crash_after_the_ownership_transfer_when_the_message_comes_again
     let ended = sale.last("AuctionEnded").await;
 
     let consumer = sale.consumer();
-    let event = batch(std::slice::from_ref(&ended));
-    let crashed = tokio::spawn(async move { handle(&consumer, event).await }).await;
+    let event = batch(std::slice::from_ref(&ended)).unwrap();
+    let crashed = tokio::spawn(async move { consumer.handle(event).await }).await;
     assert!(crashed.unwrap_err().is_panic());
     assert_eq!(sale.saga("bob").await.unwrap().status, Status::Running);
 

@@ -9,35 +9,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::{EndAuction, PlaceBid, decide_create, decide_end, decide_place_bid};
 use e2e::{TestEnv, fixtures};
-use event_store::{
-    CommandContext, DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoredEvent, event_item,
-};
+use event_store::{CommandContext, DynamoDbStore, EventLog, Meter, Store, StoredEvent, event_item};
 use events::{Actor, AuctionId, BidId, UserId};
 use read_models::{
     AuctionStatus, AuctionView, BidStatus, Cursor, DynamoDbViews, Limit, PageRequest, Projections,
-    ProjectorError, ReadModels, UserBid, ViewTables, Written, handle,
+    ProjectorError, ReadModels, UserBid, Written, handle,
 };
 use uuid::Uuid;
-
-fn views(env: &TestEnv) -> DynamoDbViews {
-    DynamoDbViews::new(
-        env.dynamodb().clone(),
-        ViewTables {
-            auction_views: env.names().auction_views_table.clone(),
-            user_bids: env.names().user_bids_table.clone(),
-        },
-    )
-}
-
-fn store(env: &TestEnv) -> Store<DynamoDbStore> {
-    Store::new(
-        env.event_store(),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
-    )
-}
 
 fn context(actor: &str, now: DateTime<Utc>) -> CommandContext {
     CommandContext {
@@ -180,8 +158,8 @@ async fn snapshot(views: &DynamoDbViews, auction_id: AuctionId) -> (AuctionView,
 async fn given_a_sold_auction_when_its_records_are_handled_then_the_views_show_the_sale_and_each_bidders_standing()
  {
     let env = TestEnv::new().await;
-    let store = store(&env);
-    let views = views(&env);
+    let store = env.store();
+    let views = env.views();
     let auction_id = sold_to_ann(&store).await;
     let events = logged(&env, auction_id).await;
 
@@ -213,8 +191,8 @@ async fn given_a_sold_auction_when_its_records_are_handled_then_the_views_show_t
 async fn given_projected_views_when_the_same_record_comes_twice_or_an_older_one_comes_late_then_nothing_changes()
  {
     let env = TestEnv::new().await;
-    let store = store(&env);
-    let views = views(&env);
+    let store = env.store();
+    let views = env.views();
     let auction_id = sold_to_ann(&store).await;
     let events = logged(&env, auction_id).await;
     project(&env, &views, batch(&events, 1)).await;
@@ -230,8 +208,8 @@ async fn given_projected_views_when_the_same_record_comes_twice_or_an_older_one_
 async fn given_views_behind_the_log_when_a_later_record_arrives_then_the_gap_is_filled_from_the_log()
  {
     let env = TestEnv::new().await;
-    let store = store(&env);
-    let views = views(&env);
+    let store = env.store();
+    let views = env.views();
     let auction_id = sold_to_ann(&store).await;
     let events = logged(&env, auction_id).await;
     project(&env, &views, batch(&events[..1], 1)).await;
@@ -249,8 +227,8 @@ async fn given_views_behind_the_log_when_a_later_record_arrives_then_the_gap_is_
 async fn given_auctions_ending_at_different_times_when_listed_by_status_page_by_page_then_each_comes_once_in_end_order()
  {
     let env = TestEnv::new().await;
-    let store = store(&env);
-    let views = views(&env);
+    let store = env.store();
+    let views = env.views();
     let mut expected = Vec::new();
     for days in [5, 1, 4, 2, 3] {
         let auction_id = create(&store, days).await;
@@ -287,8 +265,8 @@ async fn given_auctions_ending_at_different_times_when_listed_by_status_page_by_
 async fn given_a_garbled_or_foreign_cursor_when_listing_then_the_query_fails_with_a_typed_error_and_reads_nothing()
  {
     let env = TestEnv::new().await;
-    let store = store(&env);
-    let views = views(&env);
+    let store = env.store();
+    let views = env.views();
     for days in [1, 2] {
         let auction_id = create(&store, days).await;
         project(&env, &views, batch(&logged(&env, auction_id).await, 1)).await;
@@ -338,8 +316,8 @@ async fn given_a_garbled_or_foreign_cursor_when_listing_then_the_query_fails_wit
 async fn given_stored_views_when_an_older_projection_or_row_is_written_then_dynamodb_refuses_it_and_nothing_changes()
  {
     let env = TestEnv::new().await;
-    let store = store(&env);
-    let views = views(&env);
+    let store = env.store();
+    let views = env.views();
     let auction_id = sold_to_ann(&store).await;
     let events = logged(&env, auction_id).await;
     project(&env, &views, batch(&events, 1)).await;
@@ -377,8 +355,8 @@ async fn write_rows(views: &DynamoDbViews, rows: &[UserBid]) -> Vec<Written> {
 async fn given_an_auction_with_a_reserve_when_it_is_read_back_then_only_whether_the_reserve_is_met_shows()
  {
     let env = TestEnv::new().await;
-    let store = store(&env);
-    let views = views(&env);
+    let store = env.store();
+    let views = env.views();
     let auction_id = AuctionId(Uuid::new_v4());
     let mut command = fixtures::create_command(auction_id);
     command.reserve_price = Some(fixtures::eur(43_210));

@@ -11,7 +11,7 @@ use domain::{
     EndAuction, RecordPaymentFailed, decide_create, decide_end, decide_record_payment_failed,
 };
 use e2e::{TestEnv, fixtures};
-use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store, StoredEvent};
+use event_store::{EventLog, Meter, StoredEvent};
 use events::{AuctionEvent, AuctionId, AuctionResult, BidId, RawEnvelope};
 use fan_out::{PublishError, Queue, QueueUrls, SqsQueues, handle};
 use tokio::time::Instant;
@@ -20,21 +20,11 @@ use uuid::Uuid;
 /// Upper bound for a receive loop: a broken emulator fails the test instead of hanging it.
 const LOOP_BUDGET: Duration = Duration::from_secs(20);
 
-fn store(env: &TestEnv) -> Store<DynamoDbStore> {
-    Store::new(
-        env.event_store(),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
-    )
-}
-
 /// An auction's whole life through the real decisions, appended to the test's Events table:
 /// created and started, two bids, ended sold, the winner's payment failed, the item offered to
 /// the runner-up (versions 1 to 7).
 async fn auction_to_runner_up(env: &TestEnv) -> AuctionId {
-    let store = store(env);
+    let store = env.store();
     let auction_id = AuctionId(Uuid::new_v4());
     let create = fixtures::create_command(auction_id);
     let seller = fixtures::user("seller");

@@ -8,19 +8,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::{Running, created, stop_within};
 use ::audit::AuditError;
 use ::audit::rebuild::{Progress, RebuildOptions, Rebuilt, rebuild};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::TimeDelta;
-use domain::{CancelAuction, EndAuction, decide_cancel, decide_create, decide_end};
+use domain::{CancelAuction, EndAuction, decide_cancel, decide_end};
 use e2e::{TestEnv, fixtures};
 use event_store::testing::golden_history;
-use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
+use event_store::{DynamoDbStore, EventLog, Meter, Store};
 use events::{AuctionId, BidId};
-use local_triggers::{CancellationToken, TriggerError, run_stream};
+use local_triggers::{CancellationToken, run_stream};
 use read_models::{DynamoDbViews, Projections, ReadModels, ViewAliases, ViewTables};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::audit::sources;
@@ -28,7 +28,6 @@ use crate::audit::sources;
 const BUDGET: Duration = Duration::from_secs(60);
 
 type Item = HashMap<String, AttributeValue>;
-type Running = (CancellationToken, JoinHandle<Result<(), TriggerError>>);
 
 pub(crate) fn live(env: &TestEnv) -> ViewTables {
     ViewTables {
@@ -89,38 +88,8 @@ async fn start_projector(env: &TestEnv) -> Running {
     (stop, task)
 }
 
-async fn stop((stop, task): Running) {
-    stop.cancel();
-    tokio::time::timeout(BUDGET, task)
-        .await
-        .expect("the runner did not stop")
-        .unwrap()
-        .unwrap();
-}
-
-fn store(env: &TestEnv) -> Store<DynamoDbStore> {
-    Store::new(
-        env.event_store(),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
-    )
-}
-
-async fn create(store: &Store<DynamoDbStore>) -> AuctionId {
-    let auction_id = AuctionId(Uuid::new_v4());
-    let command = fixtures::create_command(auction_id);
-    let seller = fixtures::user("seller");
-    store
-        .execute(
-            auction_id,
-            &fixtures::context(&seller, None),
-            |state, now| decide_create(state, &command, now),
-        )
-        .await
-        .unwrap();
-    auction_id
+async fn stop(running: Running) {
+    stop_within(BUDGET, running).await;
 }
 
 /// One bid by `bidder` a step above the price (or a raise of their own maximum when leading).
@@ -144,7 +113,7 @@ async fn bid(store: &Store<DynamoDbStore>, auction_id: AuctionId, bidder: &str) 
 /// `bidders` bidding concurrently, each `rounds` times on every auction.
 async fn load(env: &TestEnv, auctions: &[AuctionId], bidders: &[&str], rounds: usize) {
     let tasks = bidders.iter().map(|bidder| {
-        let store = store(env);
+        let store = env.store();
         let bidder = (*bidder).to_owned();
         let auctions = auctions.to_vec();
         tokio::spawn(async move {
@@ -305,16 +274,16 @@ async fn views_rebuilt_after_a_load_run_equal_the_live_views_item_for_item() {
     // old schema versions
     let env = TestEnv::new().await;
     let running = start_projector(&env).await;
-    let store = store(&env);
+    let store = env.store();
     let mut auctions = Vec::new();
     for _ in 0..10 {
-        auctions.push(create(&store).await);
+        auctions.push(created(&store).await);
     }
     load(&env, &auctions, &["ann", "bob", "cat", "dan"], 3).await;
     for auction_id in &auctions[..3] {
         end(&store, *auction_id).await;
     }
-    let withdrawn = create(&store).await;
+    let withdrawn = created(&store).await;
     cancel(&store, withdrawn).await;
     auctions.push(withdrawn);
     auctions.push(old_schema_auction(&env).await);
@@ -354,10 +323,10 @@ async fn a_rebuild_under_load_switches_readers_and_the_projector_without_a_missi
     // Given the projector behind the runner and 6 auctions with bids
     let env = TestEnv::new().await;
     let running = start_projector(&env).await;
-    let store = store(&env);
+    let store = env.store();
     let mut auctions = Vec::new();
     for _ in 0..6 {
-        auctions.push(create(&store).await);
+        auctions.push(created(&store).await);
     }
     load(&env, &auctions, &["ann", "bob"], 2).await;
     converged(&env, &aliased(&env), &auctions).await;
@@ -430,8 +399,8 @@ async fn a_rebuild_under_load_switches_readers_and_the_projector_without_a_missi
 async fn a_rebuild_into_existing_tables_is_refused_and_changes_nothing() {
     // Given an auction and its views
     let env = TestEnv::new().await;
-    let store = store(&env);
-    create(&store).await;
+    let store = env.store();
+    created(&store).await;
     let before = items(&env, &env.names().auction_views_table).await;
 
     // When a rebuild targets the live tables, or a table that exists

@@ -25,7 +25,7 @@ use payments::{
     SagaStates, SimulatedProvider, SimulatedRegistry, Status, TokioSleep,
 };
 use read_models::notifications::{DynamoDbNotifications, ListNotifications, LogContexts};
-use read_models::{AuctionProjection, DynamoDbViews, ReadModels, ViewTables};
+use read_models::{AuctionProjection, DynamoDbViews, ReadModels};
 use reconciler::{DynamoDbNotices, Ports, Reconciled, Settings, reconcile};
 use uuid::Uuid;
 
@@ -79,13 +79,7 @@ impl Platform {
     }
 
     fn views(&self) -> DynamoDbViews {
-        DynamoDbViews::new(
-            self.env.dynamodb().clone(),
-            ViewTables {
-                auction_views: self.env.names().auction_views_table.clone(),
-                user_bids: self.env.names().user_bids_table.clone(),
-            },
-        )
+        self.env.views()
     }
 
     fn sagas(&self) -> DynamoDbSagaStates {
@@ -158,7 +152,7 @@ impl Platform {
     async fn drain_queues(&self) {
         let saga = self.saga_ports();
         drain(&self.env, &self.env.payments_queue().url, |batch| async {
-            payments::handle(&saga, batch).await.unwrap()
+            saga.handle(batch).await.unwrap()
         })
         .await;
         let contexts = LogContexts::new(self.log());

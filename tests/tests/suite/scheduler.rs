@@ -7,31 +7,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::{CreateAuction, PlaceBid, decide_create, decide_place_bid};
 use e2e::{TestEnv, fixtures};
-use event_store::{DynamoDbStore, EventLog, Meter, SnapshotPolicy, Store};
+use event_store::{DynamoDbStore, EventLog, Meter, Store};
 use events::{AuctionEvent, AuctionId, AuctionResult, BidId, SoftClose, UnsoldReason};
-use read_models::{DynamoDbViews, Projections, ViewTables};
+use read_models::Projections;
 use scheduler::{StatusIndex, sweep, sweep_until};
 use uuid::Uuid;
-
-fn store(env: &TestEnv) -> Store<DynamoDbStore> {
-    Store::new(
-        env.event_store(),
-        SnapshotPolicy {
-            every: 0,
-            in_background: false,
-        },
-    )
-}
-
-fn views(env: &TestEnv) -> DynamoDbViews {
-    DynamoDbViews::new(
-        env.dynamodb().clone(),
-        ViewTables {
-            auction_views: env.names().auction_views_table.clone(),
-            user_bids: env.names().user_bids_table.clone(),
-        },
-    )
-}
 
 fn index(env: &TestEnv) -> StatusIndex {
     StatusIndex::new(
@@ -42,7 +22,7 @@ fn index(env: &TestEnv) -> StatusIndex {
 
 /// Brings the auction's views up to the log's `up_to` version, as the stream would.
 async fn project(env: &TestEnv, auction_id: AuctionId, up_to: u64) {
-    let (views, log) = (views(env), env.event_store());
+    let (views, log) = (env.views(), env.event_store());
     let mut current = views.load(auction_id).await.unwrap();
     let after = current.as_ref().map_or(0, |p| p.version());
     for stored in log
@@ -138,7 +118,7 @@ async fn endings(env: &TestEnv, auction_id: AuctionId) -> Vec<(AuctionResult, Da
 async fn an_auction_whose_reserve_is_met_ends_sold_exactly_once_with_two_schedulers() {
     // Given an auction ending at +1h with a bid above its reserve, projected
     let env = TestEnv::new().await;
-    let (first, second) = (store(&env), store(&env));
+    let (first, second) = (env.store_snapshotting(0), env.store_snapshotting(0));
     let auction_id = create(&first, at(0), at(3600), Some(150), None).await;
     bid(&first, auction_id, "bob", 200, at(60)).await;
     project(&env, auction_id, u64::MAX).await;
@@ -167,7 +147,7 @@ async fn an_auction_whose_reserve_is_met_ends_sold_exactly_once_with_two_schedul
 #[tokio::test]
 async fn an_auction_whose_reserve_is_not_met_ends_unsold() {
     let env = TestEnv::new().await;
-    let store = store(&env);
+    let store = env.store_snapshotting(0);
     let auction_id = create(&store, at(0), at(3600), Some(10_000), None).await;
     bid(&store, auction_id, "bob", 200, at(60)).await;
     project(&env, auction_id, u64::MAX).await;
@@ -195,7 +175,7 @@ async fn after_a_soft_close_extension_the_auction_ends_at_the_new_end_even_from_
     // Given an auction ending at +1h with a 60 s soft-close window extending by 120 s, and a
     // bid 30 s before the end that extended it, which the index has not seen yet
     let env = TestEnv::new().await;
-    let store = store(&env);
+    let store = env.store_snapshotting(0);
     let soft_close = SoftClose {
         window_seconds: 60,
         extension_seconds: 120,
@@ -234,7 +214,7 @@ async fn with_the_projector_and_two_schedulers_running_an_auction_ends_within_a_
     // Given the projector behind the stream runner and two schedulers sweeping on the clock
     let env = TestEnv::new().await;
     let (mapping, clients) = env.stream_mapping("projector").await;
-    let (views, log) = (Arc::new(views(&env)), Arc::new(env.event_store()));
+    let (views, log) = (Arc::new(env.views()), Arc::new(env.event_store()));
     let runner_stop = local_triggers::CancellationToken::new();
     let runner = tokio::spawn(local_triggers::run_stream(
         mapping,
@@ -248,7 +228,7 @@ async fn with_the_projector_and_two_schedulers_running_an_auction_ends_within_a_
     let stop = local_triggers::CancellationToken::new();
     let mut schedulers = Vec::new();
     for _ in 0..2 {
-        let (store, index, stop) = (store(&env), index(&env), stop.clone());
+        let (store, index, stop) = (env.store_snapshotting(0), index(&env), stop.clone());
         schedulers.push(tokio::spawn(async move {
             sweep_until(&store, &index, Utc::now, stop.cancelled_owned()).await;
         }));
@@ -256,7 +236,7 @@ async fn with_the_projector_and_two_schedulers_running_an_auction_ends_within_a_
 
     // When an auction ending in 6 s (soft close: 3 s window, 2 s extension) gets a bid 4.5 s in
     let created_at = Utc::now();
-    let store = store(&env);
+    let store = env.store_snapshotting(0);
     let soft_close = SoftClose {
         window_seconds: 3,
         extension_seconds: 2,

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{Running, stop_within};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -14,10 +15,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use e2e::{TestEnv, fixtures};
 use events::AuctionId;
 use local_triggers::{
-    CancellationToken, HandlerError, QueueMapping, StreamClients, StreamMapping, TriggerError,
-    run_queue, run_stream,
+    CancellationToken, HandlerError, QueueMapping, StreamClients, StreamMapping, run_queue,
+    run_stream,
 };
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Every wait in this file gives up after this long: a broken runner fails, never hangs.
@@ -72,8 +72,6 @@ fn recording(
     }
 }
 
-type Running = (CancellationToken, JoinHandle<Result<(), TriggerError>>);
-
 fn start<H: local_triggers::StreamHandler>(
     mapping: StreamMapping,
     clients: StreamClients,
@@ -90,13 +88,8 @@ fn start<H: local_triggers::StreamHandler>(
 }
 
 /// Stops a runner as SIGTERM does, and waits for it to finish its batch.
-async fn stop((stop, task): Running) {
-    stop.cancel();
-    tokio::time::timeout(BUDGET, task)
-        .await
-        .expect("the runner did not stop")
-        .unwrap()
-        .unwrap();
+async fn stop(running: Running) {
+    stop_within(BUDGET, running).await;
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -236,14 +229,7 @@ async fn the_real_projector_behind_the_runner_builds_the_auction_view() {
     let (mut mapping, clients) = mapping(&env, "projector").await;
     mapping.report_batch_item_failures = true;
     mapping.bisect_batch_on_function_error = true;
-    let names = env.names();
-    let views = Arc::new(read_models::DynamoDbViews::new(
-        env.dynamodb().clone(),
-        read_models::ViewTables {
-            auction_views: names.auction_views_table.clone(),
-            user_bids: names.user_bids_table.clone(),
-        },
-    ));
+    let views = Arc::new(env.views());
     let log = Arc::new(env.event_store());
     let handler_views = Arc::clone(&views);
     let running = start(mapping, clients, move |event: Event| {

@@ -230,7 +230,7 @@ async fn run() -> anyhow::Result<()> {
         &stop,
         move |event: SqsEvent| {
             let ports = Arc::clone(&ports);
-            async move { payments::handle(&*ports, event).await }
+            async move { ports.handle(event).await }
         },
     );
 

@@ -88,10 +88,7 @@ fn throttled_appends_are_retried_with_backoff() {
         let store = store();
         let auction_id = created(&store).await;
         store.backend().contend_next_appends(2);
-        let outcome = store
-            .execute(auction_id, &context("bob", None), outbid("bob"))
-            .await
-            .unwrap();
+        let outcome = outbids(&store, auction_id, "bob", None).await;
         assert_eq!(outcome.events.len(), 1);
         assert_eq!(outcome.cost.append.write_requests, 3);
     });
@@ -198,10 +195,7 @@ fn a_cached_aggregate_costs_one_read_per_command() {
     tokio_test(async {
         let store = store();
         let auction_id = created(&store).await;
-        let outcome = store
-            .execute(auction_id, &context("bob", None), outbid("bob"))
-            .await
-            .unwrap();
+        let outcome = outbids(&store, auction_id, "bob", None).await;
         assert_eq!(outcome.cost.load.read_requests, 1);
     });
 }
@@ -218,10 +212,7 @@ fn a_cached_state_catches_up_with_what_other_processes_appended() {
             .await
             .unwrap();
         // When this process places a bid
-        let outcome = store
-            .execute(auction_id, &context("bob", None), outbid("bob"))
-            .await
-            .unwrap();
+        let outcome = outbids(&store, auction_id, "bob", None).await;
         // Then it decided on the whole log, with one read
         assert_eq!(outcome.events[0].version, 4);
         let AuctionEvent::BidPlaced(bid) = &outcome.events[0].event else {
@@ -240,10 +231,7 @@ fn an_append_whose_response_was_lost_is_recognised_as_our_own_by_event_id() {
         let auction_id = created(&store).await;
         store.backend().lose_next_append_responses(1);
         // When the command retries the append
-        let outcome = store
-            .execute(auction_id, &context("bob", None), outbid("bob"))
-            .await
-            .unwrap();
+        let outcome = outbids(&store, auction_id, "bob", None).await;
         // Then it answers with its own commit, which is in the log once
         assert_eq!(outcome.events.len(), 1);
         assert_eq!(outcome.events[0].version, 3);

@@ -39,10 +39,7 @@ fn a_retried_command_appends_nothing_and_returns_the_first_outcome() {
         let bid_id = BidId(Uuid::new_v4());
         let first = bob_bids_under_k1(&store, auction_id, bid_id).await;
         // And other bids landed since
-        store
-            .execute(auction_id, &context("cat", None), outbid("cat"))
-            .await
-            .unwrap();
+        outbids(&store, auction_id, "cat", None).await;
         // When bob's client retries with the same key
         let retry = bob_bids_under_k1(&store, auction_id, bid_id).await;
         // Then nothing is appended and the first outcome comes back
@@ -74,10 +71,7 @@ fn the_same_key_on_a_different_request_is_refused() {
     tokio_test(async {
         let store = store();
         let auction_id = created(&store).await;
-        store
-            .execute(auction_id, &context("bob", Some("k1")), outbid("bob"))
-            .await
-            .unwrap();
+        outbids(&store, auction_id, "bob", Some("k1")).await;
         let mut other_request = context("bob", Some("k1"));
         other_request.idempotency_key.as_mut().unwrap().fingerprint = "another body".to_owned();
         let error = store
@@ -93,14 +87,8 @@ fn keys_are_scoped_to_their_actor() {
     tokio_test(async {
         let store = store();
         let auction_id = created(&store).await;
-        store
-            .execute(auction_id, &context("bob", Some("k1")), outbid("bob"))
-            .await
-            .unwrap();
-        let cats = store
-            .execute(auction_id, &context("cat", Some("k1")), outbid("cat"))
-            .await
-            .unwrap();
+        outbids(&store, auction_id, "bob", Some("k1")).await;
+        let cats = outbids(&store, auction_id, "cat", Some("k1")).await;
         assert!(!cats.replayed);
         assert_eq!(cats.events.len(), 1);
     });
@@ -238,10 +226,7 @@ fn given_a_keyed_command_when_it_is_appended_then_its_events_carry_the_request_f
     tokio_test(async {
         let store = store();
         let auction_id = created(&store).await;
-        store
-            .execute(auction_id, &context("bob", Some("k1")), outbid("bob"))
-            .await
-            .unwrap();
+        outbids(&store, auction_id, "bob", Some("k1")).await;
         let events = store.backend().events(auction_id);
         let bid = events.last().unwrap();
         assert_eq!(

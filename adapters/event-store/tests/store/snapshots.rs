@@ -5,13 +5,7 @@ use crate::commands::tokio_test;
 use crate::support::*;
 
 fn snapshotting_store(every: u64) -> Store<InMemoryStore> {
-    Store::new(
-        InMemoryStore::new(),
-        SnapshotPolicy {
-            every,
-            in_background: false,
-        },
-    )
+    Store::new(InMemoryStore::new(), SnapshotPolicy::inline(every))
 }
 
 async fn with_bids(store: &Store<InMemoryStore>, bids: usize) -> events::AuctionId {

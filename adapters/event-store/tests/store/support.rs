@@ -1,6 +1,6 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::*;
-use event_store::{CommandContext, IdempotencyKey, InMemoryStore, SnapshotPolicy, Store};
+use event_store::{CommandContext, IdempotencyKey, InMemoryStore, Outcome, SnapshotPolicy, Store};
 use events::{Actor, AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
 use uuid::Uuid;
 
@@ -17,13 +17,7 @@ pub fn user(name: &str) -> UserId {
 }
 
 pub fn store() -> Store<InMemoryStore> {
-    Store::new(
-        InMemoryStore::new(),
-        SnapshotPolicy {
-            every: 0,
-            in_background: false,
-        },
-    )
+    Store::new(InMemoryStore::new(), SnapshotPolicy::inline(0))
 }
 
 pub fn context(actor: &str, key: Option<&str>) -> CommandContext {
@@ -93,6 +87,20 @@ pub fn outbid(bidder: &str) -> impl Fn(&State, DateTime<Utc>) -> Result<Vec<Even
             now,
         )
     }
+}
+
+/// `bidder` outbids whoever leads (see [`outbid`]), under `key` if one is given; the command
+/// must succeed.
+pub async fn outbids(
+    store: &Store<InMemoryStore>,
+    auction_id: AuctionId,
+    bidder: &str,
+    key: Option<&str>,
+) -> Outcome<State> {
+    store
+        .execute(auction_id, &context(bidder, key), outbid(bidder))
+        .await
+        .unwrap()
 }
 
 pub fn bid(

@@ -95,13 +95,7 @@ mod tests {
     /// An auction by sam: created and started (v1, v2), bob bids (v3), cat outbids him (v4).
     /// Returned as a bare log, without snapshots.
     async fn bob_then_cat() -> (AuctionId, InMemoryStore) {
-        let store = Store::new(
-            InMemoryStore::new(),
-            SnapshotPolicy {
-                every: 0,
-                in_background: false,
-            },
-        );
+        let store = Store::new(InMemoryStore::new(), SnapshotPolicy::inline(0));
         let auction_id = AuctionId(Uuid::new_v4());
         let create = CreateAuction {
             seller_id: user("sam"),

@@ -16,13 +16,7 @@ use events::{AuctionId, BidId};
 use uuid::Uuid;
 
 pub fn new_store() -> Store<InMemoryStore> {
-    Store::new(
-        InMemoryStore::new(),
-        SnapshotPolicy {
-            every: 100,
-            in_background: false,
-        },
-    )
+    Store::new(InMemoryStore::new(), SnapshotPolicy::inline(100))
 }
 
 pub async fn create(store: &Store<InMemoryStore>, ends_in: TimeDelta) -> AuctionId {

@@ -17,8 +17,8 @@ async fn main() -> Result<(), Error> {
                 .ok()
                 .and_then(DateTime::<Utc>::from_timestamp_millis);
             match deadline {
-                Some(deadline) => payments::handle_until(ports, event.payload, deadline).await,
-                None => payments::handle(ports, event.payload).await,
+                Some(deadline) => ports.handle_until(event.payload, deadline).await,
+                None => ports.handle(event.payload).await,
             }
             .map_err(Error::from)
         },
