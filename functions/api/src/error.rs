@@ -142,14 +142,21 @@ impl From<read_models::ProjectorError> for ApiError {
     }
 }
 
-impl From<audit::AuditError> for ApiError {
-    fn from(error: audit::AuditError) -> Self {
-        use audit::AuditError as E;
+impl From<event_store::HistoryError> for ApiError {
+    fn from(error: event_store::HistoryError) -> Self {
+        use event_store::HistoryError as E;
         match error {
-            E::AuctionNotFound(_) => Self::auction_not_found(),
+            E::NotFound(_) => Self::auction_not_found(),
             E::Store(error) => Self::Store(error),
-            E::Views(error) => Self::from(error),
-            E::Rebuild(reason) => Self::Store(StoreError::Unavailable(reason)),
+            // Worded for auctions, as the CLI words them (`audit::AuditError`).
+            E::VersionOutOfRange {
+                aggregate_id,
+                requested,
+                head,
+            } => Self::InvalidQuery(format!(
+                "version {requested} is out of range: auction {aggregate_id} has versions 1 to \
+                 {head}"
+            )),
             bad_input => Self::InvalidQuery(bad_input.to_string()),
         }
     }

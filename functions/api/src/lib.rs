@@ -5,7 +5,7 @@
 //! The router is generic over the event store's backend, so tests run it over the in-memory
 //! twin with no network. Identity comes only from the authorizer ([`identity`]); time only from
 //! the injected [`Clock`]. Depends on the domain, the event contract, the event store, the
-//! audit core and parking (the admin routes). Must not depend on DynamoDB types beyond building
+//! time travel, verification and export (the event store's) and parking (the admin routes). Must not depend on DynamoDB types beyond building
 //! the adapters in the binaries ([`config`]), and holds no auction rule of its own: every
 //! decision is the domain's.
 //!

@@ -1,6 +1,10 @@
 //! The admin routes' bodies and query parameters, with their OpenAPI schemas.
 
-use audit::{Finding, Report};
+use event_store::verify::Finding;
+use events::AuctionId;
+
+/// The tamper check of one auction.
+type Report = event_store::verify::Report<AuctionId>;
 use chrono::{DateTime, Utc};
 use domain::State as AuctionState;
 use event_store::chain::Tampered;

@@ -1,5 +1,5 @@
 //! The admin routes: an auction's audited history, its state at a version or an instant, the
-//! tamper check of its log and its export as JSON Lines, all answered by the `audit` crate from
+//! tamper check of its log and its export as JSON Lines, all answered by the event store's own time travel, verification and export from
 //! the event log itself; the events of one type within a time range (the `byEventType`
 //! index), a page at a time, in the same JSON Lines; and the parked items (what a consumer gave
 //! up on, docs/parking.md), listed and replayed from the log through their consumer, as
@@ -14,7 +14,7 @@ mod events;
 
 pub use bodies::*;
 
-use audit::AsOf;
+use ::events::AuctionEvent;
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, State};
@@ -22,7 +22,10 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
+use domain::State as Aggregate;
+use event_store::history::{self, AsOf};
 use event_store::{StoreError, TypeQuery};
+use event_store::{export, verify};
 
 use self::events::{EventsCursor, event_type, header_value, instant};
 use crate::error::ApiError;
@@ -67,7 +70,7 @@ pub async fn history<B: Backend>(
     _admin: Admin,
     AuctionPath(auction_id): AuctionPath,
 ) -> Result<Json<AuctionHistory>, ApiError> {
-    let steps = audit::history(app.store.backend(), auction_id).await?;
+    let steps = history::history::<Aggregate, _>(app.store.backend(), auction_id).await?;
     Ok(Json(AuctionHistory {
         auction_id: auction_id.0,
         entries: steps
@@ -102,7 +105,7 @@ pub async fn state_at<B: Backend>(
             ));
         }
     };
-    let at = audit::state_at(app.store.backend(), auction_id, as_of).await?;
+    let at = history::state_as_of::<Aggregate, _>(app.store.backend(), auction_id, as_of).await?;
     Ok(Json(StateAtBody {
         auction_id: auction_id.0,
         version: at.version,
@@ -122,7 +125,7 @@ pub async fn verify<B: Backend>(
     _admin: Admin,
     AuctionPath(auction_id): AuctionPath,
 ) -> Result<Json<VerifyBody>, ApiError> {
-    let report = audit::verify(app.store.backend(), auction_id).await?;
+    let report = verify::verify::<AuctionEvent, _>(app.store.backend(), auction_id).await?;
     Ok(Json(VerifyBody::from(&report)))
 }
 
@@ -141,8 +144,8 @@ pub async fn export<B: Backend>(
     _admin: Admin,
     AuctionPath(auction_id): AuctionPath,
 ) -> Result<Response, ApiError> {
-    let events = audit::history_events(app.store.backend(), auction_id).await?;
-    let lines = audit::export::encode_lines(&events)?;
+    let events = history::history_events(app.store.backend(), auction_id).await?;
+    let lines = export::encode_lines(&events)?;
     Ok(([(header::CONTENT_TYPE, JSON_LINES)], lines).into_response())
 }
 
@@ -216,7 +219,7 @@ pub async fn events_of_type<B: Backend>(
         }
     }
     let page = app.store.backend().events_of_type(&wanted).await?;
-    let lines = audit::export::encode_lines(&page.events)?;
+    let lines = export::encode_lines(&page.events)?;
     let mut response = ([(header::CONTENT_TYPE, JSON_LINES)], lines).into_response();
     if let Some(next) = &page.next {
         let next_cursor = EventsCursor::after(&wanted, next).encode()?;
