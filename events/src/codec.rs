@@ -19,23 +19,25 @@ use uuid::Uuid;
 
 use crate::error::DecodeError;
 
+/// What an aggregate's typed id must be: a plain UUID on the wire and in the store, typed in the
+/// code. Every type with these bounds is one.
+pub trait AggregateId:
+    Copy + Eq + Hash + Ord + Debug + Display + From<Uuid> + Into<Uuid> + Send + Sync + 'static
+{
+}
+
+impl<T> AggregateId for T where
+    T: Copy + Eq + Hash + Ord + Debug + Display + From<Uuid> + Into<Uuid> + Send + Sync + 'static
+{
+}
+
 /// How the events of one aggregate type are written to and read from the wire.
 pub trait EventCodec: 'static {
     /// The events, in the current model. Their serde form is the payload at the current schema
     /// version.
     type Event: Clone + Debug + PartialEq + Serialize + Send + Sync + 'static;
     /// The aggregate's typed id; on the wire (and in the store) a plain UUID.
-    type Id: Copy
-        + Eq
-        + Hash
-        + Ord
-        + Debug
-        + Display
-        + From<Uuid>
-        + Into<Uuid>
-        + Send
-        + Sync
-        + 'static;
+    type Id: AggregateId;
 
     /// The stream's name: the envelope's `aggregateType`. Decoding refuses any other.
     const AGGREGATE_TYPE: &'static str;
@@ -68,17 +70,7 @@ pub trait Aggregate:
     /// The events it folds; also its codec's.
     type Event: Clone + Debug + PartialEq + Serialize + Send + Sync + 'static;
     /// Its typed id; also its codec's.
-    type Id: Copy
-        + Eq
-        + Hash
-        + Ord
-        + Debug
-        + Display
-        + From<Uuid>
-        + Into<Uuid>
-        + Send
-        + Sync
-        + 'static;
+    type Id: AggregateId;
     /// Why a decision refuses a command.
     type Rejection: std::error::Error + Send + Sync + 'static;
     /// How its events travel.

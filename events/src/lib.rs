@@ -21,7 +21,7 @@ mod payloads;
 pub mod schema;
 mod upcast;
 
-pub use codec::{Aggregate, EventCodec};
+pub use codec::{Aggregate, AggregateId, EventCodec};
 pub use envelope::{AGGREGATE_TYPE, Actor, Envelope, EventEnvelope, Metadata, RawEnvelope};
 pub use error::DecodeError;
 pub use ids::{AuctionId, BidId, InvalidUserId, UserId};
