@@ -2,7 +2,9 @@
 // start: without one it talks to the bidder API on its own origin (api-local serves this
 // directory with --dev), gets live updates from the WebSocket at /live and signs in through the
 // demo `POST /dev/token`; deployed (infra/cdk), config.json names the HTTP API, the WebSocket
-// API and the Cognito hosted UI (authorization code flow with PKCE, auth.js). See docs/web.md.
+// API and the Cognito hosted UI (authorization code flow with PKCE, auth.js). A payments panel
+// shows what the user has on file (GET /me/payment-identity) and, locally, adds a test card or a
+// payout account through api-local's demo routes. See docs/web.md.
 'use strict';
 
 (() => {
@@ -554,7 +556,8 @@
     const bidSection = $('bid-section');
     bidSection.hidden = !open || isSeller;
     $('seller-note').hidden = !(open && isSeller);
-    $('bid-submit').disabled = !open;
+    $('bid-submit').disabled = !open || !canBid();
+    $('bid-blocked').hidden = canBid();
 
     const result = resultText(auction);
     const banner = $('result-banner');
@@ -641,10 +644,13 @@
       await refreshDetail(accepted.version);
     } catch (error) {
       if (error.status !== 0) pendingBid = null;
-      errorLine.textContent = error.message;
+      errorLine.textContent = missingText(error);
     } finally {
       button.removeAttribute('aria-busy');
-      if (detail.auction) button.disabled = !(detail.auction.status === 'active' || detail.auction.status === 'scheduled');
+      if (detail.auction) {
+        const open = detail.auction.status === 'active' || detail.auction.status === 'scheduled';
+        button.disabled = !open || !canBid();
+      }
     }
   }
 
@@ -813,6 +819,107 @@
     $('auction-notifications-empty').hidden = mine.length > 0;
   }
 
+  // ------------------------------------------------------------------------- payments
+
+  // What the signed-in user has on file to pay and be paid (GET /me/payment-identity): null
+  // until known. Bidding and buying need a card, selling a payout account; the API refuses
+  // them otherwise (PAYMENT_METHOD_REQUIRED, PAYOUT_ACCOUNT_REQUIRED), and the page says so
+  // before the user tries.
+  let identity = null;
+
+  /**
+   * Whether this server makes test cards and payout accounts for a demo user (api-local --dev:
+   * POST /demo/payment-method and /demo/payout-account, over the local Stripe emulator).
+   * Deployed (config.json with Cognito) there is no such route: ids are made with Stripe.
+   */
+  const demoPayments = () => !cognito();
+
+  const canBid = () => identity === null || identity.canBid !== false;
+  const canSell = () => identity === null || identity.canSell !== false;
+
+  function brandName(brand) {
+    const text = String(brand || 'card');
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  async function loadIdentity() {
+    if (!session.token) return;
+    try {
+      identity = await api('/me/payment-identity');
+      $('payment-error').textContent = '';
+    } catch (error) {
+      if (error.status === 401) return;
+      $('payment-error').textContent = `Your payment details cannot be read: ${error.message}`;
+    }
+    renderIdentity();
+  }
+
+  function renderIdentity() {
+    const panel = $('payment-panel');
+    panel.hidden = !session.token;
+    const known = identity !== null;
+    const method = known ? identity.paymentMethod : null;
+    const payout = known ? identity.payoutAccountId : null;
+    const card = $('payment-card');
+    card.dataset.state = !known ? 'unknown' : method ? 'on-file' : 'missing';
+    card.textContent = !known ? 'Card: checking…'
+      : method ? `Card: ${brandName(method.brand)} ending ${method.last4}`
+        : 'No card on file: you cannot bid or buy yet.';
+    const account = $('payout-account');
+    account.dataset.state = !known ? 'unknown' : payout ? 'on-file' : 'missing';
+    account.textContent = !known ? 'Payout account: checking…'
+      : payout ? `Payout account: ${payout}`
+        : 'No payout account: you cannot sell yet.';
+    $('add-card').hidden = !known || Boolean(method) || !demoPayments();
+    $('add-payout-account').hidden = !known || Boolean(payout) || !demoPayments();
+    const hint = $('payment-hint');
+    hint.hidden = !known || (Boolean(method) && Boolean(payout));
+    hint.textContent = demoPayments()
+      ? 'This is a demo: the buttons make a test card or a payout account in the local Stripe emulator and register it for you.'
+      : 'Register a card with PUT /me/payment-method (a Stripe customer and a card attached to it) and a payout account with PUT /me/payout-account (a Stripe connected account).';
+    panel.dataset.complete = String(Boolean(method && payout));
+    renderBlocks();
+  }
+
+  /** The bid and create controls explain, and refuse, what the user cannot do yet. */
+  function renderBlocks() {
+    $('bid-blocked').hidden = canBid();
+    $('create-blocked').hidden = canSell();
+    $('create-submit').disabled = !canSell();
+    const auction = detail.auction;
+    const open = Boolean(auction) && (auction.status === 'active' || auction.status === 'scheduled');
+    $('bid-submit').disabled = !open || !canBid();
+  }
+
+  async function addDemoPayment(path, button, what) {
+    $('payment-error').textContent = '';
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      identity = await api(path, { method: 'POST' });
+      announce(`${what} added.`);
+    } catch (error) {
+      $('payment-error').textContent = error.message;
+    } finally {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+    }
+    renderIdentity();
+  }
+
+  /** A refusal for what is missing: the page's own words, and what is on file read again. */
+  function missingText(error) {
+    if (error.code === 'PAYMENT_METHOD_REQUIRED') {
+      loadIdentity();
+      return 'You need a card on file to bid or buy: add one under Payments above.';
+    }
+    if (error.code === 'PAYOUT_ACCOUNT_REQUIRED') {
+      loadIdentity();
+      return 'You need a payout account to sell: add one under Payments above.';
+    }
+    return error.message;
+  }
+
   // --------------------------------------------------------------------------- create
 
   let createKey = null;
@@ -852,7 +959,7 @@
       location.hash = `#/auctions/${created.auctionId}`;
     } catch (error) {
       if (error.status !== 0) createKey = null;
-      errorLine.textContent = error.message;
+      errorLine.textContent = missingText(error);
     }
   }
 
@@ -886,9 +993,11 @@
 
   function signedIn() {
     announce(`Signed in as ${session.name || session.sub}.`);
+    identity = null;
     renderSession();
     liveConnect();
     loadNotifications();
+    loadIdentity();
     route();
   }
 
@@ -916,6 +1025,7 @@
     saveSession({ token: null, sub: null });
     sessionStorage.removeItem(SEEN_KEY);
     notifications = [];
+    identity = null;
     unwatchList();
     live.wanted.clear();
     liveDisconnect();
@@ -1067,6 +1177,7 @@
     $('sign-out').hidden = !session.sub;
     $('live-state').hidden = !session.sub;
     document.querySelector('.site-header nav').hidden = !session.sub;
+    renderIdentity();
   }
 
   // ---------------------------------------------------------------------------- routing
@@ -1145,6 +1256,10 @@
   $('list-status').addEventListener('change', () => loadList(false));
   $('list-more').addEventListener('click', () => loadList(true));
   $('notifications-refresh').addEventListener('click', loadNotifications);
+  $('add-card').addEventListener('click', (event) =>
+    addDemoPayment('/demo/payment-method', event.currentTarget, 'Test card'));
+  $('add-payout-account').addEventListener('click', (event) =>
+    addDemoPayment('/demo/payout-account', event.currentTarget, 'Payout account'));
   window.addEventListener('hashchange', route);
   // Notifications every 15 s while the page is in view; the socket brings everything else.
   setInterval(() => {
@@ -1177,6 +1292,7 @@
     if (session.token) {
       liveConnect();
       loadNotifications();
+      loadIdentity();
     }
     route();
   }

@@ -492,6 +492,22 @@ impl AggregateUnderTest for AuctionAggregate {
     }
 }
 
+/// The Item aggregate (the ownership ledger), for the harness:
+/// `Given::<ItemAggregate>::events(..)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemAggregate;
+
+impl AggregateUnderTest for ItemAggregate {
+    const NAME: &'static str = "Item";
+    type State = crate::item::ItemState;
+    type Event = crate::item::ItemEvent;
+    type Rejection = crate::item::ItemRejection;
+
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
+        crate::item::evolve(state, event)
+    }
+}
+
 impl Then<AuctionAggregate> {
     /// Then the command is refused with a rejection whose stable error code
     /// ([`crate::Rejection::code`]) is `code`.

@@ -32,6 +32,48 @@ impl From<AuctionId> for Uuid {
     }
 }
 
+/// Identifies one item, the lot an auction sells; it is also the Item stream's aggregate id.
+/// One lot per auction today: an auction's item id is the UUID v5 of the auction id.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct ItemId(pub Uuid);
+
+impl ItemId {
+    /// The UUID v5 namespace of the item ids derived from auction ids. Fixed for ever: changing
+    /// it would orphan every item stream.
+    pub const NAMESPACE: Uuid = Uuid::from_u128(0x8276_dafb_8f8c_4194_bc42_bb8a_3b8b_d9a9);
+
+    /// The item the auction `auction_id` sells: the UUID v5 of the auction id's 16 bytes in
+    /// [`ItemId::NAMESPACE`]. Everything that knows the auction (the API creating it, the
+    /// payment saga transferring it, a reader of its detail) names the same item without
+    /// looking it up. Relisting an unsold item as a new auction (a later issue) will pass the
+    /// existing item id instead of deriving a new one from the new auction.
+    pub fn for_auction(auction_id: AuctionId) -> Self {
+        Self(Uuid::new_v5(&Self::NAMESPACE, auction_id.0.as_bytes()))
+    }
+}
+
+impl fmt::Display for ItemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An item's stream id, as the envelope and the store carry it.
+impl From<Uuid> for ItemId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+impl From<ItemId> for Uuid {
+    fn from(id: ItemId) -> Self {
+        id.0
+    }
+}
+
 /// Identifies one bid (or buy-now purchase) command; a retried command keeps its id, which is
 /// how the aggregate recognises a command that already took effect.
 #[derive(
@@ -108,5 +150,29 @@ impl JsonSchema for UserId {
             "type": "string",
             "minLength": 1, "maxLength": 128, "pattern": "^[^\\p{Cc}]*$"
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_auctions_item_id_is_fixed_by_the_auction_id_alone() {
+        let auction = AuctionId(Uuid::from_u128(0x0b7e_7a4c_3f1e_4c55_9d7a_2f0c_8e5b_6a10));
+        let item = ItemId::for_auction(auction);
+
+        // The same auction always names the same item, a version 5 UUID
+        assert_eq!(item, ItemId::for_auction(auction));
+        assert_eq!(item.0.get_version_num(), 5);
+        // Pinned: a change of namespace or of the name's bytes would orphan every item stream
+        assert_eq!(
+            item.to_string(),
+            Uuid::new_v5(&ItemId::NAMESPACE, auction.0.as_bytes()).to_string()
+        );
+        assert_eq!(item.to_string(), "e4ce1cbc-6ee9-5dad-9d4a-c032b6b63160");
+        // Another auction names another item, and no item shares its auction's id
+        assert_ne!(item, ItemId::for_auction(AuctionId(Uuid::from_u128(1))));
+        assert_ne!(item.0, auction.0);
     }
 }

@@ -8,7 +8,8 @@
 //! code drifts from either.
 //!
 //! It also holds the two traits a store needs to keep any aggregate's events
-//! ([`EventCodec`], [`Aggregate`]); the Auction's codec is [`AuctionEvent`] itself.
+//! ([`EventCodec`], [`Aggregate`]); the Auction's codec is [`AuctionEvent`] itself. The second
+//! aggregate's contract, the Item's (the lot an auction sells and its owners), is [`ItemEvent`].
 //!
 //! Must not depend on the domain, on any AWS crate, or on I/O: it is plain data plus (de)coding.
 
@@ -16,6 +17,7 @@ mod codec;
 mod envelope;
 mod error;
 mod ids;
+mod item;
 mod money;
 mod payloads;
 pub mod schema;
@@ -24,7 +26,10 @@ mod upcast;
 pub use codec::{Aggregate, AggregateId, EventCodec};
 pub use envelope::{AGGREGATE_TYPE, Actor, Envelope, EventEnvelope, Metadata, RawEnvelope};
 pub use error::DecodeError;
-pub use ids::{AuctionId, BidId, InvalidUserId, UserId};
+pub use ids::{AuctionId, BidId, InvalidUserId, ItemId, UserId};
+pub use item::{
+    ITEM_AGGREGATE_TYPE, ItemEvent, ItemRegistered, OwnershipTransferred, TransferReversed,
+};
 pub use money::{Currency, InvalidCurrency, Money};
 pub use payloads::{
     AuctionCancelled, AuctionCreated, AuctionEnded, AuctionEvent, AuctionExtended, AuctionResult,

@@ -203,52 +203,62 @@ pub trait Payload {
     const SCHEMA_VERSION: u32;
 }
 
+/// For each payload type of one aggregate's event enum: its [`Payload`] impl (event type and
+/// current schema version) and its conversion into the enum; for the enum, the list of its
+/// types and each event's type and version. Used for the Auction here and for the Item
+/// (`crate::item`).
 macro_rules! payloads {
-    ($($name:ident => $version:literal),+ $(,)?) => {
+    ($event:ident { $($name:ident => $version:literal),+ $(,)? }) => {
         $(
-            impl Payload for $name {
+            impl $crate::payloads::Payload for $name {
                 const EVENT_TYPE: &'static str = stringify!($name);
                 const SCHEMA_VERSION: u32 = $version;
             }
 
-            impl From<$name> for AuctionEvent {
+            impl From<$name> for $event {
                 fn from(payload: $name) -> Self {
                     Self::$name(payload)
                 }
             }
         )+
 
-        impl AuctionEvent {
+        impl $event {
             /// Every event type with its current schema version: the one list that the decoder,
             /// the schema files and the samples are checked against.
-            pub const TYPES: &'static [(&'static str, u32)] =
-                &[$(($name::EVENT_TYPE, $name::SCHEMA_VERSION)),+];
+            pub const TYPES: &'static [(&'static str, u32)] = &[$((
+                <$name as $crate::payloads::Payload>::EVENT_TYPE,
+                <$name as $crate::payloads::Payload>::SCHEMA_VERSION,
+            )),+];
 
             pub fn event_type(&self) -> &'static str {
                 match self {
-                    $(Self::$name(_) => $name::EVENT_TYPE),+
+                    $(Self::$name(_) => <$name as $crate::payloads::Payload>::EVENT_TYPE),+
                 }
             }
 
             /// The schema version this code writes for this event's type.
             pub fn schema_version(&self) -> u32 {
                 match self {
-                    $(Self::$name(_) => $name::SCHEMA_VERSION),+
+                    $(Self::$name(_) => <$name as $crate::payloads::Payload>::SCHEMA_VERSION),+
                 }
             }
         }
     };
 }
 
+pub(crate) use payloads;
+
 payloads! {
-    AuctionCreated => 2,
-    AuctionStarted => 1,
-    BidPlaced => 2,
-    MaxBidRaised => 1,
-    AuctionExtended => 1,
-    AuctionEnded => 1,
-    AuctionCancelled => 1,
-    PaymentSucceeded => 1,
-    PaymentFailed => 1,
-    ItemOfferedToRunnerUp => 1,
+    AuctionEvent {
+        AuctionCreated => 2,
+        AuctionStarted => 1,
+        BidPlaced => 2,
+        MaxBidRaised => 1,
+        AuctionExtended => 1,
+        AuctionEnded => 1,
+        AuctionCancelled => 1,
+        PaymentSucceeded => 1,
+        PaymentFailed => 1,
+        ItemOfferedToRunnerUp => 1,
+    }
 }

@@ -5,11 +5,13 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::Value;
 
 use crate::envelope::RawEnvelope;
+use crate::item::{ItemRegistered, OwnershipTransferred, TransferReversed};
 use crate::payloads::*;
 use crate::upcast::legacy;
 
 /// Every schema this contract publishes, by file name: the envelope, each event type at its
-/// current version, and the legacy versions that can still be read.
+/// current version (the Auction's and the Item's), and the legacy versions that can still be
+/// read.
 pub fn all() -> Vec<(String, Value)> {
     let mut schemas = vec![("envelope.schema.json".to_owned(), of::<RawEnvelope>())];
     schemas.extend([
@@ -23,6 +25,9 @@ pub fn all() -> Vec<(String, Value)> {
         current::<PaymentSucceeded>(),
         current::<PaymentFailed>(),
         current::<ItemOfferedToRunnerUp>(),
+        current::<ItemRegistered>(),
+        current::<OwnershipTransferred>(),
+        current::<TransferReversed>(),
         (
             file_name(AuctionCreated::EVENT_TYPE, 1),
             of::<legacy::AuctionCreatedV1>(),

@@ -7,7 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use events::{
-    AuctionEvent, DecodeError, EventEnvelope, IncrementPolicy, RawEnvelope, SoftClose, schema,
+    AuctionEvent, AuctionId, DecodeError, Envelope, EventCodec, EventEnvelope, IncrementPolicy,
+    ItemEvent, ItemId, RawEnvelope, SoftClose, schema,
 };
 use serde_json::{Value, json};
 
@@ -32,6 +33,32 @@ fn json_files(dir: &str) -> Vec<(String, Value)> {
         .collect();
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files
+}
+
+/// Every event type of every aggregate with its current schema version.
+fn current_types() -> Vec<(&'static str, u32)> {
+    AuctionEvent::TYPES
+        .iter()
+        .chain(ItemEvent::TYPES)
+        .copied()
+        .collect()
+}
+
+/// A stored envelope decoded by its own aggregate's codec (the one its `aggregateType` names):
+/// the event type it decoded to, the envelope encoded again, and its raw (wire) form.
+fn decoded(value: Value) -> Result<(&'static str, Value, Value), DecodeError> {
+    fn with<C: EventCodec>(value: Value) -> Result<(&'static str, Value, Value), DecodeError> {
+        let envelope = Envelope::<C>::from_value(value)?;
+        Ok((
+            envelope.event_type(),
+            serde_json::to_value(&envelope).unwrap(),
+            serde_json::to_value(envelope.to_raw().unwrap()).unwrap(),
+        ))
+    }
+    match value["aggregateType"].as_str() {
+        Some(<ItemEvent as EventCodec>::AGGREGATE_TYPE) => with::<ItemEvent>(value),
+        _ => with::<AuctionEvent>(value),
+    }
 }
 
 fn sample(event_type: &str, schema_version: u32) -> Value {
@@ -84,7 +111,7 @@ fn every_checked_in_schema_is_still_generated() {
 
 #[test]
 fn every_current_event_type_has_a_golden_sample() {
-    for (event_type, version) in AuctionEvent::TYPES {
+    for (event_type, version) in current_types() {
         let path = crate_dir()
             .join("samples")
             .join(format!("{event_type}.v{version}.json"));
@@ -95,23 +122,22 @@ fn every_current_event_type_has_a_golden_sample() {
 #[test]
 fn every_sample_decodes_and_names_the_type_it_claims() {
     let samples = json_files("samples");
-    assert!(samples.len() >= AuctionEvent::TYPES.len());
+    assert!(samples.len() >= current_types().len());
     for (name, value) in samples {
         let claimed = value["eventType"].as_str().unwrap().to_owned();
-        let envelope = EventEnvelope::from_value(value)
-            .unwrap_or_else(|e| panic!("{name} does not decode: {e}"));
-        assert_eq!(envelope.event_type(), claimed, "{name}");
+        let (event_type, _, _) =
+            decoded(value).unwrap_or_else(|e| panic!("{name} does not decode: {e}"));
+        assert_eq!(event_type, claimed, "{name}");
     }
 }
 
 #[test]
 fn current_version_samples_reencode_byte_for_byte_as_json_values() {
-    for (event_type, version) in AuctionEvent::TYPES {
+    for (event_type, version) in current_types() {
         // Given a golden sample at the current version
-        let golden = sample(event_type, *version);
-        // When it is decoded and encoded again
-        let reencoded =
-            serde_json::to_value(EventEnvelope::from_value(golden.clone()).unwrap()).unwrap();
+        let golden = sample(event_type, version);
+        // When it is decoded (by its own aggregate's codec) and encoded again
+        let (_, reencoded, _) = decoded(golden.clone()).unwrap();
         // Then nothing changed
         assert_eq!(reencoded, golden, "{event_type} v{version}");
     }
@@ -328,12 +354,99 @@ mod never_panics {
 
 #[test]
 fn the_raw_form_of_an_envelope_is_its_wire_form() {
-    for (event_type, version) in AuctionEvent::TYPES {
-        let golden = sample(event_type, *version);
-        let raw = EventEnvelope::from_value(golden.clone())
-            .unwrap()
-            .to_raw()
-            .unwrap();
-        assert_eq!(serde_json::to_value(raw).unwrap(), golden, "{event_type}");
+    for (event_type, version) in current_types() {
+        let golden = sample(event_type, version);
+        let (_, _, raw) = decoded(golden.clone()).unwrap();
+        assert_eq!(raw, golden, "{event_type}");
     }
+}
+
+// The Item aggregate's contract, beside the Auction's in the same log.
+
+#[test]
+fn no_event_type_is_both_an_auctions_and_an_items() {
+    // The byEventType index and the exports by type name an event type alone, so a name must
+    // say which aggregate's event it is.
+    for (event_type, _) in ItemEvent::TYPES {
+        assert!(
+            !AuctionEvent::TYPES.iter().any(|(t, _)| t == event_type),
+            "{event_type} is an Auction event type too"
+        );
+    }
+    assert_eq!(current_types().len(), 13);
+}
+
+#[test]
+fn an_items_event_is_not_an_auctions_and_an_auctions_is_not_an_items() {
+    let item = sample("OwnershipTransferred", 1);
+    assert_eq!(
+        EventEnvelope::from_value(item).unwrap_err(),
+        DecodeError::UnknownAggregateType("Item".into())
+    );
+    let auction = sample("PaymentSucceeded", 1);
+    assert_eq!(
+        Envelope::<ItemEvent>::from_value(auction).unwrap_err(),
+        DecodeError::UnknownAggregateType("Auction".into())
+    );
+    // An Item envelope naming an Auction event type is refused by the Item codec
+    let mut mislabelled = sample("ItemRegistered", 1);
+    mislabelled["eventType"] = json!("AuctionCreated");
+    assert_eq!(
+        Envelope::<ItemEvent>::from_value(mislabelled).unwrap_err(),
+        DecodeError::UnknownEventType("AuctionCreated".into())
+    );
+}
+
+#[test]
+fn the_item_samples_are_the_auction_samples_lot() {
+    // The samples' item id is the one the auction of the Auction samples derives.
+    for (event_type, version) in ItemEvent::TYPES {
+        let value = sample(event_type, *version);
+        let auction_id: AuctionId =
+            serde_json::from_value(value["payload"]["auctionId"].clone()).unwrap();
+        let item_id = ItemId::for_auction(auction_id);
+        assert_eq!(value["aggregateId"], json!(item_id), "{event_type}");
+        assert_eq!(value["payload"]["itemId"], json!(item_id), "{event_type}");
+        assert_eq!(
+            value["payload"]["auctionId"],
+            sample("AuctionCreated", 2)["aggregateId"]
+        );
+    }
+}
+
+#[test]
+fn item_schemas_reject_a_payload_without_its_required_fields() {
+    let schema = read_json(&crate_dir().join("schemas/OwnershipTransferred.v1.schema.json"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut payload = sample("OwnershipTransferred", 1)["payload"].clone();
+    assert!(validator.is_valid(&payload));
+    payload.as_object_mut().unwrap().remove("sale");
+    assert!(!validator.is_valid(&payload));
+
+    let schema = read_json(&crate_dir().join("schemas/TransferReversed.v1.schema.json"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut payload = sample("TransferReversed", 1)["payload"].clone();
+    payload["from"] = json!("");
+    assert!(!validator.is_valid(&payload));
+}
+
+#[test]
+fn an_item_event_of_a_newer_schema_version_or_without_a_field_is_a_typed_error() {
+    let mut value = sample("ItemRegistered", 1);
+    value["schemaVersion"] = json!(2);
+    assert_eq!(
+        Envelope::<ItemEvent>::from_value(value).unwrap_err(),
+        DecodeError::SchemaVersionTooNew {
+            event_type: "ItemRegistered",
+            found: 2,
+            known: 1
+        }
+    );
+    let mut value = sample("TransferReversed", 1);
+    value["payload"].as_object_mut().unwrap().remove("reason");
+    let err = Envelope::<ItemEvent>::from_value(value).unwrap_err();
+    assert!(
+        matches!(&err, DecodeError::InvalidPayload { event_type: "TransferReversed", reason, .. } if reason.contains("reason")),
+        "{err:?}"
+    );
 }

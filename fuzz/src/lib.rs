@@ -10,12 +10,15 @@ use api::{App, Authenticator, FixedClock, LocalJwt, router};
 use events::{EventEnvelope, UserId};
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use chrono::{TimeDelta, TimeZone, Utc};
 use event_store::{InMemoryStore, SnapshotPolicy, Store};
 use http_body_util::BodyExt;
+use payment_identities::InMemoryPaymentIdentities;
+use payment_identities::testing::InMemoryProvider;
 use read_models::notifications::InMemoryNotifications;
 use read_models::InMemoryViews;
+use serde_json::json;
 use tower::ServiceExt;
 
 /// A decoded event re-encodes, and decodes again to itself: decoding (with its upcasters)
@@ -56,7 +59,8 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
-/// The router over a fresh counting store holding two auctions by `seller-ann` (ids fixed by
+/// The router over a fresh counting store, with a payout account on file for `seller-ann` and a
+/// card for `bidder-bob` and `bidder-cat`, holding two auctions by `seller-ann` (ids fixed by
 /// their idempotency keys): `open`, where `bidder-bob` leads at 1 000 EUR (reserve 5 000,
 /// increment 100), and `fresh`, without bids, with a buy-now price.
 pub struct Api {
@@ -104,6 +108,7 @@ fn token(sub: &str) -> String {
 impl Api {
     pub fn new() -> Self {
         let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
+        let provider = Arc::new(InMemoryProvider::new());
         let app = App {
             store: store.clone(),
             clock: Arc::new(FixedClock::new(
@@ -115,6 +120,11 @@ impl Api {
             views: Arc::new(InMemoryViews::new()),
             inbox: Arc::new(InMemoryNotifications::new()),
             parked: Arc::new(api::parked::Parking::in_memory(&store)),
+            identities: Arc::new(InMemoryPaymentIdentities::new()),
+            provider: provider.clone(),
+            webhooks: api::webhooks::Webhooks::in_memory(api::webhooks::WebhookSecret::new(
+                "whsec_fuzz",
+            )),
         };
         let mut api = Self {
             router: router(app),
@@ -123,6 +133,23 @@ impl Api {
             fresh: String::new(),
             seeded: 0,
         };
+        // The seller's payout account and the bidders' cards, made in the provider's test
+        // double and registered through the routes: the inputs meet the rules of the commands,
+        // not a missing card.
+        let account = provider.create_connected_account(true);
+        api.register(
+            "seller-ann",
+            "/me/payout-account",
+            json!({"accountId": account.as_str()}),
+        );
+        for bidder in ["bidder-bob", "bidder-cat"] {
+            let (customer, card) = provider.create_card_on_file();
+            api.register(
+                bidder,
+                "/me/payment-method",
+                json!({"customerId": customer.as_str(), "paymentMethodId": card.as_str()}),
+            );
+        }
         api.open = api.seed(
             br#"{"title":"Brass telescope","currency":"EUR","startingPrice":1000,"reservePrice":5000,"increment":{"kind":"fixed","amountMinor":100},"endsAt":"2026-06-02T12:00:00Z"}"#,
             "seed-open",
@@ -158,13 +185,31 @@ impl Api {
             .to_owned()
     }
 
+    fn register(&self, user: &str, path: &str, body: serde_json::Value) {
+        let reply = self.send(Method::PUT, user, path, body.to_string().into_bytes(), None);
+        assert_eq!(reply.status, StatusCode::OK, "registering {user}'s {path}");
+    }
+
     pub fn writes(&self) -> usize {
         self.store.backend().writes()
     }
 
     /// A JSON POST as `user`, with an idempotency key if given.
     pub fn post(&self, user: &str, path: &str, body: Vec<u8>, key: Option<&str>) -> Reply {
-        let mut request = Request::post(path)
+        self.send(Method::POST, user, path, body, key)
+    }
+
+    fn send(
+        &self,
+        method: Method,
+        user: &str,
+        path: &str,
+        body: Vec<u8>,
+        key: Option<&str>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
             .header("authorization", format!("Bearer {}", token(user)))
             .header("content-type", "application/json");
         if let Some(key) = key {

@@ -11,7 +11,9 @@
 //! | `tests/`, `benches/` | test code | anything |
 //!
 //! The domain and the contract are pure besides: no AWS SDK, no Lambda runtime, no HTTP, no async
-//! runtime. Needs no emulator: it reads only the manifests.
+//! runtime. And what is deployed wires no test double: no function or adapter turns on a test
+//! double's feature (`simulated`, `testing`) in its normal dependencies or its defaults, and no
+//! function's source names one. Needs no emulator: it reads only the manifests and the sources.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -137,6 +139,83 @@ fn violations(metadata: &Value, root: &Path) -> Vec<String> {
     found
 }
 
+/// The features that compile a test double in: what only tests may turn on.
+const TEST_DOUBLE_FEATURES: [&str; 2] = ["simulated", "testing"];
+
+/// Every deployed crate (a function, or an adapter a function links) that turns on a test
+/// double's feature outside its dev dependencies, one sentence each.
+fn test_doubles_wired(metadata: &Value, root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let name = package["name"].as_str().unwrap();
+        let manifest = Path::new(package["manifest_path"].as_str().unwrap());
+        let folder = manifest
+            .parent()
+            .unwrap()
+            .strip_prefix(root)
+            .unwrap_or(manifest);
+        if !matches!(Layer::of(folder), Some(Layer::Function | Layer::Adapter)) {
+            continue;
+        }
+        for feature in package["features"]["default"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|f| TEST_DOUBLE_FEATURES.iter().any(|t| f.ends_with(t)))
+        {
+            found.push(format!("{name} turns on {feature} by default"));
+        }
+        for dependency in package["dependencies"].as_array().unwrap() {
+            let target = dependency["name"].as_str().unwrap();
+            let kind = dependency["kind"].as_str().unwrap_or("normal");
+            if kind == "dev" || target == name {
+                continue;
+            }
+            for feature in dependency["features"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|f| TEST_DOUBLE_FEATURES.contains(f))
+            {
+                found.push(format!(
+                    "{name} turns on {target}'s test double ({feature}) in a {kind} dependency"
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// The function sources (src/ of every crate under functions/) that name a simulated port.
+fn functions_naming_a_simulator(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && std::fs::read_to_string(&path)
+                    .unwrap()
+                    .lines()
+                    .any(|line| !line.trim_start().starts_with("//") && line.contains("Simulated"))
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for function in std::fs::read_dir(root.join("functions")).unwrap().flatten() {
+        let src = function.path().join("src");
+        if src.is_dir() {
+            walk(&src, &mut found);
+        }
+    }
+    found.sort();
+    found
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -194,6 +273,53 @@ fn every_crate_sits_in_its_layer_and_depends_only_downwards() {
     ] {
         assert!(layers.contains(&layer), "no crate in layer {layer:?}");
     }
+}
+
+#[test]
+fn no_deployed_crate_wires_a_test_double() {
+    let metadata = workspace_metadata();
+    let root = PathBuf::from(metadata["workspace_root"].as_str().unwrap());
+    let found = test_doubles_wired(&metadata, &root);
+    assert!(
+        found.is_empty(),
+        "a deployed crate wires a test double:\n{}",
+        found.join("\n")
+    );
+    let named = functions_naming_a_simulator(&root);
+    assert!(
+        named.is_empty(),
+        "a Lambda's source names a simulated port: {named:?}"
+    );
+}
+
+#[test]
+fn given_a_function_that_turns_on_the_simulated_provider_then_the_rule_names_it() {
+    let metadata = json!({
+        "packages": [
+            {
+                "name": "payment-saga",
+                "manifest_path": "/w/functions/payment-saga/Cargo.toml",
+                "features": {},
+                "dependencies": [
+                    { "name": "payments", "kind": null, "features": ["simulated"] },
+                    { "name": "payments", "kind": "dev", "features": ["testing"] },
+                ],
+            },
+            {
+                "name": "payments",
+                "manifest_path": "/w/adapters/payments/Cargo.toml",
+                "features": { "default": ["testing"], "testing": [] },
+                "dependencies": [],
+            },
+        ],
+    });
+    assert_eq!(
+        test_doubles_wired(&metadata, Path::new("/w")),
+        [
+            "payment-saga turns on payments's test double (simulated) in a normal dependency",
+            "payments turns on testing by default",
+        ]
+    );
 }
 
 /// One package of a made-up workspace: its name, its folder, its dependencies as (name, kind).

@@ -1,8 +1,10 @@
 // The bidder page end to end, in headless Chromium against the real platform: the local stack,
 // the trigger runner, the scheduler and api-local --dev (which serves web/ and the /live
 // WebSocket). Two bidders in two browser contexts bid on one auction and see each other's
-// bids, the outbid notice and the result live, without reloading. Screenshots of every step
-// go to web/e2e/artifacts/. Started by web/e2e/run; see docs/web.md.
+// bids, the outbid notice and the result live, without reloading. Ann starts without a card:
+// the page's payments panel says so, the bid and sell controls explain why they are blocked,
+// and its button attaches localstripe's test card for her. Screenshots of every step go to
+// web/e2e/artifacts/. Started by web/e2e/run; see docs/web.md.
 //
 // Environment: E2E_TARGET_DIR (the cargo target dir holding debug/api-local, local-triggers,
 // scheduler-local; default <repo>/target), CHROMIUM (default /usr/bin/chromium),
@@ -26,8 +28,8 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const STARTUP_TIMEOUT = 60_000; // the stack and the three processes
 const STEP_TIMEOUT = 10_000; // one thing to appear on a page
-const AUCTION_SECONDS = 25; // from creation to the end; everything before the end fits in it
-const TEST_TIMEOUT = 115_000; // the whole test, platform start and stop included
+const AUCTION_SECONDS = 35; // from creation to the end; everything before the end fits in it
+const TEST_TIMEOUT = 125_000; // the whole test, platform start and stop included
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -190,6 +192,18 @@ async function http(base, method, pathname, { token, body, headers = {} } = {}) 
   return { status: response.status, data, text, headers: response.headers };
 }
 
+/**
+ * What a user needs before they sell or bid, made in the stack's Stripe and registered through
+ * the API by api-local's demo routes (`POST /demo/payment-method`: a customer with the test card
+ * attached; `POST /demo/payout-account`: a connected account): the API's answer, what is on
+ * file. Every user this test drives over HTTP registers through here.
+ */
+async function registerPayment(base, token, what) {
+  const answer = await http(base, 'POST', `/demo/${what}`, { token });
+  assert.equal(answer.status, 200, `POST /demo/${what} answered ${answer.status}: ${answer.text}`);
+  return answer.data;
+}
+
 // ----------------------------------------------------------------------------- page helpers
 
 const shots = [];
@@ -281,20 +295,37 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
       `api-local --dev does not serve web/index.html at / (GET / answered ${index.status})`);
     const seller = await http(base, 'POST', '/dev/token', { body: { sub: 'seller-sam' } });
     assert.equal(seller.status, 200, `POST /dev/token answered ${seller.status}: ${seller.text}`);
+    const bobToken = await http(base, 'POST', '/dev/token', { body: { sub: 'bidder-bob' } });
+    assert.equal(bobToken.status, 200, `POST /dev/token answered ${bobToken.status}: ${bobToken.text}`);
 
     const title = `Brass telescope ${randomUUID().slice(0, 8)}`;
-    const endsAt = new Date(Date.now() + AUCTION_SECONDS * 1000);
+    const auctionBody = () => ({
+      title,
+      description: 'A 19th-century brass telescope with its original case.',
+      currency: 'EUR',
+      startingPrice: 1000,
+      endsAt: new Date(Date.now() + AUCTION_SECONDS * 1000).toISOString(),
+      softClose: { windowSeconds: 0, extensionSeconds: 0 },
+    });
+    // Without a payout account the seller is refused, and told what to do.
+    const refused = await http(base, 'POST', '/auctions', {
+      token: seller.data.token,
+      headers: { 'Idempotency-Key': randomUUID() },
+      body: auctionBody(),
+    });
+    assert.equal(refused.status, 409, `creating without a payout account answered ${refused.status}: ${refused.text}`);
+    assert.equal(refused.data.code, 'PAYOUT_ACCOUNT_REQUIRED');
+    const onFile = await registerPayment(base, seller.data.token, 'payout-account');
+    assert.equal(onFile.canSell, true, JSON.stringify(onFile));
+    // Bob gets his card over HTTP; Ann gets hers in the page, below.
+    await registerPayment(base, bobToken.data.token, 'payment-method');
+
+    const body = auctionBody();
+    const endsAt = new Date(body.endsAt);
     const created = await http(base, 'POST', '/auctions', {
       token: seller.data.token,
       headers: { 'Idempotency-Key': randomUUID() },
-      body: {
-        title,
-        description: 'A 19th-century brass telescope with its original case.',
-        currency: 'EUR',
-        startingPrice: 1000,
-        endsAt: endsAt.toISOString(),
-        softClose: { windowSeconds: 0, extensionSeconds: 0 },
-      },
+      body,
     });
     assert.equal(created.status, 201, `creating the auction answered ${created.status}: ${created.text}`);
     const auctionId = created.data.auctionId;
@@ -312,9 +343,18 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     pages.ann = ann;
     pages.bob = bob;
 
-    // Ann signs in on the front page and finds the auction in the list.
+    // Ann signs in on the front page: the payments panel says she has neither a card nor a
+    // payout account, and "Sell an item" explains why it is blocked.
     await ann.goto(`${base}/`);
     await signIn(ann, 'bidder-ann');
+    await expectText(ann, 'bidder-ann', '#payment-card', 'No card on file');
+    await expectText(ann, 'bidder-ann', '#payout-account', 'No payout account');
+    await ann.getByRole('link', { name: 'Sell an item' }).click();
+    await expectText(ann, 'bidder-ann', '#create-blocked', 'You need a payout account to sell');
+    assert.equal(await ann.locator('#create-submit').isDisabled(), true, 'bidder-ann: "Create auction" is enabled without a payout account');
+    await screenshot(ann, '01-ann-nothing-on-file');
+    await ann.getByRole('link', { name: 'Live auctions' }).click();
+    // And finds the auction in the list.
     const row = ann.locator('#auction-rows a', { hasText: title });
     const listDeadline = Date.now() + STEP_TIMEOUT;
     while (!(await row.count())) {
@@ -325,9 +365,21 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     }
     await screenshot(ann, '01-ann-list');
     await row.click();
-    // Bob follows a link straight to the auction, and signs in there.
+    // Its bid form is blocked until she has a card; the panel's button attaches the test card.
+    await expectText(ann, 'bidder-ann', '#auction-title', title);
+    await expectText(ann, 'bidder-ann', '#bid-blocked', 'You need a card on file to bid');
+    assert.equal(await ann.locator('#bid-submit').isDisabled(), true, 'bidder-ann: "Place bid" is enabled without a card');
+    await screenshot(ann, '01-ann-blocked');
+    await ann.getByRole('button', { name: /Add test card/ }).click();
+    await expectText(ann, 'bidder-ann', '#payment-card', 'Card: Visa ending 4242');
+    assert.equal(await ann.locator('#bid-blocked').isHidden(), true, 'bidder-ann: the bid form still says it is blocked');
+    assert.equal(await ann.locator('#bid-submit').isEnabled(), true, 'bidder-ann: "Place bid" stays disabled with a card');
+    assert.equal(await ann.locator('#add-card').isHidden(), true, 'bidder-ann: the add-card button is still shown');
+    await screenshot(ann, '01-ann-card-added');
+    // Bob follows a link straight to the auction, and signs in there: his card is on file.
     await bob.goto(`${base}/#/auctions/${auctionId}`);
     await signIn(bob, 'bidder-bob');
+    await expectText(bob, 'bidder-bob', '#payment-card', 'Card: Visa ending 4242');
 
     for (const [who, page] of [['bidder-ann', ann], ['bidder-bob', bob]]) {
       await expectText(page, who, '#auction-title', title);

@@ -1,5 +1,5 @@
 use event_store::{HistoryError, StoreError};
-use events::AuctionId;
+use events::{AuctionId, ItemId};
 use thiserror::Error;
 
 /// Why an audit could not answer. A tampered log is not an error: it is a [`crate::Report`].
@@ -13,6 +13,18 @@ pub enum AuditError {
     #[error("version {requested} is out of range: auction {aggregate_id} has versions 1 to {head}")]
     VersionOutOfRange {
         aggregate_id: AuctionId,
+        requested: u64,
+        head: u64,
+    },
+    /// The log holds no event of this item: it was never registered (an auction created
+    /// before the Items' ledger has none until its first sale). (exit code 2)
+    #[error("item {0} has no events")]
+    ItemNotFound(ItemId),
+    /// A version before 1 or after the item's last event was asked for. (bad input, exit code
+    /// 2; the detail names the valid range)
+    #[error("version {requested} is out of range: item {item_id} has versions 1 to {head}")]
+    ItemVersionOutOfRange {
+        item_id: ItemId,
         requested: u64,
         head: u64,
     },
@@ -50,6 +62,8 @@ impl AuditError {
             self,
             Self::AuctionNotFound(_)
                 | Self::VersionOutOfRange { .. }
+                | Self::ItemNotFound(_)
+                | Self::ItemVersionOutOfRange { .. }
                 | Self::EmptyRange { .. }
                 | Self::MalformedLine { .. }
                 | Self::TargetExists(_)

@@ -385,3 +385,140 @@ async fn an_auction_stored_in_old_schema_versions_replays_into_the_current_model
     let lines = encode_lines(&history_events(&log, id).await.unwrap()).unwrap();
     assert_eq!(lines.matches("\"schemaVersion\":1").count(), 3);
 }
+
+// The Items' ownership ledger, whose streams share the log with the auctions'.
+
+/// The item `auction_id` sells, registered to the seller and sold to bob, through the Item's
+/// own deciders.
+async fn item_sold_to_bob(store: &Store<InMemoryStore>, auction_id: AuctionId) -> events::ItemId {
+    use domain::item::{
+        ItemState, RegisterItem, TransferOwnership, decide_register, decide_transfer_ownership,
+    };
+    let item_id = events::ItemId::for_auction(auction_id);
+    let register = RegisterItem {
+        item_id,
+        auction_id,
+        owner: user("seller"),
+        title: "Audited auction".to_owned(),
+    };
+    store
+        .execute(
+            item_id,
+            &context(&user("seller"), epoch()),
+            |s: &ItemState, now| decide_register(s, &register, now),
+        )
+        .await
+        .unwrap();
+    let transfer = TransferOwnership {
+        sale: format!("{auction_id}#bob"),
+        auction_id,
+        from: user("seller"),
+        to: user("bob"),
+        price: eur(250),
+    };
+    store
+        .execute(
+            item_id,
+            &context(&user("seller"), epoch() + TimeDelta::days(31)),
+            |s: &ItemState, now| decide_transfer_ownership(s, &transfer, now),
+        )
+        .await
+        .unwrap();
+    item_id
+}
+
+#[tokio::test]
+async fn verify_covers_both_aggregate_types_and_names_the_tampered_item() {
+    use audit::{verify_item, verify_items};
+
+    // Given two auctions with their items, one item's transfer edited in the table
+    let store = new_store();
+    let first = auction_with_bids(&store, 2).await;
+    let second = auction_with_bids(&store, 2).await;
+    let clean_item = item_sold_to_bob(&store, first).await;
+    let tampered_item = item_sold_to_bob(&store, second).await;
+    let mut edited = store.backend().events(tampered_item)[1].clone();
+    edited.envelope.payload["to"] = serde_json::json!("mallory");
+    store.backend().overwrite(edited);
+
+    // When every auction and every item is verified
+    let auctions = verify_all(store.backend(), &[first, second], 2)
+        .await
+        .unwrap();
+    let items = verify_items(store.backend(), &[clean_item, tampered_item], 2)
+        .await
+        .unwrap();
+
+    // Then the auctions are intact, and the edited item is named, as an item, at its version
+    assert!(auctions.iter().all(|report| report.is_clean()));
+    assert!(items[0].is_clean(), "{}", items[0]);
+    assert_eq!(
+        items[1].outcome,
+        Err(Finding::Tampered(Tampered::Modified { version: 2 }))
+    );
+    let line = items[1].to_string();
+    assert!(
+        line.starts_with(&format!("item {tampered_item}: TAMPERED: version 2")),
+        "{line}"
+    );
+    assert!(line.contains("OwnershipTransferred"), "{line}");
+    assert!(
+        verify_item(store.backend(), clean_item)
+            .await
+            .unwrap()
+            .to_string()
+            .starts_with(&format!("item {clean_item}: OK, 2 events")),
+    );
+}
+
+#[tokio::test]
+async fn an_items_stream_time_travels_and_exports_through_the_generic_store() {
+    use audit::{item_history, item_history_events, item_state_at};
+
+    let store = new_store();
+    let auction_id = auction_with_bids(&store, 1).await;
+    let item_id = item_sold_to_bob(&store, auction_id).await;
+
+    let steps = item_history(store.backend(), item_id).await.unwrap();
+    let at_one = item_state_at(store.backend(), item_id, AsOf::Version(1))
+        .await
+        .unwrap();
+    let before = item_state_at(
+        store.backend(),
+        item_id,
+        AsOf::Instant(epoch() + TimeDelta::days(1)),
+    )
+    .await
+    .unwrap();
+    let owners: Vec<String> = steps
+        .iter()
+        .map(|step| step.state.item.as_ref().unwrap().owner.to_string())
+        .collect();
+    assert_eq!(owners, ["seller", "bob"]);
+    assert_eq!(at_one.state.item.unwrap().owner, user("seller"));
+    assert_eq!(before.version, 1);
+
+    // Its export is the item's own stream, and imports intact elsewhere
+    let events = item_history_events(store.backend(), item_id).await.unwrap();
+    let lines = encode_lines(&events).unwrap();
+    assert!(
+        lines
+            .lines()
+            .all(|line| line.contains("\"aggregateType\":\"Item\""))
+    );
+    let copy = InMemoryStore::new();
+    import(&copy, &parse_lines(&lines).unwrap()).await.unwrap();
+    assert!(audit::verify_item(&copy, item_id).await.unwrap().is_clean());
+
+    // An item without events, and a version beyond its head, are named as the item's
+    let unknown = events::ItemId(Uuid::new_v4());
+    assert!(matches!(
+        item_history(store.backend(), unknown).await,
+        Err(AuditError::ItemNotFound(id)) if id == unknown
+    ));
+    let beyond = item_state_at(store.backend(), item_id, AsOf::Version(3)).await;
+    assert!(
+        matches!(&beyond, Err(error @ AuditError::ItemVersionOutOfRange { head: 2, .. }) if error.is_bad_input()),
+        "{beyond:?}"
+    );
+}

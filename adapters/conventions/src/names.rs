@@ -71,6 +71,14 @@ pub const PARKED_TABLE: EnvName = EnvName {
     env: "PARKED_TABLE",
     default: "Parked",
 };
+pub const PAYMENT_IDENTITIES_TABLE: EnvName = EnvName {
+    env: "PAYMENT_IDENTITIES_TABLE",
+    default: "PaymentIdentities",
+};
+pub const STRIPE_WEBHOOK_DELIVERIES_TABLE: EnvName = EnvName {
+    env: "STRIPE_WEBHOOK_DELIVERIES_TABLE",
+    default: "StripeWebhookDeliveries",
+};
 
 // ---- indexes (their names are fixed: the CDK app and the stack create them so)
 

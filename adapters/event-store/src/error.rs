@@ -78,6 +78,13 @@ pub enum StoreError {
         version: u64,
         reason: String,
     },
+    /// The id names a stream of another aggregate type (an item's id where an auction's was
+    /// expected). For a reader this aggregate does not exist (404); nothing is written to it.
+    #[error("{aggregate_id} is not a stream of this aggregate type but of {aggregate_type}")]
+    OtherAggregate {
+        aggregate_id: Uuid,
+        aggregate_type: String,
+    },
     /// DynamoDB refused the request as invalid (a missing table, a bad expression). (500: a
     /// deployment or code bug; do not retry)
     #[error("the event store refused the request: {0}")]

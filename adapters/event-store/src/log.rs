@@ -18,17 +18,22 @@ pub const IDEMPOTENCY_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(48
 impl StoredEvent {
     /// The event in the current model of the aggregate `C` reads, upcast from whatever schema
     /// version it was written in; an event of another aggregate type, or one that does not
-    /// decode, is [`StoreError::Corrupt`]. For the Auction: `stored.decode::<AuctionEvent>()`
+    /// decode, is [`StoreError::OtherAggregate`] or [`StoreError::Corrupt`]. For the Auction: `stored.decode::<AuctionEvent>()`
     /// (often inferred from where the envelope goes).
     pub fn decode<C: EventCodec>(&self) -> Result<Envelope<C>, StoreError> {
-        self.envelope
-            .clone()
-            .decode_as::<C>()
-            .map_err(|e| StoreError::Corrupt {
+        self.envelope.clone().decode_as::<C>().map_err(|e| match e {
+            events::DecodeError::UnknownAggregateType(aggregate_type) => {
+                StoreError::OtherAggregate {
+                    aggregate_id: self.envelope.aggregate_id,
+                    aggregate_type,
+                }
+            }
+            e => StoreError::Corrupt {
                 aggregate_id: self.envelope.aggregate_id,
                 version: self.envelope.version,
                 reason: e.to_string(),
-            })
+            },
+        })
     }
 }
 

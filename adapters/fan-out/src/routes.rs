@@ -80,6 +80,11 @@ pub const ROUTES: &[(&str, &[Queue])] = &[
     ("PaymentSucceeded", &[Notifications, Payments]),
     ("PaymentFailed", &[Notifications, Payments]),
     ("ItemOfferedToRunnerUp", &[Notifications, Payments]),
+    // The Items' ownership ledger (the payment saga writes it; its stream shares the table):
+    // nobody consumes it yet. The provenance route reads the log itself.
+    ("ItemRegistered", &[]),
+    ("OwnershipTransferred", &[]),
+    ("TransferReversed", &[]),
 ];
 
 /// The queues an event type goes to, or `None` for a type this build does not know (an event
@@ -94,12 +99,16 @@ pub fn destinations(event_type: &str) -> Option<&'static [Queue]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use events::AuctionEvent;
+    use events::{AuctionEvent, ItemEvent};
     use std::collections::BTreeSet;
 
     #[test]
     fn every_event_type_of_the_contract_has_a_deliberate_route() {
-        let contract: BTreeSet<&str> = AuctionEvent::TYPES.iter().map(|(t, _)| *t).collect();
+        let contract: BTreeSet<&str> = AuctionEvent::TYPES
+            .iter()
+            .chain(ItemEvent::TYPES)
+            .map(|(t, _)| *t)
+            .collect();
         let routed: BTreeSet<&str> = ROUTES.iter().map(|(t, _)| *t).collect();
 
         assert_eq!(routed, contract);

@@ -1,36 +1,48 @@
-//! What the Lambda main builds once from the environment.
+//! What the Lambda main (and the local trigger runner) builds once from the environment.
 //!
-//! - Event store tables: `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`.
+//! - Event store tables: `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`; the Items'
+//!   ownership ledger is kept in the same store.
 //! - Saga state table: `PAYMENT_SAGAS_TABLE` (default `PaymentSagas`).
+//! - Who pays and who is paid: `PAYMENT_IDENTITIES_TABLE` (default `PaymentIdentities`).
+//! - Stripe: `STRIPE_API_BASE` (default `https://api.stripe.com`; the local stack points it at
+//!   localstripe) and the secret key, from the Secrets Manager secret `STRIPE_SECRET_KEY_ID`
+//!   names (in AWS, set by the CDK app) or from `STRIPE_SECRET_KEY` (locally). Never logged.
 //! - `PAYMENT_COMMISSION_BPS`: the commission in basis points (default 500, i.e. 5 %).
 //! - The retry budget ([`Retry`]): `PAYMENT_SAGA_TIMEOUT_MS`, the invocation's length when the
 //!   caller names no deadline (default 10 000, the function's timeout; the Lambda uses its
 //!   context's deadline instead), and `PAYMENT_SAGA_RETRY_MARGIN_MS`, kept free before the
 //!   deadline for the last call and the state write (default 3 000).
-//! - The provider and the registry are the simulated ones until a real provider is integrated:
-//!   `SIMULATED_PROVIDER_LATENCY_MS` (default 5) and `SIMULATED_DECLINED_BUYERS` (comma-separated
-//!   user ids whose charges are declined, for demos of the compensation path).
+//!
+//! The simulated provider and registry are test doubles and appear nowhere here
+//! (`tests/tests/layers.rs` fails if a deployed crate turns their feature on).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
-use events::UserId;
+use payment_identities::DynamoDbPaymentIdentities;
+use stripe_api::StripeClient;
 
 use crate::commission::BasisPoints;
 use crate::dynamodb::DynamoDbSagaStates;
 use crate::error::SagaError;
 use crate::handler::Ports;
-use crate::ports::{SystemClock, TokioSleep};
+use crate::ledger::ItemLedger;
+use crate::ports::{Clock, SystemClock, TokioSleep};
 use crate::retry::Retry;
-use crate::simulated::{Fault, Operation, SimulatedProvider, SimulatedRegistry};
+use crate::stripe::StripePayments;
 
 pub const DEFAULT_COMMISSION_BPS: u32 = 500;
 
-/// The ports as the Lambda runs them.
-pub type LambdaPorts =
-    Ports<DynamoDbStore, SimulatedProvider, SimulatedRegistry, DynamoDbSagaStates>;
+/// The ports as the Lambda runs them: Stripe for money, the Items' ledger on the event store for
+/// ownership, DynamoDB for the saga's state.
+pub type LambdaPorts = Ports<
+    DynamoDbStore,
+    StripePayments<DynamoDbPaymentIdentities>,
+    ItemLedger<DynamoDbStore>,
+    DynamoDbSagaStates,
+>;
 
 /// Builds every port from the standard AWS environment and the variables above.
 pub async fn ports_from_env() -> Result<LambdaPorts, SagaError> {
@@ -42,27 +54,25 @@ pub async fn ports_from_env() -> Result<LambdaPorts, SagaError> {
         std::env::var("PAYMENT_SAGA_TIMEOUT_MS").ok(),
         std::env::var("PAYMENT_SAGA_RETRY_MARGIN_MS").ok(),
     )?;
-    let latency = std::env::var("SIMULATED_PROVIDER_LATENCY_MS")
-        .ok()
-        .and_then(|ms| ms.trim().parse().ok())
-        .map_or(crate::simulated::DEFAULT_LATENCY, Duration::from_millis);
-    let payments = SimulatedProvider::new(latency);
-    for buyer in std::env::var("SIMULATED_DECLINED_BUYERS")
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|id| UserId::try_from(id.trim()).ok())
-    {
-        payments.inject(Fault::decline(Operation::Charge, "card declined").for_party(&buyer));
-    }
-    Ok(Ports {
-        store: Store::new(
-            DynamoDbStore::new(dynamodb.clone(), tables),
+    let stripe = StripeClient::from_env(&sdk)
+        .await
+        .map_err(|e| SagaError::StateRefused(format!("configuring Stripe: {e}")))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = || {
+        Store::new(
+            DynamoDbStore::new(dynamodb.clone(), tables.clone()),
             SnapshotPolicy::default(),
+        )
+    };
+    Ok(Ports {
+        store: store(),
+        payments: StripePayments::new(
+            stripe,
+            DynamoDbPaymentIdentities::from_env(dynamodb.clone()),
         ),
-        payments,
-        ownership: SimulatedRegistry::new(latency),
+        ownership: ItemLedger::new(store(), Arc::clone(&clock)),
         sagas: DynamoDbSagaStates::from_env(dynamodb),
-        clock: Arc::new(SystemClock),
+        clock,
         sleep: Arc::new(TokioSleep),
         retry,
         commission,

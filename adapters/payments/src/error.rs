@@ -9,11 +9,17 @@ use crate::saga::{SagaId, Step};
 #[derive(Debug, Error)]
 pub enum SagaError {
     /// The provider or the ownership registry refused the operation for good: a declined card,
-    /// a closed account, an unknown reference, an idempotency key reused with other parameters.
-    /// A forward step before the settlement compensates; a compensation, or a step after the
-    /// settlement, leaves the saga [`SagaError::Stuck`].
+    /// a closed account, an unknown reference, an idempotency key reused with other parameters,
+    /// the ledger's rejection (not the seller's item, no transfer of this sale to reverse).
+    /// A forward step compensates; a compensation leaves the saga [`SagaError::Stuck`].
     #[error("refused: {reason}")]
     Declined { reason: String },
+    /// The provider took the operation up and answers later (a charge that needs the buyer to
+    /// authenticate, a debit that settles in days): `reference` names it. The saga keeps the
+    /// reference and ends the message; the provider's webhook or the reconciler brings the
+    /// sale back, and the step then asks for the outcome ([`crate::PaymentProvider::charge_outcome`]).
+    #[error("awaiting the provider's answer on {reference}: {reason}")]
+    AwaitingProvider { reference: String, reason: String },
     /// The provider or the registry could not be reached or failed, perhaps after taking effect.
     /// The message fails; the redelivery repeats the step under the same idempotency key, which
     /// returns the first attempt's result if it took effect.
@@ -45,8 +51,8 @@ pub enum SagaError {
     /// saga treats it as a refused step.
     #[error("event store: {0}")]
     Store(#[from] StoreError),
-    /// A compensation, or a step after the settlement was recorded, was refused: the saga cannot
-    /// go on by itself and keeps its state. The message fails and waits in the DLQ; after the
+    /// A compensation (a refund, a payout reversal, a transfer reversal) was refused: the saga
+    /// cannot go on by itself and keeps its state. The message fails and waits in the DLQ; after the
     /// cause is fixed, redriving it resumes the saga at this step.
     #[error("saga {saga_id} is stuck at {step:?}: {reason}")]
     Stuck {
@@ -81,6 +87,7 @@ impl SagaError {
             | Self::StateUnavailable(_) => true,
             Self::Store(error) => error.is_transient(),
             Self::Declined { .. }
+            | Self::AwaitingProvider { .. }
             | Self::StateRefused(_)
             | Self::Stuck { .. }
             | Self::Unreadable(_)

@@ -24,8 +24,8 @@ use crate::message::{
     group_of, string_attribute, trigger,
 };
 use crate::ports::{
-    Charge, Clock, OwnershipRegistry, OwnershipTransfer, PaymentProvider, Payout, PayoutReversal,
-    Receipt, Refund, SagaStates, Sleep,
+    Charge, Clock, OwnershipRegistry, OwnershipReversal, OwnershipTransfer, PaymentProvider,
+    Payout, PayoutReversal, Receipt, Refund, SagaStates, Sleep,
 };
 use crate::retry::Retry;
 use crate::saga::{Next, Saga, SagaId, Start, Step, StepResult};
@@ -58,7 +58,15 @@ pub enum Handled {
     Finished(Box<Saga>),
     /// Nothing to do, and why.
     Ignored(String),
+    /// The provider answers a step later ([`crate::saga::Awaiting`]): the state is saved and the
+    /// message is done; the provider's webhook, or the reconciler, redelivers the sale.
+    Awaiting(Box<Saga>),
 }
+
+/// How long a charge may wait for the buyer (to authenticate, or for a debit to settle) before
+/// the saga cancels it and offers the item to the runner-up: three days, the time large auction
+/// sites give a winner to pay.
+pub const AWAIT_CHARGE_FOR: TimeDelta = TimeDelta::days(3);
 
 impl<B, P, O, S> Ports<B, P, O, S>
 where
@@ -265,6 +273,7 @@ where
                 }
             };
             match self.sagas.save(&next).await {
+                Ok(()) if next.awaiting.is_some() => return Ok(Handled::Awaiting(Box::new(next))),
                 Ok(()) => saga = next,
                 Err(SagaError::Conflict { .. }) => {
                     conflicts += 1;
@@ -371,16 +380,32 @@ where
     async fn perform(&self, saga: &Saga, step: Step) -> Result<StepResult, SagaError> {
         let idempotency_key = saga.idempotency_key(step);
         match step {
-            Step::Charge => answered(
-                self.payments
-                    .charge(&Charge {
-                        idempotency_key,
-                        payer: saga.buyer_id.clone(),
-                        amount: saga.price.clone(),
-                        auction_id: saga.auction_id,
+            Step::Charge => match saga.awaited(Step::Charge) {
+                // Taken up earlier and answered later: ask for the outcome, never charge anew.
+                Some(awaiting) if self.clock.now() - awaiting.since >= AWAIT_CHARGE_FOR => {
+                    self.payments
+                        .cancel_charge(&awaiting.reference, &format!("{idempotency_key}-cancel"))
+                        .await?;
+                    Ok(StepResult::Refused {
+                        reason: format!(
+                            "the charge {} was not completed within {} hours",
+                            awaiting.reference,
+                            AWAIT_CHARGE_FOR.num_hours()
+                        ),
                     })
-                    .await,
-            ),
+                }
+                Some(awaiting) => answered(self.payments.charge_outcome(&awaiting.reference).await),
+                None => answered(
+                    self.payments
+                        .charge(&Charge {
+                            idempotency_key,
+                            payer: saga.buyer_id.clone(),
+                            amount: saga.price.clone(),
+                            auction_id: saga.auction_id,
+                        })
+                        .await,
+                ),
+            },
             Step::Payout => answered(
                 self.payments
                     .payout(&Payout {
@@ -410,6 +435,24 @@ where
                         auction_id: saga.auction_id,
                         from: saga.seller_id.clone(),
                         to: saga.buyer_id.clone(),
+                        price: saga.price.clone(),
+                        sale: saga.id.to_string(),
+                        correlation_id: saga.correlation_id.clone(),
+                        causation_id: saga.causation_id.clone(),
+                    })
+                    .await,
+            ),
+            Step::ReverseTransfer => answered(
+                self.ownership
+                    .reverse(&OwnershipReversal {
+                        idempotency_key,
+                        auction_id: saga.auction_id,
+                        from: saga.buyer_id.clone(),
+                        to: saga.seller_id.clone(),
+                        sale: saga.id.to_string(),
+                        reason: failure_reason(saga),
+                        correlation_id: saga.correlation_id.clone(),
+                        causation_id: saga.causation_id.clone(),
                     })
                     .await,
             ),
@@ -432,13 +475,9 @@ where
                     .await,
             ),
             Step::RecordFailure => {
-                let reason = saga.failure.as_ref().map_or_else(
-                    || "payment failed".to_owned(),
-                    |failure| format!("{} refused: {}", failure.step.name(), failure.reason),
-                );
                 let command = RecordPaymentFailed {
                     buyer_id: saga.buyer_id.clone(),
-                    reason: reason.chars().take(REASON_MAX_CHARS).collect(),
+                    reason: failure_reason(saga),
                 };
                 let fingerprint = format!("{command:?}");
                 self.record(saga, step, fingerprint, |state, now| {
@@ -494,6 +533,11 @@ fn log_handled(handled: &Handled) {
             tracing::info!(status = ?saga.status, revision = saga.revision, "saga finished")
         }
         Handled::Ignored(reason) => tracing::info!(reason, "nothing to do"),
+        Handled::Awaiting(saga) => tracing::info!(
+            revision = saga.revision,
+            awaiting = ?saga.awaiting,
+            "the provider answers later; the saga waits for its webhook or the reconciler"
+        ),
     }
 }
 
@@ -530,8 +574,21 @@ fn answered(answer: Result<Receipt, SagaError>) -> Result<StepResult, SagaError>
             reference: receipt.reference,
         }),
         Err(SagaError::Declined { reason }) => Ok(StepResult::Refused { reason }),
+        Err(SagaError::AwaitingProvider { reference, .. }) => {
+            Ok(StepResult::Awaiting { reference })
+        }
         Err(error) => Err(error),
     }
+}
+
+/// Why the sale failed, as the aggregate and the registry record it: the refused step and its
+/// reason, cut to the length a reason may have.
+fn failure_reason(saga: &Saga) -> String {
+    let reason = saga.failure.as_ref().map_or_else(
+        || "payment failed".to_owned(),
+        |failure| format!("{} refused: {}", failure.step.name(), failure.reason),
+    );
+    reason.chars().take(REASON_MAX_CHARS).collect()
 }
 
 fn reference(saga: &Saga, step: Step) -> Result<String, SagaError> {

@@ -62,6 +62,20 @@ pub struct PayoutReversal {
 pub trait PaymentProvider: Send + Sync {
     fn charge(&self, charge: &Charge) -> impl Future<Output = Result<Receipt, SagaError>> + Send;
 
+    /// The outcome of a charge the provider answered with [`SagaError::AwaitingProvider`]: the
+    /// receipt once paid, [`SagaError::Declined`] once refused, `AwaitingProvider` while open.
+    fn charge_outcome(
+        &self,
+        reference: &str,
+    ) -> impl Future<Output = Result<Receipt, SagaError>> + Send;
+
+    /// Gives up on a charge still awaited, so that it can no longer be paid.
+    fn cancel_charge(
+        &self,
+        reference: &str,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<(), SagaError>> + Send;
+
     fn refund(&self, refund: &Refund) -> impl Future<Output = Result<Receipt, SagaError>> + Send;
 
     fn payout(&self, payout: &Payout) -> impl Future<Output = Result<Receipt, SagaError>> + Send;
@@ -77,15 +91,50 @@ pub trait PaymentProvider: Send + Sync {
 pub struct OwnershipTransfer {
     pub idempotency_key: String,
     pub auction_id: AuctionId,
+    /// The seller.
     pub from: UserId,
+    /// The buyer.
     pub to: UserId,
+    /// What the buyer paid.
+    pub price: Money,
+    /// The sale: the saga's id, which names the transfer for its reversal.
+    pub sale: String,
+    /// The sale's correlation id and the id of the event that announced it, for the record the
+    /// registry keeps.
+    pub correlation_id: String,
+    pub causation_id: String,
 }
 
-/// Who owns what was sold. Transfers are idempotent by key.
+/// Give the item back: undo the transfer of the sale `sale`, from its buyer to its seller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnershipReversal {
+    pub idempotency_key: String,
+    pub auction_id: AuctionId,
+    /// The buyer, who holds the item by the sale.
+    pub from: UserId,
+    /// The seller, who gets it back.
+    pub to: UserId,
+    /// The sale whose transfer to undo (the saga's id, as in its [`OwnershipTransfer`]).
+    pub sale: String,
+    /// Why the sale could not complete.
+    pub reason: String,
+    pub correlation_id: String,
+    pub causation_id: String,
+}
+
+/// Who owns what was sold. Transfers and reversals are idempotent by key: the same key returns
+/// the first answer and takes no second effect. [`crate::ItemLedger`] keeps it in the event
+/// store (the Item aggregate); [`crate::SimulatedRegistry`] is its test double.
 pub trait OwnershipRegistry: Send + Sync {
     fn transfer(
         &self,
         transfer: &OwnershipTransfer,
+    ) -> impl Future<Output = Result<Receipt, SagaError>> + Send;
+
+    /// Undoes an earlier transfer; refused when that transfer is not in effect.
+    fn reverse(
+        &self,
+        reversal: &OwnershipReversal,
     ) -> impl Future<Output = Result<Receipt, SagaError>> + Send;
 }
 

@@ -1,11 +1,18 @@
 //! The saga as data: its state, the next thing to do, and the state after a step. Pure: the
 //! handler performs the step and persists the state this module computes.
 //!
-//! Forward steps, in order: charge the buyer, pay the seller their share, record the settlement
-//! on the Auction, transfer ownership. A refusal of any of them compensates the steps done before
-//! it in reverse (reverse the payout, refund the charge) and records the payment failure on the
-//! Auction, even after the settlement was recorded: a sale whose item cannot be transferred is
-//! unwound, not left half done. Only a refused compensation stops the saga for a human.
+//! Forward steps, in order, as the ADR has them: charge the buyer, transfer ownership in the
+//! registry (the Item's ledger), pay the seller their share, record the settlement on the
+//! Auction. A refusal of any of them compensates the steps done before it, in reverse of the
+//! order they were done (reverse the payout, reverse the transfer, refund the charge), and
+//! records the payment failure on the Auction. Only a refused compensation stops the saga for a
+//! human.
+//!
+//! Sagas persisted under the earlier order (charge, payout, record-settlement,
+//! transfer-ownership) resume under this one: the next step is the first of the current order
+//! not yet done, whatever order the done ones ran in, and compensations follow the order the
+//! steps were actually done. Step names and idempotency keys are unchanged, so a resumed step
+//! reaches the answer of an attempt made under the old order.
 
 use chrono::{DateTime, Utc};
 use events::{AuctionId, Money, UserId};
@@ -43,10 +50,11 @@ impl std::fmt::Display for SagaId {
 #[serde(rename_all = "camelCase")]
 pub enum Step {
     Charge,
+    TransferOwnership,
     Payout,
     RecordSettlement,
-    TransferOwnership,
     ReversePayout,
+    ReverseTransfer,
     Refund,
     RecordFailure,
 }
@@ -57,9 +65,9 @@ impl Step {
     /// queue through the publisher.
     pub const FORWARD: [Step; 4] = [
         Step::Charge,
+        Step::TransferOwnership,
         Step::Payout,
         Step::RecordSettlement,
-        Step::TransferOwnership,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,20 +77,34 @@ impl Step {
             Step::RecordSettlement => "record-settlement",
             Step::TransferOwnership => "transfer-ownership",
             Step::ReversePayout => "reverse-payout",
+            Step::ReverseTransfer => "reverse-transfer",
             Step::Refund => "refund",
             Step::RecordFailure => "record-failure",
         }
     }
 
     /// Whether a refusal of this step is answered by compensating the steps before it: every
-    /// forward step. A refused ownership transfer after the settlement was recorded unwinds the
-    /// sale too (reverse the payout, refund, record the failure): the domain accepts a payment
-    /// failure after a recorded payment for exactly that case.
+    /// forward step. (A saga of the earlier order could have its ownership transfer refused
+    /// after the settlement was recorded: it is unwound too, as the domain accepts a payment
+    /// failure after a recorded payment for exactly that case.)
     fn compensable(self) -> bool {
-        matches!(
-            self,
-            Step::Charge | Step::Payout | Step::RecordSettlement | Step::TransferOwnership
-        )
+        Self::FORWARD.contains(&self)
+    }
+
+    /// The step that undoes this one once it took effect: a refund for a charge, a reversal for
+    /// a transfer or a payout. A recorded settlement has none of its own: `record-failure`
+    /// records the failure after it.
+    pub fn compensation(self) -> Option<Step> {
+        match self {
+            Step::Charge => Some(Step::Refund),
+            Step::TransferOwnership => Some(Step::ReverseTransfer),
+            Step::Payout => Some(Step::ReversePayout),
+            Step::RecordSettlement
+            | Step::ReversePayout
+            | Step::ReverseTransfer
+            | Step::Refund
+            | Step::RecordFailure => None,
+        }
     }
 }
 
@@ -93,7 +115,7 @@ pub enum Status {
     Running,
     /// A forward step was refused: undoing the completed steps in reverse.
     Compensating,
-    /// Paid, settled and transferred.
+    /// Charged, transferred, paid out and settled.
     Completed,
     /// Compensated and recorded as failed on the aggregate.
     Failed,
@@ -125,6 +147,20 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// A step the provider answers later: a charge that needs the buyer to authenticate, or a
+/// payment method that settles after days. The saga keeps the provider's reference and stops;
+/// the provider's webhook (or the reconciler, for a lost one) redelivers the sale, and the step
+/// then asks for the outcome instead of starting again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Awaiting {
+    pub step: Step,
+    /// The provider's name for the pending effect (a PaymentIntent id).
+    pub reference: String,
+    /// Since when: a charge awaited longer than the window is cancelled and refused.
+    pub since: DateTime<Utc>,
+}
+
 /// What the saga should do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -144,6 +180,10 @@ pub enum StepResult {
     /// Refused for good (declined, rejected by the aggregate): retrying cannot help.
     Refused {
         reason: String,
+    },
+    /// Taken up, but the provider answers later ([`Awaiting`]).
+    Awaiting {
+        reference: String,
     },
 }
 
@@ -175,6 +215,10 @@ pub struct Saga {
     /// Completed steps in the order they completed.
     pub steps: Vec<StepRecord>,
     pub failure: Option<Failure>,
+    /// The step whose outcome the provider will tell later, if any (absent in states written
+    /// before payments could wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<Awaiting>,
     /// 1 when created, +1 with every write: the condition of the next write.
     pub revision: u64,
     pub started_at: DateTime<Utc>,
@@ -216,6 +260,7 @@ impl Saga {
             status: Status::Running,
             steps: Vec::new(),
             failure: None,
+            awaiting: None,
             revision: 1,
             started_at: now,
             updated_at: now,
@@ -232,6 +277,13 @@ impl Saga {
             .iter()
             .find(|record| record.step == step)
             .map(|record| &record.outcome)
+    }
+
+    /// The provider's reference of `step` if the saga waits for its outcome.
+    pub fn awaited(&self, step: Step) -> Option<&Awaiting> {
+        self.awaiting
+            .as_ref()
+            .filter(|awaiting| awaiting.step == step)
     }
 
     /// The reference of a step that took effect.
@@ -274,13 +326,15 @@ impl Saga {
                 .find(|step| !self.is_done(*step))
                 .map_or(Next::Finish, Next::Perform),
             Status::Compensating => {
-                let pending = [
-                    (Step::ReversePayout, Step::Payout),
-                    (Step::Refund, Step::Charge),
-                ]
-                .into_iter()
-                .find(|(undo, done)| self.reference(*done).is_some() && !self.is_done(*undo))
-                .map(|(undo, _)| undo);
+                // In reverse of the order the steps took effect (a saga of the earlier order
+                // paid out before it transferred).
+                let pending = self
+                    .steps
+                    .iter()
+                    .rev()
+                    .filter(|record| matches!(record.outcome, Outcome::Done { .. }))
+                    .filter_map(|record| record.step.compensation())
+                    .find(|undo| !self.is_done(*undo));
                 match pending {
                     Some(undo) => Next::Perform(undo),
                     None if !self.is_done(Step::RecordFailure) => {
@@ -297,7 +351,23 @@ impl Saga {
         let mut next = self.clone();
         next.revision += 1;
         next.updated_at = now;
+        if !matches!(result, StepResult::Awaiting { .. }) {
+            next.awaiting = None;
+        }
         match result {
+            StepResult::Awaiting { reference } => {
+                let since = match &self.awaiting {
+                    Some(awaiting) if awaiting.step == step && awaiting.reference == reference => {
+                        awaiting.since
+                    }
+                    _ => now,
+                };
+                next.awaiting = Some(Awaiting {
+                    step,
+                    reference,
+                    since,
+                });
+            }
             StepResult::Done { reference } => next.steps.push(StepRecord {
                 step,
                 outcome: Outcome::Done { reference },
@@ -424,6 +494,16 @@ mod tests {
         let (saga, performed, stuck) = run(saga(), |step| done(step.name()));
 
         assert_eq!(performed, Step::FORWARD);
+        assert_eq!(
+            performed,
+            [
+                Step::Charge,
+                Step::TransferOwnership,
+                Step::Payout,
+                Step::RecordSettlement
+            ],
+            "the ADR's order: charge, transfer in the registry, pay the seller, settle"
+        );
         assert_eq!(stuck, None);
         assert_eq!(saga.status, Status::Completed);
         assert_eq!(saga.reference(Step::Charge), Some("charge"));
@@ -451,7 +531,29 @@ mod tests {
     }
 
     #[test]
-    fn given_a_refused_payout_then_the_charge_is_refunded_before_the_failure_is_recorded() {
+    fn given_a_refused_ownership_transfer_then_the_charge_is_refunded_before_the_failure_is_recorded()
+     {
+        let (saga, performed, stuck) = run(saga(), |step| match step {
+            Step::TransferOwnership => refused("the item belongs to mallory"),
+            other => done(other.name()),
+        });
+
+        assert_eq!(
+            performed,
+            [
+                Step::Charge,
+                Step::TransferOwnership,
+                Step::Refund,
+                Step::RecordFailure
+            ]
+        );
+        assert_eq!(stuck, None);
+        assert_eq!(saga.status, Status::Failed);
+        assert_eq!(saga.failure.unwrap().step, Step::TransferOwnership);
+    }
+
+    #[test]
+    fn given_a_refused_payout_then_the_transfer_is_reversed_and_the_charge_refunded_in_reverse() {
         let (saga, performed, _) = run(saga(), |step| match step {
             Step::Payout => refused("seller account closed"),
             other => done(other.name()),
@@ -461,16 +563,19 @@ mod tests {
             performed,
             [
                 Step::Charge,
+                Step::TransferOwnership,
                 Step::Payout,
+                Step::ReverseTransfer,
                 Step::Refund,
                 Step::RecordFailure
             ]
         );
         assert_eq!(saga.status, Status::Failed);
+        assert_eq!(saga.failure.unwrap().step, Step::Payout);
     }
 
     #[test]
-    fn given_a_refused_settlement_then_the_payout_is_reversed_before_the_charge_is_refunded() {
+    fn given_a_refused_settlement_then_payout_transfer_and_charge_are_undone_in_reverse() {
         let (saga, performed, _) = run(saga(), |step| match step {
             Step::RecordSettlement => refused("not awaiting payment"),
             other => done(other.name()),
@@ -480,39 +585,17 @@ mod tests {
             performed,
             [
                 Step::Charge,
+                Step::TransferOwnership,
                 Step::Payout,
                 Step::RecordSettlement,
                 Step::ReversePayout,
+                Step::ReverseTransfer,
                 Step::Refund,
                 Step::RecordFailure
             ]
         );
         assert_eq!(saga.status, Status::Failed);
         assert_eq!(saga.failure.unwrap().step, Step::RecordSettlement);
-    }
-
-    #[test]
-    fn given_a_refused_ownership_transfer_after_settlement_then_the_sale_is_unwound_in_reverse() {
-        let (saga, performed, stuck) = run(saga(), |step| match step {
-            Step::TransferOwnership => refused("registry refused"),
-            other => done(other.name()),
-        });
-
-        assert_eq!(
-            performed,
-            [
-                Step::Charge,
-                Step::Payout,
-                Step::RecordSettlement,
-                Step::TransferOwnership,
-                Step::ReversePayout,
-                Step::Refund,
-                Step::RecordFailure
-            ]
-        );
-        assert_eq!(stuck, None);
-        assert_eq!(saga.status, Status::Failed);
-        assert_eq!(saga.failure.unwrap().step, Step::TransferOwnership);
     }
 
     #[test]
@@ -526,6 +609,22 @@ mod tests {
         assert_eq!(stuck.unwrap().step, Step::Refund);
         assert_eq!(saga.status, Status::Compensating);
         assert_eq!(saga.next(), Next::Perform(Step::Refund));
+        // The transfer was reversed before the refund was refused, and is not reversed again.
+        assert!(saga.reference(Step::ReverseTransfer).is_some());
+    }
+
+    #[test]
+    fn given_a_refused_transfer_reversal_then_the_saga_is_stuck_before_the_refund() {
+        let (saga, performed, stuck) = run(saga(), |step| match step {
+            Step::Payout => refused("seller account closed"),
+            Step::ReverseTransfer => refused("the item belongs to mallory"),
+            other => done(other.name()),
+        });
+
+        assert_eq!(stuck.unwrap().step, Step::ReverseTransfer);
+        assert_eq!(performed.last(), Some(&Step::ReverseTransfer));
+        assert_eq!(saga.status, Status::Compensating);
+        assert_eq!(saga.next(), Next::Perform(Step::ReverseTransfer));
     }
 
     #[test]
@@ -553,8 +652,8 @@ mod tests {
             performed,
             [
                 Step::Charge,
-                Step::RecordSettlement,
-                Step::TransferOwnership
+                Step::TransferOwnership,
+                Step::RecordSettlement
             ]
         );
         assert_eq!(saga.status, Status::Completed);
@@ -567,11 +666,135 @@ mod tests {
             performed,
             [
                 Step::Charge,
+                Step::TransferOwnership,
                 Step::RecordSettlement,
+                Step::ReverseTransfer,
                 Step::Refund,
                 Step::RecordFailure
             ]
         );
+    }
+
+    /// A saga as the earlier order left it: charged, then paid out, and nothing else.
+    fn charged_and_paid_out_under_the_old_order() -> Saga {
+        saga()
+            .after(Step::Charge, done("ch_1"), now())
+            .unwrap()
+            .after(Step::Payout, done("po_1"), now())
+            .unwrap()
+    }
+
+    #[test]
+    fn given_a_saga_of_the_old_order_charged_and_paid_out_then_it_transfers_and_settles_without_paying_again()
+     {
+        let (saga, performed, stuck) = run(charged_and_paid_out_under_the_old_order(), |step| {
+            done(step.name())
+        });
+
+        assert_eq!(performed, [Step::TransferOwnership, Step::RecordSettlement]);
+        assert_eq!(stuck, None);
+        assert_eq!(saga.status, Status::Completed);
+        assert_eq!(saga.reference(Step::Payout), Some("po_1"));
+    }
+
+    #[test]
+    fn given_a_saga_of_the_old_order_whose_transfer_is_refused_then_it_undoes_payout_then_charge() {
+        let (saga, performed, _) = run(
+            charged_and_paid_out_under_the_old_order(),
+            |step| match step {
+                Step::TransferOwnership => refused("the item belongs to mallory"),
+                other => done(other.name()),
+            },
+        );
+
+        // Nothing was transferred, so nothing is reversed; the payout came after the charge.
+        assert_eq!(
+            performed,
+            [
+                Step::TransferOwnership,
+                Step::ReversePayout,
+                Step::Refund,
+                Step::RecordFailure
+            ]
+        );
+        assert_eq!(saga.status, Status::Failed);
+    }
+
+    #[test]
+    fn a_saga_state_written_by_the_old_order_reads_and_resumes() {
+        // As the earlier code persisted it: charged, paid out and settled, not transferred.
+        let json = r#"{
+            "id": "00000000-0000-0000-0000-000000000007#bob",
+            "auctionId": "00000000-0000-0000-0000-000000000007",
+            "buyerId": "bob", "sellerId": "sally",
+            "price": {"amountMinor": 10000, "currency": "EUR"},
+            "commissionRate": 500,
+            "split": {"commission": 500, "seller": 9500},
+            "correlationId": "corr-1", "causationId": "event-1",
+            "status": "running",
+            "steps": [
+                {"step": "charge", "outcome": "done", "reference": "ch_1"},
+                {"step": "payout", "outcome": "done", "reference": "po_1"},
+                {"step": "recordSettlement", "outcome": "done", "reference": "event e (version 7)"}
+            ],
+            "failure": null,
+            "revision": 4,
+            "startedAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:00Z"
+        }"#;
+        let old: Saga = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            old.idempotency_key(Step::Charge),
+            saga().idempotency_key(Step::Charge)
+        );
+
+        let (resumed, performed, _) = run(old, |step| done(step.name()));
+
+        assert_eq!(performed, [Step::TransferOwnership]);
+        assert_eq!(resumed.status, Status::Completed);
+        assert_eq!(resumed.revision, 4 + 1 + 1);
+    }
+
+    #[test]
+    fn given_a_charge_the_provider_answers_later_then_the_saga_waits_on_it_from_its_first_answer_and_goes_on_once_paid()
+     {
+        let awaiting = |reference: &str| StepResult::Awaiting {
+            reference: reference.to_owned(),
+        };
+        let later = now() + chrono::TimeDelta::hours(5);
+
+        // Given a charge taken up but not answered, asked again hours later, still open
+        let waiting = saga().after(Step::Charge, awaiting("pi_1"), now()).unwrap();
+        let still = waiting
+            .after(Step::Charge, awaiting("pi_1"), later)
+            .unwrap();
+
+        // Then the saga waits on that charge since its first answer, and the charge is next
+        assert_eq!(
+            still.awaited(Step::Charge),
+            Some(&Awaiting {
+                step: Step::Charge,
+                reference: "pi_1".to_owned(),
+                since: now(),
+            })
+        );
+        assert_eq!(still.next(), Next::Perform(Step::Charge));
+        assert_eq!(still.status, Status::Running);
+        assert!(still.steps.is_empty());
+
+        // When it is paid, the wait is over and the saga goes on
+        let paid = still.after(Step::Charge, done("pi_1"), later).unwrap();
+        assert_eq!(paid.awaiting, None);
+        assert_eq!(paid.reference(Step::Charge), Some("pi_1"));
+        assert_eq!(paid.next(), Next::Perform(Step::TransferOwnership));
+
+        // And when it is refused instead, nothing was done to undo: the failure is recorded
+        let refused = still
+            .after(Step::Charge, refused("authentication failed"), later)
+            .unwrap();
+        assert_eq!(refused.awaiting, None);
+        assert_eq!(refused.status, Status::Compensating);
+        assert_eq!(refused.next(), Next::Perform(Step::RecordFailure));
     }
 
     #[test]

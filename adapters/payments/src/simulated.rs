@@ -1,4 +1,5 @@
-//! A payment provider and an ownership registry that live in memory, for local runs and tests.
+//! A payment provider and an ownership registry that live in memory: test doubles (cargo feature
+//! `simulated`). The deployed saga records ownership in the Item's ledger ([`crate::ItemLedger`]).
 //!
 //! They behave as real ones do where the saga's correctness depends on it: every operation is
 //! idempotent by key (the same key with the same request returns the first answer, refusals
@@ -16,8 +17,8 @@ use events::{AuctionId, Money, UserId};
 
 use crate::error::SagaError;
 use crate::ports::{
-    Charge, Clock, OwnershipRegistry, OwnershipTransfer, PaymentProvider, Payout, PayoutReversal,
-    Receipt, Refund, SystemClock,
+    Charge, Clock, OwnershipRegistry, OwnershipReversal, OwnershipTransfer, PaymentProvider,
+    Payout, PayoutReversal, Receipt, Refund, SystemClock,
 };
 
 /// Default latency of every simulated call.
@@ -30,6 +31,7 @@ pub enum Operation {
     Payout,
     ReversePayout,
     TransferOwnership,
+    ReverseTransfer,
 }
 
 impl Operation {
@@ -40,6 +42,7 @@ impl Operation {
             Operation::Payout => "po",
             Operation::ReversePayout => "pr",
             Operation::TransferOwnership => "ot",
+            Operation::ReverseTransfer => "rt",
         }
     }
 }
@@ -62,7 +65,8 @@ pub enum FaultKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     pub operation: Operation,
-    /// Only calls for this party (payer, payee, refunded payer, reversed payee, new owner).
+    /// Only calls for this party (payer, payee, refunded payer, reversed payee, new owner:
+    /// the buyer of a transfer, the seller of its reversal).
     pub party: Option<UserId>,
     pub kind: FaultKind,
     /// How many calls it still affects; `None`: every one.
@@ -319,8 +323,10 @@ impl Simulation {
 
         books.issued += 1;
         let reference = format!("{}_{:06}", operation.prefix(), books.issued);
-        if operation == Operation::TransferOwnership
-            && let Ok(auction) = request.refers_to.parse()
+        if matches!(
+            operation,
+            Operation::TransferOwnership | Operation::ReverseTransfer
+        ) && let Ok(auction) = request.refers_to.parse()
         {
             books.owners.insert(AuctionId(auction), party.clone());
         }
@@ -497,6 +503,26 @@ impl PaymentProvider for SimulatedProvider {
         self.simulation.call(request, positive).await
     }
 
+    /// The simulator answers every charge at once, so an awaited one is one it knows: paid.
+    async fn charge_outcome(&self, reference: &str) -> Result<Receipt, SagaError> {
+        match self.party_of(reference) {
+            Some(_) => Ok(Receipt {
+                reference: reference.to_owned(),
+            }),
+            None => Err(SagaError::Declined {
+                reason: format!("no charge {reference}"),
+            }),
+        }
+    }
+
+    async fn cancel_charge(
+        &self,
+        _reference: &str,
+        _idempotency_key: &str,
+    ) -> Result<(), SagaError> {
+        Ok(())
+    }
+
     async fn refund(&self, refund: &Refund) -> Result<Receipt, SagaError> {
         let party = self.party_of(&refund.charge_reference);
         let request = Request {
@@ -586,14 +612,35 @@ impl SimulatedRegistry {
 
     /// Every transfer that took effect, in order.
     pub fn transfers(&self) -> Vec<Entry> {
-        self.simulation.books().entries.clone()
+        self.entries(Operation::TransferOwnership)
     }
 
+    /// Every reversal of a transfer that took effect, in order.
+    pub fn reversals(&self) -> Vec<Entry> {
+        self.entries(Operation::ReverseTransfer)
+    }
+
+    fn entries(&self, operation: Operation) -> Vec<Entry> {
+        self.simulation
+            .books()
+            .entries
+            .iter()
+            .filter(|entry| entry.operation == operation)
+            .cloned()
+            .collect()
+    }
+
+    /// How many transfers were asked for, replays and refusals included.
     pub fn calls(&self) -> u32 {
+        self.calls_of(Operation::TransferOwnership)
+    }
+
+    /// How many calls of this kind (a transfer or a reversal) arrived.
+    pub fn calls_of(&self, operation: Operation) -> u32 {
         self.simulation
             .books()
             .calls
-            .get(&Operation::TransferOwnership)
+            .get(&operation)
             .copied()
             .unwrap_or(0)
     }
@@ -618,6 +665,28 @@ impl OwnershipRegistry for SimulatedRegistry {
                         Err(format!("{auction_id} belongs to {owner}, not {from}"))
                     }
                     _ => Ok(()),
+                }
+            })
+            .await
+    }
+
+    async fn reverse(&self, reversal: &OwnershipReversal) -> Result<Receipt, SagaError> {
+        let request = Request {
+            operation: Operation::ReverseTransfer,
+            key: &reversal.idempotency_key,
+            party: Some(reversal.to.clone()),
+            amount: None,
+            refers_to: reversal.auction_id.to_string(),
+        };
+        let from = reversal.from.clone();
+        let auction_id = reversal.auction_id;
+        self.simulation
+            .call(request, move |books, _| {
+                match books.owners.get(&auction_id) {
+                    // Only the buyer holding the item by a transfer can give it back.
+                    Some(owner) if *owner == from => Ok(()),
+                    Some(owner) => Err(format!("{auction_id} belongs to {owner}, not {from}")),
+                    None => Err(format!("no transfer of {auction_id} to reverse")),
                 }
             })
             .await
@@ -745,6 +814,64 @@ mod tests {
         assert!(part.is_ok());
         assert!(matches!(rest_and_more, Err(SagaError::Declined { .. })));
         assert_eq!(provider.net_paid_by(&bob()), 200);
+    }
+
+    fn transfer(key: &str, from: &str, to: &str) -> OwnershipTransfer {
+        OwnershipTransfer {
+            idempotency_key: key.to_owned(),
+            auction_id: AuctionId(Uuid::from_u128(1)),
+            from: UserId::try_from(from).unwrap(),
+            to: UserId::try_from(to).unwrap(),
+            price: eur(500),
+            sale: format!("{}#{to}", Uuid::from_u128(1)),
+            correlation_id: "corr".to_owned(),
+            causation_id: "event".to_owned(),
+        }
+    }
+
+    fn reversal(key: &str, from: &str, to: &str) -> OwnershipReversal {
+        OwnershipReversal {
+            idempotency_key: key.to_owned(),
+            auction_id: AuctionId(Uuid::from_u128(1)),
+            from: UserId::try_from(from).unwrap(),
+            to: UserId::try_from(to).unwrap(),
+            sale: format!("{}#{from}", Uuid::from_u128(1)),
+            reason: "payout refused".to_owned(),
+            correlation_id: "corr".to_owned(),
+            causation_id: "event".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_registry_reverses_a_transfer_once_and_only_from_its_holder() {
+        let registry = SimulatedRegistry::new(Duration::ZERO);
+        let auction = AuctionId(Uuid::from_u128(1));
+
+        let nothing_yet = registry.reverse(&reversal("r0", "bob", "sally")).await;
+        registry
+            .transfer(&transfer("t1", "sally", "bob"))
+            .await
+            .unwrap();
+        let not_cats = registry.reverse(&reversal("r1", "cat", "sally")).await;
+        let back = registry
+            .reverse(&reversal("r2", "bob", "sally"))
+            .await
+            .unwrap();
+        let again = registry
+            .reverse(&reversal("r2", "bob", "sally"))
+            .await
+            .unwrap();
+
+        assert!(matches!(nothing_yet, Err(SagaError::Declined { .. })));
+        assert!(matches!(not_cats, Err(SagaError::Declined { .. })));
+        assert_eq!(back, again);
+        assert_eq!(
+            registry.owner(auction),
+            Some(UserId::try_from("sally").unwrap())
+        );
+        assert_eq!(registry.transfers().len(), 1);
+        assert_eq!(registry.reversals().len(), 1);
+        assert_eq!(registry.calls_of(Operation::ReverseTransfer), 4);
     }
 
     #[tokio::test]

@@ -1,9 +1,12 @@
 //! The world the saga's tests start from, shared by this crate's tests, the reconciler's and
 //! the end-to-end suite (cargo feature `testing`): an auction created, bid on and ended
-//! through the event store, as the API and the scheduler would have done it.
+//! through the event store, as the API and the scheduler would have done it; its item
+//! registered in the ledger as the API does when it creates an auction ([`register_item`]), or
+//! not, as for an auction created before the API did.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use chrono::{DateTime, Utc};
+use domain::item::{ItemRejection, ItemState, RegisterItem, decide_register};
 use domain::{
     CreateAuction, EndAuction, PlaceBid, Rejection, State, decide_create, decide_end,
     decide_place_bid,
@@ -11,7 +14,7 @@ use domain::{
 use event_store::{
     CommandContext, CommandError, EventLog, IdempotencyRecords, Snapshots, Store, StoredEvent,
 };
-use events::{AuctionId, BidId, Currency, IncrementPolicy, Money, UserId};
+use events::{AuctionId, BidId, Currency, IncrementPolicy, ItemId, Money, UserId};
 use uuid::Uuid;
 
 /// Sally's lamp in euros: 10.00 to start, bids a cent apart, `reserve` (minor units) if any.
@@ -102,11 +105,38 @@ where
     Ok(())
 }
 
+/// Registers the item `create` sells in the ledger, owned by its seller, under `context`: what
+/// the API does before it writes `AuctionCreated`. Returns the item's id.
+pub async fn register_item<B>(
+    store: &Store<B>,
+    create: &CreateAuction,
+    context: &CommandContext,
+) -> Result<ItemId, SaleError>
+where
+    B: EventLog + Snapshots + IdempotencyRecords + 'static,
+{
+    let item_id = ItemId::for_auction(create.auction_id);
+    let command = RegisterItem {
+        item_id,
+        auction_id: create.auction_id,
+        owner: create.seller_id.clone(),
+        title: create.title.clone(),
+    };
+    store
+        .execute(item_id, context, |state: &ItemState, now| {
+            decide_register(state, &command, now)
+        })
+        .await?;
+    Ok(item_id)
+}
+
 /// Why a sale could not be set up: a bug in the test that asked for it.
 #[derive(Debug, thiserror::Error)]
 pub enum SaleError {
     #[error("the sale's commands failed: {0}")]
     Store(#[from] CommandError<Rejection>),
+    #[error("the item's commands failed: {0}")]
+    Item(#[from] CommandError<ItemRejection>),
     /// A name or currency of the fixture is not valid.
     #[error("bad fixture: {0}")]
     Fixture(String),

@@ -1,24 +1,64 @@
-//! The handler over the in-memory event store and saga states and the simulated provider:
-//! the whole saga, fast. The same scenarios run against DynamoDB Local in the e2e suite.
+//! The handler over the in-memory event store and saga states, the simulated provider and the
+//! Item's ledger (the registry the Lambda runs, in the same in-memory store): the whole saga,
+//! fast. The same scenarios run against DynamoDB Local in the e2e suite.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use domain::{Settlement, State};
+use domain::item::{
+    Acquisition, ItemState, TransferOwnership as ItemTransfer, decide_transfer_ownership,
+};
+use domain::{RecordPaymentFailed, Settlement, State, decide_record_payment_failed};
 use event_store::{CommandContext, InMemoryStore, Meter, SnapshotPolicy, Store, StoredEvent};
-use events::{Actor, AuctionEvent, AuctionId, Currency, Money, UserId};
-use payments::testing::{SaleStep, batch, message, sallys_lamp, sell};
+use events::{Actor, AuctionEvent, AuctionId, Currency, ItemId, Money, UserId};
+use payments::saga::Start;
+use payments::testing::{SaleStep, batch, message, register_item, sallys_lamp, sell};
 use payments::{
-    AdvanceClock, BasisPoints, Clock, Fault, FixedClock, Handled, InMemorySagaStates, Operation,
-    Ports, Retry, SagaError, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry,
-    StalledSagas, Status, Step,
+    AdvanceClock, BasisPoints, Clock, Fault, FixedClock, Handled, InMemorySagaStates, ItemLedger,
+    Operation, PaymentProvider, Ports, Retry, Saga, SagaError, SagaId, SagaStates,
+    SimulatedProvider, StalledSagas, Status, Step,
 };
 use uuid::Uuid;
 
-type TestPorts = Ports<InMemoryStore, SimulatedProvider, SimulatedRegistry, InMemorySagaStates>;
+type TestPorts = Ports<InMemoryStore, SimulatedProvider, ItemLedger<InMemoryStore>, LosingStates>;
+
+/// The saga states as a consumer sees them, able to lose the write that records one step, as a
+/// consumer dying after the step took effect and before its state was saved would.
+#[derive(Clone, Default)]
+struct LosingStates {
+    inner: InMemorySagaStates,
+    lose_after: Arc<Mutex<Option<Step>>>,
+}
+
+impl LosingStates {
+    /// The next write that records `step` is lost (once).
+    fn lose_the_write_after(&self, step: Step) {
+        *self.lose_after.lock().unwrap() = Some(step);
+    }
+}
+
+impl SagaStates for LosingStates {
+    async fn get(&self, id: &SagaId) -> Result<Option<Saga>, SagaError> {
+        self.inner.get(id).await
+    }
+
+    async fn save(&self, saga: &Saga) -> Result<(), SagaError> {
+        let last = saga.steps.last().map(|record| record.step);
+        {
+            let mut lose = self.lose_after.lock().unwrap();
+            if last.is_some() && *lose == last {
+                *lose = None;
+                return Err(SagaError::StateUnavailable(format!(
+                    "the consumer died after {last:?} took effect"
+                )));
+            }
+        }
+        self.inner.save(saga).await
+    }
+}
 
 fn epoch() -> DateTime<Utc> {
     DateTime::from_timestamp(1_767_225_600, 0).unwrap()
@@ -41,9 +81,13 @@ struct World {
     /// The handler's clock; its retry waits move it on instead of waiting.
     clock: Arc<FixedClock>,
     payments: SimulatedProvider,
-    registry: SimulatedRegistry,
+    /// The registry: the Item's ledger in the saga's own store.
+    ledger: ItemLedger<InMemoryStore>,
+    /// The saga states the consumer writes through; `sagas` is the table behind them.
+    states: LosingStates,
     sagas: InMemorySagaStates,
     auction_id: AuctionId,
+    item_id: ItemId,
 }
 
 fn context(now: DateTime<Utc>) -> CommandContext {
@@ -58,12 +102,27 @@ fn context(now: DateTime<Utc>) -> CommandContext {
     }
 }
 
-/// An auction by `seller` with bob bidding up to 5 000 and cat up to 3 000 (so bob wins at
-/// 3 001, or at the reserve if that is higher), ended.
+/// An auction by sally with `bidders` (with bob bidding up to 5 000 and cat up to 3 000, bob
+/// wins at 3 001, or at the reserve if that is higher), ended; its item registered to sally as
+/// the API registers it when it creates the auction.
 async fn world(reserve: Option<i64>, bidders: &[(&str, i64)]) -> World {
+    world_of(reserve, bidders, true).await
+}
+
+/// The same auction created before the API registered items: its item is not in the ledger.
+async fn world_before_the_ledger(bidders: &[(&str, i64)]) -> World {
+    world_of(None, bidders, false).await
+}
+
+async fn world_of(reserve: Option<i64>, bidders: &[(&str, i64)], registered: bool) -> World {
     let store = Store::new(InMemoryStore::new(), SnapshotPolicy::inline(0));
     let auction_id = AuctionId(Uuid::new_v4());
     let create = sallys_lamp(auction_id, reserve, epoch() + TimeDelta::days(1)).unwrap();
+    if registered {
+        register_item(&store, &create, &context(epoch()))
+            .await
+            .unwrap();
+    }
     sell(&store, &create, bidders, |step| match step {
         SaleStep::End => context(after_the_end()),
         SaleStep::Create | SaleStep::Bid(_) => context(epoch()),
@@ -72,14 +131,14 @@ async fn world(reserve: Option<i64>, bidders: &[(&str, i64)]) -> World {
     .unwrap();
     let clock = Arc::new(FixedClock::new(after_the_end()));
     let payments = SimulatedProvider::with_clock(Duration::from_millis(1), clock.clone());
-    let registry = SimulatedRegistry::with_clock(Duration::from_millis(1), clock.clone());
-    let sagas = InMemorySagaStates::new();
+    let ledger = ItemLedger::new(store.clone(), clock.clone());
+    let states = LosingStates::default();
     World {
         ports: Arc::new(Ports {
             store,
             payments: payments.clone(),
-            ownership: registry.clone(),
-            sagas: sagas.clone(),
+            ownership: ledger.clone(),
+            sagas: states.clone(),
             clock: clock.clone(),
             sleep: Arc::new(AdvanceClock(clock.clone())),
             retry: Retry::default(),
@@ -87,9 +146,11 @@ async fn world(reserve: Option<i64>, bidders: &[(&str, i64)]) -> World {
         }),
         clock,
         payments,
-        registry,
-        sagas,
+        ledger,
+        sagas: states.inner.clone(),
+        states,
         auction_id,
+        item_id: ItemId::for_auction(auction_id),
     }
 }
 
@@ -142,6 +203,45 @@ impl World {
             .map(|e| e.envelope.event_type)
             .collect()
     }
+
+    fn count(&self, event_type: &str) -> usize {
+        self.event_types()
+            .iter()
+            .filter(|t| *t == event_type)
+            .count()
+    }
+
+    /// The item's events in the ledger.
+    fn item_events(&self) -> Vec<StoredEvent> {
+        self.ports.store.backend().events(self.item_id)
+    }
+
+    fn item_event_types(&self) -> Vec<String> {
+        self.item_events()
+            .into_iter()
+            .map(|e| e.envelope.event_type)
+            .collect()
+    }
+
+    /// Who the ledger says owns the item.
+    async fn owner(&self) -> Option<UserId> {
+        self.ledger
+            .item(self.item_id)
+            .await
+            .unwrap()
+            .item
+            .map(|item| item.owner)
+    }
+
+    /// The steps the saga of `buyer` took, in the order they were done.
+    async fn steps_of(&self, buyer: &str) -> Vec<Step> {
+        self.saga_of(buyer)
+            .await
+            .steps
+            .iter()
+            .map(|record| record.step)
+            .collect()
+    }
 }
 
 #[tokio::test]
@@ -169,8 +269,13 @@ async fn given_a_sold_auction_when_the_end_arrives_then_the_winner_pays_the_sell
             payment_reference: charges[0].reference.clone(),
         })
     );
-    assert_eq!(world.registry.owner(world.auction_id), Some(user("bob")));
+    assert_eq!(world.owner().await, Some(user("bob")));
+    assert_eq!(
+        world.item_event_types(),
+        ["ItemRegistered", "OwnershipTransferred"]
+    );
     assert_eq!(world.saga_of("bob").await.status, Status::Completed);
+    assert_eq!(world.steps_of("bob").await, Step::FORWARD);
 }
 
 #[tokio::test]
@@ -191,6 +296,18 @@ async fn the_commands_carry_the_announcing_events_correlation_and_causation() {
         Actor::System {
             name: "payment-saga".to_owned()
         }
+    );
+    // And so does the transfer in the item's ledger
+    let transferred = world.item_events().pop().unwrap();
+    assert_eq!(transferred.envelope.event_type, "OwnershipTransferred");
+    assert_eq!(transferred.envelope.metadata.correlation_id, "corr-test");
+    assert_eq!(
+        transferred.envelope.metadata.causation_id,
+        ended.envelope.event_id.to_string()
+    );
+    assert_eq!(
+        transferred.envelope.metadata.actor,
+        paid.envelope.metadata.actor
     );
 }
 
@@ -226,11 +343,16 @@ async fn given_a_declined_charge_then_nothing_is_undone_and_the_runner_up_gets_t
         world.settlement().await,
         Some(Settlement::Paid { buyer, amount: 3_000, .. }) if buyer == user("cat")
     ));
-    assert_eq!(world.registry.owner(world.auction_id), Some(user("cat")));
+    assert_eq!(world.owner().await, Some(user("cat")));
+    // Bob never owned it: the only transfer is cat's
+    assert_eq!(
+        world.item_event_types(),
+        ["ItemRegistered", "OwnershipTransferred"]
+    );
 }
 
 #[tokio::test]
-async fn given_a_refused_payout_then_the_charge_is_refunded_and_without_runner_up_the_item_stays_unsold()
+async fn given_a_refused_payout_then_the_transfer_is_reversed_the_charge_refunded_and_without_runner_up_the_item_stays_unsold()
  {
     let world = world(None, &[("bob", 5_000)]).await;
     world
@@ -249,7 +371,22 @@ async fn given_a_refused_payout_then_the_charge_is_refunded_and_without_runner_u
     assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
     assert_eq!(world.settlement().await, Some(Settlement::NoBuyer));
     assert_eq!(world.event_types().last().unwrap(), "PaymentFailed");
-    assert_eq!(world.registry.owner(world.auction_id), None);
+    // The item went to bob and came back to sally before bob was refunded
+    assert_eq!(world.owner().await, Some(user("sally")));
+    assert_eq!(
+        world.item_event_types(),
+        ["ItemRegistered", "OwnershipTransferred", "TransferReversed"]
+    );
+    assert_eq!(
+        world.steps_of("bob").await,
+        [
+            Step::Charge,
+            Step::TransferOwnership,
+            Step::ReverseTransfer,
+            Step::Refund,
+            Step::RecordFailure
+        ]
+    );
 }
 
 #[tokio::test]
@@ -344,7 +481,10 @@ async fn given_a_settled_sale_whose_saga_state_was_lost_when_the_sale_is_announc
     );
     assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
     assert_eq!(world.payments.entries(Operation::Payout).len(), 1);
-    assert_eq!(world.registry.transfers().len(), 1);
+    assert_eq!(
+        world.item_event_types(),
+        ["ItemRegistered", "OwnershipTransferred"]
+    );
     let succeeded = world
         .events()
         .into_iter()
@@ -381,7 +521,10 @@ async fn the_same_message_twice_and_two_consumers_at_once_take_one_effect() {
     assert_eq!(world.payments.calls(Operation::Charge), 4);
     assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
     assert_eq!(world.payments.entries(Operation::Payout).len(), 1);
-    assert_eq!(world.registry.transfers().len(), 1);
+    assert_eq!(
+        world.item_event_types(),
+        ["ItemRegistered", "OwnershipTransferred"]
+    );
     let payments: Vec<_> = world
         .events()
         .into_iter()
@@ -551,7 +694,7 @@ async fn a_saga_whose_message_gave_up_is_found_stalled_and_resumed_after_the_out
     assert!(matches!(resumed, Handled::Finished(saga) if saga.status == Status::Completed));
     assert_eq!(world.payments.entries(Operation::Charge).len(), 1);
     assert_eq!(world.payments.net_paid_to(&user("sally")), 950);
-    assert_eq!(world.registry.owner(world.auction_id), Some(user("bob")));
+    assert_eq!(world.owner().await, Some(user("bob")));
     assert_eq!(
         world
             .events()
@@ -669,4 +812,350 @@ async fn resuming_a_stuck_saga_says_so_and_keeps_its_state() {
         "{resumed:?}"
     );
     assert_eq!(world.saga_of("bob").await, before);
+}
+
+// The order of the ADR: charge, transfer in the registry, pay the seller, settle.
+
+#[tokio::test]
+async fn given_the_ledger_refuses_the_transfer_then_the_charge_is_refunded_and_nobody_is_paid_out()
+{
+    // Given bob's purchase, of an item the ledger says sally already sold to mallory
+    let world = world(None, &[("bob", 5_000)]).await;
+    world
+        .ports
+        .store
+        .execute(
+            world.item_id,
+            &context(after_the_end()),
+            |state: &ItemState, now| {
+                let private_sale = ItemTransfer {
+                    sale: "private-sale-1".to_owned(),
+                    auction_id: world.auction_id,
+                    from: user("sally"),
+                    to: user("mallory"),
+                    price: eur(500),
+                };
+                decide_transfer_ownership(state, &private_sale, now)
+            },
+        )
+        .await
+        .unwrap();
+
+    let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+
+    // Then bob is refunded, the seller never paid, the failure recorded, and mallory keeps it
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        world.steps_of("bob").await,
+        [Step::Charge, Step::Refund, Step::RecordFailure]
+    );
+    let saga = world.saga_of("bob").await;
+    assert_eq!(saga.status, Status::Failed);
+    let failure = saga.failure.unwrap();
+    assert_eq!(failure.step, Step::TransferOwnership);
+    assert!(failure.reason.contains("mallory"), "{failure:?}");
+    assert_eq!(world.payments.calls(Operation::Payout), 0);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
+    assert_eq!(world.settlement().await, Some(Settlement::NoBuyer));
+    assert_eq!(world.count("PaymentSucceeded"), 0);
+    assert_eq!(world.owner().await, Some(user("mallory")));
+    assert_eq!(world.item_events().len(), 2);
+}
+
+#[tokio::test]
+async fn given_the_settlement_is_refused_then_payout_transfer_and_charge_are_undone_in_reverse() {
+    // Given payouts down for an hour, so the first delivery stops after the charge and the
+    // transfer...
+    let world = world(None, &[("bob", 5_000)]).await;
+    let outage_ends = after_the_end() + TimeDelta::hours(1);
+    world
+        .payments
+        .inject(Fault::unavailable(Operation::Payout).until(outage_ends));
+    let ended = world.last_of_type("AuctionEnded");
+    assert_eq!(world.deliver(std::slice::from_ref(&ended)).await.len(), 1);
+    assert_eq!(
+        world.steps_of("bob").await,
+        [Step::Charge, Step::TransferOwnership]
+    );
+    // ...and the aggregate giving up on bob another way meanwhile (an operator)
+    world
+        .ports
+        .store
+        .execute(
+            world.auction_id,
+            &context(after_the_end()),
+            |s: &State, now| {
+                let command = RecordPaymentFailed {
+                    buyer_id: user("bob"),
+                    reason: "payment deadline passed".to_owned(),
+                };
+                decide_record_payment_failed(s, &command, now)
+            },
+        )
+        .await
+        .unwrap();
+
+    // When the message comes again after the outage
+    world.clock.set(outage_ends);
+    let failed = world.deliver(&[ended]).await;
+
+    // Then the payout is made, the settlement refused, and everything undone in reverse
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        world.steps_of("bob").await,
+        [
+            Step::Charge,
+            Step::TransferOwnership,
+            Step::Payout,
+            Step::ReversePayout,
+            Step::ReverseTransfer,
+            Step::Refund,
+            Step::RecordFailure
+        ]
+    );
+    let saga = world.saga_of("bob").await;
+    assert_eq!(saga.status, Status::Failed);
+    assert_eq!(saga.failure.unwrap().step, Step::RecordSettlement);
+    assert_eq!(world.payments.net_paid_to(&user("sally")), 0);
+    assert_eq!(world.payments.net_paid_by(&user("bob")), 0);
+    assert_eq!(world.owner().await, Some(user("sally")));
+    assert_eq!(
+        world.item_event_types(),
+        ["ItemRegistered", "OwnershipTransferred", "TransferReversed"]
+    );
+    // The failure was on the aggregate already: no second one, and no payment
+    assert_eq!(world.count("PaymentFailed"), 1);
+    assert_eq!(world.count("PaymentSucceeded"), 0);
+}
+
+#[tokio::test]
+async fn a_consumer_dying_after_any_forward_step_is_redelivered_without_a_second_effect() {
+    for step in Step::FORWARD {
+        // Given the state write that records `step` lost, as when the consumer dies after the
+        // step took effect
+        let world = world(None, &[("bob", 5_000)]).await;
+        world.states.lose_the_write_after(step);
+        let ended = world.last_of_type("AuctionEnded");
+        assert_eq!(
+            world.deliver(std::slice::from_ref(&ended)).await.len(),
+            1,
+            "{step:?}"
+        );
+        assert!(
+            world.saga_of("bob").await.outcome(step).is_none(),
+            "{step:?}"
+        );
+
+        // When the message comes again, the step is done again under its key
+        assert!(world.deliver(&[ended]).await.is_empty(), "{step:?}");
+
+        // Then every effect happened once
+        assert_eq!(
+            world.saga_of("bob").await.status,
+            Status::Completed,
+            "{step:?}"
+        );
+        assert_eq!(
+            world.payments.entries(Operation::Charge).len(),
+            1,
+            "{step:?}"
+        );
+        assert_eq!(
+            world.payments.entries(Operation::Payout).len(),
+            1,
+            "{step:?}"
+        );
+        assert_eq!(
+            world.item_event_types(),
+            ["ItemRegistered", "OwnershipTransferred"],
+            "{step:?}"
+        );
+        assert_eq!(world.count("PaymentSucceeded"), 1, "{step:?}");
+        assert_eq!(world.owner().await, Some(user("bob")), "{step:?}");
+        assert_eq!(world.steps_of("bob").await, Step::FORWARD, "{step:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_dying_after_any_compensation_is_redelivered_without_a_second_effect() {
+    for step in [Step::ReverseTransfer, Step::Refund, Step::RecordFailure] {
+        // Given a refused payout, and the write that records `step` lost
+        let world = world(None, &[("bob", 5_000)]).await;
+        world
+            .payments
+            .inject(Fault::decline(Operation::Payout, "seller account closed"));
+        world.states.lose_the_write_after(step);
+        let ended = world.last_of_type("AuctionEnded");
+        assert_eq!(
+            world.deliver(std::slice::from_ref(&ended)).await.len(),
+            1,
+            "{step:?}"
+        );
+
+        // When the message comes again
+        assert!(world.deliver(&[ended]).await.is_empty(), "{step:?}");
+
+        // Then the sale is unwound once
+        assert_eq!(
+            world.saga_of("bob").await.status,
+            Status::Failed,
+            "{step:?}"
+        );
+        assert_eq!(
+            world.payments.entries(Operation::Refund).len(),
+            1,
+            "{step:?}"
+        );
+        assert_eq!(world.payments.net_paid_by(&user("bob")), 0, "{step:?}");
+        assert_eq!(
+            world.item_event_types(),
+            ["ItemRegistered", "OwnershipTransferred", "TransferReversed"],
+            "{step:?}"
+        );
+        assert_eq!(world.count("PaymentFailed"), 1, "{step:?}");
+        assert_eq!(world.owner().await, Some(user("sally")), "{step:?}");
+    }
+}
+
+/// Bob's saga for the sale, started as the handler starts it (5 % commission).
+fn bobs_saga(world: &World) -> Saga {
+    Saga::start(
+        Start {
+            auction_id: world.auction_id,
+            buyer_id: user("bob"),
+            seller_id: user("sally"),
+            price: eur(1_000),
+            commission_rate: BasisPoints::try_from(500).unwrap(),
+            correlation_id: "corr-test".to_owned(),
+            causation_id: world
+                .last_of_type("AuctionEnded")
+                .envelope
+                .event_id
+                .to_string(),
+        },
+        after_the_end(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_saga_persisted_under_the_old_order_charged_and_paid_out_resumes_by_transferring_and_settling()
+ {
+    // Given an auction from before the ledger (no item registered), and bob's saga as the old
+    // order left it: charged, then paid out, its state saved after each step
+    let world = world_before_the_ledger(&[("bob", 5_000)]).await;
+    let mut saga = bobs_saga(&world);
+    world.sagas.save(&saga).await.unwrap();
+    let charge = world
+        .payments
+        .charge(&payments::ports::Charge {
+            idempotency_key: saga.idempotency_key(Step::Charge),
+            payer: user("bob"),
+            amount: eur(1_000),
+            auction_id: world.auction_id,
+        })
+        .await
+        .unwrap();
+    saga = saga
+        .after(
+            Step::Charge,
+            payments::saga::StepResult::Done {
+                reference: charge.reference.clone(),
+            },
+            after_the_end(),
+        )
+        .unwrap();
+    world.sagas.save(&saga).await.unwrap();
+    let payout = world
+        .payments
+        .payout(&payments::ports::Payout {
+            idempotency_key: saga.idempotency_key(Step::Payout),
+            payee: user("sally"),
+            amount: saga.payout(),
+            auction_id: world.auction_id,
+        })
+        .await
+        .unwrap();
+    saga = saga
+        .after(
+            Step::Payout,
+            payments::saga::StepResult::Done {
+                reference: payout.reference,
+            },
+            after_the_end(),
+        )
+        .unwrap();
+    world.sagas.save(&saga).await.unwrap();
+
+    // When it is resumed under the new order
+    let resumed = world.ports.resume(&saga.id).await.unwrap();
+
+    // Then it transfers the item (registering it to sally first) and records the settlement,
+    // without charging or paying out again
+    assert!(matches!(resumed, Handled::Finished(s) if s.status == Status::Completed));
+    assert_eq!(
+        world.steps_of("bob").await,
+        [
+            Step::Charge,
+            Step::Payout,
+            Step::TransferOwnership,
+            Step::RecordSettlement
+        ]
+    );
+    assert_eq!(world.payments.calls(Operation::Charge), 1);
+    assert_eq!(world.payments.calls(Operation::Payout), 1);
+    assert_eq!(
+        world.item_event_types(),
+        ["ItemRegistered", "OwnershipTransferred"]
+    );
+    let item = world
+        .ledger
+        .item(world.item_id)
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item.owners[0].owner, user("sally"));
+    assert!(matches!(
+        &item.owners[1].acquired,
+        Acquisition::Bought { sale, price, .. } if *sale == saga.id.to_string() && *price == eur(1_000)
+    ));
+    assert_eq!(
+        world.settlement().await,
+        Some(Settlement::Paid {
+            buyer: user("bob"),
+            amount: 1_000,
+            payment_reference: charge.reference,
+        })
+    );
+
+    // And the sale's message coming again afterwards changes nothing
+    assert!(
+        world
+            .deliver(&[world.last_of_type("AuctionEnded")])
+            .await
+            .is_empty()
+    );
+    assert_eq!(world.payments.ledger().len(), 2);
+    assert_eq!(world.item_events().len(), 2);
+    assert_eq!(world.count("PaymentSucceeded"), 1);
+}
+
+#[tokio::test]
+async fn an_auction_from_before_the_ledger_is_registered_to_its_seller_by_its_first_sale() {
+    let world = world_before_the_ledger(&[("bob", 5_000)]).await;
+    assert!(world.item_events().is_empty());
+
+    assert!(
+        world
+            .deliver(&[world.last_of_type("AuctionEnded")])
+            .await
+            .is_empty()
+    );
+
+    let registered = world.item_events().remove(0);
+    assert_eq!(registered.envelope.event_type, "ItemRegistered");
+    assert_eq!(registered.envelope.payload["owner"], "sally");
+    assert_eq!(registered.envelope.payload["title"], "A lamp");
+    assert_eq!(world.owner().await, Some(user("bob")));
 }

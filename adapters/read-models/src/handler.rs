@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use event_store::{EventLog, Meter, StoredEvent};
-use events::{AuctionId, EventEnvelope};
+use events::{AuctionEvent, AuctionId, EventCodec, EventEnvelope};
 use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt};
 use stream_records::{Failures, aggregate_of, stored_event};
@@ -73,7 +73,9 @@ where
     let mut unreadable: HashSet<AuctionId> = HashSet::new();
     for (position, record) in event.records.iter().enumerate() {
         match decode(record) {
-            Ok((stored, envelope)) => {
+            // Another aggregate's event (the Items' ledger shares the table): no view shows it.
+            Ok(None) => fates[position] = Fate::Applied,
+            Ok(Some((stored, envelope))) => {
                 let aggregate_id = envelope.aggregate_id;
                 if unreadable.contains(&aggregate_id) {
                     held_back(&envelope);
@@ -169,12 +171,22 @@ fn held_back(envelope: &EventEnvelope) {
     );
 }
 
-/// The record's event, or the auction it belongs to (when its keys say) if it is unreadable.
-fn decode(record: &EventRecord) -> Result<(StoredEvent, EventEnvelope), Option<AuctionId>> {
+/// The record's Auction event, `None` for another aggregate's (the Items' ledger, whose events
+/// share the table and which no view shows), or the auction it belongs to (when its keys say)
+/// if it is unreadable.
+fn decode(record: &EventRecord) -> Result<Option<(StoredEvent, EventEnvelope)>, Option<AuctionId>> {
     let stored = stored_event(record).map_err(|error| {
         tracing::error!(record_id = %record.event_id, %error, "unreadable stream record");
         aggregate_of(record)
     })?;
+    if stored.envelope.aggregate_type != <AuctionEvent as EventCodec>::AGGREGATE_TYPE {
+        tracing::debug!(
+            record_id = %record.event_id,
+            aggregate_type = %stored.envelope.aggregate_type,
+            "not an auction's event: nothing to project"
+        );
+        return Ok(None);
+    }
     let envelope = stored.decode().map_err(|error| {
         tracing::error!(
             correlation_id = %stored.envelope.metadata.correlation_id,
@@ -184,7 +196,7 @@ fn decode(record: &EventRecord) -> Result<(StoredEvent, EventEnvelope), Option<A
         );
         Some(AuctionId::from(stored.envelope.aggregate_id))
     })?;
-    Ok((stored, envelope))
+    Ok(Some((stored, envelope)))
 }
 
 /// Applies one record, starting from `known` (what this batch last stored for the auction) or

@@ -301,3 +301,51 @@ async fn a_history_that_does_not_start_with_the_creation_fails_its_record() {
     assert_eq!(failed(&response), vec![format!("{:021}", 1)]);
     assert_eq!(views.auction(auction_id).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn the_items_ledger_events_in_the_same_stream_are_passed_over_and_block_no_auction() {
+    use domain::item::{ItemState, RegisterItem, decide_register};
+    use events::ItemId;
+
+    // Given an auction's history and its item's registration, interleaved on the stream
+    let store = new_store();
+    let auction_id = sold_to_ann(&store).await;
+    let item_id = ItemId::for_auction(auction_id);
+    store
+        .execute(
+            item_id,
+            &context("seller", epoch()),
+            |state: &ItemState, now| {
+                let command = RegisterItem {
+                    item_id,
+                    auction_id,
+                    owner: user("seller"),
+                    title: "A lamp".to_owned(),
+                };
+                decide_register(state, &command, now)
+            },
+        )
+        .await
+        .unwrap();
+    let auction = store.backend().events(auction_id);
+    let item = store.backend().events(item_id);
+    let records = vec![
+        record(&auction[0], 1),
+        record(&item[0], 2),
+        record(&auction[1], 3),
+        record(&auction[2], 4),
+        record(&auction[3], 5),
+        record(&auction[4], 6),
+    ];
+    let views = InMemoryViews::new();
+
+    // When the batch is projected
+    let response = handle(&views, store.backend(), batch(records))
+        .await
+        .unwrap();
+
+    // Then nothing failed, the auction is projected whole, and the item has no view
+    assert!(failed(&response).is_empty(), "{:?}", failed(&response));
+    assert_eq!(views.auction(auction_id).await.unwrap().unwrap().version, 5);
+    assert_eq!(views.auction(AuctionId(item_id.0)).await.unwrap(), None);
+}

@@ -14,6 +14,10 @@
 //! saturation is mostly queueing (clients / throughput, Little's law); the paced figures are
 //! what a bidder sees when the system is not overloaded.
 //!
+//! Every bidder registers a card and the seller a payout account at set-up, through the API's
+//! routes with ids made in the stack's Stripe, outside the timed parts; each bid then reads its
+//! bidder's card from the PaymentIdentities table, as in production.
+//!
 //! Environment: BENCH_CLIENTS (default 50), BENCH_AUCTIONS (default 50), BENCH_BIDS (default
 //! 2000, spread mode), BENCH_HOT_BIDS (default 500, hot-auction mode), BENCH_PACED_BIDS
 //! (default 600), BENCH_PACED_LOAD (default 50).
@@ -24,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use api::{App, Authenticator, LocalJwt, SystemClock};
+use api_local::demo::DemoPayments;
 use benchmarks::{
     Better, Measurement, Pace, Percentiles, millis, ms, print_table, raw_conditional_puts, record,
 };
@@ -38,7 +43,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
+use payment_identities::StripeChecker;
 use serde_json::{Value, json};
+use stripe_api::StripeClient;
 use uuid::Uuid;
 
 /// The fixed increment of every benchmark auction, so that a client knows the next valid bid
@@ -66,6 +73,11 @@ async fn main() -> Result<()> {
     provision(&clients, &names).await.context("provisioning")?;
     let tables = fixtures::table_names(&names);
     let dynamo = DynamoDbStore::new(clients.dynamodb.clone(), tables.clone());
+    // The stack's Stripe (STRIPE_API_BASE, STRIPE_SECRET_KEY): every bid first reads the
+    // bidder's card from the PaymentIdentities table, as in production.
+    let stripe = StripeClient::from_env(&local_stack::sdk_config().await)
+        .await
+        .context("the local stack's Stripe (run `scripts/bench`, which starts one)")?;
 
     // The API exactly as api-local serves it, but on our tables and with our signing key.
     let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
@@ -79,7 +91,14 @@ async fn main() -> Result<()> {
             notifications: names.notifications_table.clone(),
             read_model_aliases: names.read_model_aliases_table.clone(),
             parked: names.parked_table.clone(),
+            payment_identities: names.payment_identities_table.clone(),
+            stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
         },
+        // Ids checked with the stack's Stripe, as api-local checks them.
+        Arc::new(StripeChecker::new(stripe.clone())),
+        // The load posts no webhook.
+        api::webhooks::WebhookSecret::new("whsec_unused-by-the-bench"),
+        clients.sqs.clone(),
     );
     let app = App {
         store: Store::new(dynamo.clone(), SnapshotPolicy::default()),
@@ -88,6 +107,9 @@ async fn main() -> Result<()> {
         views: adapters.views,
         inbox: adapters.inbox,
         parked: adapters.parked,
+        identities: adapters.identities,
+        provider: adapters.provider,
+        webhooks: adapters.webhooks,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -104,6 +126,22 @@ async fn main() -> Result<()> {
     };
     let seller = token("bench-seller")?;
 
+    // Set-up, before any timed part: the seller's payout account and every bidder's card, made
+    // in the stack's Stripe and registered through the API's routes.
+    let set_up = Instant::now();
+    http.register(&stripe, &seller, "bench-seller", Needs::PayoutAccount)
+        .await?;
+    for client in 0..clients_n {
+        for user in [
+            format!("bench-bidder-{client}-a"),
+            format!("bench-bidder-{client}-b"),
+            format!("bench-hot-{client}"),
+        ] {
+            http.register(&stripe, &token(&user)?, &user, Needs::Card)
+                .await?;
+        }
+    }
+
     println!("# API load benchmark");
     println!();
     println!(
@@ -111,6 +149,13 @@ async fn main() -> Result<()> {
         http.base,
         benchmarks::build_profile(),
         endpoints.dynamodb
+    );
+    println!(
+        "Set-up (not measured): {} bidders' cards and the seller's payout account registered \
+         through the API, checked with the stack's Stripe, in {:.1} s; every bid reads its \
+         bidder's card (one GetItem) before the event store.",
+        3 * clients_n,
+        set_up.elapsed().as_secs_f64()
     );
     println!();
 
@@ -390,6 +435,39 @@ impl Http {
         Ok((status, value))
     }
 
+    /// Makes what `user` needs in Stripe (a customer with the test card attached, or a
+    /// connected account) and registers it with `PUT /me/payment-method` or
+    /// `PUT /me/payout-account`.
+    async fn register(
+        &self,
+        stripe: &StripeClient,
+        token: &str,
+        user: &str,
+        needs: Needs,
+    ) -> Result<()> {
+        let user_id = UserId::try_from(user.to_owned()).context("user id")?;
+        let (path, body) = match needs {
+            Needs::Card => {
+                let (customer, card) = stripe.create_card_on_file(&user_id).await?;
+                (
+                    "/me/payment-method",
+                    json!({"customerId": customer, "paymentMethodId": card}),
+                )
+            }
+            Needs::PayoutAccount => {
+                let account = stripe.create_payout_account(&user_id).await?;
+                ("/me/payout-account", json!({"accountId": account}))
+            }
+        };
+        let (status, answer) = self
+            .send(Method::PUT, path, token, None, Some(&body))
+            .await?;
+        if status != 200 {
+            bail!("registering {user} with {path} answered {status}: {answer}");
+        }
+        Ok(())
+    }
+
     async fn create_auction(&self, seller: &str) -> Result<AuctionId> {
         let body = json!({
             "title": "Benchmark lot",
@@ -412,6 +490,13 @@ impl Http {
             .context("auctionId is not a UUID")?;
         Ok(AuctionId(id))
     }
+}
+
+/// What a benchmark user registers before the load.
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    Card,
+    PayoutAccount,
 }
 
 /// What one bid attempt came to, after retrying conflicts.

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::{State as Aggregate, Status};
-use events::{AuctionResult, Currency, Money, UnsoldReason, UserId};
+use events::{AuctionResult, Currency, ItemId, Money, UnsoldReason, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -136,6 +136,8 @@ pub struct Purchase {
 #[serde(rename_all = "camelCase")]
 pub struct AuctionView {
     pub id: Uuid,
+    /// The item it sells, in the ownership ledger: `GET /items/{itemId}/provenance`.
+    pub item_id: Uuid,
     pub title: String,
     pub seller_id: String,
     pub status: AuctionStatus,
@@ -166,6 +168,7 @@ impl AuctionView {
             .ok_or_else(ApiError::auction_not_found)?;
         Ok(Self {
             id: auction.id.0,
+            item_id: ItemId::for_auction(auction.id).0,
             title: auction.title.clone(),
             seller_id: auction.seller_id.to_string(),
             status: AuctionStatus::from(&auction.status),
@@ -193,6 +196,7 @@ impl AuctionView {
     pub fn from_view(view: &read_models::AuctionView, caller: &UserId) -> Self {
         Self {
             id: view.auction_id.0,
+            item_id: ItemId::for_auction(view.auction_id).0,
             title: view.title.clone(),
             seller_id: view.seller_id.to_string(),
             status: view.status,

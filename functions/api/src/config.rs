@@ -10,11 +10,16 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use event_store::{DynamoDbStore, SnapshotPolicy, Store, TableNames};
 use fan_out::{QueueUrls, SqsQueues};
 use parking::{Consumers, DynamoDbParked, ParkingError};
+use payment_identities::{DynamoDbPaymentIdentities, StripeChecker};
 use read_models::notifications::DynamoDbNotifications;
 use read_models::{DynamoDbViews, ViewAliases, ViewTables};
+use stripe_api::webhook::WebhookSecret;
+use webhook_deliveries::DynamoDbWebhookDeliveries;
 
 use crate::parked::{Connect, ParkedAdmin, Parking};
+use crate::payment_identity::{Identities, ProviderCheck};
 use crate::reads::{Inbox, Views};
+use crate::webhooks::{QueueForwarder, QueueUrl, Webhooks};
 
 /// Every adapter the router needs: over one DynamoDB client in the binaries, in memory in
 /// tests.
@@ -23,6 +28,13 @@ pub struct Adapters<B = DynamoDbStore> {
     pub views: Arc<dyn Views>,
     pub inbox: Arc<dyn Inbox>,
     pub parked: Arc<dyn ParkedAdmin>,
+    /// The PaymentIdentities table.
+    pub identities: Arc<dyn Identities>,
+    /// The payment provider's checks (Stripe's API in the binaries).
+    pub provider: Arc<dyn ProviderCheck>,
+    /// Stripe's webhook: its signing secret, the StripeWebhookDeliveries table and the
+    /// payments queue.
+    pub webhooks: Webhooks,
 }
 
 /// The names of every table the API reads or writes.
@@ -37,12 +49,17 @@ pub struct Tables {
     pub read_model_aliases: String,
     /// What the consumers gave up on, for the admin routes.
     pub parked: String,
+    /// Who pays and who is paid.
+    pub payment_identities: String,
+    /// Which deliveries of Stripe's webhook events arrived, and which events were handled.
+    pub stripe_webhook_deliveries: String,
 }
 
 impl Tables {
     /// From `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, `AUCTION_VIEWS_TABLE`,
-    /// `USER_BIDS_TABLE`, `NOTIFICATIONS_TABLE`, `READ_MODEL_ALIASES_TABLE` and `PARKED_TABLE`,
-    /// each defaulting to the stack's name.
+    /// `USER_BIDS_TABLE`, `NOTIFICATIONS_TABLE`, `READ_MODEL_ALIASES_TABLE`, `PARKED_TABLE`,
+    /// `PAYMENT_IDENTITIES_TABLE` and `STRIPE_WEBHOOK_DELIVERIES_TABLE`, each defaulting to the
+    /// stack's name.
     pub fn from_env() -> Self {
         let views = ViewTables::from_env();
         Self {
@@ -52,18 +69,29 @@ impl Tables {
             notifications: names::NOTIFICATIONS_TABLE.from_env(),
             read_model_aliases: names::READ_MODEL_ALIASES_TABLE.from_env(),
             parked: names::PARKED_TABLE.from_env(),
+            payment_identities: names::PAYMENT_IDENTITIES_TABLE.from_env(),
+            stripe_webhook_deliveries: names::STRIPE_WEBHOOK_DELIVERIES_TABLE.from_env(),
         }
     }
 }
 
-/// Every adapter over one DynamoDB client and these tables.
+/// Every adapter over one DynamoDB client and these tables, with `provider` checking the ids
+/// users register, and Stripe's webhook verified with `webhook_secret` and forwarded to the
+/// payments queue over `sqs` (its URL from `PAYMENTS_QUEUE_URL`, or looked up by
+/// `PAYMENTS_QUEUE`, on the first forward).
 ///
 /// A replay of a parked item redelivers to the production consumers over the same tables (the
 /// projector's handler writing these views, the queues for the others), whose queue URLs come
 /// from the environment (`NOTIFICATIONS_QUEUE_URL`, `PAYMENTS_QUEUE_URL`, `LIVE_QUEUE_URL`, or
 /// found by the queues' names): they are resolved on the first replay, not here, because that
 /// calls SQS and the API must start, and serve bids, whether or not SQS answers.
-pub fn adapters(client: aws_sdk_dynamodb::Client, tables: Tables) -> Adapters {
+pub fn adapters(
+    client: aws_sdk_dynamodb::Client,
+    tables: Tables,
+    provider: Arc<dyn ProviderCheck>,
+    webhook_secret: WebhookSecret,
+    sqs: aws_sdk_sqs::Client,
+) -> Adapters {
     let log = DynamoDbStore::new(client.clone(), tables.store);
     let views = DynamoDbViews::aliased(
         client.clone(),
@@ -98,17 +126,47 @@ pub fn adapters(client: aws_sdk_dynamodb::Client, tables: Tables) -> Adapters {
             tables.notifications,
         )),
         parked: Arc::new(Parking::connecting(
-            DynamoDbParked::new(client, tables.parked),
+            DynamoDbParked::new(client.clone(), tables.parked),
             log,
             connect,
         )),
+        identities: Arc::new(DynamoDbPaymentIdentities::new(
+            client.clone(),
+            tables.payment_identities,
+        )),
+        provider,
+        webhooks: Webhooks::new(
+            webhook_secret,
+            Arc::new(DynamoDbWebhookDeliveries::new(
+                client,
+                tables.stripe_webhook_deliveries,
+            )),
+            Arc::new(QueueForwarder::new(
+                Arc::new(SqsQueues::new(sqs)),
+                QueueUrl::FromEnv,
+            )),
+        ),
     }
 }
 
 /// The adapters over DynamoDB: endpoint, region and credentials from the standard AWS
-/// environment, table names from [`Tables::from_env`].
-pub async fn dynamodb() -> Adapters {
-    adapters(dynamodb_client().await, Tables::from_env())
+/// environment, table names from [`Tables::from_env`]; ids checked with Stripe
+/// ([`StripeChecker::from_env`]: `STRIPE_API_BASE`, and the key from `STRIPE_SECRET_KEY` or the
+/// Secrets Manager secret `STRIPE_SECRET_KEY_ID` names); the webhook's signing secret from
+/// `STRIPE_WEBHOOK_SECRET`, or the Secrets Manager secret `STRIPE_WEBHOOK_SECRET_ID` names. Fails
+/// when Stripe's client or the webhook's secret cannot be configured: an API that cannot check
+/// ids, or cannot tell Stripe's webhooks from forgeries, must not start.
+pub async fn dynamodb() -> anyhow::Result<Adapters> {
+    let sdk = sdk_config().await;
+    let provider = StripeChecker::from_env(&sdk).await?;
+    let webhook_secret = WebhookSecret::from_env(&sdk).await?;
+    Ok(adapters(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        Tables::from_env(),
+        Arc::new(provider),
+        webhook_secret,
+        aws_sdk_sqs::Client::new(&sdk),
+    ))
 }
 
 /// The DynamoDB client every adapter of the API shares, with the API's time budget.

@@ -3,8 +3,11 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::Rejection;
+use domain::item::ItemRejection;
 use event_store::{CommandError, StoreError};
+use payment_identities::IdentityError;
 use serde::{Deserialize, Serialize};
+use stripe_api::webhook::WebhookRefusal;
 use thiserror::Error;
 use utoipa::ToSchema;
 
@@ -88,9 +91,63 @@ pub enum ApiError {
     /// Parking failed in a way retrying cannot fix. (500 INTERNAL; logged)
     #[error("parking failed: {0}")]
     ParkingFailed(String),
+    /// The caller has no card on file, so a bid or a purchase could not be paid for. Decided
+    /// before the command reaches the event store: nothing is written. (409
+    /// PAYMENT_METHOD_REQUIRED: register a card with `PUT /me/payment-method`, then retry)
+    #[error(
+        "you have no payment method on file: add a card with PUT /me/payment-method \
+         (a Stripe customer and a card attached to it) before you bid or buy"
+    )]
+    PaymentMethodRequired,
+    /// The seller has no payout account on file, so a sale could not be paid out. Decided
+    /// before the command reaches the event store: nothing is written. (409
+    /// PAYOUT_ACCOUNT_REQUIRED: register one with `PUT /me/payout-account`, then retry)
+    #[error(
+        "you have no payout account on file: add a Stripe connected account with \
+         PUT /me/payout-account before you create an auction"
+    )]
+    PayoutAccountRequired,
+    /// Registering or reading a payment identity failed; see [`IdentityError`] for each case:
+    /// bad input is 422 with the error's own code (INVALID_REQUEST for a malformed id), Stripe
+    /// unavailable 503 PAYMENT_PROVIDER_UNAVAILABLE, the table unavailable 503
+    /// SERVICE_UNAVAILABLE, anything else 500 INTERNAL. Nothing is stored on a refusal.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A `POST /webhooks/stripe` whose `Stripe-Signature` header is missing or malformed, whose
+    /// signature does not match the body under the endpoint's secret, or whose signed timestamp
+    /// is further from now than the tolerance (an old, possibly captured, request). Nothing is
+    /// done. (401 WEBHOOK_SIGNATURE_INVALID, or WEBHOOK_TIMESTAMP_OUTSIDE_TOLERANCE for the
+    /// timestamp)
+    #[error("the webhook is not verified: {0}")]
+    WebhookUnverified(WebhookRefusal),
+    /// A correctly signed webhook body that is not a Stripe event (not JSON, or no `id`,
+    /// `type`, `created` and `data.object`). Nothing is done. (400 INVALID_WEBHOOK_EVENT)
+    #[error("the signed body is not a Stripe event: {0}")]
+    InvalidWebhookEvent(String),
+    /// This event was delivered with this very signature (event id and signed timestamp)
+    /// before: the same request again, not Stripe's redelivery (which Stripe signs afresh).
+    /// Nothing is done. (409 WEBHOOK_REPLAYED)
+    #[error(
+        "event {event_id} signed at {signed_at} was delivered before: a replayed request is \
+         refused (Stripe signs each of its deliveries afresh)"
+    )]
+    WebhookReplayed { event_id: String, signed_at: i64 },
+    /// The webhook deliveries table or the payments queue could not be reached. Stripe
+    /// delivers the event again later. (503 SERVICE_UNAVAILABLE)
+    #[error("the webhook could not be handled now: {0}")]
+    WebhookUnavailable(String),
+    /// The webhook deliveries table or the payments queue refused in a way retrying cannot
+    /// fix. (500 INTERNAL; logged)
+    #[error("the webhook failed: {0}")]
+    WebhookFailed(String),
     /// The domain refused the command (or found no auction); see [`Rejection`] for each case.
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// The Items' ownership ledger refused the command, or holds no such item; see
+    /// [`ItemRejection`] for each case. (404 ITEM_NOT_FOUND for an unknown item; otherwise 409
+    /// for a command the item's state forbids, 422 for invalid input)
+    #[error(transparent)]
+    ItemRejected(#[from] ItemRejection),
     /// What the event store answered; see [`StoreError`] for each case.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -100,6 +157,15 @@ impl From<CommandError<Rejection>> for ApiError {
     fn from(error: CommandError<Rejection>) -> Self {
         match error {
             CommandError::Rejected(rejection) => Self::Rejected(rejection),
+            CommandError::Store(error) => Self::Store(error),
+        }
+    }
+}
+
+impl From<CommandError<ItemRejection>> for ApiError {
+    fn from(error: CommandError<ItemRejection>) -> Self {
+        match error {
+            CommandError::Rejected(rejection) => Self::ItemRejected(rejection),
             CommandError::Store(error) => Self::Store(error),
         }
     }
@@ -225,7 +291,20 @@ impl ApiError {
             Self::ReplayFailed(_) => (StatusCode::BAD_GATEWAY, "REPLAY_FAILED"),
             Self::ParkedEventsMissing(_) => (StatusCode::CONFLICT, "PARKED_EVENTS_MISSING"),
             Self::ParkingUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+            Self::PaymentMethodRequired => (StatusCode::CONFLICT, "PAYMENT_METHOD_REQUIRED"),
+            Self::PayoutAccountRequired => (StatusCode::CONFLICT, "PAYOUT_ACCOUNT_REQUIRED"),
+            Self::WebhookUnverified(WebhookRefusal::OutsideTolerance { .. }) => (
+                StatusCode::UNAUTHORIZED,
+                "WEBHOOK_TIMESTAMP_OUTSIDE_TOLERANCE",
+            ),
+            Self::WebhookUnverified(_) => (StatusCode::UNAUTHORIZED, "WEBHOOK_SIGNATURE_INVALID"),
+            Self::InvalidWebhookEvent(_) => (StatusCode::BAD_REQUEST, "INVALID_WEBHOOK_EVENT"),
+            Self::WebhookReplayed { .. } => (StatusCode::CONFLICT, "WEBHOOK_REPLAYED"),
+            Self::WebhookUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+            Self::WebhookFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
+            Self::Identity(error) => identity_status(error),
             Self::Rejected(rejection) => (rejection_status(rejection), rejection.code()),
+            Self::ItemRejected(rejection) => (item_rejection_status(rejection), rejection.code()),
             Self::Store(error) => store_status(error),
         }
     }
@@ -241,11 +320,22 @@ impl ApiError {
             ) => "the server failed to handle the request".to_owned(),
             Self::Store(StoreError::Contention(_) | StoreError::Unavailable(_))
             | Self::ReadUnavailable(_)
-            | Self::ParkingUnavailable(_) => {
+            | Self::ParkingUnavailable(_)
+            | Self::WebhookUnavailable(_) => {
                 "the service is busy or unavailable; retry shortly".to_owned()
             }
-            Self::ReadFailed(_) | Self::ParkingFailed(_) => {
+            Self::ReadFailed(_)
+            | Self::ParkingFailed(_)
+            | Self::WebhookFailed(_)
+            | Self::Identity(IdentityError::ProviderRefused(_) | IdentityError::StoreFailed(_)) => {
                 "the server failed to handle the request".to_owned()
+            }
+            Self::Identity(IdentityError::StoreUnavailable(_)) => {
+                "the service is busy or unavailable; retry shortly".to_owned()
+            }
+            Self::Identity(IdentityError::ProviderUnavailable(_)) => {
+                "the payment provider (Stripe) is unavailable; nothing was stored; retry shortly"
+                    .to_owned()
             }
             Self::Rejected(rejection) => rejection.to_string(),
             other => other.to_string(),
@@ -263,12 +353,54 @@ fn store_status(error: &StoreError) -> (StatusCode, &'static str) {
             (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
         }
         StoreError::ItemTooLarge { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "ITEM_TOO_LARGE"),
+        StoreError::OtherAggregate { .. } => (StatusCode::NOT_FOUND, "NOT_FOUND"),
         StoreError::IdempotencyKeyReused => {
             (StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED")
         }
         StoreError::TooManyEvents { .. } | StoreError::Corrupt { .. } | StoreError::Refused(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
         }
+    }
+}
+
+/// The status and code of each payment identity error, as documented on
+/// [`ApiError::Identity`].
+fn identity_status(error: &IdentityError) -> (StatusCode, &'static str) {
+    use IdentityError as E;
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    match error {
+        E::MalformedId { .. } => (unprocessable, "INVALID_REQUEST"),
+        E::CustomerNotFound(_) => (unprocessable, "CUSTOMER_NOT_FOUND"),
+        E::PaymentMethodNotFound(_) => (unprocessable, "PAYMENT_METHOD_NOT_FOUND"),
+        E::NotACard { .. } => (unprocessable, "PAYMENT_METHOD_NOT_A_CARD"),
+        E::NotAttached { .. } => (unprocessable, "PAYMENT_METHOD_NOT_ATTACHED"),
+        E::AccountNotFound(_) => (unprocessable, "PAYOUT_ACCOUNT_NOT_FOUND"),
+        E::AccountCannotReceiveTransfers { .. } => (unprocessable, "PAYOUT_ACCOUNT_NOT_READY"),
+        E::ProviderUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "PAYMENT_PROVIDER_UNAVAILABLE",
+        ),
+        E::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+        E::ProviderRefused(_) | E::StoreFailed(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
+        }
+    }
+}
+
+/// The status of each of the ledger's rejections, as documented on [`ApiError::ItemRejected`].
+pub fn item_rejection_status(rejection: &ItemRejection) -> StatusCode {
+    use ItemRejection as R;
+    match rejection {
+        R::NotRegistered => StatusCode::NOT_FOUND,
+        R::AlreadyRegistered { .. }
+        | R::NotTheOwner { .. }
+        | R::NotTheSeller { .. }
+        | R::TransferToSelf
+        | R::NoTransferToReverse => StatusCode::CONFLICT,
+        R::InvalidTitle { .. }
+        | R::InvalidSale { .. }
+        | R::PriceNotPositive
+        | R::ReasonTooLong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
@@ -343,11 +475,22 @@ impl IntoResponse for ApiError {
                 | StoreError::TooManyConflicts { .. },
             )
             | Self::ReadUnavailable(_)
-            | Self::ParkingUnavailable(_) => {
+            | Self::ParkingUnavailable(_)
+            | Self::WebhookUnavailable(_)
+            | Self::Identity(
+                IdentityError::StoreUnavailable(_) | IdentityError::ProviderUnavailable(_),
+            ) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Unauthenticated(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // Not a bearer token: the route is authenticated by the body's signature alone.
+            Self::WebhookUnverified(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Stripe-Signature"),
+                );
             }
             _ => {}
         }

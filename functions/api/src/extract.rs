@@ -91,22 +91,23 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 async fn read_limited(request: Request) -> Result<Bytes, ApiError> {
-    let too_large = ApiError::BodyTooLarge {
-        limit: MAX_BODY_BYTES,
-    };
+    read_at_most(request, MAX_BODY_BYTES).await
+}
+
+/// The body as it came, refused (413 BODY_TOO_LARGE) beyond `limit` bytes without reading the
+/// rest: for routes that read raw bytes, such as a webhook whose signature covers them.
+pub async fn read_at_most(request: Request, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = ApiError::BodyTooLarge { limit };
     // A declared length over the limit is refused without reading a byte.
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large);
     }
-    match Limited::new(request.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
+    match Limited::new(request.into_body(), limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large),
         Err(error) => Err(ApiError::MalformedJson(format!(

@@ -5,14 +5,18 @@
 //! The router is generic over the event store's backend, so tests run it over the in-memory
 //! twin with no network. Identity comes only from the authorizer ([`identity`]); time only from
 //! the injected [`Clock`]. Depends on the domain, the event contract, the event store, the
-//! time travel, verification and export (the event store's) and parking (the admin routes). Must not depend on DynamoDB types beyond building
+//! time travel, verification and export (the event store's), parking (the admin routes), and
+//! for Stripe's webhook the Stripe client's signatures, the webhook deliveries table, the
+//! publisher's message format and the saga's reading of a sale event. Must not depend on DynamoDB types beyond building
 //! the adapters in the binaries ([`config`]), and holds no auction rule of its own: every
 //! decision is the domain's.
 //!
 //! Bodies (and their OpenAPI schemas) are apart from handlers: [`bodies`] and
 //! [`admin`]'s own; the command handlers ([`commands`]) each build a domain command and run it
 //! through [`commands::run_command`]; the queries ([`queries`]) read the read models or the
-//! log. [`problems`] writes the problem responses of the OpenAPI document once.
+//! log; an item's provenance ([`items`]) reads the Items' ownership ledger in the log;
+//! Stripe's webhook ([`webhooks`]) hands payment intents' outcomes to the payment saga.
+//! [`problems`] writes the problem responses of the OpenAPI document once.
 
 pub mod admin;
 pub mod bodies;
@@ -23,26 +27,30 @@ pub mod correlation;
 pub mod error;
 pub mod extract;
 pub mod identity;
+pub mod items;
 pub mod openapi;
 pub mod parked;
+pub mod payment_identity;
 pub mod problems;
 pub mod queries;
 pub mod reads;
 /// The API over in-memory adapters, for tests (cargo feature `testing`).
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webhooks;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use event_store::{EventLog, EventsOfType, IdempotencyRecords, Snapshots, Store};
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{ApiError, Problem};
 pub use identity::{Authenticator, Claims, LocalJwt};
 pub use parked::ParkedAdmin;
+pub use payment_identity::{Identities, ProviderCheck};
 pub use reads::{Inbox, Views};
 
 /// An event store backend the router can run over.
@@ -61,6 +69,13 @@ pub struct App<B> {
     pub inbox: Arc<dyn Inbox>,
     /// The parked items, listed and replayed by the admin routes.
     pub parked: Arc<dyn ParkedAdmin>,
+    /// Who pays and who is paid (the PaymentIdentities table): read before a bid, a purchase
+    /// or a creation, written by the registration routes.
+    pub identities: Arc<dyn Identities>,
+    /// The payment provider's checks of the ids a user registers.
+    pub provider: Arc<dyn ProviderCheck>,
+    /// Stripe's webhook: the signing secret, the deliveries table, the payments queue.
+    pub webhooks: webhooks::Webhooks,
 }
 
 impl<B> App<B> {
@@ -77,6 +92,9 @@ impl<B> App<B> {
             views: adapters.views,
             inbox: adapters.inbox,
             parked: adapters.parked,
+            identities: adapters.identities,
+            provider: adapters.provider,
+            webhooks: adapters.webhooks,
         }
     }
 }
@@ -90,12 +108,16 @@ impl<B> Clone for App<B> {
             views: Arc::clone(&self.views),
             inbox: Arc::clone(&self.inbox),
             parked: Arc::clone(&self.parked),
+            identities: Arc::clone(&self.identities),
+            provider: Arc::clone(&self.provider),
+            webhooks: self.webhooks.clone(),
         }
     }
 }
 
-/// The whole API. `/health` and `/openapi.json` answer anyone; every other route needs an
-/// identity from the authenticator.
+/// The whole API. `/health` and `/openapi.json` answer anyone; `POST /webhooks/stripe` is
+/// authenticated by Stripe's signature of its body alone ([`webhooks`]); every other route
+/// needs an identity from the authenticator.
 pub fn router<B: Backend>(app: App<B>) -> Router {
     let authenticated = Router::new()
         .route(
@@ -103,8 +125,21 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
             post(commands::create_auction::<B>).get(queries::list_auctions::<B>),
         )
         .route("/auctions/{id}", get(queries::get_auction::<B>))
+        .route("/items/{id}/provenance", get(items::provenance::<B>))
         .route("/me/bids", get(queries::my_bids::<B>))
         .route("/me/notifications", get(queries::my_notifications::<B>))
+        .route(
+            "/me/payment-identity",
+            get(payment_identity::get_payment_identity::<B>),
+        )
+        .route(
+            "/me/payment-method",
+            put(payment_identity::put_payment_method::<B>),
+        )
+        .route(
+            "/me/payout-account",
+            put(payment_identity::put_payout_account::<B>),
+        )
         .route("/auctions/{id}/start", post(commands::start_auction::<B>))
         .route("/auctions/{id}/cancel", post(commands::cancel_auction::<B>))
         .route("/auctions/{id}/buy-now", post(commands::buy_now::<B>))
@@ -116,6 +151,10 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/admin/auctions/{id}/state", get(admin::state_at::<B>))
         .route("/admin/auctions/{id}/verify", get(admin::verify::<B>))
         .route("/admin/auctions/{id}/export", get(admin::export::<B>))
+        .route("/admin/items/{id}/history", get(admin::item_history::<B>))
+        .route("/admin/items/{id}/state", get(admin::item_state_at::<B>))
+        .route("/admin/items/{id}/verify", get(admin::item_verify::<B>))
+        .route("/admin/items/{id}/export", get(admin::item_export::<B>))
         .route("/admin/events", get(admin::events_of_type::<B>))
         .route("/admin/parked", get(admin::parked::<B>))
         .route(
@@ -129,6 +168,7 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
     Router::new()
         .route("/health", get(queries::health))
         .route("/openapi.json", get(openapi::serve))
+        .route("/webhooks/stripe", post(webhooks::stripe_webhook::<B>))
         .merge(authenticated)
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::Problem;
-use crate::{admin, commands, queries};
+use crate::{admin, commands, items, payment_identity, queries, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,16 +21,25 @@ use crate::{admin, commands, queries};
         commands::cancel_auction,
         commands::place_bid,
         queries::list_bids,
+        items::provenance,
         commands::buy_now,
         queries::my_bids,
         queries::my_notifications,
+        payment_identity::get_payment_identity,
+        payment_identity::put_payment_method,
+        payment_identity::put_payout_account,
         admin::history,
         admin::state_at,
         admin::verify,
         admin::export,
+        admin::item_history,
+        admin::item_state_at,
+        admin::item_verify,
+        admin::item_export,
         admin::events_of_type,
         admin::parked,
         admin::replay_parked,
+        webhooks::stripe_webhook,
     ),
     // Named only through `value_type` in parameters, or only by the problem responses
     // (`problems`), which utoipa does not collect itself.

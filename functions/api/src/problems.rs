@@ -81,6 +81,22 @@ described! {
     NotSeller = "403", "NOT_SELLER";
     /// Bidding: 403 is only ever SELLER_CANNOT_BID.
     SellerCannotBid = "403", "SELLER_CANNOT_BID";
+    /// Bidding and buying: 409 names a missing card first.
+    PaymentMethodRequired = "409",
+        "A problem document; see its `code` (PAYMENT_METHOD_REQUIRED: the caller has no card on \
+        file; register one with PUT /me/payment-method. Otherwise the auction's state refuses \
+        the command, or CONFLICT_RETRY: retry with the same Idempotency-Key)";
+    /// Creating an auction: 409 names a missing payout account first.
+    PayoutAccountRequired = "409",
+        "A problem document; see its `code` (PAYOUT_ACCOUNT_REQUIRED: the seller has no payout \
+        account on file; register one with PUT /me/payout-account. Otherwise the auction \
+        exists already, or CONFLICT_RETRY: retry with the same Idempotency-Key)";
+    /// Registering a card or a payout account: 422 says which check failed; nothing is stored.
+    IdentityRefused = "422",
+        "A problem document; see its `code` (INVALID_REQUEST: a field is missing or an id is not \
+        of Stripe's shape; CUSTOMER_NOT_FOUND, PAYMENT_METHOD_NOT_FOUND, \
+        PAYMENT_METHOD_NOT_A_CARD, PAYMENT_METHOD_NOT_ATTACHED, PAYOUT_ACCOUNT_NOT_FOUND, \
+        PAYOUT_ACCOUNT_NOT_READY: Stripe does not confirm the ids). Nothing is stored";
     /// Listing parked items.
     ParkedListBadRequest = "400",
         "A problem document; see its `code` (UNKNOWN_CONSUMER, INVALID_QUERY)";
@@ -92,6 +108,26 @@ described! {
     ReplayEventsMissing = "409",
         "A problem document; see its `code` (PARKED_EVENTS_MISSING: the log lacks some of the \
         item's events; it stays parked)";
+    /// Stripe's webhook: a signed body that is not a Stripe event.
+    NotAStripeEvent = "400",
+        "A problem document; see its `code` (INVALID_WEBHOOK_EVENT: the body is correctly signed \
+        but is not a Stripe event; MALFORMED_JSON: the body could not be read). Nothing is done";
+    /// Stripe's webhook: the signature does not verify.
+    WebhookUnverified = "401",
+        "A problem document; see its `code` (WEBHOOK_SIGNATURE_INVALID: no Stripe-Signature \
+        header, a malformed one, or no v1 signature matching the raw body under the endpoint's \
+        secret; WEBHOOK_TIMESTAMP_OUTSIDE_TOLERANCE: the signed timestamp is more than five \
+        minutes from now, an old or replayed request). Nothing is done";
+    /// Stripe's webhook: the same signed request again.
+    WebhookReplayed = "409",
+        "A problem document; see its `code` (WEBHOOK_REPLAYED: this event was delivered with this \
+        very signature timestamp before: a replay of a captured request, not Stripe's \
+        redelivery, which Stripe signs afresh). Nothing is done";
+    /// Stripe's webhook: a dependency is unavailable.
+    WebhookUnavailable = "503",
+        "A problem document; see its `code` (SERVICE_UNAVAILABLE: the deliveries table or the \
+        payments queue could not be reached; the event is not recorded as handled, so Stripe's \
+        next delivery of it handles it)";
     /// Replaying a parked item.
     ReplayFailed = "502",
         "A problem document; see its `code` (REPLAY_FAILED: the consumer failed again; the item \

@@ -1,7 +1,11 @@
 //! One way to run the API in a test: [`TestApp`], the router as the binaries build it
 //! ([`App::new`] over [`Adapters`], then [`router`]) over the in-memory event store, read
-//! models, inbox and parking, with a fixed clock and the local JWT verifier, and helpers to
-//! sign in and send requests. Built only with the cargo feature `testing`, which only
+//! models, inbox, parking and payment identities, with the payment provider's test double, a
+//! fixed clock and the local JWT verifier, and helpers to sign in, register payment
+//! identities through the routes ([`TestApp::with_card`], [`TestApp::with_payout_account`],
+//! [`TestApp::with_identities`]) and send requests; Stripe's webhook over the in-memory
+//! deliveries table and payments queue, with helpers to sign and post deliveries
+//! ([`TestApp::sign_webhook`], [`TestApp::post_webhook`]). Built only with the cargo feature `testing`, which only
 //! dev-dependencies enable: nothing deployed runs over these twins.
 
 use std::sync::Arc;
@@ -12,18 +16,29 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use event_store::{InMemoryStore, SnapshotPolicy, Store};
 use events::UserId;
+use fan_out::{InMemoryQueues, QueueMessage};
 use http_body_util::BodyExt;
+use payment_identities::testing::InMemoryProvider;
+use payment_identities::{AccountId, CustomerId, InMemoryPaymentIdentities, PaymentMethodId};
 use read_models::InMemoryViews;
 use read_models::notifications::InMemoryNotifications;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
+use webhook_deliveries::InMemoryWebhookDeliveries;
 
 use crate::config::Adapters;
 use crate::parked::{InMemoryParking, ParkedAdmin};
+use crate::webhooks::{QueueForwarder, QueueUrl, WebhookSecret, Webhooks};
 use crate::{App, Authenticator, FixedClock, LocalJwt, router};
 
 /// The local verifier's key in tests.
 pub const SECRET: &[u8] = b"test-secret-of-the-local-verifier";
+
+/// The signing secret of the test's webhook endpoint.
+pub const WEBHOOK_SECRET: &str = "whsec_test-secret-of-the-webhook-endpoint";
+
+/// The URL of the test's payments queue.
+pub const PAYMENTS_QUEUE_URL: &str = "memory://queues/payments.fifo";
 
 /// Where every test's clock starts: 2026-06-01T12:00:00Z.
 pub fn start_of_test() -> DateTime<Utc> {
@@ -70,11 +85,26 @@ impl TestAppBuilder {
             Some(parked) => parked(&store, &views),
             None => Arc::new(InMemoryParking::in_memory(&store)),
         };
+        let identities = Arc::new(InMemoryPaymentIdentities::new());
+        let provider = Arc::new(InMemoryProvider::new());
+        let deliveries = Arc::new(InMemoryWebhookDeliveries::new());
+        let queues = Arc::new(InMemoryQueues::new());
+        let webhook_secret = WebhookSecret::new(WEBHOOK_SECRET);
         let adapters = Adapters {
             store: store.clone(),
             views: views.clone(),
             inbox: inbox.clone(),
             parked,
+            identities: identities.clone(),
+            provider: provider.clone(),
+            webhooks: Webhooks::new(
+                webhook_secret.clone(),
+                deliveries.clone(),
+                Arc::new(QueueForwarder::new(
+                    queues.clone(),
+                    QueueUrl::Known(PAYMENTS_QUEUE_URL.to_owned()),
+                )),
+            ),
         };
         let authenticator = self
             .authenticator
@@ -86,6 +116,11 @@ impl TestAppBuilder {
             store,
             views,
             inbox,
+            identities,
+            provider,
+            deliveries,
+            queues,
+            webhook_secret,
             clock,
             jwt,
         }
@@ -100,6 +135,16 @@ pub struct TestApp {
     pub store: Store<InMemoryStore>,
     pub views: Arc<InMemoryViews>,
     pub inbox: Arc<InMemoryNotifications>,
+    /// The PaymentIdentities table.
+    pub identities: Arc<InMemoryPaymentIdentities>,
+    /// The payment provider: create customers, cards and accounts in it to register them.
+    pub provider: Arc<InMemoryProvider>,
+    /// The StripeWebhookDeliveries table.
+    pub deliveries: Arc<InMemoryWebhookDeliveries>,
+    /// The queues the webhook forwards to (the payments queue at [`PAYMENTS_QUEUE_URL`]).
+    pub queues: Arc<InMemoryQueues>,
+    /// The webhook endpoint's signing secret ([`WEBHOOK_SECRET`]).
+    pub webhook_secret: WebhookSecret,
     /// The API's clock, at [`start_of_test`] until advanced.
     pub clock: Arc<FixedClock>,
     /// The verifier the router trusts, to sign tokens with.
@@ -160,6 +205,56 @@ impl TestApp {
         self.jwt
             .mint(&user, &groups, Utc::now(), TimeDelta::hours(1))
             .unwrap_or_else(|error| panic!("cannot sign a token: {error}"))
+    }
+
+    /// Registers a card for `user` through `PUT /me/payment-method`: a new customer with a
+    /// Visa ending 4242 attached, created in the provider. Panics unless the route answers 200.
+    pub async fn with_card(&self, user: &str) -> (CustomerId, PaymentMethodId) {
+        let (customer, card) = self.provider.create_card_on_file();
+        let reply = self
+            .put(
+                user,
+                "/me/payment-method",
+                json!({"customerId": customer.as_str(), "paymentMethodId": card.as_str()}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "registering a card for {user}: {}",
+            reply.text()
+        );
+        (customer, card)
+    }
+
+    /// Registers a payout account for `user` through `PUT /me/payout-account`: a new connected
+    /// account that can receive transfers, created in the provider. Panics unless the route
+    /// answers 200.
+    pub async fn with_payout_account(&self, user: &str) -> AccountId {
+        let account = self.provider.create_connected_account(true);
+        let reply = self
+            .put(
+                user,
+                "/me/payout-account",
+                json!({"accountId": account.as_str()}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "registering a payout account for {user}: {}",
+            reply.text()
+        );
+        account
+    }
+
+    /// A card and a payout account for each of `users`, so that each may bid, buy and sell.
+    pub async fn with_identities(&self, users: &[&str]) -> &Self {
+        for user in users {
+            self.with_card(user).await;
+            self.with_payout_account(user).await;
+        }
+        self
     }
 
     /// `Authorization: Bearer <token for user>`.
@@ -279,5 +374,32 @@ impl TestApp {
     pub async fn delete(&self, user: &str, path: &str) -> TestResponse {
         self.request(Method::DELETE, Some(user), path, None, None)
             .await
+    }
+
+    /// The `Stripe-Signature` header Stripe would send for `body` signed at `timestamp` (unix
+    /// seconds) with the endpoint's secret.
+    pub fn sign_webhook(&self, body: &[u8], timestamp: i64) -> String {
+        stripe_api::webhook::sign(body, &self.webhook_secret, timestamp)
+    }
+
+    /// `POST /webhooks/stripe` with `body` as it is and this `Stripe-Signature` (none if
+    /// `None`), as Stripe sends it: no token.
+    pub async fn post_webhook(&self, body: &[u8], signature: Option<&str>) -> TestResponse {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/webhooks/stripe")
+            .header("content-type", "application/json; charset=utf-8");
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        let request = request
+            .body(Body::from(body.to_vec()))
+            .unwrap_or_else(|error| panic!("not a request: {error}"));
+        self.send(request).await
+    }
+
+    /// What the webhook sent to the payments queue, in order.
+    pub fn payments_messages(&self) -> Vec<QueueMessage> {
+        self.queues.messages(PAYMENTS_QUEUE_URL)
     }
 }

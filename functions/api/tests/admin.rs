@@ -91,8 +91,10 @@ fn queue_url(queue: Queue) -> String {
 }
 
 /// The API with the real consumers (the projector's handler, the queues' messages) over
-/// in-memory ports that the test shares, for the replays.
-fn harness() -> Harness {
+/// in-memory ports that the test shares, for the replays; the seller and the two bidders of
+/// [`Harness::auction_with_bids`] have a card and a payout account on file, registered through
+/// the routes.
+async fn harness() -> Harness {
     let parked = Arc::new(InMemoryParked::new());
     let queues = Arc::new(InMemoryQueues::new());
     let app = TestApp::builder()
@@ -113,6 +115,8 @@ fn harness() -> Harness {
             }
         })
         .build();
+    app.with_identities(&["seller-ann", "bidder-bob", "bidder-cat"])
+        .await;
     Harness {
         store: app.store.clone(),
         views: Arc::clone(&app.views),
@@ -199,7 +203,7 @@ fn assert_problem(reply: &(StatusCode, Value), status: StatusCode, code: &str) {
 
 #[tokio::test]
 async fn given_an_admin_when_the_history_is_read_then_every_event_comes_with_the_state_after_it() {
-    let h = harness();
+    let h = harness().await;
     let (id, events) = h.auction_with_bids().await;
     let (status, body) = h.admin_get(&format!("/admin/auctions/{id}/history")).await;
     assert_eq!(status, StatusCode::OK, "{body:?}");
@@ -216,7 +220,7 @@ async fn given_an_admin_when_the_history_is_read_then_every_event_comes_with_the
 
 #[tokio::test]
 async fn given_an_admin_when_the_state_is_read_at_a_version_or_an_instant_then_it_is_that_prefix() {
-    let h = harness();
+    let h = harness().await;
     let (id, events) = h.auction_with_bids().await;
     let (_, history) = h.admin_get(&format!("/admin/auctions/{id}/history")).await;
     // At version 1: the state right after creation
@@ -247,7 +251,7 @@ async fn given_an_admin_when_the_state_is_read_at_a_version_or_an_instant_then_i
 #[tokio::test]
 async fn given_an_admin_when_a_log_is_verified_then_an_intact_one_passes_and_an_edited_one_names_the_version()
  {
-    let h = harness();
+    let h = harness().await;
     let (id, events) = h.auction_with_bids().await;
     let (status, body) = h.admin_get(&format!("/admin/auctions/{id}/verify")).await;
     assert_eq!(status, StatusCode::OK, "{body:?}");
@@ -273,7 +277,7 @@ async fn given_an_admin_when_a_log_is_verified_then_an_intact_one_passes_and_an_
 
 #[tokio::test]
 async fn given_a_bidder_when_they_call_any_admin_route_then_403_admin_only() {
-    let h = harness();
+    let h = harness().await;
     let (id, _) = h.auction_with_bids().await;
     for path in ["history", "state?version=1", "verify", "export"] {
         let reply = h
@@ -289,7 +293,7 @@ async fn given_a_bidder_when_they_call_any_admin_route_then_403_admin_only() {
 
 #[tokio::test]
 async fn given_an_unknown_auction_when_an_admin_asks_then_404() {
-    let h = harness();
+    let h = harness().await;
     let unknown = Uuid::new_v4();
     h.assert_admin_gets_refused(
         ["history", "state?version=1", "verify", "export"]
@@ -302,7 +306,7 @@ async fn given_an_unknown_auction_when_an_admin_asks_then_404() {
 
 #[tokio::test]
 async fn given_bad_version_or_at_when_the_state_is_asked_then_400_invalid_query() {
-    let h = harness();
+    let h = harness().await;
     let (id, events) = h.auction_with_bids().await;
     let beyond = format!("version={}", events + 1);
     let paths = [
@@ -324,7 +328,7 @@ async fn given_bad_version_or_at_when_the_state_is_asked_then_400_invalid_query(
 #[tokio::test]
 async fn given_an_admin_when_an_auction_is_exported_then_the_json_lines_are_its_stored_events() {
     // Given an auction with two bids
-    let h = harness();
+    let h = harness().await;
     let (id, events) = h.auction_with_bids().await;
 
     // When an admin exports it
@@ -473,7 +477,7 @@ fn three_auctions() -> Vec<Vec<StoredEvent>> {
 async fn given_bids_over_time_when_an_admin_pages_through_a_range_then_each_bid_in_it_comes_once_in_time_order_as_the_cli_exports_it()
  {
     // Given three auctions' events, bids among other types
-    let h = harness();
+    let h = harness().await;
     let auctions = three_auctions();
     h.store_events(&auctions).await;
     let (from, to) = (minute(3), minute(5) + TimeDelta::seconds(30));
@@ -524,7 +528,7 @@ async fn given_bids_over_time_when_an_admin_pages_through_a_range_then_each_bid_
 async fn given_events_at_both_bounds_when_an_admin_asks_for_that_range_then_both_are_in_it_and_a_millisecond_beyond_is_not()
  {
     // Given bids a millisecond before, at, and a millisecond after each bound
-    let h = harness();
+    let h = harness().await;
     let ms = TimeDelta::milliseconds(1);
     let (from, to) = (minute(10), minute(20));
     let times = [from - ms, from, to, to + ms];
@@ -556,7 +560,7 @@ async fn given_events_at_both_bounds_when_an_admin_asks_for_that_range_then_both
 async fn given_no_range_when_an_admin_asks_then_it_runs_from_the_beginning_to_now_and_the_next_page_keeps_that_now()
  {
     // Given bids long ago, now (the API clock's instant) and a minute from now
-    let h = harness();
+    let h = harness().await;
     let long_ago = Utc.with_ymd_and_hms(1999, 1, 1, 0, 0, 0).unwrap();
     let times = [long_ago, start_of_test(), minute(1)];
     let auction = history(&["BidPlaced"; 3], |v| times[v as usize - 1]);
@@ -587,7 +591,7 @@ async fn given_no_range_when_an_admin_asks_then_it_runs_from_the_beginning_to_no
 
 #[tokio::test]
 async fn given_a_bidder_when_they_ask_for_events_then_403_admin_only_whatever_the_parameters() {
-    let h = harness();
+    let h = harness().await;
     h.store_events(&three_auctions()).await;
     for query in [
         "eventType=BidPlaced",
@@ -607,7 +611,7 @@ async fn given_a_bidder_when_they_ask_for_events_then_403_admin_only_whatever_th
 
 #[tokio::test]
 async fn given_bad_parameters_when_an_admin_asks_for_events_then_400_invalid_query() {
-    let h = harness();
+    let h = harness().await;
     h.store_events(&three_auctions()).await;
     let valid = "eventType=BidPlaced&from=2026-06-01T12:00:00Z&to=2026-06-01T13:00:00Z";
     for query in [
@@ -650,7 +654,7 @@ async fn given_bad_parameters_when_an_admin_asks_for_events_then_400_invalid_que
 #[tokio::test]
 async fn given_a_cursor_edited_or_from_another_query_when_it_is_used_then_400_invalid_cursor() {
     // Given the first page of bids from minute 1 to minute 9
-    let h = harness();
+    let h = harness().await;
     h.store_events(&three_auctions()).await;
     let (from, to) = (param(minute(1)), param(minute(9)));
     let query = format!("eventType=BidPlaced&from={from}&to={to}&limit=2");
@@ -784,7 +788,7 @@ impl Harness {
 #[tokio::test]
 async fn given_a_bidder_when_they_list_or_replay_parked_items_then_403_admin_only_and_nothing_is_replayed()
  {
-    let h = harness();
+    let h = harness().await;
     let (auction, projector, _) = h.parked_auction().await;
     let before = h.parked_items().await;
     // Whatever the path and query: the group is checked first
@@ -810,7 +814,7 @@ async fn given_a_bidder_when_they_list_or_replay_parked_items_then_403_admin_onl
 #[tokio::test]
 async fn given_parked_items_when_an_admin_lists_them_then_every_field_comes_and_a_consumer_filter_keeps_its_own()
  {
-    let h = harness();
+    let h = harness().await;
     let (auction, projector, notifier) = h.parked_auction().await;
     // Every item, ordered by consumer and id
     let (status, body) = h.admin_get("/admin/parked").await;
@@ -852,7 +856,7 @@ async fn given_parked_items_when_an_admin_lists_them_then_every_field_comes_and_
 #[tokio::test]
 async fn given_an_unknown_consumer_or_parameter_when_an_admin_lists_or_replays_then_400_and_nothing_changes()
  {
-    let h = harness();
+    let h = harness().await;
     let (auction, projector, _) = h.parked_auction().await;
     let before = h.parked_items().await;
     for path in [
@@ -883,7 +887,7 @@ async fn given_an_unknown_consumer_or_parameter_when_an_admin_lists_or_replays_t
 #[tokio::test]
 async fn given_a_parked_projector_item_when_an_admin_replays_it_then_the_view_reaches_its_last_version_and_the_item_is_gone()
  {
-    let h = harness();
+    let h = harness().await;
     let (auction, projector, notifier) = h.parked_auction().await;
     // Before: the projector never wrote the view
     assert_eq!(h.views.auction(auction).await.unwrap(), None);
@@ -910,7 +914,7 @@ async fn given_a_parked_projector_item_when_an_admin_replays_it_then_the_view_re
 
 #[tokio::test]
 async fn given_no_such_item_when_an_admin_replays_it_then_404_not_parked_and_nothing_changes() {
-    let h = harness();
+    let h = harness().await;
     let (auction, projector, _) = h.parked_auction().await;
     let before = h.parked_items().await;
     let other_auction = AuctionId(Uuid::new_v4());
@@ -942,7 +946,7 @@ async fn given_no_such_item_when_an_admin_replays_it_then_404_not_parked_and_not
 #[tokio::test]
 async fn given_an_unreachable_queue_when_an_admin_replays_a_notifier_item_then_502_replay_failed_and_the_item_stays_with_one_failed_replay()
  {
-    let h = harness();
+    let h = harness().await;
     let (_, projector, notifier) = h.parked_auction().await;
     let notifications = queue_url(Queue::Notifications);
     h.queues.fail_next_requests(&notifications, 1);

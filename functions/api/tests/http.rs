@@ -16,8 +16,15 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-fn harness() -> TestApp {
-    TestApp::new()
+/// The users these tests sell, bid and buy as.
+const CAST: &[&str] = &["seller-ann", "bidder-bob", "bidder-cat"];
+
+/// The API with a card and a payout account on file for each of [`CAST`], registered through
+/// the routes: what every test of the other routes starts from.
+async fn harness() -> TestApp {
+    let h = TestApp::new();
+    h.with_identities(CAST).await;
+    h
 }
 
 /// The steps these tests take on the API, in its own words.
@@ -238,7 +245,7 @@ fn assert_problem(reply: &Reply, status: StatusCode, code: &str) {
 #[tokio::test]
 async fn given_a_seller_when_they_create_an_auction_without_start_time_then_it_is_created_active_with_a_location()
  {
-    let h = harness();
+    let h = harness().await;
     let reply = h.create(auction_body(), None).await;
     assert_created(&reply);
     let id = reply.body["auctionId"].as_str().unwrap();
@@ -254,7 +261,7 @@ async fn given_a_seller_when_they_create_an_auction_without_start_time_then_it_i
 #[tokio::test]
 async fn given_an_idempotency_key_when_creation_is_retried_then_the_same_auction_is_returned_and_nothing_is_appended()
  {
-    let h = harness();
+    let h = harness().await;
     let first = h.create(auction_body(), Some("create-1")).await;
     let retry = h.create(auction_body(), Some("create-1")).await;
     assert_eq!(first.status, StatusCode::CREATED);
@@ -265,7 +272,7 @@ async fn given_an_idempotency_key_when_creation_is_retried_then_the_same_auction
 
 #[tokio::test]
 async fn given_a_scheduled_auction_when_its_seller_starts_it_at_its_start_time_then_it_is_active() {
-    let h = harness();
+    let h = harness().await;
     let mut body = auction_body();
     body["startsAt"] = json!((start_of_test() + TimeDelta::hours(1)).to_rfc3339());
     let created = h.create(body, None).await;
@@ -287,7 +294,7 @@ async fn given_a_scheduled_auction_when_its_seller_starts_it_at_its_start_time_t
 #[tokio::test]
 async fn given_an_auction_without_bids_when_its_seller_cancels_it_with_a_reason_then_it_is_cancelled()
  {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let reply = h
         .cancel("seller-ann", &id, json!({"reason": "sold elsewhere"}))
@@ -300,7 +307,7 @@ async fn given_an_auction_without_bids_when_its_seller_cancels_it_with_a_reason_
 
 #[tokio::test]
 async fn given_an_empty_body_when_the_seller_cancels_then_it_is_cancelled_without_a_reason() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let reply = h
         .post_empty("seller-ann", &format!("/auctions/{id}/cancel"), None)
@@ -311,7 +318,7 @@ async fn given_an_empty_body_when_the_seller_cancels_then_it_is_cancelled_withou
 
 #[tokio::test]
 async fn given_a_non_json_body_when_cancelling_then_415_and_nothing_is_appended() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let reply = h
         .post_raw(
@@ -331,7 +338,7 @@ async fn given_a_non_json_body_when_cancelling_then_415_and_nothing_is_appended(
 
 #[tokio::test]
 async fn given_an_open_auction_when_a_bidder_bids_then_201_says_they_lead_at_the_new_price() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let reply = h.bid("bidder-bob", &id, 1_500, "bid-1").await;
     assert_created(&reply);
@@ -349,7 +356,7 @@ async fn given_an_open_auction_when_a_bidder_bids_then_201_says_they_lead_at_the
 #[tokio::test]
 async fn given_a_higher_proxy_maximum_when_another_bidder_bids_below_it_then_they_are_told_they_do_not_lead()
  {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let bob = h.bid_up_to("bidder-bob", &id, 1_000, 3_000, "bob-1").await;
     assert_created(&bob);
@@ -362,7 +369,7 @@ async fn given_a_higher_proxy_maximum_when_another_bidder_bids_below_it_then_the
 #[tokio::test]
 async fn given_an_accepted_bid_when_it_is_retried_with_the_same_key_then_the_same_body_returns_and_nothing_is_appended()
  {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let first = h.bid("bidder-bob", &id, 1_500, "bid-1").await;
     let events_after_first = h.event_count(&id);
@@ -377,7 +384,7 @@ async fn given_an_accepted_bid_when_it_is_retried_with_the_same_key_then_the_sam
 
 #[tokio::test]
 async fn given_a_buy_now_price_when_a_bidder_buys_now_then_the_auction_ends_sold_at_that_price() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let reply = h.buy_now("bidder-bob", &id, "buy-1").await;
     assert_created(&reply);
@@ -390,7 +397,7 @@ async fn given_a_buy_now_price_when_a_bidder_buys_now_then_the_auction_ends_sold
 #[tokio::test]
 async fn given_a_purchase_when_buy_now_is_retried_with_the_same_key_then_the_same_body_returns_and_nothing_is_appended()
  {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let first = h.buy_now("bidder-bob", &id, "buy-1").await;
     let events = h.event_count(&id);
@@ -405,7 +412,7 @@ async fn given_a_purchase_when_buy_now_is_retried_with_the_same_key_then_the_sam
 #[tokio::test]
 async fn given_bids_when_anyone_reads_the_auction_then_they_see_price_and_their_own_lead_but_no_maximums_or_reserve()
  {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     h.bid_up_to("bidder-bob", &id, 1_000, 4_321, "bob-1").await;
     let bob = h.get("bidder-bob", &format!("/auctions/{id}")).await;
@@ -430,7 +437,7 @@ async fn given_bids_when_anyone_reads_the_auction_then_they_see_price_and_their_
 #[tokio::test]
 async fn given_bids_when_the_history_is_read_then_it_lists_bidders_amounts_prices_and_times_without_maximums()
  {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     h.bid_up_to("bidder-bob", &id, 1_000, 4_321, "bob-1").await;
     h.clock.advance(TimeDelta::minutes(1));
@@ -450,7 +457,7 @@ async fn given_bids_when_the_history_is_read_then_it_lists_bidders_amounts_price
 
 #[tokio::test]
 async fn given_no_token_when_health_and_openapi_are_fetched_then_both_answer() {
-    let h = harness();
+    let h = harness().await;
     let health = h.get_anonymous("/health").await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.body["status"], "ok");
@@ -514,7 +521,7 @@ fn given_the_openapi_document_when_its_references_are_followed_then_each_names_a
 
 #[tokio::test]
 async fn given_a_body_that_is_not_json_when_posted_then_400_malformed_json() {
-    let h = harness();
+    let h = harness().await;
     let reply = h
         .post_raw(
             "seller-ann",
@@ -528,7 +535,7 @@ async fn given_a_body_that_is_not_json_when_posted_then_400_malformed_json() {
 
 #[tokio::test]
 async fn given_a_body_over_64_kib_when_posted_then_413_body_too_large() {
-    let h = harness();
+    let h = harness().await;
     let mut body = auction_body();
     body["description"] = json!("x".repeat(70 * 1024));
     let reply = h.create(body, None).await;
@@ -537,7 +544,7 @@ async fn given_a_body_over_64_kib_when_posted_then_413_body_too_large() {
 
 #[tokio::test]
 async fn given_a_declared_length_over_64_kib_when_posted_then_413_before_the_body_is_read() {
-    let h = harness();
+    let h = harness().await;
     let reply = h
         .send(
             Request::post("/auctions")
@@ -553,7 +560,7 @@ async fn given_a_declared_length_over_64_kib_when_posted_then_413_before_the_bod
 
 #[tokio::test]
 async fn given_a_non_json_content_type_when_posted_then_415_unsupported_media_type() {
-    let h = harness();
+    let h = harness().await;
     let reply = h
         .post_raw(
             "seller-ann",
@@ -571,7 +578,7 @@ async fn given_a_non_json_content_type_when_posted_then_415_unsupported_media_ty
 
 #[tokio::test]
 async fn given_amounts_as_floats_or_strings_when_posted_then_422_invalid_request() {
-    let h = harness();
+    let h = harness().await;
     for price in [json!(10.5), json!("1000"), json!(1e3)] {
         let mut body = auction_body();
         body["startingPrice"] = price.clone();
@@ -586,7 +593,7 @@ async fn given_amounts_as_floats_or_strings_when_posted_then_422_invalid_request
 
 #[tokio::test]
 async fn given_rule_violations_when_commands_arrive_then_422_with_the_domain_code() {
-    let h = harness();
+    let h = harness().await;
     let mut body = auction_body();
     body["reservePrice"] = json!(500);
     let reply = h.create(body, None).await;
@@ -604,7 +611,7 @@ async fn given_rule_violations_when_commands_arrive_then_422_with_the_domain_cod
 
 #[tokio::test]
 async fn given_an_unknown_or_malformed_auction_id_when_addressed_then_404_auction_not_found() {
-    let h = harness();
+    let h = harness().await;
     let unknown = Uuid::new_v4();
     let reply = h.get("bidder-bob", &format!("/auctions/{unknown}")).await;
     assert_problem(&reply, StatusCode::NOT_FOUND, "AUCTION_NOT_FOUND");
@@ -622,7 +629,7 @@ async fn given_an_unknown_or_malformed_auction_id_when_addressed_then_404_auctio
 
 #[tokio::test]
 async fn given_unknown_routes_or_methods_when_requested_then_problem_documents_answer() {
-    let h = harness();
+    let h = harness().await;
     let reply = h.get_anonymous("/nowhere").await;
     assert_problem(&reply, StatusCode::NOT_FOUND, "NOT_FOUND");
     let reply = h
@@ -633,7 +640,7 @@ async fn given_unknown_routes_or_methods_when_requested_then_problem_documents_a
 
 #[tokio::test]
 async fn given_an_auction_with_bids_when_the_seller_cancels_then_409_auction_has_bids() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     h.bid("bidder-bob", &id, 1_000, "b").await;
     let reply = h.cancel("seller-ann", &id, json!({})).await;
@@ -642,7 +649,7 @@ async fn given_an_auction_with_bids_when_the_seller_cancels_then_409_auction_has
 
 #[tokio::test]
 async fn given_a_bid_without_idempotency_key_when_posted_then_400_idempotency_key_required() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let reply = h.bid_without_key("bidder-bob", &id, 1_000).await;
     assert_problem(&reply, StatusCode::BAD_REQUEST, "IDEMPOTENCY_KEY_REQUIRED");
@@ -656,7 +663,7 @@ async fn given_a_bid_without_idempotency_key_when_posted_then_400_idempotency_ke
 #[tokio::test]
 async fn given_a_used_idempotency_key_when_a_different_bid_reuses_it_then_422_idempotency_key_reused()
  {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     h.bid("bidder-bob", &id, 1_000, "same").await;
     let reply = h.bid("bidder-bob", &id, 1_500, "same").await;
@@ -665,7 +672,7 @@ async fn given_a_used_idempotency_key_when_a_different_bid_reuses_it_then_422_id
 
 #[tokio::test]
 async fn given_a_throttled_store_when_a_bid_arrives_then_503_with_retry_after() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     h.store.backend().contend_next_appends(1_000);
     let reply = h.bid("bidder-bob", &id, 1_000, "b").await;
@@ -741,7 +748,7 @@ async fn given_each_store_failure_when_mapped_then_status_code_and_retry_hints_m
 
 #[tokio::test]
 async fn given_a_projected_auction_when_it_is_read_then_the_view_answers_with_the_callers_lead() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     h.bid("bidder-bob", &id, 1_000, "bob-1").await;
     h.project(&id).await;
@@ -757,7 +764,7 @@ async fn given_a_projected_auction_when_it_is_read_then_the_view_answers_with_th
 
 #[tokio::test]
 async fn given_an_auction_the_projector_has_not_seen_when_it_is_read_then_the_log_answers() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
 
     let reply = h.get("bidder-bob", &format!("/auctions/{id}")).await;
@@ -770,7 +777,7 @@ async fn given_an_auction_the_projector_has_not_seen_when_it_is_read_then_the_lo
 #[tokio::test]
 async fn given_a_view_behind_min_version_when_read_then_the_log_answers_at_that_version() {
     // Given a view at version 2 and a bid the projector has not applied yet (version 3)
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     h.project(&id).await;
     let bid = h.bid("bidder-bob", &id, 1_000, "bob-1").await;
@@ -796,7 +803,7 @@ async fn given_a_view_behind_min_version_when_read_then_the_log_answers_at_that_
 
 #[tokio::test]
 async fn given_a_view_at_min_version_when_read_then_the_view_answers() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     h.bid("bidder-bob", &id, 1_000, "bob-1").await;
     h.project(&id).await;
@@ -813,7 +820,7 @@ async fn given_a_view_at_min_version_when_read_then_the_view_answers() {
 async fn given_active_auctions_when_listed_a_page_at_a_time_then_each_comes_once_soonest_end_first()
 {
     // Given three auctions ending one, two and three days from now, projected
-    let h = harness();
+    let h = harness().await;
     let mut ids = Vec::new();
     for days in [3, 1, 2] {
         let mut body = auction_body();
@@ -846,7 +853,7 @@ async fn given_active_auctions_when_listed_a_page_at_a_time_then_each_comes_once
 
 #[tokio::test]
 async fn given_bad_listing_parameters_when_listed_then_400_and_the_parameter_is_named() {
-    let h = harness();
+    let h = harness().await;
     for (query, code) in [
         ("status=sold", "INVALID_QUERY"),
         ("limit=0", "INVALID_QUERY"),
@@ -870,7 +877,7 @@ async fn given_bad_listing_parameters_when_listed_then_400_and_the_parameter_is_
 #[tokio::test]
 async fn given_a_cursor_of_another_user_when_my_bids_are_listed_then_400_invalid_cursor() {
     // Given bob has two rows and a cursor after the first
-    let h = harness();
+    let h = harness().await;
     for key in ["a", "b"] {
         let id = h.open_auction().await;
         h.bid("bidder-bob", &id, 1_000, key).await;
@@ -890,7 +897,7 @@ async fn given_a_cursor_of_another_user_when_my_bids_are_listed_then_400_invalid
 
 #[tokio::test]
 async fn given_two_bidders_when_they_list_their_bids_then_each_sees_only_their_own_standing() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     h.bid_up_to("bidder-bob", &id, 1_000, 3_000, "bob-1").await;
     h.bid("bidder-cat", &id, 1_500, "cat-1").await;
@@ -914,7 +921,7 @@ async fn given_two_bidders_when_they_list_their_bids_then_each_sees_only_their_o
 #[tokio::test]
 async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come_newest_first() {
     use read_models::notifications::{Kind, Notification, StoreNotification, notification_id};
-    let h = harness();
+    let h = harness().await;
     let auction = AuctionId(Uuid::new_v4());
     for (version, recipient) in [(3, "bidder-bob"), (5, "bidder-bob"), (5, "bidder-cat")] {
         let occurred_at = start_of_test() + TimeDelta::seconds(version);
@@ -959,7 +966,7 @@ async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come
 
 #[tokio::test]
 async fn given_no_token_when_a_read_route_is_called_then_401() {
-    let h = harness();
+    let h = harness().await;
     for path in ["/auctions", "/me/bids", "/me/notifications"] {
         let reply = h.get_anonymous(path).await;
         assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
@@ -970,7 +977,7 @@ async fn given_no_token_when_a_read_route_is_called_then_401() {
 
 #[tokio::test]
 async fn given_no_token_when_a_protected_route_is_called_then_401() {
-    let h = harness();
+    let h = harness().await;
     let reply = h
         .send(
             Request::post("/auctions")
@@ -985,7 +992,7 @@ async fn given_no_token_when_a_protected_route_is_called_then_401() {
 
 #[tokio::test]
 async fn given_a_token_signed_with_another_key_when_used_then_401() {
-    let h = harness();
+    let h = harness().await;
     let forged = LocalJwt::new(b"another key")
         .mint(
             &UserId::try_from("bidder-bob").unwrap(),
@@ -1002,7 +1009,7 @@ async fn given_a_token_signed_with_another_key_when_used_then_401() {
 
 #[tokio::test]
 async fn given_an_expired_token_when_used_then_401() {
-    let h = harness();
+    let h = harness().await;
     let expired = h
         .jwt
         .mint(
@@ -1021,7 +1028,7 @@ async fn given_an_expired_token_when_used_then_401() {
 
 #[tokio::test]
 async fn given_the_seller_when_they_bid_on_their_own_auction_then_403_seller_cannot_bid() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let reply = h.bid("seller-ann", &id, 1_000, "own").await;
     assert_problem(&reply, StatusCode::FORBIDDEN, "SELLER_CANNOT_BID");
@@ -1029,7 +1036,7 @@ async fn given_the_seller_when_they_bid_on_their_own_auction_then_403_seller_can
 
 #[tokio::test]
 async fn given_another_user_when_they_cancel_or_start_the_auction_then_403_not_seller() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let reply = h.cancel("bidder-bob", &id, json!({})).await;
     assert_problem(&reply, StatusCode::FORBIDDEN, "NOT_SELLER");
@@ -1041,7 +1048,7 @@ async fn given_another_user_when_they_cancel_or_start_the_auction_then_403_not_s
 
 #[tokio::test]
 async fn given_a_correlation_id_when_a_bid_is_placed_then_it_is_echoed_and_stored_on_the_events() {
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let reply = h
         .send(
@@ -1070,7 +1077,7 @@ async fn given_a_correlation_id_when_a_bid_is_placed_then_it_is_echoed_and_store
 #[tokio::test]
 async fn given_no_or_an_invalid_correlation_id_when_any_request_arrives_then_a_fresh_uuid_is_echoed()
  {
-    let h = harness();
+    let h = harness().await;
     let reply = h.get_anonymous("/health").await;
     let generated = reply.headers["x-correlation-id"].to_str().unwrap();
     assert!(Uuid::parse_str(generated).is_ok());
@@ -1151,6 +1158,13 @@ async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_
  {
     let h = TestApp::builder().behind_api_gateway().build();
     let (store, lambda_router) = (&h.store, h.router.clone());
+    // The seller registers a payout account through the authorizer too.
+    let account = h.provider.create_connected_account(true);
+    let body = json!({"accountId": account.as_str()}).to_string();
+    let event = lambda_event("PUT", "/me/payout-account", &body, "[seller]");
+    let request = lambda_http::request::from_str(&event).unwrap();
+    let response = lambda_router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
     let event = lambda_event("POST", "/auctions", &auction_body().to_string(), "[seller]");
     let request = lambda_http::request::from_str(&event).unwrap();
     let response = lambda_router.clone().oneshot(request).await.unwrap();
@@ -1182,7 +1196,7 @@ async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_
 #[tokio::test]
 async fn given_one_key_when_two_different_bids_race_for_one_version_in_fifty_rounds_then_one_is_accepted_and_the_other_refused()
  {
-    let h = harness();
+    let h = harness().await;
     for round in 0..50 {
         // Given an open auction, and two bids by bob under one key that both decide before
         // either appends (the store holds each append until the other arrives)
@@ -1222,7 +1236,7 @@ async fn given_one_key_when_two_different_bids_race_for_one_version_in_fifty_rou
 #[tokio::test]
 async fn given_a_used_key_when_another_bid_reuses_it_then_422_and_the_log_is_unchanged() {
     // Given bob's accepted bid under "same"
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let first = h.bid("bidder-bob", &id, 1_500, "same").await;
     assert_eq!(first.status, StatusCode::CREATED);
@@ -1240,7 +1254,7 @@ async fn given_a_used_key_when_another_bid_reuses_it_then_422_and_the_log_is_unc
 async fn given_a_bid_whose_idempotency_record_was_deleted_when_its_key_is_reused_then_another_body_is_refused_and_the_same_body_replays()
  {
     // Given bob's accepted bid under "k", whose idempotency record is gone
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let first = h.bid("bidder-bob", &id, 1_500, "k").await;
     assert_created(&first);
@@ -1264,7 +1278,7 @@ async fn given_a_bid_whose_idempotency_record_was_deleted_when_its_key_is_reused
 async fn given_a_purchase_whose_idempotency_record_was_deleted_when_its_key_is_reused_for_a_bid_then_it_is_refused_and_the_purchase_replays()
  {
     // Given bob bought the item under "buy", and the idempotency record is gone
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let first = h.buy_now("bidder-bob", &id, "buy").await;
     assert_created(&first);
@@ -1284,7 +1298,7 @@ async fn given_a_purchase_whose_idempotency_record_was_deleted_when_its_key_is_r
 async fn given_an_auction_whose_idempotency_record_was_deleted_when_its_key_creates_another_then_it_is_refused_and_the_same_body_replays()
  {
     // Given ann created an auction under "create-1", and the idempotency record is gone
-    let h = harness();
+    let h = harness().await;
     let first = h.create(auction_body(), Some("create-1")).await;
     assert_created(&first);
     let id = first.body["auctionId"].as_str().unwrap().to_owned();
@@ -1309,12 +1323,13 @@ async fn given_an_auction_whose_idempotency_record_was_deleted_when_its_key_crea
 async fn given_crafted_user_ids_whose_ids_and_keys_join_alike_when_each_bids_then_every_bid_is_its_own()
  {
     // Given users whose id and key join to the same text with `#` or `/`
-    let h = harness();
+    let h = harness().await;
     let id = h.open_auction().await;
     let pairs = [("a#b", "c"), ("a", "b#c"), ("x/y", "z"), ("x", "y/z")];
     // When each bids in turn with the same body shape, higher each time
     let mut bid_ids = Vec::new();
     for (turn, (user, key)) in pairs.into_iter().enumerate() {
+        h.with_card(user).await;
         let amount = 1_500 + 1_000 * i64::try_from(turn).unwrap();
         let reply = h.bid(user, &id, amount, key).await;
         // Then each is a fresh bid of its own, not another user's answer
@@ -1337,6 +1352,7 @@ async fn given_crafted_user_ids_whose_ids_and_keys_join_alike_when_each_bids_the
     // (under fresh keys: a key already used for a bid is refused for anything else)
     let mut auctions = Vec::new();
     for (user, key) in [("m#n", "o"), ("m", "n#o"), ("p/q", "r"), ("p", "q/r")] {
+        h.with_payout_account(user).await;
         let reply = h.post(user, "/auctions", auction_body(), Some(key)).await;
         assert_eq!(
             reply.status,

@@ -39,6 +39,7 @@ async fn given_a_correlation_id_when_a_bid_is_handled_then_every_log_line_of_the
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let h = TestApp::new();
+    h.with_identities(&["seller-ann", "bidder-bob"]).await;
     let now = start_of_test();
     let post = |path: String, sub: &str, correlation: &str, body: Value| {
         Request::post(path)

@@ -28,6 +28,7 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -367,6 +368,73 @@ export class PlatformStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // Who pays and who is paid (adapters/payment-identities): per user the Stripe customer and
+    // default card, and the connected account payouts go to. Registered through the API after
+    // Stripe confirmed the ids; not derivable from the log, so recoverable and retained.
+    const paymentIdentitiesTable = new dynamodb.Table(this, 'PaymentIdentities', {
+      partitionKey: { name: 'userId', type: S },
+      billingMode: onDemand,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // The deliveries of Stripe's webhook events (adapters/webhook-deliveries): per event id the
+    // signed timestamps seen and whether the event was handled, so that POST /webhooks/stripe
+    // refuses a replayed request and takes no second effect for Stripe's redelivery. Records
+    // expire 30 days after the event's first delivery (TTL).
+    const stripeWebhookDeliveriesTable = new dynamodb.Table(this, 'StripeWebhookDeliveries', {
+      partitionKey: { name: 'eventId', type: S },
+      billingMode: onDemand,
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    NagSuppressions.addResourceSuppressions(stripeWebhookDeliveriesTable, [
+      {
+        id: 'AwsSolutions-DDB3',
+        reason:
+          'Short-lived: each record expires 30 days after its event was first delivered. A ' +
+          'restore could only bring back records whose replays the signature tolerance (5 min) ' +
+          'already refuses; a redelivery after a loss is de-duplicated by SQS and the saga.',
+      },
+    ]);
+
+    // Stripe's secret key (the payment saga moves money with it; the API checks customers,
+    // cards and connected accounts with it) and the webhook endpoint's signing secret (the API
+    // verifies POST /webhooks/stripe with it). Created with a placeholder: the operator puts
+    // the real values (`aws secretsmanager put-secret-value`, README). The functions read them
+    // once per execution environment (STRIPE_SECRET_KEY_ID, STRIPE_WEBHOOK_SECRET_ID) and never
+    // log them; only the two functions that need a secret may read it.
+    const stripeSecretKey = new secretsmanager.Secret(this, 'StripeSecretKey', {
+      description: "Stripe's secret API key (sk_live_... or sk_test_...) for the payment saga and the API",
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const stripeWebhookSecret = new secretsmanager.Secret(this, 'StripeWebhookSecret', {
+      description: "The signing secret (whsec_...) of Stripe's webhook endpoint POST /webhooks/stripe",
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Only GetSecretValue (what the SDK's read is), on the named secrets: not grantRead's
+    // DescribeSecret as well.
+    const readSecrets = (role: iam.Role, sid: string, secrets: secretsmanager.Secret[]) => {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: `${sid}ReadsStripeSecrets`,
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: secrets.map((secret) => secret.secretArn),
+        }),
+      );
+    };
+    for (const secret of [stripeSecretKey, stripeWebhookSecret]) {
+      NagSuppressions.addResourceSuppressions(secret, [
+        {
+          id: 'AwsSolutions-SMG4',
+          reason:
+            "Stripe issues and rolls these secrets in its dashboard (API keys can be rolled with " +
+            'an expiry overlap; a webhook secret is rolled per endpoint); a rotation Lambda here ' +
+            'could not create a new Stripe key. The operator puts the rolled value.',
+        },
+      ]);
+    }
+
     for (const rebuildable of [snapshotsTable, idempotencyTable, auctionViewsTable, userBidsTable, liveConnectionsTable]) {
       NagSuppressions.addResourceSuppressions(rebuildable, [
         {
@@ -524,6 +592,13 @@ export class PlatformStack extends Stack {
       // GET /admin/parked (Scan, or Query of one consumer); a replay re-reads the item, then
       // removes it or counts a failed replay on it.
       { table: parkedTable, actions: ['Scan', 'Query', 'GetItem', 'PutItem', 'DeleteItem'] },
+      // GET /me/payment-identity and the check before a bid, a purchase or a creation
+      // (GetItem); PUT /me/payment-method and /me/payout-account set one part of the item
+      // (UpdateItem).
+      { table: paymentIdentitiesTable, actions: ['GetItem', 'UpdateItem'] },
+      // POST /webhooks/stripe: a delivery recorded (conditional UpdateItem, the replay check)
+      // and its event marked handled (UpdateItem).
+      { table: stripeWebhookDeliveriesTable, actions: ['UpdateItem'] },
     ]);
     setEnvironment(api.fn, {
       ...storeEnvironment,
@@ -532,7 +607,12 @@ export class PlatformStack extends Stack {
       NOTIFICATIONS_TABLE: notificationsTable.tableName,
       READ_MODEL_ALIASES_TABLE: readModelAliasesTable.tableName,
       PARKED_TABLE: parkedTable.tableName,
+      PAYMENT_IDENTITIES_TABLE: paymentIdentitiesTable.tableName,
+      STRIPE_WEBHOOK_DELIVERIES_TABLE: stripeWebhookDeliveriesTable.tableName,
+      STRIPE_SECRET_KEY_ID: stripeSecretKey.secretArn,
+      STRIPE_WEBHOOK_SECRET_ID: stripeWebhookSecret.secretArn,
     });
+    readSecrets(api.role, 'Api', [stripeSecretKey, stripeWebhookSecret]);
 
     // Projector: the read models from the stream, version-gated conditional PutItems; a gap
     // in the stream is filled from the log (Query).
@@ -571,12 +651,17 @@ export class PlatformStack extends Stack {
       snapshotsReadWrite,
       idempotencyReadWrite,
       { table: paymentSagasTable, actions: ['GetItem', 'PutItem'] },
+      // The buyer's card to charge and the seller's connected account to pay out to.
+      { table: paymentIdentitiesTable, actions: ['GetItem'] },
     ]);
     setEnvironment(saga.fn, {
       ...storeEnvironment,
       PAYMENT_SAGAS_TABLE: paymentSagasTable.tableName,
+      PAYMENT_IDENTITIES_TABLE: paymentIdentitiesTable.tableName,
       PAYMENT_COMMISSION_BPS: String(commissionBps),
+      STRIPE_SECRET_KEY_ID: stripeSecretKey.secretArn,
     });
+    readSecrets(saga.role, 'PaymentSaga', [stripeSecretKey]);
 
     // Scheduler: due auctions from the byStatus index, Start/EndAuction through the event
     // store (its commands carry no idempotency key: their ids are deterministic).
@@ -941,6 +1026,23 @@ export class PlatformStack extends Stack {
             'Public on purpose: /health answers a load balancer or a monitor, /openapi.json ' +
             'is the API description; both read nothing. Every other route has the Cognito JWT ' +
             'authorizer (the router answers 401 without its claims as well).',
+        },
+      ]);
+    }
+    // Stripe's webhook carries no Cognito token: Stripe authenticates each delivery by signing
+    // its body (Stripe-Signature, HMAC-SHA256 under the endpoint's secret), which api-lambda
+    // verifies before anything else (docs: functions/api/src/webhooks.rs). More specific than
+    // `ANY /{proxy+}`, so the JWT authorizer does not answer it 401 first.
+    const webhookRoutes = httpApi.addRoutes({ path: '/webhooks/stripe', methods: [apigwv2.HttpMethod.POST], integration });
+    for (const route of webhookRoutes) {
+      NagSuppressions.addResourceSuppressions(route, [
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Stripe cannot present a Cognito JWT. Each delivery is authenticated by Stripe\'s ' +
+            'signature of its raw body under the endpoint\'s signing secret (Secrets Manager), ' +
+            'checked by api-lambda with a 5-minute timestamp tolerance; replays of a signed ' +
+            'request are refused (StripeWebhookDeliveries).',
         },
       ]);
     }
@@ -1333,6 +1435,8 @@ export class PlatformStack extends Stack {
       PaymentSagasTable: paymentSagasTable.tableName,
       LiveConnectionsTable: liveConnectionsTable.tableName,
       ParkedTable: parkedTable.tableName,
+      PaymentIdentitiesTable: paymentIdentitiesTable.tableName,
+      StripeWebhookDeliveriesTable: stripeWebhookDeliveriesTable.tableName,
       NotificationsQueueUrl: notifications.queue.queueUrl,
       NotificationsDlqUrl: notifications.dlq.queueUrl,
       PaymentsQueueUrl: payments.queue.queueUrl,

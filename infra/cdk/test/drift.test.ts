@@ -172,7 +172,8 @@ describe('function environments against infra/environment.json', () => {
     });
   }
 
-  it('every table, queue URL and Cognito variable names a resource of that kind of the stack', () => {
+  it('every table, queue URL, secret and Cognito variable names a resource of that kind of the stack', () => {
+    const secrets = resourcesOfType('AWS::SecretsManager::Secret');
     const tables = resourcesOfType('AWS::DynamoDB::Table');
     const queues = resourcesOfType('AWS::SQS::Queue');
     const pools = resourcesOfType('AWS::Cognito::UserPool');
@@ -183,6 +184,7 @@ describe('function environments against infra/environment.json', () => {
         else if (name.endsWith('_QUEUE_URL')) assert.ok(queues[id], `${name} -> ${id}`);
         else if (name === 'COGNITO_USER_POOL_ID') assert.ok(pools[id], `${name} -> ${id}`);
         else if (name === 'COGNITO_CLIENT_ID') assert.ok(clients[id], `${name} -> ${id}`);
+        else if (/^STRIPE_.*_ID$/.test(name)) assert.ok(secrets[id], `${name} -> ${id}`);
         else assert.fail(`${name} refers to ${id}`);
       }
     }

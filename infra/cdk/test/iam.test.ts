@@ -37,6 +37,15 @@ export const EXPECTED: Record<string, Grants> = {
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
     // The admin routes list and replay the parked items, and a replay sends to the queues.
     PARKED_TABLE: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan'],
+    // The card and payout account on file: read before a bid, a purchase or a creation, set
+    // one part at a time by the registration routes.
+    PAYMENT_IDENTITIES_TABLE: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    // POST /webhooks/stripe records each delivery (the conditional replay check) and marks its
+    // event handled: UpdateItem only.
+    STRIPE_WEBHOOK_DELIVERIES_TABLE: ['dynamodb:UpdateItem'],
+    // Stripe's key (the identity checks) and the webhook signing secret, read at start-up.
+    STRIPE_SECRET_KEY_ID: ['secretsmanager:GetSecretValue'],
+    STRIPE_WEBHOOK_SECRET_ID: ['secretsmanager:GetSecretValue'],
     'notifications queue': ['sqs:SendMessage'],
     'payments queue': ['sqs:SendMessage'],
     'live queue': ['sqs:SendMessage'],
@@ -71,6 +80,10 @@ export const EXPECTED: Record<string, Grants> = {
     SNAPSHOTS_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     IDEMPOTENCY_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     PAYMENT_SAGAS_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    // The buyer's card and the seller's connected account (written only by the API).
+    PAYMENT_IDENTITIES_TABLE: ['dynamodb:GetItem'],
+    // Stripe's key, read at start-up: the saga moves money with it.
+    STRIPE_SECRET_KEY_ID: ['secretsmanager:GetSecretValue'],
     'payments queue': CONSUME,
   },
   'scheduler-lambda': {
@@ -145,7 +158,7 @@ function labeller(ownLogGroup: string) {
     for (const [name, value] of Object.entries<any>(resource.Properties.Environment?.Variables ?? {})) {
       const id = referenced(value);
       if (!id) continue;
-      if (name.endsWith('_TABLE')) names.set(id, name);
+      if (name.endsWith('_TABLE') || /^STRIPE_.*_ID$/.test(name)) names.set(id, name);
       if (name === 'NOTIFICATIONS_QUEUE_URL') names.set(id, 'notifications queue');
       if (name === 'PAYMENTS_QUEUE_URL') names.set(id, 'payments queue');
       if (name === 'LIVE_QUEUE_URL') names.set(id, 'live queue');
@@ -163,6 +176,7 @@ function labeller(ownLogGroup: string) {
   }
   return (resource: any): string => {
     if (resource === '*') return '*';
+    if (resource.Ref && names.has(resource.Ref)) return names.get(resource.Ref)!;
     const getAtt = resource['Fn::GetAtt'];
     if (getAtt) {
       if (getAtt[0] === ownLogGroup) return 'own log group';

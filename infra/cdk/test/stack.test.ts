@@ -290,7 +290,7 @@ describe('queues', () => {
 });
 
 describe('the HTTP API', () => {
-  it('has a Cognito JWT authorizer on every route but /health, /openapi.json and CORS preflights', () => {
+  it('has a Cognito JWT authorizer on every route but /health, /openapi.json, Stripe\'s webhook and CORS preflights', () => {
     const authorizers = resourcesOfType('AWS::ApiGatewayV2::Authorizer');
     const [authorizerId, authorizer] = Object.entries(authorizers)[0];
     assert.equal(Object.keys(authorizers).length, 1);
@@ -304,9 +304,11 @@ describe('the HTTP API', () => {
     assert.equal(httpApis.length, 1);
     const routes = Object.values(resourcesOfType('AWS::ApiGatewayV2::Route')).filter((r) => referenced(r.Properties.ApiId) === httpApis[0][0]);
     const keys = routes.map((r) => r.Properties.RouteKey).sort();
-    assert.deepEqual(keys, ['ANY /{proxy+}', 'GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}']);
+    assert.deepEqual(keys, ['ANY /{proxy+}', 'GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}', 'POST /webhooks/stripe']);
     for (const route of routes) {
-      const isPublic = ['GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}'].includes(route.Properties.RouteKey);
+      // Stripe's webhook is authenticated by Stripe's signature of its body, which api-lambda
+      // verifies: Stripe cannot present a Cognito token.
+      const isPublic = ['GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}', 'POST /webhooks/stripe'].includes(route.Properties.RouteKey);
       if (isPublic) {
         assert.equal(route.Properties.AuthorizationType ?? 'NONE', 'NONE');
       } else {

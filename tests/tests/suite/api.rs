@@ -1,5 +1,7 @@
 //! The bidder API's router over the real event store on DynamoDB Local: the same requests as
 //! the in-memory tests of `functions/api`, so a difference between the two backends shows here.
+//! Its payment identities are in the PaymentIdentities table and checked with the stack's
+//! Stripe: every seller and bidder registers theirs through the routes first ([`register`]).
 
 use std::sync::Arc;
 
@@ -12,9 +14,12 @@ use e2e::{TestEnv, fixtures};
 use event_store::{EventLog, Meter, SnapshotPolicy, Store};
 use events::AuctionId;
 use http_body_util::BodyExt;
+use payment_identities::StripeChecker;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
+
+use crate::support;
 
 const SECRET: &[u8] = b"e2e-local-jwt-secret";
 
@@ -36,7 +41,19 @@ async fn call(router: &Router, request: Request<Body>) -> (StatusCode, Option<St
 }
 
 fn post(path: &str, user: &str, key: Option<&str>, body: &Value) -> Request<Body> {
-    let mut request = Request::post(path)
+    send(axum::http::Method::POST, path, user, key, body)
+}
+
+fn send(
+    method: axum::http::Method,
+    path: &str,
+    user: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
         .header("authorization", format!("Bearer {}", token(user)))
         .header("content-type", "application/json");
     if let Some(key) = key {
@@ -55,13 +72,43 @@ fn api_tables(env: &TestEnv) -> api::config::Tables {
         notifications: names.notifications_table.clone(),
         read_model_aliases: names.read_model_aliases_table.clone(),
         parked: names.parked_table.clone(),
+        payment_identities: names.payment_identities_table.clone(),
+        stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
     }
 }
 
-/// The API as one process serves it, over this test's tables: its own store (and cache).
-fn api_process(env: &TestEnv, now: chrono::DateTime<Utc>) -> Router {
+/// A card and a payout account for each of `users`, made in the stack's Stripe and registered
+/// through `PUT /me/payment-method` and `PUT /me/payout-account`.
+async fn register(router: &Router, users: &[&str]) {
+    let stripe = support::stripe().await;
+    for user in users {
+        let (card, account) = support::stripe_identity(&stripe, user).await;
+        for (path, body) in [
+            ("/me/payment-method", card),
+            ("/me/payout-account", account),
+        ] {
+            let (status, _, reply) = call(
+                router,
+                send(axum::http::Method::PUT, path, user, None, &body),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{user} {path}: {reply}");
+        }
+    }
+}
+
+/// The API as one process serves it, over this test's tables: its own store (and cache), and
+/// ids checked with the stack's Stripe.
+async fn api_process(env: &TestEnv, now: chrono::DateTime<Utc>) -> Router {
     let store = Store::new(env.event_store(), SnapshotPolicy::inline(100));
-    let adapters = api::config::adapters(env.dynamodb().clone(), api_tables(env));
+    let adapters = api::config::adapters(
+        env.dynamodb().clone(),
+        api_tables(env),
+        Arc::new(StripeChecker::new(support::stripe().await)),
+        // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).
+        api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
+        env.sqs().clone(),
+    );
     router(App {
         store,
         clock: Arc::new(FixedClock::new(now)),
@@ -74,6 +121,9 @@ fn api_process(env: &TestEnv, now: chrono::DateTime<Utc>) -> Router {
             env.event_store(),
             env.consumers(),
         )),
+        identities: adapters.identities,
+        provider: adapters.provider,
+        webhooks: adapters.webhooks,
     })
 }
 
@@ -82,7 +132,8 @@ async fn given_dynamodb_local_when_an_auction_is_created_and_bid_on_through_the_
  {
     let env = TestEnv::new().await;
     let now = Utc::now();
-    let router = api_process(&env, now);
+    let router = api_process(&env, now).await;
+    register(&router, &["seller-ann", "bidder-bob"]).await;
     let auction = json!({
         "title": "Brass telescope",
         "currency": "EUR",
@@ -183,7 +234,8 @@ async fn given_dynamodb_local_when_two_different_bids_race_under_one_key_in_fift
     // Given two API processes (each with its own cache) over the same tables
     let env = TestEnv::new().await;
     let now = Utc::now();
-    let (one, two) = (api_process(&env, now), api_process(&env, now));
+    let (one, two) = (api_process(&env, now).await, api_process(&env, now).await);
+    register(&one, &["seller-ann", "bidder-bob"]).await;
     for round in 0..50 {
         let id = open_auction(&one, now).await;
         let key = format!("race-{round}");
@@ -224,7 +276,8 @@ async fn given_dynamodb_local_when_a_key_is_reused_after_its_idempotency_record_
     // Given bob's accepted bid under "k"
     let env = TestEnv::new().await;
     let now = Utc::now();
-    let router = api_process(&env, now);
+    let router = api_process(&env, now).await;
+    register(&router, &["seller-ann", "bidder-bob"]).await;
     let id = open_auction(&router, now).await;
     let (status, _, first) = call(&router, bid_request(&id, "bidder-bob", "k", 1_500)).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
@@ -243,7 +296,7 @@ async fn given_dynamodb_local_when_a_key_is_reused_after_its_idempotency_record_
         .await
         .unwrap();
     // Then another body under the key is still refused, in a fresh process too
-    let fresh = api_process(&env, now);
+    let fresh = api_process(&env, now).await;
     for router in [&router, &fresh] {
         let (status, _, reused) = call(router, bid_request(&id, "bidder-bob", "k", 9_000)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reused}");
@@ -263,11 +316,13 @@ async fn given_dynamodb_local_when_crafted_user_ids_join_with_their_keys_alike_t
  {
     let env = TestEnv::new().await;
     let now = Utc::now();
-    let router = api_process(&env, now);
+    let router = api_process(&env, now).await;
+    register(&router, &["seller-ann", "bidder-bob"]).await;
     let id = open_auction(&router, now).await;
     // Given users whose id and key join to the same text with `#` or `/`
     let pairs = [("a#b", "c"), ("a", "b#c"), ("x/y", "z"), ("x", "y/z")];
     // When each bids in turn, higher each time
+    register(&router, &pairs.map(|(user, _)| user)).await;
     for (turn, (user, key)) in pairs.into_iter().enumerate() {
         let amount = 1_500 + 1_000 * i64::try_from(turn).unwrap();
         let (status, replayed, reply) = call(&router, bid_request(&id, user, key, amount)).await;

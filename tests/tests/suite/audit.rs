@@ -311,6 +311,111 @@ mod cli {
     }
 
     #[tokio::test]
+    async fn verify_all_checks_every_auctions_and_every_items_stream_and_names_an_edited_item() {
+        use domain::item::{
+            ItemState, RegisterItem, TransferOwnership, decide_register, decide_transfer_ownership,
+        };
+        use event_store::{SnapshotPolicy, Store};
+        use events::{ItemId, UserId};
+
+        // Given an auction and the item it sells, registered and sold, in the test's table
+        let env = TestEnv::new().await;
+        let (auction_id, _) = imported(&env, 2).await;
+        let item_id = ItemId::for_auction(auction_id);
+        let store = Store::new(env.event_store(), SnapshotPolicy::default());
+        let seller = UserId::try_from("seller").unwrap();
+        let context = |now| event_store::CommandContext {
+            command_id: "cmd".to_owned(),
+            correlation_id: "corr".to_owned(),
+            actor: events::Actor::System {
+                name: "e2e".to_owned(),
+            },
+            idempotency_key: None,
+            now,
+        };
+        let register = RegisterItem {
+            item_id,
+            auction_id,
+            owner: seller.clone(),
+            title: "Audited lot".to_owned(),
+        };
+        store
+            .execute(item_id, &context(minute(1)), |s: &ItemState, now| {
+                decide_register(s, &register, now)
+            })
+            .await
+            .unwrap();
+        let transfer = TransferOwnership {
+            sale: format!("{auction_id}#bob"),
+            auction_id,
+            from: seller,
+            to: UserId::try_from("bob").unwrap(),
+            price: fixtures::eur(500),
+        };
+        store
+            .execute(item_id, &context(minute(60)), |s: &ItemState, now| {
+                decide_transfer_ownership(s, &transfer, now)
+            })
+            .await
+            .unwrap();
+        let item = item_id.to_string();
+
+        // Then verify --all checks both, each as its own type, and the item's commands answer
+        let (result, out) = admin(&env, &["verify", "--all"]).await;
+        result.unwrap();
+        assert!(out.contains(&format!("auction {auction_id}: OK")), "{out}");
+        assert!(out.contains(&format!("item {item}: OK, 2 events")), "{out}");
+        assert!(
+            out.contains("1 auctions verified, 0 tampered with"),
+            "{out}"
+        );
+        assert!(out.contains("1 items verified, 0 tampered with"), "{out}");
+        let (result, out) = admin(&env, &["history", &item, "--item"]).await;
+        result.unwrap();
+        assert_eq!(out.lines().count(), 2);
+        let (result, out) = admin(&env, &["state", &item, "--item", "--version", "1"]).await;
+        result.unwrap();
+        assert!(out.contains("\"owner\":\"seller\""), "{out}");
+        let (result, out) = admin(&env, &["export", "--item", &item]).await;
+        result.unwrap();
+        let exported = env
+            .event_store()
+            .read_all(item_id, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(out, encode_lines(&exported).unwrap());
+
+        // When the item's transfer is edited in the table
+        env.dynamodb()
+            .update_item()
+            .table_name(env.events_table())
+            .set_key(Some(key(AuctionId(item_id.0), 2)))
+            .update_expression("SET occurredAt = :t")
+            .expression_attribute_values(
+                ":t",
+                AttributeValue::S("2020-01-01T00:00:00.000Z".to_owned()),
+            )
+            .send()
+            .await
+            .unwrap();
+
+        // Then verify --all names the item, as an item, and exits with code 1
+        let (result, out) = admin(&env, &["verify", "--all"]).await;
+        assert_eq!(result.unwrap_err().code(), 1);
+        assert!(
+            out.contains(&format!("item {item}: TAMPERED: version 2")),
+            "{out}"
+        );
+        assert!(out.contains("1 items verified, 1 tampered with"), "{out}");
+        assert!(
+            out.contains("1 auctions verified, 0 tampered with"),
+            "{out}"
+        );
+        let (result, _) = admin(&env, &["verify", &item, "--item"]).await;
+        assert_eq!(result.unwrap_err().code(), 1);
+    }
+
+    #[tokio::test]
     async fn a_version_beyond_the_head_exits_with_code_2_and_says_why() {
         let env = TestEnv::new().await;
         let (auction_id, events) = imported(&env, 1).await;

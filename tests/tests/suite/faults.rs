@@ -41,6 +41,8 @@ use tokio::process::{Child, Command};
 use uuid::Uuid;
 
 use crate::rebuild::{aliased, assert_same_items, converged, fresh, live, options, run_rebuild};
+use crate::support;
+use stripe_api::{SecretKey, StripeClient, StripeConfig};
 
 const SECRET: &str = "fault-suite-local-jwt-secret";
 const AUCTIONS: usize = 6;
@@ -240,10 +242,12 @@ impl Platform {
         let port = free_port();
         let faults = dir.join("faults");
         std::fs::create_dir_all(&faults).unwrap();
+        // The stack's Stripe too: api-local checks payment identities with it.
         let mut process_env: Vec<(String, String)> = endpoints
             .env()
             .into_iter()
             .chain(resources.env())
+            .chain(stack.localstripe().env())
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
         for (key, value) in [
@@ -290,7 +294,33 @@ impl Platform {
         platform.scheduler.start(&platform.process_env, &[]);
         platform.reconciler.start(&platform.process_env, &[]);
         platform.start_api().await;
+        platform.register_identities().await;
         platform
+    }
+
+    /// The seller and every bidder of the load register a card and a payout account, made in
+    /// this stack's Stripe, through `PUT /me/payment-method` and `PUT /me/payout-account`.
+    async fn register_identities(&self) {
+        let stripe = self.stack.localstripe();
+        let stripe = StripeClient::new(StripeConfig {
+            api_base: stripe.api_base.clone(),
+            secret_key: SecretKey::new(stripe.secret_key.clone()),
+            timeout: REQUEST_TIMEOUT,
+        })
+        .unwrap();
+        let users = std::iter::once("seller-sam".to_owned())
+            .chain((1..=BIDDERS).map(|n| format!("bidder-{n}")));
+        for user in users {
+            let (card, account) = support::stripe_identity(&stripe, &user).await;
+            for (path, body) in [("me/payment-method", card), ("me/payout-account", account)] {
+                let url = format!("{}/{path}", self.api_url);
+                let answer = call(&self.client, Method::PUT, &url, &user, None, Some(&body)).await;
+                assert!(
+                    matches!(answer, Ok((StatusCode::OK, _))),
+                    "registering {user}'s {path}: {answer:?}"
+                );
+            }
+        }
     }
 
     async fn start_api(&mut self) {
@@ -945,6 +975,26 @@ async fn a_payment_provider_outage_of_five_minutes_loses_nothing_and_charges_onc
         sagas.values().all(|status| status == "completed"),
         "{sagas:?}"
     );
+    // and on the provider itself (localstripe): every sale charged once and paid out once, no
+    // payout without its charge
+    let (charges, transfers) = money_on_stripe(&platform).await;
+    for auction_id in &auction_ids {
+        let key = auction_id.to_string();
+        let sold = sagas.keys().any(|saga| saga.starts_with(&key));
+        let charged = charges.get(&key).map_or(0, Vec::len);
+        let paid_out = transfers.get(&key).map_or(0, Vec::len);
+        assert_eq!(
+            (charged, paid_out),
+            if sold { (1, 1) } else { (0, 0) },
+            "auction {auction_id} on localstripe: {charged} charges, {paid_out} transfers"
+        );
+    }
+    assert!(
+        transfers
+            .keys()
+            .all(|auction| charges.contains_key(auction)),
+        "a transfer without a charge: {transfers:?} against {charges:?}"
+    );
     platform.assert_running();
     println!(
         "fault suite, payment provider down for {:?} (five minutes at a tenth of the time scale; \
@@ -984,6 +1034,80 @@ async fn ended(env: &TestEnv, auction_ids: &[AuctionId]) -> usize {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// What moved on the platform's localstripe, by the auction in each object's metadata: each
+/// bidder's paid charges (what is kept of each after refunds) and each transfer to the seller
+/// (what is kept after reversals). Read through Stripe's API, not through our tables' records
+/// of it.
+async fn money_on_stripe(
+    platform: &Platform,
+) -> (BTreeMap<String, Vec<i64>>, BTreeMap<String, Vec<i64>>) {
+    use payment_identities::PaymentIdentityLookup;
+
+    let local = platform.stack.localstripe();
+    let stripe = StripeClient::new(StripeConfig {
+        api_base: local.api_base.clone(),
+        secret_key: SecretKey::new(local.secret_key.clone()),
+        timeout: REQUEST_TIMEOUT,
+    })
+    .unwrap();
+    let identities = payment_identities::DynamoDbPaymentIdentities::new(
+        platform.env.dynamodb().clone(),
+        platform.env.names().payment_identities_table.clone(),
+    );
+    let mut charges: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for n in 1..=BIDDERS {
+        let bidder = e2e::fixtures::user(&format!("bidder-{n}"));
+        let Some(card) = identities.get(&bidder).await.unwrap().and_then(|i| i.card) else {
+            continue;
+        };
+        for intent in stripe
+            .payment_intents_of_customer(card.customer_id.as_str())
+            .await
+            .unwrap()
+        {
+            if intent.status != stripe_api::PaymentIntentStatus::Succeeded {
+                continue;
+            }
+            let refunded: i64 = stripe
+                .refunds_of_payment_intent(&intent.id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|refund| refund.amount)
+                .sum();
+            let auction = intent
+                .metadata
+                .get("auction_id")
+                .cloned()
+                .unwrap_or_default();
+            charges
+                .entry(auction)
+                .or_default()
+                .push(intent.amount - refunded);
+        }
+    }
+    let seller = e2e::fixtures::user("seller-sam");
+    let account = identities
+        .get(&seller)
+        .await
+        .unwrap()
+        .and_then(|i| i.payout_account_id)
+        .expect("seller-sam registered a payout account");
+    let mut transfers: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for transfer in stripe.transfers_to(account.as_str()).await.unwrap() {
+        let auction = transfer
+            .metadata
+            .get("auction_id")
+            .cloned()
+            .unwrap_or_default();
+        transfers
+            .entry(auction)
+            .or_default()
+            .push(transfer.amount - transfer.amount_reversed);
+    }
+    (charges, transfers)
 }
 
 /// Waits until every auction has ended, both queues are empty and every sale's saga is

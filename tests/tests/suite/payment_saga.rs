@@ -1,26 +1,54 @@
 //! The payment saga against DynamoDB Local: the Auction in this test's Events table, saga state
-//! in its PaymentSagas table, the simulated provider and registry as the outside world. Messages
+//! in its PaymentSagas table, the Items' ownership ledger (`ItemLedger`, the registry the Lambda
+//! runs) in the same Events table, and the simulated provider as the outside world. Messages
 //! are built from the real stored events exactly as the publisher sends them, and handed to the
-//! handler the Lambda main and the local runner call.
+//! handler the Lambda main and the local runner call. The auctions here are created without
+//! their item registered, as before the API registered items, so every first transfer also
+//! registers the item to the seller.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use domain::item::ItemState;
 use domain::{RecordPaymentFailed, Settlement, decide_record_payment_failed};
 use e2e::TestEnv;
 use e2e::fixtures::{epoch, eur, user};
 use event_store::{CommandContext, DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
-use events::{Actor, AuctionId, Money, UserId};
+use events::{Actor, AuctionId, ItemId, Money, UserId};
+use payments::ports::{OwnershipReversal, OwnershipTransfer, Receipt};
 use payments::testing::{SaleStep, batch, sallys_lamp, sell};
 use payments::{
-    AdvanceClock, BasisPoints, DynamoDbSagaStates, Fault, FixedClock, Handled, Operation, Ports,
-    Retry, Saga, SagaId, SagaStates, SimulatedProvider, SimulatedRegistry, StalledSagas, Status,
-    Step,
+    AdvanceClock, BasisPoints, DynamoDbSagaStates, Fault, FixedClock, Handled, ItemLedger,
+    Operation, OwnershipRegistry, Ports, Retry, Saga, SagaError, SagaId, SagaStates,
+    SimulatedProvider, StalledSagas, Status, Step,
 };
 use uuid::Uuid;
 
-type SagaPorts = Ports<DynamoDbStore, SimulatedProvider, SimulatedRegistry, DynamoDbSagaStates>;
+type SagaPorts = Ports<DynamoDbStore, SimulatedProvider, Ledger, DynamoDbSagaStates>;
+
+/// The Items' ledger, which can be made to die once right after a transfer took effect, as a
+/// consumer dying before its state write would.
+#[derive(Clone)]
+struct Ledger {
+    ledger: ItemLedger<DynamoDbStore>,
+    crash_after_transfer: Arc<AtomicBool>,
+}
+
+impl OwnershipRegistry for Ledger {
+    async fn transfer(&self, transfer: &OwnershipTransfer) -> Result<Receipt, SagaError> {
+        let receipt = self.ledger.transfer(transfer).await;
+        if receipt.is_ok() && self.crash_after_transfer.swap(false, Ordering::SeqCst) {
+            panic!("the consumer died right after the transfer took effect");
+        }
+        receipt
+    }
+
+    async fn reverse(&self, reversal: &OwnershipReversal) -> Result<Receipt, SagaError> {
+        self.ledger.reverse(reversal).await
+    }
+}
 
 fn after_the_end() -> DateTime<Utc> {
     epoch() + TimeDelta::days(2)
@@ -43,7 +71,8 @@ struct Sale {
     env: TestEnv,
     store: Store<DynamoDbStore>,
     payments: SimulatedProvider,
-    registry: SimulatedRegistry,
+    /// Armed by a test: the next transfer that takes effect kills its consumer.
+    crash_after_transfer: Arc<AtomicBool>,
     /// Every consumer's clock, and the provider's; retry waits move it on instead of waiting.
     clock: Arc<FixedClock>,
     auction_id: AuctionId,
@@ -67,7 +96,7 @@ async fn ended_auction(reserve: Option<i64>, bidders: &[(&str, i64)]) -> Sale {
         env,
         store,
         payments: SimulatedProvider::with_clock(Duration::from_millis(2), clock.clone()),
-        registry: SimulatedRegistry::with_clock(Duration::from_millis(2), clock.clone()),
+        crash_after_transfer: Arc::new(AtomicBool::new(false)),
         clock,
         auction_id,
     }
@@ -76,10 +105,14 @@ async fn ended_auction(reserve: Option<i64>, bidders: &[(&str, i64)]) -> Sale {
 impl Sale {
     /// A consumer: its own event store (and cache) and saga state client, the shared world.
     fn consumer(&self) -> Arc<SagaPorts> {
+        let store = Store::new(self.env.event_store(), SnapshotPolicy::default());
         Arc::new(Ports {
-            store: Store::new(self.env.event_store(), SnapshotPolicy::default()),
+            ownership: Ledger {
+                ledger: ItemLedger::new(store.clone(), self.clock.clone()),
+                crash_after_transfer: self.crash_after_transfer.clone(),
+            },
+            store,
             payments: self.payments.clone(),
-            ownership: self.registry.clone(),
             sagas: self.sagas(),
             clock: self.clock.clone(),
             sleep: Arc::new(AdvanceClock(self.clock.clone())),
@@ -126,6 +159,32 @@ impl Sale {
             .rev()
             .find(|e| e.envelope.event_type == event_type)
             .unwrap_or_else(|| panic!("no {event_type} in the log"))
+    }
+
+    fn item_id(&self) -> ItemId {
+        ItemId::for_auction(self.auction_id)
+    }
+
+    /// The item's events in the ledger, read from the table.
+    async fn item_event_types(&self) -> Vec<String> {
+        self.env
+            .event_store()
+            .read_all(self.item_id(), &Meter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.envelope.event_type)
+            .collect()
+    }
+
+    /// Who the ledger says owns the item.
+    async fn owner(&self) -> Option<UserId> {
+        let loaded = self
+            .store
+            .load::<ItemState>(self.item_id(), &Meter::default())
+            .await
+            .unwrap();
+        loaded.state.item.map(|item| item.owner)
     }
 
     async fn settlement(&self) -> Option<Settlement> {
@@ -199,10 +258,16 @@ async fn given_a_sold_auction_when_its_end_is_delivered_then_the_winner_pays_the
             payment_reference: charge.reference,
         })
     );
-    assert_eq!(sale.registry.owner(sale.auction_id), Some(user("bob")));
+    assert_eq!(sale.owner().await, Some(user("bob")));
+    assert_eq!(
+        sale.item_event_types().await,
+        ["ItemRegistered", "OwnershipTransferred"]
+    );
     let saga = sale.saga("bob").await.unwrap();
     assert_eq!(saga.status, Status::Completed);
     assert_eq!(saga.price, money(3_001));
+    let steps: Vec<Step> = saga.steps.iter().map(|record| record.step).collect();
+    assert_eq!(steps, Step::FORWARD);
     // The recorded payment carries the sale's correlation id and names the end as its cause.
     let paid = sale.last("PaymentSucceeded").await;
     assert_eq!(
@@ -249,7 +314,7 @@ async fn given_the_winners_card_is_declined_then_nothing_is_undone_and_the_runne
         sale.settlement().await,
         Some(Settlement::Paid { buyer, amount: 3_000, .. }) if buyer == user("cat")
     ));
-    assert_eq!(sale.registry.owner(sale.auction_id), Some(user("cat")));
+    assert_eq!(sale.owner().await, Some(user("cat")));
     assert_eq!(sale.saga("cat").await.unwrap().status, Status::Completed);
 }
 
@@ -274,7 +339,7 @@ async fn given_the_winners_card_is_declined_and_the_runner_up_is_below_the_reser
 }
 
 #[tokio::test]
-async fn given_the_payout_is_refused_then_the_charge_is_refunded_and_with_no_runner_up_the_item_stays_unsold()
+async fn given_the_payout_is_refused_then_the_transfer_is_reversed_the_charge_refunded_and_with_no_runner_up_the_item_stays_unsold()
  {
     let sale = ended_auction(None, &[("bob", 5_000)]).await;
     sale.payments
@@ -306,12 +371,27 @@ async fn given_the_payout_is_refused_then_the_charge_is_refunded_and_with_no_run
     );
     let saga = sale.saga("bob").await.unwrap();
     assert_eq!(saga.status, Status::Failed);
+    let steps: Vec<Step> = saga.steps.iter().map(|record| record.step).collect();
+    assert_eq!(
+        steps,
+        [
+            Step::Charge,
+            Step::TransferOwnership,
+            Step::ReverseTransfer,
+            Step::Refund,
+            Step::RecordFailure
+        ]
+    );
     assert_eq!(saga.failure.unwrap().step, Step::Payout);
-    assert_eq!(sale.registry.owner(sale.auction_id), None);
+    assert_eq!(sale.owner().await, Some(user("sally")));
+    assert_eq!(
+        sale.item_event_types().await,
+        ["ItemRegistered", "OwnershipTransferred", "TransferReversed"]
+    );
 }
 
 #[tokio::test]
-async fn given_the_aggregate_refuses_the_settlement_then_the_payout_is_reversed_before_the_charge_is_refunded()
+async fn given_the_aggregate_refuses_the_settlement_then_the_payout_and_the_transfer_are_reversed_before_the_charge_is_refunded()
  {
     let sale = ended_auction(None, &[("bob", 5_000), ("cat", 3_000)]).await;
     sale.payments
@@ -349,6 +429,11 @@ async fn given_the_aggregate_refuses_the_settlement_then_the_payout_is_reversed_
     let saga = sale.saga("bob").await.unwrap();
     assert_eq!(saga.status, Status::Failed);
     assert_eq!(saga.failure.unwrap().step, Step::RecordSettlement);
+    assert_eq!(sale.owner().await, Some(user("sally")));
+    assert_eq!(
+        sale.item_event_types().await,
+        ["ItemRegistered", "OwnershipTransferred", "TransferReversed"]
+    );
     // The failure was already on the aggregate; the saga adds no second one, and no payment.
     assert_eq!(sale.count("PaymentFailed").await, 1);
     assert_eq!(sale.count("PaymentSucceeded").await, 0);
@@ -359,33 +444,43 @@ async fn given_the_aggregate_refuses_the_settlement_then_the_payout_is_reversed_
 }
 
 #[tokio::test]
-async fn given_the_ownership_transfer_is_refused_after_the_settlement_then_the_sale_is_unwound_and_offered_to_the_runner_up()
+async fn given_the_ledger_refuses_the_transfer_then_the_charge_is_refunded_nobody_is_paid_and_the_runner_up_gets_the_offer()
  {
-    // Given a sale to bob recorded as paid, whose item the registry will not transfer, and cat
-    // as runner-up
+    // Given a sale to bob of an item the ledger says sally sold to mallory already, and cat as
+    // runner-up
     let sale = ended_auction(None, &[("bob", 5_000), ("cat", 3_000)]).await;
-    sale.registry.inject(Fault::decline(
-        Operation::TransferOwnership,
-        "item not registered",
-    ));
+    let consumer = sale.consumer();
+    consumer
+        .ownership
+        .ledger
+        .transfer(&OwnershipTransfer {
+            idempotency_key: "private-sale".to_owned(),
+            auction_id: sale.auction_id,
+            from: user("sally"),
+            to: user("mallory"),
+            price: money(500),
+            sale: "private-sale".to_owned(),
+            correlation_id: "corr".to_owned(),
+            causation_id: "cause".to_owned(),
+        })
+        .await
+        .unwrap();
     let ended = sale.last("AuctionEnded").await;
 
     // When the saga runs
     let failed = sale.deliver(std::slice::from_ref(&ended)).await;
 
-    // Then the payout is reversed and bob refunded, in that order, the failure is recorded after
-    // the payment, and the item goes to cat; bob owns nothing
+    // Then bob is refunded, sally is never paid, the failure is recorded and the item offered
+    // to cat; mallory still owns it
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(
         sale.operations(),
         [
             (Operation::Charge, user("bob"), 3_001),
-            (Operation::Payout, user("sally"), 2_851),
-            (Operation::ReversePayout, user("sally"), 2_851),
             (Operation::Refund, user("bob"), 3_001)
         ]
     );
-    assert_eq!(sale.count("PaymentSucceeded").await, 1);
+    assert_eq!(sale.count("PaymentSucceeded").await, 0);
     assert_eq!(sale.count("PaymentFailed").await, 1);
     assert!(matches!(
         sale.settlement().await,
@@ -394,7 +489,7 @@ async fn given_the_ownership_transfer_is_refused_after_the_settlement_then_the_s
     let saga = sale.saga("bob").await.unwrap();
     assert_eq!(saga.status, Status::Failed);
     assert_eq!(saga.failure.unwrap().step, Step::TransferOwnership);
-    assert_eq!(sale.registry.owner(sale.auction_id), None);
+    assert_eq!(sale.owner().await, Some(user("mallory")));
 }
 
 #[tokio::test]
@@ -517,7 +612,10 @@ async fn given_the_same_message_twice_and_two_consumers_on_it_at_once_then_there
     );
     // Both consumers really raced: each presented the charge, under the same key.
     assert_eq!(sale.payments.calls(Operation::Charge), 2);
-    assert_eq!(sale.registry.transfers().len(), 1);
+    assert_eq!(
+        sale.item_event_types().await,
+        ["ItemRegistered", "OwnershipTransferred"]
+    );
     assert_eq!(sale.count("PaymentSucceeded").await, 1);
     assert_eq!(sale.saga("bob").await.unwrap().status, Status::Completed);
 }
@@ -543,21 +641,28 @@ async fn the_sagas_own_outcomes_and_earlier_events_on_the_queue_change_nothing()
 async fn given_a_crash_after_the_ownership_transfer_when_the_message_comes_again_then_the_item_is_transferred_once()
  {
     let sale = ended_auction(None, &[("bob", 5_000)]).await;
-    sale.registry
-        .inject(Fault::crash_after(Operation::TransferOwnership).times(1));
+    sale.crash_after_transfer.store(true, Ordering::SeqCst);
     let ended = sale.last("AuctionEnded").await;
 
     let consumer = sale.consumer();
     let event = batch(std::slice::from_ref(&ended)).unwrap();
     let crashed = tokio::spawn(async move { consumer.handle(event).await }).await;
     assert!(crashed.unwrap_err().is_panic());
-    assert_eq!(sale.saga("bob").await.unwrap().status, Status::Running);
+    let saga = sale.saga("bob").await.unwrap();
+    assert_eq!(saga.status, Status::Running);
+    assert_eq!(
+        saga.outcome(Step::TransferOwnership),
+        None,
+        "died before the write"
+    );
 
     assert!(sale.deliver(&[ended]).await.is_empty());
 
-    assert_eq!(sale.registry.calls(), 2);
-    assert_eq!(sale.registry.transfers().len(), 1);
-    assert_eq!(sale.registry.owner(sale.auction_id), Some(user("bob")));
+    assert_eq!(
+        sale.item_event_types().await,
+        ["ItemRegistered", "OwnershipTransferred"]
+    );
+    assert_eq!(sale.owner().await, Some(user("bob")));
     assert_eq!(sale.payments.entries(Operation::Charge).len(), 1);
     assert_eq!(sale.count("PaymentSucceeded").await, 1);
     assert_eq!(sale.saga("bob").await.unwrap().status, Status::Completed);

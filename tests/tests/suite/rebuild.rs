@@ -156,6 +156,29 @@ async fn cancel(store: &Store<DynamoDbStore>, auction_id: AuctionId) {
         .unwrap();
 }
 
+/// The item `auction_id` sells, registered to its seller in the Items' ledger (whose streams
+/// share the Events table, and which no view shows): what the API writes before
+/// `AuctionCreated`.
+async fn register_item(store: &Store<DynamoDbStore>, auction_id: AuctionId) {
+    use domain::item::{ItemState, RegisterItem, decide_register};
+    let seller = fixtures::user("seller");
+    let item_id = events::ItemId::for_auction(auction_id);
+    let command = RegisterItem {
+        item_id,
+        auction_id,
+        owner: seller.clone(),
+        title: "A lot".to_owned(),
+    };
+    store
+        .execute(
+            item_id,
+            &fixtures::context(&seller, None),
+            |state: &ItemState, now| decide_register(state, &command, now),
+        )
+        .await
+        .unwrap();
+}
+
 /// An auction written in the first schema versions (AuctionCreated v1, BidPlaced v1, from the
 /// contract's golden samples), so that the rebuild has to upcast.
 async fn old_schema_auction(env: &TestEnv) -> AuctionId {
@@ -287,6 +310,9 @@ async fn views_rebuilt_after_a_load_run_equal_the_live_views_item_for_item() {
     cancel(&store, withdrawn).await;
     auctions.push(withdrawn);
     auctions.push(old_schema_auction(&env).await);
+    // And the items of two of them in the ledger, which the projector and the rebuild pass over
+    register_item(&store, auctions[0]).await;
+    register_item(&store, auctions[1]).await;
     converged(&env, &aliased(&env), &auctions).await;
     stop(running).await;
 

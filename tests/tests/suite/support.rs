@@ -1,4 +1,5 @@
-//! What several files of the suite do alike: an auction to start from, and stopping a runner.
+//! What several files of the suite do alike: an auction to start from, stopping a runner, and
+//! the Stripe objects a user registers before they bid or sell.
 
 use std::time::Duration;
 
@@ -9,6 +10,10 @@ use events::AuctionId;
 use local_triggers::{CancellationToken, TriggerError};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
+
+use api_local::demo::DemoPayments;
+use serde_json::{Value, json};
+use stripe_api::StripeClient;
 
 /// A runner of local-triggers, started: how to stop it, and its task.
 pub type Running = (CancellationToken, JoinHandle<Result<(), TriggerError>>);
@@ -37,4 +42,26 @@ pub async fn created(store: &Store<DynamoDbStore>) -> AuctionId {
         .await
         .unwrap();
     auction_id
+}
+
+/// The stack's Stripe (its emulator: `STRIPE_API_BASE` and `STRIPE_SECRET_KEY`, which
+/// `local-stack exec` exports), through the platform's own client.
+pub async fn stripe() -> StripeClient {
+    StripeClient::from_env(&local_stack::sdk_config().await)
+        .await
+        .expect("the local stack's Stripe (run the suite under `local-stack exec`)")
+}
+
+/// What `user` registers before they bid or sell, made in the stack's Stripe as a client makes
+/// it there (api-local's demo does the same): the body of `PUT /me/payment-method` (a new
+/// customer with the test card 4242 attached) and of `PUT /me/payout-account` (a new connected
+/// account). Send them through whichever transport the test drives the API with.
+pub async fn stripe_identity(stripe: &StripeClient, user: &str) -> (Value, Value) {
+    let user = fixtures::user(user);
+    let (customer, card) = stripe.create_card_on_file(&user).await.unwrap();
+    let account = stripe.create_payout_account(&user).await.unwrap();
+    (
+        json!({"customerId": customer, "paymentMethodId": card}),
+        json!({"accountId": account}),
+    )
 }

@@ -1,25 +1,34 @@
 //! The API as a plain local HTTP server on 127.0.0.1, verifying HS256 tokens itself in place
 //! of API Gateway's JWT authorizer, with live updates over a WebSocket (`/live`, in place of
-//! API Gateway's WebSocket API) and, with `--dev`, the bidder web page and its demo sign-in;
-//! and `mint-token`, which signs tokens for demo users.
+//! API Gateway's WebSocket API) and, with `--dev`, the bidder web page and its demo sign-in,
+//! and (against the local stack's Stripe) its own `POST /webhooks/stripe` registered on
+//! localstripe; and `mint-token`, which signs tokens for demo users.
 
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use api::webhooks::WebhookSecret;
 use api::{App, Authenticator, LocalJwt, SystemClock};
-use api_local::{demo, local};
+use api_local::{demo, local, stripe_webhook};
 use chrono::{TimeDelta, Utc};
 use clap::{Parser, Subcommand};
 use events::UserId;
+use payment_identities::StripeChecker;
+use stripe_api::StripeClient;
 
 #[derive(Parser)]
 #[command(about = "Serve the bidder API locally (port from API_PORT, default: any free port)")]
 struct Cli {
-    /// Generate a signing key when LOCAL_JWT_SECRET is unset, and print it.
+    /// Generate a signing key when LOCAL_JWT_SECRET is unset, and print it; serve the web page
+    /// and the demo routes; and, when STRIPE_API_BASE is the local stack's Stripe
+    /// (localstripe on this machine), register this server's POST /webhooks/stripe on it,
+    /// signed with STRIPE_WEBHOOK_SECRET.
     #[arg(long)]
     dev: bool,
-    /// Before serving, create three demo auctions (one with bids, one ending soon, one with a
-    /// buy-now price) through the API's own routes, and print their ids.
+    /// Before serving, register a card and a payout account (made in Stripe, i.e. the local
+    /// stack's emulator) for the demo users, then create three demo auctions (one with bids,
+    /// one ending soon, one with a buy-now price) through the API's own routes, and print their
+    /// ids.
     #[arg(long)]
     demo: bool,
     #[command(subcommand)]
@@ -84,9 +93,26 @@ async fn main() -> anyhow::Result<()> {
         _ => 0,
     };
     let jwt = Arc::new(LocalJwt::new(secret.as_bytes()));
+    let sdk = api::config::sdk_config().await;
     // One client, with the API's time budget, for the routes and the live connections.
-    let dynamodb = api::config::dynamodb_client().await;
-    let adapters = api::config::adapters(dynamodb.clone(), api::config::Tables::from_env());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    // Stripe as the local stack exports it (STRIPE_API_BASE, STRIPE_SECRET_KEY: localstripe):
+    // the payment identities are checked with it, and the demo makes its objects in it.
+    let stripe = StripeClient::from_env(&sdk)
+        .await
+        .context("the Stripe client (STRIPE_API_BASE, STRIPE_SECRET_KEY)")?;
+    // Stripe's webhook: signed with STRIPE_WEBHOOK_SECRET (the local stack sets one per
+    // stack), forwarded to the payments queue (PAYMENTS_QUEUE_URL).
+    let webhook_secret = WebhookSecret::from_env(&sdk)
+        .await
+        .context("the webhook's signing secret (STRIPE_WEBHOOK_SECRET)")?;
+    let adapters = api::config::adapters(
+        dynamodb.clone(),
+        api::config::Tables::from_env(),
+        Arc::new(StripeChecker::new(stripe.clone())),
+        webhook_secret,
+        aws_sdk_sqs::Client::new(&sdk),
+    );
     let app = App::new(
         adapters,
         Arc::new(SystemClock),
@@ -98,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     if cli.demo {
         // Seeded before API_URL is printed, so that whoever waits for that line finds them.
-        let demo = demo::seed(app.clone(), &jwt)
+        let demo = demo::seed(app.clone(), &jwt, &stripe)
             .await
             .context("seeding the demo auctions")?;
         println!("DEMO_AUCTION_WITH_BIDS={}", demo.with_bids);
@@ -113,9 +139,21 @@ async fn main() -> anyhow::Result<()> {
         jwt: Arc::clone(&jwt),
         sockets: Arc::default(),
     };
-    let mut router = api::router(app).merge(local::live_router(live));
+    let api = api::router(app);
+    let mut router = api.clone().merge(local::live_router(live));
     if cli.dev {
-        router = router.merge(local::dev_router(Arc::clone(&jwt), web_dir()));
+        if stripe_webhook::is_local(stripe.api_base()) {
+            // Before API_URL is printed, so that whoever waits for that line gets the events.
+            let url = register_webhook(stripe.api_base(), address).await?;
+            println!("STRIPE_WEBHOOK_URL={url}");
+        }
+        router = router
+            .merge(local::dev_router(Arc::clone(&jwt), web_dir()))
+            .merge(demo::payments_router(
+                api,
+                Arc::clone(&jwt),
+                Arc::new(stripe),
+            ));
         println!("WEB_URL=http://{address}/");
     }
     println!("API_URL=http://{address}");
@@ -124,6 +162,28 @@ async fn main() -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown())
         .await?;
     Ok(())
+}
+
+/// Registers this server's `POST /webhooks/stripe` on the local stack's Stripe at `api_base`
+/// for the outcomes of payment intents (what the route acts on), signed with
+/// `STRIPE_WEBHOOK_SECRET`, and returns its URL.
+async fn register_webhook(api_base: &str, address: std::net::SocketAddr) -> anyhow::Result<String> {
+    let var = stripe_api::webhook::WEBHOOK_SECRET_VAR;
+    let secret = std::env::var(var)
+        .ok()
+        .filter(|secret| !secret.is_empty())
+        .with_context(|| format!("{var} is not set: localstripe could not sign webhooks"))?;
+    let url = format!("http://{address}{}", stripe_webhook::WEBHOOK_PATH);
+    stripe_webhook::register(
+        api_base,
+        stripe_webhook::WEBHOOK_ID,
+        &url,
+        &secret,
+        &api::webhooks::FORWARDED_TYPES,
+    )
+    .await
+    .context("registering the webhook on the local stack's Stripe")?;
+    Ok(url)
 }
 
 /// The bidder web page's files: `WEB_DIR`, else `web/` of the workspace this binary was built

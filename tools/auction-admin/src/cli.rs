@@ -6,7 +6,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use events::AuctionId;
+use events::{AuctionId, ItemId};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use parking::{ParkedItems, ParkingError};
 
 use crate::Sources;
 use audit::rebuild::{Progress, RebuildOptions, fresh_tables, rebuild};
-use audit::{AsOf, AuditError, Report, dynamodb, export};
+use audit::{AsOf, AuditError, dynamodb, export};
 use conventions::names;
 
 #[derive(Debug, Parser)]
@@ -31,32 +31,44 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print every event of an auction with the state after it, one JSON object per line.
-    History { id: Uuid },
-    /// Print an auction's state at a version or an instant.
+    /// Print every event of an auction (or with --item, of an item) with the state after it,
+    /// one JSON object per line.
+    History {
+        id: Uuid,
+        /// The id is an item's: its stream in the ownership ledger.
+        #[arg(long)]
+        item: bool,
+    },
+    /// Print an auction's (or with --item, an item's) state at a version or an instant.
     State {
         id: Uuid,
         #[command(flatten)]
         as_of: AsOfArgs,
+        /// The id is an item's: its stream in the ownership ledger.
+        #[arg(long)]
+        item: bool,
     },
-    /// Check the hash chain of one auction, or of every auction.
+    /// Check the hash chain of one auction (or with --item, one item), or with --all of every
+    /// stream in the table: every auction's and every item's.
     Verify {
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         id: Option<Uuid>,
+        /// The id is an item's: its stream in the ownership ledger.
+        #[arg(long, conflicts_with = "all")]
+        item: bool,
         #[arg(long)]
         all: bool,
-        /// How many auctions to check at once with --all.
+        /// How many streams to check at once with --all.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
     /// Write stored events as JSON Lines to stdout.
     Export {
-        #[arg(
-            long,
-            required_unless_present = "event_type",
-            conflicts_with = "event_type"
-        )]
+        #[arg(long, required_unless_present_any = ["event_type", "item"], conflicts_with_all = ["event_type", "item"])]
         auction: Option<Uuid>,
+        /// An item's stream in the ownership ledger.
+        #[arg(long, conflicts_with = "event_type")]
+        item: Option<Uuid>,
         #[arg(long)]
         event_type: Option<String>,
         /// Earliest occurredAt (RFC 3339), inclusive; default: the beginning.
@@ -218,44 +230,74 @@ impl From<std::io::Error> for Exit {
 pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> Result<(), Exit> {
     let store = &sources.rebuild.log;
     match command {
-        Command::History { id } => {
+        Command::History { id, item: false } => {
             for step in audit::history(store, AuctionId(id)).await? {
                 let line = json!({ "event": step.event, "state": step.state });
                 writeln!(out, "{line}")?;
             }
         }
-        Command::State { id, as_of } => {
+        Command::History { id, item: true } => {
+            for step in audit::item_history(store, ItemId(id)).await? {
+                let line = json!({ "event": step.event, "state": step.state });
+                writeln!(out, "{line}")?;
+            }
+        }
+        Command::State { id, as_of, item } => {
             let as_of = match (as_of.version, as_of.at) {
                 (Some(version), _) => AsOf::Version(version),
                 (None, Some(at)) => AsOf::Instant(at),
                 // clap's group makes exactly one of them present.
                 (None, None) => AsOf::Version(0),
             };
-            let at = audit::state_at(store, AuctionId(id), as_of).await?;
-            let line = json!({ "version": at.version, "state": at.state });
+            let line = if item {
+                let at = audit::item_state_at(store, ItemId(id), as_of).await?;
+                json!({ "version": at.version, "state": at.state })
+            } else {
+                let at = audit::state_at(store, AuctionId(id), as_of).await?;
+                json!({ "version": at.version, "state": at.state })
+            };
             writeln!(out, "{line}")?;
         }
         Command::Verify {
             id,
+            item,
             all,
             concurrency,
         } => {
-            let reports = match id {
-                Some(id) if !all => vec![audit::verify(store, AuctionId(id)).await?],
+            let tampered = match id {
+                Some(id) if !all && item => {
+                    print_reports(out, &[audit::verify_item(store, ItemId(id)).await?])?
+                }
+                Some(id) if !all => {
+                    print_reports(out, &[audit::verify(store, AuctionId(id)).await?])?
+                }
                 _ => {
-                    let ids =
-                        dynamodb::aggregate_ids(store.client(), &store.tables().events, 4).await?;
-                    audit::verify_all(store, &ids, concurrency).await?
+                    let streams =
+                        dynamodb::streams(store.client(), &store.tables().events, 4).await?;
+                    let auctions = audit::verify_all(store, &streams.auctions, concurrency).await?;
+                    let items = audit::verify_items(store, &streams.items, concurrency).await?;
+                    let tampered_auctions = print_reports(out, &auctions)?;
+                    let tampered_items = print_reports(out, &items)?;
+                    writeln!(
+                        out,
+                        "{} auctions verified, {tampered_auctions} tampered with",
+                        auctions.len()
+                    )?;
+                    writeln!(
+                        out,
+                        "{} items verified, {tampered_items} tampered with",
+                        items.len()
+                    )?;
+                    for (aggregate_type, ids) in &streams.others {
+                        writeln!(
+                            out,
+                            "{} streams of aggregate type {aggregate_type:?} not verified: this build does not know it",
+                            ids.len()
+                        )?;
+                    }
+                    tampered_auctions + tampered_items
                 }
             };
-            let tampered = print_reports(out, &reports)?;
-            if all {
-                writeln!(
-                    out,
-                    "{} auctions verified, {tampered} tampered with",
-                    reports.len()
-                )?;
-            }
             out.flush()?;
             if tampered > 0 {
                 return Err(Exit::Tampered);
@@ -263,15 +305,20 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
         }
         Command::Export {
             auction,
+            item,
             event_type,
             from,
             to,
-        } => match (auction, event_type) {
-            (Some(id), _) => {
+        } => match (auction, item, event_type) {
+            (Some(id), _, _) => {
                 let events = audit::history_events(store, AuctionId(id)).await?;
                 out.write_all(export::encode_lines(&events)?.as_bytes())?;
             }
-            (None, Some(event_type)) => {
+            (None, Some(id), _) => {
+                let events = audit::item_history_events(store, ItemId(id)).await?;
+                out.write_all(export::encode_lines(&events)?.as_bytes())?;
+            }
+            (None, None, Some(event_type)) => {
                 let from = from.unwrap_or(DateTime::<Utc>::MIN_UTC);
                 let to = to.unwrap_or_else(Utc::now);
                 let mut written = Ok(());
@@ -286,7 +333,7 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
                 written?;
             }
             // clap requires one of them.
-            (None, None) => {}
+            (None, None, None) => {}
         },
         Command::Rebuild(args) => {
             let target = match (args.auction_views_table, args.user_bids_table) {
@@ -481,7 +528,11 @@ async fn redrive_urls(sources: &Sources, args: &RedriveArgs) -> Result<(String, 
     Ok((queue_url, dlq_url))
 }
 
-fn print_reports(out: &mut impl Write, reports: &[Report]) -> std::io::Result<usize> {
+/// Prints one line per report (an auction's or an item's); answers how many are tampered with.
+fn print_reports<I: std::fmt::Display>(
+    out: &mut impl Write,
+    reports: &[event_store::verify::Report<I>],
+) -> std::io::Result<usize> {
     let mut tampered = 0;
     for report in reports {
         writeln!(out, "{report}")?;
@@ -527,5 +578,64 @@ async fn with_progress_lines<T>(
             }
             _ = ticker.tick() => print(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("auction-admin").chain(args.iter().copied()))
+            .map(|cli| cli.command)
+    }
+
+    const ID: &str = "0b7e7a4c-3f1e-4c55-9d7a-2f0c8e5b6a10";
+
+    #[test]
+    fn an_items_stream_is_named_with_item_for_history_state_verify_and_export() {
+        assert!(matches!(
+            parse(&["history", ID, "--item"]).unwrap(),
+            Command::History { item: true, .. }
+        ));
+        assert!(matches!(
+            parse(&["state", ID, "--item", "--version", "2"]).unwrap(),
+            Command::State { item: true, .. }
+        ));
+        assert!(matches!(
+            parse(&["verify", ID, "--item"]).unwrap(),
+            Command::Verify {
+                item: true,
+                all: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&["export", "--item", ID]).unwrap(),
+            Command::Export {
+                item: Some(_),
+                auction: None,
+                event_type: None,
+                ..
+            }
+        ));
+        // Without --item the id is an auction's, as before
+        assert!(matches!(
+            parse(&["verify", ID]).unwrap(),
+            Command::Verify { item: false, .. }
+        ));
+    }
+
+    #[test]
+    fn an_export_names_exactly_one_stream_or_one_event_type() {
+        assert!(parse(&["export", "--auction", ID, "--item", ID]).is_err());
+        assert!(parse(&["export", "--item", ID, "--event-type", "ItemRegistered"]).is_err());
+        assert!(parse(&["export"]).is_err());
+        assert!(parse(&["export", "--event-type", "OwnershipTransferred"]).is_ok());
+        // --all checks every stream of both types; --item names one
+        assert!(parse(&["verify", "--all", "--item"]).is_err());
+        assert!(parse(&["verify", "--all"]).is_ok());
     }
 }

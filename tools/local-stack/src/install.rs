@@ -27,6 +27,17 @@ const MOTO_REQUIREMENTS: &str = include_str!("../moto-requirements.txt");
 /// moto's server with its queues kept in a file (see the script's docstring).
 const MOTO_DURABLE: &str = include_str!("../moto_durable.py");
 
+/// localstripe's version; its dependencies are pinned in `localstripe-requirements.txt`.
+pub const LOCALSTRIPE_VERSION: &str = "1.15.10";
+const LOCALSTRIPE_REQUIREMENTS: &str = include_str!("../localstripe-requirements.txt");
+/// localstripe on our address with its own state, plus Connect and Stripe's idempotency and
+/// parameter checks (see the script's docstring).
+const LOCALSTRIPE_LAUNCHER: &str = include_str!("../localstripe_launcher.py");
+/// The parts of Stripe's OpenAPI document the platform uses, vendored and checked against by the
+/// `stripe-api` crate; the launcher checks requests against the same file.
+const STRIPE_OPENAPI: &str =
+    include_str!("../../../adapters/stripe-api/openapi/stripe-openapi.json");
+
 /// Overrides where the tools live (default: `.local` at the workspace root, which is ignored by
 /// git). Set it to share one install between clones.
 const HOME_VAR: &str = "LOCAL_STACK_HOME";
@@ -92,26 +103,42 @@ impl Tools {
     /// Written at launch rather than at install, so that an installed stack always runs the
     /// script of the binary that starts it.
     pub(crate) fn moto_durable_script(&self) -> Result<PathBuf> {
-        let path = self.moto_dir().join("moto_durable.py");
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(MOTO_DURABLE) {
-            // Through a rename: another launcher may be starting the script right now.
-            let temporary = path.with_extension(format!("py.{}.tmp", std::process::id()));
-            std::fs::write(&temporary, MOTO_DURABLE)
-                .and_then(|()| std::fs::rename(&temporary, &path))
-                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-        }
-        Ok(path)
+        write_if_changed(&self.moto_dir().join("moto_durable.py"), MOTO_DURABLE)
     }
 
-    /// Whether both emulators are installed at the pinned versions.
+    fn localstripe_dir(&self) -> PathBuf {
+        self.home.join("localstripe")
+    }
+
+    /// The localstripe virtualenv's Python, which runs [`LOCALSTRIPE_LAUNCHER`].
+    pub(crate) fn localstripe_python(&self) -> PathBuf {
+        self.localstripe_dir()
+            .join("venv")
+            .join("bin")
+            .join("python")
+    }
+
+    /// Writes [`LOCALSTRIPE_LAUNCHER`] and [`STRIPE_OPENAPI`] into the localstripe directory (when
+    /// they differ, at launch like [`Tools::moto_durable_script`]) and returns their paths.
+    pub(crate) fn localstripe_launcher(&self) -> Result<(PathBuf, PathBuf)> {
+        let dir = self.localstripe_dir();
+        Ok((
+            write_if_changed(&dir.join("localstripe_launcher.py"), LOCALSTRIPE_LAUNCHER)?,
+            write_if_changed(&dir.join("stripe-openapi.json"), STRIPE_OPENAPI)?,
+        ))
+    }
+
+    /// Whether every emulator is installed at the pinned versions.
     pub fn is_installed(&self) -> bool {
         stamp_matches(&self.dynamodb_dir(), &dynamodb_package_spec())
             && stamp_matches(&self.moto_dir(), MOTO_REQUIREMENTS)
+            && stamp_matches(&self.localstripe_dir(), LOCALSTRIPE_REQUIREMENTS)
     }
 
     /// Installs whatever is missing or outdated; quick (no process spawned) when all is current.
-    /// Fails with [`Error::MissingPrerequisite`] naming java, npm or python3 when one is needed
-    /// and absent.
+    /// The three installs are independent and run at once (each is mostly waiting on a
+    /// registry). Fails with [`Error::MissingPrerequisite`] naming java, npm or python3 when one
+    /// is needed and absent.
     pub async fn install(&self) -> Result<()> {
         if find_in_path("java").is_none() {
             return Err(Error::MissingPrerequisite {
@@ -126,9 +153,15 @@ impl Tools {
         // Two launchers on a fresh machine (say, tests started in parallel) would otherwise
         // delete each other's half-built virtualenv. The lock is released when dropped.
         let _lock = self.lock().await?;
-        self.install_dynamodb_local().await?;
-        self.install_moto().await?;
-        Ok(())
+        // All three run to their end even when one fails: a dropped install would leave its
+        // npm or pip running behind a directory the next install removes.
+        let (moto_dir, localstripe_dir) = (self.moto_dir(), self.localstripe_dir());
+        let (dynamodb, moto, localstripe) = tokio::join!(
+            self.install_dynamodb_local(),
+            self.install_python_tools("moto", &moto_dir, MOTO_REQUIREMENTS),
+            self.install_python_tools("localstripe", &localstripe_dir, LOCALSTRIPE_REQUIREMENTS),
+        );
+        dynamodb.and(moto).and(localstripe)
     }
 
     async fn lock(&self) -> Result<Flock<File>> {
@@ -223,34 +256,42 @@ impl Tools {
         Ok(())
     }
 
-    async fn install_moto(&self) -> Result<()> {
-        let dir = self.moto_dir();
-        if stamp_matches(&dir, MOTO_REQUIREMENTS) {
-            tracing::debug!(path = %dir.display(), "moto is installed");
+    /// Installs pinned `requirements` from PyPI into a virtualenv in `dir` (moto's server,
+    /// localstripe).
+    async fn install_python_tools(
+        &self,
+        what: &'static str,
+        dir: &Path,
+        requirements: &'static str,
+    ) -> Result<()> {
+        if stamp_matches(dir, requirements) {
+            tracing::debug!(path = %dir.display(), "{what} is installed");
             return Ok(());
         }
-        require("python3", "to install and run moto's SQS server")?;
+        require(
+            "python3",
+            "to install and run moto's SQS server and localstripe",
+        )?;
         tracing::info!(
-            version = MOTO_VERSION,
             path = %dir.display(),
-            "installing moto's server (moto[sqs], Flask) from PyPI into a virtualenv"
+            "installing {what} from PyPI into a virtualenv"
         );
         // A virtualenv records absolute paths, so it is built in place rather than renamed;
         // the stamp, written last, is what marks it complete.
-        remove_dir_if_present(&dir)?;
-        create_dir(&dir)?;
+        remove_dir_if_present(dir)?;
+        create_dir(dir)?;
         let venv = dir.join("venv");
         run(
-            "moto",
+            what,
             "python3",
             &["-m".as_ref(), "venv".as_ref(), venv.as_os_str()],
-            &dir,
+            dir,
         )
         .await?;
-        let requirements = dir.join("requirements.txt");
-        write_file(&requirements, MOTO_REQUIREMENTS)?;
+        let requirements_file = dir.join("requirements.txt");
+        write_file(&requirements_file, requirements)?;
         run(
-            "moto",
+            what,
             venv.join("bin").join("pip").as_os_str(),
             &[
                 "install".as_ref(),
@@ -258,13 +299,13 @@ impl Tools {
                 "--disable-pip-version-check".as_ref(),
                 "--no-input".as_ref(),
                 "--requirement".as_ref(),
-                requirements.as_os_str(),
+                requirements_file.as_os_str(),
             ],
-            &dir,
+            dir,
         )
         .await?;
-        write_file(&dir.join(STAMP), MOTO_REQUIREMENTS)?;
-        tracing::info!(path = %self.moto_server().display(), "installed moto's server");
+        write_file(&dir.join(STAMP), requirements)?;
+        tracing::info!(path = %dir.display(), "installed {what}");
         Ok(())
     }
 }
@@ -349,6 +390,19 @@ async fn run(
     })
 }
 
+/// Writes `contents` to `path` unless it already holds them, and returns the path. Through a
+/// rename: another launcher may be starting the file right now.
+fn write_if_changed(path: &Path, contents: &str) -> Result<PathBuf> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(contents) {
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(format!(".{}.tmp", std::process::id()));
+        std::fs::write(&temporary, contents)
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    }
+    Ok(path.to_path_buf())
+}
+
 fn create_dir(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
 }
@@ -411,6 +465,15 @@ mod tests {
             MOTO_REQUIREMENTS
                 .lines()
                 .any(|line| line == format!("moto[sqs]=={MOTO_VERSION}"))
+        );
+    }
+
+    #[test]
+    fn the_pinned_localstripe_version_is_the_one_in_the_requirements() {
+        assert!(
+            LOCALSTRIPE_REQUIREMENTS
+                .lines()
+                .any(|line| line == format!("localstripe=={LOCALSTRIPE_VERSION}"))
         );
     }
 

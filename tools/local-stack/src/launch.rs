@@ -1,12 +1,14 @@
 //! Starting the emulators on free ports and waiting until they answer.
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::emulator::{Emulator, Launch};
@@ -26,14 +28,16 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 /// Logs of earlier runs older than this are removed at start, so `.local/logs` stays small.
 const LOG_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+/// The secret key the stack's localstripe is used with. localstripe takes any `sk_...` key.
+pub const LOCALSTRIPE_SECRET_KEY: &str = "sk_test_local_stack";
 
 /// How to start the stack.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
     pub tools: Tools,
     /// Keep the emulators' data in this directory between runs and across crashes: DynamoDB
-    /// Local's database, and moto's queues and messages (through `moto_durable.py`, since moto
-    /// itself keeps them only in memory). `None` keeps both in memory.
+    /// Local's database, moto's queues and messages (through `moto_durable.py`, since moto
+    /// itself keeps them only in memory), and localstripe's objects. `None` keeps all in memory.
     pub data_dir: Option<PathBuf>,
     /// How long each emulator gets to answer its first API call.
     pub ready_timeout: Duration,
@@ -54,7 +58,9 @@ impl StartOptions {
 pub struct LocalStack {
     dynamodb: Emulator,
     sqs: Emulator,
+    stripe: Emulator,
     endpoints: Endpoints,
+    localstripe: LocalStripe,
     /// As started, with the data directory made absolute: what a restart needs.
     options: StartOptions,
 }
@@ -66,11 +72,39 @@ pub enum Service {
     Dynamodb,
     /// moto's SQS server.
     Sqs,
+    /// localstripe (Stripe's API, with the launcher's Connect endpoints).
+    Stripe,
+}
+
+/// Where the stack's localstripe answers and the secrets it is used with: what the platform's
+/// Stripe client (`stripe-api`) reads from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalStripe {
+    /// `http://127.0.0.1:<port>`
+    pub api_base: String,
+    /// [`LOCALSTRIPE_SECRET_KEY`].
+    pub secret_key: String,
+    /// `whsec_` and 32 random hex digits, new for each stack: the signing secret to register a
+    /// webhook endpoint with (localstripe: `POST /_config/webhooks/{id}` with `url` and
+    /// `secret`) and to verify its events with.
+    pub webhook_secret: String,
+}
+
+impl LocalStripe {
+    /// `STRIPE_API_BASE`, `STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("STRIPE_API_BASE", self.api_base.clone()),
+            ("STRIPE_SECRET_KEY", self.secret_key.clone()),
+            ("STRIPE_WEBHOOK_SECRET", self.webhook_secret.clone()),
+        ]
+    }
 }
 
 impl LocalStack {
-    /// Starts DynamoDB Local and moto's server on free ports of 127.0.0.1 and returns once each
-    /// answers a real API call (ListTables, ListQueues). Requires [`Tools::install`] first.
+    /// Starts DynamoDB Local, moto's server and localstripe on free ports of 127.0.0.1 and
+    /// returns once each answers a real API call (ListTables, ListQueues, GET /v1/accounts).
+    /// Requires [`Tools::install`] first.
     pub async fn start(options: &StartOptions) -> Result<Self> {
         let tools = &options.tools;
         if !tools.is_installed() {
@@ -100,20 +134,31 @@ impl LocalStack {
         let sqs = Kind::Sqs {
             data_dir: data_dir.as_deref(),
         };
-        // Started concurrently: the JVM's start-up dominates, and moto's Python start-up hides
-        // behind it. If one fails, dropping the other's future kills its emulator.
-        let (dynamodb, sqs) = tokio::try_join!(
+        let stripe = Kind::Stripe {
+            data_dir: data_dir.as_deref(),
+        };
+        // Started concurrently: the JVM's start-up dominates, and the Python start-ups hide
+        // behind it. If one fails, dropping the others' futures kills their emulators.
+        let (dynamodb, sqs, stripe) = tokio::try_join!(
             start_emulator(dynamodb, tools, &sdk, deadline, options.ready_timeout),
             start_emulator(sqs, tools, &sdk, deadline, options.ready_timeout),
+            start_emulator(stripe, tools, &sdk, deadline, options.ready_timeout),
         )?;
         let endpoints = Endpoints {
             dynamodb: endpoint_url(dynamodb.port()),
             sqs: endpoint_url(sqs.port()),
         };
+        let localstripe = LocalStripe {
+            api_base: endpoint_url(stripe.port()),
+            secret_key: LOCALSTRIPE_SECRET_KEY.to_owned(),
+            webhook_secret: webhook_secret()?,
+        };
         Ok(Self {
             dynamodb,
             sqs,
+            stripe,
             endpoints,
+            localstripe,
             options: StartOptions {
                 data_dir,
                 ..options.clone()
@@ -137,6 +182,9 @@ impl LocalStack {
                 data_dir: data_dir.as_deref(),
             },
             Service::Sqs => Kind::Sqs {
+                data_dir: data_dir.as_deref(),
+            },
+            Service::Stripe => Kind::Stripe {
                 data_dir: data_dir.as_deref(),
             },
         };
@@ -165,6 +213,7 @@ impl LocalStack {
         match service {
             Service::Dynamodb => &mut self.dynamodb,
             Service::Sqs => &mut self.sqs,
+            Service::Stripe => &mut self.stripe,
         }
     }
 
@@ -172,21 +221,26 @@ impl LocalStack {
         &self.endpoints
     }
 
+    /// localstripe's address and the secrets that go with it.
+    pub fn localstripe(&self) -> &LocalStripe {
+        &self.localstripe
+    }
+
     /// The process ids of the emulators (each also leads its own process group).
     pub fn pids(&self) -> Vec<u32> {
-        vec![self.dynamodb.pid(), self.sqs.pid()]
+        vec![self.dynamodb.pid(), self.sqs.pid(), self.stripe.pid()]
     }
 
     /// The emulators' log files.
     pub fn logs(&self) -> Vec<&Path> {
-        vec![self.dynamodb.log(), self.sqs.log()]
+        vec![self.dynamodb.log(), self.sqs.log(), self.stripe.log()]
     }
 
     /// Resolves when an emulator exits by itself, with [`Error::EmulatorDied`] saying which.
-    /// Pending for as long as both run; cancel-safe.
+    /// Pending for as long as all run; cancel-safe.
     pub async fn died(&mut self) -> Error {
         loop {
-            for emulator in [&mut self.dynamodb, &mut self.sqs] {
+            for emulator in [&mut self.dynamodb, &mut self.sqs, &mut self.stripe] {
                 match emulator.exit_status() {
                     Ok(None) => {}
                     Ok(Some(status)) => {
@@ -205,10 +259,11 @@ impl LocalStack {
         }
     }
 
-    /// Stops both emulators and everything they spawned, and reaps them.
+    /// Stops every emulator and everything they spawned, and reaps them.
     pub async fn stop(mut self) -> Result<()> {
-        let (dynamodb, sqs) = tokio::join!(self.dynamodb.stop(), self.sqs.stop());
-        dynamodb.and(sqs)
+        let (dynamodb, sqs, stripe) =
+            tokio::join!(self.dynamodb.stop(), self.sqs.stop(), self.stripe.stop());
+        dynamodb.and(sqs).and(stripe)
     }
 }
 
@@ -216,6 +271,7 @@ impl LocalStack {
 enum Kind<'a> {
     Dynamodb { data_dir: Option<&'a Path> },
     Sqs { data_dir: Option<&'a Path> },
+    Stripe { data_dir: Option<&'a Path> },
 }
 
 impl Kind<'_> {
@@ -223,6 +279,7 @@ impl Kind<'_> {
         match self {
             Kind::Dynamodb { .. } => "DynamoDB Local",
             Kind::Sqs { .. } => "moto (SQS)",
+            Kind::Stripe { .. } => "localstripe",
         }
     }
 
@@ -230,6 +287,7 @@ impl Kind<'_> {
         match self {
             Kind::Dynamodb { .. } => "DynamoDB ListTables",
             Kind::Sqs { .. } => "SQS ListQueues",
+            Kind::Stripe { .. } => "GET /v1/accounts",
         }
     }
 
@@ -271,12 +329,38 @@ impl Kind<'_> {
                     log: tools.logs_dir().join(format!("moto.{launcher}.log")),
                 }
             }
+            Kind::Stripe { data_dir } => {
+                let (script, openapi) = tools.localstripe_launcher()?;
+                let mut args: Vec<OsString> = vec![
+                    script.into_os_string(),
+                    "--host".into(),
+                    host,
+                    "--port".into(),
+                    port.to_string().into(),
+                    "--openapi".into(),
+                    openapi.into_os_string(),
+                ];
+                if let Some(dir) = data_dir {
+                    args.push("--state".into());
+                    args.push(dir.join("localstripe-state.pickle").into_os_string());
+                }
+                Launch {
+                    service: self.service(),
+                    program: tools.localstripe_python().into_os_string(),
+                    prerequisite: None,
+                    args,
+                    envs: vec![("PYTHONUNBUFFERED", "1")],
+                    cwd: tools.home().to_path_buf(),
+                    log: tools.logs_dir().join(format!("localstripe.{launcher}.log")),
+                }
+            }
         };
         Ok(launch)
     }
 
-    async fn probe(self, clients: &Clients) -> std::result::Result<(), String> {
+    async fn probe(self, clients: &Clients, port: u16) -> std::result::Result<(), String> {
         match self {
+            Kind::Stripe { .. } => probe_localstripe(port).await,
             Kind::Dynamodb { .. } => clients
                 .dynamodb
                 .list_tables()
@@ -361,7 +445,7 @@ async fn wait_ready(
         if let Some(status) = emulator.exit_status()? {
             return Err(exited(emulator, status));
         }
-        let last_error = match kind.probe(&clients).await {
+        let last_error = match kind.probe(&clients, emulator.port()).await {
             // An answer only counts while our child still runs: otherwise another process took
             // the port between our picking it and the child binding it.
             Ok(()) => match emulator.exit_status()? {
@@ -398,6 +482,50 @@ fn free_port() -> Result<u16> {
 
 fn endpoint_url(port: u16) -> String {
     format!("http://{}:{port}", Ipv4Addr::LOCALHOST)
+}
+
+/// A real Stripe call, `GET /v1/accounts?limit=1` with the key: it answers 200 only once the
+/// launcher has added its Connect routes. Plain HTTP/1.1 over a socket, with the timeout of the
+/// other probes.
+async fn probe_localstripe(port: u16) -> std::result::Result<(), String> {
+    let call = async {
+        let mut stream = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let request = format!(
+            "GET /v1/accounts?limit=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Authorization: Bearer {LOCALSTRIPE_SECRET_KEY}\r\nConnection: close\r\n\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .map_err(|e| e.to_string())?;
+        let answer = String::from_utf8_lossy(&answer);
+        let status_line = answer.lines().next().unwrap_or_default();
+        if status_line.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(format!("answered {status_line:?}"))
+        }
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, call)
+        .await
+        .map_err(|_| format!("no answer within {PROBE_TIMEOUT:?}"))?
+}
+
+/// A fresh webhook signing secret: `whsec_` and 128 random bits in hex, from the kernel.
+fn webhook_secret() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .map_err(|e| Error::io("reading /dev/urandom for a webhook secret", e))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("whsec_{hex}"))
 }
 
 /// Best effort: a log that cannot be removed only costs disk space.
@@ -438,5 +566,17 @@ mod tests {
     #[test]
     fn endpoints_point_at_loopback() {
         assert_eq!(endpoint_url(8000), "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn each_stack_gets_its_own_webhook_secret() {
+        let (first, second) = (webhook_secret().unwrap(), webhook_secret().unwrap());
+
+        assert_ne!(first, second);
+        for secret in [first, second] {
+            let hex = secret.strip_prefix("whsec_").unwrap();
+            assert_eq!(hex.len(), 32);
+            assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
     }
 }

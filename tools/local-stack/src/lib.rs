@@ -4,6 +4,11 @@
 //! - DynamoDB and DynamoDB Streams: Amazon's DynamoDB Local, taken from the npm package
 //!   `amplify-dynamodb-simulator` and run with the machine's Java.
 //! - SQS: moto's server, installed from PyPI into a virtualenv.
+//! - Stripe: localstripe, installed from PyPI into its own virtualenv and run through
+//!   `localstripe_launcher.py`, which binds it to 127.0.0.1, keeps its state to this stack, and
+//!   adds what it lacks and the platform needs: Connect (accounts, transfers, reversals),
+//!   Stripe's `Idempotency-Key` semantics, and Stripe's parameter checks from the OpenAPI
+//!   document vendored in `adapters/stripe-api/openapi/` (read as a file, not as a crate).
 //!
 //! The binary `local-stack` (`install`, `up`, `exec -- CMD`) and the end-to-end tests both use
 //! this library, so the resource definitions in [`resources`] are the single source of truth.
@@ -22,8 +27,10 @@ pub mod resources;
 mod sdk;
 
 pub use error::Error;
-pub use install::{DYNAMODB_SIMULATOR_VERSION, MOTO_VERSION, Tools};
-pub use launch::{DEFAULT_READY_TIMEOUT, LocalStack, Service, StartOptions};
+pub use install::{DYNAMODB_SIMULATOR_VERSION, LOCALSTRIPE_VERSION, MOTO_VERSION, Tools};
+pub use launch::{
+    DEFAULT_READY_TIMEOUT, LOCALSTRIPE_SECRET_KEY, LocalStack, LocalStripe, Service, StartOptions,
+};
 pub use provision::{Provisioned, ProvisionedQueue, ProvisionedStandardQueue, provision};
 pub use resources::ResourceNames;
 pub use sdk::{ACCESS_KEY_ID, Clients, Endpoints, REGION, SECRET_ACCESS_KEY, sdk_config};

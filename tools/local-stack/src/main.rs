@@ -30,7 +30,7 @@ const COMMAND_STOP_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Parser)]
 #[command(
     name = "local-stack",
-    about = "Installs, starts and provisions the local emulators (DynamoDB Local, moto's SQS)"
+    about = "Installs, starts and provisions the local emulators (DynamoDB Local, moto's SQS, localstripe)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,7 +39,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Install DynamoDB Local and moto's server into $LOCAL_STACK_HOME (default: .local).
+    /// Install DynamoDB Local, moto's server and localstripe into $LOCAL_STACK_HOME (default:
+    /// .local).
     Install,
     /// Install if needed, start, provision, print the environment, run until Ctrl-C or SIGTERM.
     Up(UpArgs),
@@ -58,8 +59,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct UpArgs {
-    /// Keep the emulators' data in DIR between runs and across crashes: DynamoDB Local's tables
-    /// and moto's queues with their messages (default: in memory).
+    /// Keep the emulators' data in DIR between runs and across crashes: DynamoDB Local's tables,
+    /// moto's queues with their messages, localstripe's objects (default: in memory).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Also write the environment lines to FILE; it is removed when the stack stops.
@@ -314,6 +315,7 @@ async fn start(tools: &Tools, args: &UpArgs, print: Print) -> anyhow::Result<Rea
         elapsed = ?started.elapsed(),
         dynamodb = %ready.stack.endpoints().dynamodb,
         sqs = %ready.stack.endpoints().sqs,
+        stripe = %ready.stack.localstripe().api_base,
         "the local stack is ready"
     );
     Ok(ready)
@@ -321,6 +323,7 @@ async fn start(tools: &Tools, args: &UpArgs, print: Print) -> anyhow::Result<Rea
 
 fn environment(stack: &LocalStack, provisioned: &Provisioned) -> Vec<(&'static str, String)> {
     let mut env = stack.endpoints().env();
+    env.extend(stack.localstripe().env());
     env.extend(provisioned.env());
     let pids: Vec<String> = stack.pids().iter().map(u32::to_string).collect();
     env.push((PIDS_VAR, pids.join(",")));

@@ -299,6 +299,45 @@ pub const PARKED_TABLE: TableSpec = TableSpec {
     ttl_attribute: None,
 };
 
+/// Who pays and who is paid (`adapters/payment-identities`): one item per user (pk `userId`)
+/// with the Stripe customer and default card a purchase is charged to (`customerId`,
+/// `paymentMethodId`, `cardBrand`, `cardLast4`), the connected account a sale is paid out to
+/// (`payoutAccountId`), and `updatedAt`. Written by the API's `PUT /me/payment-method` and
+/// `PUT /me/payout-account` after Stripe confirmed the ids; read by the bid, buy-now and create
+/// routes (which refuse a user without what they need) and the payment saga. Kept (no TTL).
+pub const PAYMENT_IDENTITIES_TABLE: TableSpec = TableSpec {
+    name_env: names::PAYMENT_IDENTITIES_TABLE.env,
+    default_name: names::PAYMENT_IDENTITIES_TABLE.default,
+    partition_key: KeyAttribute {
+        name: "userId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: None,
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
+/// The deliveries of Stripe's webhook events (`adapters/webhook-deliveries`): one item per event
+/// (pk `eventId`) with its `eventType`, the signed timestamp of every delivery (`signedAt`, a
+/// number set), `firstReceivedAt`, and once the event was handled `handledAt` and `outcome`.
+/// Written by the API's `POST /webhooks/stripe`: a delivery whose (event id, signed timestamp)
+/// is already there is a replay and refused; a new timestamp of a handled event is Stripe's
+/// redelivery and takes no second effect. Records expire (TTL `expiresAt`) 30 days after the
+/// event's first delivery.
+pub const STRIPE_WEBHOOK_DELIVERIES_TABLE: TableSpec = TableSpec {
+    name_env: names::STRIPE_WEBHOOK_DELIVERIES_TABLE.env,
+    default_name: names::STRIPE_WEBHOOK_DELIVERIES_TABLE.default,
+    partition_key: KeyAttribute {
+        name: "eventId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: None,
+    stream: None,
+    indexes: &[],
+    ttl_attribute: Some("expiresAt"),
+};
+
 /// Every table, for code that treats them alike (listing, checks).
 pub const TABLES: &[&TableSpec] = &[
     &EVENTS_TABLE,
@@ -312,6 +351,8 @@ pub const TABLES: &[&TableSpec] = &[
     &READ_MODEL_ALIASES_TABLE,
     &LIVE_CONNECTIONS_TABLE,
     &PARKED_TABLE,
+    &PAYMENT_IDENTITIES_TABLE,
+    &STRIPE_WEBHOOK_DELIVERIES_TABLE,
 ];
 
 /// The tables only the local stack needs: the CDK app (infra/cdk) deploys every other table of
@@ -425,6 +466,8 @@ pub struct ResourceNames {
     pub read_model_aliases_table: String,
     pub live_connections_table: String,
     pub parked_table: String,
+    pub payment_identities_table: String,
+    pub stripe_webhook_deliveries_table: String,
 }
 
 impl ResourceNames {
@@ -481,6 +524,14 @@ impl ResourceNames {
                 LIVE_CONNECTIONS_TABLE.default_name,
             ),
             parked_table: name(PARKED_TABLE.name_env, PARKED_TABLE.default_name),
+            payment_identities_table: name(
+                PAYMENT_IDENTITIES_TABLE.name_env,
+                PAYMENT_IDENTITIES_TABLE.default_name,
+            ),
+            stripe_webhook_deliveries_table: name(
+                STRIPE_WEBHOOK_DELIVERIES_TABLE.name_env,
+                STRIPE_WEBHOOK_DELIVERIES_TABLE.default_name,
+            ),
         }
     }
 
@@ -531,6 +582,14 @@ impl ResourceNames {
                 self.live_connections_table.as_str(),
             ),
             (&PARKED_TABLE, self.parked_table.as_str()),
+            (
+                &PAYMENT_IDENTITIES_TABLE,
+                self.payment_identities_table.as_str(),
+            ),
+            (
+                &STRIPE_WEBHOOK_DELIVERIES_TABLE,
+                self.stripe_webhook_deliveries_table.as_str(),
+            ),
         ]
     }
 

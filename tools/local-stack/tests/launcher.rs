@@ -69,7 +69,7 @@ fn pids(env: &HashMap<String, String>) -> Vec<u32> {
         .split(',')
         .map(|pid| pid.parse().unwrap())
         .collect();
-    assert_eq!(pids.len(), 2, "one pid per emulator");
+    assert_eq!(pids.len(), 3, "one pid per emulator");
     pids
 }
 
@@ -143,10 +143,29 @@ async fn assert_endpoints_answer(env: &HashMap<String, String>) {
         .queue_url
         .unwrap();
     assert_eq!(url, env["NOTIFICATIONS_QUEUE_URL"]);
+    let (status, body) = localstripe_get(env, "/v1/accounts?limit=1").await;
+    assert!(status.contains(" 200 "), "{status}\n{body}");
+}
+
+/// `GET path` on the stack's localstripe with its key: the status line and the body.
+async fn localstripe_get(env: &HashMap<String, String>, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = env["STRIPE_API_BASE"].strip_prefix("http://").unwrap();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Connection: close\r\n\r\n",
+        env["STRIPE_SECRET_KEY"]
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
 }
 
 #[tokio::test]
-async fn up_serves_both_emulators_until_ctrl_c_and_leaves_no_process_behind_twice_in_a_row() {
+async fn up_serves_every_emulator_until_ctrl_c_and_leaves_no_process_behind_twice_in_a_row() {
     let dir = scratch_dir();
     for run in 1..=2 {
         // Given a launcher that is up
@@ -202,6 +221,9 @@ async fn exec_runs_the_command_in_the_stack_s_environment_and_exits_with_its_cod
     assert!(env["AWS_ENDPOINT_URL_DYNAMODB"].starts_with("http://127.0.0.1:"));
     assert!(env["AWS_ENDPOINT_URL_SQS"].starts_with("http://127.0.0.1:"));
     assert_eq!(env["AWS_REGION"], "us-east-1");
+    assert!(env["STRIPE_API_BASE"].starts_with("http://127.0.0.1:"));
+    assert!(env["STRIPE_SECRET_KEY"].starts_with("sk_test_"));
+    assert!(env["STRIPE_WEBHOOK_SECRET"].starts_with("whsec_"));
     assert_all_gone(&pids(&env));
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -106,6 +106,16 @@ impl<P: PaymentProvider> PaymentProvider for FaultyProvider<P> {
         self.inner.charge(charge).await
     }
 
+    async fn charge_outcome(&self, reference: &str) -> Result<Receipt, SagaError> {
+        self.refuse_call()?;
+        self.inner.charge_outcome(reference).await
+    }
+
+    async fn cancel_charge(&self, reference: &str, idempotency_key: &str) -> Result<(), SagaError> {
+        self.refuse_call()?;
+        self.inner.cancel_charge(reference, idempotency_key).await
+    }
+
     async fn refund(&self, refund: &Refund) -> Result<Receipt, SagaError> {
         self.refuse_call()?;
         self.inner.refund(refund).await

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use event_store::{DynamoDbStore, EventLog, Meter, event_from_image};
-use events::{AuctionId, EventEnvelope};
+use events::{AuctionEvent, AuctionId, EventCodec, EventEnvelope};
 use futures_util::future::try_join_all;
 use read_models::{Replay, ViewTables, projection_item, user_bid_item};
 use tokio::sync::{Mutex, mpsc};
@@ -218,6 +218,11 @@ async fn scan_segment(
         let count = page.items().len() as u64;
         for item in page.items() {
             let stored = event_from_image(item)?;
+            // The Items' ledger shares the table; no view shows its events.
+            if stored.envelope.aggregate_type != <AuctionEvent as EventCodec>::AGGREGATE_TYPE {
+                continue;
+            }
+            outcome.events += 1;
             let event = stored.decode()?;
             let current = fold.as_ref().map(|f| f.auction_id);
             if current != Some(event.aggregate_id) {
@@ -232,7 +237,6 @@ async fn scan_segment(
                 fold.push(&event);
             }
         }
-        outcome.events += count;
         progress.scanned.fetch_add(count, Ordering::Relaxed);
         match page.last_evaluated_key() {
             Some(key) if !key.is_empty() => start_key = Some(key.clone()),

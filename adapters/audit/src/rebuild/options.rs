@@ -41,7 +41,8 @@ impl RebuildOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rebuilt {
     pub target: ViewTables,
-    /// Events read by the Scan.
+    /// The auctions' events read by the Scan (the Items' ledger's, in the same table, are passed
+    /// over: no view shows them).
     pub events: u64,
     pub auctions: u64,
     /// Items written by the bulk load (projections and rows).

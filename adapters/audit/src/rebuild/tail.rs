@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use event_store::{DynamoDbStore, StoredEvent, event_from_image};
-use events::EventEnvelope;
+use events::{AuctionEvent, EventCodec, EventEnvelope};
 use read_models::{DynamoDbViews, Projections};
 
 use super::progress::Progress;
@@ -182,8 +182,9 @@ struct Shard {
     open: bool,
 }
 
-/// The record's event, if it is an append (the Events table is append-only; anything else is
-/// not an event).
+/// The record's event, if it is an append of an Auction's event (the Events table is
+/// append-only, so anything else is not an event; the Items' ledger events are in the same table
+/// and no view shows them).
 fn event_of(
     record: &aws_sdk_dynamodbstreams::types::Record,
 ) -> Result<Option<EventEnvelope>, AuditError> {
@@ -195,6 +196,9 @@ fn event_of(
         .map(|(name, value)| (name.clone(), from_stream(value)))
         .collect();
     let stored: StoredEvent = event_from_image(&item)?;
+    if stored.envelope.aggregate_type != <AuctionEvent as EventCodec>::AGGREGATE_TYPE {
+        return Ok(None);
+    }
     Ok(Some(stored.decode()?))
 }
 

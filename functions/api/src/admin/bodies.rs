@@ -93,6 +93,31 @@ pub struct VerifyBody {
 
 impl From<&Report> for VerifyBody {
     fn from(report: &Report) -> Self {
+        let verdict = Verdict::of(report);
+        Self {
+            auction_id: report.aggregate_id.0,
+            intact: verdict.intact,
+            events: verdict.events,
+            head: verdict.head,
+            first_bad_version: verdict.first_bad_version,
+            defect: verdict.defect,
+            report: verdict.report,
+        }
+    }
+}
+
+/// What a tamper check of any aggregate's log found: the fields of a verify body after the id.
+pub(crate) struct Verdict {
+    pub intact: bool,
+    pub events: Option<u64>,
+    pub head: Option<String>,
+    pub first_bad_version: Option<u64>,
+    pub defect: Option<Defect>,
+    pub report: String,
+}
+
+impl Verdict {
+    pub(crate) fn of<I: std::fmt::Display>(report: &event_store::verify::Report<I>) -> Self {
         let (events, head, first_bad_version, defect) = match &report.outcome {
             Ok(verified) => (
                 Some(verified.events),
@@ -111,7 +136,6 @@ impl From<&Report> for VerifyBody {
             }
         };
         Self {
-            auction_id: report.aggregate_id.0,
             intact: report.is_clean(),
             events,
             head,

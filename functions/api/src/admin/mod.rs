@@ -6,13 +6,17 @@
 //! `auction-admin parked list|replay` do. (Rebuilding the read models runs for
 //! minutes, longer than an HTTP API waits: it is the `auction-admin rebuild` command, not a
 //! route.)
+//! The Items' ownership ledger has the same four routes under `/admin/items/{id}/...`
+//! (`admin/items.rs`).
 //! Only callers in the `admin` group may use them; anyone else gets 403 ADMIN_ONLY, checked
 //! before the path and query are validated so that a non-admin learns nothing from a 404 or 400.
 
 mod bodies;
 mod events;
+mod items;
 
 pub use bodies::*;
+pub use items::*;
 
 use ::events::AuctionEvent;
 use axum::Json;

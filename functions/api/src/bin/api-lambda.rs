@@ -9,7 +9,7 @@ use api::{App, Authenticator, SystemClock};
 async fn main() -> Result<(), lambda_http::Error> {
     conventions::init_json_logging();
     // Built once per execution environment, shared by every invocation.
-    let adapters = api::config::dynamodb().await;
+    let adapters = api::config::dynamodb().await?;
     let app = App::new(adapters, Arc::new(SystemClock), Authenticator::ApiGateway);
     lambda_http::run(api::router(app)).await
 }

@@ -7,16 +7,19 @@ use super::{Answer, CommandRequest, command_id_on, existing, run_command, versio
 use crate::bodies::{AuctionStatus, MoneyBody, Purchase};
 use crate::error::ApiError;
 use crate::extract::AuctionPath;
-use crate::problems::Problems;
+use crate::payment_identity::require_payment_method;
+use crate::problems::{PaymentMethodRequired, Problems};
 use crate::{App, Backend};
 
-/// Buys the item at its buy-now price, ending the auction. Needs an `Idempotency-Key`.
+/// Buys the item at its buy-now price, ending the auction. Needs an `Idempotency-Key`, and a
+/// card on file (`PUT /me/payment-method`): without one nothing is written.
 #[utoipa::path(post, path = "/auctions/{id}/buy-now", tag = "bids",
     params(("id" = Uuid, Path, description = "The auction id"),
         ("Idempotency-Key" = String, Header, description = "1 to 128 visible ASCII characters")),
     responses(
         (status = 201, description = "Bought (also for a replayed retry)", body = Purchase),
-        Problems<400, 401, 403, 404, 409, 422, 503>,
+        PaymentMethodRequired,
+        Problems<400, 401, 403, 404, 422, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn buy_now<B: Backend>(
@@ -25,6 +28,7 @@ pub async fn buy_now<B: Backend>(
     request: CommandRequest,
 ) -> Result<Response, ApiError> {
     let key = request.required_key()?;
+    require_payment_method(&app, request.caller()).await?;
     let purchase_id = command_id_on(auction_id, request.caller(), &key);
     let command = BuyNow {
         purchase_id,

@@ -1,17 +1,21 @@
 use axum::extract::State;
 use axum::response::Response;
+use domain::item::{ItemState, RegisterItem, decide_register};
 use domain::{CreateAuction, decide_create};
-use events::{AuctionId, IncrementBand, IncrementPolicy, SoftClose};
+use event_store::{CommandContext, Meter};
+use events::{AuctionId, IncrementBand, IncrementPolicy, ItemId, SoftClose};
 use uuid::Uuid;
 
 use super::{Answer, CommandRequest, changed, derived_id, money, run_command};
 use crate::bodies::{AuctionChanged, CreateAuctionRequest, IncrementRequest};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::problems::Problems;
+use crate::payment_identity::require_payout_account;
+use crate::problems::{PayoutAccountRequired, Problems};
 use crate::{App, Backend};
 
-/// Puts an item up for auction; the caller is the seller.
+/// Puts an item up for auction; the caller is the seller, who needs a payout account on file
+/// (`PUT /me/payout-account`): without one nothing is written.
 #[utoipa::path(post, path = "/auctions", tag = "auctions",
     request_body = CreateAuctionRequest,
     params(("Idempotency-Key" = Option<String>, Header,
@@ -19,7 +23,8 @@ use crate::{App, Backend};
     responses(
         (status = 201, description = "Created", body = AuctionChanged,
             headers(("Location" = String, description = "/auctions/{id}"))),
-        Problems<400, 401, 409, 413, 415, 422, 503>,
+        PayoutAccountRequired,
+        Problems<400, 401, 413, 415, 422, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn create_auction<B: Backend>(
@@ -27,6 +32,7 @@ pub async fn create_auction<B: Backend>(
     request: CommandRequest,
     body: JsonBody<CreateAuctionRequest>,
 ) -> Result<Response, ApiError> {
+    require_payout_account(&app, request.caller()).await?;
     let key = request.optional_key()?;
     let auction_id = AuctionId(match &key {
         Some(key) => derived_id("create", request.caller(), key),
@@ -35,27 +41,62 @@ pub async fn create_auction<B: Backend>(
     let command = command(auction_id, &request, body.value);
     let derived = key.is_some();
     let request = request.keyed(key, &body.raw);
-    run_command(
-        &app,
-        &request,
-        auction_id,
-        |state, now| {
-            // The id derives from the seller's key, so an auction under it is that key's
-            // earlier command whatever its body said (the domain would call another title a
-            // different auction): nothing to decide, and the store compares the two requests.
-            if derived
-                && state
-                    .auction
-                    .as_ref()
-                    .is_some_and(|a| a.id == auction_id && a.seller_id == command.seller_id)
-            {
-                return Ok(vec![]);
-            }
-            decide_create(state, &command, now)
-        },
-        |outcome| Ok(Answer::created(changed(outcome)?).at(format!("/auctions/{auction_id}"))),
-    )
+    let decide = |state: &domain::State, now| {
+        // The id derives from the seller's key, so an auction under it is that key's
+        // earlier command whatever its body said (the domain would call another title a
+        // different auction): nothing to decide, and the store compares the two requests.
+        if derived
+            && state
+                .auction
+                .as_ref()
+                .is_some_and(|a| a.id == auction_id && a.seller_id == command.seller_id)
+        {
+            return Ok(vec![]);
+        }
+        decide_create(state, &command, now)
+    };
+    // The item first, so that no auction exists without its item in the ownership ledger;
+    // decided on the auction as it stands before that, so that a refused creation registers
+    // nothing and a retried one (its auction already there) registers nothing again.
+    let standing = app
+        .store
+        .load::<domain::State>(auction_id, &Meter::default())
+        .await?;
+    if !decide(&standing.state, app.clock.now())?.is_empty() {
+        register_item(&app, &request, &command).await?;
+    }
+    run_command(&app, &request, auction_id, decide, |outcome| {
+        Ok(Answer::created(changed(outcome)?).at(format!("/auctions/{auction_id}")))
+    })
     .await
+}
+
+/// Registers the item the auction sells in the ownership ledger (the Item aggregate, its id
+/// [`ItemId::for_auction`]), owned by the seller: `ItemRegistered`. Without the request's
+/// idempotency key, which names the auction's command: the Item decides nothing when the same
+/// auction's item is registered again (a retry whose first attempt got this far).
+async fn register_item<B: Backend>(
+    app: &App<B>,
+    request: &CommandRequest,
+    command: &CreateAuction,
+) -> Result<(), ApiError> {
+    let item_id = ItemId::for_auction(command.auction_id);
+    let register = RegisterItem {
+        item_id,
+        auction_id: command.auction_id,
+        owner: command.seller_id.clone(),
+        title: command.title.clone(),
+    };
+    let context = CommandContext {
+        idempotency_key: None,
+        ..request.context(app)
+    };
+    app.store
+        .execute(item_id, &context, |state: &ItemState, now| {
+            decide_register(state, &register, now)
+        })
+        .await?;
+    Ok(())
 }
 
 fn command(

@@ -8,11 +8,13 @@ use super::{Answer, CommandRequest, command_id_on, existing, money, run_command,
 use crate::bodies::{BidAccepted, MoneyBody, PlaceBidRequest};
 use crate::error::ApiError;
 use crate::extract::{AuctionPath, JsonBody};
-use crate::problems::{Problems, SellerCannotBid};
+use crate::payment_identity::require_payment_method;
+use crate::problems::{PaymentMethodRequired, Problems, SellerCannotBid};
 use crate::{App, Backend};
 
 /// Places a bid (with optional proxy maximum). Needs an `Idempotency-Key`: a retry with the
-/// same key and body returns the first answer and changes nothing.
+/// same key and body returns the first answer and changes nothing. Needs a card on file
+/// (`PUT /me/payment-method`): without one the bid is refused before anything is written.
 #[utoipa::path(post, path = "/auctions/{id}/bids", tag = "bids",
     params(("id" = Uuid, Path, description = "The auction id"),
         ("Idempotency-Key" = String, Header, description = "1 to 128 visible ASCII characters")),
@@ -21,7 +23,8 @@ use crate::{App, Backend};
         (status = 201, description = "Accepted (also for a replayed retry)", body = BidAccepted,
             headers(("Idempotent-Replayed" = String, description = "`true` on a replay"))),
         SellerCannotBid,
-        Problems<400, 401, 404, 409, 413, 415, 422, 503>,
+        PaymentMethodRequired,
+        Problems<400, 401, 404, 413, 415, 422, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn place_bid<B: Backend>(
@@ -31,6 +34,7 @@ pub async fn place_bid<B: Backend>(
     body: JsonBody<PlaceBidRequest>,
 ) -> Result<Response, ApiError> {
     let key = request.required_key()?;
+    require_payment_method(&app, request.caller()).await?;
     let bid_id = command_id_on(auction_id, request.caller(), &key);
     let bid = body.value;
     let command = PlaceBid {

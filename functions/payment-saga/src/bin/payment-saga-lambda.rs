@@ -1,6 +1,6 @@
 //! The payment saga on the payments queue (SQS event source mapping with
-//! ReportBatchItemFailures). Until a real payment provider is integrated, it runs the simulated
-//! provider and registry configured by env (see `payments::config`).
+//! ReportBatchItemFailures): money through Stripe, ownership through the Items' ledger on the
+//! event store, configured by env (see `payments::config`).
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
