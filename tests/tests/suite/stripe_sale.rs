@@ -105,6 +105,9 @@ enum Fault {
     None,
     /// This call is refused for good, before it reaches the adapter.
     Refuse(Call),
+    /// Right after the payout took effect, the auction gives up on the buyer another way (an
+    /// operator records the payment as failed), so recording the settlement is refused.
+    SettlementRefusedAfterPayout,
     /// Every call's first attempt takes effect, and then its answer is lost (a timeout after
     /// Stripe moved the money, a crash before the state was saved): the saga calls again with
     /// the same key.
@@ -159,11 +162,14 @@ impl Faults {
     }
 }
 
-/// The Stripe adapter with faults around it.
+/// The Stripe adapter with faults around it; `store` and `auction_id` are the sale's, for the
+/// fault that changes the auction behind the saga's back.
 #[derive(Clone)]
 struct FaultyStripe {
     inner: Arc<StripePayments<DynamoDbPaymentIdentities>>,
     faults: Faults,
+    store: Store<DynamoDbStore>,
+    auction_id: AuctionId,
 }
 
 impl PaymentProvider for FaultyStripe {
@@ -192,6 +198,18 @@ impl PaymentProvider for FaultyStripe {
     async fn payout(&self, payout: &Payout) -> Result<Receipt, SagaError> {
         self.faults.before(Call::Payout)?;
         let answer = self.inner.payout(payout).await;
+        if self.faults.fault == Fault::SettlementRefusedAfterPayout && answer.is_ok() {
+            self.store
+                .execute(self.auction_id, &context(after_the_end()), |state, now| {
+                    let command = domain::RecordPaymentFailed {
+                        buyer_id: user("bob"),
+                        reason: "payment deadline passed".to_owned(),
+                    };
+                    domain::decide_record_payment_failed(state, &command, now)
+                })
+                .await
+                .unwrap();
+        }
         self.faults.after(Call::Payout, answer)
     }
 
@@ -345,6 +363,8 @@ impl Sale {
                     identities(&self.env),
                 )),
                 faults: faults.clone(),
+                store: store.clone(),
+                auction_id: self.auction_id,
             },
             ownership: FaultyLedger {
                 inner: ItemLedger::new(store, self.clock.clone()),
@@ -625,6 +645,31 @@ async fn given_a_refusal_at_each_step_after_the_charge_then_what_was_done_is_und
         );
         sale.assert_no_transfer_without_a_charge().await;
     }
+}
+
+#[tokio::test]
+async fn given_the_settlement_refused_after_the_payout_then_the_payout_the_transfer_and_the_charge_are_undone_on_stripe()
+ {
+    let sale = ended_auction(VISA).await;
+
+    let (faults, failed) = sale.deliver(Fault::SettlementRefusedAfterPayout).await;
+
+    // The saga compensated everything it did, in reverse: the payout reversed in full on
+    // localstripe, the item handed back, the charge refunded in full.
+    assert!(!failed);
+    assert_eq!(faults.count(Call::ReversePayout), 1);
+    assert_eq!(sale.transfers().await, [(2_851, 2_851)]);
+    let paid = sale.paid_by("bob").await;
+    assert_eq!(paid.len(), 1);
+    assert_eq!(sale.refunded(&paid[0].0).await, 3_001);
+    assert_eq!(sale.owner().await, Some(user("sally")));
+    assert_eq!(
+        sale.item_event_types().await,
+        ["ItemRegistered", "OwnershipTransferred", "TransferReversed"]
+    );
+    let types = sale.event_types().await;
+    assert_eq!(count(&types, "PaymentSucceeded"), 0, "{types:?}");
+    sale.assert_no_transfer_without_a_charge().await;
 }
 
 #[tokio::test]
