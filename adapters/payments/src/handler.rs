@@ -413,6 +413,7 @@ where
                         payee: saga.seller_id.clone(),
                         amount: saga.payout(),
                         auction_id: saga.auction_id,
+                        charge_reference: reference(saga, Step::Charge)?,
                     })
                     .await,
             ),

@@ -47,6 +47,9 @@ pub struct Payout {
     pub payee: UserId,
     pub amount: Money,
     pub auction_id: AuctionId,
+    /// The provider's reference of the buyer's charge for this sale: the payout is funded from
+    /// it (Stripe's `source_transaction`), so it never waits for, or draws on, other balance.
+    pub charge_reference: String,
 }
 
 /// Take back `amount` of an earlier payout.

@@ -211,6 +211,15 @@ impl<I: PaymentIdentityLookup> PaymentProvider for StripePayments<I> {
                 reason: format!("seller {} has no payout account on file", payout.payee),
             });
         };
+        // Funded from the buyer's charge: a transfer drawn on the balance would wait for the
+        // charge's funds to become available (Stripe refuses it with `balance_insufficient`
+        // until then), and could pay one seller with another buyer's money.
+        let source_transaction = self
+            .client
+            .payment_intent(&payout.charge_reference)
+            .await
+            .map_err(|e| classify("payout's charge", e))?
+            .latest_charge;
         let auction = payout.auction_id.to_string();
         let transfer = self
             .client
@@ -220,7 +229,7 @@ impl<I: PaymentIdentityLookup> PaymentProvider for StripePayments<I> {
                     currency: currency(&payout.amount),
                     destination: account,
                     transfer_group: Some(format!("auction_{auction}")),
-                    source_transaction: None,
+                    source_transaction,
                     metadata: BTreeMap::from([
                         ("auction_id".to_owned(), auction),
                         ("seller_id".to_owned(), payout.payee.to_string()),

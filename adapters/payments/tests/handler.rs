@@ -1073,6 +1073,7 @@ async fn a_saga_persisted_under_the_old_order_charged_and_paid_out_resumes_by_tr
             payee: user("sally"),
             amount: saga.payout(),
             auction_id: world.auction_id,
+            charge_reference: charge.reference.clone(),
         })
         .await
         .unwrap();

@@ -119,6 +119,9 @@ pub struct Transfer {
     pub amount_reversed: i64,
     #[serde(default)]
     pub transfer_group: Option<String>,
+    /// The charge the transfer is funded from, if any.
+    #[serde(default, deserialize_with = "expandable")]
+    pub source_transaction: Option<String>,
     #[serde(default, deserialize_with = "metadata")]
     pub metadata: BTreeMap<String, String>,
 }

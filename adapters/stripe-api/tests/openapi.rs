@@ -581,6 +581,7 @@ const RELIED_ON: &[(&str, &str, &str)] = &[
     ("transfer", "reversed", "boolean"),
     ("transfer", "amount_reversed", "integer"),
     ("transfer", "transfer_group", "string"),
+    ("transfer", "source_transaction", "expandable"),
     ("transfer", "metadata", "object"),
     ("transfer_reversal", "id", "string"),
     ("transfer_reversal", "amount", "integer"),

@@ -569,6 +569,15 @@ async fn given_a_sold_auction_when_the_saga_settles_it_on_stripe_then_one_charge
         .unwrap()
         .remove(0);
     assert_eq!(transfer.currency, "eur");
+    // funded from bob's charge, not from the platform's balance
+    let paid_with = sale
+        .stripe
+        .payment_intent(&paid[0].0)
+        .await
+        .unwrap()
+        .latest_charge;
+    assert!(paid_with.is_some());
+    assert_eq!(transfer.source_transaction, paid_with);
     assert_eq!(
         transfer.metadata.get("auction_id"),
         Some(&sale.auction_id.to_string())
