@@ -10,13 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::support::system_context as context;
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::item::ItemState;
 use domain::{RecordPaymentFailed, Settlement, decide_record_payment_failed};
 use e2e::TestEnv;
 use e2e::fixtures::{epoch, eur, user};
-use event_store::{CommandContext, DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
-use events::{Actor, AuctionId, ItemId, Money, UserId};
+use event_store::{DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
+use events::{AuctionId, ItemId, Money, UserId};
 use payments::ports::{OwnershipReversal, OwnershipTransfer, Receipt};
 use payments::testing::{SaleStep, batch, sallys_lamp, sell};
 use payments::{
@@ -52,18 +53,6 @@ impl OwnershipRegistry for Ledger {
 
 fn after_the_end() -> DateTime<Utc> {
     epoch() + TimeDelta::days(2)
-}
-
-fn context(now: DateTime<Utc>) -> CommandContext {
-    CommandContext {
-        command_id: Uuid::new_v4().to_string(),
-        correlation_id: format!("corr-{}", Uuid::new_v4()),
-        actor: Actor::System {
-            name: "e2e".to_owned(),
-        },
-        idempotency_key: None,
-        now,
-    }
 }
 
 /// One test's auction and the saga's world around it.

@@ -9,14 +9,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use crate::support::system_context as context;
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::item::ItemState;
 use e2e::TestEnv;
 use e2e::fixtures::{epoch, user};
-use event_store::{CommandContext, DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
-use events::{Actor, AuctionId, ItemId, UserId};
+use event_store::{DynamoDbStore, Meter, SnapshotPolicy, Store, StoredEvent};
+use events::{AuctionId, ItemId, UserId};
 use payment_identities::{
     AccountId, CardOnFile, CustomerId, DynamoDbPaymentIdentities, PaymentMethodId,
     RecordPaymentIdentity,
@@ -30,7 +30,7 @@ use payments::{
     AdvanceClock, BasisPoints, DynamoDbSagaStates, FixedClock, ItemLedger, OwnershipRegistry,
     PaymentProvider, Ports, Retry, SagaError,
 };
-use stripe_api::{PaymentIntentStatus, SecretKey, StripeClient, StripeConfig};
+use stripe_api::{PaymentIntentStatus, StripeClient};
 use uuid::Uuid;
 
 const VISA: &str = "4242424242424242";
@@ -42,39 +42,6 @@ const NEEDS_AUTHENTICATION: &str = "4000002500003155";
 
 fn after_the_end() -> DateTime<Utc> {
     epoch() + TimeDelta::days(2)
-}
-
-fn context(now: DateTime<Utc>) -> CommandContext {
-    CommandContext {
-        command_id: Uuid::new_v4().to_string(),
-        correlation_id: format!("corr-{}", Uuid::new_v4()),
-        actor: Actor::System {
-            name: "e2e".to_owned(),
-        },
-        idempotency_key: None,
-        now,
-    }
-}
-
-/// The local stack's localstripe, refusing anything that is not on this machine.
-fn localstripe() -> StripeClient {
-    let read = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| panic!("{name} is unset: run under `local-stack exec`"))
-    };
-    let base = read("STRIPE_API_BASE");
-    assert!(
-        base.starts_with("http://127.0.0.1:"),
-        "refusing to run against {base}: not the local stack's localstripe"
-    );
-    StripeClient::new(StripeConfig {
-        api_base: base,
-        secret_key: SecretKey::new(read("STRIPE_SECRET_KEY")),
-        timeout: Duration::from_secs(10),
-    })
-    .unwrap()
 }
 
 fn key(what: &str) -> String {
@@ -286,7 +253,7 @@ async fn ended_auction(bob_card: &str) -> Sale {
         .unwrap();
 
     // The identities, as the API registers them: bob's and cat's cards, sally's account.
-    let stripe = localstripe();
+    let stripe = crate::support::stripe().await;
     let identities = identities(&env);
     let mut customers = BTreeMap::new();
     for (bidder, card) in [("bob", bob_card), ("cat", VISA)] {

@@ -46,10 +46,31 @@ pub async fn created(store: &Store<DynamoDbStore>) -> AuctionId {
 
 /// The stack's Stripe (its emulator: `STRIPE_API_BASE` and `STRIPE_SECRET_KEY`, which
 /// `local-stack exec` exports), through the platform's own client.
+/// Refuses anything but an emulator on this machine: these tests create customers and move
+/// money.
 pub async fn stripe() -> StripeClient {
-    StripeClient::from_env(&local_stack::sdk_config().await)
+    let client = StripeClient::from_env(&local_stack::sdk_config().await)
         .await
-        .expect("the local stack's Stripe (run the suite under `local-stack exec`)")
+        .expect("the local stack's Stripe (run the suite under `local-stack exec`)");
+    assert!(
+        client.api_base().starts_with("http://127.0.0.1:"),
+        "refusing to run against {}: not the local stack's localstripe",
+        client.api_base()
+    );
+    client
+}
+
+/// A command context of the system (actor `e2e`) at `now`, with fresh ids and no key.
+pub fn system_context(now: chrono::DateTime<chrono::Utc>) -> event_store::CommandContext {
+    event_store::CommandContext {
+        command_id: Uuid::new_v4().to_string(),
+        correlation_id: format!("corr-{}", Uuid::new_v4()),
+        actor: events::Actor::System {
+            name: "e2e".to_owned(),
+        },
+        idempotency_key: None,
+        now,
+    }
 }
 
 /// What `user` registers before they bid or sell, made in the stack's Stripe as a client makes

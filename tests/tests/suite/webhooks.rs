@@ -15,14 +15,15 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::system_context as context;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{TimeDelta, Utc};
 use e2e::TestEnv;
 use e2e::fixtures::epoch;
-use event_store::{CommandContext, EventLog, Meter, StoredEvent};
-use events::{Actor, AuctionId};
+use event_store::{EventLog, Meter, StoredEvent};
+use events::AuctionId;
 use fan_out::QueueMessage;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -41,18 +42,6 @@ use crate::support;
 const DECLINES_ON_CHARGE: &str = "4000000000000341";
 /// localstripe posts an event about a second after it happened.
 const DELIVERY_BUDGET: Duration = Duration::from_secs(30);
-
-fn context(now: chrono::DateTime<Utc>) -> CommandContext {
-    CommandContext {
-        command_id: Uuid::new_v4().to_string(),
-        correlation_id: format!("corr-{}", Uuid::new_v4()),
-        actor: Actor::System {
-            name: "e2e".to_owned(),
-        },
-        idempotency_key: None,
-        now,
-    }
-}
 
 /// The stack's webhook signing secret (`local-stack exec` exports it, and localstripe signs
 /// with whatever secret an endpoint registered).

@@ -8,10 +8,13 @@ type Report = event_store::verify::Report<AuctionId>;
 use chrono::{DateTime, Utc};
 use domain::State as AuctionState;
 use event_store::chain::Tampered;
+use event_store::history::AsOf;
 use events::EventEnvelope;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+use crate::error::ApiError;
 
 /// One event of the history and the auction's state right after it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +46,19 @@ pub struct StateQuery {
     /// The state after every event that occurred at or before this RFC 3339 instant.
     #[param(value_type = Option<String>, format = DateTime)]
     pub at: Option<DateTime<Utc>>,
+}
+
+impl StateQuery {
+    /// The point of the history asked for: exactly one of `version` and `at`.
+    pub fn as_of(&self) -> Result<AsOf, ApiError> {
+        match (self.version, self.at) {
+            (Some(version), None) => Ok(AsOf::Version(version)),
+            (None, Some(at)) => Ok(AsOf::Instant(at)),
+            _ => Err(ApiError::InvalidQuery(
+                "give exactly one of version and at".to_owned(),
+            )),
+        }
+    }
 }
 
 /// An auction's state at a point of its history.

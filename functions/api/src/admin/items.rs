@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use domain::item::ItemState;
 use event_store::HistoryError;
-use event_store::history::{self, AsOf};
+use event_store::history;
 use event_store::{export, verify};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -131,15 +131,7 @@ pub async fn item_state_at<B: Backend>(
     ItemPath(item_id): ItemPath,
     QueryParams(query): QueryParams<StateQuery>,
 ) -> Result<Json<ItemStateAtBody>, ApiError> {
-    let as_of = match (query.version, query.at) {
-        (Some(version), None) => AsOf::Version(version),
-        (None, Some(at)) => AsOf::Instant(at),
-        _ => {
-            return Err(ApiError::InvalidQuery(
-                "give exactly one of version and at".to_owned(),
-            ));
-        }
-    };
+    let as_of = query.as_of()?;
     let at = history::state_as_of::<ItemState, _>(app.store.backend(), item_id, as_of)
         .await
         .map_err(item_error)?;

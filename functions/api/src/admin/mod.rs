@@ -27,7 +27,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::State as Aggregate;
-use event_store::history::{self, AsOf};
+use event_store::history;
 use event_store::{StoreError, TypeQuery};
 use event_store::{export, verify};
 
@@ -100,15 +100,7 @@ pub async fn state_at<B: Backend>(
     AuctionPath(auction_id): AuctionPath,
     QueryParams(query): QueryParams<StateQuery>,
 ) -> Result<Json<StateAtBody>, ApiError> {
-    let as_of = match (query.version, query.at) {
-        (Some(version), None) => AsOf::Version(version),
-        (None, Some(at)) => AsOf::Instant(at),
-        _ => {
-            return Err(ApiError::InvalidQuery(
-                "give exactly one of version and at".to_owned(),
-            ));
-        }
-    };
+    let as_of = query.as_of()?;
     let at = history::state_as_of::<Aggregate, _>(app.store.backend(), auction_id, as_of).await?;
     Ok(Json(StateAtBody {
         auction_id: auction_id.0,
