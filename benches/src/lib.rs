@@ -9,6 +9,7 @@
 //! docs/benchmarks.md (see [`report`]).
 
 pub mod report;
+pub mod rounds;
 
 use std::collections::HashMap;
 use std::io::Write;

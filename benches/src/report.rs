@@ -91,6 +91,10 @@ pub struct Run {
     /// Knobs the command itself set because they were unset (its smaller defaults).
     pub lowered: Vec<String>,
     pub machine: Machine,
+    /// How many rounds the figures are the median of (0 or 1: a single run).
+    pub rounds: usize,
+    /// A section comparing the run with a baseline commit's rounds (`rounds::markdown`).
+    pub against: Option<String>,
 }
 
 /// The report's Markdown, with `chart` as the file name of the chart beside it.
@@ -106,7 +110,16 @@ pub fn markdown(recorded: &Recorded, run: &Run, chart: &str) -> String {
     let _ = writeln!(
         out,
         "Every figure stands beside a baseline measured in the same run on the same emulators; \
-         the ratio is figure / baseline. The benchmarks took {} (the release build excluded).\n",
+         the ratio is figure / baseline.{} The benchmarks took {} (the release build excluded).\n",
+        if run.rounds > 1 {
+            format!(
+                " The benchmarks ran {} times; each row is the round whose ratio is the median \
+                 (the worse middle one for an even count).",
+                run.rounds
+            )
+        } else {
+            String::new()
+        },
         duration(run.seconds)
     );
     let _ = writeln!(out, "## Machine\n");
@@ -180,6 +193,9 @@ pub fn markdown(recorded: &Recorded, run: &Run, chart: &str) -> String {
             );
         }
         let _ = writeln!(out);
+    }
+    if let Some(against) = &run.against {
+        let _ = writeln!(out, "{against}");
     }
     let _ = writeln!(out, "## How to read it, and caveats\n");
     let rebuild = rebuild_note(&recorded.knobs);
@@ -532,6 +548,8 @@ mod tests {
                 moto: "5.2.5".to_owned(),
                 load: "0.52 1.10 0.98".to_owned(),
             },
+            rounds: 1,
+            against: None,
         }
     }
 

@@ -2,26 +2,35 @@
 //! appended to (BENCH_FIGURES), with the machine, the commit and the command of the run.
 //! `scripts/bench report` runs the benchmarks and then this; it is no benchmark itself.
 //!
-//! Usage: report --figures FILE --out DIR --seconds N --command TEXT [--lowered KNOB]... BENCH...
-//! Fails, writing nothing, when a listed bench recorded no figure or a line is not a figure
-//! beside its baseline.
+//! Usage: report --figures FILE... --out DIR --seconds N --command TEXT [--lowered KNOB]...
+//!        [--baseline-commit REV --baseline-figures FILE...] BENCH...
+//! `--figures` once per round (the report shows each figure's median round); with a baseline
+//! commit's rounds, a section compares the two commit by commit (benchmarks::rounds).
+//! Fails, writing nothing, when a listed bench recorded no figure in some round or a line is
+//! not a figure beside its baseline.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use benchmarks::report::{self, Machine, Run};
+use benchmarks::report::{self, Machine, Recorded, Run};
+use benchmarks::rounds;
 
 const CHART: &str = "benchmarks.svg";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut figures, mut out, mut seconds, mut command, mut lowered, mut benches) =
-        (None, None, 0, None, Vec::new(), Vec::new());
+        (Vec::new(), None, 0, None, Vec::new(), Vec::new());
+    let (mut baseline_commit, mut baseline_figures) = (None, Vec::new());
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
         match arg.as_str() {
-            "--figures" => figures = Some(PathBuf::from(value("--figures")?)),
+            "--figures" => figures.push(PathBuf::from(value("--figures")?)),
+            "--baseline-commit" => baseline_commit = Some(value("--baseline-commit")?),
+            "--baseline-figures" => {
+                baseline_figures.push(PathBuf::from(value("--baseline-figures")?));
+            }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "--seconds" => seconds = value("--seconds")?.parse().context("--seconds")?,
             "--command" => command = Some(value("--command")?),
@@ -30,16 +39,24 @@ fn main() -> Result<()> {
             bench => benches.push(bench.to_owned()),
         }
     }
-    let figures = figures.context("--figures FILE is required")?;
+    if figures.is_empty() {
+        bail!("--figures FILE is required");
+    }
     let out = out.context("--out DIR is required")?;
     if benches.is_empty() {
         bail!("name the benches that ran, so that a silent one fails the report");
     }
-    let text = std::fs::read_to_string(&figures)
-        .with_context(|| format!("reading {}", figures.display()))?;
-    let recorded =
-        report::parse(&text).with_context(|| format!("reading {}", figures.display()))?;
-    report::check_complete(&recorded, &benches)?;
+    let candidate = read_rounds(&figures, &benches)?;
+    let against = match (&baseline_commit, baseline_figures.is_empty()) {
+        (Some(baseline_commit), false) => {
+            let baseline = read_rounds(&baseline_figures, &benches)?;
+            let comparisons = rounds::compare(&baseline, &candidate);
+            Some(rounds::markdown(&comparisons, baseline_commit, &commit()))
+        }
+        (None, true) => None,
+        _ => bail!("--baseline-commit and --baseline-figures go together"),
+    };
+    let recorded = rounds::median_round(&candidate);
     let run = Run {
         date: output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         commit: commit(),
@@ -47,6 +64,8 @@ fn main() -> Result<()> {
         seconds,
         lowered,
         machine: machine(),
+        rounds: candidate.len(),
+        against,
     };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let markdown = out.join("benchmarks.md");
@@ -63,6 +82,23 @@ fn main() -> Result<()> {
         chart.display()
     );
     Ok(())
+}
+
+/// Every round's figures, each checked complete on its own: a round in which a bench recorded
+/// nothing would otherwise pass unseen behind the other rounds' medians.
+fn read_rounds(files: &[PathBuf], benches: &[String]) -> Result<Vec<Recorded>> {
+    files
+        .iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let recorded =
+                report::parse(&text).with_context(|| format!("reading {}", file.display()))?;
+            report::check_complete(&recorded, benches)
+                .with_context(|| format!("in {}", file.display()))?;
+            Ok(recorded)
+        })
+        .collect()
 }
 
 /// A command's first line of output (stdout, else stderr: `java -version` writes to stderr),
