@@ -4,6 +4,8 @@
 // Context / environment:
 //   lambdaAssets (or LAMBDA_ASSETS_DIR): the directory with <binary>/bootstrap for every Lambda
 //     binary; default ../../target/lambda, where `cargo lambda build --release --arm64` puts them.
+//   architecture: arm64 (default) or x86_64, the functions' instruction set; the binaries must
+//     be built for it (`--x86-64` instead of `--arm64`), which the stack checks.
 //   siteAssets (or SITE_ASSETS_DIR): the bidder page's directory, deployed to the site bucket;
 //     default ../../web (the repository's web/, without its e2e/ tests).
 //   commissionBps: PAYMENT_COMMISSION_BPS of the payment saga (default 500).

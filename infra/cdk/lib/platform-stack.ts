@@ -1,11 +1,12 @@
 // The auction platform in one stack: the event log and the other tables, the FIFO queues, the
-// eight Lambda functions with their triggers, the HTTP API behind a Cognito JWT authorizer, the
+// ten Lambda functions with their triggers, the HTTP API behind a Cognito JWT authorizer, the
 // WebSocket API of live updates, the scheduler rule, the bidder page (S3 + CloudFront),
-// least-privilege roles, alarms and log groups.
+// least-privilege roles, alarms, log groups and the dashboard.
 //
 // The tables and queues mirror tools/local-stack/src/resources.rs (checked against infra/resources.json by
-// test/resources.test.ts); every function's environment is checked against
-// infra/environment.json by test/environment.test.ts. See README.md for the IAM table.
+// test/drift.test.ts); every function's environment is checked against infra/environment.json by
+// the same test, and the dashboard's custom metrics against infra/metrics.json by
+// test/dashboard.test.ts. See README.md for the IAM table.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -35,6 +36,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
+import { MetricDefinition, MetricsContract, metricsContract } from './shared';
+
 /** The Lambda binaries, by the name cargo gives them (infra/environment.json's `lambdas`). */
 export const BINARIES = [
   'api-lambda',
@@ -49,6 +52,32 @@ export const BINARIES = [
   'scheduler-lambda',
 ] as const;
 export type Binary = (typeof BINARIES)[number];
+
+/**
+ * The functions' instruction set, `-c architecture=arm64|x86_64`: the binaries in lambdaAssets
+ * must be built for it. arm64 (Graviton) by default: about 20 % cheaper per GB-second than
+ * x86_64 and as fast for this I/O-bound code.
+ */
+export const ARCHITECTURES = {
+  arm64: { lambda: lambda.Architecture.ARM_64, cargoLambda: '--arm64', elfMachine: 183 },
+  x86_64: { lambda: lambda.Architecture.X86_64, cargoLambda: '--x86-64', elfMachine: 62 },
+} as const;
+export type ArchitectureName = keyof typeof ARCHITECTURES;
+export const DEFAULT_ARCHITECTURE: ArchitectureName = 'arm64';
+
+/** The context value `architecture`, or an error that names the accepted ones. */
+export function architectureNamed(value: unknown): ArchitectureName {
+  if (value === undefined || value === null || value === '') {
+    return DEFAULT_ARCHITECTURE;
+  }
+  if (typeof value === 'string' && Object.hasOwn(ARCHITECTURES, value)) {
+    return value as ArchitectureName;
+  }
+  throw new Error(
+    `architecture must be arm64 or x86_64 (-c architecture=arm64|x86_64; default ${DEFAULT_ARCHITECTURE}), ` +
+      `not ${JSON.stringify(value)}`,
+  );
+}
 
 /** The tag that names each function's binary, for people and for the tests. */
 export const BINARY_TAG = 'auction:binary';
@@ -98,6 +127,86 @@ export const STREAM_MAPPING = {
   startingPosition: lambda.StartingPosition.TRIM_HORIZON,
   parallelizationFactor: 1,
 } as const;
+
+/**
+ * The HTTP API's 5xx alarm: the share of 5xx answers in 5 minutes, above 5 %, counted only when
+ * the API served at least 50 requests in them (10 a minute), so that a failed request or two
+ * at night does not page anyone; the functions' Errors alarms still see a crash.
+ */
+export const HTTP_5XX_ALARM = { period: Duration.minutes(5), minRequests: 50, percent: 5 } as const;
+
+/**
+ * The HTTP API's latency alarm: p95 above 1 s in 3 periods of 5 minutes in a row (a command is
+ * a few DynamoDB round trips of milliseconds each). CloudWatch leaves the alarm as it is while
+ * a period has fewer than 10/(1 - 0.95) = 200 requests (too few for a p95), so that a cold
+ * start at night does not page anyone.
+ */
+export const HTTP_LATENCY_ALARM = { period: Duration.minutes(5), periods: 3, p95Millis: 1000 } as const;
+
+/**
+ * The `Consumer` values of infra/metrics.json's per-consumer metrics: the names of parked items
+ * and of the local runner's checkpoints (`broadcaster` is live-broadcaster-lambda), and the
+ * parker's own.
+ */
+export const METRIC_CONSUMERS = ['projector', 'publisher', 'notifier', 'payment-saga', 'broadcaster', 'parker'] as const;
+
+/** The `Outcome` values of SagaOutcomes. */
+export const SAGA_OUTCOMES = ['settled', 'compensated', 'failed', 'awaiting'] as const;
+
+function contractDefinition(contract: MetricsContract, name: string): MetricDefinition {
+  const definition = contract.metrics.find((m) => m.name === name);
+  if (!definition) {
+    throw new Error(`infra/metrics.json has no metric ${name}: the binaries never write it`);
+  }
+  return definition;
+}
+
+/**
+ * A custom metric of infra/metrics.json, refused when the file lacks it or lists other
+ * dimensions for it: CloudWatch would show an empty line rather than an error.
+ */
+export function contractMetric(
+  contract: MetricsContract,
+  name: string,
+  dimensions: Record<string, string>,
+  options: cloudwatch.MetricOptions = {},
+): cloudwatch.Metric {
+  const definition = contractDefinition(contract, name);
+  if (Object.keys(dimensions).sort().join() !== [...definition.dimensions].sort().join()) {
+    throw new Error(
+      `infra/metrics.json gives ${name} the dimensions [${definition.dimensions.join(', ')}], ` +
+        `not [${Object.keys(dimensions).join(', ')}]`,
+    );
+  }
+  return new cloudwatch.Metric({ ...options, namespace: contract.namespace, metricName: name, dimensionsMap: dimensions });
+}
+
+/**
+ * A SEARCH over a custom metric's whole dimension set, for dimension values the code decides at
+ * run time (rejection codes, command names); `filters` pins some dimensions to one value.
+ */
+export function contractSearch(
+  contract: MetricsContract,
+  name: string,
+  filters: Record<string, string>,
+  statistic: string,
+  period: Duration,
+  label?: string,
+): cloudwatch.MathExpression {
+  const definition = contractDefinition(contract, name);
+  const unknown = Object.keys(filters).filter((d) => !definition.dimensions.includes(d));
+  if (unknown.length > 0) {
+    throw new Error(`infra/metrics.json gives ${name} no dimension ${unknown.join(', ')}`);
+  }
+  const schema = [contract.namespace, ...definition.dimensions].join(',');
+  const terms = [`MetricName="${name}"`, ...Object.entries(filters).map(([d, v]) => `${d}="${v}"`)].join(' ');
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('{${schema}} ${terms}', '${statistic}', ${period.toSeconds()})`,
+    usingMetrics: {},
+    period,
+    label,
+  });
+}
 
 /** The WebSocket API's stage: its name is the last segment of the management endpoint. */
 export const LIVE_STAGE = 'live';
@@ -216,15 +325,47 @@ export function checkSiteAssets(dir: string): void {
   }
 }
 
+/** An ELF executable's e_machine (62 x86_64, 183 aarch64), or undefined for anything else. */
+function elfMachine(file: string): number | undefined {
+  const header = Buffer.alloc(20);
+  const fd = fs.openSync(file, 'r');
+  try {
+    if (fs.readSync(fd, header, 0, header.length, 0) < header.length) return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (header.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  // EI_DATA: 1 little-endian, 2 big-endian.
+  return header[5] === 2 ? header.readUInt16BE(18) : header.readUInt16LE(18);
+}
+
 /** Every asset directory the stack needs, or an error that says how to build them. */
-export function checkLambdaAssets(dir: string): void {
+export function checkLambdaAssets(dir: string, architecture: ArchitectureName = DEFAULT_ARCHITECTURE): void {
+  const build = `cargo lambda build --release ${ARCHITECTURES[architecture].cargoLambda}`;
   const missing = BINARIES.filter((binary) => !fs.existsSync(path.join(dir, binary, 'bootstrap')));
   if (missing.length > 0) {
     throw new Error(
       `Lambda assets missing in ${dir}: ${missing.map((b) => `${b}/bootstrap`).join(', ')}. ` +
-        'Build them from the workspace root with `cargo lambda build --release --arm64` ' +
+        `Build them from the workspace root with \`${build}\` ` +
         '(they land in target/lambda/<binary>/bootstrap), or point -c lambdaAssets=DIR ' +
         '(or LAMBDA_ASSETS_DIR) at a directory laid out that way. See infra/cdk/README.md.',
+    );
+  }
+  // A binary of the other instruction set deploys without a complaint and then fails every
+  // invocation (exec format error). Files that are not ELF (the offline checks' placeholder
+  // scripts) are left alone.
+  const names: Record<number, string> = { 62: 'x86_64', 183: 'arm64' };
+  const wrong = BINARIES.flatMap((binary) => {
+    const machine = elfMachine(path.join(dir, binary, 'bootstrap'));
+    return machine === undefined || machine === ARCHITECTURES[architecture].elfMachine
+      ? []
+      : [`${binary}/bootstrap (${names[machine] ?? `ELF machine ${machine}`})`];
+  });
+  if (wrong.length > 0) {
+    throw new Error(
+      `Lambda assets in ${dir} are not ${architecture} executables: ${wrong.join(', ')}. ` +
+        `Build them with \`${build}\`, or deploy the functions on their architecture with ` +
+        '-c architecture=arm64|x86_64. See infra/cdk/README.md.',
     );
   }
 }
@@ -250,7 +391,8 @@ export class PlatformStack extends Stack {
     // not by the legacy LogDeliveryWrite ACL (set here, before any resource, so that the
     // stack is the same with or without cdk.json's context).
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
-    checkLambdaAssets(props.lambdaAssets);
+    const architecture = architectureNamed(this.node.tryGetContext('architecture'));
+    checkLambdaAssets(props.lambdaAssets, architecture);
     checkSiteAssets(props.siteAssets);
     const commissionBps = props.commissionBps ?? 500;
     if (!Number.isInteger(commissionBps) || commissionBps < 0 || commissionBps > 10_000) {
@@ -477,7 +619,14 @@ export class PlatformStack extends Stack {
       alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     }
     const alarmAction = new cwActions.SnsAction(alarmTopic);
-    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, periods = 1) => {
+    const alarm = (
+      id: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      description: string,
+      periods = 1,
+      options: Pick<cloudwatch.AlarmProps, 'evaluateLowSampleCountPercentile'> = {},
+    ) => {
       const created = new cloudwatch.Alarm(this, id, {
         metric,
         threshold,
@@ -485,6 +634,7 @@ export class PlatformStack extends Stack {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
+        ...options,
       });
       created.addAlarmAction(alarmAction);
       created.addOkAction(alarmAction);
@@ -509,16 +659,32 @@ export class PlatformStack extends Stack {
       const fn = new lambda.Function(this, id, {
         description,
         runtime: lambda.Runtime.PROVIDED_AL2023,
-        // Graviton: about 20 % cheaper per GB-second than x86_64 and as fast for this
-        // I/O-bound code; cargo-lambda cross-compiles to aarch64 with zig (README.md).
-        architecture: lambda.Architecture.ARM_64,
+        architecture: ARCHITECTURES[architecture].lambda,
         handler: 'bootstrap',
         code: lambda.Code.fromAsset(path.join(props.lambdaAssets, binary)),
         memorySize,
         timeout: TIMEOUTS[binary],
         role,
         logGroup: logs,
+        // Lambda samples the invocations and hands each its trace id (_X_AMZN_TRACE_ID) for the
+        // binary's log lines; the AWS SDK forwards it on its requests, and SQS on to the consumers.
+        tracing: lambda.Tracing.ACTIVE,
       });
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'Active tracing: CDK grants xray:PutTraceSegments and xray:PutTelemetryRecords, ' +
+              'which have no resource-level permissions (the service authorization reference ' +
+              'lists no resource type for them), so they are on Resource::*; test/iam.test.ts ' +
+              'allows no other action on "*" but dynamodb:ListStreams.',
+            appliesTo: ['Resource::*'],
+          },
+        ],
+        true,
+      );
       Tags.of(fn).add(BINARY_TAG, binary);
       alarm(`${id}Errors`, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 0,
         `${binary}: invocations failed (function errors) in the last 5 minutes`);
@@ -1065,6 +1231,32 @@ export class PlatformStack extends Stack {
       }),
     };
     stage.defaultRouteSettings = { throttlingBurstLimit: 200, throttlingRateLimit: 100 };
+    // No X-Ray here: API Gateway traces REST APIs only; an HTTP API's stage (and a WebSocket
+    // API's) has no tracing setting. A request's trace starts at the function.
+
+    // lambda_http answers a DynamoDB outage with 503 responses from invocations that succeed,
+    // which the function's Errors metric never counts: only the API's own 5xx count sees them.
+    // API-wide metrics (dimension ApiId), every route of the $default stage.
+    const apiServerErrors = alarm('ApiServerErrorRate',
+      new cloudwatch.MathExpression({
+        expression: `IF(requests >= ${HTTP_5XX_ALARM.minRequests}, 100 * FILL(errors, 0) / requests, 0)`,
+        usingMetrics: {
+          errors: httpApi.metricServerError({ statistic: 'Sum' }),
+          requests: httpApi.metricCount({ statistic: 'Sum' }),
+        },
+        period: HTTP_5XX_ALARM.period,
+        label: 'HTTP API 5xx, % of requests',
+      }),
+      HTTP_5XX_ALARM.percent,
+      `HTTP API: more than ${HTTP_5XX_ALARM.percent} % of the requests of the last 5 minutes (at least ` +
+        `${HTTP_5XX_ALARM.minRequests}) were answered 5xx; a 503 is usually DynamoDB (api-lambda's log says which)`);
+    const apiLatency = alarm('ApiLatencyP95',
+      httpApi.metricLatency({ statistic: 'p95', period: HTTP_LATENCY_ALARM.period, label: 'HTTP API latency p95' }),
+      HTTP_LATENCY_ALARM.p95Millis,
+      `HTTP API: p95 latency above ${HTTP_LATENCY_ALARM.p95Millis} ms for ` +
+        `${HTTP_LATENCY_ALARM.periods * HTTP_LATENCY_ALARM.period.toMinutes()} minutes`,
+      HTTP_LATENCY_ALARM.periods,
+      { evaluateLowSampleCountPercentile: 'ignore' });
 
     // ---------------------------------------------------------------------------------------
     // Live updates (functions/live, docs/live.md): a WebSocket API whose routes $connect,
@@ -1204,20 +1396,15 @@ export class PlatformStack extends Stack {
       PARKED_CONSUMERS: parkedOrigins.map(([name, consumer]) => `${name}=${consumer}`).join(','),
     });
     // The parked-items alarm, one per consumer: anything parked in 5 minutes (Sum > 0, that
-    // is >= 1 item, of the `Parked` count the parker writes as embedded-metric lines in its log:
-    // namespace AuctionPlatform, dimension Consumer). One alarm per dimension value, because an
-    // alarm cannot watch a SEARCH expression; the alarm names the consumer to replay
+    // is >= 1 item, of infra/metrics.json's `RecordsParked`, which the parker writes as
+    // embedded-metric lines in its log, dimension Consumer). One alarm per dimension value,
+    // because an alarm cannot watch a SEARCH expression; the alarm names the consumer to replay
     // (`auction-admin parked list --consumer <name>`).
+    const contract = metricsContract();
     for (const [, consumer] of parkedOrigins) {
       const id = consumer.replace(/(^|-)([a-z])/g, (_, __, letter: string) => letter.toUpperCase());
       alarm(`Parked${id}`,
-        new cloudwatch.Metric({
-          namespace: 'AuctionPlatform',
-          metricName: 'Parked',
-          dimensionsMap: { Consumer: consumer },
-          statistic: 'Sum',
-          period: Duration.minutes(5),
-        }),
+        contractMetric(contract, 'RecordsParked', { Consumer: consumer }, { statistic: 'Sum', period: Duration.minutes(5) }),
         0,
         `${consumer}: the consumer gave up on records or messages in the last 5 minutes; they are ` +
           `parked (auction-admin parked list --consumer ${consumer}; replay or discard them)`);
@@ -1415,6 +1602,99 @@ export class PlatformStack extends Stack {
       );
     }
 
+    // ---------------------------------------------------------------------------------------
+    // The dashboard: the binaries' own metrics (infra/metrics.json, embedded-metric lines in
+    // their logs) beside the AWS metrics that see the platform from outside (the HTTP API's
+    // alarms, the dead-letter queues). Every custom metric goes through the file, so a name the
+    // code does not write fails the synth instead of drawing an empty line.
+    const minute = Duration.minutes(1);
+    const fiveMinutes = Duration.minutes(5);
+    const own = (name: string, dimensions: Record<string, string>, statistic: string, period: Duration, label?: string) =>
+      contractMetric(contract, name, dimensions, { statistic, period, label });
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Bids per second (PlaceBid accepted)',
+        width: 8,
+        left: [
+          new cloudwatch.MathExpression({
+            // Per second of the period, whatever period the console picks for the time range.
+            expression: 'accepted / PERIOD(accepted)',
+            usingMetrics: { accepted: own('CommandsAccepted', { Command: 'PlaceBid' }, 'Sum', minute) },
+            period: minute,
+            label: 'bids/s',
+          }),
+        ],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Rejections by command and code',
+        width: 8,
+        // The codes are the domain's (BID_TOO_LOW, AUCTION_CLOSED, ...): a search finds each.
+        left: [contractSearch(contract, 'CommandRejections', {}, 'Sum', minute, "${PROP('Dim.Command')} ${PROP('Dim.Code')}")],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'PlaceBid latency p95 (ms)',
+        width: 8,
+        left: [own('CommandLatency', { Command: 'PlaceBid' }, 'p95', minute, 'PlaceBid p95')],
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.AlarmWidget({ title: 'HTTP API 5xx (% of requests)', width: 8, alarm: apiServerErrors }),
+      new cloudwatch.AlarmWidget({ title: 'HTTP API latency p95 (ms)', width: 8, alarm: apiLatency }),
+      new cloudwatch.GraphWidget({
+        title: 'DynamoDB capacity units per command (average)',
+        width: 8,
+        // A data point per command: the average is the units one command of that name costs.
+        left: [
+          contractSearch(contract, 'CommandReadUnits', {}, 'Average', fiveMinutes, "read ${PROP('Dim.Command')}"),
+          contractSearch(contract, 'CommandWriteUnits', {}, 'Average', fiveMinutes, "write ${PROP('Dim.Command')}"),
+        ],
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Consumer lag from commit (ms, maximum)',
+        width: 12,
+        left: METRIC_CONSUMERS.map((consumer) => own('ConsumerLag', { Consumer: consumer }, 'Maximum', minute, consumer)),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Parked records',
+        width: 12,
+        // A search, not one line per known consumer: a record is counted under the consumer
+        // name of its parked item, which need not be one the stack knows.
+        left: [contractSearch(contract, 'RecordsParked', {}, 'Sum', fiveMinutes, "${PROP('Dim.Consumer')}")],
+      }),
+    );
+    const deadLetters: [string, sqs.Queue][] = [
+      ['NotificationsQueueDlq', notifications.dlq],
+      ['PaymentsQueueDlq', payments.dlq],
+      ['LiveQueueDlq', live.dlq],
+      ['StreamFailures', streamFailures],
+    ];
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Dead letters waiting (visible messages)',
+        width: 8,
+        left: deadLetters.map(([label, queue]) =>
+          queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: minute, label })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Payment saga outcomes',
+        width: 8,
+        stacked: true,
+        left: SAGA_OUTCOMES.map((outcome) => own('SagaOutcomes', { Outcome: outcome }, 'Sum', fiveMinutes, outcome)),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Cold starts',
+        width: 8,
+        stacked: true,
+        left: BINARIES.map((binary) => own('ColdStarts', { Function: binary }, 'Sum', fiveMinutes, binary)),
+      }),
+    );
+
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${dashboard.dashboardName}`,
+    });
     new CfnOutput(this, 'ApiUrl', { value: httpApi.apiEndpoint });
     new CfnOutput(this, 'LiveUrl', { value: liveStage.url });
     new CfnOutput(this, 'LiveEndpointUrl', { value: liveStage.callbackUrl });

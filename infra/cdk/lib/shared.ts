@@ -1,6 +1,7 @@
-// The two files the Rust code and this app share (see infra/environment.json's "about" and
-// tools/local-stack/tests/infra.rs): every environment variable the code reads, and the canonical form of
-// the tables and queues of tools/local-stack/src/resources.rs.
+// The files the Rust code and this app share (see infra/environment.json's "about" and
+// tools/local-stack/tests/infra.rs): every environment variable the code reads, the canonical form of
+// the tables and queues of tools/local-stack/src/resources.rs, and the custom metrics the binaries
+// write (infra/metrics.json), which the dashboard reads.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -90,12 +91,31 @@ function readJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(path.join(INFRA_DIR, file), 'utf8')) as T;
 }
 
+/** One custom metric of infra/metrics.json. */
+export interface MetricDefinition {
+  name: string;
+  /** CloudWatch's unit name (Count, Milliseconds, ...). */
+  unit: string;
+  /** Exactly the dimensions every data point carries, in this order. */
+  dimensions: string[];
+  what: string;
+}
+
+export interface MetricsContract {
+  namespace: string;
+  metrics: MetricDefinition[];
+}
+
 export function environmentList(): EnvironmentList {
   return readJson<EnvironmentList>('environment.json');
 }
 
 export function resources(): Resources {
   return readJson<Resources>('resources.json');
+}
+
+export function metricsContract(): MetricsContract {
+  return readJson<MetricsContract>('metrics.json');
 }
 
 /** The resources.json entry of the table named by `nameEnv`. */

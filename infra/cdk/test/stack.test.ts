@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 
-import { PlatformStack } from '../lib/platform-stack';
+import { BINARIES, HTTP_5XX_ALARM, HTTP_LATENCY_ALARM, PlatformStack } from '../lib/platform-stack';
+import { metricsContract } from '../lib/shared';
 import { FIXTURE_ASSETS, functionsByBinary, referenced, resourcesOfType, siteAssets, synthStack, template } from './synth';
 
 /** logical id -> the nameEnv of the table it is (through the functions' environments). */
@@ -73,6 +74,46 @@ describe('functions', () => {
       assert.ok(referenced(resource.Properties.LoggingConfig.LogGroup), `${binary} has no log group of its own`);
     }
     assert.equal(roles.size, functionsByBinary().size, 'one role per function');
+  });
+
+  it('trace actively (X-Ray), all but CDK\'s page deployment handler (it runs only during a deployment)', () => {
+    const traced = Object.entries(resourcesOfType('AWS::Lambda::Function'))
+      .filter(([, fn]) => fn.Properties.TracingConfig?.Mode === 'Active')
+      .map(([id]) => id);
+    assert.deepEqual(traced.sort(), [...functionsByBinary().values()].map((fn) => fn.id).sort());
+    assert.equal(traced.length, BINARIES.length);
+  });
+
+  it('run on arm64 by default, x86_64 with -c architecture=x86_64, and refuse anything else', () => {
+    // Assets that are x86_64 executables (an ELF header is all the stack reads).
+    const x86 = fs.mkdtempSync(path.join(os.tmpdir(), 'x86-assets-'));
+    const header = Buffer.alloc(64);
+    header.write('\x7fELF', 0, 'latin1');
+    header.set([2, 1, 1], 4); // 64-bit, little-endian, version 1
+    header.writeUInt16LE(2, 16); // an executable
+    header.writeUInt16LE(62, 18); // x86_64
+    for (const binary of BINARIES) {
+      fs.mkdirSync(path.join(x86, binary));
+      fs.writeFileSync(path.join(x86, binary, 'bootstrap'), header, { mode: 0o755 });
+    }
+    const stack = new PlatformStack(new App({ context: { architecture: 'x86_64' } }), 'X86', { lambdaAssets: x86, siteAssets: siteAssets() });
+    const functions = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))
+      .filter((fn) => fn.Properties.Runtime === 'provided.al2023');
+    assert.equal(functions.length, BINARIES.length);
+    for (const fn of functions) assert.deepEqual(fn.Properties.Architectures, ['x86_64']);
+    // The same binaries on the default architecture would fail every invocation.
+    assert.throws(
+      () => new PlatformStack(new App(), 'X86OnArm', { lambdaAssets: x86, siteAssets: siteAssets() }),
+      /not arm64 executables: api-lambda\/bootstrap \(x86_64\).*cargo lambda build --release --arm64.*-c architecture=/,
+    );
+    fs.rmSync(x86, { recursive: true });
+    for (const bad of ['amd64', 'aarch64', 'ARM64', 'x86-64', 64]) {
+      assert.throws(
+        () => new PlatformStack(new App({ context: { architecture: bad } }), 'Bad', { lambdaAssets: FIXTURE_ASSETS, siteAssets: siteAssets() }),
+        /architecture must be arm64 or x86_64 \(-c architecture=arm64\|x86_64; default arm64\)/,
+        String(bad),
+      );
+    }
   });
 
   it('log groups have a retention', () => {
@@ -609,8 +650,61 @@ describe('alarms', () => {
     }
   });
 
-  it('anything parked alarms, per consumer: Sum of AuctionPlatform Parked > 0 (>= 1 item) in 5 minutes', () => {
-    const parked = alarms.filter((a) => a.Properties.Namespace === 'AuctionPlatform' && a.Properties.MetricName === 'Parked');
+  it('the HTTP API alarms on its 5xx rate, once it served 50 requests in 5 minutes', () => {
+    const [httpApiId] = Object.entries(resourcesOfType('AWS::ApiGatewayV2::Api'))
+      .filter(([, a]) => a.Properties.ProtocolType === 'HTTP').map(([id]) => id);
+    const found = alarms.filter((a) => (a.Properties.Metrics ?? []).some((m: any) => m.MetricStat?.Metric.MetricName === '5xx'));
+    assert.equal(found.length, 1);
+    const p = found[0].Properties;
+    const [expression, ...inputs] = [...p.Metrics].sort((a: any, b: any) => (a.Expression ? -1 : 1) - (b.Expression ? -1 : 1));
+    const byId = Object.fromEntries(inputs.map((m: any) => [m.Id, m]));
+    assert.deepEqual(Object.keys(byId).sort(), ['errors', 'requests']);
+    assert.equal(byId.errors.MetricStat.Metric.MetricName, '5xx');
+    assert.equal(byId.requests.MetricStat.Metric.MetricName, 'Count');
+    for (const input of inputs) {
+      assert.equal(input.ReturnData, false);
+      assert.equal(input.MetricStat.Metric.Namespace, 'AWS/ApiGateway');
+      assert.deepEqual(input.MetricStat.Metric.Dimensions, [{ Name: 'ApiId', Value: { Ref: httpApiId } }]);
+      assert.equal(input.MetricStat.Stat, 'Sum');
+      assert.equal(input.MetricStat.Period, 300);
+    }
+    assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(p.EvaluationPeriods, 1);
+    assert.equal(p.Threshold, HTTP_5XX_ALARM.percent);
+    // CloudWatch's IF and FILL, for the values of one period.
+    const pages = (errors: number, requests: number): boolean =>
+      Function('IF', 'FILL', 'errors', 'requests', `return ${expression.Expression};`)(
+        (condition: boolean, then: number, otherwise: number) => (condition ? then : otherwise),
+        (value: number) => value, errors, requests) > p.Threshold;
+    assert.equal(pages(1, 1), false, 'one failed request at night');
+    assert.equal(pages(10, 49), false, 'too few requests to say');
+    assert.equal(pages(2, 50), false, '4 %');
+    assert.equal(pages(3, 50), true, '6 %');
+    assert.equal(pages(600, 600), true, 'DynamoDB is down');
+  });
+
+  it('the HTTP API alarms on its p95 latency above 1 s for 15 minutes, ignoring periods of too few requests', () => {
+    const [httpApiId] = Object.entries(resourcesOfType('AWS::ApiGatewayV2::Api'))
+      .filter(([, a]) => a.Properties.ProtocolType === 'HTTP').map(([id]) => id);
+    const found = alarms.filter((a) => (a.Properties.Metrics ?? [a.Properties]).some((m: any) =>
+      (m.MetricStat?.Metric ?? m).MetricName === 'Latency'));
+    assert.equal(found.length, 1);
+    const p = found[0].Properties;
+    const [metric] = p.Metrics;
+    assert.equal(p.Metrics.length, 1);
+    assert.equal(metric.MetricStat.Metric.Namespace, 'AWS/ApiGateway');
+    assert.deepEqual(metric.MetricStat.Metric.Dimensions, [{ Name: 'ApiId', Value: { Ref: httpApiId } }]);
+    assert.equal(metric.MetricStat.Stat, 'p95');
+    assert.equal(metric.MetricStat.Period, 300);
+    assert.equal(p.Threshold, 1000);
+    assert.equal(p.Threshold, HTTP_LATENCY_ALARM.p95Millis);
+    assert.equal(p.EvaluationPeriods, 3);
+    assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(p.EvaluateLowSampleCountPercentile, 'ignore');
+  });
+
+  it('anything parked alarms, per consumer: Sum of AuctionPlatform RecordsParked > 0 (>= 1 item) in 5 minutes', () => {
+    const parked = alarms.filter((a) => a.Properties.Namespace === 'AuctionPlatform' && a.Properties.MetricName === 'RecordsParked');
     const consumers = parked.map((a) => {
       const p = a.Properties;
       assert.equal(p.Statistic, 'Sum');
@@ -625,5 +719,23 @@ describe('alarms', () => {
     });
     // The consumer names the parker writes (adapters/parking/src/consumer.rs).
     assert.deepEqual(consumers.sort(), ['broadcaster', 'notifier', 'payment-saga', 'projector', 'publisher']);
+  });
+
+  it('every alarm on a custom metric watches one of infra/metrics.json, with its dimensions', () => {
+    const contract = metricsContract();
+    const custom = alarms.filter((a) => a.Properties.Namespace !== undefined && !a.Properties.Namespace.startsWith('AWS/'));
+    assert.ok(custom.length > 0);
+    for (const { Properties: p } of custom) {
+      assert.equal(p.Namespace, contract.namespace);
+      const definition = contract.metrics.find((m) => m.name === p.MetricName);
+      assert.ok(definition, `${p.MetricName} is not in infra/metrics.json`);
+      assert.deepEqual(p.Dimensions.map((d: any) => d.Name).sort(), [...definition.dimensions].sort(), p.MetricName);
+    }
+    // Math alarms read only AWS metrics (the HTTP API's, the queues').
+    for (const alarm of alarms) {
+      for (const m of alarm.Properties.Metrics ?? []) {
+        if (m.MetricStat) assert.match(m.MetricStat.Metric.Namespace, /^AWS\//);
+      }
+    }
   });
 });

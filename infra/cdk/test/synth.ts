@@ -34,7 +34,7 @@ export function synthStack(props: Partial<PlatformStackProps> = {}): { app: App;
 
 let cached: Template | undefined;
 
-/** The synthesized template of the default stack (built once per test file). */
+/** The synthesized template of the default stack (built once per process; check runs every file in one). */
 export function template(): Template {
   if (!cached) {
     cached = Template.fromStack(synthStack().stack);
