@@ -430,6 +430,13 @@ fn about(bench: &str) -> Option<&'static str> {
              beside a raw parallel Scan of the same table with the same number of segments (the mean \
              of one Scan before the rebuild and one after it)."
         }
+        "lambdas" => {
+            "Lambda binaries (`scripts/bench lambdas`): each function as deployed (the `deploy` \
+             profile) started with Lambda's environment and the local stack's names, timed from \
+             process start to its first call for the next invocation (the end of Lambda's init \
+             phase), and its size once stripped, beside a bare lambda_runtime binary built the \
+             same way. Goals: init at most 30 ms, at most 15 MB per function."
+        }
         _ => return None,
     })
 }

@@ -188,6 +188,98 @@ fn test_doubles_wired(metadata: &Value, root: &Path) -> Vec<String> {
     found
 }
 
+/// The tools that run the deployed Lambda binaries instead of linking them: the trigger runner
+/// invokes `projector-lambda` and the rest through cargo-lambda's emulator, so that a local run
+/// exercises what is deployed, not a copy wired in-process.
+const RUNS_THE_BINARIES: [&str; 1] = ["local-triggers"];
+
+/// Every path of normal dependencies (through the workspace's own packages) from `from` to a
+/// package under `functions/`, as `from -> ... -> function`, one per function reached.
+fn functions_linked_by(metadata: &Value, root: &Path, from: &str) -> Vec<String> {
+    let packages = metadata["packages"].as_array().expect("packages");
+    let layer_of = |name: &str| {
+        packages.iter().find(|p| p["name"] == name).and_then(|p| {
+            let manifest = Path::new(p["manifest_path"].as_str()?);
+            Layer::of(manifest.parent()?.strip_prefix(root).ok()?)
+        })
+    };
+    let normal_deps = |name: &str| -> Vec<String> {
+        packages
+            .iter()
+            .filter(|p| p["name"] == name)
+            .flat_map(|p| p["dependencies"].as_array().cloned().unwrap_or_default())
+            .filter(|d| d["kind"].is_null())
+            .filter_map(|d| d["name"].as_str().map(str::to_owned))
+            .filter(|d| d != name)
+            .collect()
+    };
+    let mut found = Vec::new();
+    let mut seen = std::collections::BTreeSet::from([from.to_owned()]);
+    let mut queue = std::collections::VecDeque::from([vec![from.to_owned()]]);
+    while let Some(path) = queue.pop_front() {
+        let last = path.last().unwrap().clone();
+        for dependency in normal_deps(&last) {
+            if !seen.insert(dependency.clone()) {
+                continue;
+            }
+            let mut longer = path.clone();
+            longer.push(dependency.clone());
+            match layer_of(&dependency) {
+                Some(Layer::Function) => found.push(longer.join(" -> ")),
+                // Only the workspace's packages can reach a function crate.
+                Some(_) => queue.push_back(longer),
+                None => {}
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_trigger_runner_links_no_function_crate() {
+    let metadata = workspace_metadata();
+    let root = PathBuf::from(metadata["workspace_root"].as_str().unwrap());
+    for tool in RUNS_THE_BINARIES {
+        assert!(
+            metadata["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == tool),
+            "{tool} is not a package of the workspace"
+        );
+        let linked = functions_linked_by(&metadata, &root, tool);
+        assert!(
+            linked.is_empty(),
+            "{tool} must invoke the deployed Lambda binaries, not link their crates \
+             (docs/local-triggers.md), but it depends on:\n{}",
+            linked.join("\n")
+        );
+    }
+}
+
+#[test]
+fn given_a_runner_that_reaches_a_function_through_an_adapter_then_the_path_is_named() {
+    let metadata = workspace(&[
+        (
+            "local-triggers",
+            "tools/local-triggers",
+            &[("conventions", "normal"), ("scheduler", "dev")],
+        ),
+        (
+            "conventions",
+            "adapters/conventions",
+            &[("projector", "normal")],
+        ),
+        ("projector", "functions/projector", &[]),
+        ("scheduler", "functions/scheduler", &[]),
+    ]);
+    assert_eq!(
+        functions_linked_by(&metadata, Path::new("/w"), "local-triggers"),
+        ["local-triggers -> conventions -> projector"]
+    );
+}
+
 /// The function sources (src/ of every crate under functions/) that name a simulated port.
 fn functions_naming_a_simulator(root: &Path) -> Vec<String> {
     fn walk(dir: &Path, found: &mut Vec<String>) {

@@ -1,13 +1,15 @@
 // The bidder page end to end, in headless Chromium against the real platform: the local stack,
-// the trigger runner, the scheduler and api-local --dev (which serves web/ and the /live
+// the trigger runner (with the deployed Lambda binaries it invokes, the scheduler's among them)
+// and api-local --dev (which serves web/ and the /live
 // WebSocket). Two bidders in two browser contexts bid on one auction and see each other's
 // bids, the outbid notice and the result live, without reloading. Ann starts without a card:
 // the page's payments panel says so, the bid and sell controls explain why they are blocked,
 // and its button attaches localstripe's test card for her. Screenshots of every step go to
 // web/e2e/artifacts/. Started by web/e2e/run; see docs/web.md.
 //
-// Environment: E2E_TARGET_DIR (the cargo target dir holding debug/api-local, local-triggers,
-// scheduler-local; default <repo>/target), CHROMIUM (default /usr/bin/chromium),
+// Environment: E2E_TARGET_DIR (the folder holding debug/api-local and debug/local-triggers: the
+// cargo target dir, or its <triple> folder after a --target build; default <repo>/target; the
+// Lambda artifacts are found by local-triggers itself), CHROMIUM (default /usr/bin/chromium),
 // E2E_BASE_URL (use an already running platform instead of starting one).
 
 import { test } from 'node:test';
@@ -99,17 +101,20 @@ async function startPlatform() {
     detached: true, // its own process group, so that stopping it reaches every process in it
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const platform = { child, logPath, exited: null, stackPids: [] };
+  const platform = { child, logPath, exited: null, stackPids: [], triggersGroup: null };
   running.platform = platform; // stopped by the test's end or a signal, even while starting
   child.on('exit', (code, signal) => { platform.exited = { code, signal }; });
   let stderrHead = '';
   child.stderr.on('data', (chunk) => {
     logFile.write(chunk);
-    // The emulators' pids, from the environment lines the launcher prints first.
-    if (!platform.stackPids.length && stderrHead.length < 1 << 20) {
+    // The emulators' pids, from the environment lines the launcher prints first, and the
+    // trigger runner's process group (scripts/platform prints it).
+    if ((!platform.stackPids.length || !platform.triggersGroup) && stderrHead.length < 1 << 20) {
       stderrHead += chunk.toString();
       const pids = /^LOCAL_STACK_PIDS=([\d,]+)$/m.exec(stderrHead);
       if (pids) platform.stackPids = pids[1].split(',').map(Number);
+      const group = /^LOCAL_TRIGGERS_PGID=(\d+)$/m.exec(stderrHead);
+      if (group) platform.triggersGroup = Number(group[1]);
     }
   });
   const url = await new Promise((resolve, reject) => {
@@ -167,9 +172,11 @@ async function stopPlatform(platform) {
     }
   }
   // Anything of the group that outlived the launcher, and emulators a SIGKILLed launcher
-  // could not stop (they run in process groups of their own).
+  // could not stop (they run in process groups of their own), and the trigger runner's group
+  // (its Lambda binaries and emulator) should scripts/platform have been SIGKILLed.
   signalGroup('SIGKILL');
-  for (const pid of platform.stackPids) {
+  const groups = platform.triggersGroup ? [...platform.stackPids, platform.triggersGroup] : platform.stackPids;
+  for (const pid of groups) {
     try { process.kill(-pid, 'SIGKILL'); } catch (_) { /* stopped by the launcher */ }
   }
 }

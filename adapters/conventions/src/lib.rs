@@ -3,23 +3,37 @@
 //! - [`names`]: every table, queue and index name with its variable and default, spelled once;
 //! - [`name_from_env`]: a table or queue name from its variable, or the default the local stack
 //!   and the CDK app use;
-//! - [`init_json_logging`]: one JSON object per log line on stderr, as CloudWatch wants them
-//!   ([`json_logs`] is the same format on any writer, for tests that read the lines);
+//! - [`lambda::init`]: a Lambda binary's logs and metrics, set up by one call in its `main`;
+//! - [`logging`]: the one logging set-up of every binary, honouring Lambda's log format and
+//!   level controls (the local tools' [`init_json_logging`] and [`init_tool_logging`] use it);
+//! - [`metrics`]: the platform's metrics (infra/metrics.json), recorded through the `metrics`
+//!   facade and written in CloudWatch's Embedded Metric Format by the Lambdas;
 //! - [`Failure::of`]: an AWS SDK error sorted by what the caller can do about it;
 //! - [`clock`]: the injected clock every decision's time comes from.
 //!
-//! Depends on the AWS SDK's error types and tracing only. Must not depend on any crate of the
-//! platform: they all depend on this.
+//! Depends on the AWS SDK's error types, the Lambda runtime, tracing and metrics only. Must not
+//! depend on any crate of the platform: they all depend on this.
 
 pub mod clock;
+pub mod lambda;
+pub mod logging;
+pub mod metrics;
 pub mod names;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::util::SubscriberInitExt;
+use thiserror::Error;
+
+pub use logging::json_logs;
+
+/// Why a binary could not set up its logs or metrics: each is set once per process.
+#[derive(Debug, Error)]
+pub enum SetupError {
+    #[error("logging is already set up in this process: {0}")]
+    Logging(String),
+    #[error("a metrics recorder is already installed in this process: {0}")]
+    Metrics(String),
+}
 
 /// The value of `var`, or `default` when it is unset or blank.
 pub fn name_from_env(var: &str, default: &str) -> String {
@@ -29,45 +43,18 @@ pub fn name_from_env(var: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-/// JSON log lines on stderr with the current span's fields, filtered by `RUST_LOG` (default
-/// `info`). Call once, first thing in `main`.
+/// The logs of a local binary that stands in for a Lambda (api-local, the scheduler's and the
+/// reconciler's local loops): the Lambdas' own set-up on stderr, so JSON lines unless
+/// `AWS_LAMBDA_LOG_FORMAT` says `Text`. A second call changes nothing.
 pub fn init_json_logging() {
-    json_logs(std::io::stderr, env_filter("RUST_LOG")).init();
-}
-
-/// The log format of [`init_json_logging`] on `writer`: one JSON object per line, carrying the
-/// fields of the span it was logged in (a message's correlation and causation ids), so that a
-/// test can capture exactly the lines a Lambda writes.
-pub fn json_logs<W>(writer: W, filter: EnvFilter) -> impl Subscriber + Send + Sync + 'static
-where
-    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
-{
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .finish()
+    // Already set up means set up: nothing to report.
+    let _ = logging::LogSettings::from_env().init();
 }
 
 /// A local tool's logs on stderr, filtered by its own variable `filter_env` (default `info`):
-/// JSON lines as the Lambdas write them, or text for people.
+/// JSON lines as the Lambdas write them, or text for people. A second call changes nothing.
 pub fn init_tool_logging(filter_env: &str, json: bool) {
-    let filter = env_filter(filter_env);
-    if json {
-        json_logs(std::io::stderr, filter).init();
-    } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
-    }
-}
-
-/// The filter in `var`, or `info` when it is unset or unreadable.
-pub fn env_filter(var: &str) -> EnvFilter {
-    EnvFilter::try_from_env(var).unwrap_or_else(|_| EnvFilter::new("info"))
+    let _ = logging::LogSettings::for_tool(filter_env, json).init();
 }
 
 /// A failed AWS call, by what the caller can do about it.

@@ -308,8 +308,26 @@ where
         S: Aggregate,
         F: Fn(&S, DateTime<Utc>) -> Result<Vec<S::Event>, S::Rejection>,
     {
-        let meter = Meter::default();
-        let result = self.run(aggregate_id, context, &decide, &meter).await;
+        self.execute_metered(aggregate_id, context, decide, &Meter::default())
+            .await
+    }
+
+    /// [`Self::execute`], adding what the command costs and the versions it loses to `meter`,
+    /// whatever the outcome: for a caller that reports a command's cost even when it is
+    /// refused or fails, or meters several calls as one command. The outcome's `cost` is the
+    /// meter's total so far.
+    pub async fn execute_metered<S, F>(
+        &self,
+        aggregate_id: S::Id,
+        context: &CommandContext,
+        decide: F,
+        meter: &Meter,
+    ) -> Result<Outcome<S>, CommandError<S::Rejection>>
+    where
+        S: Aggregate,
+        F: Fn(&S, DateTime<Utc>) -> Result<Vec<S::Event>, S::Rejection>,
+    {
+        let result = self.run(aggregate_id, context, &decide, meter).await;
         if let Err(CommandError::Store(StoreError::Corrupt { .. })) = &result {
             self.forget::<S>(aggregate_id);
         }
@@ -418,6 +436,7 @@ where
                     }
                     apply(&mut loaded, aggregate_id, &tail)?;
                     self.remember(aggregate_id, &loaded);
+                    meter.conflict();
                     tracing::debug!(%aggregate_id, attempt, "another writer won; deciding again");
                     tokio::time::sleep(jitter(attempt, 5)).await;
                 }

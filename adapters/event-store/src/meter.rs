@@ -1,6 +1,7 @@
 //! What each command costs in DynamoDB requests and capacity units, by purpose.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::Serialize;
 
@@ -72,6 +73,8 @@ impl Cost {
 #[derive(Debug, Default)]
 pub struct Meter {
     cost: Mutex<Cost>,
+    /// Versions lost to another writer, each followed by deciding again.
+    conflicts: AtomicU32,
 }
 
 impl Meter {
@@ -88,5 +91,15 @@ impl Meter {
 
     pub fn cost(&self) -> Cost {
         *self.cost.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Another writer took the version the command was appending at.
+    pub fn conflict(&self) {
+        self.conflicts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times the commands metered here lost their version to another writer.
+    pub fn conflicts(&self) -> u32 {
+        self.conflicts.load(Ordering::Relaxed)
     }
 }

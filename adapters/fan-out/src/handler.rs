@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use conventions::metrics::Consumer;
 use events::AuctionId;
 use stream_records::{Failures, aggregate_of, stored_event};
 
@@ -25,7 +26,23 @@ use crate::sender::QueueSender;
 ///
 /// Returns [`PublishError::SendFailed`] only when requests failed as a whole and nothing at all
 /// was sent: Lambda then retries the whole batch and counts a function error.
+///
+/// Counted as the publisher's records, processed or failed, with each readable record's lag.
 pub async fn handle<S: QueueSender>(
+    sender: &S,
+    queues: &QueueUrls,
+    event: Event,
+) -> Result<DynamoDbEventResponse, PublishError> {
+    let records = event.records.len();
+    let result = publish_batch(sender, queues, event).await;
+    let failed = result
+        .as_ref()
+        .map_or(records, |response| response.batch_item_failures.len());
+    Consumer::PUBLISHER.handled(records, failed);
+    result
+}
+
+async fn publish_batch<S: QueueSender>(
     sender: &S,
     queues: &QueueUrls,
     event: Event,
@@ -136,6 +153,7 @@ impl Plan {
                 ),
                 Ok(stored) => {
                     let envelope = &stored.envelope;
+                    Consumer::PUBLISHER.lag(envelope.occurred_at);
                     let mut state = RecordState {
                         aggregate: Some(envelope.aggregate_id.into()),
                         version: Some(envelope.version),

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use events::AuctionId;
 use serde_json::Value;
 
+use conventions::metrics::{Consumer as MetricConsumer, parked};
+
 use crate::consumer::Consumer;
 use crate::error::ParkingError;
 use crate::parked::{Parked, ParkedItems};
@@ -73,6 +75,9 @@ impl Origins {
 /// Parks what each message describes; the messages that could not be parked are reported
 /// failed, so that they stay in their queue (whose age alarm calls a human) and are tried again.
 /// A message is parked at most once per range: the same range parked again replaces its item.
+///
+/// Counted as the parker's records, processed or failed, and as each parked item's consumer's
+/// parked records (the events the item holds).
 pub async fn park<P, R>(
     parked: &P,
     stream: &R,
@@ -109,32 +114,19 @@ where
             }
         }
     }
+    MetricConsumer::PARKER.handled(event.records.len(), response.batch_item_failures.len());
     response
 }
 
-/// One CloudWatch embedded-metric line per consumer that parked something, which the alarm on
-/// parked items watches (namespace `AuctionPlatform`, metric `Parked`, dimension `Consumer`).
+/// The records each item holds, counted under its consumer: what the parked-items alarms watch.
 fn metric(items: &[Parked]) {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for item in items {
-        *counts.entry(&item.consumer).or_default() += 1;
+        let events = item.to_version.saturating_sub(item.from_version) + 1;
+        *counts.entry(&item.consumer).or_default() += usize::try_from(events).unwrap_or(1);
     }
-    for (consumer, count) in counts {
-        let line = serde_json::json!({
-            "_aws": {
-                "Timestamp": Utc::now().timestamp_millis(),
-                "CloudWatchMetrics": [{
-                    "Namespace": "AuctionPlatform",
-                    "Dimensions": [["Consumer"]],
-                    "Metrics": [{"Name": "Parked", "Unit": "Count"}],
-                }],
-            },
-            "Consumer": consumer,
-            "Parked": count,
-        });
-        // Lambda sends stdout to CloudWatch Logs, which extracts the metric; tracing writes to
-        // stderr, so the two never interleave within a line.
-        println!("{line}");
+    for (consumer, records) in counts {
+        parked(consumer, records);
     }
 }
 
@@ -486,6 +478,59 @@ mod tests {
                 .last_error
                 .starts_with("RetryAttemptsExhausted after 4 invocations")
         );
+    }
+
+    #[test]
+    fn given_give_ups_and_an_unreadable_message_when_parked_then_the_records_count_under_their_consumers()
+     {
+        let (response, recorded) = conventions::metrics::testing::recorded_async(async {
+            // Given the projector's failure record over four events, a dead letter of the
+            // payment saga, and a message that is not JSON
+            let stream = Stream {
+                records: vec![
+                    event(1, 4, "BidPlaced"),
+                    event(2, 7, "AuctionEnded"),
+                    event(1, 5, "BidPlaced"),
+                    event(1, 6, "AuctionEnded"),
+                ],
+                ..Stream::default()
+            };
+            let dead_letter = json!({"eventId": "e", "aggregateId": auction(3).to_string(),
+                                     "version": 9, "eventType": "AuctionEnded"});
+            let mut unreadable = message("m3", Value::Null, "arn:aws:sqs:r:1:live-dlq.fifo", 3);
+            unreadable.body = Some("{not json".to_owned());
+            let mut batch = SqsEvent::default();
+            batch.records = vec![
+                message(
+                    "m1",
+                    failure_record("projector"),
+                    "arn:aws:sqs:r:1:stream-failures",
+                    1,
+                ),
+                message("m2", dead_letter, "arn:aws:sqs:r:1:payments-dlq.fifo", 3),
+                unreadable,
+            ];
+
+            // When the batch is parked
+            park(
+                &InMemoryParked::new(),
+                &stream,
+                &Origins::new([]),
+                batch,
+                now(),
+            )
+            .await
+        });
+
+        // Then the four events count as the projector's parked records and the dead letter as
+        // the saga's; the parker processed two messages and failed the unreadable one
+        assert_eq!(response.batch_item_failures.len(), 1);
+        let parked = |consumer| recorded.counter("RecordsParked", &[("Consumer", consumer)]);
+        assert_eq!(parked("projector"), 4);
+        assert_eq!(parked("payment-saga"), 1);
+        let parker = [("Consumer", "parker")];
+        assert_eq!(recorded.counter("RecordsProcessed", &parker), 2);
+        assert_eq!(recorded.counter("RecordsFailed", &parker), 1);
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, TimeDelta, Utc};
+use conventions::metrics::{Consumer, SagaOutcome, saga_outcome};
 use domain::{
     Event, RecordPaymentFailed, RecordPaymentSucceeded, Settlement, State,
     decide_record_payment_failed, decide_record_payment_succeeded, rules::REASON_MAX_CHARS,
@@ -28,7 +29,7 @@ use crate::ports::{
     Payout, PayoutReversal, Receipt, Refund, SagaStates, Sleep,
 };
 use crate::retry::Retry;
-use crate::saga::{Next, Saga, SagaId, Start, Step, StepResult};
+use crate::saga::{Next, Saga, SagaId, Start, Status, Step, StepResult};
 
 /// The actor of every command the saga issues.
 pub const ACTOR: &str = "payment-saga";
@@ -95,7 +96,23 @@ where
     /// A step that fails transiently is retried with backoff until the retry budget
     /// ([`Retry::last_start`]) is spent; the messages not begun by then are reported failed
     /// unprocessed, and redelivered.
+    ///
+    /// Counted as the saga's records, processed or failed, with each readable message's lag.
     pub async fn handle_until(
+        &self,
+        event: SqsEvent,
+        deadline: DateTime<Utc>,
+    ) -> Result<SqsBatchResponse, SagaError> {
+        let records = event.records.len();
+        let result = self.handle_batch(event, deadline).await;
+        let failed = result
+            .as_ref()
+            .map_or(records, |response| response.batch_item_failures.len());
+        Consumer::PAYMENT_SAGA.handled(records, failed);
+        result
+    }
+
+    async fn handle_batch(
         &self,
         event: SqsEvent,
         deadline: DateTime<Utc>,
@@ -180,6 +197,7 @@ where
         deadline: DateTime<Utc>,
     ) -> Result<Handled, SagaError> {
         let envelope = envelope(message)?;
+        Consumer::PAYMENT_SAGA.lag(envelope.occurred_at);
         let span = tracing::Span::current();
         span.record("correlation_id", envelope.metadata.correlation_id.as_str());
         span.record("causation_id", envelope.event_id.to_string());
@@ -265,16 +283,31 @@ where
                     let result = self.perform_retrying(&saga, step, deadline).await?;
                     tracing::info!(step = step.name(), ?result, "step performed");
                     saga.after(step, result, self.clock.now())
-                        .map_err(|stuck| SagaError::Stuck {
-                            saga_id: saga.id.clone(),
-                            step: stuck.step,
-                            reason: stuck.reason,
+                        .map_err(|stuck| {
+                            saga_outcome(SagaOutcome::Failed);
+                            SagaError::Stuck {
+                                saga_id: saga.id.clone(),
+                                step: stuck.step,
+                                reason: stuck.reason,
+                            }
                         })?
                 }
             };
             match self.sagas.save(&next).await {
-                Ok(()) if next.awaiting.is_some() => return Ok(Handled::Awaiting(Box::new(next))),
-                Ok(()) => saga = next,
+                Ok(()) if next.awaiting.is_some() => {
+                    saga_outcome(SagaOutcome::Awaiting);
+                    return Ok(Handled::Awaiting(Box::new(next)));
+                }
+                Ok(()) => {
+                    // A terminal status is written once: a finished saga has nothing next, so a
+                    // redelivery finds it done and writes (and counts) nothing.
+                    match next.status {
+                        Status::Completed => saga_outcome(SagaOutcome::Settled),
+                        Status::Failed => saga_outcome(SagaOutcome::Compensated),
+                        Status::Running | Status::Compensating => {}
+                    }
+                    saga = next;
+                }
                 Err(SagaError::Conflict { .. }) => {
                     conflicts += 1;
                     if conflicts > MAX_CONFLICTS {

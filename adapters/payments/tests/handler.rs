@@ -1160,3 +1160,85 @@ async fn an_auction_from_before_the_ledger_is_registered_to_its_seller_by_its_fi
     assert_eq!(registered.envelope.payload["title"], "A lamp");
     assert_eq!(world.owner().await, Some(user("bob")));
 }
+
+/// The sagas' outcomes as counted, and the consumer's records, for what `run` does to a world.
+fn outcomes_of<F>(run: impl FnOnce() -> F) -> conventions::metrics::testing::Recorded
+where
+    F: std::future::Future<Output = ()>,
+{
+    let ((), recorded) = conventions::metrics::testing::recorded_async(async { run().await });
+    recorded
+}
+
+fn outcome(recorded: &conventions::metrics::testing::Recorded, outcome: &str) -> u64 {
+    recorded.counter("SagaOutcomes", &[("Outcome", outcome)])
+}
+
+const PAYMENT_SAGA: [(&str, &str); 1] = [("Consumer", "payment-saga")];
+
+#[test]
+fn given_a_sold_auction_when_its_end_arrives_twice_then_one_settled_saga_and_two_processed_records_are_counted()
+ {
+    let recorded = outcomes_of(|| async {
+        // Given a sold auction
+        let world = world(None, &[("bob", 5_000), ("cat", 3_000)]).await;
+        let ended = world.last_of_type("AuctionEnded");
+
+        // When its end is delivered, then delivered again
+        assert!(world.deliver(std::slice::from_ref(&ended)).await.is_empty());
+        assert!(world.deliver(&[ended]).await.is_empty());
+    });
+
+    // Then the saga counts as settled once, and both messages as processed with their lag
+    assert_eq!(outcome(&recorded, "settled"), 1);
+    assert_eq!(outcome(&recorded, "compensated"), 0);
+    assert_eq!(recorded.counter("RecordsProcessed", &PAYMENT_SAGA), 2);
+    assert_eq!(recorded.counter("RecordsFailed", &PAYMENT_SAGA), 0);
+    assert_eq!(recorded.histogram("ConsumerLag", &PAYMENT_SAGA).len(), 2);
+}
+
+#[test]
+fn given_a_refused_payout_when_the_saga_compensates_then_it_counts_as_compensated() {
+    let recorded = outcomes_of(|| async {
+        // Given a sold auction whose seller's account refuses the payout
+        let world = world(None, &[("bob", 5_000)]).await;
+        world
+            .payments
+            .inject(Fault::decline(Operation::Payout, "seller account closed"));
+
+        // When its end is delivered
+        assert!(
+            world
+                .deliver(&[world.last_of_type("AuctionEnded")])
+                .await
+                .is_empty()
+        );
+    });
+
+    // Then the saga counts as compensated, not settled
+    assert_eq!(outcome(&recorded, "compensated"), 1);
+    assert_eq!(outcome(&recorded, "settled"), 0);
+}
+
+#[test]
+fn given_a_refused_refund_when_the_saga_is_stuck_then_it_counts_as_failed_and_its_message_as_failed()
+ {
+    let recorded = outcomes_of(|| async {
+        // Given a refused payout whose refund is refused too
+        let world = world(None, &[("bob", 5_000)]).await;
+        world
+            .payments
+            .inject(Fault::decline(Operation::Payout, "seller account closed"))
+            .inject(Fault::decline(Operation::Refund, "refunds suspended"));
+
+        // When its end is delivered
+        let failed = world.deliver(&[world.last_of_type("AuctionEnded")]).await;
+        assert_eq!(failed.len(), 1);
+    });
+
+    // Then the saga counts as failed, and its message as a failed record
+    assert_eq!(outcome(&recorded, "failed"), 1);
+    assert_eq!(outcome(&recorded, "compensated"), 0);
+    assert_eq!(recorded.counter("RecordsFailed", &PAYMENT_SAGA), 1);
+    assert_eq!(recorded.counter("RecordsProcessed", &PAYMENT_SAGA), 0);
+}

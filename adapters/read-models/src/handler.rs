@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use conventions::metrics::Consumer;
 use event_store::{EventLog, Meter, StoredEvent};
 use events::{AuctionEvent, AuctionId, EventCodec, EventEnvelope};
 use futures_util::future::try_join_all;
@@ -58,7 +59,27 @@ struct Readable {
 /// other auctions keep flowing. `Err` only when no record was applied and every failure was
 /// transient (the store is down): the invocation then counts as an error, which is what alarms
 /// watch, and Lambda retries the whole batch.
+///
+/// Counted as the projector's records, processed or failed, with each readable record's lag.
 pub async fn handle<P, L>(
+    views: &P,
+    log: &L,
+    event: Event,
+) -> Result<DynamoDbEventResponse, ProjectorError>
+where
+    P: Projections,
+    L: EventLog,
+{
+    let records = event.records.len();
+    let result = project_batch(views, log, event).await;
+    let failed = result
+        .as_ref()
+        .map_or(records, |response| response.batch_item_failures.len());
+    Consumer::PROJECTOR.handled(records, failed);
+    result
+}
+
+async fn project_batch<P, L>(
     views: &P,
     log: &L,
     event: Event,
@@ -179,6 +200,7 @@ fn decode(record: &EventRecord) -> Result<Option<(StoredEvent, EventEnvelope)>, 
         tracing::error!(record_id = %record.event_id, %error, "unreadable stream record");
         aggregate_of(record)
     })?;
+    Consumer::PROJECTOR.lag(stored.envelope.occurred_at);
     if stored.envelope.aggregate_type != <AuctionEvent as EventCodec>::AGGREGATE_TYPE {
         tracing::debug!(
             record_id = %record.event_id,

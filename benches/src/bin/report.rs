@@ -3,7 +3,7 @@
 //! `scripts/bench report` runs the benchmarks and then this; it is no benchmark itself.
 //!
 //! Usage: report --figures FILE... --out DIR --seconds N --command TEXT [--lowered KNOB]...
-//!        [--baseline-commit REV --baseline-figures FILE...] BENCH...
+//!        [--baseline-commit REV --baseline-figures FILE... [--baseline-benches A,B]] BENCH...
 //! `--figures` once per round (the report shows each figure's median round); with a baseline
 //! commit's rounds, a section compares the two commit by commit (benchmarks::rounds).
 //! Fails, writing nothing, when a listed bench recorded no figure in some round or a line is
@@ -22,7 +22,8 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut figures, mut out, mut seconds, mut command, mut lowered, mut benches) =
         (Vec::new(), None, 0, None, Vec::new(), Vec::new());
-    let (mut baseline_commit, mut baseline_figures) = (None, Vec::new());
+    let (mut baseline_commit, mut baseline_figures, mut baseline_benches) =
+        (None, Vec::new(), None);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -30,6 +31,10 @@ fn main() -> Result<()> {
             "--baseline-commit" => baseline_commit = Some(value("--baseline-commit")?),
             "--baseline-figures" => {
                 baseline_figures.push(PathBuf::from(value("--baseline-figures")?));
+            }
+            "--baseline-benches" => {
+                let names = value("--baseline-benches")?;
+                baseline_benches = Some(names.split(',').map(str::to_owned).collect::<Vec<_>>());
             }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "--seconds" => seconds = value("--seconds")?.parse().context("--seconds")?,
@@ -49,7 +54,9 @@ fn main() -> Result<()> {
     let candidate = read_rounds(&figures, &benches)?;
     let against = match (&baseline_commit, baseline_figures.is_empty()) {
         (Some(baseline_commit), false) => {
-            let baseline = read_rounds(&baseline_figures, &benches)?;
+            // The baseline ran the benches it has (a newer one is compared with nothing).
+            let ran = baseline_benches.as_ref().unwrap_or(&benches);
+            let baseline = read_rounds(&baseline_figures, ran)?;
             let comparisons = rounds::compare(&baseline, &candidate);
             Some(rounds::markdown(&comparisons, baseline_commit, &commit()))
         }

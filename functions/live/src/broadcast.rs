@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use conventions::metrics::Consumer;
 use event_store::{EventLog, Meter, Snapshots, state_at};
 use events::{AuctionEvent, EventEnvelope};
 use futures_util::{StreamExt, stream};
@@ -54,7 +55,30 @@ where
 ///
 /// Returns [`LiveError::MissingMessageId`] when a message has no id, and
 /// [`LiveError::BatchFailed`] when every message failed.
+///
+/// Counted as the broadcaster's records, processed or failed, with each readable message's lag.
 pub async fn handle_with<S, P, L>(
+    fanout: &Fanout,
+    subscriptions: &S,
+    push: &P,
+    log: &L,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, LiveError>
+where
+    S: Subscriptions,
+    P: Push,
+    L: EventLog + Snapshots,
+{
+    let records = event.records.len();
+    let result = broadcast_batch(fanout, subscriptions, push, log, event).await;
+    let failed = result
+        .as_ref()
+        .map_or(records, |response| response.batch_item_failures.len());
+    Consumer::BROADCASTER.handled(records, failed);
+    result
+}
+
+async fn broadcast_batch<S, P, L>(
     fanout: &Fanout,
     subscriptions: &S,
     push: &P,
@@ -123,7 +147,9 @@ fn decode(id: &str, message: &SqsMessage) -> Result<EventEnvelope, LiveError> {
         .body
         .as_deref()
         .ok_or_else(|| undecodable("the message has no body".to_owned()))?;
-    EventEnvelope::from_json(body).map_err(|e| undecodable(e.to_string()))
+    let envelope = EventEnvelope::from_json(body).map_err(|e| undecodable(e.to_string()))?;
+    Consumer::BROADCASTER.lag(envelope.occurred_at);
+    Ok(envelope)
 }
 
 /// FIFO order holds within a message group (the auction); Lambda passes the group id in the

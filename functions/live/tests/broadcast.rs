@@ -219,6 +219,55 @@ async fn when_pushes_fail_every_message_fails_and_the_batch_is_retried() {
     assert!(matches!(error, LiveError::BatchFailed(_)), "{error}");
 }
 
+#[test]
+fn given_pushes_failing_when_every_message_fails_then_the_whole_batch_counts_as_failed() {
+    let ((), recorded) = conventions::metrics::testing::recorded_async(async {
+        // Given an auction with two bids, a watcher, and the management API out
+        let live = Live::new();
+        let auction_id = live.auction_with_bids(2).await;
+        live.watching("ann", auction_id).await;
+        live.push.set_unavailable(true);
+
+        // When both bids' messages are broadcast
+        let bids = live.events(auction_id)[2..].to_vec();
+        assert!(live.handle(batch(&bids)).await.is_err());
+    });
+
+    // Then both count as failed, none as processed; the first one read has its lag (the second
+    // is held back behind it unread)
+    let broadcaster = [("Consumer", "broadcaster")];
+    assert_eq!(recorded.counter("RecordsFailed", &broadcaster), 2);
+    assert_eq!(recorded.counter("RecordsProcessed", &broadcaster), 0);
+    assert!(!recorded.histogram("ConsumerLag", &broadcaster).is_empty());
+}
+
+#[test]
+fn given_a_watched_auction_when_its_history_is_broadcast_then_every_message_counts_as_processed() {
+    let (events, recorded) = conventions::metrics::testing::recorded_async(async {
+        // Given an auction with three bids and a watcher
+        let live = Live::new();
+        let auction_id = live.auction_with_bids(3).await;
+        live.watching("ann", auction_id).await;
+
+        // When its whole history is broadcast
+        let response = live.broadcast_history(auction_id).await;
+        assert!(failed(&response).is_empty());
+        live.events(auction_id).len()
+    });
+
+    // Then each message counts as processed, with its lag
+    let broadcaster = [("Consumer", "broadcaster")];
+    assert_eq!(
+        recorded.counter("RecordsProcessed", &broadcaster),
+        u64::try_from(events).unwrap()
+    );
+    assert_eq!(recorded.counter("RecordsFailed", &broadcaster), 0);
+    assert_eq!(
+        recorded.histogram("ConsumerLag", &broadcaster).len(),
+        events
+    );
+}
+
 /// Two pushes at a time, three rounds, no pause between them (the pause is not what is tested).
 fn fanout() -> Fanout {
     Fanout {

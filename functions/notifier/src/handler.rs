@@ -1,6 +1,7 @@
 //! The SQS handler: one batch of the notifications queue in, the failed messages out.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use conventions::metrics::Consumer;
 use events::EventEnvelope;
 use futures_util::future::join_all;
 use futures_util::{StreamExt, stream};
@@ -40,7 +41,28 @@ where
 /// stores exactly the notifications that are missing.
 ///
 /// Errors only when a message has no id, so that Lambda retries the whole batch.
+///
+/// Counted as the notifier's records, processed or failed, with each readable message's lag.
 pub async fn handle_with<C, S>(
+    concurrency: usize,
+    contexts: &C,
+    inbox: &S,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, NotifierError>
+where
+    C: AuctionContexts,
+    S: StoreNotification,
+{
+    let records = event.records.len();
+    let result = notify_batch(concurrency, contexts, inbox, event).await;
+    let failed = result
+        .as_ref()
+        .map_or(records, |response| response.batch_item_failures.len());
+    Consumer::NOTIFIER.handled(records, failed);
+    result
+}
+
+async fn notify_batch<C, S>(
     concurrency: usize,
     contexts: &C,
     inbox: &S,
@@ -196,7 +218,10 @@ fn decode(id: &str, message: &SqsMessage) -> Result<EventEnvelope, NotifierError
             message_id: id.to_owned(),
             reason: "the message has no body".to_owned(),
         })?;
-    EventEnvelope::from_json(body).map_err(|e| NotifierError::undecodable(id, &e))
+    let envelope =
+        EventEnvelope::from_json(body).map_err(|e| NotifierError::undecodable(id, &e))?;
+    Consumer::NOTIFIER.lag(envelope.occurred_at);
+    Ok(envelope)
 }
 
 /// FIFO order holds within a message group (the auction); Lambda passes the group id in the

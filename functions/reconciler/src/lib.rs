@@ -1,6 +1,6 @@
 //! The reconciler: finds and repairs divergence between the log and its consequences with no
-//! record in hand, periodically (a scheduled Lambda in AWS, `reconciler-local` in
-//! `scripts/run`).
+//! record in hand, periodically (`reconciler-lambda`, invoked by a schedule: EventBridge in AWS,
+//! the trigger runner in `scripts/run`).
 //!
 //! Parking keeps what a consumer gave up on; this covers what nobody kept a record of. A run
 //! reads the `byEventType` index over a window `[now - lookback, now - grace]` for the events

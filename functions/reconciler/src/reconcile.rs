@@ -131,8 +131,8 @@ where
     Ok(reconciled)
 }
 
-/// Runs [`reconcile`] every `settings.interval` until `stop` resolves (`reconciler-local`:
-/// Ctrl-C or SIGTERM). `clock` reads the time for each run.
+/// Runs [`reconcile`] every `settings.interval` until `stop` resolves (a loop on one machine;
+/// the platform's own runs are invocations of `reconciler-lambda`). `clock` reads the time for each run.
 pub async fn reconcile_until<L, S, V, N, R, P>(
     ports: &Ports<L, S, V, N, R, P>,
     settings: &Settings,

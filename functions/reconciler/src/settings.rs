@@ -41,8 +41,9 @@ pub struct Settings {
     /// (`RECONCILE_MAX_REPLAYS`, default 5; 0 turns the reconciler's replays off, every item
     /// then waits for a person).
     pub max_replays: u32,
-    /// How often `reconciler-local` runs (`RECONCILE_INTERVAL_SECONDS`, default 5 min, like the
-    /// schedule in AWS).
+    /// How often a local loop runs ([`crate::reconcile_until`]; `RECONCILE_INTERVAL_SECONDS`,
+    /// default 5 min, like the schedule in AWS). `local-triggers` reads the same variable as the
+    /// rate at which it invokes `reconciler-lambda`.
     pub interval: Duration,
 }
 

@@ -36,7 +36,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
-import { MetricDefinition, MetricsContract, metricsContract } from './shared';
+import { FunctionDeployment, functionDeployments, MetricDefinition, MetricsContract, metricsContract } from './shared';
 
 /** The Lambda binaries, by the name cargo gives them (infra/environment.json's `lambdas`). */
 export const BINARIES = [
@@ -218,24 +218,27 @@ export const QUEUE_MAPPING = {
 } as const;
 
 /**
- * The function timeouts: 10 s like the local runner's handlers; the scheduler sweeps for 58 s;
- * the broadcaster pushes a batch's updates to every watcher one after the other, 30 s; the
- * parker reads a given-up batch's records back from the stream (GetShardIterator, GetRecords
- * pages) for up to 10 messages, 30 s.
+ * The function timeouts, from infra/functions.json (which says why each is what it is): the local
+ * runner gives each binary the same deadline.
  */
-export const TIMEOUTS: Record<Binary, Duration> = {
-  'api-lambda': Duration.seconds(10),
-  'live-broadcaster-lambda': Duration.seconds(30),
-  'live-ws-lambda': Duration.seconds(10),
-  'notifier-lambda': Duration.seconds(10),
-  'parker-lambda': Duration.seconds(30),
-  'payment-saga-lambda': Duration.seconds(10),
-  'projector-lambda': Duration.seconds(10),
-  'publisher-lambda': Duration.seconds(10),
-  // One reconciliation run over its window; below the schedule's default period (5 minutes).
-  'reconciler-lambda': Duration.minutes(4),
-  'scheduler-lambda': Duration.seconds(70),
-};
+export const TIMEOUTS: Record<Binary, Duration> = deployments((d) => Duration.seconds(d.timeoutSeconds));
+
+/** Each function's memory size (MB), from infra/functions.json. */
+export const MEMORY_MB: Record<Binary, number> = deployments((d) => d.memoryMb);
+
+/** `value` of every binary's entry in infra/functions.json; a binary without one fails the synth. */
+function deployments<T>(value: (deployment: FunctionDeployment) => T): Record<Binary, T> {
+  const listed = functionDeployments();
+  return Object.fromEntries(
+    BINARIES.map((binary) => {
+      const deployment = listed[binary];
+      if (!deployment) {
+        throw new Error(`infra/functions.json has no entry for ${binary}`);
+      }
+      return [binary, value(deployment)];
+    }),
+  ) as Record<Binary, T>;
+}
 
 export interface PlatformStackProps extends StackProps {
   /**
@@ -641,7 +644,7 @@ export class PlatformStack extends Stack {
       return created;
     };
 
-    const makeFunction = (id: string, binary: Binary, memorySize: number, description: string) => {
+    const makeFunction = (id: string, binary: Binary, description: string) => {
       const logs = logGroup(id);
       // No managed policy (AWSLambdaBasicExecutionRole would allow every log group): the
       // role may write its own log group, and what each function uses, granted below.
@@ -662,10 +665,16 @@ export class PlatformStack extends Stack {
         architecture: ARCHITECTURES[architecture].lambda,
         handler: 'bootstrap',
         code: lambda.Code.fromAsset(path.join(props.lambdaAssets, binary)),
-        memorySize,
+        memorySize: MEMORY_MB[binary],
         timeout: TIMEOUTS[binary],
         role,
         logGroup: logs,
+        // Lambda's advanced logging controls: it sets AWS_LAMBDA_LOG_FORMAT and
+        // AWS_LAMBDA_LOG_LEVEL from these, and every binary's logging follows them
+        // (adapters/conventions/src/logging.rs), so the level changes without a deployment of code.
+        loggingFormat: lambda.LoggingFormat.JSON,
+        applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+        systemLogLevelV2: lambda.SystemLogLevel.WARN,
         // Lambda samples the invocations and hands each its trace id (_X_AMZN_TRACE_ID) for the
         // binary's log lines; the AWS SDK forwards it on its requests, and SQS on to the consumers.
         tracing: lambda.Tracing.ACTIVE,
@@ -741,7 +750,7 @@ export class PlatformStack extends Stack {
     // projector writes (PutItem on the views, the reads it already had) and, granted with the
     // queues below, SendMessage to the three queues: a wider role than the bidder routes need,
     // the price of replaying from the admin API (docs/parking.md).
-    const api = makeFunction('Api', 'api-lambda', 512, 'Bidder API behind the HTTP API');
+    const api = makeFunction('Api', 'api-lambda', 'Bidder API behind the HTTP API');
     grantTables(api.role, 'Api', [
       { ...storeWrite, indexes: { names: ['byEventType'], actions: ['Query'] } },
       snapshotsReadWrite,
@@ -782,7 +791,7 @@ export class PlatformStack extends Stack {
 
     // Projector: the read models from the stream, version-gated conditional PutItems; a gap
     // in the stream is filled from the log (Query).
-    const projector = makeFunction('Projector', 'projector-lambda', 256, 'Read models from the Events stream');
+    const projector = makeFunction('Projector', 'projector-lambda', 'Read models from the Events stream');
     grantTables(projector.role, 'Projector', [
       storeRead,
       { table: auctionViewsTable, actions: ['GetItem', 'PutItem'], rebuilt: true },
@@ -798,7 +807,7 @@ export class PlatformStack extends Stack {
 
     // Notifier: the inbox from the notifications queue; an event's context (who was outbid)
     // is the aggregate at that version: the snapshot (GetItem) and the log (Query).
-    const notifier = makeFunction('Notifier', 'notifier-lambda', 256, 'Inbox from the notifications queue');
+    const notifier = makeFunction('Notifier', 'notifier-lambda', 'Inbox from the notifications queue');
     grantTables(notifier.role, 'Notifier', [
       storeRead,
       { table: snapshotsTable, actions: ['GetItem'] },
@@ -811,7 +820,7 @@ export class PlatformStack extends Stack {
 
     // Payment saga: its state (GetItem, conditional PutItem) and the RecordPayment* commands
     // through the event store, with idempotency keys.
-    const saga = makeFunction('PaymentSaga', 'payment-saga-lambda', 256, 'Payment saga on the payments queue');
+    const saga = makeFunction('PaymentSaga', 'payment-saga-lambda', 'Payment saga on the payments queue');
     grantTables(saga.role, 'PaymentSaga', [
       storeWrite,
       snapshotsReadWrite,
@@ -831,7 +840,7 @@ export class PlatformStack extends Stack {
 
     // Scheduler: due auctions from the byStatus index, Start/EndAuction through the event
     // store (its commands carry no idempotency key: their ids are deterministic).
-    const scheduler = makeFunction('Scheduler', 'scheduler-lambda', 256, 'Starts and ends due auctions');
+    const scheduler = makeFunction('Scheduler', 'scheduler-lambda', 'Starts and ends due auctions');
     grantTables(scheduler.role, 'Scheduler', [
       storeWrite,
       snapshotsReadWrite,
@@ -870,7 +879,7 @@ export class PlatformStack extends Stack {
     // the first, GetRecords to the last: the record names the stream and the shard, so no
     // DescribeStream or ListStreams). Made before the queues: their visibility timeout follows
     // its timeout. It writes the `Parked` metric (EMF lines in its log), alarmed per consumer.
-    const parker = makeFunction('Parker', 'parker-lambda', 256, 'Parks what the consumers gave up on');
+    const parker = makeFunction('Parker', 'parker-lambda', 'Parks what the consumers gave up on');
     grantTables(parker.role, 'Parker', [{ table: parkedTable, actions: ['PutItem'] }]);
     parker.role.addToPolicy(
       new iam.PolicyStatement({
@@ -973,7 +982,7 @@ export class PlatformStack extends Stack {
     // Publisher: the Events stream to the FIFO queues (SendMessageBatch, authorized as
     // sqs:SendMessage). Queue URLs are given, so it never calls GetQueueUrl. The live queue is
     // made with the broadcaster, below: its ARN and URL are added there.
-    const publisher = makeFunction('Publisher', 'publisher-lambda', 256, 'Fans the Events stream out to SQS');
+    const publisher = makeFunction('Publisher', 'publisher-lambda', 'Fans the Events stream out to SQS');
     const publisherSends = new iam.PolicyStatement({
       sid: 'SendToQueues',
       actions: ['sqs:SendMessage'],
@@ -1269,7 +1278,7 @@ export class PlatformStack extends Stack {
     // set headers on a WebSocket); Query, GetItem and PutItem for a subscribe (counted against
     // the cap), DeleteItem for an unsubscribe, Query and BatchWriteItem (deletes) for a
     // disconnect. It never reads the byTopic index.
-    const liveWs = makeFunction('LiveWs', 'live-ws-lambda', 256, 'WebSocket $connect, $default and $disconnect of live updates');
+    const liveWs = makeFunction('LiveWs', 'live-ws-lambda', 'WebSocket $connect, $default and $disconnect of live updates');
     grantTables(liveWs.role, 'LiveWs', [
       { table: liveConnectionsTable, actions: ['BatchWriteItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query'] },
     ]);
@@ -1331,7 +1340,7 @@ export class PlatformStack extends Stack {
     // (Query of its items, BatchWriteItem of deletes); the auction at the event's version
     // through the event store (snapshot GetItem, log Query); pushes through
     // POST @connections/{id} of this stage only.
-    const broadcaster = makeFunction('LiveBroadcaster', 'live-broadcaster-lambda', 256, 'Pushes live updates from the live queue');
+    const broadcaster = makeFunction('LiveBroadcaster', 'live-broadcaster-lambda', 'Pushes live updates from the live queue');
     grantTables(broadcaster.role, 'LiveBroadcaster', [
       storeRead,
       { table: snapshotsTable, actions: ['GetItem'] },
@@ -1429,7 +1438,7 @@ export class PlatformStack extends Stack {
       throw new Error(`reconcilerEveryMinutes must be a whole number of minutes >= 5 (a run may take ${TIMEOUTS['reconciler-lambda'].toMinutes()}), not ${JSON.stringify(reconcileEveryContext)}`);
     }
     const reconcileEvery = Duration.minutes(reconcileEveryMinutes);
-    const reconciler = makeFunction('Reconciler', 'reconciler-lambda', 256, 'Repairs what the log says should exist but does not');
+    const reconciler = makeFunction('Reconciler', 'reconciler-lambda', 'Repairs what the log says should exist but does not');
     grantTables(reconciler.role, 'Reconciler', [
       { table: eventsTable, actions: ['Query'], indexes: { names: ['byEventType'], actions: ['Query'] } },
       { table: snapshotsTable, actions: ['GetItem'] },

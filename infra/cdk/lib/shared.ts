@@ -1,7 +1,8 @@
 // The files the Rust code and this app share (see infra/environment.json's "about" and
 // tools/local-stack/tests/infra.rs): every environment variable the code reads, the canonical form of
 // the tables and queues of tools/local-stack/src/resources.rs, and the custom metrics the binaries
-// write (infra/metrics.json), which the dashboard reads.
+// write (infra/metrics.json), which the dashboard reads, and each function's memory and timeout
+// (infra/functions.json), which the local runner of the real binaries reads too.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -112,6 +113,18 @@ export function environmentList(): EnvironmentList {
 
 export function resources(): Resources {
   return readJson<Resources>('resources.json');
+}
+
+/** One binary's deployment in infra/functions.json. */
+export interface FunctionDeployment {
+  memoryMb: number;
+  timeoutSeconds: number;
+  why: string;
+}
+
+/** infra/functions.json: memory size and timeout per binary, shared with the local runner. */
+export function functionDeployments(): Record<string, FunctionDeployment> {
+  return readJson<{ functions: Record<string, FunctionDeployment> }>('functions.json').functions;
 }
 
 export function metricsContract(): MetricsContract {

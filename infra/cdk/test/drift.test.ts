@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { environmentList, resources, TableResource } from '../lib/shared';
+import { environmentList, functionDeployments, resources, TableResource } from '../lib/shared';
 import { BINARIES } from '../lib/platform-stack';
 import { functionsByBinary, referenced, Resource, resourcesOfType } from './synth';
 
@@ -187,6 +187,17 @@ describe('function environments against infra/environment.json', () => {
         else if (/^STRIPE_.*_ID$/.test(name)) assert.ok(secrets[id], `${name} -> ${id}`);
         else assert.fail(`${name} refers to ${id}`);
       }
+    }
+  });
+});
+
+describe('function deployments against infra/functions.json', () => {
+  it('lists every binary once, and each function has its memory size and timeout', () => {
+    const listed = functionDeployments();
+    assert.deepEqual(Object.keys(listed).sort(), [...BINARIES].sort());
+    for (const [binary, { resource }] of functionsByBinary()) {
+      assert.equal(resource.Properties.MemorySize, listed[binary].memoryMb, binary);
+      assert.equal(resource.Properties.Timeout, listed[binary].timeoutSeconds, binary);
     }
   });
 });

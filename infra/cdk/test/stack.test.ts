@@ -72,6 +72,9 @@ describe('functions', () => {
       assert.equal(resource.Properties.Handler, 'bootstrap', binary);
       roles.add(referenced(resource.Properties.Role)!);
       assert.ok(referenced(resource.Properties.LoggingConfig.LogGroup), `${binary} has no log group of its own`);
+      // JSON with an application level: what sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL.
+      assert.equal(resource.Properties.LoggingConfig.LogFormat, 'JSON', binary);
+      assert.equal(resource.Properties.LoggingConfig.ApplicationLogLevel, 'INFO', binary);
     }
     assert.equal(roles.size, functionsByBinary().size, 'one role per function');
   });

@@ -1,5 +1,6 @@
-//! The fault suite: the platform as `scripts/run` runs it (the bidder API, the trigger runner
-//! and the scheduler as separate processes) on a stack of its own whose emulators keep their
+//! The fault suite: the platform as `scripts/run` runs it (the bidder API and the trigger runner
+//! as separate processes, the runner running the deployed Lambda binaries, the scheduler and the
+//! reconciler among them, under cargo-lambda's emulator) on a stack of its own whose emulators keep their
 //! data in a directory, under a bid load. DynamoDB Local, moto, the trigger runner and the API
 //! are each killed with SIGKILL in turn and started again, and afterwards nothing accepted may
 //! be missing or doubled:
@@ -13,7 +14,9 @@
 //!   again once DynamoDB is back, without a restart.
 //!
 //! Loopback only, bounded in time: the load stops after the last fault, each wait has a budget.
-//! Needs the platform's binaries next to the test binary (`scripts/test` builds them).
+//! Needs the platform's binaries next to the test binary and the Lambda artifacts
+//! (`cargo build -p api-local -p local-triggers` and `local-stack build-lambdas`; `scripts/test`
+//! builds both).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -73,6 +76,11 @@ struct Process {
     program: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// Arguments it is started with.
+    args: Vec<String>,
+    /// Started as the leader of a process group of its own, which whatever it starts stays in
+    /// (the trigger runner's Lambda binaries and emulator): a kill then kills the group.
+    group: bool,
 }
 
 impl Process {
@@ -85,8 +93,8 @@ impl Process {
             .join(name);
         assert!(
             bin.exists(),
-            "{} is missing: build it first (`cargo build -p api-local -p local-triggers`; \
-             scripts/test does)",
+            "{} is missing: build it first (`cargo build -p api-local -p local-triggers` and \
+             `cargo run -p local-stack -- build-lambdas`; scripts/test does)",
             bin.display()
         );
         Self {
@@ -94,17 +102,30 @@ impl Process {
             program: bin,
             log: dir.join(format!("{name}.log")),
             child: None,
+            args: Vec::new(),
+            group: false,
         }
     }
 
-    fn start(&mut self, env: &[(String, String)], args: &[&str]) {
+    /// The trigger runner: in a group of its own, with `args`.
+    fn group_leader(mut self, args: &[&str]) -> Self {
+        self.group = true;
+        self.args = args.iter().map(|arg| (*arg).to_owned()).collect();
+        self
+    }
+
+    fn start(&mut self, env: &[(String, String)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(&self.program)
-            .args(args)
+        let mut command = Command::new(&self.program);
+        if self.group {
+            command.process_group(0);
+        }
+        let child = command
+            .args(&self.args)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
@@ -116,11 +137,62 @@ impl Process {
         self.child = Some(child);
     }
 
-    /// SIGKILL, as a crash: no shutdown handler runs.
+    /// SIGKILL, as a crash: no shutdown handler runs. A group leader's whole group gets it, and
+    /// then nothing of the group may remain: a killed trigger runner must not leave its Lambda
+    /// binaries or its emulator behind (they would hold ports and keep handling events).
     async fn kill(&mut self) {
         let mut child = self.child.take().expect("the process runs");
-        child.start_kill().unwrap();
+        if !self.group {
+            child.start_kill().unwrap();
+            child.wait().await.unwrap();
+            return;
+        }
+        let pgid = child.id().expect("running");
+        let members = group_members(pgid);
+        assert!(
+            members.len() > 1,
+            "{} started nothing in its group: {members:?}",
+            self.name
+        );
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "kill -KILL -{pgid}: {killed}");
         child.wait().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left: Vec<u32> = members
+                .iter()
+                .copied()
+                .filter(|pid| is_alive(*pid))
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} was killed with its group, but {left:?} of {members:?} still run",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the process's log holds `line`: a process that says when it is ready (the
+    /// trigger runner starts eight binaries first) is faulted only once it is.
+    async fn logged(&mut self, line: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !std::fs::read_to_string(&self.log).is_ok_and(|log| log.contains(line)) {
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{} did not log {line:?} within {within:?}; its log:\n{}",
+                self.name,
+                tail(&self.log)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     fn assert_running(&mut self) {
@@ -132,6 +204,33 @@ impl Process {
             tail(&self.log)
         );
     }
+}
+
+/// The processes of group `pgid`, from /proc (Linux).
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut members: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| stat_of(*pid).is_some_and(|(_, group)| group == pgid))
+        .collect();
+    members.sort_unstable();
+    members
+}
+
+/// A process's state letter and process group, from /proc/<pid>/stat; `None` once it is gone.
+fn stat_of(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: the fields follow the last `)`.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let group = fields.get(2)?.parse().ok()?;
+    Some((state, group))
+}
+
+/// Still running: present and not a zombie waiting for its (new) parent to reap it.
+fn is_alive(pid: u32) -> bool {
+    stat_of(pid).is_some_and(|(state, _)| state != 'Z')
 }
 
 fn tail(log: &Path) -> String {
@@ -212,9 +311,9 @@ struct Platform {
     process_env: Vec<(String, String)>,
     api_url: String,
     api: Process,
+    /// The trigger runner: the mappings, the scheduled rules (scheduler, reconciler) and the
+    /// Lambda binaries they invoke.
     triggers: Process,
-    scheduler: Process,
-    reconciler: Process,
     client: HttpClient,
     dir: PathBuf,
     /// The trigger runner's fault files (`LOCAL_TRIGGERS_FAULTS_DIR`).
@@ -223,11 +322,12 @@ struct Platform {
 
 impl Platform {
     async fn start() -> Self {
-        Self::start_with(&[]).await
+        Self::start_with(&[], &[]).await
     }
 
-    /// The platform with `settings` added to every process's environment.
-    async fn start_with(settings: &[(&str, &str)]) -> Self {
+    /// The platform with `settings` added to every process's environment, and `triggers_args`
+    /// given to the trigger runner.
+    async fn start_with(settings: &[(&str, &str)], triggers_args: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("fault-suite-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut options = StartOptions::new(Tools::from_env());
@@ -256,16 +356,28 @@ impl Platform {
             ("LIVE_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
             ("RUST_LOG", "info".to_owned()),
             ("PATH", std::env::var("PATH").unwrap_or_default()),
+            // The trigger runner's Lambda emulator (cargo-lambda) reads the workspace with cargo.
+            ("HOME", std::env::var("HOME").unwrap_or_default()),
             ("LOCAL_TRIGGERS_FAULTS_DIR", faults.display().to_string()),
             // The reconciler's periods shrunk to the suite's time scale (defaults: 5 min, 10 min,
-            // 15 min): it runs every 5 s, leaves the consumers 20 s, and calls a saga stalled
-            // after 30 s without a write.
+            // 15 min): the runner invokes it every 5 s, it leaves the consumers 20 s, and calls a
+            // saga stalled after 30 s without a write.
             ("RECONCILE_INTERVAL_SECONDS", "5".to_owned()),
             ("RECONCILE_GRACE_SECONDS", "20".to_owned()),
             ("RECONCILE_SAGA_DEADLINE_SECONDS", "30".to_owned()),
             ("RECONCILE_PARKED_GRACE_SECONDS", "10".to_owned()),
         ] {
             process_env.push((key.to_owned(), value));
+        }
+        for name in [
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "RUSTUP_TOOLCHAIN",
+            "LOCAL_STACK_HOME",
+        ] {
+            if let Ok(value) = std::env::var(name) {
+                process_env.push((name.to_owned(), value));
+            }
         }
         for (key, value) in settings {
             process_env.push(((*key).to_owned(), (*value).to_owned()));
@@ -281,20 +393,20 @@ impl Platform {
             process_env,
             api_url: format!("http://127.0.0.1:{port}"),
             api: Process::new("api-local", &dir),
-            triggers: Process::new("local-triggers", &dir),
-            scheduler: Process::new("scheduler-local", &dir),
-            reconciler: Process::new("reconciler-local", &dir),
+            triggers: Process::new("local-triggers", &dir).group_leader(triggers_args),
             client: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(5))
                 .build_http(),
             dir,
             faults,
         };
-        platform.triggers.start(&platform.process_env, &[]);
-        platform.scheduler.start(&platform.process_env, &[]);
-        platform.reconciler.start(&platform.process_env, &[]);
+        platform.triggers.start(&platform.process_env);
         platform.start_api().await;
         platform.register_identities().await;
+        platform
+            .triggers
+            .logged("triggers running", Duration::from_secs(60))
+            .await;
         platform
     }
 
@@ -324,7 +436,7 @@ impl Platform {
     }
 
     async fn start_api(&mut self) {
-        self.api.start(&self.process_env, &[]);
+        self.api.start(&self.process_env);
         let deadline = Instant::now() + Duration::from_secs(60);
         let health = format!("{}/health", self.api_url);
         loop {
@@ -342,8 +454,6 @@ impl Platform {
     fn assert_running(&mut self) {
         self.api.assert_running();
         self.triggers.assert_running();
-        self.scheduler.assert_running();
-        self.reconciler.assert_running();
     }
 
     /// Switches a fault of the trigger runner on (docs/faults.md).
@@ -383,12 +493,7 @@ impl Platform {
     }
 
     async fn stop(mut self) {
-        for process in [
-            &mut self.api,
-            &mut self.triggers,
-            &mut self.scheduler,
-            &mut self.reconciler,
-        ] {
+        for process in [&mut self.api, &mut self.triggers] {
             if process.child.is_some() {
                 process.kill().await;
             }
@@ -773,7 +878,7 @@ async fn the_platform_loses_nothing_when_each_process_is_killed_under_bid_load()
     // ... then the trigger runner
     platform.triggers.kill().await;
     tokio::time::sleep(DOWNTIME).await;
-    platform.triggers.start(&platform.process_env, &[]);
+    platform.triggers.start(&platform.process_env);
     tokio::time::sleep(BETWEEN_FAULTS).await;
 
     // ... then the API
@@ -909,10 +1014,11 @@ const PROVIDER_OUTAGE: Duration = Duration::from_secs(30);
 async fn a_payment_provider_outage_of_five_minutes_loses_nothing_and_charges_once() {
     // Given the platform under bid load, its times compressed tenfold, with auctions that end
     // while the payment provider fails every call
-    let mut platform = Platform::start_with(&[
-        ("PAYMENT_SAGA_TIMEOUT_MS", "1000"),
-        ("PAYMENT_SAGA_RETRY_MARGIN_MS", "300"),
-    ])
+    let mut platform = Platform::start_with(
+        &[("PAYMENT_SAGA_RETRY_MARGIN_MS", "300")],
+        // The saga's deadline is its function's timeout, as in AWS.
+        &["--function-timeout", "payment-saga-lambda=1000"],
+    )
     .await;
     platform
         .env

@@ -10,6 +10,7 @@ mod audit;
 mod dynamodb_local;
 mod event_store;
 mod faults;
+mod lambdas;
 mod notifier;
 mod parking;
 mod payment_identities;

@@ -6,6 +6,8 @@
 //! And stopping signals the whole group, so a helper process an emulator forks cannot outlive it.
 //! (Neither DynamoDB Local's JVM nor moto_server forks today; the group makes that a non-issue
 //! if a future version does.)
+//! A Lambda binary or the Lambda emulator started for `local-triggers` may stay in the caller's
+//! group instead ([`Launch::own_group`]), so that a SIGKILL of the caller's group ends them too.
 
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -15,7 +17,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
@@ -29,7 +31,7 @@ const EXIT_POLL: Duration = Duration::from_millis(50);
 const LOG_TAIL_BYTES: u64 = 4096;
 const LOG_TAIL_LINES: usize = 25;
 
-/// What to run for one emulator.
+/// What to run for one emulator (or one Lambda binary, see `lambda`).
 pub(crate) struct Launch {
     pub service: &'static str,
     pub program: OsString,
@@ -37,9 +39,22 @@ pub(crate) struct Launch {
     /// if it is missing, with what it is needed for.
     pub prerequisite: Option<(&'static str, &'static str)>,
     pub args: Vec<OsString>,
-    pub envs: Vec<(&'static str, &'static str)>,
+    pub envs: Vec<(OsString, OsString)>,
+    /// Start from an empty environment (a Lambda binary gets only what Lambda would give it)
+    /// instead of inheriting ours.
+    pub clear_env: bool,
     pub cwd: PathBuf,
+    /// Where the output goes, unless `capture`; the log tail in errors reads it either way.
     pub log: PathBuf,
+    /// Pipe stdout and stderr to the caller ([`Emulator::take_output`]), who reads them line
+    /// by line, instead of appending them to `log`.
+    pub capture: bool,
+    /// Start the child in a process group of its own (the emulators: a terminal's Ctrl-C must
+    /// not reach them before the launcher). `false` keeps it in the caller's group, so that
+    /// whoever signals the caller's whole group (a SIGKILL of `local-triggers` and its group)
+    /// ends the child too: a process cannot outlive a killed parent that way without `unsafe`
+    /// (no `prctl` death signal). Stopping it then signals only its own pid.
+    pub own_group: bool,
 }
 
 /// A running emulator. Dropping it without [`Emulator::stop`] kills its process group.
@@ -53,28 +68,41 @@ pub(crate) struct Emulator {
     /// The leader has been reaped: its pid, and so its group id, may since have been reused, so
     /// the group must not be signalled any more.
     reaped: bool,
+    /// Whether it leads a group of its own (see [`Launch::own_group`]): stopping signals that
+    /// group, else only its pid.
+    own_group: bool,
 }
 
 impl Emulator {
     pub(crate) fn spawn(launch: &Launch, port: u16) -> Result<Self> {
-        let log_file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&launch.log)
-            .map_err(|e| Error::io(format!("opening log {}", launch.log.display()), e))?;
-        let log_err = log_file
-            .try_clone()
-            .map_err(|e| Error::io(format!("opening log {}", launch.log.display()), e))?;
+        let (stdout, stderr) = if launch.capture {
+            (Stdio::piped(), Stdio::piped())
+        } else {
+            let log_file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&launch.log)
+                .map_err(|e| Error::io(format!("opening log {}", launch.log.display()), e))?;
+            let log_err = log_file
+                .try_clone()
+                .map_err(|e| Error::io(format!("opening log {}", launch.log.display()), e))?;
+            (Stdio::from(log_file), Stdio::from(log_err))
+        };
         let mut command = Command::new(&launch.program);
+        if launch.clear_env {
+            command.env_clear();
+        }
         command
             .args(&launch.args)
-            .envs(launch.envs.iter().copied())
+            .envs(launch.envs.iter().map(|(k, v)| (k, v)))
             .current_dir(&launch.cwd)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(log_file))
-            .stderr(Stdio::from(log_err))
-            .process_group(0)
+            .stdout(stdout)
+            .stderr(stderr)
             .kill_on_drop(true);
+        if launch.own_group {
+            command.process_group(0);
+        }
         let child = command.spawn().map_err(|e| match launch.prerequisite {
             Some((program, purpose)) if e.kind() == std::io::ErrorKind::NotFound => {
                 Error::MissingPrerequisite { program, purpose }
@@ -102,6 +130,7 @@ impl Emulator {
             port,
             log: launch.log.clone(),
             reaped: false,
+            own_group: launch.own_group,
         })
     }
 
@@ -169,6 +198,12 @@ impl Emulator {
     /// group, up to [`STOP_GRACE`] for the leader to exit, SIGKILL to the group (stragglers and
     /// grandchildren), then wait.
     pub(crate) async fn stop(&mut self) -> Result<()> {
+        self.stop_with_status().await.map(drop)
+    }
+
+    /// As [`Emulator::stop`], returning how the process ended: a caller that must tell a clean
+    /// stop (ended by our SIGTERM) from a crash needs it.
+    pub(crate) async fn stop_with_status(&mut self) -> Result<std::process::ExitStatus> {
         self.signal_group(Signal::SIGTERM);
         let deadline = tokio::time::Instant::now() + STOP_GRACE;
         while self.exit_status()?.is_none() && tokio::time::Instant::now() < deadline {
@@ -183,7 +218,17 @@ impl Emulator {
         })?;
         self.reaped = true;
         tracing::debug!(service = self.service, pid = self.pid, %status, "stopped");
-        Ok(())
+        Ok(status)
+    }
+
+    /// The piped stdout and stderr of a [`Launch`] with `capture`, once.
+    pub(crate) fn take_output(
+        &mut self,
+    ) -> (
+        Option<tokio::process::ChildStdout>,
+        Option<tokio::process::ChildStderr>,
+    ) {
+        (self.child.stdout.take(), self.child.stderr.take())
     }
 
     /// SIGKILL to the whole group at once, as a crash would end it, then reaps it.
@@ -204,7 +249,12 @@ impl Emulator {
         if self.reaped {
             return;
         }
-        match killpg(pid_of(self.pid), signal) {
+        let sent = if self.own_group {
+            killpg(pid_of(self.pid), signal)
+        } else {
+            kill(pid_of(self.pid), signal)
+        };
+        match sent {
             // The group is already empty.
             Ok(()) | Err(Errno::ESRCH) => {}
             Err(errno) => tracing::warn!(
@@ -263,8 +313,11 @@ mod tests {
             prerequisite: Some(("sh", "to run this test")),
             args: vec!["-c".into(), script.into()],
             envs: vec![],
+            clear_env: false,
             cwd: dir.to_path_buf(),
             log: dir.join("child.log"),
+            capture: false,
+            own_group: true,
         }
     }
 

@@ -127,6 +127,42 @@ pub enum Error {
         waited: Duration,
         status: String,
     },
+
+    /// A Lambda binary's artifact is not where `cargo lambda build` puts it. The caller tells the
+    /// person to build the artifacts; nothing is started.
+    #[error(
+        "{binary} is not built: {} does not exist; run `cargo run -p local-stack -- build-lambdas`",
+        path.display()
+    )]
+    LambdaNotBuilt { binary: String, path: PathBuf },
+
+    /// A Lambda binary exited by itself: it crashed, or its configuration failed before it asked
+    /// for its first invocation. The caller reports it; the output's tail says why.
+    #[error("{function} (pid {pid}) exited ({status}); last lines of its output:\n{output_tail}")]
+    LambdaExited {
+        function: String,
+        pid: u32,
+        status: String,
+        output_tail: String,
+    },
+
+    /// A Lambda binary reported `/runtime/init/error`: Lambda fails the invocation with
+    /// `Runtime.InitError` and starts a new execution environment for the next one. The caller
+    /// reports it.
+    #[error("{function} failed to initialize: {report}")]
+    LambdaInitFailed { function: String, report: String },
+
+    /// An invocation got no answer within the function's timeout, where Lambda would have
+    /// stopped it (`Task timed out`). The caller stops the binary: it may still be running the
+    /// handler.
+    #[error("{function} did not answer within its timeout ({timeout:?})")]
+    LambdaTimedOut { function: String, timeout: Duration },
+
+    /// The Invoke API call itself failed, or the emulator answered with neither the function's
+    /// response nor its error (an unknown function name, the emulator's own failure). The caller
+    /// reports it; `message` has the status and body.
+    #[error("invoking {function} through the Lambda emulator failed: {message}")]
+    LambdaInvoke { function: String, message: String },
 }
 
 impl Error {

@@ -33,6 +33,11 @@ const LOCALSTRIPE_REQUIREMENTS: &str = include_str!("../localstripe-requirements
 /// localstripe on our address with its own state, plus Connect and Stripe's idempotency and
 /// parameter checks (see the script's docstring).
 const LOCALSTRIPE_LAUNCHER: &str = include_str!("../localstripe_launcher.py");
+/// cargo-lambda's version: it builds the Lambda artifacts and emulates the Lambda Runtime API
+/// the real binaries run against locally (docs/lambda-local.md). Pinned with its one dependency
+/// in `cargo-lambda-requirements.txt`.
+pub const CARGO_LAMBDA_VERSION: &str = "1.9.2";
+const CARGO_LAMBDA_REQUIREMENTS: &str = include_str!("../cargo-lambda-requirements.txt");
 /// The parts of Stripe's OpenAPI document the platform uses, vendored and checked against by the
 /// `stripe-api` crate; the launcher checks requests against the same file.
 const STRIPE_OPENAPI: &str =
@@ -128,15 +133,35 @@ impl Tools {
         ))
     }
 
-    /// Whether every emulator is installed at the pinned versions.
+    fn cargo_lambda_dir(&self) -> PathBuf {
+        self.home.join("cargo-lambda")
+    }
+
+    /// The pinned `cargo-lambda` binary. Run as `cargo-lambda lambda <command>`, which is what
+    /// `cargo lambda <command>` runs when it is on PATH.
+    pub fn cargo_lambda(&self) -> PathBuf {
+        self.cargo_lambda_dir()
+            .join("venv")
+            .join("bin")
+            .join("cargo-lambda")
+    }
+
+    /// The virtualenv's `bin`: cargo-lambda finds zig there (`python-zig`) when it
+    /// cross-compiles.
+    pub fn cargo_lambda_bin_dir(&self) -> PathBuf {
+        self.cargo_lambda_dir().join("venv").join("bin")
+    }
+
+    /// Whether every emulator (and cargo-lambda) is installed at the pinned versions.
     pub fn is_installed(&self) -> bool {
         stamp_matches(&self.dynamodb_dir(), &dynamodb_package_spec())
             && stamp_matches(&self.moto_dir(), MOTO_REQUIREMENTS)
             && stamp_matches(&self.localstripe_dir(), LOCALSTRIPE_REQUIREMENTS)
+            && stamp_matches(&self.cargo_lambda_dir(), CARGO_LAMBDA_REQUIREMENTS)
     }
 
     /// Installs whatever is missing or outdated; quick (no process spawned) when all is current.
-    /// The three installs are independent and run at once (each is mostly waiting on a
+    /// The four installs are independent and run at once (each is mostly waiting on a
     /// registry). Fails with [`Error::MissingPrerequisite`] naming java, npm or python3 when one
     /// is needed and absent.
     pub async fn install(&self) -> Result<()> {
@@ -153,15 +178,20 @@ impl Tools {
         // Two launchers on a fresh machine (say, tests started in parallel) would otherwise
         // delete each other's half-built virtualenv. The lock is released when dropped.
         let _lock = self.lock().await?;
-        // All three run to their end even when one fails: a dropped install would leave its
+        // All four run to their end even when one fails: a dropped install would leave its
         // npm or pip running behind a directory the next install removes.
-        let (moto_dir, localstripe_dir) = (self.moto_dir(), self.localstripe_dir());
-        let (dynamodb, moto, localstripe) = tokio::join!(
+        let (moto_dir, localstripe_dir, cargo_lambda_dir) = (
+            self.moto_dir(),
+            self.localstripe_dir(),
+            self.cargo_lambda_dir(),
+        );
+        let (dynamodb, moto, localstripe, cargo_lambda) = tokio::join!(
             self.install_dynamodb_local(),
             self.install_python_tools("moto", &moto_dir, MOTO_REQUIREMENTS),
             self.install_python_tools("localstripe", &localstripe_dir, LOCALSTRIPE_REQUIREMENTS),
+            self.install_python_tools("cargo-lambda", &cargo_lambda_dir, CARGO_LAMBDA_REQUIREMENTS),
         );
-        dynamodb.and(moto).and(localstripe)
+        dynamodb.and(moto).and(localstripe).and(cargo_lambda)
     }
 
     async fn lock(&self) -> Result<Flock<File>> {
@@ -257,7 +287,7 @@ impl Tools {
     }
 
     /// Installs pinned `requirements` from PyPI into a virtualenv in `dir` (moto's server,
-    /// localstripe).
+    /// localstripe, cargo-lambda).
     async fn install_python_tools(
         &self,
         what: &'static str,
@@ -270,7 +300,7 @@ impl Tools {
         }
         require(
             "python3",
-            "to install and run moto's SQS server and localstripe",
+            "to install moto's SQS server, localstripe and cargo-lambda from PyPI",
         )?;
         tracing::info!(
             path = %dir.display(),
@@ -474,6 +504,15 @@ mod tests {
             LOCALSTRIPE_REQUIREMENTS
                 .lines()
                 .any(|line| line == format!("localstripe=={LOCALSTRIPE_VERSION}"))
+        );
+    }
+
+    #[test]
+    fn the_pinned_cargo_lambda_version_is_the_one_in_the_requirements() {
+        assert!(
+            CARGO_LAMBDA_REQUIREMENTS
+                .lines()
+                .any(|line| line == format!("cargo-lambda=={CARGO_LAMBDA_VERSION}"))
         );
     }
 

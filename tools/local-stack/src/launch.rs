@@ -301,10 +301,13 @@ impl Kind<'_> {
                 prerequisite: Some(("java", "to run DynamoDB Local (Java 17)")),
                 args: dynamodb_local_args(&tools.dynamodb_emulator_dir(), port, data_dir),
                 envs: vec![],
+                clear_env: false,
                 cwd: tools.home().to_path_buf(),
                 log: tools
                     .logs_dir()
                     .join(format!("dynamodb-local.{launcher}.log")),
+                capture: false,
+                own_group: true,
             },
             Kind::Sqs { data_dir } => {
                 let mut args: Vec<OsString> =
@@ -324,9 +327,12 @@ impl Kind<'_> {
                     prerequisite: None,
                     args,
                     // Unbuffered, so that the log tail in an error shows what moto printed last.
-                    envs: vec![("PYTHONUNBUFFERED", "1")],
+                    envs: vec![("PYTHONUNBUFFERED".into(), "1".into())],
+                    clear_env: false,
                     cwd: tools.home().to_path_buf(),
                     log: tools.logs_dir().join(format!("moto.{launcher}.log")),
+                    capture: false,
+                    own_group: true,
                 }
             }
             Kind::Stripe { data_dir } => {
@@ -349,9 +355,12 @@ impl Kind<'_> {
                     program: tools.localstripe_python().into_os_string(),
                     prerequisite: None,
                     args,
-                    envs: vec![("PYTHONUNBUFFERED", "1")],
+                    envs: vec![("PYTHONUNBUFFERED".into(), "1".into())],
+                    clear_env: false,
                     cwd: tools.home().to_path_buf(),
                     log: tools.logs_dir().join(format!("localstripe.{launcher}.log")),
+                    capture: false,
+                    own_group: true,
                 }
             }
         };
@@ -470,7 +479,7 @@ async fn wait_ready(
 
 /// A port that was free on 127.0.0.1 a moment ago. The listener is dropped before the emulator
 /// binds, so another process can take the port in between; [`start_emulator`] retries then.
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .map_err(|e| Error::io("binding 127.0.0.1:0 to find a free port", e))?;
     let port = listener
@@ -480,7 +489,7 @@ fn free_port() -> Result<u16> {
     Ok(port)
 }
 
-fn endpoint_url(port: u16) -> String {
+pub(crate) fn endpoint_url(port: u16) -> String {
     format!("http://{}:{port}", Ipv4Addr::LOCALHOST)
 }
 
@@ -520,12 +529,16 @@ async fn probe_localstripe(port: u16) -> std::result::Result<(), String> {
 
 /// A fresh webhook signing secret: `whsec_` and 128 random bits in hex, from the kernel.
 fn webhook_secret() -> Result<String> {
-    let mut bytes = [0u8; 16];
+    Ok(format!("whsec_{}", random_hex(16)?))
+}
+
+/// `bytes` random bytes from the kernel, in hex.
+pub(crate) fn random_hex(bytes: usize) -> Result<String> {
+    let mut buffer = vec![0u8; bytes];
     std::fs::File::open("/dev/urandom")
-        .and_then(|mut random| random.read_exact(&mut bytes))
-        .map_err(|e| Error::io("reading /dev/urandom for a webhook secret", e))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("whsec_{hex}"))
+        .and_then(|mut random| random.read_exact(&mut buffer))
+        .map_err(|e| Error::io("reading /dev/urandom", e))?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Best effort: a log that cannot be removed only costs disk space.

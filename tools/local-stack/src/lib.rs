@@ -4,6 +4,8 @@
 //! - DynamoDB and DynamoDB Streams: Amazon's DynamoDB Local, taken from the npm package
 //!   `amplify-dynamodb-simulator` and run with the machine's Java.
 //! - SQS: moto's server, installed from PyPI into a virtualenv.
+//! - Lambda: cargo-lambda, installed from PyPI into its own virtualenv: it builds the Lambda
+//!   artifacts, and its emulator runs the real `*-lambda` binaries ([`lambda`]).
 //! - Stripe: localstripe, installed from PyPI into its own virtualenv and run through
 //!   `localstripe_launcher.py`, which binds it to 127.0.0.1, keeps its state to this stack, and
 //!   adds what it lacks and the platform needs: Connect (accounts, transfers, reversals),
@@ -21,13 +23,16 @@
 mod emulator;
 mod error;
 mod install;
+pub mod lambda;
 mod launch;
 mod provision;
 pub mod resources;
 mod sdk;
 
 pub use error::Error;
-pub use install::{DYNAMODB_SIMULATOR_VERSION, LOCALSTRIPE_VERSION, MOTO_VERSION, Tools};
+pub use install::{
+    CARGO_LAMBDA_VERSION, DYNAMODB_SIMULATOR_VERSION, LOCALSTRIPE_VERSION, MOTO_VERSION, Tools,
+};
 pub use launch::{
     DEFAULT_READY_TIMEOUT, LOCALSTRIPE_SECRET_KEY, LocalStack, LocalStripe, Service, StartOptions,
 };

@@ -1,5 +1,5 @@
 //! `local-stack`: install, start and provision the local emulators; print their environment;
-//! run a command against them.
+//! run a command against them; build the Lambda artifacts with the pinned cargo-lambda.
 //!
 //! stdout carries only the environment lines (`KEY=VALUE`), so that it can be captured or
 //! sourced; everything else is logged to stderr (filter with `LOCAL_STACK_LOG`, default `info`).
@@ -47,6 +47,15 @@ enum Command {
     /// Create the platform's tables and queues wherever the standard AWS environment points
     /// (e.g. LocalStack with AWS_ENDPOINT_URL=http://localhost:4566), print the environment.
     Provision,
+    /// Build every Lambda binary's artifact (target/lambda/<binary>/bootstrap) with the pinned
+    /// cargo-lambda: `cargo lambda build --compiler cargo --bin <each *-lambda>`, the dev profile
+    /// unless ARGS say otherwise.
+    BuildLambdas {
+        /// More arguments for `cargo lambda build`, after `--` (e.g. `-- --release`; a
+        /// `--compiler` of your own replaces `--compiler cargo`).
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<OsString>,
+    },
     /// As `up`, then run CMD with the stack's environment, stop, and exit with CMD's status.
     Exec {
         #[command(flatten)]
@@ -110,7 +119,65 @@ async fn run() -> anyhow::Result<ExitCode> {
         Command::Up(args) => up(&tools, &args).await,
         Command::Provision => provision_elsewhere().await,
         Command::Exec { up, command } => exec(&tools, &up, &command).await,
+        Command::BuildLambdas { args } => build_lambdas(&tools, &args).await,
     }
+}
+
+/// `cargo lambda build` of every Lambda binary, with the pinned cargo-lambda, in the workspace.
+async fn build_lambdas(tools: &Tools, args: &[OsString]) -> anyhow::Result<ExitCode> {
+    tools
+        .install()
+        .await
+        .context("installing the local stack (cargo-lambda)")?;
+    let manifest = local_stack::lambda::workspace_manifest();
+    let workspace = manifest
+        .parent()
+        .context("the workspace manifest has no folder")?;
+    let mut command = tokio::process::Command::new(tools.cargo_lambda());
+    command.args(["lambda", "build"]);
+    // The host's own compiler and linker, as every other build of the workspace uses: the
+    // artifacts then share their dependencies with those builds (`cargo-zigbuild`, the default,
+    // links with zig and is only needed to cross-compile).
+    let own_compiler = args.iter().any(|arg| {
+        arg.to_str()
+            .is_some_and(|arg| arg == "--compiler" || arg.starts_with("--compiler="))
+    });
+    if !own_compiler {
+        command.args(["--compiler", "cargo"]);
+    }
+    // The triple the rest of the build names (scripts/test sets it), so that the artifacts
+    // reuse its compiled dependencies; cargo-lambda would otherwise pick the host's.
+    let own_target = args.iter().any(|arg| {
+        arg.to_str()
+            .is_some_and(|arg| arg.starts_with("--target") || arg == "--arm64" || arg == "--x86-64")
+    });
+    if let Some(target) = std::env::var_os("CARGO_BUILD_TARGET").filter(|t| !t.is_empty())
+        && !own_target
+    {
+        command.arg("--target").arg(target);
+    }
+    for binary in local_stack::lambda::LAMBDA_BINARIES {
+        command.args(["--bin", binary]);
+    }
+    command.args(args).current_dir(workspace);
+    // zig (`python-zig`) is found on PATH when cargo-lambda cross-compiles.
+    let mut path = vec![tools.cargo_lambda_bin_dir()];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    command.env(
+        "PATH",
+        std::env::join_paths(path).context("building PATH for cargo-lambda")?,
+    );
+    for name in cargo_run_variables() {
+        command.env_remove(name);
+    }
+    tracing::info!(workspace = %workspace.display(), "building the Lambda artifacts with cargo-lambda");
+    let status = command
+        .status()
+        .await
+        .with_context(|| format!("running {}", tools.cargo_lambda().display()))?;
+    Ok(exit_code(status))
 }
 
 /// Provisions against whatever the AWS environment names: the same resources the local stack

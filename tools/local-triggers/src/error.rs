@@ -27,6 +27,18 @@ pub enum TriggerError {
     /// the conversion: the worker is restarted, and the record is not handed on half-converted)
     #[error("{record} cannot be converted into the event Lambda delivers: {message}")]
     Conversion { record: String, message: String },
+    /// A fault proxy could not start (`LOCAL_TRIGGERS_FAULTS_DIR` set). (the runner does not
+    /// start: a fault suite without its faults would prove nothing; fix the endpoint named)
+    #[error("the fault proxy for {fault} cannot start: {message}")]
+    Proxy {
+        fault: &'static str,
+        message: String,
+    },
+    /// A Lambda binary could not be started or did not initialize (not built, a configuration
+    /// its init rejects, the Lambda emulator missing). (the runner does not start: a mapping
+    /// without its function would make a run look healthy while nothing is handled)
+    #[error("starting {function}: {message}")]
+    Function { function: String, message: String },
 }
 
 impl TriggerError {

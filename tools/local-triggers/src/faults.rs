@@ -1,19 +1,22 @@
 //! Faults a test can switch on in a running runner, as AWS Fault Injection Service does for a
-//! Lambda function: each fault is a file in the directory `LOCAL_TRIGGERS_FAULTS_DIR` names,
-//! active while the file exists. Only the local runner has this; no deployed function does.
+//! Lambda function, from outside its code: each fault is a file in the directory
+//! `LOCAL_TRIGGERS_FAULTS_DIR` names, active while the file exists, and is injected by a proxy
+//! of the runner's between the binary and a service it calls (`crate::proxy`). The binaries are
+//! the deployed ones; only their endpoints differ.
 //!
-//! - `projector-writes`: every write of the projector to the views fails as unavailable, as
-//!   when its table is throttled or unreachable, until the mapping gives up on the batch.
-//! - `payment-provider`: every call of the payment saga to the payment provider fails as
-//!   unavailable (a provider outage): charges, refunds, payouts and their reversals.
+//! - `projector-writes`: every item write of `projector-lambda` to the view tables is answered
+//!   as a throttled write (DynamoDB's `ThrottlingException`), until the mapping gives up on the
+//!   batch; its reads and the rest of its calls pass.
+//! - `payment-provider`: every call of `payment-saga-lambda` to Stripe (localstripe) is answered
+//!   503 (a provider outage): charges, refunds, payouts and their reversals.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use events::AuctionId;
-use payments::ports::{Charge, Payout, PayoutReversal, Receipt, Refund};
-use payments::{PaymentProvider, SagaError};
-use read_models::{AuctionProjection, Projections, ProjectorError, UserBid, Written};
+/// The fault that refuses the projector's view writes.
+pub const PROJECTOR_WRITES: &str = "projector-writes";
+/// The fault that makes the payment provider unavailable to the saga.
+pub const PAYMENT_PROVIDER: &str = "payment-provider";
 
 /// Where the fault files are; no directory means no faults.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +31,12 @@ impl Faults {
         }
     }
 
+    /// Whether any fault can ever be active (a directory is set): the proxies are only started
+    /// then, so that a run without faults talks to the services directly.
+    pub fn enabled(&self) -> bool {
+        self.dir.is_some()
+    }
+
     /// From `LOCAL_TRIGGERS_FAULTS_DIR`; none when it is unset.
     pub fn from_env() -> Self {
         std::env::var_os("LOCAL_TRIGGERS_FAULTS_DIR")
@@ -39,96 +48,6 @@ impl Faults {
         self.dir
             .as_ref()
             .is_some_and(|dir| dir.join(fault).exists())
-    }
-}
-
-/// The projector's views, with `projector-writes` injectable.
-pub struct FaultyProjections<P> {
-    pub inner: P,
-    pub faults: Faults,
-}
-
-impl<P: Projections> FaultyProjections<P> {
-    fn refuse_write(&self) -> Result<(), ProjectorError> {
-        if self.faults.active("projector-writes") {
-            Err(ProjectorError::Unavailable(
-                "injected fault projector-writes".to_owned(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl<P: Projections> Projections for FaultyProjections<P> {
-    async fn load(
-        &self,
-        auction_id: AuctionId,
-    ) -> Result<Option<AuctionProjection>, ProjectorError> {
-        self.inner.load(auction_id).await
-    }
-
-    async fn put_projection(
-        &self,
-        projection: &AuctionProjection,
-    ) -> Result<Written, ProjectorError> {
-        self.refuse_write()?;
-        self.inner.put_projection(projection).await
-    }
-
-    async fn put_user_bid(&self, row: &UserBid) -> Result<Written, ProjectorError> {
-        self.refuse_write()?;
-        self.inner.put_user_bid(row).await
-    }
-}
-
-/// The payment saga's provider, with `payment-provider` injectable.
-pub struct FaultyProvider<P> {
-    pub inner: P,
-    pub faults: Faults,
-}
-
-impl<P: PaymentProvider> FaultyProvider<P> {
-    fn refuse_call(&self) -> Result<(), SagaError> {
-        if self.faults.active("payment-provider") {
-            Err(SagaError::Unavailable {
-                reason: "injected fault payment-provider".to_owned(),
-            })
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl<P: PaymentProvider> PaymentProvider for FaultyProvider<P> {
-    async fn charge(&self, charge: &Charge) -> Result<Receipt, SagaError> {
-        self.refuse_call()?;
-        self.inner.charge(charge).await
-    }
-
-    async fn charge_outcome(&self, reference: &str) -> Result<Receipt, SagaError> {
-        self.refuse_call()?;
-        self.inner.charge_outcome(reference).await
-    }
-
-    async fn cancel_charge(&self, reference: &str, idempotency_key: &str) -> Result<(), SagaError> {
-        self.refuse_call()?;
-        self.inner.cancel_charge(reference, idempotency_key).await
-    }
-
-    async fn refund(&self, refund: &Refund) -> Result<Receipt, SagaError> {
-        self.refuse_call()?;
-        self.inner.refund(refund).await
-    }
-
-    async fn payout(&self, payout: &Payout) -> Result<Receipt, SagaError> {
-        self.refuse_call()?;
-        self.inner.payout(payout).await
-    }
-
-    async fn reverse_payout(&self, reversal: &PayoutReversal) -> Result<Receipt, SagaError> {
-        self.refuse_call()?;
-        self.inner.reverse_payout(reversal).await
     }
 }
 

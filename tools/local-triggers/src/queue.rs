@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use aws_lambda_events::encodings::Base64Data;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
+use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
     MessageSystemAttributeName, QueueAttributeName,
@@ -71,7 +72,22 @@ pub async fn run_queue<H: QueueHandler>(
     handler: Arc<H>,
     stop: CancellationToken,
 ) -> Result<(), TriggerError> {
-    let info = queue_info(&sqs, &mapping.queue_url).await?;
+    // An unreachable queue at start (its emulator down, as in the SQS outage of the fault
+    // suite) is waited for, as Lambda's poller keeps polling through an SQS outage; a queue
+    // that answers with an error (it does not exist) ends the mapping.
+    let info = loop {
+        match queue_info(&sqs, &mapping.queue_url).await {
+            Ok(info) => break info,
+            Err(QueueInfoError::Unreachable(error)) => {
+                tracing::warn!(mapping = %mapping.name, error = %error, "the queue is unreachable; polling starts when it answers");
+                tokio::select! {
+                    () = stop.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(ERROR_PAUSE) => {}
+                }
+            }
+            Err(QueueInfoError::Refused(error)) => return Err(error),
+        }
+    };
     let mut gate = GroupGate::default();
     while !stop.is_cancelled() {
         let messages = match receive_batch(&sqs, &mapping, &stop).await {
@@ -167,22 +183,44 @@ pub async fn run_queue<H: QueueHandler>(
     Ok(())
 }
 
-async fn queue_info(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<QueueInfo, TriggerError> {
+/// Why a queue's attributes could not be read.
+enum QueueInfoError {
+    /// No answer (connection refused, timed out, a broken response): worth waiting for.
+    Unreachable(TriggerError),
+    /// The queue answered with an error, or with attributes the runner cannot use.
+    Refused(TriggerError),
+}
+
+async fn queue_info(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<QueueInfo, QueueInfoError> {
     let output = sqs
         .get_queue_attributes()
         .queue_url(url)
         .attribute_names(QueueAttributeName::All)
         .send()
         .await
-        .map_err(|e| TriggerError::aws("GetQueueAttributes", url, e))?;
+        .map_err(|e| {
+            let unreachable = matches!(
+                e,
+                SdkError::DispatchFailure(_)
+                    | SdkError::TimeoutError(_)
+                    | SdkError::ResponseError(_)
+            );
+            let error = TriggerError::aws("GetQueueAttributes", url, e);
+            if unreachable {
+                QueueInfoError::Unreachable(error)
+            } else {
+                QueueInfoError::Refused(error)
+            }
+        })?;
     let attributes = output.attributes.unwrap_or_default();
     let get = |name: QueueAttributeName| attributes.get(&name).cloned();
-    let arn =
-        get(QueueAttributeName::QueueArn).ok_or_else(|| TriggerError::UnexpectedResponse {
+    let arn = get(QueueAttributeName::QueueArn)
+        .ok_or_else(|| TriggerError::UnexpectedResponse {
             operation: "GetQueueAttributes",
             resource: url.to_owned(),
             missing: "QueueArn",
-        })?;
+        })
+        .map_err(QueueInfoError::Refused)?;
     let max_receive_count = get(QueueAttributeName::RedrivePolicy)
         .and_then(|policy| serde_json::from_str::<serde_json::Value>(&policy).ok())
         .and_then(|policy| match &policy["maxReceiveCount"] {
@@ -322,8 +360,9 @@ async fn delete(
     Ok(())
 }
 
-/// The message as Lambda puts it into an `SqsEvent`.
-fn lambda_message(message: &Message, queue_arn: &str, region: &str) -> SqsMessage {
+/// The message (received with every system and message attribute) as Lambda puts it into an
+/// `SqsEvent` for the queue `queue_arn` in `region`.
+pub fn lambda_message(message: &Message, queue_arn: &str, region: &str) -> SqsMessage {
     let mut lambda = SqsMessage::default();
     lambda.message_id = message.message_id.clone();
     lambda.receipt_handle = message.receipt_handle.clone();

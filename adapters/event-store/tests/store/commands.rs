@@ -1,7 +1,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use domain::*;
-use event_store::{CommandError, StoreError, chain};
+use event_store::{CommandError, Meter, StoreError, chain};
 use events::{AuctionCancelled, AuctionEvent};
 
 use crate::support::*;
@@ -79,6 +79,75 @@ fn another_writer_winning_makes_the_command_decide_again_on_the_new_tail() {
         };
         assert_eq!(bid.previous_leader_id, Some(user("cat")));
         assert!(chain::verify(auction_id, &store.backend().events(auction_id)).is_ok());
+    });
+}
+
+#[test]
+fn given_a_rival_winning_the_version_when_the_command_is_metered_then_the_meter_counts_one_conflict()
+ {
+    tokio_test(async {
+        // Given an auction, and a rival whose bid lands while our command is deciding
+        let store = store();
+        let auction_id = created(&store).await;
+        let rival_done = AtomicBool::new(false);
+        let ours = outbid("bob");
+        let meter = Meter::default();
+
+        // When our command runs on the meter
+        store
+            .execute_metered(
+                auction_id,
+                &context("bob", None),
+                |state, now| {
+                    if !rival_done.swap(true, Ordering::SeqCst) {
+                        block_on(store.execute(auction_id, &context("cat", None), outbid("cat")))
+                            .unwrap();
+                    }
+                    ours(state, now)
+                },
+                &meter,
+            )
+            .await
+            .unwrap();
+
+        // Then the lost version is counted once (the rival's own command is metered apart)
+        assert_eq!(meter.conflicts(), 1);
+    });
+}
+
+#[test]
+fn given_a_refused_command_when_it_is_metered_then_what_it_read_is_still_counted() {
+    tokio_test(async {
+        // Given an auction
+        let store = store().with_cache(0);
+        let auction_id = created(&store).await;
+        let meter = Meter::default();
+
+        // When the seller's bid on it is refused
+        let result = store
+            .execute_metered(
+                auction_id,
+                &context("seller", None),
+                |state, now| {
+                    decide_place_bid(
+                        state,
+                        &PlaceBid {
+                            bid_id: events::BidId(uuid::Uuid::new_v4()),
+                            bidder_id: user("seller"),
+                            amount: eur(500),
+                            max_amount: None,
+                        },
+                        now,
+                    )
+                },
+                &meter,
+            )
+            .await;
+
+        // Then the reads of its load are on the meter, and no conflict
+        assert!(matches!(result, Err(CommandError::Rejected(_))));
+        assert!(meter.cost().load.read_requests > 0, "{:?}", meter.cost());
+        assert_eq!(meter.conflicts(), 0);
     });
 }
 

@@ -242,6 +242,34 @@ async fn a_refused_send_fails_its_record_and_the_later_ones_of_that_auction_only
     }
 }
 
+#[test]
+fn given_a_refused_send_when_the_batch_is_published_then_the_reported_records_count_as_failed() {
+    let (response, recorded) = conventions::metrics::testing::recorded_async(async {
+        // Given bids on two auctions, interleaved, and SQS refusing auction 1's second event
+        let events = [
+            event(1, 1, "BidPlaced"),
+            event(2, 1, "BidPlaced"),
+            event(1, 2, "BidPlaced"),
+            event(2, 2, "BidPlaced"),
+            event(1, 3, "BidPlaced"),
+            event(2, 3, "BidPlaced"),
+        ];
+        let queues = InMemoryQueues::new();
+        queues.refuse(NOTIFICATIONS, &key(1, 2));
+
+        // When the batch is published
+        handle(&queues, &urls(), batch(&events)).await.unwrap()
+    });
+
+    // Then the two reported records count as failed, the four others as processed, each of
+    // the six with its lag
+    let publisher = [("Consumer", "publisher")];
+    assert_eq!(failed(&response).len(), 2);
+    assert_eq!(recorded.counter("RecordsFailed", &publisher), 2);
+    assert_eq!(recorded.counter("RecordsProcessed", &publisher), 4);
+    assert_eq!(recorded.histogram("ConsumerLag", &publisher).len(), 6);
+}
+
 #[tokio::test]
 async fn after_a_refused_send_the_auctions_later_requests_hold_its_events_back() {
     // Given twelve bids on one auction (two requests) and SQS refusing the second

@@ -7,9 +7,11 @@ use api::{App, Authenticator, SystemClock};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    conventions::init_json_logging();
+    let lambda = conventions::lambda::init(env!("CARGO_BIN_NAME"))?;
     // Built once per execution environment, shared by every invocation.
     let adapters = api::config::dynamodb().await?;
     let app = App::new(adapters, Arc::new(SystemClock), Authenticator::ApiGateway);
-    lambda_http::run(api::router(app)).await
+    lambda
+        .run(lambda_http::Adapter::from(api::router(app)))
+        .await
 }

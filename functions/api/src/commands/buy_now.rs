@@ -1,5 +1,6 @@
 use axum::extract::State;
 use axum::response::Response;
+use conventions::metrics::Command;
 use domain::{BuyNow, Rejection, decide_buy_now};
 use events::{AuctionEvent, AuctionResult};
 
@@ -37,6 +38,7 @@ pub async fn buy_now<B: Backend>(
     let request = request.keyed(Some(key), b"");
     run_command(
         &app,
+        Command("BuyNow"),
         &request,
         auction_id,
         |state, now| decide_buy_now(state, &command, now),

@@ -1,5 +1,6 @@
 use axum::extract::State;
 use axum::response::Response;
+use conventions::metrics::Command;
 use domain::{CancelAuction, decide_cancel};
 
 use super::{Answer, CommandRequest, changed, run_command};
@@ -31,6 +32,7 @@ pub async fn cancel_auction<B: Backend>(
     };
     run_command(
         &app,
+        Command("CancelAuction"),
         &request,
         auction_id,
         |state, now| decide_cancel(state, &command, now),

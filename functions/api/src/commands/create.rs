@@ -1,8 +1,9 @@
 use axum::extract::State;
 use axum::response::Response;
+use conventions::metrics::Command;
 use domain::item::{ItemState, RegisterItem, decide_register};
 use domain::{CreateAuction, decide_create};
-use event_store::{CommandContext, Meter};
+use event_store::CommandContext;
 use events::{AuctionId, IncrementBand, IncrementPolicy, ItemId, SoftClose};
 use uuid::Uuid;
 
@@ -60,14 +61,19 @@ pub async fn create_auction<B: Backend>(
     // nothing and a retried one (its auction already there) registers nothing again.
     let standing = app
         .store
-        .load::<domain::State>(auction_id, &Meter::default())
+        .load::<domain::State>(auction_id, &request.meter)
         .await?;
     if !decide(&standing.state, app.clock.now())?.is_empty() {
         register_item(&app, &request, &command).await?;
     }
-    run_command(&app, &request, auction_id, decide, |outcome| {
-        Ok(Answer::created(changed(outcome)?).at(format!("/auctions/{auction_id}")))
-    })
+    run_command(
+        &app,
+        Command("CreateAuction"),
+        &request,
+        auction_id,
+        decide,
+        |outcome| Ok(Answer::created(changed(outcome)?).at(format!("/auctions/{auction_id}"))),
+    )
     .await
 }
 
@@ -92,9 +98,12 @@ async fn register_item<B: Backend>(
         ..request.context(app)
     };
     app.store
-        .execute(item_id, &context, |state: &ItemState, now| {
-            decide_register(state, &register, now)
-        })
+        .execute_metered(
+            item_id,
+            &context,
+            |state: &ItemState, now| decide_register(state, &register, now),
+            &request.meter,
+        )
         .await?;
     Ok(())
 }

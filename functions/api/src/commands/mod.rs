@@ -15,14 +15,17 @@ pub use create::*;
 pub use place_bid::*;
 pub use start::*;
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use conventions::metrics::Command;
 use domain::{Auction, Event, Rejection, State as Aggregate, fold};
-use event_store::{CommandContext, IdempotencyKey, Outcome};
+use event_store::{CommandContext, CommandError, IdempotencyKey, Meter, Outcome};
 use events::{Actor, AuctionId, BidId, Currency, Money, UserId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -38,7 +41,8 @@ use crate::{App, Backend};
 /// Who sent a command and how: the caller as the authorizer vouches for them, the correlation
 /// id, the request line, and the `Idempotency-Key` header as it came. The key is read only by
 /// the commands that take one, after their body, so that a bad body answers first and a key
-/// sent to `start` or `cancel` changes nothing.
+/// sent to `start` or `cancel` changes nothing. It also keeps when the command arrived and what
+/// its DynamoDB requests cost, for the command's metrics.
 #[derive(Debug)]
 pub struct CommandRequest {
     claims: Claims,
@@ -47,12 +51,18 @@ pub struct CommandRequest {
     uri: Uri,
     headers: HeaderMap,
     key: Option<IdempotencyKey>,
+    /// Extracted before the body is read: the command's latency starts here.
+    received: Instant,
+    /// Every store call the command makes, the item's registration and the creation's
+    /// check included, is metered here.
+    meter: Meter,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CommandRequest {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let received = Instant::now();
         let claims = Claims::from_request_parts(parts, state).await?;
         let Ok(correlation) = CorrelationId::from_request_parts(parts, state).await;
         Ok(Self {
@@ -62,6 +72,8 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandRequest {
             uri: parts.uri.clone(),
             headers: parts.headers.clone(),
             key: None,
+            received,
+            meter: Meter::default(),
         })
     }
 }
@@ -142,9 +154,11 @@ impl<T> Answer<T> {
 /// caller's identity and the request's correlation id and idempotency key; then `answer` shapes
 /// the outcome (a replayed retry's outcome is the first attempt's) into the response, marked
 /// `Idempotent-Replayed: true` on a replay. A rejection or a store failure is its problem
-/// document.
+/// document. Whatever the outcome, it is counted under `command` (accepted, replayed, or
+/// rejected by code; conflicts, capacity, latency).
 pub async fn run_command<B, T>(
     app: &App<B>,
+    command: Command,
     request: &CommandRequest,
     auction_id: AuctionId,
     decide: impl Fn(&Aggregate, DateTime<Utc>) -> Result<Vec<Event>, Rejection>,
@@ -154,15 +168,48 @@ where
     B: Backend,
     T: Serialize,
 {
-    let outcome = app
+    let result = app
         .store
-        .execute(auction_id, &request.context(app), decide)
-        .await?;
+        .execute_metered(auction_id, &request.context(app), decide, &request.meter)
+        .await;
+    count(command, &result, &request.meter);
+    let response = match result {
+        Ok(outcome) => respond(&outcome, answer),
+        Err(error) => Err(error.into()),
+    };
+    command.latency(request.received.elapsed());
+    response
+}
+
+/// What the command came to, and what it cost.
+fn count(
+    command: Command,
+    result: &Result<Outcome<Aggregate>, CommandError<Rejection>>,
+    meter: &Meter,
+) {
+    let cost = meter.cost().total();
+    command.capacity(cost.read_units, cost.write_units + cost.index_write_units);
+    command.conflicts(meter.conflicts());
+    match result {
+        // Nothing appended: answered from its idempotency record, or found already done.
+        Ok(outcome) if outcome.replayed || outcome.events.is_empty() => command.replayed(),
+        Ok(_) => command.accepted(),
+        Err(CommandError::Rejected(rejection)) => command.rejected(rejection.code()),
+        // Not the aggregate's refusal (a reused key, too many conflicts, an outage): the
+        // answer's status says which, and API Gateway counts answers by status.
+        Err(CommandError::Store(_)) => {}
+    }
+}
+
+fn respond<T: Serialize>(
+    outcome: &Outcome<Aggregate>,
+    answer: impl FnOnce(&Outcome<Aggregate>) -> Result<Answer<T>, ApiError>,
+) -> Result<Response, ApiError> {
     let Answer {
         status,
         body,
         location,
-    } = answer(&outcome)?;
+    } = answer(outcome)?;
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
     if outcome.replayed {

@@ -1,5 +1,6 @@
 use axum::extract::State;
 use axum::response::Response;
+use conventions::metrics::Command;
 use domain::{PlaceBid, State as Aggregate, decide_place_bid};
 use event_store::Outcome;
 use events::{AuctionEvent, BidId, UserId};
@@ -46,6 +47,7 @@ pub async fn place_bid<B: Backend>(
     let request = request.keyed(Some(key), &body.raw);
     run_command(
         &app,
+        Command("PlaceBid"),
         &request,
         auction_id,
         |state, now| decide_place_bid(state, &command, now),

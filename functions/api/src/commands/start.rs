@@ -1,5 +1,6 @@
 use axum::extract::State;
 use axum::response::Response;
+use conventions::metrics::Command;
 use domain::{RequestStart, decide_request_start};
 
 use super::{Answer, CommandRequest, changed, run_command};
@@ -27,6 +28,7 @@ pub async fn start_auction<B: Backend>(
     };
     run_command(
         &app,
+        Command("StartAuction"),
         &request,
         auction_id,
         |state, now| decide_request_start(state, &command, now),

@@ -7,17 +7,22 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    conventions::init_json_logging();
+    let lambda = conventions::lambda::init(env!("CARGO_BIN_NAME"))?;
     // Built once per execution environment, shared by every invocation.
     let ports = &live::config::gateway_from_env().await?;
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            let now = chrono::Utc::now();
-            let response =
-                live::gateway::handle(&ports.subscriptions, &ports.verifier, &event.payload, now)
-                    .await;
-            Ok::<_, lambda_runtime::Error>(response)
-        },
-    ))
-    .await
+    lambda
+        .run(service_fn(
+            |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+                let now = chrono::Utc::now();
+                let response = live::gateway::handle(
+                    &ports.subscriptions,
+                    &ports.verifier,
+                    &event.payload,
+                    now,
+                )
+                .await;
+                Ok::<_, lambda_runtime::Error>(response)
+            },
+        ))
+        .await
 }

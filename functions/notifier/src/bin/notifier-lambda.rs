@@ -6,13 +6,14 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    conventions::init_json_logging();
+    let lambda = conventions::lambda::init(env!("CARGO_BIN_NAME"))?;
     // Built once per execution environment, shared by every invocation.
     let (contexts, inbox) = &notifier::config::from_env().await;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        notifier::handle(contexts, inbox, event.payload)
-            .await
-            .map_err(lambda_runtime::Error::from)
-    }))
-    .await
+    lambda
+        .run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+            notifier::handle(contexts, inbox, event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }))
+        .await
 }

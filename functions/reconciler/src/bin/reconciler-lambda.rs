@@ -11,19 +11,20 @@ use reconciler::{Reconciled, reconcile};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    conventions::init_json_logging();
+    let lambda = conventions::lambda::init(env!("CARGO_BIN_NAME"))?;
     // Built once per execution environment, shared by every invocation.
     let deployed = &reconciler::from_env().await?;
-    lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            let now = chrono::Utc::now();
-            let reconciled = reconcile(&deployed.ports, &deployed.settings, now).await?;
-            if reconciled.failed > 0 {
-                let failed = reconciled.failed;
-                return Err(format!("{failed} checks or repairs failed; see the log").into());
-            }
-            Ok::<Reconciled, lambda_runtime::Error>(reconciled)
-        },
-    ))
-    .await
+    lambda
+        .run(service_fn(
+            move |_: LambdaEvent<serde_json::Value>| async move {
+                let now = chrono::Utc::now();
+                let reconciled = reconcile(&deployed.ports, &deployed.settings, now).await?;
+                if reconciled.failed > 0 {
+                    let failed = reconciled.failed;
+                    return Err(format!("{failed} checks or repairs failed; see the log").into());
+                }
+                Ok::<Reconciled, lambda_runtime::Error>(reconciled)
+            },
+        ))
+        .await
 }

@@ -15,20 +15,21 @@ const SWEEP_FOR: Duration = Duration::from_secs(58);
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    conventions::init_json_logging();
+    let lambda = conventions::lambda::init(env!("CARGO_BIN_NAME"))?;
     // Built once per execution environment, shared by every invocation.
     let (store, index) = &scheduler::from_env().await;
-    lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            scheduler::sweep_until(
-                store,
-                index,
-                chrono::Utc::now,
-                tokio::time::sleep(SWEEP_FOR),
-            )
-            .await;
-            Ok::<(), lambda_runtime::Error>(())
-        },
-    ))
-    .await
+    lambda
+        .run(service_fn(
+            move |_: LambdaEvent<serde_json::Value>| async move {
+                scheduler::sweep_until(
+                    store,
+                    index,
+                    chrono::Utc::now,
+                    tokio::time::sleep(SWEEP_FOR),
+                )
+                .await;
+                Ok::<(), lambda_runtime::Error>(())
+            },
+        ))
+        .await
 }

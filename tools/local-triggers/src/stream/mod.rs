@@ -20,6 +20,7 @@ use crate::destination::{self, Condition, FailedBatch};
 use crate::handler::{StreamHandler, invoke};
 use crate::{TriggerError, function_arn};
 use batch::{Decision, Outcome, RetryPolicy, decide, expired_prefix, outcome_of};
+pub use record::lambda_event_record;
 use record::{Record, lambda_record};
 
 /// Where a mapping without a checkpoint starts reading a shard.

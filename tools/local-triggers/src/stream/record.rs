@@ -92,6 +92,16 @@ pub(crate) fn lambda_record(
     })
 }
 
+/// The record Lambda puts into a DynamoDB stream event for `record` (read through the Streams
+/// API of the stream `stream_arn`, in `region`): what an invocation's `Records` holds.
+pub fn lambda_event_record(
+    record: &SdkRecord,
+    stream_arn: &str,
+    region: &str,
+) -> Result<EventRecord, TriggerError> {
+    lambda_record(record, stream_arn, region).map(|record| record.lambda)
+}
+
 fn item_json(image: &HashMap<String, AttributeValue>) -> Result<Value, String> {
     let item = serde_dynamo::Item::from(image.clone());
     serde_json::to_value(item).map_err(|e| e.to_string())
