@@ -45,7 +45,7 @@ pub use config::{Deployed, DeployedPorts, from_env, ports_from_env};
 pub use dynamodb::DynamoDbNotices;
 pub use error::ReconcilerError;
 pub use ports::{Consumer, NoticeKey, Ports, Redeliver, StoredNotices};
-pub use reconcile::{WATCHED, reconcile, reconcile_until};
+pub use reconcile::{WATCHED, reconcile};
 pub use reconciled::{Kind, Reconciled};
 pub use replays::MAX_REPLAYS_PER_RUN;
 pub use settings::{MAX_LOOKBACK, Settings};

@@ -2,7 +2,6 @@
 //! on each, and the repairs.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use event_store::{EventLog, EventsOfType, Meter, Snapshots, StoreError, StoredEvent, TypeQuery};
@@ -129,36 +128,6 @@ where
         "reconciliation run done"
     );
     Ok(reconciled)
-}
-
-/// Runs [`reconcile`] every `settings.interval` until `stop` resolves (a loop on one machine;
-/// the platform's own runs are invocations of `reconciler-lambda`). `clock` reads the time for each run.
-pub async fn reconcile_until<L, S, V, N, R, P>(
-    ports: &Ports<L, S, V, N, R, P>,
-    settings: &Settings,
-    clock: impl Fn() -> DateTime<Utc>,
-    stop: impl Future<Output = ()>,
-) where
-    L: EventLog + Snapshots + EventsOfType,
-    S: SagaStates,
-    V: Projections,
-    N: StoredNotices,
-    R: Redeliver,
-    P: ParkedItems,
-{
-    let mut ticks = tokio::time::interval(settings.interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => return,
-            _ = ticks.tick() => {
-                if let Err(error) = reconcile(ports, settings, clock()).await {
-                    tracing::warn!(%error, "reconciliation run failed; the next run reads the same window");
-                }
-            }
-        }
-    }
 }
 
 /// Every check of one auction; each failure is counted and logged, and the others go on.

@@ -1,8 +1,7 @@
 //! How far back a run looks, how long it lets the platform catch up before calling something
-//! missing, when it replays a parked item on its own, and how often the local loop runs.
+//! missing, and when it replays a parked item on its own. (How often it runs is its schedule's:
+//! the CDK app's rule, locally `local-triggers`, which reads `RECONCILE_INTERVAL_SECONDS`.)
 //! docs/reconciler.md explains the defaults.
-
-use std::time::Duration;
 
 use chrono::TimeDelta;
 
@@ -18,7 +17,6 @@ pub const MAX_LOOKBACK: TimeDelta = TimeDelta::hours(24);
 pub const LOOKBACK_ENV: &str = "RECONCILE_LOOKBACK_SECONDS";
 pub const GRACE_ENV: &str = "RECONCILE_GRACE_SECONDS";
 pub const SAGA_DEADLINE_ENV: &str = "RECONCILE_SAGA_DEADLINE_SECONDS";
-pub const INTERVAL_ENV: &str = "RECONCILE_INTERVAL_SECONDS";
 pub const PARKED_GRACE_ENV: &str = "RECONCILE_PARKED_GRACE_SECONDS";
 pub const MAX_REPLAYS_ENV: &str = "RECONCILE_MAX_REPLAYS";
 
@@ -41,10 +39,6 @@ pub struct Settings {
     /// (`RECONCILE_MAX_REPLAYS`, default 5; 0 turns the reconciler's replays off, every item
     /// then waits for a person).
     pub max_replays: u32,
-    /// How often a local loop runs ([`crate::reconcile_until`]; `RECONCILE_INTERVAL_SECONDS`,
-    /// default 5 min, like the schedule in AWS). `local-triggers` reads the same variable as the
-    /// rate at which it invokes `reconciler-lambda`.
-    pub interval: Duration,
 }
 
 impl Default for Settings {
@@ -55,7 +49,6 @@ impl Default for Settings {
             saga_deadline: TimeDelta::minutes(15),
             parked_grace: TimeDelta::minutes(1),
             max_replays: 5,
-            interval: Duration::from_secs(300),
         }
     }
 }
@@ -125,7 +118,6 @@ impl Settings {
                 value: max_replays.to_string(),
                 reason: "too many".to_owned(),
             })?,
-            interval: Duration::from_secs(seconds(INTERVAL_ENV, defaults.interval.as_secs())?),
         };
         if settings.lookback > MAX_LOOKBACK {
             return Err(ReconcilerError::Setting {
@@ -179,7 +171,6 @@ mod tests {
             ("RECONCILE_LOOKBACK_SECONDS", "3600"),
             ("RECONCILE_GRACE_SECONDS", " 60 "),
             ("RECONCILE_SAGA_DEADLINE_SECONDS", "120"),
-            ("RECONCILE_INTERVAL_SECONDS", "5"),
             ("RECONCILE_PARKED_GRACE_SECONDS", "30"),
             ("RECONCILE_MAX_REPLAYS", "2"),
         ]))
@@ -187,7 +178,6 @@ mod tests {
         assert_eq!(settings.lookback, TimeDelta::hours(1));
         assert_eq!(settings.grace, TimeDelta::minutes(1));
         assert_eq!(settings.saga_deadline, TimeDelta::minutes(2));
-        assert_eq!(settings.interval, Duration::from_secs(5));
         assert_eq!(settings.parked_grace, TimeDelta::seconds(30));
         assert_eq!(settings.max_replays, 2);
     }
@@ -216,10 +206,6 @@ mod tests {
             (
                 vec![("RECONCILE_GRACE_SECONDS", "ten")],
                 "RECONCILE_GRACE_SECONDS",
-            ),
-            (
-                vec![("RECONCILE_INTERVAL_SECONDS", "0")],
-                "RECONCILE_INTERVAL_SECONDS",
             ),
             (
                 vec![("RECONCILE_PARKED_GRACE_SECONDS", "-1")],
