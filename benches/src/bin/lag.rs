@@ -8,8 +8,10 @@
 //!   the same stream with the same runner settings: what DynamoDB Local's stream and the polling
 //!   cost before any of our work.
 //!
-//! The three stream mappings run in this process through `local-triggers`, exactly as the
-//! `local-triggers` binary runs them. Commits come from clients bidding through the event store
+//! The three stream mappings run in this process through `local-triggers`' mapping code, with
+//! the settings the `local-triggers` binary gives them, but calling the handlers in-process
+//! (the binary invokes the deployed Lambda binaries instead): the figure is the pipeline's
+//! lag, without the Invoke API's hop. Commits come from clients bidding through the event store
 //! on a schedule (BENCH_LAG_RATE bids/s, default 40), so that the figures show lag, not a
 //! saturated emulator's queue.
 //!

@@ -17,7 +17,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use domain::{CreateAuction, decide_create};
 use e2e::{TestEnv, fixtures};
 use event_store::{EventLog, Meter, SnapshotPolicy, Store, StoredEvent};
-use events::{AuctionId, BidId};
+use events::AuctionId;
 use live::{ConnectionId, DynamoDbSubscriptions, Subscriptions};
 use local_stack::lambda::Invocation;
 use parking::ParkedItems;
@@ -49,20 +49,6 @@ fn types(events: &[StoredEvent]) -> Vec<&str> {
         .iter()
         .map(|e| e.envelope.event_type.as_str())
         .collect()
-}
-
-/// A bid by `bidder` one increment above the price, decided now (the fixtures' clock).
-async fn bid(store: &Store<event_store::DynamoDbStore>, auction_id: AuctionId, bidder: &str) {
-    let bidder = fixtures::user(bidder);
-    let bid_id = BidId(Uuid::new_v4());
-    store
-        .execute(
-            auction_id,
-            &fixtures::context(&bidder, None),
-            |state, now| fixtures::outbid(&bidder, bid_id, state, now),
-        )
-        .await
-        .unwrap();
 }
 
 // --------------------------------------------------------------------------- stream consumers
@@ -102,7 +88,7 @@ async fn given_a_bid_in_the_log_when_publisher_lambda_gets_its_stream_batch_with
     let env = TestEnv::new().await;
     let store = env.store();
     let auction_id = crate::support::created(&store).await;
-    bid(&store, auction_id, "bob").await;
+    crate::support::outbid(&store, auction_id, "bob").await;
     let events = log_of(&env, auction_id).await;
     let records = stream_records(&env, events.len()).await;
     let unreadable = unreadable_stream_record(&records[0]);
@@ -143,8 +129,8 @@ async fn given_cat_outbidding_bob_when_notifier_lambda_gets_the_queues_batch_wit
     let env = TestEnv::new().await;
     let store = env.store();
     let auction_id = crate::support::created(&store).await;
-    bid(&store, auction_id, "bob").await;
-    bid(&store, auction_id, "cat").await;
+    crate::support::outbid(&store, auction_id, "bob").await;
+    crate::support::outbid(&store, auction_id, "cat").await;
     let events = log_of(&env, auction_id).await;
     let bids: Vec<&StoredEvent> = events
         .iter()
@@ -363,7 +349,7 @@ async fn given_watchers_of_an_auction_when_live_broadcaster_lambda_gets_a_bid_fr
     // and both connections watching an auction that gets a bid
     let store = env.store();
     let auction_id = crate::support::created(&store).await;
-    bid(&store, auction_id, "bob").await;
+    crate::support::outbid(&store, auction_id, "bob").await;
     let subscriptions = DynamoDbSubscriptions::new(
         env.dynamodb().clone(),
         env.names().live_connections_table.clone(),

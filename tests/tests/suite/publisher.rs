@@ -5,14 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event;
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::Message;
 use chrono::TimeDelta;
 use domain::{
     EndAuction, RecordPaymentFailed, decide_create, decide_end, decide_record_payment_failed,
 };
 use e2e::{TestEnv, fixtures};
 use event_store::{EventLog, Meter, StoredEvent};
-use events::{AuctionEvent, AuctionId, AuctionResult, BidId, RawEnvelope};
+use events::{AuctionEvent, AuctionId, AuctionResult, RawEnvelope};
 use fan_out::{PublishError, Queue, QueueUrls, SqsQueues, handle};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -37,16 +37,7 @@ async fn auction_to_runner_up(env: &TestEnv) -> AuctionId {
         .await
         .unwrap();
     for bidder in ["bob", "cat"] {
-        let bidder = fixtures::user(bidder);
-        let bid_id = BidId(Uuid::new_v4());
-        store
-            .execute(
-                auction_id,
-                &fixtures::context(&bidder, None),
-                |state, now| fixtures::outbid(&bidder, bid_id, state, now),
-            )
-            .await
-            .unwrap();
+        crate::support::outbid(&store, auction_id, bidder).await;
     }
     let mut after_the_end = fixtures::context(&seller, None);
     after_the_end.now = fixtures::epoch() + TimeDelta::days(31);
@@ -135,19 +126,7 @@ fn urls(env: &TestEnv) -> QueueUrls {
 }
 
 async fn receive_once(env: &TestEnv, queue_url: &str) -> Vec<Message> {
-    let messages = env
-        .sqs()
-        .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(1)
-        .message_attribute_names("All")
-        .message_system_attribute_names(MessageSystemAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let messages = crate::support::receive(env, queue_url).await;
     for message in &messages {
         env.sqs()
             .delete_message()

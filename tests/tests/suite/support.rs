@@ -1,12 +1,14 @@
-//! What several files of the suite do alike: an auction to start from, stopping a runner, and
-//! the Stripe objects a user registers before they bid or sell.
+//! What several files of the suite do alike: an auction to start from and bids on it, one
+//! receive from a queue as Lambda's poller asks for it, stopping a runner, and the Stripe
+//! objects a user registers before they bid or sell.
 
 use std::time::Duration;
 
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use domain::decide_create;
-use e2e::fixtures;
+use e2e::{TestEnv, fixtures};
 use event_store::{DynamoDbStore, Store};
-use events::AuctionId;
+use events::{AuctionId, BidId};
 use local_triggers::{CancellationToken, TriggerError};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -42,6 +44,37 @@ pub async fn created(store: &Store<DynamoDbStore>) -> AuctionId {
         .await
         .unwrap();
     auction_id
+}
+
+/// A bid by `bidder` one increment above the auction's price, decided now (the fixtures' clock).
+pub async fn outbid(store: &Store<DynamoDbStore>, auction_id: AuctionId, bidder: &str) {
+    let bidder = fixtures::user(bidder);
+    let bid_id = BidId(Uuid::new_v4());
+    store
+        .execute(
+            auction_id,
+            &fixtures::context(&bidder, None),
+            |state, now| fixtures::outbid(&bidder, bid_id, state, now),
+        )
+        .await
+        .unwrap();
+}
+
+/// One receive of up to 10 messages from `queue_url`, with every system and message attribute
+/// (what Lambda's poller asks for); the messages stay on the queue.
+pub async fn receive(env: &TestEnv, queue_url: &str) -> Vec<Message> {
+    env.sqs()
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .message_attribute_names("All")
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
 }
 
 /// The stack's Stripe (its emulator: `STRIPE_API_BASE` and `STRIPE_SECRET_KEY`, which

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use e2e::TestEnv;
 use event_store::StoredEvent;
 use fan_out::{QueueMessage, QueueSender, SqsQueues};
@@ -241,19 +240,7 @@ pub async fn queue_records(
             "received {} messages of {count}",
             records.len()
         );
-        let received = env
-            .sqs()
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
+        let received = crate::support::receive(env, queue_url).await;
         for message in &received {
             let lambda = local_triggers::lambda_message(message, queue_arn, "us-east-1");
             records.push(serde_json::to_value(lambda).unwrap());
