@@ -80,6 +80,15 @@ pub trait Aggregate:
     /// the state rebuilt from the events. Bump it whenever the state's shape or meaning changes.
     const SNAPSHOT_FORMAT: u32;
 
+    /// Whether the decisions recognise a command that already took effect from the state alone,
+    /// by returning no events, for as long as a client may retry it; the caller then derives
+    /// each command's id from its idempotency key, so that a key's retry or reuse is the same
+    /// command to the decision. The store then keeps no idempotency record: the commit carries
+    /// the key and the request's fingerprint, a retry is answered from the log, and a command
+    /// costs one write. Otherwise (the default) the store writes a record per keyed command and
+    /// reads it beside every load.
+    const DECISIONS_RECOGNISE_RETRIES: bool = false;
+
     /// The state after one more event.
     fn evolve(self, event: &Self::Event) -> Self;
 

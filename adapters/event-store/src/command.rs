@@ -113,8 +113,9 @@ pub struct Store<B> {
     max_attempts: u32,
     /// Aggregates this process loaded recently, of any type: keyed by (aggregate type, id),
     /// each holding a `Loaded<S>` of its own `S`. Events are immutable, so a cached state is
-    /// always a prefix of the log: a command reads only the events after it (one consistent
-    /// query, usually empty) instead of the snapshot and the tail. Shared by clones.
+    /// always a prefix of the log: a command decides on it without reading and appends at its
+    /// version + 1, and reads the events after it only when another writer got there first.
+    /// Shared by clones.
     cache: Option<Arc<Mutex<Cache>>>,
 }
 
@@ -217,22 +218,17 @@ where
         }
     }
 
-    /// The aggregate for a command: the cached state plus the events after it, or a full load.
+    /// The aggregate for a command, and whether it was read from the log just now: the cached
+    /// state as it is (the append is conditional on its version, so a state behind the log
+    /// costs a lost race, never a wrong commit), or a full load.
     async fn load_for_command<S: Aggregate>(
         &self,
         aggregate_id: S::Id,
         meter: &Meter,
-    ) -> Result<Loaded<S>, StoreError> {
+    ) -> Result<(Loaded<S>, bool), StoreError> {
         match self.cached::<S>(aggregate_id) {
-            Some(mut loaded) => {
-                let tail = self
-                    .backend
-                    .read_after(aggregate_id, loaded.version, meter)
-                    .await?;
-                apply(&mut loaded, aggregate_id, &tail)?;
-                Ok(loaded)
-            }
-            None => self.load(aggregate_id, meter).await,
+            Some(loaded) => Ok((loaded, false)),
+            None => Ok((self.load(aggregate_id, meter).await?, true)),
         }
     }
 
@@ -291,10 +287,11 @@ where
         Ok(loaded)
     }
 
-    /// Runs one command: load, `decide`, append at the next version; on a conflict with
-    /// another writer, reload only the tail and decide again (bounded, with jitter). A command
-    /// with an idempotency key that already took effect appends nothing and returns the first
-    /// attempt's events.
+    /// Runs one command: load (or take the cached state), `decide`, append at the next version;
+    /// on a conflict with another writer, read only the tail and decide again (bounded, with
+    /// jitter). A refusal decided on a cached state is checked against the tail first, so that
+    /// no command is refused by a state the log has moved past. A command with an idempotency
+    /// key that already took effect appends nothing and returns the first attempt's events.
     ///
     /// The aggregate is the decision's: `S` is inferred from `decide`'s first parameter. A
     /// refusal comes back as [`CommandError::Rejected`] with the aggregate's own rejection.
@@ -373,16 +370,19 @@ where
             .idempotency_key
             .as_ref()
             .map(|key| scoped_key(&context.actor, &key.key));
-        // The record lookup runs beside the load, so idempotency adds no latency.
+        // The record lookup runs beside the load, so idempotency adds no latency; an aggregate
+        // whose decisions recognise retries needs none.
         let record_lookup = async {
             match &command_key {
-                Some(key) => self.backend.get_record(key, meter).await,
-                None => Ok(None),
+                Some(key) if !S::DECISIONS_RECOGNISE_RETRIES => {
+                    self.backend.get_record(key, meter).await
+                }
+                _ => Ok(None),
             }
         };
         let (loaded, record) =
             tokio::join!(self.load_for_command(aggregate_id, meter), record_lookup);
-        let mut loaded = loaded?;
+        let (mut loaded, mut read_just_now) = loaded?;
         // Whatever this command does, the state just read is a prefix of the log.
         self.remember(aggregate_id, &loaded);
         if let Some(record) = record? {
@@ -398,7 +398,24 @@ where
                 .now
                 .duration_trunc(TimeDelta::milliseconds(1))
                 .unwrap_or(context.now);
-            let events = decide(&loaded.state, now).map_err(CommandError::Rejected)?;
+            let events = match decide(&loaded.state, now) {
+                Ok(events) => events,
+                Err(rejection) if !read_just_now => {
+                    // The cached state may be behind the log: refuse only on the current one.
+                    let tail = self
+                        .backend
+                        .read_after(aggregate_id, loaded.version, meter)
+                        .await?;
+                    read_just_now = true;
+                    if tail.is_empty() {
+                        return Err(CommandError::Rejected(rejection));
+                    }
+                    apply(&mut loaded, aggregate_id, &tail)?;
+                    self.remember(aggregate_id, &loaded);
+                    continue;
+                }
+                Err(rejection) => return Err(CommandError::Rejected(rejection)),
+            };
             if events.is_empty() {
                 return Ok(self
                     .already_done(aggregate_id, context, command_key.as_deref(), loaded, meter)
@@ -435,6 +452,7 @@ where
                             .await?);
                     }
                     apply(&mut loaded, aggregate_id, &tail)?;
+                    read_just_now = true;
                     self.remember(aggregate_id, &loaded);
                     meter.conflict();
                     tracing::debug!(%aggregate_id, attempt, "another writer won; deciding again");
@@ -519,7 +537,8 @@ where
         let previous_version = loaded.version;
         apply(&mut loaded, aggregate_id, &stored)?;
         self.remember(aggregate_id, &loaded);
-        if let (Some(command_key), Some(key), Some(first), Some(last)) = (
+        if let (false, Some(command_key), Some(key), Some(first), Some(last)) = (
+            S::DECISIONS_RECOGNISE_RETRIES,
             command_key,
             &context.idempotency_key,
             stored.first(),
@@ -645,9 +664,12 @@ where
                 )
                 .await?;
             same_request(context, &found)?;
-            if let (Some(first), Some(last), Some(key)) =
-                (found.first(), found.last(), &context.idempotency_key)
-            {
+            if let (false, Some(first), Some(last), Some(key)) = (
+                S::DECISIONS_RECOGNISE_RETRIES,
+                found.first(),
+                found.last(),
+                &context.idempotency_key,
+            ) {
                 let record = IdempotencyRecord {
                     command_key: command_key.to_owned(),
                     aggregate_id: aggregate_id.into(),

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     CommandContext, CommandError, IdempotencyKey, InMemoryStore, Meter, SnapshotPolicy, Snapshots,
-    Store, history, verify,
+    Store, StoreError, history, verify,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -180,6 +180,22 @@ fn a_second_aggregate_runs_through_commands_snapshots_idempotency_and_time_trave
             .unwrap();
         assert!(retried.replayed);
         assert_eq!(retried.events, keyed.events);
+        assert_eq!(store.backend().events(id).len(), 2);
+        // The counter's decisions do not recognise retries, so the store keeps a record for
+        // its keyed commands: another request under the key is refused by the record
+        const { assert!(!Counter::DECISIONS_RECOGNISE_RETRIES) };
+        let mut other_body = context(Some("k"));
+        if let Some(key) = other_body.idempotency_key.as_mut() {
+            key.fingerprint = "fp-another-body".to_owned();
+        }
+        let reused = store.execute(id, &other_body, add(1)).await;
+        assert!(
+            matches!(
+                reused,
+                Err(CommandError::Store(StoreError::IdempotencyKeyReused))
+            ),
+            "{reused:?}"
+        );
         assert_eq!(store.backend().events(id).len(), 2);
 
         // Snapshots: written at version 2 in the counter's format, and loaded from

@@ -14,6 +14,9 @@ impl Aggregate for State {
     type Codec = AuctionEvent;
 
     const SNAPSHOT_FORMAT: u32 = SNAPSHOT_FORMAT;
+    /// A bid or purchase is recognised by its id among the recent ones or as its bidder's
+    /// latest (`Auction::took_effect`); every other command by the state it left.
+    const DECISIONS_RECOGNISE_RETRIES: bool = true;
 
     fn evolve(self, event: &AuctionEvent) -> Self {
         evolve(self, event)

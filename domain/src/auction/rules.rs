@@ -33,8 +33,9 @@ pub const MAX_INCREMENT_BANDS: usize = 20;
 
 /// How many recent bid and purchase ids the state remembers for recognising retries. Every id
 /// costs about 40 bytes of snapshot, and every load reads the snapshot, so this stays small:
-/// the event store's idempotency records recognise retries for 48 hours whatever happened
-/// since, and an older retry cannot take effect twice anyway (see `Auction::recent_commands`).
+/// each bidder's latest bid is remembered beside them (`Standing::last_bid`) whatever happened
+/// since, which is the request a client retries, and an older one cannot take effect twice
+/// anyway (see `Auction::recent_commands`).
 pub const RECENT_COMMAND_IDS: usize = 64;
 
 /// The increment when the seller gives none: tiered by price band like the large auction sites,

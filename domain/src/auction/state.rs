@@ -58,6 +58,9 @@ pub struct Standing {
     pub max: i64,
     /// The version at which the bidder reached `max`: equal maximums go to the earlier one.
     pub since: u64,
+    /// The id of the bidder's latest bid or raise, so that its retry is recognised after any
+    /// number of other bids (the recent ids are a window).
+    pub last_bid: Option<BidId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,9 +112,14 @@ impl Auction {
         }
     }
 
-    /// Whether a bid or purchase with this id took effect (among the recent ones).
+    /// Whether a bid or purchase with this id took effect: among the recent ones, or as its
+    /// bidder's latest bid however many came since (a client retries its last request).
     pub fn took_effect(&self, command_id: &BidId) -> bool {
         self.recent_commands.contains(command_id)
+            || self
+                .bidders
+                .values()
+                .any(|standing| standing.last_bid == Some(*command_id))
     }
 
     fn remember(&mut self, command_id: BidId) {
@@ -154,7 +162,7 @@ impl Auction {
 /// Names the serialized shape of [`State`]. Bump it whenever that shape or the meaning of a
 /// field changes: stored snapshots of another format are ignored and the state is rebuilt from
 /// the events.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// Applies one event. Total: an event that does not fit the state (which decisions never emit)
 /// only advances the version, so folding a damaged log cannot panic.
@@ -185,6 +193,7 @@ pub fn evolve(mut state: State, event: &Event) -> State {
                 &bid.bidder_id,
                 bid.max_amount.amount_minor,
                 version,
+                bid.bid_id,
             );
             auction.price = Some(bid.new_price.amount_minor);
             auction.leader = Some(bid.leader_id.clone());
@@ -196,6 +205,7 @@ pub fn evolve(mut state: State, event: &Event) -> State {
                 &raise.bidder_id,
                 raise.new_max_amount.amount_minor,
                 version,
+                raise.bid_id,
             );
             auction.price = Some(raise.new_price.amount_minor);
         }
@@ -240,17 +250,17 @@ pub fn evolve(mut state: State, event: &Event) -> State {
     state
 }
 
-fn raise_standing(auction: &mut Auction, bidder: &UserId, max: i64, version: u64) {
+fn raise_standing(auction: &mut Auction, bidder: &UserId, max: i64, version: u64, bid: BidId) {
     let standing = auction.bidders.entry(bidder.clone()).or_insert(Standing {
         max,
         since: version,
+        last_bid: None,
     });
     if max > standing.max {
-        *standing = Standing {
-            max,
-            since: version,
-        };
+        standing.max = max;
+        standing.since = version;
     }
+    standing.last_bid = Some(bid);
 }
 
 /// Folds events from the empty state.

@@ -50,6 +50,12 @@ use stripe_api::{SecretKey, StripeClient, StripeConfig};
 const SECRET: &str = "fault-suite-local-jwt-secret";
 const AUCTIONS: usize = 6;
 const BIDDERS: usize = 6;
+/// Each bidder bids at most this often (6 bidders: at most 12 bids/s). A fixed offered load,
+/// not a closed loop: bidders that bid again as soon as answered bid faster as the platform gets
+/// faster, and the local fan-out (moto's SQS, about 10-15 sends/s on 2 cores) then falls behind
+/// by tens of seconds, which delays what each fault is meant to meet (a saga's charge during the
+/// provider's outage) past the fault's end.
+const BID_INTERVAL: Duration = Duration::from_millis(500);
 /// Normal load between two faults, so that each fault hits a running platform.
 const BETWEEN_FAULTS: Duration = Duration::from_secs(3);
 /// How long a killed platform process stays down.
@@ -81,6 +87,19 @@ struct Process {
     /// Started as the leader of a process group of its own, which whatever it starts stays in
     /// (the trigger runner's Lambda binaries and emulator): a kill then kills the group.
     group: bool,
+}
+
+/// A test that fails before `Platform::stop` drops its processes: `kill_on_drop` reaches only a
+/// group's leader, so the rest of the group (the trigger runner's emulator and Lambda binaries)
+/// is killed here, or it would outlive the test, holding ports and cores.
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let (true, Some(pgid)) = (self.group, self.child.as_ref().and_then(Child::id)) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .status();
+        }
+    }
 }
 
 impl Process {
@@ -566,6 +585,7 @@ async fn bidder(
                 }
             }
         }
+        tokio::time::sleep_until((started + BID_INTERVAL).into()).await;
     }
 }
 

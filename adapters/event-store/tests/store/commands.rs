@@ -260,12 +260,58 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 #[test]
-fn a_cached_aggregate_costs_one_read_per_command() {
+fn given_a_cached_aggregate_when_a_keyed_bid_is_accepted_then_it_cost_no_read_and_one_write() {
     tokio_test(async {
+        // Given this process created the auction, so its state is cached and current
         let store = store();
         let auction_id = created(&store).await;
-        let outcome = outbids(&store, auction_id, "bob", None).await;
+        // When bob's keyed bid is accepted
+        let outcome = outbids(&store, auction_id, "bob", Some("bob-1")).await;
+        // Then the only request was its append: no tail read, no idempotency record
+        let total = outcome.cost.total();
+        assert_eq!((total.read_requests, total.write_requests), (0, 1));
+        assert_eq!(outcome.cost.idempotency.write_requests, 0);
+    });
+}
+
+#[test]
+fn given_a_cached_state_behind_the_log_when_it_would_refuse_a_command_then_the_log_decides() {
+    tokio_test(async {
+        // Given this process cached the auction before another process's bid
+        let store = store();
+        let auction_id = created(&store).await;
+        let other_process = store.clone().with_cache(100);
+        other_process
+            .execute(auction_id, &context("cat", None), outbid("cat"))
+            .await
+            .unwrap();
+        // When this process decides a command refused while the auction has no bid
+        let dave_outbids = outbid("dave");
+        let outcome = store
+            .execute(
+                auction_id,
+                &context("dave", None),
+                |state: &State, now| match &state.auction {
+                    Some(auction) if auction.bid_count > 0 => dave_outbids(state, now),
+                    _ => Err(Rejection::AuctionEnded),
+                },
+            )
+            .await;
+        // Then the refusal was checked against the tail, and the command decided on it
+        let outcome = outcome.unwrap();
+        assert_eq!(outcome.events[0].version, 4);
         assert_eq!(outcome.cost.load.read_requests, 1);
+        // And a refusal on a state just read from the log stands
+        let refused = store
+            .execute(auction_id, &context("dave", None), |_: &State, _| {
+                Err::<Vec<Event>, _>(Rejection::AuctionEnded)
+            })
+            .await;
+        assert!(matches!(
+            refused,
+            Err(CommandError::Rejected(Rejection::AuctionEnded))
+        ));
+        assert_eq!(store.backend().events(auction_id).len(), 4);
     });
 }
 
@@ -282,7 +328,7 @@ fn a_cached_state_catches_up_with_what_other_processes_appended() {
             .unwrap();
         // When this process places a bid
         let outcome = outbids(&store, auction_id, "bob", None).await;
-        // Then it decided on the whole log, with one read
+        // Then it decided on the whole log, with one read after losing the race for version 3
         assert_eq!(outcome.events[0].version, 4);
         let AuctionEvent::BidPlaced(bid) = &outcome.events[0].event else {
             panic!("expected a bid");

@@ -69,16 +69,44 @@ fn a_retry_whose_record_was_lost_is_found_in_the_log() {
 #[test]
 fn the_same_key_on_a_different_request_is_refused() {
     tokio_test(async {
+        // Given bob's bid under k1 (its id derives from the key, as the API derives it)
         let store = store();
         let auction_id = created(&store).await;
-        outbids(&store, auction_id, "bob", Some("k1")).await;
+        let bid_id = BidId(Uuid::new_v5(&Uuid::NAMESPACE_OID, b"bob#k1"));
+        bob_bids_under_k1(&store, auction_id, bid_id).await;
+        // When another body comes under k1, with other cats' bids in between
+        outbids(&store, auction_id, "cat", None).await;
         let mut other_request = context("bob", Some("k1"));
         other_request.idempotency_key.as_mut().unwrap().fingerprint = "another body".to_owned();
         let error = store
-            .execute(auction_id, &other_request, outbid("bob"))
+            .execute(auction_id, &other_request, bid(bid_id, "bob", 900))
             .await
             .unwrap_err();
+        // Then it is refused, and nothing was appended
         assert_key_reused(&error);
+        assert_eq!(store.backend().events(auction_id).len(), 4);
+    });
+}
+
+#[test]
+fn given_a_bidders_latest_bid_when_it_is_retried_after_more_bids_than_the_recent_window_then_it_is_replayed()
+ {
+    tokio_test(async {
+        // Given bob's bid under k1, then more bids by others than the state's recent ids hold
+        let store = store();
+        let auction_id = created(&store).await;
+        let bid_id = BidId(Uuid::new_v4());
+        let first = bob_bids_under_k1(&store, auction_id, bid_id).await;
+        for _ in 0..domain::rules::RECENT_COMMAND_IDS + 1 {
+            outbids(&store, auction_id, "cat", None).await;
+        }
+        let appended = store.backend().events(auction_id).len();
+        // When bob's client retries it
+        let retry = bob_bids_under_k1(&store, auction_id, bid_id).await;
+        // Then it is recognised as bob's latest and answered from the log
+        assert!(retry.replayed);
+        assert_eq!(retry.events, first.events);
+        assert_eq!(store.backend().events(auction_id).len(), appended);
     });
 }
 
