@@ -409,8 +409,10 @@ fn about(bench: &str) -> Option<&'static str> {
         "store" => {
             "Event store (`scripts/bench store`): accepted bids through the whole command path \
              (load, decide, append, idempotency) beside raw conditional PutItems from the same \
-             number of writers; loads of one auction by history length, snapshot + tail beside a \
-             full replay of the same auction."
+             number of writers, with the requests each bid costs beside the raw put's one; loads \
+             of one auction by history length, snapshot + tail beside a full replay of the same \
+             auction, and a page of its bid history (the newest 20 events) beside the whole \
+             history that page used to read."
         }
         "api" => {
             "Bidder API (`scripts/bench api`): PlaceBid over real HTTP to the router served \

@@ -14,9 +14,12 @@
 //! - [`Snapshots`] and [`IdempotencyRecords`] are the two smaller ports that keep loads short and
 //!   retries exact.
 //! - [`EventsOfType`] reads the events of one type within a time range, a page at a time (the
-//!   `byEventType` index), for audits and exports.
-//! - [`execute`] runs one command: load (snapshot + tail), decide, append, classify conflicts,
-//!   retry, record the idempotency key, and meter what it cost. The aggregate is inferred from the
+//!   `byEventType` index), for audits and exports; [`NewestEvents`] reads one aggregate's
+//!   events newest first, a page at a time (a bid history), at a cost that does not grow with
+//!   its history.
+//! - [`execute`] runs one command: the cached state (or snapshot + tail), decide, append,
+//!   classify conflicts, retry, record the idempotency key where the aggregate needs one, and
+//!   meter what it cost. The aggregate is inferred from the
 //!   decision; a refusal is [`CommandError::Rejected`] with the aggregate's own rejection.
 //! - [`chain`] is the tamper evidence: every event's hash covers the previous event's hash and
 //!   its own canonical content; [`verify`] names the first bad event of a log.
@@ -54,8 +57,8 @@ pub use dynamodb::{
 pub use error::{CommandError, StoreError};
 pub use history::{HistoryError, state_at};
 pub use log::{
-    BY_EVENT_TYPE, EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords, Snapshot,
-    Snapshots, TypePage, TypePosition, TypeQuery,
+    BY_EVENT_TYPE, EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords, NewestEvents,
+    NewestPage, Snapshot, Snapshots, TypePage, TypePosition, TypeQuery,
 };
 pub use memory::InMemoryStore;
 pub use meter::{Cost, Meter, Purpose, Usage};

@@ -69,7 +69,8 @@ pub trait EventLog: Send + Sync {
 
     /// The events appended by the command with this scoped idempotency key, in version order,
     /// looking no further back than events that occurred at `not_before` (a key is honoured
-    /// for [`IDEMPOTENCY_RETENTION`]). A slow path, taken only when a retry's record is missing.
+    /// for [`IDEMPOTENCY_RETENTION`]). Taken by a retry the decision recognised (no events): for
+    /// an aggregate that keeps idempotency records, only when the retry's record is missing.
     fn find_by_command_key(
         &self,
         aggregate_id: impl Into<Uuid> + Send,
@@ -77,6 +78,32 @@ pub trait EventLog: Send + Sync {
         not_before: DateTime<Utc>,
         meter: &Meter,
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
+}
+
+/// One page of an aggregate's events, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewestPage {
+    /// Newest first.
+    pub events: Vec<StoredEvent>,
+    /// Where the next, older page starts: its events have versions below this one. `None` when
+    /// this page holds the aggregate's first event (or the aggregate has none).
+    pub older_than: Option<u64>,
+}
+
+/// Pages of one aggregate's events, newest first: for people reading its recent history (the
+/// bids on an auction), where reading the whole history would cost read units that grow with
+/// it. A page is one read request for at most `limit` events, whatever the history's length.
+pub trait NewestEvents: Send + Sync {
+    /// At most `limit` events of `aggregate_id` with versions below `older_than` (from the
+    /// newest when `None`), newest first; strongly consistent, so a caller's own accepted
+    /// command is on its next page.
+    fn newest_events(
+        &self,
+        aggregate_id: impl Into<Uuid> + Send,
+        older_than: Option<u64>,
+        limit: u32,
+        meter: &Meter,
+    ) -> impl Future<Output = Result<NewestPage, StoreError>> + Send;
 }
 
 /// The index over (`eventType`, `occurredAt`) that the Events table keeps for audits.

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::log::{
-    EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots, TypePage,
-    TypePosition, TypeQuery, to_millis,
+    EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords, NewestEvents, NewestPage,
+    Snapshot, Snapshots, TypePage, TypePosition, TypeQuery, to_millis,
 };
 use crate::meter::{Meter, Purpose, Usage};
 use crate::stored::StoredEvent;
@@ -123,6 +123,29 @@ impl InMemoryStore {
             None => log.push(event),
         }
         log.sort_by_key(StoredEvent::version);
+    }
+}
+
+impl NewestEvents for InMemoryStore {
+    async fn newest_events(
+        &self,
+        aggregate_id: impl Into<Uuid> + Send,
+        older_than: Option<u64>,
+        limit: u32,
+        meter: &Meter,
+    ) -> Result<NewestPage, StoreError> {
+        meter.record(Purpose::Load, ONE_READ);
+        let mut older = self.select(aggregate_id.into(), |e| {
+            older_than.is_none_or(|before| e.version() < before)
+        });
+        older.reverse();
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = older.len() > limit;
+        older.truncate(limit);
+        Ok(NewestPage {
+            older_than: older.last().filter(|_| more).map(StoredEvent::version),
+            events: older,
+        })
     }
 }
 

@@ -13,7 +13,9 @@ use benchmarks::{
 };
 use domain::decide_create;
 use e2e::fixtures;
-use event_store::{Cost, DynamoDbStore, Meter, SnapshotPolicy, Snapshots, Store, Usage};
+use event_store::{
+    Cost, DynamoDbStore, Meter, NewestEvents, SnapshotPolicy, Snapshots, Store, Usage,
+};
 use events::{AuctionId, BidId};
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
 use uuid::Uuid;
@@ -233,6 +235,25 @@ async fn main() -> Result<()> {
                 ),
             )?;
         }
+        // A page of the bid history (`GET /auctions/{id}/bids`) reads the newest events only;
+        // before pages it read the whole history, which the full replay measures.
+        let page = Meter::default();
+        store
+            .newest_events(auction_id, None, 20, &page)
+            .await
+            .context("reading the newest page")?;
+        record(
+            &Measurement::new(
+                format!("bids page (newest 20 events) of {length} events: RCU"),
+                page.cost().total().read_units,
+                "RCU",
+            )
+            .beside(
+                Better::Lower,
+                "the whole history read (a bids page before pages), RCU",
+                without.0.read_units,
+            ),
+        )?;
         for (mode, (usage, latency)) in [("full replay", without), ("snapshot + tail", with)] {
             rows.push(vec![
                 events.len().to_string(),

@@ -283,7 +283,12 @@ pub struct BidEntry {
 #[serde(rename_all = "camelCase")]
 pub struct BidHistory {
     pub auction_id: Uuid,
+    /// Newest first; at most `limit`, and fewer when the auction's other events (its start,
+    /// raised maximums, extensions) fell in the part of its history this page read.
     pub bids: Vec<BidEntry>,
+    /// The next, older page's cursor; null on the page that reached the auction's first
+    /// event.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -44,7 +44,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, put};
-use event_store::{EventLog, EventsOfType, IdempotencyRecords, Snapshots, Store};
+use event_store::{EventLog, EventsOfType, IdempotencyRecords, NewestEvents, Snapshots, Store};
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{ApiError, Problem};
@@ -54,9 +54,15 @@ pub use payment_identity::{Identities, ProviderCheck};
 pub use reads::{Inbox, Views};
 
 /// An event store backend the router can run over.
-pub trait Backend: EventLog + Snapshots + IdempotencyRecords + EventsOfType + 'static {}
+pub trait Backend:
+    EventLog + Snapshots + IdempotencyRecords + EventsOfType + NewestEvents + 'static
+{
+}
 
-impl<B: EventLog + Snapshots + IdempotencyRecords + EventsOfType + 'static> Backend for B {}
+impl<B> Backend for B where
+    B: EventLog + Snapshots + IdempotencyRecords + EventsOfType + NewestEvents + 'static
+{
+}
 
 /// What every handler shares: built once per process (per Lambda environment).
 pub struct App<B> {

@@ -179,29 +179,36 @@ pub async fn my_notifications<B: Backend>(
     }))
 }
 
-/// Every accepted bid, oldest first: bidder, amount, resulting price, time. Never maximums.
+/// The accepted bids, newest first, a page at a time: bidder, amount, resulting price, time.
+/// Never maximums. A page reads at most `limit` of the auction's newest events from the log
+/// (one query), so what it costs does not grow with the auction's history.
 #[utoipa::path(get, path = "/auctions/{id}/bids", tag = "bids",
-    params(("id" = Uuid, Path, description = "The auction id")),
+    params(("id" = Uuid, Path, description = "The auction id"), PageQuery),
     responses(
         (status = 200, body = BidHistory),
-        Problems<401, 404, 503>,
+        Problems<400, 401, 404, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn list_bids<B: Backend>(
     State(app): State<App<B>>,
     AuctionPath(auction_id): AuctionPath,
+    QueryParams(query): QueryParams<PageQuery>,
     _claims: Claims,
 ) -> Result<Json<BidHistory>, ApiError> {
-    let stored = app
+    let limit = query.limit.map(Limit::new).transpose()?.unwrap_or_default();
+    let older_than = query.cursor.as_deref().map(bids_cursor).transpose()?;
+    let page = app
         .store
         .backend()
-        .read_after(auction_id, 0, &Meter::default())
+        .newest_events(auction_id, older_than, limit.get(), &Meter::default())
         .await?;
-    if stored.is_empty() {
+    // A cursor only ever names a version above 1 of an auction that exists, so an empty page
+    // is an auction with no events.
+    if page.events.is_empty() {
         return Err(ApiError::auction_not_found());
     }
     let mut bids = Vec::new();
-    for event in &stored {
+    for event in &page.events {
         let EventEnvelope {
             event,
             occurred_at,
@@ -222,5 +229,15 @@ pub async fn list_bids<B: Backend>(
     Ok(Json(BidHistory {
         auction_id: auction_id.0,
         bids,
+        next_cursor: page.older_than.map(|version| version.to_string()),
     }))
+}
+
+/// The version a bids page's cursor names: the next page holds the events below it.
+fn bids_cursor(cursor: &str) -> Result<u64, ApiError> {
+    cursor
+        .parse::<u64>()
+        .ok()
+        .filter(|version| *version > 1 && cursor == version.to_string())
+        .ok_or(ApiError::InvalidCursor)
 }

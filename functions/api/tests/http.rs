@@ -446,13 +446,77 @@ async fn given_bids_when_the_history_is_read_then_it_lists_bidders_amounts_price
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     let bids = reply.body["bids"].as_array().unwrap();
     assert_eq!(bids.len(), 2);
-    assert_eq!(bids[0]["bidderId"], "bidder-bob");
-    assert_eq!(bids[0]["amount"]["amountMinor"], 1_000);
-    assert_eq!(bids[1]["bidderId"], "bidder-cat");
-    assert_eq!(bids[1]["newPrice"]["amountMinor"], 2_100);
-    let placed: DateTime<Utc> = serde_json::from_value(bids[1]["placedAt"].clone()).unwrap();
+    assert_eq!(bids[0]["bidderId"], "bidder-cat");
+    assert_eq!(bids[0]["newPrice"]["amountMinor"], 2_100);
+    let placed: DateTime<Utc> = serde_json::from_value(bids[0]["placedAt"].clone()).unwrap();
     assert_eq!(placed, start_of_test() + TimeDelta::minutes(1));
+    assert_eq!(bids[1]["bidderId"], "bidder-bob");
+    assert_eq!(bids[1]["amount"]["amountMinor"], 1_000);
+    assert!(reply.body["nextCursor"].is_null());
     assert!(!reply.body.to_string().contains("4321"));
+}
+
+#[tokio::test]
+async fn given_five_bids_when_the_history_is_read_two_at_a_time_then_the_pages_hold_every_bid_once_newest_first()
+ {
+    // Given five bids (versions 3 to 7, after the creation and the start)
+    let h = harness().await;
+    let id = h.open_auction().await;
+    for (n, bidder) in ["bob", "cat", "bob", "cat", "bob"].into_iter().enumerate() {
+        let amount = 1_000 + 1_000 * n as i64;
+        h.bid(
+            &format!("bidder-{bidder}"),
+            &id,
+            amount,
+            &format!("{bidder}-{n}"),
+        )
+        .await;
+    }
+    // When the pages of two are followed
+    let mut versions = Vec::new();
+    let mut pages = 0;
+    let mut path = format!("/auctions/{id}/bids?limit=2");
+    loop {
+        let reply = h.get("bidder-dan", &path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        pages += 1;
+        let bids = reply.body["bids"].as_array().unwrap();
+        assert!(bids.len() <= 2, "{:?}", reply.body);
+        versions.extend(bids.iter().map(|bid| bid["version"].as_u64().unwrap()));
+        match reply.body["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/auctions/{id}/bids?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    // Then every bid came once, newest first, in as many pages as 7 events take 2 at a time
+    assert_eq!(versions, [7, 6, 5, 4, 3]);
+    assert_eq!(pages, 4);
+}
+
+#[tokio::test]
+async fn given_a_bids_page_request_with_a_bad_limit_or_cursor_then_400_and_what_is_wrong() {
+    let h = harness().await;
+    let id = h.open_auction().await;
+    for (query, code) in [
+        ("limit=0", "INVALID_QUERY"),
+        ("limit=101", "INVALID_QUERY"),
+        ("limit=two", "INVALID_QUERY"),
+        ("cursor=abc", "INVALID_CURSOR"),
+        ("cursor=1", "INVALID_CURSOR"),
+        ("cursor=007", "INVALID_CURSOR"),
+        ("cursor=-3", "INVALID_CURSOR"),
+    ] {
+        let reply = h
+            .get("bidder-dan", &format!("/auctions/{id}/bids?{query}"))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{query}: {:?}",
+            reply.body
+        );
+        assert_eq!(reply.body["code"], code, "{query}");
+    }
 }
 
 #[tokio::test]

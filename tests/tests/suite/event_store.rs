@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{State, fold};
 use e2e::{TestEnv, fixtures};
 use event_store::chain::{self, Tampered};
-use event_store::{DynamoDbStore, EventLog, Meter, Snapshots, Store, StoreError, item_size};
+use event_store::{
+    DynamoDbStore, EventLog, Meter, NewestEvents, Snapshots, Store, StoreError, item_size,
+};
 use events::{AuctionId, BidId};
 use uuid::Uuid;
 
@@ -304,6 +306,63 @@ async fn a_ten_thousand_event_auction_loads_via_its_snapshot_in_at_most_two_requ
     // And the next bid appends at 10,001
     let outcome = bid(&env.store_snapshotting(100), auction_id, "dan", None).await;
     assert_eq!(outcome.events[0].version, 10_001);
+}
+
+#[tokio::test]
+async fn a_page_of_the_newest_events_costs_one_read_of_its_own_events_whatever_the_history_length()
+{
+    // Given an auction of 10 events and one of 10,000
+    let env = TestEnv::new().await;
+    let (short, _, _) = imported_history(&env, 8).await;
+    let (long, _, _) = imported_history(&env, 9_998).await;
+    let page = |auction_id: AuctionId, older_than: Option<u64>| {
+        let store = env.event_store();
+        async move {
+            let meter = Meter::default();
+            let page = store
+                .newest_events(auction_id, older_than, 20, &meter)
+                .await
+                .unwrap();
+            (page, meter.cost().total())
+        }
+    };
+    // When the newest 20 events of each are read
+    let (short_page, short_cost) = page(short, None).await;
+    let (long_page, long_cost) = page(long, None).await;
+    // Then each is one read request, newest first, and the long history's page reads only its
+    // own 20 events: its read units are those of a page, not of the history
+    assert_eq!((short_cost.read_requests, long_cost.read_requests), (1, 1));
+    let versions = |events: &[event_store::StoredEvent]| {
+        events.iter().map(|e| e.version()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        versions(&short_page.events),
+        (1..=10).rev().collect::<Vec<_>>()
+    );
+    assert_eq!(short_page.older_than, None);
+    assert_eq!(
+        versions(&long_page.events),
+        (9_981..=10_000).rev().collect::<Vec<_>>()
+    );
+    assert_eq!(long_page.older_than, Some(9_981));
+    let full = Meter::default();
+    env.event_store().read_after(long, 0, &full).await.unwrap();
+    println!(
+        "newest 20 events: {} RCU of 10 events, {} RCU of 10,000 (the whole history: {} RCU)",
+        short_cost.read_units,
+        long_cost.read_units,
+        full.cost().total().read_units
+    );
+    assert!(
+        long_cost.read_units <= 2.0 * short_cost.read_units.max(1.0) + 2.0,
+        "{long_cost:?} against {short_cost:?}"
+    );
+    // And the cursor continues right below the page
+    let (next, _) = page(long, long_page.older_than).await;
+    assert_eq!(
+        versions(&next.events),
+        (9_961..=9_980).rev().collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]

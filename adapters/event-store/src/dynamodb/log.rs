@@ -14,7 +14,7 @@ use super::item::{attr, event_from_item, item_from_event, number};
 use super::size::{MAX_ITEM_BYTES, item_size};
 use super::{DynamoDbStore, MAX_TRANSACT_ITEMS, read_usage, write_usage};
 use crate::error::StoreError;
-use crate::log::EventLog;
+use crate::log::{EventLog, NewestEvents, NewestPage};
 use crate::meter::{Meter, Purpose, Usage};
 use crate::stored::StoredEvent;
 
@@ -128,6 +128,51 @@ impl EventLog for DynamoDbStore {
                 }
             }
         }
+    }
+}
+
+impl NewestEvents for DynamoDbStore {
+    async fn newest_events(
+        &self,
+        aggregate_id: impl Into<Uuid> + Send,
+        older_than: Option<u64>,
+        limit: u32,
+        meter: &Meter,
+    ) -> Result<NewestPage, StoreError> {
+        let aggregate_id: Uuid = aggregate_id.into();
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.events)
+            .expression_attribute_names("#id", attr::AGGREGATE_ID)
+            .expression_attribute_values(":id", AttributeValue::S(aggregate_id.to_string()))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let query = match older_than {
+            Some(version) => query
+                .key_condition_expression("#id = :id AND #v < :older")
+                .expression_attribute_names("#v", attr::VERSION)
+                .expression_attribute_values(":older", number(version)),
+            None => query.key_condition_expression("#id = :id"),
+        };
+        let page = query.send().await.map_err(|e| unavailable_or_refused(&e))?;
+        meter.record(Purpose::Load, read_usage(page.consumed_capacity()));
+        let events = page
+            .items()
+            .iter()
+            .map(|item| event_from_item(aggregate_id, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        // DynamoDB says "maybe more" whenever the limit was reached; version 1 has nothing older.
+        let more = page.last_evaluated_key().is_some_and(|key| !key.is_empty());
+        Ok(NewestPage {
+            older_than: events
+                .last()
+                .map(StoredEvent::version)
+                .filter(|version| more && *version > 1),
+            events,
+        })
     }
 }
 
