@@ -4,6 +4,7 @@
 //! aggregate is inferred from the decision's first parameter (`|state: &State, now| ..`).
 
 use std::any::Any;
+use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -117,6 +118,44 @@ pub struct Store<B> {
     /// version + 1, and reads the events after it only when another writer got there first.
     /// Shared by clones.
     cache: Option<Arc<Mutex<Cache>>>,
+    /// Commands of one aggregate in this process take turns (see [`Turns`]). Shared by clones,
+    /// like the cache: a store made by [`Store::with_cache`] is another process's, with its own.
+    turns: Arc<Turns>,
+}
+
+/// How many locks the aggregates of a process are spread over: two aggregates on one lock only
+/// wait for each other, so this bounds how many commands of different aggregates run at once.
+const TURN_LOCKS: usize = 1_024;
+
+/// Commands of one aggregate in this process take turns: each decides on the state the one
+/// before it committed, which the cache then holds, and appends without a rival from its own
+/// process. Without turns, concurrent commands of a hot auction all decided on the same cached
+/// version and all but one lost the race for it, each paying a refused write and a tail read
+/// before deciding again. Only other processes' commands still race (the conditional append).
+/// Striped: the aggregate's key picks one of [`TURN_LOCKS`] locks, so memory stays fixed.
+struct Turns(Vec<tokio::sync::Mutex<()>>);
+
+impl Turns {
+    fn new() -> Self {
+        Self(
+            (0..TURN_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        )
+    }
+
+    async fn take(&self, key: &CacheKey) -> tokio::sync::MutexGuard<'_, ()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        let slot = usize::try_from(hasher.finish() % TURN_LOCKS as u64).unwrap_or(0);
+        self.0[slot].lock().await
+    }
+}
+
+impl std::fmt::Debug for Turns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Turns({} locks)", self.0.len())
+    }
 }
 
 /// Loaded aggregates of any type, each a `Loaded<S>` of its own `S`.
@@ -139,6 +178,7 @@ impl<B> Clone for Store<B> {
             snapshots: self.snapshots,
             max_attempts: self.max_attempts,
             cache: self.cache.clone(),
+            turns: Arc::clone(&self.turns),
         }
     }
 }
@@ -183,14 +223,17 @@ where
             max_attempts: 10,
             cache: NonZeroUsize::new(DEFAULT_CACHE_CAPACITY)
                 .map(|capacity| Arc::new(Mutex::new(LruCache::new(capacity)))),
+            turns: Arc::new(Turns::new()),
         }
     }
 
     /// Keeps up to `aggregates` recently used aggregates in memory (0 turns the cache off, so
-    /// that every command loads from the snapshot).
+    /// that every command loads from the snapshot). The store this returns is another process's
+    /// as far as its clones are concerned: its own cache and its own turns.
     pub fn with_cache(mut self, aggregates: usize) -> Self {
         self.cache = NonZeroUsize::new(aggregates)
             .map(|capacity| Arc::new(Mutex::new(LruCache::new(capacity))));
+        self.turns = Arc::new(Turns::new());
         self
     }
 
@@ -324,7 +367,10 @@ where
         S: Aggregate,
         F: Fn(&S, DateTime<Utc>) -> Result<Vec<S::Event>, S::Rejection>,
     {
-        let result = self.run(aggregate_id, context, &decide, meter).await;
+        let result = {
+            let _turn = self.turns.take(&cache_key::<S>(aggregate_id)).await;
+            self.run(aggregate_id, context, &decide, meter).await
+        };
         if let Err(CommandError::Store(StoreError::Corrupt { .. })) = &result {
             self.forget::<S>(aggregate_id);
         }

@@ -128,6 +128,7 @@ impl TestAppBuilder {
 }
 
 /// The API as the binaries wire it, over in-memory adapters the test can look into.
+#[derive(Clone)]
 pub struct TestApp {
     /// What the router was built from, for code that builds a router of its own.
     pub app: App<InMemoryStore>,
@@ -182,6 +183,20 @@ impl TestResponse {
 impl TestApp {
     pub fn new() -> Self {
         Self::builder().build()
+    }
+
+    /// The same API in a second process (another Lambda environment): the same tables, queues
+    /// and clock, but its own cache of aggregates and its own turns, so that its commands race
+    /// this one's for versions as two environments' do (in one process they take turns).
+    pub fn another_process(&self) -> TestApp {
+        let mut app = self.app.clone();
+        app.store = self.store.clone().with_cache(1_000);
+        TestApp {
+            router: router(app.clone()),
+            store: app.store.clone(),
+            app,
+            ..self.clone()
+        }
     }
 
     pub fn builder() -> TestAppBuilder {

@@ -1262,9 +1262,11 @@ async fn given_one_key_when_two_different_bids_race_for_one_version_in_fifty_rou
  {
     let h = harness().await;
     for round in 0..50 {
-        // Given an open auction, and two bids by bob under one key that both decide before
-        // either appends (the store holds each append until the other arrives)
+        // Given an open auction, and two bids by bob under one key, sent to two API processes
+        // (in one they would take turns), that both decide before either appends (the store
+        // holds each append until the other arrives)
         let id = h.open_auction().await;
+        let other = h.another_process();
         h.store.backend().rendezvous_next_appends(2);
         let (small, large) = (1_500, 9_000);
         let key = format!("one-key-{round}");
@@ -1272,12 +1274,12 @@ async fn given_one_key_when_two_different_bids_race_for_one_version_in_fifty_rou
         let (small_reply, large_reply) = if round % 2 == 0 {
             tokio::join!(
                 h.bid("bidder-bob", &id, small, &key),
-                h.bid("bidder-bob", &id, large, &key)
+                other.bid("bidder-bob", &id, large, &key)
             )
         } else {
             let (l, s) = tokio::join!(
                 h.bid("bidder-bob", &id, large, &key),
-                h.bid("bidder-bob", &id, small, &key)
+                other.bid("bidder-bob", &id, small, &key)
             );
             (s, l)
         };

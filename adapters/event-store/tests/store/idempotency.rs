@@ -194,8 +194,10 @@ fn given_a_committed_bid_whose_record_was_lost_when_its_key_comes_with_another_b
 fn given_two_requests_under_one_key_racing_for_one_version_when_the_other_wins_then_the_loser_is_refused()
  {
     tokio_test(async {
-        // Given two different requests under bob's k1 that both decided before either appended
+        // Given two different requests under bob's k1, in two processes (in one they would take
+        // turns), that both decided before either appended
         let store = store();
+        let other_process = store.clone().with_cache(100);
         let auction_id = created(&store).await;
         let bid_id = BidId(Uuid::new_v4());
         store.backend().rendezvous_next_appends(2);
@@ -204,7 +206,7 @@ fn given_two_requests_under_one_key_racing_for_one_version_when_the_other_wins_t
         // When both append at once
         let (first, second) = tokio::join!(
             store.execute(auction_id, &first_context, bid(bid_id, "bob", 150)),
-            store.execute(auction_id, &second_context, bid(bid_id, "bob", 900)),
+            other_process.execute(auction_id, &second_context, bid(bid_id, "bob", 900)),
         );
         // Then exactly one was appended, and the other is refused rather than answered with it
         let (accepted, refused) = match (first, second) {
