@@ -318,17 +318,27 @@ fn given_a_cached_aggregate_when_a_keyed_bid_is_accepted_then_it_cost_no_read_an
     });
 }
 
+/// An auction this process created (its cached state: version 2), and cat's bid since from
+/// another process with its own cache (version 3): this process's state is behind the log.
+async fn cached_here_then_outbid_by_cat_elsewhere(
+    store: &event_store::Store<event_store::InMemoryStore>,
+) -> events::AuctionId {
+    let auction_id = created(store).await;
+    store
+        .clone()
+        .with_cache(100)
+        .execute(auction_id, &context("cat", None), outbid("cat"))
+        .await
+        .unwrap();
+    auction_id
+}
+
 #[test]
 fn given_a_cached_state_behind_the_log_when_it_would_refuse_a_command_then_the_log_decides() {
     tokio_test(async {
         // Given this process cached the auction before another process's bid
         let store = store();
-        let auction_id = created(&store).await;
-        let other_process = store.clone().with_cache(100);
-        other_process
-            .execute(auction_id, &context("cat", None), outbid("cat"))
-            .await
-            .unwrap();
+        let auction_id = cached_here_then_outbid_by_cat_elsewhere(&store).await;
         // When this process decides a command refused while the auction has no bid
         let dave_outbids = outbid("dave");
         let outcome = store
@@ -364,12 +374,7 @@ fn a_cached_state_catches_up_with_what_other_processes_appended() {
     tokio_test(async {
         // Given this process cached the auction, and another process (its own cache) bid since
         let store = store();
-        let auction_id = created(&store).await;
-        let other_process = store.clone().with_cache(100);
-        other_process
-            .execute(auction_id, &context("cat", None), outbid("cat"))
-            .await
-            .unwrap();
+        let auction_id = cached_here_then_outbid_by_cat_elsewhere(&store).await;
         // When this process places a bid
         let outcome = outbids(&store, auction_id, "bob", None).await;
         // Then it decided on the whole log, with one read after losing the race for version 3
