@@ -429,8 +429,11 @@ where
         let (loaded, record) =
             tokio::join!(self.load_for_command(aggregate_id, meter), record_lookup);
         let (mut loaded, mut read_just_now) = loaded?;
-        // Whatever this command does, the state just read is a prefix of the log.
-        self.remember(aggregate_id, &loaded);
+        // Whatever this command does, a state just read is a prefix of the log (a cached one is
+        // in the cache already).
+        if read_just_now {
+            self.remember(aggregate_id, &loaded);
+        }
         if let Some(record) = record? {
             return Ok(self
                 .replay(aggregate_id, context, &record, loaded, meter)
@@ -448,17 +451,11 @@ where
                 Ok(events) => events,
                 Err(rejection) if !read_just_now => {
                     // The cached state may be behind the log: refuse only on the current one.
-                    let tail = self
-                        .backend
-                        .read_after(aggregate_id, loaded.version, meter)
-                        .await?;
                     read_just_now = true;
-                    if tail.is_empty() {
-                        return Err(CommandError::Rejected(rejection));
+                    if self.catch_up(aggregate_id, &mut loaded, meter).await? {
+                        continue;
                     }
-                    apply(&mut loaded, aggregate_id, &tail)?;
-                    self.remember(aggregate_id, &loaded);
-                    continue;
+                    return Err(CommandError::Rejected(rejection));
                 }
                 Err(rejection) => return Err(CommandError::Rejected(rejection)),
             };
@@ -512,6 +509,23 @@ where
             attempts: self.max_attempts,
         }
         .into())
+    }
+
+    /// Folds the events after `loaded` into it and caches the result; says whether there were
+    /// any.
+    async fn catch_up<S: Aggregate>(
+        &self,
+        aggregate_id: S::Id,
+        loaded: &mut Loaded<S>,
+        meter: &Meter,
+    ) -> Result<bool, StoreError> {
+        let tail = self
+            .backend
+            .read_after(aggregate_id, loaded.version, meter)
+            .await?;
+        apply(loaded, aggregate_id, &tail)?;
+        self.remember(aggregate_id, loaded);
+        Ok(!tail.is_empty())
     }
 
     fn seal<S: Aggregate>(
