@@ -110,6 +110,9 @@ async fn main() -> Result<()> {
         identities: adapters.identities,
         provider: adapters.provider,
         webhooks: adapters.webhooks,
+        // The production rule: each client's bidders stay under it (two users per client in
+        // the spread mode), so the bench measures the path, not refusals.
+        throttle: api::throttle::Throttle::new(api::throttle::WriteRate::DEFAULT),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await

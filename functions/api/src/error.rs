@@ -43,6 +43,20 @@ pub enum ApiError {
     /// (403 ADMIN_ONLY: ask an administrator)
     #[error("this route is for administrators only")]
     AdminOnly,
+    /// The caller made more writes (bids, purchases, creations, registrations: every POST and
+    /// PUT) than their share: `rate.per_second` on average, `rate.burst` at once, counted per
+    /// user. Nothing was read or decided. (429 RATE_LIMITED: wait `Retry-After` seconds, then
+    /// send the same request again, under the same `Idempotency-Key`)
+    #[error(
+        "you sent more than {} writes a second ({} at once); wait {} s, then retry",
+        rate.per_second,
+        rate.burst,
+        retry_after_secs(*retry_after)
+    )]
+    RateLimited {
+        rate: crate::throttle::WriteRate,
+        retry_after: std::time::Duration,
+    },
     /// No route has this path. (404 NOT_FOUND)
     #[error("there is no such resource")]
     NoRoute,
@@ -242,6 +256,12 @@ impl From<read_models::notifications::NotifierError> for ApiError {
     }
 }
 
+/// `Retry-After` is whole seconds: a wait rounded up, never 0 (which would invite an immediate
+/// retry that is refused again).
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
 /// An `application/problem+json` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
@@ -276,6 +296,7 @@ impl ApiError {
             Self::InvalidIdempotencyKey => (StatusCode::BAD_REQUEST, "INVALID_IDEMPOTENCY_KEY"),
             Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
             Self::AdminOnly => (StatusCode::FORBIDDEN, "ADMIN_ONLY"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "INVALID_QUERY"),
@@ -481,6 +502,12 @@ impl IntoResponse for ApiError {
                 IdentityError::StoreUnavailable(_) | IdentityError::ProviderUnavailable(_),
             ) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::RateLimited { retry_after, .. } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs(*retry_after)),
+                );
             }
             Self::Unauthenticated(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -37,6 +37,7 @@ pub mod reads;
 /// The API over in-memory adapters, for tests (cargo feature `testing`).
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct App<B> {
     pub provider: Arc<dyn ProviderCheck>,
     /// Stripe's webhook: the signing secret, the deliveries table, the payments queue.
     pub webhooks: webhooks::Webhooks,
+    /// Each user's share of writes ([`throttle`]).
+    pub throttle: throttle::Throttle,
 }
 
 impl<B> App<B> {
@@ -101,7 +104,14 @@ impl<B> App<B> {
             identities: adapters.identities,
             provider: adapters.provider,
             webhooks: adapters.webhooks,
+            throttle: throttle::Throttle::new(throttle::WriteRate::DEFAULT),
         }
+    }
+
+    /// The same app with each user's writes limited to `rate` (a new set of buckets).
+    pub fn with_write_rate(mut self, rate: throttle::WriteRate) -> Self {
+        self.throttle = throttle::Throttle::new(rate);
+        self
     }
 }
 
@@ -117,13 +127,15 @@ impl<B> Clone for App<B> {
             identities: Arc::clone(&self.identities),
             provider: Arc::clone(&self.provider),
             webhooks: self.webhooks.clone(),
+            throttle: self.throttle.clone(),
         }
     }
 }
 
 /// The whole API. `/health` and `/openapi.json` answer anyone; `POST /webhooks/stripe` is
 /// authenticated by Stripe's signature of its body alone ([`webhooks`]); every other route
-/// needs an identity from the authenticator.
+/// needs an identity from the authenticator, and each user's writes on them are limited to
+/// their share ([`throttle`]).
 pub fn router<B: Backend>(app: App<B>) -> Router {
     let authenticated = Router::new()
         .route(
@@ -167,6 +179,12 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
             "/admin/parked/{consumer}/{parkedId}/replay",
             post(admin::replay_parked::<B>),
         )
+        // Layers wrap what is above them: the throttle runs inside the authenticator, so it
+        // knows the caller.
+        .route_layer(from_fn_with_state(
+            app.throttle.clone(),
+            throttle::limit_writes,
+        ))
         .route_layer(from_fn_with_state(
             app.authenticator.clone(),
             identity::authenticate,

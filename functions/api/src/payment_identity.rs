@@ -301,7 +301,7 @@ pub async fn get_payment_identity<B: Backend>(
     responses(
         (status = 200, description = "On file", body = PaymentIdentityBody),
         IdentityRefused,
-        Problems<400, 401, 413, 415, 503>,
+        Problems<400, 401, 413, 415, 429, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn put_payment_method<B: Backend>(
@@ -329,7 +329,7 @@ pub async fn put_payment_method<B: Backend>(
     responses(
         (status = 200, description = "On file", body = PaymentIdentityBody),
         IdentityRefused,
-        Problems<400, 401, 413, 415, 503>,
+        Problems<400, 401, 413, 415, 429, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn put_payout_account<B: Backend>(

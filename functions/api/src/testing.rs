@@ -28,6 +28,7 @@ use webhook_deliveries::InMemoryWebhookDeliveries;
 
 use crate::config::Adapters;
 use crate::parked::{InMemoryParking, ParkedAdmin};
+use crate::throttle::WriteRate;
 use crate::webhooks::{QueueForwarder, QueueUrl, WebhookSecret, Webhooks};
 use crate::{App, Authenticator, FixedClock, LocalJwt, router};
 
@@ -56,12 +57,20 @@ pub type ParkedFor =
 pub struct TestAppBuilder {
     authenticator: Option<Authenticator>,
     parked: Option<ParkedFor>,
+    write_rate: WriteRate,
 }
 
 impl TestAppBuilder {
     /// Identity from API Gateway's authorizer, as the Lambda has it, instead of the local JWT.
     pub fn behind_api_gateway(mut self) -> Self {
         self.authenticator = Some(Authenticator::ApiGateway);
+        self
+    }
+
+    /// Each user's writes limited to `rate` instead of [`WriteRate::DEFAULT`] (e.g. for a
+    /// battery of requests that is about their bodies, not their rate).
+    pub fn write_rate(mut self, rate: WriteRate) -> Self {
+        self.write_rate = rate;
         self
     }
 
@@ -109,7 +118,7 @@ impl TestAppBuilder {
         let authenticator = self
             .authenticator
             .unwrap_or_else(|| Authenticator::LocalJwt(Arc::clone(&jwt)));
-        let app = App::new(adapters, clock.clone(), authenticator);
+        let app = App::new(adapters, clock.clone(), authenticator).with_write_rate(self.write_rate);
         TestApp {
             router: router(app.clone()),
             app,
@@ -187,9 +196,11 @@ impl TestApp {
 
     /// The same API in a second process (another Lambda environment): the same tables, queues
     /// and clock, but its own cache of aggregates and its own turns, so that its commands race
-    /// this one's for versions as two environments' do (in one process they take turns).
+    /// this one's for versions as two environments' do (in one process they take turns), and
+    /// its own count of each user's writes.
     pub fn another_process(&self) -> TestApp {
-        let mut app = self.app.clone();
+        let rate = self.app.throttle.rate();
+        let mut app = self.app.clone().with_write_rate(rate);
         app.store = self.store.clone().with_cache(1_000);
         TestApp {
             router: router(app.clone()),
@@ -203,6 +214,7 @@ impl TestApp {
         TestAppBuilder {
             authenticator: None,
             parked: None,
+            write_rate: WriteRate::DEFAULT,
         }
     }
 

@@ -20,6 +20,7 @@ use std::fmt;
 
 use api::LocalJwt;
 use api::testing::{SECRET, TestApp, start_of_test};
+use api::throttle::WriteRate;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode};
 use base64::Engine;
@@ -95,7 +96,14 @@ impl Battery {
             .unwrap();
         let mut battery = Self {
             runtime,
-            app: TestApp::new(),
+            // Thousands of requests from three users in seconds: a battery about what the
+            // requests hold, not how fast they come (the fairness tests are in http.rs).
+            app: TestApp::builder()
+                .write_rate(WriteRate {
+                    per_second: 1e6,
+                    burst: 1_000_000,
+                })
+                .build(),
             open: Uuid::nil(),
             fresh: Uuid::nil(),
             scheduled: Uuid::nil(),

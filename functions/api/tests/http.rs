@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use api::testing::{TestApp, TestResponse as Reply, start_of_test};
+use api::throttle::WriteRate;
 use api::{ApiError, LocalJwt};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -13,6 +14,9 @@ use events::{AuctionEvent, AuctionId, UserId};
 use http_body_util::BodyExt;
 use read_models::Projections;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -517,6 +521,145 @@ async fn given_a_bids_page_request_with_a_bad_limit_or_cursor_then_400_and_what_
         );
         assert_eq!(reply.body["code"], code, "{query}");
     }
+}
+
+/// What one bidder was answered in the fairness test: (idempotency key, reply) of each bid.
+type Answers = Vec<(String, Reply)>;
+
+/// A bid from the fairness test's shared rising counter, so that most bids outbid the last.
+async fn bid_next(h: &TestApp, user: &str, auction: &str, counter: &AtomicI64, key: &str) -> Reply {
+    let amount = counter.fetch_add(100, Ordering::SeqCst);
+    h.bid(user, auction, amount, key).await
+}
+
+/// The domain decided the bid: accepted, or refused for what the auction's state is (outbid,
+/// too low); not refused for its rate, not left to retry, not failed.
+fn decided(reply: &Reply) -> bool {
+    reply.status == StatusCode::CREATED
+        || (matches!(reply.status.as_u16(), 409 | 422)
+            && reply.body["code"] != "CONFLICT_RETRY"
+            && reply.body["code"] != "RATE_LIMITED")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_one_user_flooding_when_ten_users_bid_at_a_normal_pace_then_none_of_theirs_is_refused_and_each_is_decided()
+ {
+    // Given an open auction, a flooder bidding back to back from four connections, and ten
+    // users each bidding five times a second (half the rule's ten), for two seconds.
+    let h = harness().await;
+    let users: Vec<String> = (0..10).map(|n| format!("bidder-{n}")).collect();
+    let names: Vec<&str> = users
+        .iter()
+        .map(String::as_str)
+        .chain(["flooder"])
+        .collect();
+    h.with_identities(&names).await;
+    let id = h.open_auction().await;
+    let counter = Arc::new(AtomicI64::new(1_000));
+    let until = tokio::time::Instant::now() + Duration::from_secs(2);
+    let flooders = (0..4).map(|connection| {
+        let (h, id, counter) = (h.clone(), id.clone(), Arc::clone(&counter));
+        tokio::spawn(async move {
+            let mut answers = Answers::new();
+            while tokio::time::Instant::now() < until {
+                let key = format!("flood-{connection}-{}", answers.len());
+                let reply = bid_next(&h, "flooder", &id, &counter, &key).await;
+                answers.push((key, reply));
+            }
+            answers
+        })
+    });
+    let flooders: Vec<_> = flooders.collect();
+    // When the ten bid meanwhile.
+    let bidders = users.iter().map(|user| {
+        let (h, id, counter, user) = (h.clone(), id.clone(), Arc::clone(&counter), user.clone());
+        tokio::spawn(async move {
+            let mut answers = Answers::new();
+            let mut every = tokio::time::interval(Duration::from_millis(200));
+            for n in 0..10 {
+                every.tick().await;
+                let key = format!("{user}-{n}");
+                answers.push((key.clone(), bid_next(&h, &user, &id, &counter, &key).await));
+            }
+            answers
+        })
+    });
+    let bidders: Vec<_> = bidders.collect();
+    let mut flood = Answers::new();
+    for task in flooders {
+        flood.extend(task.await.unwrap());
+    }
+    let mut normal = Answers::new();
+    for task in bidders {
+        normal.extend(task.await.unwrap());
+    }
+
+    // Then none of the ten's bids was refused for its rate, and each was decided.
+    assert_eq!(normal.len(), 100);
+    for (key, reply) in &normal {
+        assert!(decided(reply), "{key}: {} {:?}", reply.status, reply.body);
+    }
+    assert!(normal.iter().any(|(_, r)| r.status == StatusCode::CREATED));
+    // And the flooder had its burst and its rate, and 429 with a Retry-After beyond that.
+    let limited: Vec<&(String, Reply)> = flood
+        .iter()
+        .filter(|(_, r)| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    let passed = flood.len() - limited.len();
+    assert!(!limited.is_empty(), "the flooder was never limited");
+    assert!(
+        (20..=20 + 10 * 3).contains(&passed),
+        "{passed} of the flooder's {} bids passed the rule (burst 20, 10 a second, 2 s)",
+        flood.len()
+    );
+    for (_, reply) in &limited {
+        assert_problem(reply, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
+        assert_eq!(reply.header("retry-after"), Some("1"));
+    }
+    // And nothing of a limited bid reached the log.
+    let keys: Vec<String> = h
+        .store
+        .backend()
+        .events(AuctionId(Uuid::parse_str(&id).unwrap()))
+        .iter()
+        .filter_map(|e| e.decode::<AuctionEvent>().unwrap().metadata.idempotency_key)
+        .collect();
+    for (key, _) in &limited {
+        assert!(!keys.contains(key), "the limited bid {key} was appended");
+    }
+    // And once the flooder waits as told, the same request is decided.
+    let (key, _) = limited[0];
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let retried = bid_next(&h, "flooder", &id, &counter, key).await;
+    assert!(decided(&retried), "{} {:?}", retried.status, retried.body);
+}
+
+#[tokio::test]
+async fn given_a_user_out_of_writes_when_they_read_then_reads_are_not_limited() {
+    let h = harness().await;
+    let id = h.open_auction().await;
+    let mut n = 0;
+    while h
+        .bid("bidder-bob", &id, 1_000 + n * 100, &format!("b{n}"))
+        .await
+        .status
+        != StatusCode::TOO_MANY_REQUESTS
+    {
+        n += 1;
+        assert!(n <= 40, "never limited");
+    }
+    assert_eq!(
+        h.get("bidder-bob", &format!("/auctions/{id}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get("bidder-bob", &format!("/auctions/{id}/bids"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let cat = h.bid("bidder-cat", &id, 1_000 + (n + 1) * 100, "c1").await;
+    assert_created(&cat);
 }
 
 #[tokio::test]
@@ -1260,7 +1403,15 @@ async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_
 #[tokio::test]
 async fn given_one_key_when_two_different_bids_race_for_one_version_in_fifty_rounds_then_one_is_accepted_and_the_other_refused()
  {
-    let h = harness().await;
+    // A hundred writes by bob and fifty by ann in well under a second: a test of the race, not
+    // of their rate.
+    let h = TestApp::builder()
+        .write_rate(WriteRate {
+            per_second: 1e6,
+            burst: 1_000_000,
+        })
+        .build();
+    h.with_identities(CAST).await;
     for round in 0..50 {
         // Given an open auction, and two bids by bob under one key, sent to two API processes
         // (in one they would take turns), that both decide before either appends (the store

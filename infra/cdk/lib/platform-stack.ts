@@ -1239,6 +1239,9 @@ export class PlatformStack extends Stack {
         sub: '$context.authorizer.claims.sub',
       }),
     };
+    // The platform's ceiling on spend, shared by every caller. Each user's share of writes is
+    // api-lambda's (WRITES_PER_USER_PER_SECOND, WRITES_PER_USER_BURST; docs/cost-model.md,
+    // "Fairness"): an HTTP API cannot throttle per caller, nor take a WAF web ACL.
     stage.defaultRouteSettings = { throttlingBurstLimit: 200, throttlingRateLimit: 100 };
     // No X-Ray here: API Gateway traces REST APIs only; an HTTP API's stage (and a WebSocket
     // API's) has no tracing setting. A request's trace starts at the function.

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use api::throttle::WriteRate;
 use api::{App, Authenticator, FixedClock, LocalJwt, router};
 use axum::Router;
 use axum::body::Body;
@@ -100,6 +101,15 @@ async fn register(router: &Router, users: &[&str]) {
 /// The API as one process serves it, over this test's tables: its own store (and cache), and
 /// ids checked with the stack's Stripe.
 async fn api_process(env: &TestEnv, now: chrono::DateTime<Utc>) -> Router {
+    api_process_writing_at(env, now, WriteRate::DEFAULT).await
+}
+
+/// [`api_process`] with each user's writes limited to `rate`.
+async fn api_process_writing_at(
+    env: &TestEnv,
+    now: chrono::DateTime<Utc>,
+    rate: WriteRate,
+) -> Router {
     let store = Store::new(env.event_store(), SnapshotPolicy::inline(100));
     let adapters = api::config::adapters(
         env.dynamodb().clone(),
@@ -124,6 +134,8 @@ async fn api_process(env: &TestEnv, now: chrono::DateTime<Utc>) -> Router {
         identities: adapters.identities,
         provider: adapters.provider,
         webhooks: adapters.webhooks,
+        // Each process its own buckets, as each Lambda environment has.
+        throttle: api::throttle::Throttle::new(rate),
     })
 }
 
@@ -234,7 +246,16 @@ async fn given_dynamodb_local_when_two_different_bids_race_under_one_key_in_fift
     // Given two API processes (each with its own cache) over the same tables
     let env = TestEnv::new().await;
     let now = Utc::now();
-    let (one, two) = (api_process(&env, now).await, api_process(&env, now).await);
+    // A hundred writes by bob and fifty by seller-ann in seconds: a test of the race, not of
+    // their rate.
+    let any_rate = WriteRate {
+        per_second: 1e6,
+        burst: 1_000_000,
+    };
+    let (one, two) = (
+        api_process_writing_at(&env, now, any_rate).await,
+        api_process_writing_at(&env, now, any_rate).await,
+    );
     register(&one, &["seller-ann", "bidder-bob"]).await;
     for round in 0..50 {
         let id = open_auction(&one, now).await;

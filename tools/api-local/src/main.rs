@@ -113,11 +113,14 @@ async fn main() -> anyhow::Result<()> {
         webhook_secret,
         aws_sdk_sqs::Client::new(&sdk),
     );
+    // The same rule for each user's writes as api-lambda's, from the same variables.
+    let rate = api::throttle::WriteRate::from_env().map_err(anyhow::Error::msg)?;
     let app = App::new(
         adapters,
         Arc::new(SystemClock),
         Authenticator::LocalJwt(Arc::clone(&jwt)),
-    );
+    )
+    .with_write_rate(rate);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;

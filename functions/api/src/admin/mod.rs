@@ -285,7 +285,7 @@ pub async fn parked<B: Backend>(
         ReplayNotParked,
         ReplayEventsMissing,
         ReplayFailed,
-        Problems<401, 403, 503>,
+        Problems<401, 403, 429, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn replay_parked<B: Backend>(

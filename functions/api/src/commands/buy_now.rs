@@ -20,7 +20,7 @@ use crate::{App, Backend};
     responses(
         (status = 201, description = "Bought (also for a replayed retry)", body = Purchase),
         PaymentMethodRequired,
-        Problems<400, 401, 403, 404, 422, 503>,
+        Problems<400, 401, 403, 404, 422, 429, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn buy_now<B: Backend>(

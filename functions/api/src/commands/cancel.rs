@@ -17,7 +17,7 @@ use crate::{App, Backend};
     responses(
         (status = 200, description = "Cancelled", body = AuctionChanged),
         NotSeller,
-        Problems<401, 404, 409, 422, 503>,
+        Problems<401, 404, 409, 422, 429, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn cancel_auction<B: Backend>(

@@ -25,7 +25,7 @@ use crate::{App, Backend};
         (status = 201, description = "Created", body = AuctionChanged,
             headers(("Location" = String, description = "/auctions/{id}"))),
         PayoutAccountRequired,
-        Problems<400, 401, 413, 415, 422, 503>,
+        Problems<400, 401, 413, 415, 422, 429, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn create_auction<B: Backend>(

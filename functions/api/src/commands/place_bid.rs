@@ -25,7 +25,7 @@ use crate::{App, Backend};
             headers(("Idempotent-Replayed" = String, description = "`true` on a replay"))),
         SellerCannotBid,
         PaymentMethodRequired,
-        Problems<400, 401, 404, 413, 415, 422, 503>,
+        Problems<400, 401, 404, 413, 415, 422, 429, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn place_bid<B: Backend>(

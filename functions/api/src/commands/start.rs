@@ -15,7 +15,7 @@ use crate::{App, Backend};
     params(("id" = Uuid, Path, description = "The auction id")),
     responses(
         (status = 200, description = "Active", body = AuctionChanged),
-        Problems<401, 403, 404, 409, 503>,
+        Problems<401, 403, 404, 409, 429, 503>,
     ),
     security(("bearer" = [])))]
 pub async fn start_auction<B: Backend>(
