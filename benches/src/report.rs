@@ -439,6 +439,14 @@ fn about(bench: &str) -> Option<&'static str> {
              phase), and its size once stripped, beside a bare lambda_runtime binary built the \
              same way. Goals: init at most 30 ms, at most 15 MB per function."
         }
+        "sweep" => {
+            "Scheduler sweep (`scripts/bench sweep`): the read units and time of one sweep of the \
+             scheduler (its production query: active auctions whose end has come from `byStatus`, \
+             scheduled ones whose start has come from the keys-only `byStart`) with 1,000, 10,000 \
+             and 100,000 auctions scheduled and 10 due, beside the sweep before `byStart` (the \
+             whole scheduled partition of `byStatus` read, every attribute, and filtered) over \
+             the same table in the same run."
+        }
         _ => return None,
     })
 }

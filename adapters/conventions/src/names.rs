@@ -86,6 +86,8 @@ pub const STRIPE_WEBHOOK_DELIVERIES_TABLE: EnvName = EnvName {
 pub const EVENTS_BY_TYPE_INDEX: &str = "byEventType";
 /// Auction views by `status`, sorted by `endsAt`.
 pub const VIEWS_BY_STATUS_INDEX: &str = "byStatus";
+/// Auction views by `status`, sorted by `startsAt`, keys only: the scheduler's starts.
+pub const VIEWS_BY_START_INDEX: &str = "byStart";
 /// Live connections by `topic`.
 pub const CONNECTIONS_BY_TOPIC_INDEX: &str = "byTopic";
 

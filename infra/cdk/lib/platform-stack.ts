@@ -453,6 +453,15 @@ export class PlatformStack extends Stack {
       sortKey: { name: 'endsAt', type: S },
       projectionType: dynamodb.ProjectionType.ALL,
     });
+    // The scheduler's starts: scheduled auctions whose start has come, by key condition (a sweep
+    // reads the auctions due, not every auction scheduled). Keys only: a bid rewrites the view
+    // but changes neither key, so it writes nothing here.
+    auctionViewsTable.addGlobalSecondaryIndex({
+      indexName: 'byStart',
+      partitionKey: { name: 'status', type: S },
+      sortKey: { name: 'startsAt', type: S },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
 
     const userBidsTable = new dynamodb.Table(this, 'UserBids', {
       partitionKey: { name: 'userId', type: S },
@@ -838,7 +847,7 @@ export class PlatformStack extends Stack {
     });
     readSecrets(saga.role, 'PaymentSaga', [stripeSecretKey]);
 
-    // Scheduler: due auctions from the byStatus index, Start/EndAuction through the event
+    // Scheduler: due auctions from the byStatus (ends) and byStart (starts) indexes, Start/EndAuction through the event
     // store (its commands carry no idempotency key: their ids are deterministic).
     const scheduler = makeFunction('Scheduler', 'scheduler-lambda', 'Starts and ends due auctions');
     grantTables(scheduler.role, 'Scheduler', [
@@ -847,10 +856,10 @@ export class PlatformStack extends Stack {
       {
         table: auctionViewsTable,
         actions: [],
-        indexes: { names: ['byStatus'], actions: ['Query'] },
+        indexes: { names: ['byStatus', 'byStart'], actions: ['Query'] },
         rebuilt: true,
       },
-      // The index follows the views' alias, like the API's reads.
+      // The indexes follow the views' alias, like the API's reads.
       { table: readModelAliasesTable, actions: ['GetItem'] },
     ]);
     setEnvironment(scheduler.fn, {
@@ -1586,9 +1595,9 @@ export class PlatformStack extends Stack {
             reason:
               '`auction-admin rebuild` creates fresh view tables at run time named ' +
               '<live table>-r<start time> and switches the views alias to them; the grant ' +
-              'covers exactly that name prefix of the two view tables (and their byStatus ' +
-              'index), with the same actions as on the live tables.',
-            appliesTo: [{ regex: '/^Resource::<(AuctionListView|UserBids)[A-Za-z0-9]*\\.Arn>-r\\*(\\/index\\/byStatus)?$/' }],
+              'covers exactly that name prefix of the two view tables (and their byStatus and ' +
+              'byStart indexes), with the same actions as on the live tables.',
+            appliesTo: [{ regex: '/^Resource::<(AuctionListView|UserBids)[A-Za-z0-9]*\\.Arn>-r\\*(\\/index\\/(byStatus|byStart))?$/' }],
           },
         ],
         true,

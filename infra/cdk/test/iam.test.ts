@@ -95,6 +95,8 @@ export const EXPECTED: Record<string, Grants> = {
     SNAPSHOTS_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     'AUCTION_VIEWS_TABLE/index/byStatus': ['dynamodb:Query'],
     'AUCTION_VIEWS_TABLE-r*/index/byStatus': ['dynamodb:Query'],
+    'AUCTION_VIEWS_TABLE/index/byStart': ['dynamodb:Query'],
+    'AUCTION_VIEWS_TABLE-r*/index/byStart': ['dynamodb:Query'],
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
   },
   // The reconciler: the log and its byEventType index, the sagas and the inbox by key (read

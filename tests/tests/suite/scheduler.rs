@@ -283,3 +283,74 @@ async fn with_the_projector_and_two_schedulers_running_an_auction_ends_within_a_
         "ended {late} after its extended end {new_end}"
     );
 }
+
+/// A scheduled auction starting at `starts_at` (and ending a day later), created at 0 and
+/// projected.
+async fn scheduled(env: &TestEnv, store: &Store<DynamoDbStore>, starts_at: i64) -> AuctionId {
+    let auction_id = AuctionId(Uuid::new_v4());
+    let command = CreateAuction {
+        starts_at: Some(at(starts_at)),
+        ends_at: at(starts_at + 86_400),
+        ..fixtures::create_command(auction_id)
+    };
+    let mut context = fixtures::context(&fixtures::user("seller"), None);
+    context.now = at(0);
+    store
+        .execute(auction_id, &context, |state, now| {
+            decide_create(state, &command, now)
+        })
+        .await
+        .unwrap();
+    project(env, auction_id, u64::MAX).await;
+    auction_id
+}
+
+#[tokio::test]
+async fn a_scheduled_auction_starts_at_its_start_time_and_not_before() {
+    // Given an auction scheduled to start at +10 min, projected
+    let env = TestEnv::new().await;
+    let store = env.store_snapshotting(0);
+    let auction_id = scheduled(&env, &store, 600).await;
+    let index = index(&env);
+
+    // When the scheduler sweeps a second before its start, then at its start
+    let early = sweep(&store, &index, at(599)).await.unwrap();
+    let on_time = sweep(&store, &index, at(600)).await.unwrap();
+
+    // Then it started at its start, once
+    assert_eq!(early, scheduler::SweepReport::default());
+    assert_eq!(on_time.started, vec![auction_id], "{on_time:?}");
+}
+
+#[tokio::test]
+async fn a_sweep_reads_the_auctions_whose_start_has_come_not_every_auction_scheduled() {
+    // Given three auctions whose start has come
+    let env = TestEnv::new().await;
+    let store = env.store_snapshotting(0);
+    for _ in 0..3 {
+        scheduled(&env, &store, 60).await;
+    }
+    let index = index(&env);
+    let units = index.read_units();
+    let before = units.total();
+    assert_eq!(index_due(&index, at(120)).await, 3);
+    let three_due = units.total() - before;
+
+    // When sixty more are scheduled for tomorrow
+    for _ in 0..60 {
+        scheduled(&env, &store, 86_400).await;
+    }
+
+    // Then a sweep finds the same three and reads no more than it did
+    let before = units.total();
+    assert_eq!(index_due(&index, at(120)).await, 3);
+    let with_sixty_more = units.total() - before;
+    assert!(three_due > 0.0, "DynamoDB reported no read units");
+    assert_eq!(with_sixty_more, three_due);
+}
+
+/// How many auctions the index says are due at `now`.
+async fn index_due(index: &StatusIndex, now: DateTime<Utc>) -> usize {
+    use scheduler::DueAuctions;
+    index.due(now).await.unwrap().len()
+}

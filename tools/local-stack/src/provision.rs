@@ -4,16 +4,16 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, StreamSpecification, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    StreamSpecification, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use tokio::time::Instant;
 
 use crate::resources::{
-    DLQ_RETENTION_SECS, KeyAttribute, LIVE_QUEUE, NOTIFICATIONS_QUEUE, PAYMENTS_QUEUE, QueueSpec,
-    STREAM_FAILURES_QUEUE, StandardQueueSpec, TableSpec, dlq_name,
+    DLQ_RETENTION_SECS, IndexProjection, IndexSpec, KeyAttribute, LIVE_QUEUE, NOTIFICATIONS_QUEUE,
+    PAYMENTS_QUEUE, QueueSpec, STREAM_FAILURES_QUEUE, StandardQueueSpec, TableSpec, dlq_name,
 };
 use crate::{Clients, Error, ResourceNames, Result};
 
@@ -152,18 +152,7 @@ async fn create_table(
         );
     }
     for index in spec.indexes {
-        let mut gsi = GlobalSecondaryIndex::builder()
-            .index_name(index.name)
-            .key_schema(key(&index.partition_key, KeyType::Hash)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            );
-        if let Some(sort_key) = &index.sort_key {
-            gsi = gsi.key_schema(key(sort_key, KeyType::Range)?);
-        }
-        request = request.global_secondary_indexes(gsi.build().map_err(invalid)?);
+        request = request.global_secondary_indexes(index_definition(index, name)?);
     }
     match request.send().await {
         Ok(_) => tracing::info!(table = name, "created table"),
@@ -173,12 +162,100 @@ async fn create_table(
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
             tracing::debug!(table = name, "table exists");
+            wait_until_active(dynamodb, name).await?;
+            add_missing_indexes(dynamodb, spec, name).await?;
         }
         Err(error) => return Err(Error::dynamodb("CreateTable", name, error)),
     }
     wait_until_active(dynamodb, name).await?;
     if let Some(attribute) = spec.ttl_attribute {
         enable_ttl(dynamodb, name, attribute).await?;
+    }
+    Ok(())
+}
+
+fn index_definition(index: &IndexSpec, table: &str) -> Result<GlobalSecondaryIndex> {
+    let invalid = |e: BuildError| Error::InvalidDefinition {
+        resource: format!("index {} of table {table}", index.name),
+        message: e.to_string(),
+    };
+    let key = |attribute: &KeyAttribute, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute.name)
+            .key_type(key_type)
+            .build()
+            .map_err(invalid)
+    };
+    let projection = match index.projection {
+        IndexProjection::All => ProjectionType::All,
+        IndexProjection::KeysOnly => ProjectionType::KeysOnly,
+    };
+    let mut gsi = GlobalSecondaryIndex::builder()
+        .index_name(index.name)
+        .key_schema(key(&index.partition_key, KeyType::Hash)?)
+        .projection(Projection::builder().projection_type(projection).build());
+    if let Some(sort_key) = &index.sort_key {
+        gsi = gsi.key_schema(key(sort_key, KeyType::Range)?);
+    }
+    gsi.build().map_err(invalid)
+}
+
+/// A table made by an older launcher (kept on disk with a data directory) gets the indexes it
+/// lacks, one UpdateTable each (DynamoDB allows one index creation at a time), filled from the
+/// items already there.
+async fn add_missing_indexes(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    spec: &TableSpec,
+    name: &str,
+) -> Result<()> {
+    let output = dynamodb
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| Error::dynamodb("DescribeTable", name, e))?;
+    let existing: Vec<String> = output
+        .table
+        .iter()
+        .flat_map(|table| table.global_secondary_indexes())
+        .filter_map(|index| index.index_name().map(str::to_owned))
+        .collect();
+    for index in spec.indexes {
+        if existing.iter().any(|e| e == index.name) {
+            continue;
+        }
+        let invalid = |e: BuildError| Error::InvalidDefinition {
+            resource: format!("index {} of table {name}", index.name),
+            message: e.to_string(),
+        };
+        let definition = index_definition(index, name)?;
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.name)
+            .set_key_schema(Some(definition.key_schema().to_vec()))
+            .set_projection(definition.projection().cloned())
+            .build()
+            .map_err(invalid)?;
+        let mut request = dynamodb
+            .update_table()
+            .table_name(name)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            );
+        for attribute in spec.key_attributes() {
+            request = request.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(attribute.name)
+                    .attribute_type(attribute.kind.clone())
+                    .build()
+                    .map_err(invalid)?,
+            );
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| Error::dynamodb("UpdateTable", name, e))?;
+        tracing::info!(table = name, index = index.name, "added index");
+        wait_until_active(dynamodb, name).await?;
     }
     Ok(())
 }

@@ -17,13 +17,33 @@ pub struct KeyAttribute {
     pub kind: ScalarAttributeType,
 }
 
-/// A global secondary index. Every index projects ALL attributes: read paths through an index
-/// then never need a second GetItem, and the log is small enough per item for it not to matter.
+/// A global secondary index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexSpec {
     pub name: &'static str,
     pub partition_key: KeyAttribute,
     pub sort_key: Option<KeyAttribute>,
+    pub projection: IndexProjection,
+}
+
+/// What an index holds of each item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexProjection {
+    /// Every attribute: a read path through the index never needs a second GetItem.
+    All,
+    /// The table's and the index's keys only: the smallest entries, and a write to the table
+    /// that changes neither key writes nothing to the index.
+    KeysOnly,
+}
+
+impl IndexProjection {
+    /// DynamoDB's name for it (`ProjectionType`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "ALL",
+            Self::KeysOnly => "KEYS_ONLY",
+        }
+    }
 }
 
 /// A DynamoDB table. Every table is PAY_PER_REQUEST: there is no capacity to tune locally,
@@ -87,6 +107,7 @@ pub const EVENTS_TABLE: TableSpec = TableSpec {
             name: "occurredAt",
             kind: ScalarAttributeType::S,
         }),
+        projection: IndexProjection::All,
     }],
     // Events are never deleted.
     ttl_attribute: None,
@@ -145,7 +166,10 @@ pub const TRIGGER_CHECKPOINTS_TABLE: TableSpec = TableSpec {
 /// One item per auction: the public auction view the API lists and shows, written by the
 /// projector (`functions/projector`) from the Events stream, version-gated. The `byStatus` index
 /// answers "auctions of a status, soonest end first" with a Query: `endsAt` is fixed-width UTC
-/// text (`2026-01-01T00:00:00.000Z`), so text order is time order.
+/// text (`2026-01-01T00:00:00.000Z`), so text order is time order. The `byStart` index (keys
+/// only) answers the scheduler's "scheduled auctions whose start has come" with a key
+/// condition, so a sweep reads the auctions due, not every auction scheduled; a view write that
+/// changes neither `status` nor `startsAt` (a bid) writes nothing to it.
 pub const AUCTION_VIEWS_TABLE: TableSpec = TableSpec {
     name_env: names::AUCTION_VIEWS_TABLE.env,
     default_name: names::AUCTION_VIEWS_TABLE.default,
@@ -155,17 +179,32 @@ pub const AUCTION_VIEWS_TABLE: TableSpec = TableSpec {
     },
     sort_key: None,
     stream: None,
-    indexes: &[IndexSpec {
-        name: names::VIEWS_BY_STATUS_INDEX,
-        partition_key: KeyAttribute {
-            name: "status",
-            kind: ScalarAttributeType::S,
+    indexes: &[
+        IndexSpec {
+            name: names::VIEWS_BY_STATUS_INDEX,
+            partition_key: KeyAttribute {
+                name: "status",
+                kind: ScalarAttributeType::S,
+            },
+            sort_key: Some(KeyAttribute {
+                name: "endsAt",
+                kind: ScalarAttributeType::S,
+            }),
+            projection: IndexProjection::All,
         },
-        sort_key: Some(KeyAttribute {
-            name: "endsAt",
-            kind: ScalarAttributeType::S,
-        }),
-    }],
+        IndexSpec {
+            name: names::VIEWS_BY_START_INDEX,
+            partition_key: KeyAttribute {
+                name: "status",
+                kind: ScalarAttributeType::S,
+            },
+            sort_key: Some(KeyAttribute {
+                name: "startsAt",
+                kind: ScalarAttributeType::S,
+            }),
+            projection: IndexProjection::KeysOnly,
+        },
+    ],
     ttl_attribute: None,
 };
 
@@ -273,6 +312,7 @@ pub const LIVE_CONNECTIONS_TABLE: TableSpec = TableSpec {
             name: "connectionId",
             kind: ScalarAttributeType::S,
         }),
+        projection: IndexProjection::All,
     }],
     ttl_attribute: Some("expiresAt"),
 };
@@ -693,14 +733,14 @@ mod tests {
     }
 
     #[test]
-    fn the_auction_views_define_their_key_and_the_status_index_keys_once() {
+    fn the_auction_views_define_their_key_and_their_indexes_keys_once() {
         let names: Vec<_> = AUCTION_VIEWS_TABLE
             .key_attributes()
             .into_iter()
             .map(|a| a.name)
             .collect();
 
-        assert_eq!(names, ["auctionId", "status", "endsAt"]);
+        assert_eq!(names, ["auctionId", "status", "endsAt", "startsAt"]);
     }
 
     #[test]

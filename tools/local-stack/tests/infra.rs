@@ -50,7 +50,7 @@ fn index_json(index: &IndexSpec) -> Value {
     json!({
         "indexName": index.name,
         "keySchema": key_schema(&index.partition_key, index.sort_key.as_ref()),
-        "projection": "ALL",
+        "projection": index.projection.as_str(),
     })
 }
 

@@ -227,3 +227,98 @@ async fn exec_runs_the_command_in_the_stack_s_environment_and_exits_with_its_cod
     assert_all_gone(&pids(&env));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Runs `up --data-dir dir` until the environment is printed, calls `with` on the stack's
+/// clients, then stops it with Ctrl-C.
+async fn up_with_data<F, Fut>(dir: &Path, run: &str, with: F)
+where
+    F: FnOnce(Clients) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let stderr_log = dir.join(format!("{run}.log"));
+    let data = dir.join("data");
+    let mut child = launcher(&["up", "--data-dir", data.to_str().unwrap()], &stderr_log)
+        .spawn()
+        .unwrap();
+    let env = read_environment(&mut child, &stderr_log).await;
+    let endpoints = Endpoints::from_lookup(|var| env.get(var).cloned()).unwrap();
+    with(Clients::connect(&endpoints).await).await;
+    let launcher_pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
+    kill(launcher_pid, Signal::SIGINT).unwrap();
+    let status = tokio::time::timeout(EXIT_BUDGET, child.wait())
+        .await
+        .expect("the launcher exits after SIGINT")
+        .unwrap();
+    assert!(
+        status.success(),
+        "{run}: {status}; stderr:\n{}",
+        std::fs::read_to_string(&stderr_log).unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn up_adds_an_index_a_kept_table_lacks_and_fills_it_from_its_items() {
+    use aws_sdk_dynamodb::types::{
+        AttributeValue, DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate,
+    };
+    let dir = scratch_dir();
+    let s = |text: &str| AttributeValue::S(text.to_owned());
+    // Given a kept AuctionListView as an older launcher made it (no byStart index), holding a
+    // scheduled auction
+    up_with_data(&dir, "older", |clients| async move {
+        clients
+            .dynamodb
+            .update_table()
+            .table_name("AuctionListView")
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .delete(
+                        DeleteGlobalSecondaryIndexAction::builder()
+                            .index_name("byStart")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        clients
+            .dynamodb
+            .put_item()
+            .table_name("AuctionListView")
+            .item("auctionId", s("kept-auction"))
+            .item("status", s("scheduled"))
+            .item("startsAt", s("2026-01-01T00:00:00.000Z"))
+            .item("endsAt", s("2026-01-02T00:00:00.000Z"))
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
+
+    // When the launcher starts on it again
+    up_with_data(&dir, "again", |clients| async move {
+        // Then the table has the byStart index, holding the auction that was there
+        let found = clients
+            .dynamodb
+            .query()
+            .table_name("AuctionListView")
+            .index_name("byStart")
+            .key_condition_expression("#status = :status AND startsAt <= :until")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s("scheduled"))
+            .expression_attribute_values(":until", s("2026-06-01T00:00:00.000Z"))
+            .send()
+            .await
+            .unwrap();
+        let ids: Vec<_> = found
+            .items()
+            .iter()
+            .filter_map(|item| item.get("auctionId")?.as_s().ok().cloned())
+            .collect();
+        assert_eq!(ids, ["kept-auction"]);
+    })
+    .await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
