@@ -365,7 +365,7 @@ fn the_raw_form_of_an_envelope_is_its_wire_form() {
 
 #[test]
 fn no_event_type_is_both_an_auctions_and_an_items() {
-    // The byEventType index and the exports by type name an event type alone, so a name must
+    // The audit index and the exports by type name an event type alone, so a name must
     // say which aggregate's event it is.
     for (event_type, _) in ItemEvent::TYPES {
         assert!(

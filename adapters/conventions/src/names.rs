@@ -82,8 +82,8 @@ pub const STRIPE_WEBHOOK_DELIVERIES_TABLE: EnvName = EnvName {
 
 // ---- indexes (their names are fixed: the CDK app and the stack create them so)
 
-/// Events by `eventType`, sorted by `occurredAt`.
-pub const EVENTS_BY_TYPE_INDEX: &str = "byEventType";
+/// Events by `typeShard` (`eventType#shard`), sorted by `typeOrder` (time, aggregate, version).
+pub const EVENTS_BY_TYPE_INDEX: &str = "byTypeShard";
 /// Auction views by `status`, sorted by `endsAt`.
 pub const VIEWS_BY_STATUS_INDEX: &str = "byStatus";
 /// Auction views by `status`, sorted by `startsAt`, keys only: the scheduler's starts.

@@ -14,7 +14,7 @@
 //! - [`Snapshots`] and [`IdempotencyRecords`] are the two smaller ports that keep loads short and
 //!   retries exact.
 //! - [`EventsOfType`] reads the events of one type within a time range, a page at a time (the
-//!   `byEventType` index), for audits and exports; [`NewestEvents`] reads one aggregate's
+//!   audit index (`byTypeShard`)), for audits and exports; [`NewestEvents`] reads one aggregate's
 //!   events newest first, a page at a time (a bid history), at a cost that does not grow with
 //!   its history.
 //! - [`execute`] runs one command: the cached state (or snapshot + tail), decide, append,
@@ -57,8 +57,8 @@ pub use dynamodb::{
 pub use error::{CommandError, StoreError};
 pub use history::{HistoryError, state_at};
 pub use log::{
-    BY_EVENT_TYPE, EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords, NewestEvents,
-    NewestPage, Snapshot, Snapshots, TypePage, TypePosition, TypeQuery,
+    AUDIT_SHARDS, BY_EVENT_TYPE, EventLog, EventsOfType, IdempotencyRecord, IdempotencyRecords,
+    NewestEvents, NewestPage, Snapshot, Snapshots, TypePage, TypePosition, TypeQuery,
 };
 pub use memory::InMemoryStore;
 pub use meter::{Cost, Meter, Purpose, Usage};

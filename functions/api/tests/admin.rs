@@ -372,7 +372,7 @@ fn history(types: &[&str], at: impl Fn(u64) -> DateTime<Utc>) -> Vec<StoredEvent
     typed_history(AuctionId(Uuid::new_v4()), types, at)
 }
 
-/// The order of the `byEventType` index in the in-memory twin.
+/// The order of the audit index (`byTypeShard`) in the in-memory twin.
 fn index_order(events: &mut [StoredEvent]) {
     events.sort_by_key(|e| {
         (

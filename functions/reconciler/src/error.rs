@@ -15,10 +15,10 @@ pub enum ReconcilerError {
         value: String,
         reason: String,
     },
-    /// The `byEventType` index could not be read, so the run does not know which auctions to
+    /// The audit index (`byTypeShard`) could not be read, so the run does not know which auctions to
     /// look at. (the run stops and is reported failed, which the alarm watches; the next run
     /// reads the same window again, nothing is lost)
-    #[error("the byEventType index could not be read: {0}")]
+    #[error("the audit index (byTypeShard) could not be read: {0}")]
     Index(#[source] event_store::StoreError),
     /// One auction's events could not be read from the log (or do not decode). (that auction
     /// is counted failed and the run goes on; the next run checks it again)

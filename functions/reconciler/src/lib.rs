@@ -3,7 +3,7 @@
 //! the trigger runner in `scripts/run`).
 //!
 //! Parking keeps what a consumer gave up on; this covers what nobody kept a record of. A run
-//! reads the `byEventType` index over a window `[now - lookback, now - grace]` for the events
+//! reads the audit index (`byTypeShard`) over a window `[now - lookback, now - grace]` for the events
 //! that happen about once per auction ([`WATCHED`]), and for each auction they name checks:
 //!
 //! - (a) a sale (`AuctionEnded` sold, `ItemOfferedToRunnerUp`) with no payment saga;

@@ -43,7 +43,7 @@ impl StoredNotices for read_models::notifications::InMemoryNotifications {
 
 /// Everything a run reads and the way it repairs.
 pub struct Ports<L, S, V, N, R, P> {
-    /// The log and its `byEventType` index.
+    /// The log and its audit index (`byTypeShard`).
     pub log: L,
     pub sagas: S,
     pub views: V,

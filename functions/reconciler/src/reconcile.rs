@@ -21,7 +21,7 @@ use crate::reconciled::{Kind, Reconciled};
 use crate::replays::replay_parked;
 use crate::settings::Settings;
 
-/// The event types whose entries in the `byEventType` index name the auctions a run looks at:
+/// The event types whose entries in the audit index (`byTypeShard`) name the auctions a run looks at:
 /// those that happen about once per auction (or per settlement attempt). Every auction ends with
 /// `AuctionEnded` or `AuctionCancelled`, and a view left behind by a lost bid is caught up by the
 /// auction's next event anyway (the projector fills gaps), so bids, max raises and extensions,

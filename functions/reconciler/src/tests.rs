@@ -1,4 +1,4 @@
-//! The detection over in-memory ports: the event store's twin (log and `byEventType` index),
+//! The detection over in-memory ports: the event store's twin (log and audit index (`byTypeShard`)),
 //! the projector's, the saga's and the notifier's, with a recording double for redelivery. The
 //! healthy state each test starts from is made by the consumers' own code (the projector's
 //! `apply`, the notifier's `notifications`), so that "nothing missing" means what they write.

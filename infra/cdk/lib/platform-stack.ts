@@ -422,10 +422,15 @@ export class PlatformStack extends Stack {
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // The audit index: each event type over sixteen partitions (typeShard = eventType#<last hex
+    // digit of the aggregate id>), in one total order (typeOrder = time#aggregate#version), read
+    // back by a scatter-gather (docs/event-store.md, "The audit index"). A stack deployed with
+    // the older byTypeShard index upgrades in two deployments (CloudFormation adds or removes one
+    // index per update): docs/event-store.md says how.
     eventsTable.addGlobalSecondaryIndex({
-      indexName: 'byEventType',
-      partitionKey: { name: 'eventType', type: S },
-      sortKey: { name: 'occurredAt', type: S },
+      indexName: 'byTypeShard',
+      partitionKey: { name: 'typeShard', type: S },
+      sortKey: { name: 'typeOrder', type: S },
       projectionType: dynamodb.ProjectionType.ALL,
     });
 
@@ -754,14 +759,14 @@ export class PlatformStack extends Stack {
 
     // API: commands (load, decide, append, with idempotency keys), the read models, the inbox,
     // and the admin routes (which read one auction's log, or one event type's page of the
-    // byEventType index: Query on the index ARN only; and list and replay the parked items).
+    // byTypeShard index: Query on the index ARN only; and list and replay the parked items).
     // A replay redelivers through the consumers' own code, so the role also holds what the
     // projector writes (PutItem on the views, the reads it already had) and, granted with the
     // queues below, SendMessage to the three queues: a wider role than the bidder routes need,
     // the price of replaying from the admin API (docs/parking.md).
     const api = makeFunction('Api', 'api-lambda', 'Bidder API behind the HTTP API');
     grantTables(api.role, 'Api', [
-      { ...storeWrite, indexes: { names: ['byEventType'], actions: ['Query'] } },
+      { ...storeWrite, indexes: { names: ['byTypeShard'], actions: ['Query'] } },
       snapshotsReadWrite,
       idempotencyReadWrite,
       {
@@ -1437,7 +1442,7 @@ export class PlatformStack extends Stack {
     // redelivers the events from the log to the consumer that missed them: the projector's
     // handler in-process (so it writes the views exactly as the projector does), the notifier
     // and the payment saga through their queues (and a parked item of the broadcaster's through
-    // the live queue). It reads the log through the byEventType index, the sagas and the inbox
+    // the live queue). It reads the log through the byTypeShard index, the sagas and the inbox
     // by key. Each run first replays the parked items older than
     // RECONCILE_PARKED_GRACE_SECONDS (parking's replay: Scan of Parked, GetItem of the item, then
     // DeleteItem when its consumer took the events or PutItem of one more failed replay); it
@@ -1452,7 +1457,7 @@ export class PlatformStack extends Stack {
     const reconcileEvery = Duration.minutes(reconcileEveryMinutes);
     const reconciler = makeFunction('Reconciler', 'reconciler-lambda', 'Repairs what the log says should exist but does not');
     grantTables(reconciler.role, 'Reconciler', [
-      { table: eventsTable, actions: ['Query'], indexes: { names: ['byEventType'], actions: ['Query'] } },
+      { table: eventsTable, actions: ['Query'], indexes: { names: ['byTypeShard'], actions: ['Query'] } },
       { table: snapshotsTable, actions: ['GetItem'] },
       { table: paymentSagasTable, actions: ['GetItem'] },
       { table: notificationsTable, actions: ['BatchGetItem'] },

@@ -25,7 +25,7 @@ export const EXPECTED: Record<string, Grants> = {
   'api-lambda': {
     'own log group': LOGS,
     EVENTS_TABLE: ['dynamodb:PutItem', 'dynamodb:Query'],
-    'EVENTS_TABLE/index/byEventType': ['dynamodb:Query'],
+    'EVENTS_TABLE/index/byTypeShard': ['dynamodb:Query'],
     SNAPSHOTS_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     IDEMPOTENCY_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
     // The views as the API reads them, and as the projector writes them (a replay of parked
@@ -99,14 +99,14 @@ export const EXPECTED: Record<string, Grants> = {
     'AUCTION_VIEWS_TABLE-r*/index/byStart': ['dynamodb:Query'],
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
   },
-  // The reconciler: the log and its byEventType index, the sagas and the inbox by key (read
+  // The reconciler: the log and its byTypeShard index, the sagas and the inbox by key (read
   // only); the projector's writes (it redelivers through the projector's handler); the three
   // queues it redelivers to; the parked items it replays (Scan to list them, GetItem, and
   // DeleteItem or PutItem of a failed replay, as parking's replay does).
   'reconciler-lambda': {
     'own log group': LOGS,
     EVENTS_TABLE: ['dynamodb:Query'],
-    'EVENTS_TABLE/index/byEventType': ['dynamodb:Query'],
+    'EVENTS_TABLE/index/byTypeShard': ['dynamodb:Query'],
     SNAPSHOTS_TABLE: ['dynamodb:GetItem'],
     PAYMENT_SAGAS_TABLE: ['dynamodb:GetItem'],
     NOTIFICATIONS_TABLE: ['dynamodb:BatchGetItem'],

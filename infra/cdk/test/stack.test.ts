@@ -36,7 +36,7 @@ describe('the event log', () => {
     assert.equal(events.Properties.DeletionProtectionEnabled, true);
     assert.equal(events.DeletionPolicy, 'Retain');
     assert.equal(events.Properties.TimeToLiveSpecification, undefined, 'events are never deleted');
-    assert.equal(events.Properties.GlobalSecondaryIndexes[0].IndexName, 'byEventType');
+    assert.equal(events.Properties.GlobalSecondaryIndexes[0].IndexName, 'byTypeShard');
   });
 
   it('every table is on demand', () => {

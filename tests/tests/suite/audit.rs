@@ -28,7 +28,7 @@ fn minute(version: u64) -> DateTime<Utc> {
 }
 
 /// A history whose event at version v occurred v minutes after the epoch, chained again, so
-/// that every event has its own place in the `byEventType` index.
+/// that every event has its own place in the audit index (`byTypeShard`).
 async fn retimed_history(bids: usize) -> (AuctionId, Vec<StoredEvent>) {
     let (auction_id, events) = fixtures::history(bids).await.unwrap();
     let envelopes = events

@@ -1,5 +1,5 @@
 //! DynamoDB Local honours what the event store relies on: conditional puts, all-or-nothing
-//! transactions, the stream and the byEventType index of the provisioned Events table.
+//! transactions, the stream and the audit index (byTypeShard) of the provisioned Events table.
 
 use std::collections::HashMap;
 
@@ -34,6 +34,17 @@ fn event(
         (
             "occurredAt".to_owned(),
             AttributeValue::S(format!("2026-01-01T00:00:0{version}Z")),
+        ),
+        // The audit index's keys, as the store writes them (every aggregate here in shard 0).
+        (
+            "typeShard".to_owned(),
+            AttributeValue::S(format!("{event_type}#0")),
+        ),
+        (
+            "typeOrder".to_owned(),
+            AttributeValue::S(format!(
+                "2026-01-01T00:00:0{version}.000Z#{aggregate_id}#{version:020}"
+            )),
         ),
         ("payload".to_owned(), AttributeValue::S(payload.to_owned())),
     ])
@@ -184,11 +195,11 @@ async fn the_events_table_streams_new_images_and_has_the_by_event_type_index() {
     assert!(stream.stream_enabled());
     assert_eq!(stream.stream_view_type(), Some(&StreamViewType::NewImage));
     assert!(table.latest_stream_arn().is_some());
-    // And byEventType is keyed by (eventType, occurredAt) and projects every attribute
+    // And the audit index is keyed by (typeShard, typeOrder) and projects every attribute
     let index = table
         .global_secondary_indexes()
         .iter()
-        .find(|index| index.index_name() == Some("byEventType"))
+        .find(|index| index.index_name() == Some("byTypeShard"))
         .unwrap();
     let index_keys: Vec<_> = index
         .key_schema()
@@ -197,7 +208,7 @@ async fn the_events_table_streams_new_images_and_has_the_by_event_type_index() {
         .collect();
     assert_eq!(
         index_keys,
-        [("eventType", KeyType::Hash), ("occurredAt", KeyType::Range)]
+        [("typeShard", KeyType::Hash), ("typeOrder", KeyType::Range)]
     );
     assert_eq!(
         index.projection().and_then(|p| p.projection_type()),
@@ -206,8 +217,8 @@ async fn the_events_table_streams_new_images_and_has_the_by_event_type_index() {
 }
 
 #[tokio::test]
-async fn the_by_event_type_index_finds_every_event_of_one_type_across_auctions() {
-    // Given events of two types across two auctions
+async fn the_audit_index_finds_every_event_of_one_type_and_shard_across_auctions() {
+    // Given events of two types across two auctions of one shard
     let env = TestEnv::new().await;
     let (first, second) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
     append(&env, event(&first, 1, "AuctionOpened", "a1"))
@@ -225,9 +236,12 @@ async fn the_by_event_type_index_finds_every_event_of_one_type_across_auctions()
         .dynamodb()
         .query()
         .table_name(env.events_table())
-        .index_name("byEventType")
-        .key_condition_expression("eventType = :type")
-        .expression_attribute_values(":type", AttributeValue::S("AuctionOpened".to_owned()))
+        .index_name("byTypeShard")
+        .key_condition_expression("typeShard = :partition")
+        .expression_attribute_values(
+            ":partition",
+            AttributeValue::S("AuctionOpened#0".to_owned()),
+        )
         .send()
         .await
         .unwrap()

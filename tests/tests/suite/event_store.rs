@@ -601,37 +601,33 @@ mod tampering {
 
 #[tokio::test]
 async fn the_audit_index_finds_events_by_type_across_auctions_in_time_order() {
+    use event_store::{EventsOfType, TypeQuery};
     let env = TestEnv::new().await;
     let store = env.store_snapshotting(100);
     let (first, second) = (created(&store).await, created(&store).await);
     bid(&store, first, "bob", None).await;
     bid(&store, second, "cat", None).await;
+    let from = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap();
     let page = env
-        .dynamodb()
-        .query()
-        .table_name(env.events_table())
-        .index_name("byEventType")
-        .key_condition_expression("eventType = :t AND occurredAt BETWEEN :from AND :to")
-        .expression_attribute_values(":t", AttributeValue::S("BidPlaced".to_owned()))
-        .expression_attribute_values(
-            ":from",
-            AttributeValue::S("2026-01-01T00:00:00.000Z".to_owned()),
-        )
-        .expression_attribute_values(
-            ":to",
-            AttributeValue::S("2026-01-02T00:00:00.000Z".to_owned()),
-        )
-        .send()
+        .event_store()
+        .events_of_type(&TypeQuery::new(
+            "BidPlaced",
+            from.into(),
+            chrono::Utc::now() + chrono::TimeDelta::days(1),
+            100,
+        ))
         .await
         .unwrap();
-    let auctions: HashSet<String> = page
-        .items()
+    let auctions: HashSet<Uuid> = page
+        .events
         .iter()
-        .map(|item| item["aggregateId"].as_s().unwrap().clone())
+        .map(|event| event.envelope.aggregate_id)
         .collect();
-    assert_eq!(
-        auctions,
-        HashSet::from([first.to_string(), second.to_string()])
+    assert_eq!(auctions, HashSet::from([first.0, second.0]));
+    assert!(
+        page.events
+            .windows(2)
+            .all(|w| w[0].envelope.occurred_at <= w[1].envelope.occurred_at)
     );
 }
 
@@ -663,7 +659,7 @@ async fn events_never_expire_while_idempotency_records_do() {
 }
 
 /// Events of one type within a time range through the store's `EventsOfType` port: a Query
-/// of the `byEventType` index with a Limit, continued from the position it returns.
+/// of the audit index (`byTypeShard`) with a Limit, continued from the position it returns.
 mod events_of_type {
     use chrono::{DateTime, TimeDelta, Utc};
     use event_store::{EventsOfType, StoredEvent, TypePage, TypeQuery};
@@ -808,6 +804,87 @@ mod events_of_type {
             .chain(rest.into_iter().flat_map(|p| p.events))
             .collect();
         assert_eq!(continued, whole);
+    }
+
+    /// `written`, under this aggregate id.
+    async fn written_as(
+        env: &TestEnv,
+        aggregate_id: Uuid,
+        bids: usize,
+        when: impl Fn(u64) -> DateTime<Utc>,
+    ) -> Vec<StoredEvent> {
+        let (_, events) = fixtures::history(bids).await.unwrap();
+        let envelopes = events
+            .into_iter()
+            .map(|event| {
+                let mut envelope = event.envelope;
+                envelope.aggregate_id = aggregate_id;
+                envelope.occurred_at = when(envelope.version);
+                envelope
+            })
+            .collect();
+        let events = chain::seal(chain::GENESIS, envelopes);
+        fixtures::import(&env.event_store(), &events).await.unwrap();
+        events
+    }
+
+    #[tokio::test]
+    async fn a_type_spread_over_every_shard_pages_back_in_one_order_each_event_once() {
+        // Given 32 auctions, two in each of the 16 shards, whose bids all fall in the same
+        // three milliseconds (ties within and across shards)
+        let env = TestEnv::new().await;
+        let store = env.event_store();
+        let mut expected = Vec::new();
+        for n in 0..32u128 {
+            let aggregate_id = Uuid::from_u128((Uuid::new_v4().as_u128() & !0xf) | (n % 16));
+            let events = written_as(&env, aggregate_id, 3, |v| {
+                at(600) + TimeDelta::milliseconds(v as i64 % 3)
+            })
+            .await;
+            expected.extend(
+                events
+                    .into_iter()
+                    .filter(|e| e.envelope.event_type == "BidPlaced"),
+            );
+        }
+        let order = |e: &StoredEvent| {
+            (
+                e.envelope.occurred_at,
+                e.envelope.aggregate_id,
+                e.envelope.version,
+            )
+        };
+        expected.sort_by_key(order);
+        assert_eq!(expected.len(), 96);
+
+        for limit in [5, 7, 100] {
+            // When the bids are read `limit` at a time
+            let pages =
+                every_page(&store, TypeQuery::new("BidPlaced", at(0), at(1_000), limit)).await;
+
+            // Then they come back in (time, auction, version) order, each once
+            let read: Vec<StoredEvent> = pages.iter().flat_map(|p| p.events.clone()).collect();
+            assert!(pages.iter().all(|p| p.events.len() <= limit as usize));
+            assert_eq!(
+                read.iter().map(order).collect::<Vec<_>>(),
+                expected.iter().map(order).collect::<Vec<_>>(),
+                "limit {limit}"
+            );
+        }
+        // And the index spread them over sixteen partitions
+        let partitions: HashSet<String> = env
+            .dynamodb()
+            .scan()
+            .table_name(env.events_table())
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .iter()
+            .filter(|item| item["eventType"].as_s().unwrap() == "BidPlaced")
+            .map(|item| item["typeShard"].as_s().unwrap().clone())
+            .collect();
+        assert_eq!(partitions.len(), 16, "{partitions:?}");
     }
 
     #[tokio::test]

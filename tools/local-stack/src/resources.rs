@@ -84,7 +84,10 @@ impl TableSpec {
 
 /// The append-only event log. One item per event; `(aggregateId, version)` is unique, which
 /// conditional writes enforce. The stream feeds the projections and the SQS fan-out, and only
-/// needs the new image because events are never updated.
+/// needs the new image because events are never updated. The audit index `byTypeShard` lists
+/// one event type in time order: its partition key `typeShard` spreads each type over sixteen
+/// partitions (`BidPlaced#0` to `BidPlaced#f`, by the aggregate id's last hex digit), so that
+/// the platform's bids are not capped by one index partition's write rate.
 pub const EVENTS_TABLE: TableSpec = TableSpec {
     name_env: names::EVENTS_TABLE.env,
     default_name: names::EVENTS_TABLE.default,
@@ -100,11 +103,11 @@ pub const EVENTS_TABLE: TableSpec = TableSpec {
     indexes: &[IndexSpec {
         name: names::EVENTS_BY_TYPE_INDEX,
         partition_key: KeyAttribute {
-            name: "eventType",
+            name: "typeShard",
             kind: ScalarAttributeType::S,
         },
         sort_key: Some(KeyAttribute {
-            name: "occurredAt",
+            name: "typeOrder",
             kind: ScalarAttributeType::S,
         }),
         projection: IndexProjection::All,
@@ -729,7 +732,7 @@ mod tests {
             .map(|a| a.name)
             .collect();
 
-        assert_eq!(names, ["aggregateId", "version", "eventType", "occurredAt"]);
+        assert_eq!(names, ["aggregateId", "version", "typeShard", "typeOrder"]);
     }
 
     #[test]

@@ -176,14 +176,14 @@ fn the_generated_resources_describe_every_table_key_and_index() {
     assert_eq!(events["stream"], "NEW_IMAGE");
     assert_eq!(
         events["globalSecondaryIndexes"][0]["indexName"],
-        "byEventType"
+        "byTypeShard"
     );
     assert_eq!(
         events["attributeDefinitions"],
         json!([
             {"attributeName": "aggregateId", "attributeType": "S"},
-            {"attributeName": "eventType", "attributeType": "S"},
-            {"attributeName": "occurredAt", "attributeType": "S"},
+            {"attributeName": "typeOrder", "attributeType": "S"},
+            {"attributeName": "typeShard", "attributeType": "S"},
             {"attributeName": "version", "attributeType": "N"}
         ])
     );

@@ -229,11 +229,12 @@ async fn exec_runs_the_command_in_the_stack_s_environment_and_exits_with_its_cod
 }
 
 /// Runs `up --data-dir dir` until the environment is printed, calls `with` on the stack's
-/// clients, then stops it with Ctrl-C.
-async fn up_with_data<F, Fut>(dir: &Path, run: &str, with: F)
+/// clients, stops it with Ctrl-C and returns what `with` did: the caller asserts on it once the
+/// stack is down, so that a failed assertion leaves no emulator behind.
+async fn up_with_data<F, Fut, T>(dir: &Path, run: &str, with: F) -> T
 where
     F: FnOnce(Clients) -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: std::future::Future<Output = T>,
 {
     let stderr_log = dir.join(format!("{run}.log"));
     let data = dir.join("data");
@@ -242,7 +243,7 @@ where
         .unwrap();
     let env = read_environment(&mut child, &stderr_log).await;
     let endpoints = Endpoints::from_lookup(|var| env.get(var).cloned()).unwrap();
-    with(Clients::connect(&endpoints).await).await;
+    let done = with(Clients::connect(&endpoints).await).await;
     let launcher_pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
     kill(launcher_pid, Signal::SIGINT).unwrap();
     let status = tokio::time::timeout(EXIT_BUDGET, child.wait())
@@ -254,6 +255,7 @@ where
         "{run}: {status}; stderr:\n{}",
         std::fs::read_to_string(&stderr_log).unwrap_or_default()
     );
+    done
 }
 
 #[tokio::test]
@@ -298,9 +300,8 @@ async fn up_adds_an_index_a_kept_table_lacks_and_fills_it_from_its_items() {
     .await;
 
     // When the launcher starts on it again
-    up_with_data(&dir, "again", |clients| async move {
-        // Then the table has the byStart index, holding the auction that was there
-        let found = clients
+    let found = up_with_data(&dir, "again", |clients| async move {
+        clients
             .dynamodb
             .query()
             .table_name("AuctionListView")
@@ -311,14 +312,16 @@ async fn up_adds_an_index_a_kept_table_lacks_and_fills_it_from_its_items() {
             .expression_attribute_values(":until", s("2026-06-01T00:00:00.000Z"))
             .send()
             .await
-            .unwrap();
-        let ids: Vec<_> = found
-            .items()
-            .iter()
-            .filter_map(|item| item.get("auctionId")?.as_s().ok().cloned())
-            .collect();
-        assert_eq!(ids, ["kept-auction"]);
     })
     .await;
+
+    // Then the table has the byStart index, holding the auction that was there
+    let ids: Vec<_> = found
+        .unwrap()
+        .items()
+        .iter()
+        .filter_map(|item| item.get("auctionId")?.as_s().ok().cloned())
+        .collect();
+    assert_eq!(ids, ["kept-auction"]);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -31,6 +31,26 @@ pub(crate) mod attr {
     pub const LAST_VERSION: &str = "lastVersion";
     pub const RECORDED_AT: &str = "recordedAt";
     pub const EXPIRES_AT: &str = "expiresAt";
+    pub const TYPE_SHARD: &str = "typeShard";
+    pub const TYPE_ORDER: &str = "typeOrder";
+}
+
+/// The audit index's partition key of an event: its type and its aggregate's shard
+/// ([`crate::log::AUDIT_SHARDS`] of them: the aggregate id modulo 16, i.e. its last hex digit),
+/// `BidPlaced#7`. One aggregate's events of a type are in one partition, each type's entries are
+/// spread over sixteen.
+pub(crate) fn type_shard(event_type: &str, aggregate_id: Uuid) -> String {
+    let shard = aggregate_id.as_u128() % u128::from(crate::log::AUDIT_SHARDS);
+    format!("{event_type}#{shard:x}")
+}
+
+/// The audit index's sort key of an event: its time at millisecond precision, then its
+/// aggregate id and version, fixed-width (`2026-01-01T00:00:00.000Z#<uuid>#00000000000000000003`),
+/// so that text order is one total order of the log's events of a type, the same in every
+/// shard: a scatter-gather across shards merges into it, and a listing resumes strictly after
+/// any event, however many share its millisecond.
+pub(crate) fn type_order(occurred_at: &DateTime<Utc>, aggregate_id: Uuid, version: u64) -> String {
+    format!("{}#{aggregate_id}#{version:020}", timestamp(occurred_at))
 }
 
 pub(crate) fn number(n: u64) -> AttributeValue {
@@ -92,6 +112,18 @@ pub fn item_from_event(event: &StoredEvent) -> Result<HashMap<String, AttributeV
             AttributeValue::S(to_json(&envelope.metadata)?),
         ),
         (attr::HASH.to_owned(), AttributeValue::S(event.hash.clone())),
+        (
+            attr::TYPE_SHARD.to_owned(),
+            AttributeValue::S(type_shard(&envelope.event_type, envelope.aggregate_id)),
+        ),
+        (
+            attr::TYPE_ORDER.to_owned(),
+            AttributeValue::S(type_order(
+                &envelope.occurred_at,
+                envelope.aggregate_id,
+                envelope.version,
+            )),
+        ),
     ]);
     if let Some(key) = event.command_key() {
         item.insert(attr::COMMAND_KEY.to_owned(), AttributeValue::S(key));

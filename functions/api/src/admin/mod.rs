@@ -1,6 +1,6 @@
 //! The admin routes: an auction's audited history, its state at a version or an instant, the
 //! tamper check of its log and its export as JSON Lines, all answered by the event store's own time travel, verification and export from
-//! the event log itself; the events of one type within a time range (the `byEventType`
+//! the event log itself; the events of one type within a time range (the audit
 //! index), a page at a time, in the same JSON Lines; and the parked items (what a consumer gave
 //! up on, docs/parking.md), listed and replayed from the log through their consumer, as
 //! `auction-admin parked list|replay` do. (Rebuilding the read models runs for
