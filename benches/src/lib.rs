@@ -343,6 +343,18 @@ pub async fn raw_conditional_puts(
                         "occurredAt".to_owned(),
                         AttributeValue::S("2026-01-01T00:00:00.000Z".to_owned()),
                     ),
+                    // The audit index's keys, as an event has them, so that the put writes
+                    // the index too.
+                    (
+                        "typeShard".to_owned(),
+                        AttributeValue::S(format!("Baseline#{}", &aggregate[35..])),
+                    ),
+                    (
+                        "typeOrder".to_owned(),
+                        AttributeValue::S(format!(
+                            "2026-01-01T00:00:00.000Z#{aggregate}#{version:020}"
+                        )),
+                    ),
                     ("payload".to_owned(), AttributeValue::S(payload.clone())),
                 ]);
                 let start = schedule.next().await;

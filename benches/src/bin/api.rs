@@ -388,7 +388,66 @@ async fn main() -> Result<()> {
         "Result: 0 lost bids, 0 duplicates: all {} accepted bids are in the log exactly once.",
         hot.accepted.len()
     );
+    println!();
+    audit_partitions(&clients.dynamodb, &tables.events).await?;
     Ok(())
+}
+
+/// How the run's bids spread over the audit index's partitions: the busiest partition's share of
+/// the BidPlaced entries (which caps the platform's bid rate at one partition's write limit
+/// divided by it), beside the share under the index's former key (`eventType` alone: all of
+/// them, one partition), from the same items.
+async fn audit_partitions(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
+    let (mut by_shard, mut by_type) = (BTreeMap::<String, usize>::new(), BTreeMap::new());
+    let mut start_key = None;
+    loop {
+        let page = dynamodb
+            .scan()
+            .table_name(table)
+            .projection_expression("eventType, typeShard")
+            .set_exclusive_start_key(start_key)
+            .send()
+            .await
+            .context("scanning the audit index's keys")?;
+        for item in page.items() {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+            if text("eventType").as_deref() != Some("BidPlaced") {
+                continue;
+            }
+            *by_type.entry("BidPlaced".to_owned()).or_default() += 1;
+            *by_shard
+                .entry(text("typeShard").unwrap_or_default())
+                .or_default() += 1;
+        }
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start_key = Some(key),
+            _ => break,
+        }
+    }
+    let total: usize = by_shard.values().sum();
+    if total == 0 {
+        bail!("no BidPlaced entry in the Events table");
+    }
+    let share = |counts: &BTreeMap<String, usize>| {
+        100.0 * counts.values().copied().max().unwrap_or(0) as f64 / total as f64
+    };
+    println!(
+        "## Audit index: {total} BidPlaced entries over {} partitions, the busiest {:.1} % of them",
+        by_shard.len(),
+        share(&by_shard)
+    );
+    record(
+        &Measurement::new(
+            "audit index: the busiest partition's share of BidPlaced entries",
+            share(&by_shard),
+            "%",
+        )
+        .beside(
+            Better::Lower,
+            "keyed by eventType alone (byEventType), share",
+            share(&by_type),
+        ),
+    )
 }
 
 fn codes(counts: &BTreeMap<String, usize>) -> String {
