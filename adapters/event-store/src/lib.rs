@@ -51,8 +51,8 @@ pub use command::{
     CommandContext, IdempotencyKey, Loaded, Outcome, SnapshotPolicy, Store, execute, load,
 };
 pub use dynamodb::{
-    DynamoDbStore, MAX_ITEM_BYTES, TableNames, event_from_image, item_from_event as event_item,
-    item_size,
+    Backfill, DynamoDbStore, MAX_ITEM_BYTES, TableNames, event_from_image,
+    item_from_event as event_item, item_size,
 };
 pub use error::{CommandError, StoreError};
 pub use history::{HistoryError, state_at};

@@ -90,6 +90,10 @@ pub enum Command {
     /// Move a queue's dead letters back to it (SQS StartMessageMoveTask where the service has
     /// it, else receive and resend). Prints what it did as JSON.
     Redrive(RedriveArgs),
+    /// Give the events written before the audit index was sharded their index keys (`typeShard`,
+    /// `typeOrder`), so that exports by type and the reconciler see them. Touches nothing else
+    /// of an event; safe to run again. Prints what it did as JSON.
+    BackfillAuditIndex,
 }
 
 #[derive(Debug, Subcommand)]
@@ -383,6 +387,13 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
                 "moved": redriven.moved,
             });
             writeln!(out, "{line}")?;
+        }
+        Command::BackfillAuditIndex => {
+            let done = store
+                .backfill_audit_keys()
+                .await
+                .map_err(AuditError::from)?;
+            writeln!(out, "{}", json!(done))?;
         }
     }
     out.flush()?;

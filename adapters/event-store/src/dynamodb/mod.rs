@@ -28,6 +28,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCa
 use uuid::Uuid;
 
 pub use item::{event_from_image, item_from_event};
+pub use of_type::Backfill;
 pub(crate) use size::check_size;
 pub use size::{MAX_ITEM_BYTES, item_size};
 

@@ -10,11 +10,14 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use super::DynamoDbStore;
 use super::errors::unavailable_or_refused;
-use super::item::{attr, event_from_image, timestamp, type_order, type_shard};
+use super::item::{
+    attr, event_from_image, get_number, get_string, number, timestamp, type_order, type_shard,
+};
 use crate::error::StoreError;
 use crate::log::{AUDIT_SHARDS, BY_EVENT_TYPE, EventsOfType, TypePage, TypePosition, TypeQuery};
 use crate::stored::StoredEvent;
@@ -119,6 +122,117 @@ impl DynamoDbStore {
                 continue;
             }
             return Ok(ShardPage { entries, cut_short });
+        }
+    }
+}
+
+/// What [`DynamoDbStore::backfill_audit_keys`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Backfill {
+    /// Events read that had no audit keys.
+    pub missing: u64,
+    /// Of those, events this run gave their keys (the rest another run did meanwhile).
+    pub updated: u64,
+}
+
+impl DynamoDbStore {
+    /// Gives every event written before the audit index was sharded (no `typeShard`) its
+    /// `typeShard` and `typeOrder`, so that the index lists it. Each is an UpdateItem of those two
+    /// attributes alone, conditional on the event existing without them: the event, its payload
+    /// and its chain hash are untouched (the chain covers the envelope, not index keys), and a
+    /// second run, or two at once, change nothing more. Reads the whole table once (a Scan
+    /// filtered to the events without keys).
+    pub async fn backfill_audit_keys(&self) -> Result<Backfill, StoreError> {
+        let mut done = Backfill::default();
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.tables.events)
+                .filter_expression("attribute_not_exists(#shard)")
+                .projection_expression("#id, #version, #type, #at")
+                .expression_attribute_names("#shard", attr::TYPE_SHARD)
+                .expression_attribute_names("#id", attr::AGGREGATE_ID)
+                .expression_attribute_names("#version", attr::VERSION)
+                .expression_attribute_names("#type", attr::EVENT_TYPE)
+                .expression_attribute_names("#at", attr::OCCURRED_AT)
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| unavailable_or_refused(&e))?;
+            // Sixteen updates in flight: a page is up to 1 MB of keys.
+            let updated: Vec<bool> = futures_util::stream::iter(
+                page.items().iter().map(|item| self.give_audit_keys(item)),
+            )
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+            done.missing += updated.len() as u64;
+            done.updated += updated.iter().filter(|updated| **updated).count() as u64;
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start_key = Some(key),
+                _ => return Ok(done),
+            }
+        }
+    }
+
+    /// Sets one event's audit keys; false when it had them already.
+    async fn give_audit_keys(
+        &self,
+        item: &std::collections::HashMap<String, AttributeValue>,
+    ) -> Result<bool, StoreError> {
+        let aggregate_id =
+            get_string(item, attr::AGGREGATE_ID).and_then(|id| Uuid::parse_str(id).ok());
+        let version = get_number(item, attr::VERSION);
+        let corrupt = |reason: &str| StoreError::Corrupt {
+            aggregate_id: aggregate_id.unwrap_or(Uuid::nil()),
+            version: version.unwrap_or(0),
+            reason: reason.to_owned(),
+        };
+        let (Some(aggregate_id), Some(version)) = (aggregate_id, version) else {
+            return Err(corrupt("an event without aggregateId or version"));
+        };
+        let event_type =
+            get_string(item, attr::EVENT_TYPE).ok_or_else(|| corrupt("eventType is missing"))?;
+        let occurred_at = get_string(item, attr::OCCURRED_AT)
+            .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+            .ok_or_else(|| corrupt("occurredAt is missing or not RFC 3339"))?
+            .with_timezone(&chrono::Utc);
+        let outcome = self
+            .client
+            .update_item()
+            .table_name(&self.tables.events)
+            .key(
+                attr::AGGREGATE_ID,
+                AttributeValue::S(aggregate_id.to_string()),
+            )
+            .key(attr::VERSION, number(version))
+            .update_expression("SET #shard = :shard, #order = :order")
+            .condition_expression("attribute_exists(#id) AND attribute_not_exists(#shard)")
+            .expression_attribute_names("#id", attr::AGGREGATE_ID)
+            .expression_attribute_names("#shard", attr::TYPE_SHARD)
+            .expression_attribute_names("#order", attr::TYPE_ORDER)
+            .expression_attribute_values(
+                ":shard",
+                AttributeValue::S(type_shard(event_type, aggregate_id)),
+            )
+            .expression_attribute_values(
+                ":order",
+                AttributeValue::S(type_order(&occurred_at, aggregate_id, version)),
+            )
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(unavailable_or_refused(&error)),
         }
     }
 }
