@@ -18,12 +18,18 @@
 //! routes with ids made in the stack's Stripe, outside the timed parts; each bid then reads its
 //! bidder's card from the PaymentIdentities table, as in production.
 //!
+//! A fourth, the workload of issue 21's goal 6: BENCH_SHARED_BIDDERS (default 64) bidders on one
+//! auction, each amount the next of a counter they share, beside one writer's conditional puts
+//! on one key.
+//!
 //! Environment: BENCH_CLIENTS (default 50), BENCH_AUCTIONS (default 50), BENCH_BIDS (default
 //! 2000, spread mode), BENCH_HOT_BIDS (default 500, hot-auction mode), BENCH_PACED_BIDS
-//! (default 600), BENCH_PACED_LOAD (default 50).
+//! (default 600), BENCH_PACED_LOAD (default 50), BENCH_SHARED_BIDDERS (default 64),
+//! BENCH_SHARED_BIDS (default 640).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -61,6 +67,8 @@ async fn main() -> Result<()> {
     let auctions_n = benchmarks::setting("BENCH_AUCTIONS", 50).max(1);
     let bids = benchmarks::setting("BENCH_BIDS", 2_000);
     let hot_bids = benchmarks::setting("BENCH_HOT_BIDS", 500);
+    let shared_bidders = benchmarks::setting("BENCH_SHARED_BIDDERS", 64).max(1);
+    let shared_bids = benchmarks::setting("BENCH_SHARED_BIDS", 640);
     let paced_bids = benchmarks::setting("BENCH_PACED_BIDS", 600).max(1);
     let paced_load = benchmarks::setting("BENCH_PACED_LOAD", 50).clamp(1, 100);
     let endpoints =
@@ -144,6 +152,11 @@ async fn main() -> Result<()> {
                 .await?;
         }
     }
+    for bidder in 0..shared_bidders {
+        let user = format!("bench-shared-{bidder}");
+        http.register(&stripe, &token(&user)?, &user, Needs::Card)
+            .await?;
+    }
 
     println!("# API load benchmark");
     println!();
@@ -157,7 +170,7 @@ async fn main() -> Result<()> {
         "Set-up (not measured): {} bidders' cards and the seller's payout account registered \
          through the API, checked with the stack's Stripe, in {:.1} s; every bid reads its \
          bidder's card (one GetItem) before the event store.",
-        3 * clients_n,
+        3 * clients_n + shared_bidders,
         set_up.elapsed().as_secs_f64()
     );
     println!();
@@ -200,7 +213,37 @@ async fn main() -> Result<()> {
     .await?;
 
     let hot_auction = http.create_auction(&seller).await?;
-    let hot = hot_bids_run(&http, &token, hot_auction, clients_n, hot_bids).await?;
+    let hot = hot_bids_run(
+        &http,
+        &token,
+        hot_auction,
+        ("bench-hot", clients_n),
+        hot_bids,
+        Amounts::AroundSeen,
+    )
+    .await?;
+    // The issue's workload: many bidders on one auction, each amount the next of a counter they
+    // share, beside one writer's conditional puts on one key (the most one stream takes without
+    // batching).
+    let one_key = raw_conditional_puts(
+        &clients.dynamodb,
+        &tables.events,
+        shared_bids,
+        1,
+        Pace::FlatOut,
+    )
+    .await?;
+    let shared_auction = http.create_auction(&seller).await?;
+    let counter = Arc::new(AtomicI64::new(STARTING_PRICE));
+    let shared = hot_bids_run(
+        &http,
+        &token,
+        shared_auction,
+        ("bench-shared", shared_bidders),
+        shared_bids,
+        Amounts::SharedCounter(counter),
+    )
+    .await?;
 
     println!("## Throughput (same run, same DynamoDB Local, {clients_n} concurrent writers)");
     println!();
@@ -277,6 +320,47 @@ async fn main() -> Result<()> {
             )?;
         }
     }
+    let what = format!("PlaceBid over HTTP, {shared_bidders} bidders on 1 auction, shared counter");
+    let one_key_name = "raw conditional PutItems on one key, one writer";
+    record(
+        &Measurement::new(
+            format!("{what}: accepted rate"),
+            rate(shared.accepted.len(), shared.elapsed),
+            "/s",
+        )
+        .beside(
+            Better::Higher,
+            format!("{one_key_name}, rate"),
+            rate(shared_bids, one_key.elapsed),
+        ),
+    )?;
+    for (p, bid, put) in [
+        ("p50", shared.latency.p50, one_key.latency.p50),
+        ("p95", shared.latency.p95, one_key.latency.p95),
+    ] {
+        record(
+            &Measurement::new(format!("{what}: {p}"), ms(bid), "ms").beside(
+                Better::Lower,
+                format!("{one_key_name}, {p}"),
+                ms(put),
+            ),
+        )?;
+    }
+    println!(
+        "{what}: {} sent, {} accepted ({:.0}/s), {} refused ({}), {} conflict retries; p50 {}, \
+         p95 {}; one key, one writer: {:.0}/s, p95 {}.",
+        shared.sent,
+        shared.accepted.len(),
+        rate(shared.accepted.len(), shared.elapsed),
+        shared.rejected.values().sum::<usize>(),
+        codes(&shared.rejected),
+        shared.conflict_retries,
+        millis(shared.latency.p50),
+        millis(shared.latency.p95),
+        rate(shared_bids, one_key.elapsed),
+        millis(one_key.latency.p95),
+    );
+    println!();
     println!(
         "## Latency at a fixed offered rate ({offered:.0}/s = {paced_load}% of the spread mode's \
          bid rate, {clients_n} clients on a schedule)"
@@ -715,15 +799,27 @@ struct Hot {
     latency: Percentiles,
 }
 
-/// Every client on one auction, bidding random amounts around the price it last saw (from one
-/// increment below to six above), so that many bids race for the same version and some are
-/// too low by the time they land.
+/// How the clients on one auction choose their amounts.
+#[derive(Clone)]
+enum Amounts {
+    /// Random amounts around the price a client last saw (from one increment below to six
+    /// above), so that many bids race for the same version and some are too low by the time
+    /// they land.
+    AroundSeen,
+    /// The next value of a counter every client shares, one increment a bid: most bids outbid
+    /// the last, but one that lands after a higher one is refused as too low.
+    SharedCounter(Arc<AtomicI64>),
+}
+
+/// Every client on one auction, bidding as `amounts` says; the clients are the users
+/// `<prefix>-0` to `<prefix>-<clients - 1>`.
 async fn hot_bids_run(
     http: &Http,
     token: &dyn Fn(&str) -> Result<String>,
     auction: AuctionId,
-    clients: usize,
+    (prefix, clients): (&str, usize),
     bids: usize,
+    amounts: Amounts,
 ) -> Result<Hot> {
     let http = Arc::new(Http {
         client: http.client.clone(),
@@ -732,17 +828,26 @@ async fn hot_bids_run(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for client in 0..clients {
-        let user = token(&format!("bench-hot-{client}"))?;
+        let user = token(&format!("{prefix}-{client}"))?;
         let share = bids / clients + usize::from(client < bids % clients);
         let http = Arc::clone(&http);
+        let amounts = amounts.clone();
         tasks.push(tokio::spawn(async move {
             let mut seen = STARTING_PRICE;
             let (mut samples, mut accepted, mut rejected, mut retries) =
                 (Vec::new(), Vec::new(), BTreeMap::new(), 0);
             for _ in 0..share {
-                // A random step in -1..=6 increments; a UUID's random bits are random enough.
-                let step = (Uuid::new_v4().as_u128() % 8) as i64 - 1;
-                let amount = (seen + step * INCREMENT).max(STARTING_PRICE);
+                let amount = match &amounts {
+                    Amounts::AroundSeen => {
+                        // A random step in -1..=6 increments; a UUID's random bits are random
+                        // enough.
+                        let step = (Uuid::new_v4().as_u128() % 8) as i64 - 1;
+                        (seen + step * INCREMENT).max(STARTING_PRICE)
+                    }
+                    Amounts::SharedCounter(counter) => {
+                        counter.fetch_add(INCREMENT, Ordering::SeqCst) + INCREMENT
+                    }
+                };
                 let (result, latency, r) = place_bid(&http, &user, auction, amount).await?;
                 samples.push(latency);
                 retries += r;
