@@ -397,6 +397,41 @@ pub async fn raw_conditional_puts(
     })
 }
 
+/// Writes `items` to `table` in one BatchWriteItem (at most 25), sending again what DynamoDB
+/// leaves unprocessed until nothing is left. For loading benchmark data, outside any timing.
+pub async fn write_batch(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<HashMap<String, AttributeValue>>,
+) -> Result<()> {
+    let mut requests: Vec<aws_sdk_dynamodb::types::WriteRequest> = items
+        .into_iter()
+        .map(|item| {
+            aws_sdk_dynamodb::types::PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map(|put| {
+                    aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .put_request(put)
+                        .build()
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    while !requests.is_empty() {
+        let output = client
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await
+            .context("loading")?;
+        requests = output
+            .unprocessed_items
+            .and_then(|mut left| left.remove(table))
+            .unwrap_or_default();
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use audit::rebuild::{Progress, RebuildOptions, Sources, rebuild};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, Select, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use benchmarks::{Better, Measurement, print_table, record};
 use domain::decide_create;
 use e2e::fixtures;
@@ -243,27 +243,7 @@ async fn load(client: &Client, table: &str, auctions: usize, bids: usize) -> Res
                     }
                 }
                 let count = batch.len() as u64;
-                let mut requests: Vec<WriteRequest> = batch
-                    .into_iter()
-                    .map(|item| {
-                        PutRequest::builder()
-                            .set_item(Some(item))
-                            .build()
-                            .map(|put| WriteRequest::builder().put_request(put).build())
-                    })
-                    .collect::<Result<_, _>>()?;
-                while !requests.is_empty() {
-                    let output = client
-                        .batch_write_item()
-                        .request_items(&table, requests)
-                        .send()
-                        .await
-                        .context("loading")?;
-                    requests = output
-                        .unprocessed_items
-                        .and_then(|mut left| left.remove(&table))
-                        .unwrap_or_default();
-                }
+                benchmarks::write_batch(&client, &table, batch).await?;
                 let total = written.fetch_add(count, Ordering::Relaxed) + count;
                 if total / 100_000 != (total - count) / 100_000 {
                     eprintln!("loaded {total} events");

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnConsumedCapacity, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use benchmarks::{Better, Measurement, ms, print_table, record};
 use chrono::{DateTime, TimeDelta, Utc};
 use conventions::names;
@@ -173,27 +173,7 @@ async fn write(client: &Client, table: &str, items: Vec<Item>) -> Result<()> {
                 let Some(chunk) = chunks.lock().await.pop() else {
                     return anyhow::Ok(());
                 };
-                let mut requests: Vec<WriteRequest> = chunk
-                    .into_iter()
-                    .map(|item| {
-                        PutRequest::builder()
-                            .set_item(Some(item))
-                            .build()
-                            .map(|put| WriteRequest::builder().put_request(put).build())
-                    })
-                    .collect::<Result<_, _>>()?;
-                while !requests.is_empty() {
-                    let output = client
-                        .batch_write_item()
-                        .request_items(&table, requests)
-                        .send()
-                        .await
-                        .context("loading")?;
-                    requests = output
-                        .unprocessed_items
-                        .and_then(|mut left| left.remove(&table))
-                        .unwrap_or_default();
-                }
+                benchmarks::write_batch(&client, &table, chunk).await?;
             }
         }
     }))

@@ -678,18 +678,7 @@ mod events_of_type {
         bids: usize,
         when: impl Fn(u64) -> DateTime<Utc>,
     ) -> Vec<StoredEvent> {
-        let (_, events) = fixtures::history(bids).await.unwrap();
-        let envelopes = events
-            .into_iter()
-            .map(|event| {
-                let mut envelope = event.envelope;
-                envelope.occurred_at = when(envelope.version);
-                envelope
-            })
-            .collect();
-        let events = chain::seal(chain::GENESIS, envelopes);
-        fixtures::import(&env.event_store(), &events).await.unwrap();
-        events
+        written_as(env, Uuid::new_v4(), bids, when).await
     }
 
     /// Every page of `query`, following `next` until a page says there is no more.
@@ -806,7 +795,7 @@ mod events_of_type {
         assert_eq!(continued, whole);
     }
 
-    /// `written`, under this aggregate id.
+    /// [`written`], under this aggregate id.
     async fn written_as(
         env: &TestEnv,
         aggregate_id: Uuid,

@@ -133,15 +133,7 @@ async fn create_table(
     if let Some(sort_key) = &spec.sort_key {
         request = request.key_schema(key(sort_key, KeyType::Range)?);
     }
-    for attribute in spec.key_attributes() {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attribute.name)
-                .attribute_type(attribute.kind.clone())
-                .build()
-                .map_err(invalid)?,
-        );
-    }
+    request = request.set_attribute_definitions(Some(attribute_definitions(spec, name)?));
     if let Some(view) = &spec.stream {
         request = request.stream_specification(
             StreamSpecification::builder()
@@ -172,6 +164,23 @@ async fn create_table(
         enable_ttl(dynamodb, name, attribute).await?;
     }
     Ok(())
+}
+
+/// Every key attribute of the table and its indexes, as CreateTable and UpdateTable take them.
+fn attribute_definitions(spec: &TableSpec, table: &str) -> Result<Vec<AttributeDefinition>> {
+    spec.key_attributes()
+        .into_iter()
+        .map(|attribute| {
+            AttributeDefinition::builder()
+                .attribute_name(attribute.name)
+                .attribute_type(attribute.kind.clone())
+                .build()
+                .map_err(|e| Error::InvalidDefinition {
+                    resource: format!("table {table}"),
+                    message: e.to_string(),
+                })
+        })
+        .collect()
 }
 
 fn index_definition(index: &IndexSpec, table: &str) -> Result<GlobalSecondaryIndex> {
@@ -235,22 +244,13 @@ async fn add_missing_indexes(
             .set_projection(definition.projection().cloned())
             .build()
             .map_err(invalid)?;
-        let mut request = dynamodb
+        dynamodb
             .update_table()
             .table_name(name)
+            .set_attribute_definitions(Some(attribute_definitions(spec, name)?))
             .global_secondary_index_updates(
                 GlobalSecondaryIndexUpdate::builder().create(create).build(),
-            );
-        for attribute in spec.key_attributes() {
-            request = request.attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(attribute.name)
-                    .attribute_type(attribute.kind.clone())
-                    .build()
-                    .map_err(invalid)?,
-            );
-        }
-        request
+            )
             .send()
             .await
             .map_err(|e| Error::dynamodb("UpdateTable", name, e))?;

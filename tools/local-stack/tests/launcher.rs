@@ -177,14 +177,9 @@ async fn up_serves_every_emulator_until_ctrl_c_and_leaves_no_process_behind_twic
 
         // When both endpoints are used and then Ctrl-C arrives
         assert_endpoints_answer(&env).await;
-        let launcher_pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
-        kill(launcher_pid, Signal::SIGINT).unwrap();
+        let status = interrupt(&mut child).await;
 
         // Then the launcher exits cleanly and every emulator, with its group, is gone
-        let status = tokio::time::timeout(EXIT_BUDGET, child.wait())
-            .await
-            .expect("the launcher exits after SIGINT")
-            .unwrap();
         let stderr = std::fs::read_to_string(&stderr_log).unwrap();
         assert!(status.success(), "run {run}: {status}; stderr:\n{stderr}");
         assert_all_gone(&emulators);
@@ -228,6 +223,16 @@ async fn exec_runs_the_command_in_the_stack_s_environment_and_exits_with_its_cod
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Ctrl-C to the launcher; its exit status, within [`EXIT_BUDGET`].
+async fn interrupt(child: &mut Child) -> std::process::ExitStatus {
+    let launcher_pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
+    kill(launcher_pid, Signal::SIGINT).unwrap();
+    tokio::time::timeout(EXIT_BUDGET, child.wait())
+        .await
+        .expect("the launcher exits after SIGINT")
+        .unwrap()
+}
+
 /// Runs `up --data-dir dir` until the environment is printed, calls `with` on the stack's
 /// clients, stops it with Ctrl-C and returns what `with` did: the caller asserts on it once the
 /// stack is down, so that a failed assertion leaves no emulator behind.
@@ -244,12 +249,8 @@ where
     let env = read_environment(&mut child, &stderr_log).await;
     let endpoints = Endpoints::from_lookup(|var| env.get(var).cloned()).unwrap();
     let done = with(Clients::connect(&endpoints).await).await;
-    let launcher_pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
-    kill(launcher_pid, Signal::SIGINT).unwrap();
-    let status = tokio::time::timeout(EXIT_BUDGET, child.wait())
-        .await
-        .expect("the launcher exits after SIGINT")
-        .unwrap();
+    let status = interrupt(&mut child).await;
+    assert_all_gone(&pids(&env));
     assert!(
         status.success(),
         "{run}: {status}; stderr:\n{}",
