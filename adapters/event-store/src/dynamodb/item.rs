@@ -41,6 +41,12 @@ pub(crate) mod attr {
 /// spread over sixteen.
 pub(crate) fn type_shard(event_type: &str, aggregate_id: Uuid) -> String {
     let shard = aggregate_id.as_u128() % u128::from(crate::log::AUDIT_SHARDS);
+    audit_partition(event_type, shard)
+}
+
+/// The audit index's partition key of `event_type`'s shard `shard` (below
+/// [`crate::log::AUDIT_SHARDS`]).
+pub(crate) fn audit_partition(event_type: &str, shard: impl std::fmt::LowerHex) -> String {
     format!("{event_type}#{shard:x}")
 }
 

@@ -16,7 +16,8 @@ use uuid::Uuid;
 use super::DynamoDbStore;
 use super::errors::unavailable_or_refused;
 use super::item::{
-    attr, event_from_image, get_number, get_string, number, timestamp, type_order, type_shard,
+    attr, audit_partition, event_from_image, get_number, get_string, number, timestamp, type_order,
+    type_shard,
 };
 use crate::error::StoreError;
 use crate::log::{AUDIT_SHARDS, BY_EVENT_TYPE, EventsOfType, TypePage, TypePosition, TypeQuery};
@@ -40,8 +41,12 @@ impl EventsOfType for DynamoDbStore {
         }
         let limit = query.page_size();
         let shards = try_join_all((0..AUDIT_SHARDS).map(|shard| {
-            let partition = type_shard(&query.event_type, Uuid::from_u128(u128::from(shard)));
-            self.shard_page(partition, &low, &high, limit)
+            self.shard_page(
+                audit_partition(&query.event_type, shard),
+                &low,
+                &high,
+                limit,
+            )
         }))
         .await?;
         let (entries, more) = merge(shards, limit);
