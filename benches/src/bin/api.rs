@@ -22,14 +22,20 @@
 //! auction, each amount the next of a counter they share, beside one writer's conditional puts
 //! on one key.
 //!
+//! A fifth, issue 21's goal 7: BENCH_FAIR_CLIENTS (default 10) clients bidding on a schedule
+//! (five bids a second each, as two users in turn) while one user floods the write routes from
+//! four connections, beside the same clients alone in the same run. The run fails if any of
+//! their bids is answered 429.
+//!
 //! Environment: BENCH_CLIENTS (default 50), BENCH_AUCTIONS (default 50), BENCH_BIDS (default
 //! 2000, spread mode), BENCH_HOT_BIDS (default 500, hot-auction mode), BENCH_PACED_BIDS
 //! (default 600), BENCH_PACED_LOAD (default 50), BENCH_SHARED_BIDDERS (default 64),
-//! BENCH_SHARED_BIDS (default 640).
+//! BENCH_SHARED_BIDS (default 640), BENCH_FAIR_CLIENTS (default 10), BENCH_FAIR_SECONDS
+//! (default 4).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -71,6 +77,8 @@ async fn main() -> Result<()> {
     let shared_bids = benchmarks::setting("BENCH_SHARED_BIDS", 640);
     let paced_bids = benchmarks::setting("BENCH_PACED_BIDS", 600).max(1);
     let paced_load = benchmarks::setting("BENCH_PACED_LOAD", 50).clamp(1, 100);
+    let fair_clients = benchmarks::setting("BENCH_FAIR_CLIENTS", 10).max(1);
+    let fair_seconds = benchmarks::setting("BENCH_FAIR_SECONDS", 4).max(1);
     let endpoints =
         Endpoints::from_env().context("no local stack: run `scripts/bench`, which starts one")?;
     let clients = Clients::connect(&endpoints).await;
@@ -157,6 +165,17 @@ async fn main() -> Result<()> {
         http.register(&stripe, &token(&user)?, &user, Needs::Card)
             .await?;
     }
+    for client in 0..fair_clients {
+        for user in [
+            format!("bench-fair-{client}-a"),
+            format!("bench-fair-{client}-b"),
+        ] {
+            http.register(&stripe, &token(&user)?, &user, Needs::Card)
+                .await?;
+        }
+    }
+    http.register(&stripe, &token(FLOODER)?, FLOODER, Needs::Card)
+        .await?;
 
     println!("# API load benchmark");
     println!();
@@ -170,7 +189,7 @@ async fn main() -> Result<()> {
         "Set-up (not measured): {} bidders' cards and the seller's payout account registered \
          through the API, checked with the stack's Stripe, in {:.1} s; every bid reads its \
          bidder's card (one GetItem) before the event store.",
-        3 * clients_n + shared_bidders,
+        3 * clients_n + shared_bidders + 2 * fair_clients + 1,
         set_up.elapsed().as_secs_f64()
     );
     println!();
@@ -188,7 +207,15 @@ async fn main() -> Result<()> {
     for _ in 0..auctions_n {
         auctions.push(http.create_auction(&seller).await?);
     }
-    let spread = spread_bids(&http, &token, &auctions, clients_n, bids, Pace::FlatOut).await?;
+    let spread = spread_bids(
+        &http,
+        &token,
+        ("bench-bidder", &auctions),
+        clients_n,
+        bids,
+        Pace::FlatOut,
+    )
+    .await?;
     let offered = spread.accepted as f64 / spread.elapsed.as_secs_f64() * paced_load as f64 / 100.0;
     let paced_baseline = raw_conditional_puts(
         &clients.dynamodb,
@@ -205,7 +232,7 @@ async fn main() -> Result<()> {
     let paced = spread_bids(
         &http,
         &token,
-        &paced_auctions,
+        ("bench-bidder", &paced_auctions),
         clients_n,
         paced_bids,
         Pace::Rate(offered),
@@ -244,6 +271,8 @@ async fn main() -> Result<()> {
         Amounts::SharedCounter(counter),
     )
     .await?;
+
+    let fairness = fairness_run(&http, &token, &seller, fair_clients, fair_seconds).await?;
 
     println!("## Throughput (same run, same DynamoDB Local, {clients_n} concurrent writers)");
     println!();
@@ -427,6 +456,7 @@ async fn main() -> Result<()> {
             ),
         )?;
     }
+    fairness.report(fair_clients)?;
     println!(
         "Spread mode: {} bids sent, {} accepted, {} rejected ({}), {} conflict retries.",
         spread.sent,
@@ -752,12 +782,14 @@ struct Spread {
 }
 
 /// Each client bids on its own share of the auctions (client i on auction i mod M), one
-/// increment above the price it last saw. A client bids as two users in turn so that it never
-/// bids against its own lead (which the domain turns into a raise of the maximum).
+/// increment above the price it last saw. A client bids as two users in turn
+/// (`<prefix>-<client>-a` and `-b`) so that it never bids against its own lead (which the domain
+/// turns into a raise of the maximum). A bid answered anything but a decision (201, 409, 422)
+/// fails the run: a 429 among them included.
 async fn spread_bids(
     http: &Http,
     token: &dyn Fn(&str) -> Result<String>,
-    auctions: &[AuctionId],
+    (prefix, auctions): (&str, &[AuctionId]),
     clients: usize,
     bids: usize,
     pace: Pace,
@@ -770,8 +802,8 @@ async fn spread_bids(
     let mut tasks = Vec::new();
     for client in 0..clients {
         let users = [
-            token(&format!("bench-bidder-{client}-a"))?,
-            token(&format!("bench-bidder-{client}-b"))?,
+            token(&format!("{prefix}-{client}-a"))?,
+            token(&format!("{prefix}-{client}-b"))?,
         ];
         let auction = auctions[client % auctions.len()];
         let share = bids / clients + usize::from(client < bids % clients);
@@ -997,4 +1029,204 @@ async fn check_hot(
             view["version"].as_u64().unwrap_or_default().to_string(),
         ),
     ])
+}
+
+/// The user who floods the write routes in the fairness mode.
+const FLOODER: &str = "bench-flood";
+/// Each fairness client's bids a second: half the per-user rule (10 a second) for each of its
+/// two users, a bidder's pace at the close rather than an idle one.
+const FAIR_BIDS_PER_SECOND: f64 = 5.0;
+/// The flooder's connections, each sending back to back.
+const FLOOD_CONNECTIONS: usize = 4;
+
+/// The fairness mode's two runs: the clients alone, then the same clients (on new auctions)
+/// while one user floods.
+struct Fairness {
+    seconds: usize,
+    alone: Spread,
+    flooded: Spread,
+    flood: Flood,
+}
+
+/// What the flooder's requests were answered: decided (201, 409, 422) or limited (429).
+#[derive(Default)]
+struct Flood {
+    decided: usize,
+    limited: usize,
+    elapsed: Duration,
+}
+
+async fn fairness_run(
+    http: &Http,
+    token: &dyn Fn(&str) -> Result<String>,
+    seller: &str,
+    clients: usize,
+    seconds: usize,
+) -> Result<Fairness> {
+    let bids = (clients as f64 * FAIR_BIDS_PER_SECOND * seconds as f64) as usize;
+    let pace = Pace::Rate(clients as f64 * FAIR_BIDS_PER_SECOND);
+    let mut alone_auctions = Vec::with_capacity(clients);
+    let mut flooded_auctions = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        alone_auctions.push(http.create_auction(seller).await?);
+        flooded_auctions.push(http.create_auction(seller).await?);
+    }
+    let flood_auction = http.create_auction(seller).await?;
+    let alone = spread_bids(
+        http,
+        token,
+        ("bench-fair", &alone_auctions),
+        clients,
+        bids,
+        pace,
+    )
+    .await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooder = token(FLOODER)?;
+    let flooding = flood(http, &flooder, flood_auction, Arc::clone(&stop));
+    let fair = async {
+        let spread = spread_bids(
+            http,
+            token,
+            ("bench-fair", &flooded_auctions),
+            clients,
+            bids,
+            pace,
+        )
+        .await;
+        stop.store(true, Ordering::SeqCst);
+        spread
+    };
+    let (flooded, flood) = tokio::join!(fair, flooding);
+    Ok(Fairness {
+        seconds,
+        alone,
+        flooded: flooded?,
+        flood: flood?,
+    })
+}
+
+/// One user bidding from [`FLOOD_CONNECTIONS`] connections, each sending its next bid as soon as
+/// the last is answered, until `stop`.
+async fn flood(
+    http: &Http,
+    token: &str,
+    auction: AuctionId,
+    stop: Arc<AtomicBool>,
+) -> Result<Flood> {
+    let started = Instant::now();
+    let counter = Arc::new(AtomicI64::new(STARTING_PRICE));
+    let path = format!("/auctions/{}/bids", auction.0);
+    let mut tasks = Vec::new();
+    for _ in 0..FLOOD_CONNECTIONS {
+        let (http, token, path) = (
+            Http {
+                client: http.client.clone(),
+                base: http.base.clone(),
+            },
+            token.to_owned(),
+            path.clone(),
+        );
+        let (stop, counter) = (Arc::clone(&stop), Arc::clone(&counter));
+        tasks.push(tokio::spawn(async move {
+            let mut answered = Flood::default();
+            while !stop.load(Ordering::SeqCst) {
+                let amount = counter.fetch_add(INCREMENT, Ordering::SeqCst) + INCREMENT;
+                let body = json!({"amount": amount, "currency": "EUR"});
+                let key = Uuid::new_v4().to_string();
+                let (status, answer) = http
+                    .send(Method::POST, &path, &token, Some(&key), Some(&body))
+                    .await?;
+                match status {
+                    201 | 409 | 422 => answered.decided += 1,
+                    429 => answered.limited += 1,
+                    _ => bail!("a flooder's bid answered {status}: {answer}"),
+                }
+            }
+            anyhow::Ok(answered)
+        }));
+    }
+    let mut total = Flood::default();
+    for task in tasks {
+        let answered = task.await??;
+        total.decided += answered.decided;
+        total.limited += answered.limited;
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+impl Fairness {
+    fn report(&self, clients: usize) -> Result<()> {
+        let what = format!(
+            "PlaceBid over HTTP, {clients} clients at {FAIR_BIDS_PER_SECOND:.0} bids/s each, \
+             one user flooding"
+        );
+        let baseline = format!("the same {clients} clients alone");
+        println!(
+            "## Fairness: {clients} clients at {FAIR_BIDS_PER_SECOND:.0} bids/s each for {} s, \
+             alone and while one user floods from {FLOOD_CONNECTIONS} connections",
+            self.seconds
+        );
+        println!();
+        let row = |what: &str, run: &Spread| {
+            vec![
+                what.to_owned(),
+                run.sent.to_string(),
+                (run.sent - run.rejected.values().sum::<usize>()).to_string(),
+                codes(&run.rejected),
+                millis(run.latency.p50),
+                millis(run.latency.p95),
+                millis(run.latency.p99),
+            ]
+        };
+        print_table(
+            &["what", "sent", "accepted", "refused", "p50", "p95", "p99"],
+            &[
+                row(&baseline, &self.alone),
+                row(
+                    &format!("{clients} clients, one user flooding"),
+                    &self.flooded,
+                ),
+            ],
+        );
+        let seconds = self.flood.elapsed.as_secs_f64();
+        println!();
+        println!(
+            "The flooder: {} requests in {seconds:.1} s ({:.0}/s), {} decided ({:.1}/s: the \
+             rule is 10 a second after a burst of 20), {} answered 429 before anything was read \
+             or decided. The clients' bids answered 429: 0 (the run fails otherwise).",
+            self.flood.decided + self.flood.limited,
+            (self.flood.decided + self.flood.limited) as f64 / seconds,
+            self.flood.decided,
+            self.flood.decided as f64 / seconds,
+            self.flood.limited,
+        );
+        println!();
+        for (p, flooded, alone) in [
+            ("p50", self.flooded.latency.p50, self.alone.latency.p50),
+            ("p95", self.flooded.latency.p95, self.alone.latency.p95),
+            ("p99", self.flooded.latency.p99, self.alone.latency.p99),
+        ] {
+            record(
+                &Measurement::new(format!("{what}: {p}"), ms(flooded), "ms").beside(
+                    Better::Lower,
+                    format!("{baseline}, {p}"),
+                    ms(alone),
+                ),
+            )?;
+        }
+        record(
+            &Measurement::new(
+                format!("{what}: the flooder's decided writes"),
+                self.flood.decided as f64 / seconds,
+                "/s",
+            )
+            .beside(
+                Better::Lower,
+                "the flooder's requests",
+                (self.flood.decided + self.flood.limited) as f64 / seconds,
+            ),
+        )
+    }
 }
