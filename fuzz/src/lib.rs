@@ -131,6 +131,7 @@ impl Api {
                 per_second: 1e6,
                 burst: 1_000_000,
             }),
+            proofs: api::admin::proofs::in_memory(&store),
         };
         let mut api = Self {
             router: router(app),

@@ -139,6 +139,27 @@ impl TestEnv {
         )
     }
 
+    /// This test's StreamHeads table: every stream's head, what the log's digests are made of.
+    pub fn heads(&self) -> notary::HeadsTable {
+        notary::HeadsTable::new(
+            self.dynamodb().clone(),
+            self.names().stream_heads_table.clone(),
+        )
+    }
+
+    /// This test's digest bucket (Object Lock) in moto's S3.
+    pub fn archive(&self) -> notary::S3Archive {
+        notary::S3Archive::new(self.clients.s3.clone(), self.names().digest_bucket.clone())
+    }
+
+    /// This test's digest signing key in moto's KMS.
+    pub async fn signer(&self) -> notary::KmsSigner {
+        match notary::KmsSigner::resolve(self.clients.kms.clone(), &self.names().digest_key).await {
+            Ok(signer) => signer,
+            Err(error) => panic!("the test's signing key: {error}"),
+        }
+    }
+
     /// This test's Parked table.
     pub fn parked(&self) -> parking::DynamoDbParked {
         parking::DynamoDbParked::new(self.dynamodb().clone(), self.names().parked_table.clone())
@@ -166,6 +187,7 @@ impl TestEnv {
                     user_bids: names.user_bids_table.clone(),
                 },
             ),
+            self.heads(),
             fan_out::SqsQueues::new(self.sqs().clone()),
             fan_out::QueueUrls::from_fn(|queue| match queue {
                 fan_out::Queue::Notifications => notifications.clone(),

@@ -80,6 +80,24 @@ pub const STRIPE_WEBHOOK_DELIVERIES_TABLE: EnvName = EnvName {
     default: "StripeWebhookDeliveries",
 };
 
+/// Every stream's head (`adapters/notary`): what the log's digests are made of.
+pub const STREAM_HEADS_TABLE: EnvName = EnvName {
+    env: "STREAM_HEADS_TABLE",
+    default: "StreamHeads",
+};
+
+// ---- the log's digests (`adapters/notary`): the bucket under Object Lock and the signing key
+
+pub const DIGEST_BUCKET: EnvName = EnvName {
+    env: "DIGEST_BUCKET",
+    default: "auction-log-digests",
+};
+/// A KMS key id, ARN or alias of an RSA_2048 SIGN_VERIFY key.
+pub const DIGEST_KEY_ID: EnvName = EnvName {
+    env: "DIGEST_KEY_ID",
+    default: "alias/auction-log-digests",
+};
+
 // ---- indexes (their names are fixed: the CDK app and the stack create them so)
 
 /// Events by `typeShard` (`eventType#shard`), sorted by `typeOrder` (time, aggregate, version).

@@ -57,13 +57,19 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// The chain hash of `envelope` following `previous`.
-pub fn hash(previous: &str, envelope: &RawEnvelope) -> String {
+/// The bytes of `envelope` that its chain hash covers: its canonical JSON. An inclusion proof
+/// carries these, so that a verifier hashes exactly what the chain did.
+pub fn content(envelope: &RawEnvelope) -> String {
     // A RawEnvelope always serializes (string keys, no floats); should that ever change, the
     // hash of its Debug form still binds the content.
-    let content = serde_json::to_value(envelope)
+    serde_json::to_value(envelope)
         .map(|value| canonical_json(&value))
-        .unwrap_or_else(|_| format!("{envelope:?}"));
+        .unwrap_or_else(|_| format!("{envelope:?}"))
+}
+
+/// The chain hash of `envelope` following `previous`.
+pub fn hash(previous: &str, envelope: &RawEnvelope) -> String {
+    let content = content(envelope);
     let mut digest = Sha256::new();
     digest.update(previous.as_bytes());
     digest.update(b"\n");

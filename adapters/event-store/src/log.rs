@@ -80,6 +80,47 @@ pub trait EventLog: Send + Sync {
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
 }
 
+/// A shared log is a log: adapters that take one by value (the notary's prover) also take a
+/// reference to a store that others use.
+impl<T: EventLog + ?Sized> EventLog for &T {
+    fn read_after(
+        &self,
+        aggregate_id: impl Into<Uuid> + Send,
+        after: u64,
+        meter: &Meter,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send {
+        (**self).read_after(aggregate_id, after, meter)
+    }
+
+    fn read_range(
+        &self,
+        aggregate_id: impl Into<Uuid> + Send,
+        from: u64,
+        to: u64,
+        meter: &Meter,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send {
+        (**self).read_range(aggregate_id, from, to, meter)
+    }
+
+    fn append(
+        &self,
+        events: &[StoredEvent],
+        meter: &Meter,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).append(events, meter)
+    }
+
+    fn find_by_command_key(
+        &self,
+        aggregate_id: impl Into<Uuid> + Send,
+        command_key: &str,
+        not_before: DateTime<Utc>,
+        meter: &Meter,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send {
+        (**self).find_by_command_key(aggregate_id, command_key, not_before, meter)
+    }
+}
+
 /// One page of an aggregate's events, newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewestPage {

@@ -6,6 +6,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use event_store::{DynamoDbStore, EventLog, StoredEvent};
 use fan_out::{AttributeValue, Queue, QueueMessage, QueueSender, QueueUrls, SqsQueues, batches};
+use notary::{AdvanceHeads, HeadsTable};
 use read_models::{DynamoDbViews, Projections, ViewAliases, ViewTables};
 
 use crate::consumer::Consumer;
@@ -49,9 +50,11 @@ pub trait Redeliver: Send + Sync {
 ///   event, sent to that consumer's queue only, with a deduplication id of its own (`{aggregateId}#{version}`
 ///   would be dropped by SQS within five minutes of the first send), so that the consumer's own
 ///   de-duplication by event decides.
-pub struct Consumers<L = DynamoDbStore, V = DynamoDbViews, Q = SqsQueues> {
+pub struct Consumers<L = DynamoDbStore, V = DynamoDbViews, Q = SqsQueues, H = HeadsTable> {
     log: L,
     views: V,
+    /// The streams' heads, which the projector moves with the views.
+    heads: H,
     queues: Q,
     urls: QueueUrls,
 }
@@ -62,6 +65,7 @@ impl Consumers {
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ParkingError> {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let log = DynamoDbStore::new(dynamodb.clone(), read_models::event_tables_from_env());
+        let heads = notary::config::heads_from_env(dynamodb.clone());
         let views = DynamoDbViews::aliased(
             dynamodb.clone(),
             ViewAliases::from_env(dynamodb.clone()),
@@ -77,13 +81,14 @@ impl Consumers {
         Ok(Self {
             log,
             views,
+            heads,
             queues,
             urls,
         })
     }
 }
 
-impl<L, V, Q> std::fmt::Debug for Consumers<L, V, Q> {
+impl<L, V, Q, H> std::fmt::Debug for Consumers<L, V, Q, H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Consumers")
             .field("urls", &self.urls)
@@ -91,11 +96,12 @@ impl<L, V, Q> std::fmt::Debug for Consumers<L, V, Q> {
     }
 }
 
-impl<L, V, Q> Consumers<L, V, Q> {
-    pub fn new(log: L, views: V, queues: Q, urls: QueueUrls) -> Self {
+impl<L, V, Q, H> Consumers<L, V, Q, H> {
+    pub fn new(log: L, views: V, heads: H, queues: Q, urls: QueueUrls) -> Self {
         Self {
             log,
             views,
+            heads,
             queues,
             urls,
         }
@@ -133,7 +139,7 @@ fn failed(consumer: Consumer, error: impl std::fmt::Display) -> ParkingError {
     }
 }
 
-impl<L, V, Q> Consumers<L, V, Q>
+impl<L, V, Q, H> Consumers<L, V, Q, H>
 where
     Q: QueueSender,
 {
@@ -186,11 +192,12 @@ where
     }
 }
 
-impl<L, V, Q> Redeliver for Consumers<L, V, Q>
+impl<L, V, Q, H> Redeliver for Consumers<L, V, Q, H>
 where
     L: EventLog,
     V: Projections,
     Q: QueueSender,
+    H: AdvanceHeads,
 {
     async fn redeliver(
         &self,
@@ -210,11 +217,12 @@ where
     }
 }
 
-impl<L, V, Q> Consumers<L, V, Q>
+impl<L, V, Q, H> Consumers<L, V, Q, H>
 where
     L: EventLog,
     V: Projections,
     Q: QueueSender,
+    H: AdvanceHeads,
 {
     async fn deliver(
         &self,
@@ -227,9 +235,10 @@ where
         }
         match consumer {
             Consumer::Projector => {
-                let response = read_models::handle(&self.views, &self.log, stream_event(events)?)
-                    .await
-                    .map_err(|e| failed(consumer, e))?;
+                let response =
+                    read_models::handle(&self.views, &self.log, &self.heads, stream_event(events)?)
+                        .await
+                        .map_err(|e| failed(consumer, e))?;
                 check(consumer, &response)
             }
             Consumer::Publisher => {
@@ -262,16 +271,18 @@ mod tests {
     use event_store::testing::typed_history;
     use events::AuctionId;
     use fan_out::InMemoryQueues;
+    use notary::InMemoryHeads;
     use read_models::InMemoryViews;
 
     use super::*;
 
     const NOTIFICATIONS: &str = "http://sqs/notifications.fifo";
 
-    fn consumers() -> Consumers<InMemoryStore, InMemoryViews, InMemoryQueues> {
+    fn consumers() -> Consumers<InMemoryStore, InMemoryViews, InMemoryQueues, InMemoryHeads> {
         Consumers::new(
             InMemoryStore::new(),
             InMemoryViews::new(),
+            InMemoryHeads::new(),
             InMemoryQueues::new(),
             QueueUrls::from_fn(|queue| match queue {
                 Queue::Notifications => NOTIFICATIONS.to_owned(),

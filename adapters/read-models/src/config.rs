@@ -11,6 +11,8 @@ use crate::tables::{ViewTables, event_tables_from_env};
 pub struct Projector {
     pub views: DynamoDbViews,
     pub log: DynamoDbStore,
+    /// Every stream's head (`STREAM_HEADS_TABLE`), for the log's digests.
+    pub heads: notary::HeadsTable,
 }
 
 /// The views through the alias in `READ_MODEL_ALIASES_TABLE`, so that a rebuild can switch the
@@ -25,6 +27,7 @@ pub async fn projector_from_env() -> Projector {
             ViewAliases::from_env(client.clone()),
             ViewTables::from_env(),
         ),
-        log: DynamoDbStore::new(client, event_tables_from_env()),
+        log: DynamoDbStore::new(client.clone(), event_tables_from_env()),
+        heads: notary::config::heads_from_env(client),
     }
 }

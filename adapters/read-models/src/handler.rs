@@ -10,6 +10,7 @@ use event_store::{EventLog, Meter, StoredEvent};
 use events::{AuctionEvent, AuctionId, EventCodec, EventEnvelope};
 use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt};
+use notary::{AdvanceHeads, StreamHead};
 use stream_records::{Failures, aggregate_of, stored_event};
 
 use crate::error::ProjectorError;
@@ -51,27 +52,42 @@ struct Readable {
     envelope: EventEnvelope,
 }
 
-/// Applies a batch of Events stream records to the views.
+/// Applies a batch of Events stream records to the views, then moves each stream's head in
+/// the StreamHeads table (`notary`: what the log's digests are made of) to the highest
+/// version of the batch, every aggregate's (the Items' ledger's too).
 ///
 /// Records of one auction are applied in order; different auctions concurrently. A record that
 /// fails (unreadable, or a store error) is reported in the partial batch response, and so is
 /// every later record of the same auction in this batch, so that none is applied out of order;
 /// other auctions keep flowing. `Err` only when no record was applied and every failure was
 /// transient (the store is down): the invocation then counts as an error, which is what alarms
-/// watch, and Lambda retries the whole batch.
+/// watch, and Lambda retries the whole batch. The same when the heads could not be written:
+/// the views are version-gated, so applying the batch again changes nothing there.
 ///
 /// Counted as the projector's records, processed or failed, with each readable record's lag.
-pub async fn handle<P, L>(
+pub async fn handle<P, L, H>(
     views: &P,
     log: &L,
+    heads: &H,
     event: Event,
 ) -> Result<DynamoDbEventResponse, ProjectorError>
 where
     P: Projections,
     L: EventLog,
+    H: AdvanceHeads,
 {
     let records = event.records.len();
-    let result = project_batch(views, log, event).await;
+    let batch_heads = heads_of(&event.records);
+    let result = match project_batch(views, log, event).await {
+        Ok(response) => heads
+            .advance(&batch_heads)
+            .await
+            .map(|()| response)
+            .map_err(|error| {
+                ProjectorError::Unavailable(format!("the streams' heads were not written: {error}"))
+            }),
+        Err(error) => Err(error),
+    };
     let failed = result
         .as_ref()
         .map_or(records, |response| response.batch_item_failures.len());
@@ -142,6 +158,30 @@ where
         }
     }
     Ok(failures.into_response())
+}
+
+/// Each stream's highest version in the batch, from its INSERT records (an edit of an old event
+/// arrives as MODIFY and moves no head; an unreadable record is the views' to report).
+fn heads_of(records: &[EventRecord]) -> Vec<StreamHead> {
+    let mut highest: HashMap<uuid::Uuid, StreamHead> = HashMap::new();
+    for stored in records
+        .iter()
+        .filter_map(|record| stored_event(record).ok())
+    {
+        let head = StreamHead {
+            aggregate_type: stored.envelope.aggregate_type.clone(),
+            aggregate_id: stored.envelope.aggregate_id,
+            version: stored.version(),
+            head: stored.hash,
+        };
+        match highest.get(&head.aggregate_id) {
+            Some(known) if known.version >= head.version => {}
+            _ => {
+                highest.insert(head.aggregate_id, head);
+            }
+        }
+    }
+    highest.into_values().collect()
 }
 
 /// Applies one auction's records in order, holding back every record after a failure.

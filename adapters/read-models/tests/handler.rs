@@ -9,6 +9,7 @@ use aws_lambda_events::event::dynamodb::EventRecord;
 use chrono::TimeDelta;
 use event_store::StoredEvent;
 use events::AuctionId;
+use notary::InMemoryHeads;
 use read_models::{
     AuctionStatus, BidStatus, Cursor, InMemoryViews, Limit, PageRequest, ProjectorError,
     ReadModels, handle,
@@ -22,9 +23,14 @@ async fn a_whole_history_in_one_batch_projects_the_auction_and_every_bidders_row
     let events = store.backend().events(auction_id);
     let views = InMemoryViews::new();
 
-    let response = handle(&views, store.backend(), batch(records_of(&events, 1)))
-        .await
-        .unwrap();
+    let response = handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(records_of(&events, 1)),
+    )
+    .await
+    .unwrap();
 
     assert!(failed(&response).is_empty());
     let view = views.auction(auction_id).await.unwrap().unwrap();
@@ -52,15 +58,25 @@ async fn assert_delivering_again_changes_nothing(
     let auction_id = sold_to_ann(&store).await;
     let events = store.backend().events(auction_id);
     let views = InMemoryViews::new();
-    handle(&views, store.backend(), batch(records_of(&events, 1)))
-        .await
-        .unwrap();
+    handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(records_of(&events, 1)),
+    )
+    .await
+    .unwrap();
     let view_before = views.auction(auction_id).await.unwrap();
     let rows_before = views.all_user_bids();
 
-    let response = handle(&views, store.backend(), batch(again(&events)))
-        .await
-        .unwrap();
+    let response = handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(again(&events)),
+    )
+    .await
+    .unwrap();
 
     assert!(failed(&response).is_empty());
     assert_eq!(views.auction(auction_id).await.unwrap(), view_before);
@@ -86,13 +102,23 @@ async fn a_record_after_a_gap_is_applied_after_the_missing_events_are_read_from_
     let auction_id = sold_to_ann(&store).await;
     let events = store.backend().events(auction_id);
     let views = InMemoryViews::new();
-    handle(&views, store.backend(), batch(vec![record(&events[0], 1)]))
-        .await
-        .unwrap();
+    handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(vec![record(&events[0], 1)]),
+    )
+    .await
+    .unwrap();
 
-    let response = handle(&views, store.backend(), batch(vec![record(&events[4], 5)]))
-        .await
-        .unwrap();
+    let response = handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(vec![record(&events[4], 5)]),
+    )
+    .await
+    .unwrap();
 
     assert!(failed(&response).is_empty());
     let view = views.auction(auction_id).await.unwrap().unwrap();
@@ -123,9 +149,14 @@ async fn an_unreadable_record_fails_with_its_auctions_later_records_while_other_
     }
     let views = InMemoryViews::new();
 
-    let response = handle(&views, store.backend(), batch(records))
-        .await
-        .unwrap();
+    let response = handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(records),
+    )
+    .await
+    .unwrap();
 
     let expected: Vec<String> = [104, 106, 108]
         .into_iter()
@@ -147,9 +178,14 @@ async fn a_failed_write_fails_the_record_and_its_retry_completes_every_row() {
     let other = create(&store, TimeDelta::days(1)).await;
     let events = store.backend().events(auction_id);
     let views = InMemoryViews::new();
-    handle(&views, store.backend(), batch(records_of(&events[..4], 1)))
-        .await
-        .unwrap();
+    handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(records_of(&events[..4], 1)),
+    )
+    .await
+    .unwrap();
     views.fail_next_writes(1);
     let end_and_other = || {
         let mut records = vec![record(&events[4], 5)];
@@ -157,12 +193,22 @@ async fn a_failed_write_fails_the_record_and_its_retry_completes_every_row() {
         batch(records)
     };
 
-    let first = handle(&views, store.backend(), end_and_other())
-        .await
-        .unwrap();
-    let retry = handle(&views, store.backend(), end_and_other())
-        .await
-        .unwrap();
+    let first = handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        end_and_other(),
+    )
+    .await
+    .unwrap();
+    let retry = handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        end_and_other(),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(failed(&first), vec![format!("{:021}", 5)]);
     assert!(failed(&retry).is_empty());
@@ -182,7 +228,13 @@ async fn an_outage_that_fails_every_record_fails_the_invocation() {
     let views = InMemoryViews::new();
     views.fail_next_writes(100);
 
-    let result = handle(&views, store.backend(), batch(records_of(&events, 1))).await;
+    let result = handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(records_of(&events, 1)),
+    )
+    .await;
 
     assert!(
         matches!(result, Err(ProjectorError::Unavailable(_))),
@@ -202,9 +254,14 @@ async fn listing_by_status_pages_through_every_auction_once_in_end_order() {
     let views = InMemoryViews::new();
     for (_, auction_id) in &expected {
         let events = store.backend().events(*auction_id);
-        handle(&views, store.backend(), batch(records_of(&events, 1)))
-            .await
-            .unwrap();
+        handle(
+            &views,
+            store.backend(),
+            &InMemoryHeads::new(),
+            batch(records_of(&events, 1)),
+        )
+        .await
+        .unwrap();
     }
 
     let mut listed = Vec::new();
@@ -240,9 +297,14 @@ async fn a_garbled_cursor_or_one_from_another_listing_is_a_typed_error() {
         for days in [1, 2] {
             let auction_id = create(&store, TimeDelta::days(days)).await;
             let events = store.backend().events(auction_id);
-            handle(&views, store.backend(), batch(records_of(&events, 1)))
-                .await
-                .unwrap();
+            handle(
+                &views,
+                store.backend(),
+                &InMemoryHeads::new(),
+                batch(records_of(&events, 1)),
+            )
+            .await
+            .unwrap();
         }
         let first = PageRequest {
             limit: Limit::new(1).unwrap(),
@@ -293,6 +355,7 @@ async fn a_history_that_does_not_start_with_the_creation_fails_its_record() {
     let response = handle(
         &views,
         store.backend(),
+        &InMemoryHeads::new(),
         batch(vec![record(&not_a_creation, 1)]),
     )
     .await
@@ -340,9 +403,14 @@ async fn the_items_ledger_events_in_the_same_stream_are_passed_over_and_block_no
     let views = InMemoryViews::new();
 
     // When the batch is projected
-    let response = handle(&views, store.backend(), batch(records))
-        .await
-        .unwrap();
+    let response = handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(records),
+    )
+    .await
+    .unwrap();
 
     // Then nothing failed, the auction is projected whole, and the item has no view
     assert!(failed(&response).is_empty(), "{:?}", failed(&response));

@@ -6,6 +6,7 @@
 
 mod support;
 
+use notary::InMemoryHeads;
 use read_models::{InMemoryViews, handle};
 use support::{batch, new_store, records_of, sold_to_ann};
 
@@ -29,9 +30,14 @@ async fn every_log_line_about_a_record_carries_the_events_correlation_id() {
     let auction_id = sold_to_ann(&store).await;
     let events = store.backend().events(auction_id);
     let views = InMemoryViews::new();
-    handle(&views, store.backend(), batch(records_of(&events[..1], 1)))
-        .await
-        .unwrap();
+    handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(records_of(&events[..1], 1)),
+    )
+    .await
+    .unwrap();
     let captured = Captured::default();
     let writer = captured.clone();
     // The Lambdas' own format, so that the lines read here are the lines CloudWatch gets.
@@ -42,9 +48,14 @@ async fn every_log_line_about_a_record_carries_the_events_correlation_id() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     // A gap (versions 2..=3 come from the log), then the rest.
-    handle(&views, store.backend(), batch(records_of(&events[3..], 4)))
-        .await
-        .unwrap();
+    handle(
+        &views,
+        store.backend(),
+        &InMemoryHeads::new(),
+        batch(records_of(&events[3..], 4)),
+    )
+    .await
+    .unwrap();
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<serde_json::Value> = text

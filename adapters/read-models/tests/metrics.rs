@@ -6,6 +6,7 @@
 mod support;
 
 use conventions::metrics::testing::recorded_async;
+use notary::InMemoryHeads;
 use read_models::{InMemoryViews, handle};
 use support::*;
 
@@ -40,9 +41,14 @@ fn given_a_batch_with_an_unreadable_record_when_projected_then_it_and_its_auctio
         }
 
         // When the batch is projected
-        handle(&InMemoryViews::new(), store.backend(), batch(records))
-            .await
-            .unwrap()
+        handle(
+            &InMemoryViews::new(),
+            store.backend(),
+            &InMemoryHeads::new(),
+            batch(records),
+        )
+        .await
+        .unwrap()
     });
 
     // Then the three reported failures count as failed, the seven others as processed, and
@@ -66,7 +72,13 @@ fn given_an_outage_when_every_record_fails_then_the_whole_batch_counts_as_failed
         views.fail_next_writes(100);
 
         // When its batch is projected
-        handle(&views, store.backend(), batch(records_of(&events, 1))).await
+        handle(
+            &views,
+            store.backend(),
+            &InMemoryHeads::new(),
+            batch(records_of(&events, 1)),
+        )
+        .await
     });
 
     // Then the invocation fails and all five records count as failed, none as processed

@@ -109,12 +109,14 @@ async fn main() -> Result<()> {
             parked: names.parked_table.clone(),
             payment_identities: names.payment_identities_table.clone(),
             stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
+            stream_heads: names.stream_heads_table.clone(),
         },
         // Ids checked with the stack's Stripe, as api-local checks them.
         Arc::new(StripeChecker::new(stripe.clone())),
         // The load posts no webhook.
         api::webhooks::WebhookSecret::new("whsec_unused-by-the-bench"),
         clients.sqs.clone(),
+        notary::S3Archive::new(clients.s3.clone(), names.digest_bucket.clone()),
     );
     let app = App {
         store: Store::new(dynamo.clone(), SnapshotPolicy::default()),
@@ -129,6 +131,7 @@ async fn main() -> Result<()> {
         // The production rule: each client's bidders stay under it (two users per client in
         // the spread mode), so the bench measures the path, not refusals.
         throttle: api::throttle::Throttle::new(api::throttle::WriteRate::DEFAULT),
+        proofs: adapters.proofs,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await

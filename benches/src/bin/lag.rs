@@ -151,11 +151,21 @@ async fn main() -> Result<()> {
             user_bids: names.user_bids_table.clone(),
         },
     ));
+    // The streams' heads, which the projector moves with the views (the log's digests).
+    let heads = Arc::new(notary::HeadsTable::new(
+        clients.dynamodb.clone(),
+        names.stream_heads_table.clone(),
+    ));
     let noted = Arc::clone(&projected);
     let projecting = move |event: Event| {
-        let (views, log, noted) = (Arc::clone(&views), Arc::clone(&log), Arc::clone(&noted));
+        let (views, log, heads, noted) = (
+            Arc::clone(&views),
+            Arc::clone(&log),
+            Arc::clone(&heads),
+            Arc::clone(&noted),
+        );
         async move {
-            let response = read_models::handle(&*views, &*log, event.clone()).await?;
+            let response = read_models::handle(&*views, &*log, &*heads, event.clone()).await?;
             for key in delivered(&event, &response) {
                 mark(&noted, key);
             }

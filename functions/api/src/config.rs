@@ -35,6 +35,8 @@ pub struct Adapters<B = DynamoDbStore> {
     /// Stripe's webhook: its signing secret, the StripeWebhookDeliveries table and the
     /// payments queue.
     pub webhooks: Webhooks,
+    /// Proofs against the log's digests: the StreamHeads table, the digests' bucket, the log.
+    pub proofs: Arc<dyn crate::admin::Proofs>,
 }
 
 /// The names of every table the API reads or writes.
@@ -53,6 +55,9 @@ pub struct Tables {
     pub payment_identities: String,
     /// Which deliveries of Stripe's webhook events arrived, and which events were handled.
     pub stripe_webhook_deliveries: String,
+    /// Every stream's head: the projector moves it when a replay redelivers to it, and the
+    /// proofs of the log's digests read the last digest's sequence from it.
+    pub stream_heads: String,
 }
 
 impl Tables {
@@ -71,6 +76,7 @@ impl Tables {
             parked: names::PARKED_TABLE.from_env(),
             payment_identities: names::PAYMENT_IDENTITIES_TABLE.from_env(),
             stripe_webhook_deliveries: names::STRIPE_WEBHOOK_DELIVERIES_TABLE.from_env(),
+            stream_heads: names::STREAM_HEADS_TABLE.from_env(),
         }
     }
 }
@@ -91,6 +97,7 @@ pub fn adapters(
     provider: Arc<dyn ProviderCheck>,
     webhook_secret: WebhookSecret,
     sqs: aws_sdk_sqs::Client,
+    archive: notary::S3Archive,
 ) -> Adapters {
     let log = DynamoDbStore::new(client.clone(), tables.store);
     let views = DynamoDbViews::aliased(
@@ -101,10 +108,11 @@ pub fn adapters(
             user_bids: tables.user_bids,
         },
     );
+    let heads = notary::HeadsTable::new(client.clone(), tables.stream_heads.clone());
     let connect: Connect<Consumers> = {
-        let (log, views) = (log.clone(), views.clone());
+        let (log, views, heads) = (log.clone(), views.clone(), heads.clone());
         Box::new(move || {
-            let (log, views) = (log.clone(), views.clone());
+            let (log, views, heads) = (log.clone(), views.clone(), heads.clone());
             Box::pin(async move {
                 let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&sdk_config().await));
                 let urls =
@@ -114,11 +122,13 @@ pub fn adapters(
                             consumer: "the queues".to_owned(),
                             reason: e.to_string(),
                         })?;
-                Ok(Consumers::new(log, views, queues, urls))
+                Ok(Consumers::new(log, views, heads, queues, urls))
             })
         })
     };
+    let proofs = Arc::new(notary::Prover::new(heads, archive, log.clone()));
     Adapters {
+        proofs,
         store: Store::new(log.clone(), SnapshotPolicy::default()),
         views: Arc::new(views),
         inbox: Arc::new(DynamoDbNotifications::new(
@@ -166,6 +176,7 @@ pub async fn dynamodb() -> anyhow::Result<Adapters> {
         Arc::new(provider),
         webhook_secret,
         aws_sdk_sqs::Client::new(&sdk),
+        notary::config::archive_from_env(&sdk),
     ))
 }
 

@@ -57,6 +57,17 @@ pub enum ApiError {
         rate: crate::throttle::WriteRate,
         retry_after: std::time::Duration,
     },
+    /// The path names no stream: an unknown aggregate type, an id that is not a UUID. (404
+    /// STREAM_NOT_FOUND)
+    #[error("{0}")]
+    StreamNotFound(String),
+    /// The proof asked for cannot be cut: no digest yet or not the one named (404
+    /// DIGEST_NOT_FOUND), the stream began after the digest or the path names no stream (404
+    /// NOT_IN_DIGEST), or the event came after it (409 NOT_YET_DIGESTED: the detail names the
+    /// head the digest holds; ask again after the next digest). The archive or the log
+    /// failing is 503 SERVICE_UNAVAILABLE (retry), an archive this code cannot read 500.
+    #[error("{0}")]
+    Proof(notary::NotaryError),
     /// No route has this path. (404 NOT_FOUND)
     #[error("there is no such resource")]
     NoRoute,
@@ -327,6 +338,8 @@ impl ApiError {
             Self::Rejected(rejection) => (rejection_status(rejection), rejection.code()),
             Self::ItemRejected(rejection) => (item_rejection_status(rejection), rejection.code()),
             Self::Store(error) => store_status(error),
+            Self::Proof(error) => proof_status(error),
+            Self::StreamNotFound(_) => (StatusCode::NOT_FOUND, "STREAM_NOT_FOUND"),
         }
     }
 
@@ -359,8 +372,30 @@ impl ApiError {
                     .to_owned()
             }
             Self::Rejected(rejection) => rejection.to_string(),
+            Self::Proof(
+                notary::NotaryError::Unavailable { .. }
+                | notary::NotaryError::Raced { .. }
+                | notary::NotaryError::Store(_),
+            ) => "the service is busy or unavailable; retry shortly".to_owned(),
+            Self::Proof(notary::NotaryError::Corrupt { .. }) => {
+                "the server failed to handle the request".to_owned()
+            }
             other => other.to_string(),
         }
+    }
+}
+
+fn proof_status(error: &notary::NotaryError) -> (StatusCode, &'static str) {
+    use notary::NotaryError as E;
+    match error {
+        E::NoDigest(_) => (StatusCode::NOT_FOUND, "DIGEST_NOT_FOUND"),
+        E::NotInDigest { .. } => (StatusCode::NOT_FOUND, "NOT_IN_DIGEST"),
+        E::NotYetDigested { .. } => (StatusCode::CONFLICT, "NOT_YET_DIGESTED"),
+        E::Unavailable { .. } | E::Raced { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+        }
+        E::Store(error) => store_status(error),
+        E::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
     }
 }
 

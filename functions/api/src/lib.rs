@@ -85,6 +85,8 @@ pub struct App<B> {
     pub webhooks: webhooks::Webhooks,
     /// Each user's share of writes ([`throttle`]).
     pub throttle: throttle::Throttle,
+    /// Proofs that events are in the log's signed digests (`notary`).
+    pub proofs: Arc<dyn admin::Proofs>,
 }
 
 impl<B> App<B> {
@@ -105,6 +107,7 @@ impl<B> App<B> {
             provider: adapters.provider,
             webhooks: adapters.webhooks,
             throttle: throttle::Throttle::new(throttle::WriteRate::DEFAULT),
+            proofs: adapters.proofs,
         }
     }
 
@@ -128,6 +131,7 @@ impl<B> Clone for App<B> {
             provider: Arc::clone(&self.provider),
             webhooks: self.webhooks.clone(),
             throttle: self.throttle.clone(),
+            proofs: Arc::clone(&self.proofs),
         }
     }
 }
@@ -174,6 +178,10 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/admin/items/{id}/verify", get(admin::item_verify::<B>))
         .route("/admin/items/{id}/export", get(admin::item_export::<B>))
         .route("/admin/events", get(admin::events_of_type::<B>))
+        .route(
+            "/admin/proofs/{aggregate_type}/{id}/{version}",
+            get(admin::proof::<B>),
+        )
         .route("/admin/parked", get(admin::parked::<B>))
         .route(
             "/admin/parked/{consumer}/{parkedId}/replay",

@@ -37,6 +37,7 @@ use crate::{admin, commands, items, payment_identity, queries, webhooks};
         admin::item_verify,
         admin::item_export,
         admin::events_of_type,
+        admin::proofs::proof,
         admin::parked,
         admin::replay_parked,
         webhooks::stripe_webhook,

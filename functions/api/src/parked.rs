@@ -11,6 +11,7 @@
 use chrono::{DateTime, Utc};
 use event_store::{EventLog, Meter, Store, StoreError, StoredEvent};
 use fan_out::{InMemoryQueues, QueueUrls};
+use notary::InMemoryHeads;
 use parking::{Consumer, Consumers, InMemoryParked, Parked, ParkedItems, ParkingError, Redeliver};
 use read_models::InMemoryViews;
 use tokio::sync::OnceCell;
@@ -126,8 +127,11 @@ where
 }
 
 /// The in-memory parking: for routers that run with no network.
-pub type InMemoryParking<B> =
-    Parking<InMemoryParked, StoreLog<B>, Consumers<StoreLog<B>, InMemoryViews, InMemoryQueues>>;
+pub type InMemoryParking<B> = Parking<
+    InMemoryParked,
+    StoreLog<B>,
+    Consumers<StoreLog<B>, InMemoryViews, InMemoryQueues, InMemoryHeads>,
+>;
 
 impl<B: Backend> InMemoryParking<B> {
     /// An empty Parked table in memory, replaying from `store`'s log into in-memory views and
@@ -140,6 +144,7 @@ impl<B: Backend> InMemoryParking<B> {
             Consumers::new(
                 StoreLog::new(store.clone()),
                 InMemoryViews::new(),
+                InMemoryHeads::new(),
                 InMemoryQueues::new(),
                 QueueUrls::from_fn(|queue| format!("memory://{}", queue.default_name())),
             ),

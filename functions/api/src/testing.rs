@@ -27,7 +27,7 @@ use tower::ServiceExt;
 use webhook_deliveries::InMemoryWebhookDeliveries;
 
 use crate::config::Adapters;
-use crate::parked::{InMemoryParking, ParkedAdmin};
+use crate::parked::{InMemoryParking, ParkedAdmin, StoreLog};
 use crate::throttle::WriteRate;
 use crate::webhooks::{QueueForwarder, QueueUrl, WebhookSecret, Webhooks};
 use crate::{App, Authenticator, FixedClock, LocalJwt, router};
@@ -99,7 +99,14 @@ impl TestAppBuilder {
         let deliveries = Arc::new(InMemoryWebhookDeliveries::new());
         let queues = Arc::new(InMemoryQueues::new());
         let webhook_secret = WebhookSecret::new(WEBHOOK_SECRET);
+        let heads = Arc::new(notary::InMemoryHeads::new());
+        let archive = Arc::new(notary::InMemoryArchive::new());
         let adapters = Adapters {
+            proofs: Arc::new(notary::Prover::new(
+                Arc::clone(&heads),
+                Arc::clone(&archive),
+                StoreLog::new(store.clone()),
+            )),
             store: store.clone(),
             views: views.clone(),
             inbox: inbox.clone(),
@@ -132,6 +139,8 @@ impl TestAppBuilder {
             webhook_secret,
             clock,
             jwt,
+            heads,
+            archive,
         }
     }
 }
@@ -139,6 +148,10 @@ impl TestAppBuilder {
 /// The API as the binaries wire it, over in-memory adapters the test can look into.
 #[derive(Clone)]
 pub struct TestApp {
+    /// The streams' heads and the digests' archive the proof routes read: a test moves heads
+    /// and writes digests into them (`notary::publish`).
+    pub heads: Arc<notary::InMemoryHeads>,
+    pub archive: Arc<notary::InMemoryArchive>,
     /// What the router was built from, for code that builds a router of its own.
     pub app: App<InMemoryStore>,
     pub router: Router,

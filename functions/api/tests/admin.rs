@@ -18,6 +18,7 @@ use events::AuctionId;
 use fan_out::{
     EntryFailure, InMemoryQueues, PublishError, Queue, QueueMessage, QueueSender, QueueUrls,
 };
+use notary::InMemoryHeads;
 use parking::{Consumers, InMemoryParked, Parked, ParkedItems, ParkingError};
 use read_models::{
     AuctionProjection, InMemoryViews, Projections, ProjectorError, ReadModels, UserBid, Written,
@@ -104,6 +105,7 @@ async fn harness() -> Harness {
                 let consumers = Consumers::new(
                     StoreLog::new(store.clone()),
                     Shared(Arc::clone(views)),
+                    InMemoryHeads::new(),
                     Shared(queues),
                     QueueUrls::from_fn(queue_url),
                 );
@@ -990,7 +992,7 @@ async fn given_consumers_that_cannot_be_built_when_an_admin_replays_then_503_and
     // unresolvable queue URL does.
     let parked = Arc::new(InMemoryParked::new());
     let connect: api::parked::Connect<
-        Consumers<StoreLog<InMemoryStore>, InMemoryViews, InMemoryQueues>,
+        Consumers<StoreLog<InMemoryStore>, InMemoryViews, InMemoryQueues, InMemoryHeads>,
     > = Box::new(|| {
         Box::pin(async {
             Err(ParkingError::Unreachable {
@@ -1042,4 +1044,191 @@ async fn given_consumers_that_cannot_be_built_when_an_admin_replays_then_503_and
     let (status, body) = h.admin_get("/admin/parked").await;
     assert_eq!(status, StatusCode::OK, "{body:?}");
     assert_eq!(body["items"][0]["parkedId"], item.parked_id());
+}
+
+/// A test double of the KMS key: "signs" with a SHA-256 of the message. The route serves the
+/// proof, whose checks are the verifier's; the signature's own tests are the verifier's.
+struct HashSigner;
+
+impl notary::Signer for HashSigner {
+    async fn key_id(&self) -> Result<String, notary::NotaryError> {
+        Ok("test-key".to_owned())
+    }
+    async fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, notary::NotaryError> {
+        use sha2::Digest as _;
+        Ok(sha2::Sha256::digest(message).to_vec())
+    }
+}
+
+impl Harness {
+    /// Another open auction (no bids): a second stream.
+    async fn another_auction(&self, key: &str) -> String {
+        let (status, body) = self
+            .post(
+                "seller-ann",
+                "/auctions",
+                json!({
+                    "title": "Copper kettle",
+                    "currency": "EUR",
+                    "startingPrice": 500,
+                    "endsAt": (start_of_test() + TimeDelta::days(1)).to_rfc3339(),
+                }),
+                key,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body:?}");
+        body["auctionId"].as_str().unwrap().to_owned()
+    }
+
+    /// Moves the heads of these streams, as the projector does, then writes a digest of every
+    /// head.
+    async fn digest(&self, ids: &[&str]) -> u64 {
+        use notary::AdvanceHeads as _;
+        for id in ids {
+            let events = self.store.backend().events(Uuid::parse_str(id).unwrap());
+            let last = events.last().unwrap();
+            self.app
+                .heads
+                .advance(&[notary::StreamHead {
+                    aggregate_type: last.envelope.aggregate_type.clone(),
+                    aggregate_id: last.envelope.aggregate_id,
+                    version: last.version(),
+                    head: last.hash.clone(),
+                }])
+                .await
+                .unwrap();
+        }
+        notary::publish(
+            &*self.app.heads,
+            &HashSigner,
+            &*self.app.archive,
+            start_of_test(),
+        )
+        .await
+        .unwrap()
+        .sequence
+    }
+}
+
+#[tokio::test]
+async fn given_a_digest_when_an_admin_asks_for_a_proof_then_it_carries_the_event_the_chain_to_the_head_and_the_path()
+ {
+    // Given an auction of three events, in a digest with another stream
+    let h = harness().await;
+    let (id, events) = h.auction_with_bids().await;
+    let other = h.another_auction("create-other").await;
+    assert_eq!(h.digest(&[&id, &other]).await, 1);
+    // When an admin asks for the proof of version 2
+    let (status, proof) = h.admin_get(&format!("/admin/proofs/Auction/{id}/2")).await;
+    // Then it names the digest, the hash before the event, every event from it to the head,
+    // and a path in a tree of two
+    assert_eq!(status, StatusCode::OK, "{proof}");
+    assert_eq!(proof["format"], "auction-log-proof/1");
+    assert_eq!(proof["digest"]["sequence"], 1);
+    assert_eq!(proof["digest"]["key"], "digests/000000000001.json");
+    assert_eq!(proof["treeSize"], 2);
+    assert_eq!(proof["auditPath"].as_array().unwrap().len(), 1);
+    let stored = h.store.backend().events(Uuid::parse_str(&id).unwrap());
+    assert_eq!(proof["previous"], stored[0].hash);
+    let envelopes = proof["envelopes"].as_array().unwrap();
+    assert_eq!(envelopes.len(), events - 1);
+    let first: Value = serde_json::from_str(envelopes[0].as_str().unwrap()).unwrap();
+    assert_eq!(first["version"], 2);
+    assert_eq!(
+        envelopes[0].as_str().unwrap(),
+        event_store::chain::content(&stored[1].envelope)
+    );
+    // And against a digest named explicitly, the same
+    let (status, named) = h
+        .admin_get(&format!("/admin/proofs/Auction/{id}/2?digest=1"))
+        .await;
+    assert_eq!((status, named), (StatusCode::OK, proof));
+}
+
+#[tokio::test]
+async fn given_proofs_that_cannot_be_cut_when_an_admin_asks_then_each_is_refused_with_its_code() {
+    let h = harness().await;
+    let (id, events) = h.auction_with_bids().await;
+    // No digest yet
+    assert_problem(
+        &h.admin_get(&format!("/admin/proofs/Auction/{id}/1")).await,
+        StatusCode::NOT_FOUND,
+        "DIGEST_NOT_FOUND",
+    );
+    h.digest(&[&id]).await;
+    let later = h.another_auction("create-later").await;
+    for (path, status, code) in [
+        // A stream that began after the digest
+        (
+            format!("/admin/proofs/Auction/{later}/1"),
+            StatusCode::NOT_FOUND,
+            "NOT_IN_DIGEST",
+        ),
+        // The stream under another type
+        (
+            format!("/admin/proofs/Item/{id}/1"),
+            StatusCode::NOT_FOUND,
+            "NOT_IN_DIGEST",
+        ),
+        // An event after the digest's head
+        (
+            format!("/admin/proofs/Auction/{id}/{}", events + 1),
+            StatusCode::CONFLICT,
+            "NOT_YET_DIGESTED",
+        ),
+        // A digest that was never written
+        (
+            format!("/admin/proofs/Auction/{id}/1?digest=7"),
+            StatusCode::NOT_FOUND,
+            "DIGEST_NOT_FOUND",
+        ),
+        // Paths that name no stream
+        (
+            format!("/admin/proofs/Bid/{id}/1"),
+            StatusCode::NOT_FOUND,
+            "STREAM_NOT_FOUND",
+        ),
+        (
+            "/admin/proofs/Auction/not-a-uuid/1".to_owned(),
+            StatusCode::NOT_FOUND,
+            "STREAM_NOT_FOUND",
+        ),
+        // Bad versions and digests
+        (
+            format!("/admin/proofs/Auction/{id}/0"),
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY",
+        ),
+        (
+            format!("/admin/proofs/Auction/{id}/x"),
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY",
+        ),
+        (
+            format!("/admin/proofs/Auction/{id}/1?digest=0"),
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY",
+        ),
+        (
+            format!("/admin/proofs/Auction/{id}/1?digest=x"),
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY",
+        ),
+        (
+            format!("/admin/proofs/Auction/{id}/1?other=1"),
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY",
+        ),
+    ] {
+        let reply = h.admin_get(&path).await;
+        assert_problem(&reply, status, code);
+        assert!(!reply.1["detail"].as_str().unwrap().is_empty(), "{path}");
+    }
+    // And a bidder learns nothing
+    assert_problem(
+        &h.get_as("bidder-bob", &[], &format!("/admin/proofs/Auction/{id}/1"))
+            .await,
+        StatusCode::FORBIDDEN,
+        "ADMIN_ONLY",
+    );
 }

@@ -12,6 +12,10 @@
 //   alarmEmail: an address the alarm topic mails (optional).
 //   authDomainPrefix: the Cognito hosted UI's domain prefix (https://<prefix>.auth.<region>.
 //     amazoncognito.com; unique in the region); default <stack name>-<8 hex digits of the stack id>.
+//   reconcilerEveryMinutes, digestEveryMinutes, digestRetentionDays (read by the stack itself):
+//     the reconciler's and the digester's periods (default 5 each) and how long S3 Object Lock
+//     keeps each digest in compliance mode (default 3650 days; irreversible per object: use 1 for
+//     a stage you mean to delete).
 // The account and region come from the CLI's profile (CDK_DEFAULT_ACCOUNT/REGION); the stack
 // does no lookups, so `cdk synth` needs no credentials.
 import * as path from 'node:path';

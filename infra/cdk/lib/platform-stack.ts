@@ -1,7 +1,8 @@
 // The auction platform in one stack: the event log and the other tables, the FIFO queues, the
-// ten Lambda functions with their triggers, the HTTP API behind a Cognito JWT authorizer, the
-// WebSocket API of live updates, the scheduler rule, the bidder page (S3 + CloudFront),
-// least-privilege roles, alarms, log groups and the dashboard.
+// eleven Lambda functions with their triggers, the HTTP API behind a Cognito JWT authorizer, the
+// WebSocket API of live updates, the scheduler rule, the log's digests (a bucket under S3 Object
+// Lock and a KMS signing key), the bidder page (S3 + CloudFront), least-privilege roles, alarms,
+// log groups and the dashboard.
 //
 // The tables and queues mirror tools/local-stack/src/resources.rs (checked against infra/resources.json by
 // test/drift.test.ts); every function's environment is checked against infra/environment.json by
@@ -41,6 +42,7 @@ import { FunctionDeployment, functionDeployments, MetricDefinition, MetricsContr
 /** The Lambda binaries, by the name cargo gives them (infra/environment.json's `lambdas`). */
 export const BINARIES = [
   'api-lambda',
+  'digester-lambda',
   'live-broadcaster-lambda',
   'live-ws-lambda',
   'notifier-lambda',
@@ -78,6 +80,46 @@ export function architectureNamed(value: unknown): ArchitectureName {
       `not ${JSON.stringify(value)}`,
   );
 }
+
+/**
+ * A whole-number context value from `min` to `max`, `fallback` when it is not given; anything
+ * else is an error that names the context and what it takes. `-c name=N` arrives as a string,
+ * an App's context in the tests as a number; "1e1", "2.5" or "" are refused, not rounded.
+ */
+export function wholeNumberContext(
+  name: string,
+  value: unknown,
+  { fallback, min, max = Number.MAX_SAFE_INTEGER, unit }: { fallback: number; min: number; max?: number; unit: string },
+): number {
+  if (value === undefined || value === null) {
+    return fallback;
+  }
+  const number = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isInteger(number) || number < min || number > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new Error(
+      `${name} must be a whole number of ${unit} ${range} (-c ${name}=N; default ${fallback}), not ${JSON.stringify(value)}`,
+    );
+  }
+  return number;
+}
+
+/**
+ * How long S3 Object Lock keeps each digest object in compliance mode, by default
+ * (`-c digestRetentionDays=N`): ten years. Nobody, the account's root included, can delete a
+ * locked version or shorten its lock before it ends, and the bucket cannot be deleted while it
+ * holds one: a stage meant to be thrown away wants `-c digestRetentionDays=1`.
+ */
+export const DEFAULT_DIGEST_RETENTION_DAYS = 3650;
+
+/** The longest default retention S3 Object Lock takes: 100 years. */
+export const MAX_OBJECT_LOCK_DAYS = 36_500;
+
+/** The digester's period by default (`-c digestEveryMinutes=N`), the local DIGEST_INTERVAL_SECONDS's 300. */
+export const DEFAULT_DIGEST_EVERY_MINUTES = 5;
+
+/** The signing key's alias: DIGEST_KEY_ID's default, the name auction-admin and docs/audit.md use. */
+export const DIGEST_KEY_ALIAS = 'alias/auction-log-digests';
 
 /** The tag that names each function's binary, for people and for the tests. */
 export const BINARY_TAG = 'auction:binary';
@@ -557,6 +599,20 @@ export class PlatformStack extends Stack {
       },
     ]);
 
+    // Every stream's head (adapters/notary; docs/audit.md, "Digests: a log anyone can verify"):
+    // one item per stream (its type, last version and that event's chain hash), moved only
+    // forward by the projector, read whole by the digester, and the item `last-digest` (the
+    // last digest's sequence, a hint: the digest bucket is the truth). The heads could be
+    // recomputed from the log, but they are what the next digest signs, and an edit between
+    // two digests is signed with them: recoverable (to look back at what was there) and
+    // retained, like the other tables of record.
+    const streamHeadsTable = new dynamodb.Table(this, 'StreamHeads', {
+      partitionKey: { name: 'aggregateId', type: S },
+      billingMode: onDemand,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     // Stripe's secret key (the payment saga moves money with it; the API checks customers,
     // cards and connected accounts with it) and the webhook endpoint's signing secret (the API
     // verifies POST /webhooks/stripe with it). Created with a placeholder: the operator puts
@@ -788,6 +844,10 @@ export class PlatformStack extends Stack {
       // POST /webhooks/stripe: a delivery recorded (conditional UpdateItem, the replay check)
       // and its event marked handled (UpdateItem).
       { table: stripeWebhookDeliveriesTable, actions: ['UpdateItem'] },
+      // A replay of the projector's parked items moves the streams' heads as the projector
+      // does (conditional UpdateItem); GET /admin/proofs reads the last digest's sequence
+      // (GetItem of `last-digest`). The digests themselves: below, with the bucket.
+      { table: streamHeadsTable, actions: ['GetItem', 'UpdateItem'] },
     ]);
     setEnvironment(api.fn, {
       ...storeEnvironment,
@@ -798,25 +858,29 @@ export class PlatformStack extends Stack {
       PARKED_TABLE: parkedTable.tableName,
       PAYMENT_IDENTITIES_TABLE: paymentIdentitiesTable.tableName,
       STRIPE_WEBHOOK_DELIVERIES_TABLE: stripeWebhookDeliveriesTable.tableName,
+      STREAM_HEADS_TABLE: streamHeadsTable.tableName,
       STRIPE_SECRET_KEY_ID: stripeSecretKey.secretArn,
       STRIPE_WEBHOOK_SECRET_ID: stripeWebhookSecret.secretArn,
     });
     readSecrets(api.role, 'Api', [stripeSecretKey, stripeWebhookSecret]);
 
     // Projector: the read models from the stream, version-gated conditional PutItems; a gap
-    // in the stream is filled from the log (Query).
+    // in the stream is filled from the log (Query). And each stream's head, moved forward from
+    // INSERT records only (UpdateItem conditional on the version): what the digests anchor.
     const projector = makeFunction('Projector', 'projector-lambda', 'Read models from the Events stream');
     grantTables(projector.role, 'Projector', [
       storeRead,
       { table: auctionViewsTable, actions: ['GetItem', 'PutItem'], rebuilt: true },
       { table: userBidsTable, actions: ['PutItem'], rebuilt: true },
       { table: readModelAliasesTable, actions: ['GetItem'] },
+      { table: streamHeadsTable, actions: ['UpdateItem'] },
     ]);
     setEnvironment(projector.fn, {
       ...storeEnvironment,
       AUCTION_VIEWS_TABLE: auctionViewsTable.tableName,
       USER_BIDS_TABLE: userBidsTable.tableName,
       READ_MODEL_ALIASES_TABLE: readModelAliasesTable.tableName,
+      STREAM_HEADS_TABLE: streamHeadsTable.tableName,
     });
 
     // Notifier: the inbox from the notifications queue; an event's context (who was outbid)
@@ -1465,6 +1529,7 @@ export class PlatformStack extends Stack {
       { table: auctionViewsTable, actions: ['GetItem', 'PutItem'], rebuilt: true },
       { table: userBidsTable, actions: ['PutItem'], rebuilt: true },
       { table: readModelAliasesTable, actions: ['GetItem'] },
+      { table: streamHeadsTable, actions: ['UpdateItem'] },
       // Replaying parked items: list them all (one Scan per run; the table is empty on a
       // healthy platform), re-read one, remove it or count a failed replay on it.
       { table: parkedTable, actions: ['Scan', 'GetItem', 'PutItem', 'DeleteItem'] },
@@ -1489,6 +1554,7 @@ export class PlatformStack extends Stack {
       // to the live queue.
       LIVE_QUEUE_URL: live.queue.queueUrl,
       PARKED_TABLE: parkedTable.tableName,
+      STREAM_HEADS_TABLE: streamHeadsTable.tableName,
     });
     // A failed run is the next period's work (the divergence is still there): no retry.
     reconciler.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
@@ -1512,6 +1578,141 @@ export class PlatformStack extends Stack {
       PAYMENTS_QUEUE_URL: payments.queue.queueUrl,
       LIVE_QUEUE_URL: live.queue.queueUrl,
     });
+
+    // ---------------------------------------------------------------------------------------
+    // The log's digests (adapters/notary; docs/audit.md, "Digests: a log anyone can verify"):
+    // every digestEveryMinutes the digester reads every stream's head, builds a Merkle tree
+    // over them, signs its root with an asymmetric KMS key and writes the tree's leaves and the
+    // signed digest into a bucket under Object Lock, each object with `If-None-Match: *`. A
+    // verifier trusts only the key's public half; the lock is what keeps a digest, once
+    // written, from being taken back by anyone in the account.
+
+    const digestRetentionDays = wholeNumberContext('digestRetentionDays', this.node.tryGetContext('digestRetentionDays'), {
+      fallback: DEFAULT_DIGEST_RETENTION_DAYS, min: 1, max: MAX_OBJECT_LOCK_DAYS, unit: 'days',
+    });
+    const digestEveryMinutes = wholeNumberContext('digestEveryMinutes', this.node.tryGetContext('digestEveryMinutes'), {
+      fallback: DEFAULT_DIGEST_EVERY_MINUTES, min: 1, unit: 'minutes',
+    });
+
+    // Compliance mode, not governance: no principal (the account's root included) can delete a
+    // locked version or shorten its lock before it ends, where governance gives way to
+    // s3:BypassGovernanceRetention. Every object gets the bucket's default retention, so the
+    // writers need no s3:PutObjectRetention. Object Lock requires versioning (a plain DELETE
+    // only adds a delete marker), and once on it cannot be turned off. The name is left to
+    // CloudFormation (bucket names are global; two stages fit in one account): DIGEST_BUCKET
+    // carries it. Retained with the stack and never emptied by it (no autoDeleteObjects: its
+    // handler could not delete a locked version anyway); access logs beside the site's, a
+    // record of who read or wrote the digests.
+    const digestBucket = new s3.Bucket(this, 'DigestBucket', {
+      objectLockEnabled: true,
+      objectLockDefaultRetention: s3.ObjectLockRetention.compliance(Duration.days(digestRetentionDays)),
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      serverAccessLogsBucket: siteLogs,
+      serverAccessLogsPrefix: 'digest-bucket/',
+      removalPolicy: RemovalPolicy.RETAIN,
+      autoDeleteObjects: false,
+    });
+
+    // The signing key: RSA_2048 for SIGN_VERIFY (the digester signs RSASSA_PKCS1_V1_5_SHA_256);
+    // the private half never leaves KMS, the public half (GetPublicKey) is what a verifier
+    // trusts. No rotation: KMS rotates symmetric keys only, and a new key would be a new public
+    // key to publish. Retained, with the longest pending window should it ever be scheduled for
+    // deletion: each digest names this key's ARN. The function is given the ARN, not the alias,
+    // so that repointing the alias changes nothing that signs.
+    const digestKey = new kms.Key(this, 'DigestSigningKey', {
+      description:
+        "Signs the event log's digests (docs/audit.md): RSASSA-PKCS1-v1_5 with SHA-256 over each " +
+        "digest's canonical JSON, written by digester-lambda to the digest bucket",
+      keySpec: kms.KeySpec.RSA_2048,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      alias: DIGEST_KEY_ALIAS,
+      enableKeyRotation: false,
+      pendingWindow: Duration.days(30),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // Without s3:ListBucket on the bucket, S3 answers a GET of a key that does not exist 403
+    // (AccessDenied) instead of 404 (NoSuchKey). Finding the last digest reads forward from
+    // StreamHeads' hint until a sequence is missing (adapters/notary, `publish::latest`), and
+    // only NoSuchKey ends that walk: without it every digester run and every proof against the
+    // latest digest would fail. It lists the names of objects the role may read anyway.
+    const listDigests = (sid: string) =>
+      new iam.PolicyStatement({ sid, actions: ['s3:ListBucket'], resources: [digestBucket.bucketArn] });
+
+    // The digester: every head (a parallel Scan), the last digest's sequence (GetItem) and its
+    // update once a digest is written (UpdateItem, conditional on it growing); the leaves and
+    // the digest written (PutObject with If-None-Match: *, so that no key is written twice)
+    // and the last digest read (GetObject); the signature (Sign; DescribeKey resolves the key
+    // once per execution environment, GetPublicKey gives its public half). No s3:DeleteObject*,
+    // s3:PutObjectRetention or s3:BypassGovernanceRetention: the locks are the bucket's default.
+    const digester = makeFunction('Digester', 'digester-lambda', "Signs a digest of the event log's stream heads into the digest bucket");
+    grantTables(digester.role, 'Digester', [{ table: streamHeadsTable, actions: ['Scan', 'GetItem', 'UpdateItem'] }]);
+    digester.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteDigests',
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: [digestBucket.arnForObjects('*')],
+      }),
+    );
+    digester.role.addToPolicy(listDigests('FindLastDigest'));
+    digester.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'SignDigests',
+        actions: ['kms:Sign', 'kms:DescribeKey', 'kms:GetPublicKey'],
+        resources: [digestKey.keyArn],
+      }),
+    );
+    setEnvironment(digester.fn, {
+      STREAM_HEADS_TABLE: streamHeadsTable.tableName,
+      DIGEST_BUCKET: digestBucket.bucketName,
+      DIGEST_KEY_ID: digestKey.keyArn,
+    });
+    // One run at a time: two would read the same heads and race for the same sequence, where
+    // the loser's KMS signature and leaves are wasted (`If-None-Match` keeps the archive right
+    // either way). A run overlaps the next only when it outlasts the period.
+    (digester.fn.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = 1;
+    // A failed run is the next period's work (it digests the heads as they are then): no
+    // retry. Its Errors alarm (from makeFunction) calls a person when digests stop.
+    digester.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
+    new events.Rule(this, 'DigesterSchedule', {
+      description: `Invokes the digester every ${digestEveryMinutes} minutes; each invocation writes one signed digest of the log`,
+      schedule: events.Schedule.rate(Duration.minutes(digestEveryMinutes)),
+      targets: [new targets.LambdaFunction(digester.fn, { retryAttempts: 0, maxEventAge: Duration.seconds(60) })],
+    });
+
+    // The admin API's proofs (GET /admin/proofs/...): a digest and its leaves, read only.
+    api.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadDigests',
+        actions: ['s3:GetObject'],
+        resources: [digestBucket.arnForObjects('*')],
+      }),
+    );
+    api.role.addToPolicy(listDigests('FindLastDigest'));
+    setEnvironment(api.fn, { DIGEST_BUCKET: digestBucket.bucketName });
+
+    // The objects' keys are the digester's (digests/<sequence>.json, trees/<root>-<size>.jsonl),
+    // known only at run time.
+    for (const role of [digester.role, api.role]) {
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'Digest objects are named at run time (digests/<sequence>.json, ' +
+              'trees/<root>-<size>.jsonl): the grant is s3:GetObject (and for the digester ' +
+              's3:PutObject) on the objects of the digest bucket only; no delete and no ' +
+              'retention action on it anywhere (test/stack.test.ts).',
+            appliesTo: [{ regex: '/^Resource::<DigestBucket[A-Za-z0-9]*\\.Arn>\\/\\*$/' }],
+          },
+        ],
+        true,
+      );
+    }
 
     // The deployment's own role and log group (no managed policy, 30-day logs): CDK grants it
     // read of the asset bucket, write of the site bucket and the invalidation.
@@ -1579,6 +1780,7 @@ export class PlatformStack extends Stack {
 
     this.functions = {
       'api-lambda': api.fn,
+      'digester-lambda': digester.fn,
       'live-broadcaster-lambda': broadcaster.fn,
       'live-ws-lambda': liveWs.fn,
       'notifier-lambda': notifier.fn,
@@ -1730,6 +1932,9 @@ export class PlatformStack extends Stack {
     new CfnOutput(this, 'UserPoolClientId', { value: client.userPoolClientId });
     new CfnOutput(this, 'HostedUiUrl', { value: domain.baseUrl() });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
+    // What auction-admin's digest and prove commands need (DIGEST_BUCKET, DIGEST_KEY_ID).
+    new CfnOutput(this, 'DigestBucketName', { value: digestBucket.bucketName });
+    new CfnOutput(this, 'DigestKeyArn', { value: digestKey.keyArn });
     const names: Record<string, string> = {
       EventsTable: eventsTable.tableName,
       SnapshotsTable: snapshotsTable.tableName,
@@ -1743,6 +1948,7 @@ export class PlatformStack extends Stack {
       ParkedTable: parkedTable.tableName,
       PaymentIdentitiesTable: paymentIdentitiesTable.tableName,
       StripeWebhookDeliveriesTable: stripeWebhookDeliveriesTable.tableName,
+      StreamHeadsTable: streamHeadsTable.tableName,
       NotificationsQueueUrl: notifications.queue.queueUrl,
       NotificationsDlqUrl: notifications.dlq.queueUrl,
       PaymentsQueueUrl: payments.queue.queueUrl,

@@ -52,6 +52,23 @@ export const EXPECTED: Record<string, Grants> = {
     'notifications queue': ['sqs:SendMessage'],
     'payments queue': ['sqs:SendMessage'],
     'live queue': ['sqs:SendMessage'],
+    // A replay of the projector's parked items moves the streams' heads as the projector does;
+    // the proofs read the last digest's sequence, and the digests and their leaves (read only;
+    // ListBucket so that a missing key is a 404, which ends the walk to the last digest).
+    STREAM_HEADS_TABLE: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    'DIGEST_BUCKET/*': ['s3:GetObject'],
+    DIGEST_BUCKET: ['s3:ListBucket'],
+  },
+  // The digester: every head (parallel Scan), the last digest's sequence (GetItem, UpdateItem);
+  // the digest objects written once (PutObject with If-None-Match: *) and read back; the
+  // signature. Nothing that deletes an object or touches its lock (test/stack.test.ts checks
+  // every role for that).
+  'digester-lambda': {
+    'own log group': LOGS,
+    STREAM_HEADS_TABLE: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+    'DIGEST_BUCKET/*': ['s3:GetObject', 's3:PutObject'],
+    DIGEST_BUCKET: ['s3:ListBucket'],
+    DIGEST_KEY_ID: ['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign'],
   },
   'projector-lambda': {
     'own log group': LOGS,
@@ -61,6 +78,8 @@ export const EXPECTED: Record<string, Grants> = {
     USER_BIDS_TABLE: ['dynamodb:PutItem'],
     'USER_BIDS_TABLE-r*': ['dynamodb:PutItem'],
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
+    // Each stream's head, moved forward (conditional UpdateItem).
+    STREAM_HEADS_TABLE: ['dynamodb:UpdateItem'],
     ...STREAM,
   },
   'publisher-lambda': {
@@ -100,7 +119,8 @@ export const EXPECTED: Record<string, Grants> = {
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
   },
   // The reconciler: the log and its byTypeShard index, the sagas and the inbox by key (read
-  // only); the projector's writes (it redelivers through the projector's handler); the three
+  // only); the projector's writes, the streams' heads among them (it redelivers through the
+  // projector's handler); the three
   // queues it redelivers to; the parked items it replays (Scan to list them, GetItem, and
   // DeleteItem or PutItem of a failed replay, as parking's replay does).
   'reconciler-lambda': {
@@ -115,6 +135,7 @@ export const EXPECTED: Record<string, Grants> = {
     USER_BIDS_TABLE: ['dynamodb:PutItem'],
     'USER_BIDS_TABLE-r*': ['dynamodb:PutItem'],
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
+    STREAM_HEADS_TABLE: ['dynamodb:UpdateItem'],
     PARKED_TABLE: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan'],
     'notifications queue': ['sqs:SendMessage'],
     'payments queue': ['sqs:SendMessage'],
@@ -164,6 +185,8 @@ function labeller(ownLogGroup: string) {
       const id = referenced(value);
       if (!id) continue;
       if (name.endsWith('_TABLE') || /^STRIPE_.*_ID$/.test(name)) names.set(id, name);
+      // The digest bucket (its ARN; its objects are 'DIGEST_BUCKET/*') and the signing key.
+      if (name === 'DIGEST_BUCKET' || name === 'DIGEST_KEY_ID') names.set(id, name);
       if (name === 'NOTIFICATIONS_QUEUE_URL') names.set(id, 'notifications queue');
       if (name === 'PAYMENTS_QUEUE_URL') names.set(id, 'payments queue');
       if (name === 'LIVE_QUEUE_URL') names.set(id, 'live queue');

@@ -8,7 +8,14 @@ import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 
-import { BINARIES, HTTP_5XX_ALARM, HTTP_LATENCY_ALARM, PlatformStack } from '../lib/platform-stack';
+import {
+  BINARIES,
+  DIGEST_KEY_ALIAS,
+  HTTP_5XX_ALARM,
+  HTTP_LATENCY_ALARM,
+  PlatformStack,
+  wholeNumberContext,
+} from '../lib/platform-stack';
 import { metricsContract } from '../lib/shared';
 import { FIXTURE_ASSETS, functionsByBinary, referenced, resourcesOfType, siteAssets, synthStack, template } from './synth';
 
@@ -204,6 +211,182 @@ describe('functions', () => {
   });
 });
 
+describe('the log\'s digests', () => {
+  const variables = (binary: string): Record<string, any> =>
+    functionsByBinary().get(binary)!.resource.Properties.Environment.Variables;
+  const bucketId = () => referenced(variables('digester-lambda').DIGEST_BUCKET)!;
+
+  /** The digest bucket's Object Lock, and the digester's schedule, in a stack of its own. */
+  const digestSettings = (found: Template) => {
+    const buckets = Object.values(found.findResources('AWS::S3::Bucket')).filter((b) => b.Properties.ObjectLockEnabled);
+    assert.equal(buckets.length, 1, 'one bucket under Object Lock');
+    const fns = Object.entries(found.findResources('AWS::Lambda::Function')).filter(([, fn]) =>
+      (fn.Properties.Tags ?? []).some((t: any) => t.Key === 'auction:binary' && t.Value === 'digester-lambda'));
+    assert.equal(fns.length, 1);
+    const rules = Object.values(found.findResources('AWS::Events::Rule')).filter((r) =>
+      r.Properties.Targets.some((t: any) => referenced(t.Arn) === fns[0][0]));
+    assert.equal(rules.length, 1);
+    return { lock: buckets[0].Properties.ObjectLockConfiguration, schedule: rules[0].Properties.ScheduleExpression };
+  };
+
+  it('the bucket: Object Lock in compliance mode for 3650 days by default, versioned, private, SSE-S3, TLS only, retained', () => {
+    const bucket = resourcesOfType('AWS::S3::Bucket')[bucketId()];
+    assert.ok(bucket, 'DIGEST_BUCKET names a bucket of the stack');
+    const p = bucket.Properties;
+    assert.equal(p.ObjectLockEnabled, true);
+    assert.deepEqual(p.ObjectLockConfiguration, {
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 3650 } },
+    });
+    assert.equal(p.VersioningConfiguration.Status, 'Enabled');
+    assert.deepEqual(p.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+    });
+    assert.equal(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm, 'AES256');
+    assert.equal(p.BucketName, undefined, 'the name is generated: bucket names are global');
+    assert.ok(p.LoggingConfiguration.DestinationBucketName, 'access logs');
+    assert.equal(bucket.DeletionPolicy, 'Retain');
+    assert.equal(bucket.UpdateReplacePolicy, 'Retain');
+    // Never emptied by the stack: no auto-delete handler, and nothing tags the bucket for one.
+    assert.equal(Object.keys(resourcesOfType('Custom::S3AutoDeleteObjects')).length, 0);
+    assert.ok(!(p.Tags ?? []).some((t: any) => t.Key === 'aws-cdk:auto-delete-objects'));
+    // Its policy only refuses plain HTTP: it allows nobody anything.
+    const policies = Object.values(resourcesOfType('AWS::S3::BucketPolicy')).filter((pol) => referenced(pol.Properties.Bucket) === bucketId());
+    assert.equal(policies.length, 1);
+    const statements = policies[0].Properties.PolicyDocument.Statement;
+    assert.ok(statements.some((st: any) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false'));
+    assert.deepEqual(statements.filter((st: any) => st.Effect !== 'Deny'), []);
+  });
+
+  it('the retention and the digester\'s period come from -c digestRetentionDays and -c digestEveryMinutes', () => {
+    // As the CLI gives them: strings.
+    const app = new App({ context: { digestRetentionDays: '30', digestEveryMinutes: '15' } });
+    const stack = new PlatformStack(app, 'Digests30', { lambdaAssets: FIXTURE_ASSETS, siteAssets: siteAssets() });
+    assert.deepEqual(digestSettings(Template.fromStack(stack)), {
+      lock: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 30 } } },
+      schedule: 'rate(15 minutes)',
+    });
+    assert.equal(digestSettings(template()).schedule, 'rate(5 minutes)', 'the default');
+  });
+
+  it('refuses a retention or a period that is not a whole number in range, naming the context', () => {
+    for (const bad of [0, -1, 2.5, 36_501, '', ' ', 'ten', '1e1', '2.5', '-3', true, [7]]) {
+      assert.throws(
+        () => wholeNumberContext('digestRetentionDays', bad, { fallback: 3650, min: 1, max: 36_500, unit: 'days' }),
+        /^Error: digestRetentionDays must be a whole number of days from 1 to 36500 \(-c digestRetentionDays=N; default 3650\), not /,
+        JSON.stringify(bad),
+      );
+    }
+    assert.equal(wholeNumberContext('digestRetentionDays', undefined, { fallback: 3650, min: 1, unit: 'days' }), 3650);
+    assert.equal(wholeNumberContext('digestRetentionDays', '1', { fallback: 3650, min: 1, unit: 'days' }), 1);
+    assert.equal(wholeNumberContext('digestRetentionDays', 36_500, { fallback: 3650, min: 1, max: 36_500, unit: 'days' }), 36_500);
+    // The stack takes both contexts through it.
+    assert.throws(
+      () => new PlatformStack(new App({ context: { digestRetentionDays: '0' } }), 'Retention0', { lambdaAssets: FIXTURE_ASSETS, siteAssets: siteAssets() }),
+      /digestRetentionDays must be a whole number of days from 1 to 36500 \(-c digestRetentionDays=N; default 3650\), not "0"/,
+    );
+    assert.throws(
+      () => new PlatformStack(new App({ context: { digestEveryMinutes: 'hourly' } }), 'EveryHour', { lambdaAssets: FIXTURE_ASSETS, siteAssets: siteAssets() }),
+      /digestEveryMinutes must be a whole number of minutes >= 1 \(-c digestEveryMinutes=N; default 5\), not "hourly"/,
+    );
+  });
+
+  it('the signing key: RSA_2048 for SIGN_VERIFY, alias/auction-log-digests, retained, 30-day window; DIGEST_KEY_ID is its ARN', () => {
+    const keyId = referenced(variables('digester-lambda').DIGEST_KEY_ID)!;
+    assert.deepEqual(variables('digester-lambda').DIGEST_KEY_ID, { 'Fn::GetAtt': [keyId, 'Arn'] }, 'the ARN, not the alias');
+    const key = resourcesOfType('AWS::KMS::Key')[keyId];
+    assert.ok(key, 'DIGEST_KEY_ID names a key of the stack');
+    assert.equal(key.Properties.KeySpec, 'RSA_2048');
+    assert.equal(key.Properties.KeyUsage, 'SIGN_VERIFY');
+    assert.equal(key.Properties.EnableKeyRotation ?? false, false, 'KMS rotates symmetric keys only');
+    assert.equal(key.Properties.PendingWindowInDays, 30);
+    assert.match(key.Properties.Description, /[Ss]igns the event log's digests/);
+    assert.equal(key.DeletionPolicy, 'Retain');
+    assert.equal(key.UpdateReplacePolicy, 'Retain');
+    const aliases = Object.values(resourcesOfType('AWS::KMS::Alias')).filter((a) => referenced(a.Properties.TargetKeyId) === keyId);
+    assert.deepEqual(aliases.map((a) => a.Properties.AliasName), [DIGEST_KEY_ALIAS]);
+    assert.equal(DIGEST_KEY_ALIAS, 'alias/auction-log-digests');
+  });
+
+  it('the digester runs every 5 minutes for up to 2 minutes, one at a time, without retries, and alarms on errors', () => {
+    const digester = functionsByBinary().get('digester-lambda')!;
+    assert.equal(digester.resource.Properties.Timeout, 120);
+    assert.equal(digester.resource.Properties.ReservedConcurrentExecutions, 1);
+    template().hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({
+        Arn: { 'Fn::GetAtt': [digester.id, 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+      })],
+    });
+    template().hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: digester.id },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
+    template().hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: digester.id } }],
+      Threshold: 0,
+    });
+  });
+
+  it('the functions that use them are told the same table, bucket and key', () => {
+    const heads = ['api-lambda', 'digester-lambda', 'projector-lambda', 'reconciler-lambda'].map((b) => referenced(variables(b).STREAM_HEADS_TABLE));
+    assert.equal(new Set(heads).size, 1);
+    assert.ok(resourcesOfType('AWS::DynamoDB::Table')[heads[0]!]);
+    assert.equal(referenced(variables('api-lambda').DIGEST_BUCKET), bucketId());
+    for (const [binary, { resource }] of functionsByBinary()) {
+      if (!['api-lambda', 'digester-lambda'].includes(binary)) assert.equal(resource.Properties.Environment?.Variables?.DIGEST_BUCKET, undefined, binary);
+      if (binary !== 'digester-lambda') assert.equal(resource.Properties.Environment?.Variables?.DIGEST_KEY_ID, undefined, binary);
+    }
+  });
+
+  // Every Allow statement of the template (identity policies, inline or not, and resource
+  // policies), with where it is.
+  const allows = (): { where: string; statement: any }[] => {
+    const found: { where: string; statement: any }[] = [];
+    const add = (where: string, document: any) => {
+      for (const statement of [document?.Statement ?? []].flat()) if (statement.Effect === 'Allow') found.push({ where, statement });
+    };
+    for (const [id, p] of Object.entries(resourcesOfType('AWS::IAM::Policy'))) add(id, p.Properties.PolicyDocument);
+    for (const [id, p] of Object.entries(resourcesOfType('AWS::IAM::ManagedPolicy'))) add(id, p.Properties.PolicyDocument);
+    for (const [id, role] of Object.entries(resourcesOfType('AWS::IAM::Role'))) {
+      for (const inline of role.Properties.Policies ?? []) add(`${id} ${inline.PolicyName}`, inline.PolicyDocument);
+    }
+    for (const [id, p] of Object.entries(resourcesOfType('AWS::S3::BucketPolicy'))) add(id, p.Properties.PolicyDocument);
+    return found;
+  };
+  // Whether an IAM action pattern (with * and ?) covers an action.
+  const covers = (pattern: string, action: string): boolean => {
+    const regex = pattern.replace(/[.+^$()|{}[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    return new RegExp('^' + regex + '$', 'i').test(action);
+  };
+  const FORBIDDEN = ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention', 's3:BypassGovernanceRetention'];
+
+  it('no role or policy may delete a digest, or shorten or bypass its lock; only the digester writes', () => {
+    assert.ok(covers('s3:*', 's3:DeleteObject') && covers('*', 's3:BypassGovernanceRetention') && covers('s3:Delete*', 's3:DeleteObjectVersion'));
+    assert.ok(covers('s3:deleteobject*', 's3:DeleteObjectVersion') && !covers('s3:DeleteObjectTagging', 's3:DeleteObject'));
+    const bucket = `"${bucketId()}"`;
+    const onBucket = allows().filter(({ statement }) =>
+      statement.NotResource !== undefined || [statement.Resource].flat().some((r: any) => r === '*' || JSON.stringify(r).includes(bucket)));
+    assert.ok(onBucket.length > 0, 'the digester\'s grants are found');
+    for (const { where, statement } of onBucket) {
+      assert.equal(statement.NotAction, undefined, `${where}: NotAction`);
+      for (const action of [statement.Action].flat()) {
+        for (const forbidden of FORBIDDEN) assert.ok(!covers(action, forbidden), `${where} allows ${action}, which covers ${forbidden}`);
+      }
+    }
+    const writers = onBucket
+      .filter(({ statement }) => [statement.Action].flat().some((a: string) => covers(a, 's3:PutObject')))
+      .map(({ where }) => where);
+    const digesterRole = referenced(functionsByBinary().get('digester-lambda')!.resource.Properties.Role)!;
+    const digesterPolicies = Object.entries(resourcesOfType('AWS::IAM::Policy'))
+      .filter(([, p]) => p.Properties.Roles.some((r: any) => referenced(r) === digesterRole)).map(([id]) => id);
+    assert.deepEqual([...new Set(writers)], digesterPolicies);
+  });
+});
+
 describe('event source mappings', () => {
   const mappings = Object.values(resourcesOfType('AWS::Lambda::EventSourceMapping'));
   const byFunction = (binary: string) => {
@@ -312,8 +495,10 @@ describe('event source mappings', () => {
     assert.ok(referenced(parker.PARKED_TABLE));
   });
 
-  it('api, scheduler and the WebSocket function have no event source mapping', () => {
-    assert.equal(byFunction('api-lambda').length + byFunction('scheduler-lambda').length + byFunction('live-ws-lambda').length, 0);
+  it('api, scheduler, digester and the WebSocket function have no event source mapping', () => {
+    for (const binary of ['api-lambda', 'scheduler-lambda', 'digester-lambda', 'live-ws-lambda']) {
+      assert.equal(byFunction(binary).length, 0, binary);
+    }
   });
 });
 

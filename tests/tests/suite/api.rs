@@ -75,6 +75,7 @@ fn api_tables(env: &TestEnv) -> api::config::Tables {
         parked: names.parked_table.clone(),
         payment_identities: names.payment_identities_table.clone(),
         stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
+        stream_heads: names.stream_heads_table.clone(),
     }
 }
 
@@ -118,6 +119,7 @@ async fn api_process_writing_at(
         // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).
         api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
         env.sqs().clone(),
+        env.archive(),
     );
     router(App {
         store,
@@ -136,6 +138,7 @@ async fn api_process_writing_at(
         webhooks: adapters.webhooks,
         // Each process its own buckets, as each Lambda environment has.
         throttle: api::throttle::Throttle::new(rate),
+        proofs: adapters.proofs,
     })
 }
 

@@ -63,6 +63,9 @@ pub(crate) async fn sources(env: &TestEnv) -> ::auction_admin::Sources {
         parked: env.parked(),
         sqs: env.sqs().clone(),
         consumers: Some(std::sync::Arc::new(env.consumers())),
+        heads: env.heads(),
+        archive: env.archive(),
+        digest_key: names.digest_key.clone(),
         sdk: local_stack::sdk_config().await,
     }
 }

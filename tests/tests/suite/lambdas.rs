@@ -77,6 +77,14 @@ async fn given_an_auction_in_the_log_when_projector_lambda_gets_its_stream_batch
     // and the auction's row is in the view at the event's version
     let view = env.views().load(auction_id).await.unwrap();
     assert_eq!(view.map(|v| v.version()), Some(1));
+    // and its stream's head moved to it, for the log's digests
+    let heads = notary::Heads::all(&env.heads()).await.unwrap();
+    let head = heads
+        .iter()
+        .find(|h| h.aggregate_id == auction_id.0)
+        .unwrap();
+    assert_eq!(head.version, 1);
+    assert_eq!(head.head, log_of(&env, auction_id).await[0].hash);
     projector.stop().await;
 }
 
@@ -796,4 +804,51 @@ fn every_lambda_binary_has_a_smoke_test_here() {
             "{binary} is started by no test in this file"
         );
     }
+}
+
+// --------------------------------------------------------------------------- the log's digests
+
+#[tokio::test]
+async fn given_streams_with_heads_when_digester_lambda_is_invoked_by_its_schedule_then_it_writes_signed_digests_that_the_verifier_accepts()
+ {
+    // Given an auction with a bid, its head moved as the projector moves it
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let auction_id = crate::support::created(&store).await;
+    crate::support::outbid(&store, auction_id, "bob").await;
+    let events = log_of(&env, auction_id).await;
+    let last = events.last().unwrap();
+    notary::AdvanceHeads::advance(
+        &env.heads(),
+        &[notary::StreamHead {
+            aggregate_type: last.envelope.aggregate_type.clone(),
+            aggregate_id: last.envelope.aggregate_id,
+            version: last.version(),
+            head: last.hash.clone(),
+        }],
+    )
+    .await
+    .unwrap();
+    let mut digester = Lambda::start("digester-lambda", &env, &[]).await;
+
+    // When digester-lambda is invoked by its schedule, twice
+    let first = digester
+        .respond(&scheduled_event("digest-every-five-minutes"))
+        .await;
+    let second = digester
+        .respond(&scheduled_event("digest-every-five-minutes"))
+        .await;
+    digester.stop().await;
+
+    // Then it answers the digests it wrote: one stream, the second over the same tree
+    assert_eq!(first["published"]["sequence"], 1, "{first}");
+    assert_eq!(first["published"]["treeSize"], 1, "{first}");
+    assert_eq!(second["published"]["sequence"], 2, "{second}");
+    assert_eq!(second["published"]["leavesReused"], true, "{second}");
+    assert_eq!(first["published"]["root"], second["published"]["root"]);
+    // and the standalone verifier accepts the bid's proof against the second
+    let (code, said) = crate::digests::Evidence::gather(&env, auction_id, last.version(), 2)
+        .await
+        .verify();
+    assert_eq!(code, 0, "{said}");
 }

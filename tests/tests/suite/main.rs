@@ -7,6 +7,7 @@
 
 mod api;
 mod audit;
+mod digests;
 mod dynamodb_local;
 mod event_store;
 mod faults;

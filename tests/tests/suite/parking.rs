@@ -119,15 +119,17 @@ async fn a_batch_the_projector_gives_up_on_is_parked_and_replayed_from_the_log()
     mapping.retry_delay = Duration::from_millis(20);
     let broken = Arc::new(AtomicBool::new(true));
     let (views, log) = (Arc::new(projector_views(&env)), Arc::new(env.event_store()));
+    let heads = Arc::new(env.heads());
     let is_broken = Arc::clone(&broken);
     let stop_stream = CancellationToken::new();
     let stream = tokio::spawn(run_stream(
         mapping,
         clients,
         Arc::new(move |event: Event| {
-            let (views, log, broken) = (
+            let (views, log, heads, broken) = (
                 Arc::clone(&views),
                 Arc::clone(&log),
+                Arc::clone(&heads),
                 is_broken.load(Ordering::SeqCst),
             );
             async move {
@@ -136,7 +138,7 @@ async fn a_batch_the_projector_gives_up_on_is_parked_and_replayed_from_the_log()
                         "the view table refuses writes".into(),
                     );
                 }
-                read_models::handle(&*views, &*log, event)
+                read_models::handle(&*views, &*log, &*heads, event)
                     .await
                     .map_err(HandlerError::from)
             }

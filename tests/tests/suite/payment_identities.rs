@@ -258,11 +258,13 @@ async fn given_the_api_over_dynamodb_local_and_stripe_when_bob_bids_without_and_
             parked: names.parked_table.clone(),
             payment_identities: names.payment_identities_table.clone(),
             stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
+            stream_heads: names.stream_heads_table.clone(),
         },
         Arc::new(StripeChecker::new(stripe.clone())),
         // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).
         api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
         env.sqs().clone(),
+        env.archive(),
     );
     let app = App::new(
         adapters,

@@ -131,7 +131,9 @@ fn batch(events: &[StoredEvent], first_sequence: u64) -> Event {
 }
 
 async fn project(env: &TestEnv, views: &DynamoDbViews, event: Event) {
-    let response = handle(views, &env.event_store(), event).await.unwrap();
+    let response = handle(views, &env.event_store(), &env.heads(), event)
+        .await
+        .unwrap();
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",

@@ -74,10 +74,11 @@ async fn start_projector(env: &TestEnv) -> Running {
     mapping.retry_delay = Duration::from_millis(20);
     let views = Arc::new(aliased(env));
     let log = Arc::new(env.event_store());
+    let heads = Arc::new(env.heads());
     let stop = CancellationToken::new();
     let handler = move |event: Event| {
-        let (views, log) = (Arc::clone(&views), Arc::clone(&log));
-        async move { read_models::handle(&*views, &*log, event).await }
+        let (views, log, heads) = (Arc::clone(&views), Arc::clone(&log), Arc::clone(&heads));
+        async move { read_models::handle(&*views, &*log, &*heads, event).await }
     };
     let task = tokio::spawn(run_stream(
         mapping,

@@ -122,9 +122,10 @@ impl Platform {
             .iter()
             .map(|stored| stream_records::insert_record(stored, stored.version()).unwrap())
             .collect();
-        let projected = read_models::handle(&self.views(), &self.log(), event.clone())
-            .await
-            .unwrap();
+        let projected =
+            read_models::handle(&self.views(), &self.log(), &self.env.heads(), event.clone())
+                .await
+                .unwrap();
         assert!(projected.batch_item_failures.is_empty(), "{projected:?}");
         let queues = SqsQueues::new(self.env.sqs().clone());
         let published = fan_out::handle(&queues, &self.urls(), event).await.unwrap();
@@ -187,6 +188,7 @@ impl Platform {
             consumers: ::parking::Consumers::new(
                 self.log(),
                 self.views(),
+                self.env.heads(),
                 SqsQueues::new(self.env.sqs().clone()),
                 self.urls(),
             ),

@@ -215,13 +215,14 @@ async fn with_the_projector_and_two_schedulers_running_an_auction_ends_within_a_
     let env = TestEnv::new().await;
     let (mapping, clients) = env.stream_mapping("projector").await;
     let (views, log) = (Arc::new(env.views()), Arc::new(env.event_store()));
+    let heads = Arc::new(env.heads());
     let runner_stop = local_triggers::CancellationToken::new();
     let runner = tokio::spawn(local_triggers::run_stream(
         mapping,
         clients,
         Arc::new(move |event| {
-            let (views, log) = (Arc::clone(&views), Arc::clone(&log));
-            async move { read_models::handle(&*views, &*log, event).await }
+            let (views, log, heads) = (Arc::clone(&views), Arc::clone(&log), Arc::clone(&heads));
+            async move { read_models::handle(&*views, &*log, &*heads, event).await }
         }),
         runner_stop.clone(),
     ));

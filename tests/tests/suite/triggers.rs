@@ -231,10 +231,15 @@ async fn the_real_projector_behind_the_runner_builds_the_auction_view() {
     mapping.bisect_batch_on_function_error = true;
     let views = Arc::new(env.views());
     let log = Arc::new(env.event_store());
+    let heads = Arc::new(env.heads());
     let handler_views = Arc::clone(&views);
     let running = start(mapping, clients, move |event: Event| {
-        let (views, log) = (Arc::clone(&handler_views), Arc::clone(&log));
-        async move { read_models::handle(&*views, &*log, event).await }
+        let (views, log, heads) = (
+            Arc::clone(&handler_views),
+            Arc::clone(&log),
+            Arc::clone(&heads),
+        );
+        async move { read_models::handle(&*views, &*log, &*heads, event).await }
     });
 
     // When an auction with three bids is appended

@@ -112,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(StripeChecker::new(stripe.clone())),
         webhook_secret,
         aws_sdk_sqs::Client::new(&sdk),
+        notary::config::archive_from_env(&sdk),
     );
     // The same rule for each user's writes as api-lambda's, from the same variables.
     let rate = api::throttle::WriteRate::from_env().map_err(anyhow::Error::msg)?;

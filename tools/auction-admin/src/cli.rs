@@ -15,6 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use fan_out::Queue;
+use notary::{NotaryError, Prover};
 use parking::{ParkedItems, ParkingError};
 
 use crate::Sources;
@@ -94,6 +95,56 @@ pub enum Command {
     /// `typeOrder`), so that exports by type and the reconciler see them. Touches nothing else
     /// of an event; safe to run again. Prints what it did as JSON.
     BackfillAuditIndex,
+    /// Print the proof that event VERSION of a stream is in a signed digest of the log (the
+    /// latest, or --digest N), as JSON: what `tools/verifier/verify_proof.py` checks.
+    Prove {
+        /// The stream's aggregate type.
+        #[arg(value_enum, ignore_case = true)]
+        aggregate_type: AggregateType,
+        id: Uuid,
+        #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+        version: u64,
+        /// Against this digest instead of the latest.
+        #[arg(long)]
+        digest: Option<u64>,
+    },
+    /// The log's signed digests: write one now, show one as stored, print the signing key.
+    Digest {
+        #[command(subcommand)]
+        command: DigestCommand,
+    },
+}
+
+/// The aggregate types whose streams the log holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AggregateType {
+    #[value(name = "Auction")]
+    Auction,
+    #[value(name = "Item")]
+    Item,
+}
+
+impl AggregateType {
+    /// As the envelopes name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auction => events::AGGREGATE_TYPE,
+            Self::Item => events::ITEM_AGGREGATE_TYPE,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Write the next digest now (as the digester's schedule does) and print what was written.
+    Write,
+    /// Print a digest object as stored (the latest, or --sequence N).
+    Show {
+        #[arg(long)]
+        sequence: Option<u64>,
+    },
+    /// Print the public half of the signing key (DIGEST_KEY_ID) as PEM.
+    PublicKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +239,8 @@ pub enum Exit {
     Output(std::io::Error),
     /// A parking command could not be done: bad input (exit 2) or a failure (exit 3).
     Parking(ParkingError),
+    /// A digest or proof could not be made: nothing to prove yet (exit 2) or a failure (exit 3).
+    Notary(NotaryError),
 }
 
 impl Exit {
@@ -196,7 +249,12 @@ impl Exit {
             Self::Tampered => 1,
             Self::Audit(error) if error.is_bad_input() => 2,
             Self::Parking(error) if error.is_bad_input() => 2,
-            Self::Audit(_) | Self::Output(_) | Self::Parking(_) => 3,
+            Self::Notary(
+                NotaryError::NoDigest(_)
+                | NotaryError::NotInDigest { .. }
+                | NotaryError::NotYetDigested { .. },
+            ) => 2,
+            Self::Audit(_) | Self::Output(_) | Self::Parking(_) | Self::Notary(_) => 3,
         }
     }
 }
@@ -208,6 +266,7 @@ impl std::fmt::Display for Exit {
             Self::Audit(error) => write!(f, "{error}"),
             Self::Output(error) => write!(f, "cannot write the output: {error}"),
             Self::Parking(error) => write!(f, "{error}"),
+            Self::Notary(error) => write!(f, "{error}"),
         }
     }
 }
@@ -221,6 +280,12 @@ impl From<AuditError> for Exit {
 impl From<ParkingError> for Exit {
     fn from(error: ParkingError) -> Self {
         Self::Parking(error)
+    }
+}
+
+impl From<NotaryError> for Exit {
+    fn from(error: NotaryError) -> Self {
+        Self::Notary(error)
     }
 }
 
@@ -395,9 +460,65 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
                 .map_err(AuditError::from)?;
             writeln!(out, "{}", json!(done))?;
         }
+        Command::Prove {
+            aggregate_type,
+            id,
+            version,
+            digest,
+        } => {
+            let prover = Prover::new(&sources.heads, &sources.archive, store);
+            let proof = prover
+                .prove(aggregate_type.name(), id, version, digest)
+                .await?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&proof).unwrap_or_default()
+            )?;
+        }
+        Command::Digest { command } => digest(sources, command, out).await?,
     }
     out.flush()?;
     Ok(())
+}
+
+async fn digest(
+    sources: &Sources,
+    command: DigestCommand,
+    out: &mut impl Write,
+) -> Result<(), Exit> {
+    match command {
+        DigestCommand::Write => {
+            let signer = sources.signer().await?;
+            let published =
+                notary::publish(&sources.heads, &signer, &sources.archive, Utc::now()).await?;
+            writeln!(out, "{}", json!(published))?;
+        }
+        DigestCommand::Show { sequence } => {
+            let prover = Prover::new(&sources.heads, &sources.archive, &sources.rebuild.log);
+            let digest = prover.digest(sequence).await?;
+            out.write_all(&digest.to_json())?;
+            writeln!(out)?;
+        }
+        DigestCommand::PublicKey => {
+            let der = sources.signer().await?.public_key().await?;
+            write!(out, "{}", pem("PUBLIC KEY", &der))?;
+        }
+    }
+    Ok(())
+}
+
+/// `der` as PEM: base64 in lines of 64 between the label's armour lines.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 async fn parked(

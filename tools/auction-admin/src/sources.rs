@@ -16,6 +16,11 @@ pub struct Sources {
     /// Where `auction-admin parked replay` redelivers: `None` builds them from the environment
     /// on first use, so that audits need no queue.
     pub consumers: Option<Arc<parking::Consumers>>,
+    /// The streams' heads and the digests' bucket, for `prove` and `digest`.
+    pub heads: notary::HeadsTable,
+    pub archive: notary::S3Archive,
+    /// The signing key's id (`DIGEST_KEY_ID`), resolved when a command signs or shows it.
+    pub digest_key: String,
     pub sdk: aws_config::SdkConfig,
 }
 
@@ -28,9 +33,17 @@ impl Sources {
             parked: parking::DynamoDbParked::from_env(rebuild.dynamodb.clone()),
             sqs: aws_sdk_sqs::Client::new(config),
             consumers: None,
+            heads: notary::config::heads_from_env(rebuild.dynamodb.clone()),
+            archive: notary::config::archive_from_env(config),
+            digest_key: conventions::names::DIGEST_KEY_ID.from_env(),
             sdk: config.clone(),
             rebuild,
         }
+    }
+
+    /// The key that signs digests.
+    pub async fn signer(&self) -> Result<notary::KmsSigner, notary::NotaryError> {
+        notary::KmsSigner::resolve(aws_sdk_kms::Client::new(&self.sdk), &self.digest_key).await
     }
 
     /// The consumers a replay redelivers to.

@@ -105,6 +105,11 @@ pub enum Error {
         source: Box<aws_sdk_sqs::Error>,
     },
 
+    /// An S3 or KMS call made while provisioning the log's digest bucket or signing key
+    /// failed (moto's server serves both). Handled as [`Error::Dynamodb`].
+    #[error("provisioning {resource} failed: {message}")]
+    Provisioning { resource: String, message: String },
+
     /// The service answered a call without a field the API always returns: the emulator is
     /// broken or speaks another API version. The caller reports it.
     #[error("{operation} on {resource} answered without {missing}")]

@@ -494,7 +494,7 @@ mod tests {
         assert!(
             MOTO_REQUIREMENTS
                 .lines()
-                .any(|line| line == format!("moto[sqs]=={MOTO_VERSION}"))
+                .any(|line| line == format!("moto[sqs,s3,kms]=={MOTO_VERSION}"))
         );
     }
 

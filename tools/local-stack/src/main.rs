@@ -187,6 +187,13 @@ async fn provision_elsewhere() -> anyhow::Result<ExitCode> {
     let clients = local_stack::Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),
+        // LocalStack serves S3 on its one endpoint, path-style.
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        ),
+        kms: aws_sdk_kms::Client::new(&sdk),
     };
     let names = local_stack::ResourceNames::from_env();
     let provisioned = local_stack::provision(&clients, &names)

@@ -85,7 +85,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         }
         Ok(())
     };
-    let ((), notifications, payments, live, stream_failures) = tokio::try_join!(
+    let ((), notifications, payments, live, stream_failures, ()) = tokio::try_join!(
         tables,
         provision_queue(
             &clients.sqs,
@@ -99,6 +99,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
             &STREAM_FAILURES_QUEUE,
             &names.stream_failures_queue
         ),
+        provision_digests(clients, names),
     )?;
     Ok(Provisioned {
         names: names.clone(),
@@ -490,4 +491,95 @@ fn missing(operation: &'static str, resource: &str, field: &'static str) -> Erro
         resource: resource.to_owned(),
         missing: field,
     }
+}
+
+/// How long each digest object is locked locally. In AWS the CDK app sets the retention of
+/// record (docs/audit.md); a day keeps the emulator's objects from piling up in a test's
+/// eyes while still refusing every deletion a test tries.
+const LOCAL_DIGEST_RETENTION_DAYS: i32 = 1;
+
+/// The log's digest bucket (versioned, Object Lock in compliance mode) and the RSA key that
+/// signs its digests, under its alias. Existing ones are kept.
+async fn provision_digests(clients: &Clients, names: &ResourceNames) -> Result<()> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule,
+    };
+    let failed = |resource: String| {
+        move |message: String| Error::Provisioning {
+            resource: resource.clone(),
+            message,
+        }
+    };
+    let bucket = &names.digest_bucket;
+    let bucket_failed = failed(format!("bucket {bucket}"));
+    let exists = clients.s3.head_bucket().bucket(bucket).send().await.is_ok();
+    if !exists {
+        clients
+            .s3
+            .create_bucket()
+            .bucket(bucket)
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await
+            .map_err(|e| bucket_failed(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+    }
+    clients
+        .s3
+        .put_object_lock_configuration()
+        .bucket(bucket)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(
+                    ObjectLockRule::builder()
+                        .default_retention(
+                            DefaultRetention::builder()
+                                .mode(ObjectLockRetentionMode::Compliance)
+                                .days(LOCAL_DIGEST_RETENTION_DAYS)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| bucket_failed(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+
+    let alias = &names.digest_key;
+    let key_failed = failed(format!("key {alias}"));
+    if clients
+        .kms
+        .describe_key()
+        .key_id(alias)
+        .send()
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let key = clients
+        .kms
+        .create_key()
+        .key_spec(KeySpec::Rsa2048)
+        .key_usage(KeyUsageType::SignVerify)
+        .description("Signs the auction log's digests (local stack)")
+        .send()
+        .await
+        .map_err(|e| key_failed(aws_sdk_kms::error::DisplayErrorContext(e).to_string()))?;
+    let key_id = key
+        .key_metadata
+        .map(|metadata| metadata.key_id)
+        .ok_or_else(|| key_failed("CreateKey answered no key".to_owned()))?;
+    clients
+        .kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| key_failed(aws_sdk_kms::error::DisplayErrorContext(e).to_string()))?;
+    Ok(())
 }

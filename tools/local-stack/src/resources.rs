@@ -381,6 +381,23 @@ pub const STRIPE_WEBHOOK_DELIVERIES_TABLE: TableSpec = TableSpec {
     ttl_attribute: Some("expiresAt"),
 };
 
+/// Every stream's head (`adapters/notary`): one item per stream (pk `aggregateId`) with its
+/// `aggregateType`, `version` and chain `head`, moved forward by the projector (only to a higher
+/// version), read whole by the digester; and the item `last-digest` with the `sequence` of the
+/// last digest written. Kept (no TTL).
+pub const STREAM_HEADS_TABLE: TableSpec = TableSpec {
+    name_env: names::STREAM_HEADS_TABLE.env,
+    default_name: names::STREAM_HEADS_TABLE.default,
+    partition_key: KeyAttribute {
+        name: "aggregateId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: None,
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
 /// Every table, for code that treats them alike (listing, checks).
 pub const TABLES: &[&TableSpec] = &[
     &EVENTS_TABLE,
@@ -396,6 +413,7 @@ pub const TABLES: &[&TableSpec] = &[
     &PARKED_TABLE,
     &PAYMENT_IDENTITIES_TABLE,
     &STRIPE_WEBHOOK_DELIVERIES_TABLE,
+    &STREAM_HEADS_TABLE,
 ];
 
 /// The tables only the local stack needs: the CDK app (infra/cdk) deploys every other table of
@@ -511,6 +529,11 @@ pub struct ResourceNames {
     pub parked_table: String,
     pub payment_identities_table: String,
     pub stripe_webhook_deliveries_table: String,
+    pub stream_heads_table: String,
+    /// The bucket of the log's digests (S3 Object Lock, compliance mode).
+    pub digest_bucket: String,
+    /// The alias of the key that signs them.
+    pub digest_key: String,
 }
 
 impl ResourceNames {
@@ -575,6 +598,9 @@ impl ResourceNames {
                 STRIPE_WEBHOOK_DELIVERIES_TABLE.name_env,
                 STRIPE_WEBHOOK_DELIVERIES_TABLE.default_name,
             ),
+            stream_heads_table: name(STREAM_HEADS_TABLE.name_env, STREAM_HEADS_TABLE.default_name),
+            digest_bucket: name(names::DIGEST_BUCKET.env, names::DIGEST_BUCKET.default),
+            digest_key: name(names::DIGEST_KEY_ID.env, names::DIGEST_KEY_ID.default),
         }
     }
 
@@ -598,6 +624,14 @@ impl ResourceNames {
                         .find(|queue| queue.name_env == var)
                         .map(|queue| queue.default_name)
                 });
+            if var == names::DIGEST_BUCKET.env {
+                return Some(format!("{prefix}-{}", names::DIGEST_BUCKET.default));
+            }
+            if var == names::DIGEST_KEY_ID.env {
+                // alias/<prefix>-auction-log-digests
+                let base = names::DIGEST_KEY_ID.default.trim_start_matches("alias/");
+                return Some(format!("alias/{prefix}-{base}"));
+            }
             spec_default.map(|default_name| format!("{prefix}-{default_name}"))
         })
     }
@@ -633,6 +667,7 @@ impl ResourceNames {
                 &STRIPE_WEBHOOK_DELIVERIES_TABLE,
                 self.stripe_webhook_deliveries_table.as_str(),
             ),
+            (&STREAM_HEADS_TABLE, self.stream_heads_table.as_str()),
         ]
     }
 
@@ -664,7 +699,15 @@ impl ResourceNames {
             .standard_queues()
             .into_iter()
             .map(|(spec, name)| (spec.name_env, name.to_owned()));
-        tables.chain(queues).chain(standard_queues).collect()
+        let digests = [
+            (names::DIGEST_BUCKET.env, self.digest_bucket.clone()),
+            (names::DIGEST_KEY_ID.env, self.digest_key.clone()),
+        ];
+        tables
+            .chain(queues)
+            .chain(standard_queues)
+            .chain(digests)
+            .collect()
     }
 }
 

@@ -19,6 +19,8 @@ pub const SECRET_ACCESS_KEY: &str = "test";
 const DYNAMODB_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB";
 const DYNAMODB_STREAMS_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB_STREAMS";
 const SQS_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_SQS";
+const S3_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_S3";
+const KMS_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_KMS";
 const GLOBAL_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
 
 /// Where each emulated service listens. DynamoDB Streams is served by DynamoDB Local on the
@@ -57,6 +59,9 @@ impl Endpoints {
             (DYNAMODB_ENDPOINT_VAR, self.dynamodb.clone()),
             (DYNAMODB_STREAMS_ENDPOINT_VAR, self.dynamodb.clone()),
             (SQS_ENDPOINT_VAR, self.sqs.clone()),
+            // moto serves S3 and KMS too (the log's digests), path-style.
+            (S3_ENDPOINT_VAR, self.sqs.clone()),
+            (KMS_ENDPOINT_VAR, self.sqs.clone()),
             ("AWS_REGION", REGION.to_owned()),
             // Python's boto3 and the AWS CLI read this one instead.
             ("AWS_DEFAULT_REGION", REGION.to_owned()),
@@ -88,6 +93,9 @@ pub async fn sdk_config() -> SdkConfig {
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// moto's S3 (path-style: the endpoint is an address, not a domain) and KMS.
+    pub s3: aws_sdk_s3::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Clients {
@@ -119,9 +127,15 @@ impl Clients {
                 .retry_config(RetryConfig::disabled())
                 .timeout_config(timeouts);
         }
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .endpoint_url(&endpoints.sqs)
+            .force_path_style(true);
+        let kms = aws_sdk_kms::config::Builder::from(sdk).endpoint_url(&endpoints.sqs);
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            kms: aws_sdk_kms::Client::from_conf(kms.build()),
         }
     }
 }

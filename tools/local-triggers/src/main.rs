@@ -33,13 +33,18 @@ const LOG_FILTER_ENV: &str = "LOCAL_TRIGGERS_LOG";
 /// How often the reconciler runs when `--reconciler-every` is not given: this variable, else
 /// the CDK app's default rate.
 const RECONCILE_INTERVAL_ENV: &str = "RECONCILE_INTERVAL_SECONDS";
+/// How often the digester runs when `--digester-every` is not given: this variable, else the
+/// CDK app's default rate.
+const DIGEST_INTERVAL_ENV: &str = "DIGEST_INTERVAL_SECONDS";
 /// The CDK app's rules: `SchedulerEveryMinute` (rate 1 minute) and `ReconcilerSchedule` (rate
 /// 5 minutes by default).
 const SCHEDULER_EVERY: Duration = Duration::from_secs(60);
 const RECONCILER_EVERY: Duration = Duration::from_secs(5 * 60);
+/// `DigestSchedule` (rate 5 minutes by default).
+const DIGESTER_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// The binaries the runner invokes: each mapping's and each rule's target (infra/cdk).
-const TARGETS: [&str; 8] = [
+const TARGETS: [&str; 9] = [
     "projector-lambda",
     "publisher-lambda",
     "notifier-lambda",
@@ -48,6 +53,7 @@ const TARGETS: [&str; 8] = [
     "parker-lambda",
     "scheduler-lambda",
     "reconciler-lambda",
+    "digester-lambda",
 ];
 
 #[derive(Debug, Parser)]
@@ -66,6 +72,10 @@ struct Args {
     /// else the deployed rule's 300).
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     reconciler_every: Option<Duration>,
+    /// Seconds between two invocations of digester-lambda (default: DIGEST_INTERVAL_SECONDS,
+    /// else the deployed rule's 300).
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    digester_every: Option<Duration>,
     /// A function's timeout in milliseconds instead of its deployed one, e.g.
     /// `payment-saga-lambda=1000` (the invocation's deadline and how long it may run). Repeatable.
     #[arg(long, value_name = "BINARY=MILLIS", value_parser = timeout_setting)]
@@ -348,6 +358,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Err(_) => RECONCILER_EVERY,
         },
     };
+    let digester_every = match args.digester_every {
+        Some(every) => every,
+        None => match std::env::var(DIGEST_INTERVAL_ENV) {
+            Ok(text) => {
+                seconds(&text).map_err(|e| anyhow::anyhow!("{DIGEST_INTERVAL_ENV}: {e}"))?
+            }
+            Err(_) => DIGESTER_EVERY,
+        },
+    };
     let scheduler_every = args.scheduler_every.unwrap_or(SCHEDULER_EVERY);
 
     let faults = Faults::from_env();
@@ -377,6 +396,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         schedules: [
             ("SchedulerEveryMinute", "scheduler-lambda", scheduler_every),
             ("ReconcilerSchedule", "reconciler-lambda", reconciler_every),
+            ("DigestSchedule", "digester-lambda", digester_every),
         ],
     })
     .await;
@@ -398,7 +418,7 @@ struct Triggers<'a> {
     /// (mapping name, target binary, queue URL), besides the on-failure queue's parker.
     queues: [(&'static str, &'static str, String); 6],
     /// (rule name, target binary, rate).
-    schedules: [(&'static str, &'static str, Duration); 2],
+    schedules: [(&'static str, &'static str, Duration); 3],
 }
 
 async fn run_triggers(triggers: Triggers<'_>) -> anyhow::Result<()> {

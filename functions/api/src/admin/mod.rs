@@ -14,9 +14,11 @@
 mod bodies;
 mod events;
 mod items;
+pub mod proofs;
 
 pub use bodies::*;
 pub use items::*;
+pub use proofs::{Proofs, proof};
 
 use ::events::AuctionEvent;
 use axum::Json;

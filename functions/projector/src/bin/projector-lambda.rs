@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ports = &read_models::projector_from_env().await;
     lambda
         .run(service_fn(|event: LambdaEvent<Event>| async move {
-            read_models::handle(&ports.views, &ports.log, event.payload)
+            read_models::handle(&ports.views, &ports.log, &ports.heads, event.payload)
                 .await
                 .map_err(lambda_runtime::Error::from)
         }))

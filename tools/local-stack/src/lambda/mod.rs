@@ -31,8 +31,9 @@ use std::path::{Path, PathBuf};
 /// Every Lambda binary of the workspace: what `local-stack build-lambdas` builds and the CDK app
 /// deploys (`infra/environment.json` lists the same; `tests/infra.rs` holds the two and the
 /// workspace's `*-lambda` binaries together).
-pub const LAMBDA_BINARIES: [&str; 10] = [
+pub const LAMBDA_BINARIES: [&str; 11] = [
     "api-lambda",
+    "digester-lambda",
     "live-broadcaster-lambda",
     "live-ws-lambda",
     "notifier-lambda",
