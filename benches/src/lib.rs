@@ -432,6 +432,34 @@ pub async fn write_batch(
     Ok(())
 }
 
+/// Writes `items` with BatchWriteItem, 25 to a request, `writers` requests in flight.
+pub async fn write_all(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    writers: usize,
+    items: Vec<HashMap<String, AttributeValue>>,
+) -> Result<()> {
+    let chunks: Vec<Vec<_>> = items.chunks(25).map(<[_]>::to_vec).collect();
+    let chunks = std::sync::Arc::new(tokio::sync::Mutex::new(chunks));
+    futures_util::future::try_join_all((0..writers.max(1)).map(|_| {
+        let (client, table, chunks) = (
+            client.clone(),
+            table.to_owned(),
+            std::sync::Arc::clone(&chunks),
+        );
+        async move {
+            loop {
+                let Some(chunk) = chunks.lock().await.pop() else {
+                    return anyhow::Ok(());
+                };
+                write_batch(&client, &table, chunk).await?;
+            }
+        }
+    }))
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

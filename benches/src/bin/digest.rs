@@ -61,7 +61,7 @@ async fn main() -> Result<()> {
             bail!("BENCH_DIGEST_SIZES must grow: {size} after {loaded}");
         }
         let items: Vec<_> = (loaded..size).map(|_| head_item(&random_head())).collect();
-        benchmarks::write_batch(&clients.dynamodb, &names.stream_heads_table, items).await?;
+        benchmarks::write_all(&clients.dynamodb, &names.stream_heads_table, 8, items).await?;
         loaded = size;
 
         let scan_started = Instant::now();

@@ -14,7 +14,6 @@
 //! `scripts/bench sweep`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -27,7 +26,6 @@ use domain::{CreateAuction, decide_create};
 use e2e::fixtures;
 use event_store::{InMemoryStore, SnapshotPolicy, Store};
 use events::{AuctionEvent, AuctionId};
-use futures_util::future::try_join_all;
 use local_stack::{Clients, Endpoints, ResourceNames, provision};
 use scheduler::{DueAuctions, StatusIndex};
 use uuid::Uuid;
@@ -70,7 +68,7 @@ async fn main() -> Result<()> {
     let due: Vec<Item> = (0..DUE)
         .map(|_| copy(&template, now - TimeDelta::minutes(1)))
         .collect();
-    write(&client, &table, due).await?;
+    benchmarks::write_all(&client, &table, WRITERS, due).await?;
     let index = StatusIndex::new(client.clone(), table.clone());
     let mut scheduled = 0;
     let mut rows = Vec::new();
@@ -82,7 +80,7 @@ async fn main() -> Result<()> {
         let later: Vec<Item> = (scheduled..size)
             .map(|_| copy(&template, now + TimeDelta::days(7)))
             .collect();
-        write(&client, &table, later).await?;
+        benchmarks::write_all(&client, &table, WRITERS, later).await?;
         scheduled = size;
 
         let (units, time) = sweep(&index, now).await?;
@@ -163,24 +161,6 @@ fn copy(template: &Item, starts_at: DateTime<Utc>) -> Item {
 }
 
 /// Writes `items` with BatchWriteItem from [`WRITERS`] writers.
-async fn write(client: &Client, table: &str, items: Vec<Item>) -> Result<()> {
-    let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
-    let chunks = Arc::new(tokio::sync::Mutex::new(chunks));
-    try_join_all((0..WRITERS).map(|_| {
-        let (client, table, chunks) = (client.clone(), table.to_owned(), Arc::clone(&chunks));
-        async move {
-            loop {
-                let Some(chunk) = chunks.lock().await.pop() else {
-                    return anyhow::Ok(());
-                };
-                benchmarks::write_batch(&client, &table, chunk).await?;
-            }
-        }
-    }))
-    .await?;
-    Ok(())
-}
-
 /// The scheduler's sweep query: read units of one, median time of [`SWEEPS`].
 async fn sweep(index: &StatusIndex, now: DateTime<Utc>) -> Result<(f64, Duration)> {
     let units = index.read_units();
