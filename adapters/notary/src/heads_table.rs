@@ -53,7 +53,8 @@ impl HeadsTable {
                 .table_name(&self.table)
                 .segment(segment)
                 .total_segments(SEGMENTS)
-                .consistent_read(true)
+                // Eventually consistent, at half the read units: a head a moment old is still
+                // a head of the log, and the next digest takes the newer one.
                 .set_exclusive_start_key(start)
                 .send()
                 .await
