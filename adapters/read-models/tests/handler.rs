@@ -417,3 +417,58 @@ async fn the_items_ledger_events_in_the_same_stream_are_passed_over_and_block_no
     assert_eq!(views.auction(auction_id).await.unwrap().unwrap().version, 5);
     assert_eq!(views.auction(AuctionId(item_id.0)).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn given_batches_of_a_stream_when_projected_then_its_head_moves_to_the_highest_version_and_never_back_or_sideways()
+ {
+    // Given Ann's sale (five events)
+    let store = new_store();
+    let auction_id = sold_to_ann(&store).await;
+    let events = store.backend().events(auction_id);
+    let (views, heads) = (InMemoryViews::new(), InMemoryHeads::new());
+
+    // When its first three events come in one batch, then the head is version 3's
+    handle(
+        &views,
+        store.backend(),
+        &heads,
+        batch(records_of(&events[..3], 1)),
+    )
+    .await
+    .unwrap();
+    let head = heads.head(auction_id).unwrap();
+    assert_eq!(
+        (head.version, head.head.as_str()),
+        (3, events[2].hash.as_str())
+    );
+    assert_eq!(head.aggregate_type, "Auction");
+
+    // When the rest come, then version 5's
+    handle(
+        &views,
+        store.backend(),
+        &heads,
+        batch(records_of(&events[3..], 4)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(heads.head(auction_id).unwrap().version, 5);
+
+    // When version 2 comes again, or as an edit (a MODIFY record of another content), then
+    // the head stays at version 5's hash
+    let mut edited = record(&events[4], 9);
+    edited.event_name = "MODIFY".to_owned();
+    handle(
+        &views,
+        store.backend(),
+        &heads,
+        batch(vec![record(&events[1], 7), edited]),
+    )
+    .await
+    .unwrap();
+    let head = heads.head(auction_id).unwrap();
+    assert_eq!(
+        (head.version, head.head.as_str()),
+        (5, events[4].hash.as_str())
+    );
+}
