@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -125,20 +127,8 @@ impl Heads for HeadsTable {
             .expression_attribute_values(":s", AttributeValue::N(sequence.to_string()))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(()),
-            // Already further: another run's hint.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(NotaryError::unavailable(
-                "DynamoDB",
-                DisplayErrorContext(&e),
-            )),
-        }
+        // Refused: already at this point or further (another run's hint, a newer head).
+        already_further(sent)
     }
 }
 
@@ -171,18 +161,26 @@ impl HeadsTable {
             .expression_attribute_values(":h", AttributeValue::S(head.head.clone()))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(NotaryError::unavailable(
-                "DynamoDB",
-                DisplayErrorContext(&e),
-            )),
+        // Refused: already at this point or further (another run's hint, a newer head).
+        already_further(sent)
+    }
+}
+
+/// A conditional update that moves something only forward: refused is done, not failed.
+fn already_further<T>(
+    sent: Result<T, SdkError<UpdateItemError, HttpResponse>>,
+) -> Result<(), NotaryError> {
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
+        {
+            Ok(())
         }
+        Err(e) => Err(NotaryError::unavailable(
+            "DynamoDB",
+            DisplayErrorContext(&e),
+        )),
     }
 }

@@ -12,7 +12,8 @@ use event_store::StoredEvent;
 use event_store::chain::{self, GENESIS, Tampered};
 use events::AuctionId;
 
-fn key(auction_id: AuctionId, version: u64) -> HashMap<String, AttributeValue> {
+/// The Events table's key of one event.
+pub(crate) fn key(auction_id: AuctionId, version: u64) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (
             "aggregateId".to_owned(),

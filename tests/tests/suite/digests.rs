@@ -3,7 +3,6 @@
 //! `auction-admin prove` passes; each way of tampering with the log after a digest makes the
 //! proofs it touches fail; the archive refuses to lose or replace a digest.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use auction_admin::cli::{Cli, Exit, run};
@@ -16,21 +15,11 @@ use event_store::chain::{self, GENESIS};
 use events::AuctionId;
 use notary::digest::digest_key;
 
-use crate::audit::sources;
+use crate::audit::{key, sources};
 
 /// Where the verifier is, from this crate (tests/).
 fn verifier() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/verifier/verify_proof.py")
-}
-
-fn key(auction_id: AuctionId, version: u64) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (
-            "aggregateId".to_owned(),
-            AttributeValue::S(auction_id.to_string()),
-        ),
-        ("version".to_owned(), AttributeValue::N(version.to_string())),
-    ])
 }
 
 /// An auction of `bids` bids in the test's Events table, projected by the projector's own
