@@ -51,6 +51,21 @@ impl Archive for S3Archive {
         }
     }
 
+    async fn exists(&self, key: &str) -> Result<bool, NotaryError> {
+        let asked = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match asked {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(error) => Err(NotaryError::unavailable("S3", DisplayErrorContext(&error))),
+        }
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, NotaryError> {
         let got = self
             .client

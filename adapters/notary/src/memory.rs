@@ -113,6 +113,10 @@ impl Archive for InMemoryArchive {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, NotaryError> {
         Ok(self.lock().get(key).cloned())
     }
+
+    async fn exists(&self, key: &str) -> Result<bool, NotaryError> {
+        Ok(self.lock().contains_key(key))
+    }
 }
 
 /// A reference to heads, an archive or a signer is one: a test keeps the twin and hands the
@@ -140,6 +144,9 @@ impl<T: Archive> Archive for &T {
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, NotaryError> {
         (**self).get(key).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, NotaryError> {
+        (**self).exists(key).await
     }
 }
 
@@ -176,5 +183,8 @@ impl<T: Archive> Archive for std::sync::Arc<T> {
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, NotaryError> {
         (**self).get(key).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, NotaryError> {
+        (**self).exists(key).await
     }
 }

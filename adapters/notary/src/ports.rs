@@ -47,6 +47,9 @@ pub trait Archive: Send + Sync {
 
     /// The object at `key`, `None` if there is none.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, NotaryError>> + Send;
+
+    /// Whether something is at `key`, without reading it.
+    fn exists(&self, key: &str) -> impl Future<Output = Result<bool, NotaryError>> + Send;
 }
 
 /// What [`Archive::put_new`] did.

@@ -45,10 +45,13 @@ where
     let leaves_key = leaves_key(&root, tree_size);
     let leaves_body = leaves_bytes(&leaves);
     let leaves_size = leaves_body.len();
-    let reused = archive
-        .put_new(&leaves_key, leaves_body, "application/x-ndjson")
-        .await?
-        == Written::Existing;
+    // An unchanged tree's leaves are there already: asked first, not sent again (17 MB at
+    // 100,000 streams, every run) for the archive to refuse.
+    let reused = archive.exists(&leaves_key).await?
+        || archive
+            .put_new(&leaves_key, leaves_body, "application/x-ndjson")
+            .await?
+            == Written::Existing;
     let digest = Digest::next(
         previous.as_ref().map(|signed| &signed.digest),
         (&root, tree_size, leaves_key),

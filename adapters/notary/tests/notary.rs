@@ -40,6 +40,10 @@ impl Archive for MemoryArchive {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, NotaryError> {
         Ok(self.0.lock().unwrap().get(key).cloned())
     }
+
+    async fn exists(&self, key: &str) -> Result<bool, NotaryError> {
+        Ok(self.0.lock().unwrap().contains_key(key))
+    }
 }
 
 #[derive(Default)]
