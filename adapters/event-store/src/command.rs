@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::chain::{GENESIS, seal};
 use crate::error::{CommandError, StoreError};
+use crate::group::Queues;
 use crate::log::{
     EventLog, IDEMPOTENCY_RETENTION, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots,
 };
@@ -108,10 +109,10 @@ pub struct Loaded<S> {
 /// loop.
 #[derive(Debug)]
 pub struct Store<B> {
-    backend: Arc<B>,
+    pub(crate) backend: Arc<B>,
     snapshots: SnapshotPolicy,
     /// Attempts at deciding and appending before giving up on a busy aggregate.
-    max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// Aggregates this process loaded recently, of any type: keyed by (aggregate type, id),
     /// each holding a `Loaded<S>` of its own `S`. Events are immutable, so a cached state is
     /// always a prefix of the log: a command decides on it without reading and appends at its
@@ -120,7 +121,9 @@ pub struct Store<B> {
     cache: Option<Arc<Mutex<Cache>>>,
     /// Commands of one aggregate in this process take turns (see [`Turns`]). Shared by clones,
     /// like the cache: a store made by [`Store::with_cache`] is another process's, with its own.
-    turns: Arc<Turns>,
+    pub(crate) turns: Arc<Turns>,
+    /// Commands waiting for a turn to commit them in a group (see [`Store::execute_grouped`]).
+    pub(crate) queues: Arc<Queues>,
 }
 
 /// How many locks the aggregates of a process are spread over: two aggregates on one lock only
@@ -133,22 +136,23 @@ const TURN_LOCKS: usize = 1_024;
 /// version and all but one lost the race for it, each paying a refused write and a tail read
 /// before deciding again. Only other processes' commands still race (the conditional append).
 /// Striped: the aggregate's key picks one of [`TURN_LOCKS`] locks, so memory stays fixed.
-struct Turns(Vec<tokio::sync::Mutex<()>>);
+pub(crate) struct Turns(Vec<Arc<tokio::sync::Mutex<()>>>);
 
 impl Turns {
     fn new() -> Self {
         Self(
             (0..TURN_LOCKS)
-                .map(|_| tokio::sync::Mutex::new(()))
+                .map(|_| Arc::new(tokio::sync::Mutex::new(())))
                 .collect(),
         )
     }
 
-    async fn take(&self, key: &CacheKey) -> tokio::sync::MutexGuard<'_, ()> {
+    /// The aggregate's turn, held until the guard is dropped, which may be in another task.
+    pub(crate) async fn take_owned(&self, key: &CacheKey) -> tokio::sync::OwnedMutexGuard<()> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut hasher);
         let slot = usize::try_from(hasher.finish() % TURN_LOCKS as u64).unwrap_or(0);
-        self.0[slot].lock().await
+        Arc::clone(&self.0[slot]).lock_owned().await
     }
 }
 
@@ -162,9 +166,9 @@ impl std::fmt::Debug for Turns {
 type Cache = LruCache<CacheKey, Box<dyn Any + Send + Sync>>;
 
 /// The stream's name (its aggregate type) and the aggregate's id.
-type CacheKey = (&'static str, Uuid);
+pub(crate) type CacheKey = (&'static str, Uuid);
 
-fn cache_key<S: Aggregate>(aggregate_id: S::Id) -> CacheKey {
+pub(crate) fn cache_key<S: Aggregate>(aggregate_id: S::Id) -> CacheKey {
     (
         <S::Codec as EventCodec>::AGGREGATE_TYPE,
         aggregate_id.into(),
@@ -179,6 +183,7 @@ impl<B> Clone for Store<B> {
             max_attempts: self.max_attempts,
             cache: self.cache.clone(),
             turns: Arc::clone(&self.turns),
+            queues: Arc::clone(&self.queues),
         }
     }
 }
@@ -224,6 +229,7 @@ where
             cache: NonZeroUsize::new(DEFAULT_CACHE_CAPACITY)
                 .map(|capacity| Arc::new(Mutex::new(LruCache::new(capacity)))),
             turns: Arc::new(Turns::new()),
+            queues: Arc::new(Queues::default()),
         }
     }
 
@@ -234,10 +240,11 @@ where
         self.cache = NonZeroUsize::new(aggregates)
             .map(|capacity| Arc::new(Mutex::new(LruCache::new(capacity))));
         self.turns = Arc::new(Turns::new());
+        self.queues = Arc::new(Queues::default());
         self
     }
 
-    fn cached<S: Aggregate>(&self, aggregate_id: S::Id) -> Option<Loaded<S>> {
+    pub(crate) fn cached<S: Aggregate>(&self, aggregate_id: S::Id) -> Option<Loaded<S>> {
         let cache = self.cache.as_ref()?;
         // A poisoned cache holds whole values; a stale one is only a longer tail.
         let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -247,14 +254,14 @@ where
             .cloned()
     }
 
-    fn remember<S: Aggregate>(&self, aggregate_id: S::Id, loaded: &Loaded<S>) {
+    pub(crate) fn remember<S: Aggregate>(&self, aggregate_id: S::Id, loaded: &Loaded<S>) {
         if let Some(cache) = &self.cache {
             let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
             cache.put(cache_key::<S>(aggregate_id), Box::new(loaded.clone()));
         }
     }
 
-    fn forget<S: Aggregate>(&self, aggregate_id: S::Id) {
+    pub(crate) fn forget<S: Aggregate>(&self, aggregate_id: S::Id) {
         if let Some(cache) = &self.cache {
             let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
             cache.pop(&cache_key::<S>(aggregate_id));
@@ -264,7 +271,7 @@ where
     /// The aggregate for a command, and whether it was read from the log just now: the cached
     /// state as it is (the append is conditional on its version, so a state behind the log
     /// costs a lost race, never a wrong commit), or a full load.
-    async fn load_for_command<S: Aggregate>(
+    pub(crate) async fn load_for_command<S: Aggregate>(
         &self,
         aggregate_id: S::Id,
         meter: &Meter,
@@ -368,40 +375,18 @@ where
         F: Fn(&S, DateTime<Utc>) -> Result<Vec<S::Event>, S::Rejection>,
     {
         let result = {
-            let _turn = self.turns.take(&cache_key::<S>(aggregate_id)).await;
+            let _turn = self.turns.take_owned(&cache_key::<S>(aggregate_id)).await;
             self.run(aggregate_id, context, &decide, meter).await
         };
         if let Err(CommandError::Store(StoreError::Corrupt { .. })) = &result {
             self.forget::<S>(aggregate_id);
         }
+        log_outcome(aggregate_id, &result, meter);
         let cost = meter.cost();
-        let total = cost.total();
-        match &result {
-            Ok(outcome) => tracing::info!(
-                %aggregate_id,
-                version = outcome.version,
-                appended = outcome.events.len(),
-                replayed = outcome.replayed,
-                read_requests = total.read_requests,
-                write_requests = total.write_requests,
-                read_units = total.read_units,
-                write_units = total.write_units,
-                index_write_units = total.index_write_units,
-                idempotency_write_units = cost.idempotency.write_units,
-                "command done"
-            ),
-            Err(error) => tracing::debug!(
-                %aggregate_id,
-                %error,
-                read_requests = total.read_requests,
-                write_requests = total.write_requests,
-                "command not done"
-            ),
-        }
         result.map(|outcome| Outcome { cost, ..outcome })
     }
 
-    async fn run<S, F>(
+    pub(crate) async fn run<S, F>(
         &self,
         aggregate_id: S::Id,
         context: &CommandContext,
@@ -441,12 +426,7 @@ where
         }
 
         for attempt in 1..=self.max_attempts {
-            // Money and audit trails want one clock reading, at millisecond precision so that
-            // the stored timestamp reads back exactly.
-            let now = context
-                .now
-                .duration_trunc(TimeDelta::milliseconds(1))
-                .unwrap_or(context.now);
+            let now = decision_time(context);
             let events = match decide(&loaded.state, now) {
                 Ok(events) => events,
                 Err(rejection) if !read_just_now => {
@@ -513,7 +493,7 @@ where
 
     /// Folds the events after `loaded` into it and caches the result; says whether there were
     /// any.
-    async fn catch_up<S: Aggregate>(
+    pub(crate) async fn catch_up<S: Aggregate>(
         &self,
         aggregate_id: S::Id,
         loaded: &mut Loaded<S>,
@@ -528,7 +508,7 @@ where
         Ok(!tail.is_empty())
     }
 
-    fn seal<S: Aggregate>(
+    pub(crate) fn seal<S: Aggregate>(
         &self,
         aggregate_id: S::Id,
         context: &CommandContext,
@@ -567,7 +547,7 @@ where
         Ok(stored)
     }
 
-    async fn append_riding_out_contention(
+    pub(crate) async fn append_riding_out_contention(
         &self,
         stored: &[StoredEvent],
         meter: &Meter,
@@ -629,7 +609,7 @@ where
         })
     }
 
-    async fn maybe_snapshot<S: Aggregate>(
+    pub(crate) async fn maybe_snapshot<S: Aggregate>(
         &self,
         aggregate_id: S::Id,
         previous_version: u64,
@@ -788,6 +768,47 @@ where
     }
 }
 
+/// The command's clock reading as its events carry it. Money and audit trails want one reading,
+/// at millisecond precision so that the stored timestamp reads back exactly.
+pub(crate) fn decision_time(context: &CommandContext) -> DateTime<Utc> {
+    context
+        .now
+        .duration_trunc(TimeDelta::milliseconds(1))
+        .unwrap_or(context.now)
+}
+
+/// One line per command: what it did and what it cost.
+pub(crate) fn log_outcome<S: Aggregate>(
+    aggregate_id: S::Id,
+    result: &Result<Outcome<S>, CommandError<S::Rejection>>,
+    meter: &Meter,
+) {
+    let cost = meter.cost();
+    let total = cost.total();
+    match result {
+        Ok(outcome) => tracing::info!(
+            %aggregate_id,
+            version = outcome.version,
+            appended = outcome.events.len(),
+            replayed = outcome.replayed,
+            read_requests = total.read_requests,
+            write_requests = total.write_requests,
+            read_units = total.read_units,
+            write_units = total.write_units,
+            index_write_units = total.index_write_units,
+            idempotency_write_units = cost.idempotency.write_units,
+            "command done"
+        ),
+        Err(error) => tracing::debug!(
+            %aggregate_id,
+            %error,
+            read_requests = total.read_requests,
+            write_requests = total.write_requests,
+            "command not done"
+        ),
+    }
+}
+
 /// Whether the commit found under this command's key was made by the same request: every path
 /// that answers "already done" asks this, so a key reused on another body is refused even when
 /// the decision emitted nothing or the record is gone. A commit written before fingerprints were
@@ -822,7 +843,7 @@ pub(crate) fn restore<S: Aggregate>(snapshot: &Snapshot) -> Option<S> {
 }
 
 /// Folds stored events into a loaded aggregate, insisting on contiguous versions.
-fn apply<S: Aggregate>(
+pub(crate) fn apply<S: Aggregate>(
     loaded: &mut Loaded<S>,
     aggregate_id: S::Id,
     events: &[StoredEvent],
@@ -844,12 +865,14 @@ fn apply<S: Aggregate>(
     Ok(())
 }
 
-fn decode_all<S: Aggregate>(events: &[StoredEvent]) -> Result<Vec<Envelope<S::Codec>>, StoreError> {
+pub(crate) fn decode_all<S: Aggregate>(
+    events: &[StoredEvent],
+) -> Result<Vec<Envelope<S::Codec>>, StoreError> {
     events.iter().map(StoredEvent::decode::<S::Codec>).collect()
 }
 
 /// Exponential backoff with full jitter: `base_ms * 2^attempt`, capped at one second.
-fn jitter(attempt: u32, base_ms: u64) -> Duration {
+pub(crate) fn jitter(attempt: u32, base_ms: u64) -> Duration {
     let ceiling = base_ms.saturating_mul(1 << attempt.min(10)).min(1_000);
     Duration::from_millis(fastrand::u64(0..=ceiling))
 }

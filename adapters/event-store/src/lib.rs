@@ -36,6 +36,7 @@ mod command;
 mod dynamodb;
 mod error;
 pub mod export;
+mod group;
 pub mod history;
 mod log;
 mod memory;

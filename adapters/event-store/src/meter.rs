@@ -93,6 +93,15 @@ impl Meter {
         *self.cost.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Adds what another meter measured: a command committed in a group gets its share.
+    pub fn add(&self, cost: &Cost, conflicts: u32) {
+        self.cost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(cost);
+        self.conflicts.fetch_add(conflicts, Ordering::Relaxed);
+    }
+
     /// Another writer took the version the command was appending at.
     pub fn conflict(&self) {
         self.conflicts.fetch_add(1, Ordering::Relaxed);

@@ -889,3 +889,67 @@ mod events_of_type {
         assert!(matches!(refused, StoreError::Refused(_)), "{refused:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bids_queued_behind_a_slow_one_are_committed_in_one_transaction_each_answered_alone() {
+    // Given an auction, and a bid holding its turn for a while
+    let env = TestEnv::new().await;
+    let store = env.store_snapshotting(100);
+    let auction_id = created(&store).await;
+    let grouped = |bidder: String, slow: bool| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let user = fixtures::user(&bidder);
+            let bid_id = BidId(Uuid::new_v4());
+            let meter = Meter::default();
+            store
+                .execute_grouped(
+                    auction_id,
+                    &fixtures::context(&user, None),
+                    move |state: &State, now| {
+                        if slow {
+                            std::thread::sleep(std::time::Duration::from_millis(200));
+                        }
+                        fixtures::outbid(&user, bid_id, state, now)
+                    },
+                    &meter,
+                )
+                .await
+                .unwrap()
+        })
+    };
+    let first = grouped("first".to_owned(), true);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+
+    // When five bids arrive meanwhile
+    let queued: Vec<_> = (0..5)
+        .map(|n| grouped(format!("bidder-{n}"), false))
+        .collect();
+    let first = first.await.unwrap();
+    let mut outcomes = Vec::new();
+    for bid in queued {
+        outcomes.push(bid.await.unwrap());
+    }
+
+    // Then the five landed in one request (a transaction), each answered with its own bid at
+    // its own version
+    let appends: u32 = outcomes.iter().map(|o| o.cost.append.write_requests).sum();
+    assert_eq!((first.cost.append.write_requests, appends), (1, 1));
+    let mut versions: Vec<u64> = outcomes.iter().map(|o| o.version).collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (4..=8).collect::<Vec<_>>());
+    for outcome in &outcomes {
+        assert_eq!(outcome.events.len(), 1);
+        assert_eq!(outcome.events[0].version, outcome.version);
+    }
+    // And the log holds every bid once, its chain intact, the state the fold of its events
+    let stored = stored(&env, auction_id).await;
+    assert_eq!(stored.len(), 8);
+    assert!(chain::verify(auction_id, &stored).is_ok());
+    let last = outcomes.iter().max_by_key(|o| o.version).unwrap();
+    let events: Vec<_> = stored
+        .iter()
+        .map(|e| e.decode::<events::AuctionEvent>().unwrap().event)
+        .collect();
+    assert_eq!(fold(&events), last.state);
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod commands;
+mod groups;
 mod idempotency;
 mod of_type;
 mod snapshots;

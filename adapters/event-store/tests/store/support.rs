@@ -63,7 +63,9 @@ pub async fn created(store: &Store<InMemoryStore>) -> AuctionId {
 }
 
 /// A bid of one increment above whatever the price is when it is decided.
-pub fn outbid(bidder: &str) -> impl Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+pub fn outbid(
+    bidder: &str,
+) -> impl Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection> + use<> {
     let bidder = user(bidder);
     let bid_id = BidId(Uuid::new_v4());
     move |state, now| {
@@ -107,7 +109,7 @@ pub fn bid(
     bid_id: BidId,
     bidder: &str,
     amount: i64,
-) -> impl Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
+) -> impl Fn(&State, DateTime<Utc>) -> Result<Vec<Event>, Rejection> + use<> {
     let command = PlaceBid {
         bid_id,
         bidder_id: user(bidder),

@@ -41,7 +41,7 @@ pub async fn buy_now<B: Backend>(
         Command("BuyNow"),
         &request,
         auction_id,
-        |state, now| decide_buy_now(state, &command, now),
+        move |state, now| decide_buy_now(state, &command, now),
         |outcome| {
             let auction = existing(&outcome.state)?;
             let price = outcome

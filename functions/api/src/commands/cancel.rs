@@ -35,7 +35,7 @@ pub async fn cancel_auction<B: Backend>(
         Command("CancelAuction"),
         &request,
         auction_id,
-        |state, now| decide_cancel(state, &command, now),
+        move |state, now| decide_cancel(state, &command, now),
         |outcome| Ok(Answer::ok(changed(outcome)?)),
     )
     .await

@@ -42,7 +42,8 @@ pub async fn create_auction<B: Backend>(
     let command = command(auction_id, &request, body.value);
     let derived = key.is_some();
     let request = request.keyed(key, &body.raw);
-    let decide = |state: &domain::State, now| {
+    let decided = command.clone();
+    let decide = move |state: &domain::State, now| {
         // The id derives from the seller's key, so an auction under it is that key's
         // earlier command whatever its body said (the domain would call another title a
         // different auction): nothing to decide, and the store compares the two requests.
@@ -50,11 +51,11 @@ pub async fn create_auction<B: Backend>(
             && state
                 .auction
                 .as_ref()
-                .is_some_and(|a| a.id == auction_id && a.seller_id == command.seller_id)
+                .is_some_and(|a| a.id == auction_id && a.seller_id == decided.seller_id)
         {
             return Ok(vec![]);
         }
-        decide_create(state, &command, now)
+        decide_create(state, &decided, now)
     };
     // The item first, so that no auction exists without its item in the ownership ledger;
     // decided on the auction as it stands before that, so that a refused creation registers

@@ -161,7 +161,7 @@ pub async fn run_command<B, T>(
     command: Command,
     request: &CommandRequest,
     auction_id: AuctionId,
-    decide: impl Fn(&Aggregate, DateTime<Utc>) -> Result<Vec<Event>, Rejection>,
+    decide: impl Fn(&Aggregate, DateTime<Utc>) -> Result<Vec<Event>, Rejection> + Send + Sync + 'static,
     answer: impl FnOnce(&Outcome<Aggregate>) -> Result<Answer<T>, ApiError>,
 ) -> Result<Response, ApiError>
 where
@@ -170,7 +170,7 @@ where
 {
     let result = app
         .store
-        .execute_metered(auction_id, &request.context(app), decide, &request.meter)
+        .execute_grouped(auction_id, &request.context(app), decide, &request.meter)
         .await;
     count(command, &result, &request.meter);
     let response = match result {

@@ -50,7 +50,7 @@ pub async fn place_bid<B: Backend>(
         Command("PlaceBid"),
         &request,
         auction_id,
-        |state, now| decide_place_bid(state, &command, now),
+        move |state, now| decide_place_bid(state, &command, now),
         |outcome| {
             Ok(Answer::created(bid_accepted(
                 outcome,

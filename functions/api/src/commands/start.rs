@@ -31,7 +31,7 @@ pub async fn start_auction<B: Backend>(
         Command("StartAuction"),
         &request,
         auction_id,
-        |state, now| decide_request_start(state, &command, now),
+        move |state, now| decide_request_start(state, &command, now),
         |outcome| Ok(Answer::ok(changed(outcome)?)),
     )
     .await
