@@ -127,4 +127,12 @@ impl EventCodec for ItemEvent {
             other => Err(DecodeError::UnknownEventType(other.to_owned())),
         }
     }
+
+    fn personal_fields(event_type: &str) -> &'static [&'static str] {
+        match event_type {
+            ItemRegistered::EVENT_TYPE => &["/owner"],
+            OwnershipTransferred::EVENT_TYPE | TransferReversed::EVENT_TYPE => &["/from", "/to"],
+            _ => &[],
+        }
+    }
 }

@@ -34,6 +34,18 @@ impl EventCodec for AuctionEvent {
     ) -> Result<AuctionEvent, DecodeError> {
         decode_payload(event_type, schema_version, payload)
     }
+
+    fn personal_fields(event_type: &str) -> &'static [&'static str] {
+        match event_type {
+            "AuctionCreated" => &["/sellerId"],
+            "BidPlaced" => &["/bidderId", "/previousLeaderId", "/leaderId"],
+            "MaxBidRaised" => &["/bidderId"],
+            "AuctionEnded" => &["/result/winnerId"],
+            "AuctionCancelled" => &["/cancelledBy"],
+            "PaymentSucceeded" | "PaymentFailed" | "ItemOfferedToRunnerUp" => &["/buyerId"],
+            _ => &[],
+        }
+    }
 }
 
 /// Payloads of schema versions that are no longer written, kept so that old events stay readable.

@@ -450,3 +450,71 @@ fn an_item_event_of_a_newer_schema_version_or_without_a_field_is_a_typed_error()
         "{err:?}"
     );
 }
+
+/// The JSON pointers at which `node` (in `root`'s `$defs`) holds a `UserId`.
+fn user_id_pointers(root: &Value, node: &Value, at: &str, found: &mut Vec<String>) {
+    if let Some(reference) = node.get("$ref").and_then(Value::as_str) {
+        let name = reference.trim_start_matches("#/$defs/");
+        if name == "UserId" {
+            found.push(at.to_owned());
+        } else if let Some(def) = root["$defs"].get(name) {
+            user_id_pointers(root, def, at, found);
+        }
+    }
+    for branches in ["oneOf", "anyOf", "allOf"] {
+        for branch in node
+            .get(branches)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            user_id_pointers(root, branch, at, found);
+        }
+    }
+    if let Some(properties) = node.get("properties").and_then(Value::as_object) {
+        for (name, property) in properties {
+            user_id_pointers(root, property, &format!("{at}/{name}"), found);
+        }
+    }
+}
+
+#[test]
+fn every_user_id_of_every_schema_version_is_a_declared_personal_field() {
+    // Given every checked-in payload schema, old versions included
+    for (name, schema) in json_files("schemas") {
+        let Some(event_type) = name
+            .split('.')
+            .next()
+            .filter(|_| name != "envelope.schema.json")
+        else {
+            continue;
+        };
+        let mut pointers = Vec::new();
+        user_id_pointers(&schema, &schema, "", &mut pointers);
+        // Then each place that holds a user id is one the codec declares personal, so that the
+        // log holds a pseudonym there (docs/privacy.md)
+        let declared: Vec<&str> = AuctionEvent::personal_fields(event_type)
+            .iter()
+            .chain(ItemEvent::personal_fields(event_type))
+            .copied()
+            .collect();
+        for pointer in &pointers {
+            assert!(
+                declared.contains(&pointer.as_str()),
+                "{name}: the user id at {pointer} is not declared personal"
+            );
+        }
+        // And nothing declared is missing from the current version's schema
+        if current_types()
+            .iter()
+            .any(|(t, v)| *t == event_type && name == format!("{t}.v{v}.schema.json"))
+        {
+            for pointer in &declared {
+                assert!(
+                    pointers.iter().any(|p| p == pointer),
+                    "{name}: {pointer} is declared personal but holds no user id"
+                );
+            }
+        }
+    }
+}

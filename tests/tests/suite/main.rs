@@ -16,6 +16,7 @@ mod notifier;
 mod parking;
 mod payment_identities;
 mod payment_saga;
+mod personal_data;
 mod projector;
 mod provisioning;
 mod publisher;

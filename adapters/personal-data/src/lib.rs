@@ -1,0 +1,27 @@
+//! Personal data in the log, kept so that a person can be forgotten without rewriting an event
+//! (crypto-shredding).
+//!
+//! - [`token`]: what the log stores instead of personal values: a user id becomes its
+//!   subject's pseudonym (`subject:<key id>`); other personal text a token sealed under the
+//!   subject's data key; a forgotten subject's values read as `erased:<key id>`.
+//! - [`envelope`]: the places in an envelope that hold personal data (the codec's pointers and a
+//!   user actor), sealed before the event is hashed and opened when it is read.
+//! - [`SubjectKeys`]: the key store's port: a subject's key id (made on first use), the
+//!   subjects of key ids, and forgetting. [`KmsSubjectKeys`] keeps it in DynamoDB with data keys
+//!   wrapped by AWS KMS; [`InMemorySubjectKeys`] is its twin for tests.
+//!
+//! Depends on the event contract (`events`), DynamoDB and KMS. Must not depend on the domain,
+//! the event store, HTTP, Lambda or SQS.
+
+pub mod envelope;
+mod error;
+mod kms;
+mod memory;
+mod ports;
+pub mod token;
+
+pub use error::PersonalDataError;
+pub use kms::{CACHE_TTL, KmsSubjectKeys};
+pub use memory::InMemorySubjectKeys;
+pub use ports::SubjectKeys;
+pub use token::{DataKey, KeyId};
