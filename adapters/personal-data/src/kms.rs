@@ -108,17 +108,25 @@ impl KmsSubjectKeys {
         Ok(key_id)
     }
 
-    async fn find(&self, subject: &str) -> Result<Option<KeyId>, PersonalDataError> {
-        let item = self
+    /// One item of the table, read consistently: a forget is seen at once.
+    async fn item(
+        &self,
+        id: String,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, PersonalDataError> {
+        Ok(self
             .dynamodb
             .get_item()
             .table_name(&self.table)
-            .key("id", AttributeValue::S(subject_item(subject)))
+            .key("id", AttributeValue::S(id))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| PersonalDataError::unavailable("DynamoDB", DisplayErrorContext(&e)))?
-            .item;
+            .item)
+    }
+
+    async fn find(&self, subject: &str) -> Result<Option<KeyId>, PersonalDataError> {
+        let item = self.item(subject_item(subject)).await?;
         item.map(|item| {
             item.get("keyId")
                 .and_then(|v| v.as_s().ok())
@@ -205,17 +213,7 @@ impl KmsSubjectKeys {
         {
             return Ok(subject);
         }
-        let item = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .key("id", AttributeValue::S(key_item(key_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| PersonalDataError::unavailable("DynamoDB", DisplayErrorContext(&e)))?
-            .item;
-        let subject = match item {
+        let subject = match self.item(key_item(key_id)).await? {
             None => None,
             Some(item) => Some(self.unwrap_subject(key_id, &item).await?),
         };

@@ -69,6 +69,32 @@ async fn queue_behind_a_slow_bid(
     results
 }
 
+/// The first bid (100), two outbids queued behind it (101, 102), then a bid of 101 by `late`:
+/// every answer, and how many times the late bid was decided.
+async fn a_late_bid_behind_two_outbids(
+    store: &Store<InMemoryStore>,
+    auction_id: AuctionId,
+) -> (Vec<Answered>, u32) {
+    let decisions = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&decisions);
+    let late = bid(BidId(uuid::Uuid::new_v4()), "late", 101);
+    let late: Decide = Box::new(move |state, now| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        late(state, now)
+    });
+    let results = queue_behind_a_slow_bid(
+        store,
+        auction_id,
+        vec![
+            ("amy", Box::new(outbid("amy"))),
+            ("ben", Box::new(outbid("ben"))),
+            ("late", late),
+        ],
+    )
+    .await;
+    (results, decisions.load(Ordering::SeqCst))
+}
+
 fn bidder_of(outcome: &Outcome<State>) -> String {
     match &outcome.events[..] {
         [envelope] => match &envelope.event {
@@ -149,29 +175,13 @@ fn given_a_bid_refused_on_a_cached_state_in_a_group_then_it_is_decided_again_on_
         // Given an auction at 100 after the first bid, and two outbids queued (101, 102)
         let store = store();
         let auction_id = created(&store).await;
-        let decisions = Arc::new(AtomicU32::new(0));
-        let counted = Arc::clone(&decisions);
-        let late = bid(BidId(uuid::Uuid::new_v4()), "late", 101);
-        let late: Decide = Box::new(move |state, now| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            late(state, now)
-        });
 
         // When a bid of 101 queues behind them
-        let results = queue_behind_a_slow_bid(
-            &store,
-            auction_id,
-            vec![
-                ("amy", Box::new(outbid("amy"))),
-                ("ben", Box::new(outbid("ben"))),
-                ("late", late),
-            ],
-        )
-        .await;
+        let (results, decisions) = a_late_bid_behind_two_outbids(&store, auction_id).await;
 
         // Then it was refused on the group's cached state, decided again on the log's tail once
         // the group had committed, and refused there too: the log's price is 102
-        assert_eq!(decisions.load(Ordering::SeqCst), 2);
+        assert_eq!(decisions, 2);
         assert!(matches!(
             results[3].0,
             Err(CommandError::Rejected(Rejection::BidTooLow { .. }))
@@ -189,28 +199,12 @@ fn given_a_group_decided_on_the_log_just_read_then_a_refusal_after_its_members_s
         // after the first bid, and two outbids queued (101, 102)
         let store = store().with_cache(0);
         let auction_id = created(&store).await;
-        let decisions = Arc::new(AtomicU32::new(0));
-        let counted = Arc::clone(&decisions);
-        let late = bid(BidId(uuid::Uuid::new_v4()), "late", 101);
-        let late: Decide = Box::new(move |state, now| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            late(state, now)
-        });
 
         // When a bid of 101 queues behind them
-        let results = queue_behind_a_slow_bid(
-            &store,
-            auction_id,
-            vec![
-                ("amy", Box::new(outbid("amy"))),
-                ("ben", Box::new(outbid("ben"))),
-                ("late", late),
-            ],
-        )
-        .await;
+        let (results, decisions) = a_late_bid_behind_two_outbids(&store, auction_id).await;
 
         // Then it is refused once, on the log's state plus the group that committed before it
-        assert_eq!(decisions.load(Ordering::SeqCst), 1);
+        assert_eq!(decisions, 1);
         assert!(matches!(
             results[3].0,
             Err(CommandError::Rejected(Rejection::BidTooLow { .. }))
