@@ -225,6 +225,9 @@ where
         }
         let mut pending = queued;
         let mut attempts = 0;
+        // Ends: a round answers at least one command (commands left over only come after
+        // members), or has only refusals on a cached state, which the next round decides on the
+        // tail just read, where a refusal is final.
         while !pending.is_empty() {
             let round = self.decide_in_order(aggregate_id, &loaded, fresh, pending);
             let events: Vec<StoredEvent> = round
