@@ -132,6 +132,7 @@ impl Api {
                 burst: 1_000_000,
             }),
             proofs: api::admin::proofs::in_memory(&store),
+            pseudonyms: Arc::new(personal_data::InMemorySubjectKeys::default()),
         };
         let mut api = Self {
             router: router(app),

@@ -160,6 +160,16 @@ impl TestEnv {
         }
     }
 
+    /// This test's key store of the subjects' keys, in DynamoDB Local and moto's KMS.
+    pub fn subject_keys(&self) -> personal_data::KmsSubjectKeys {
+        personal_data::KmsSubjectKeys::new(
+            self.dynamodb().clone(),
+            self.clients.kms.clone(),
+            self.names().subject_keys_table.clone(),
+            self.names().subject_key.clone(),
+        )
+    }
+
     /// This test's Parked table.
     pub fn parked(&self) -> parking::DynamoDbParked {
         parking::DynamoDbParked::new(self.dynamodb().clone(), self.names().parked_table.clone())

@@ -86,6 +86,19 @@ pub const STREAM_HEADS_TABLE: EnvName = EnvName {
     default: "StreamHeads",
 };
 
+/// The subjects' key store (`adapters/personal-data`): per subject, the data key wrapped by KMS
+/// and the user id sealed under it, found by a hash of the id.
+pub const SUBJECT_KEYS_TABLE: EnvName = EnvName {
+    env: "SUBJECT_KEYS_TABLE",
+    default: "SubjectKeys",
+};
+/// A KMS key id, ARN or alias of the symmetric ENCRYPT_DECRYPT key that wraps the subjects'
+/// data keys.
+pub const SUBJECT_KEY_ID: EnvName = EnvName {
+    env: "SUBJECT_KEY_ID",
+    default: "alias/auction-subject-keys",
+};
+
 // ---- the log's digests (`adapters/notary`): the bucket under Object Lock and the signing key
 
 pub const DIGEST_BUCKET: EnvName = EnvName {

@@ -65,6 +65,17 @@ struct Known {
 }
 
 impl KmsSubjectKeys {
+    /// The key store `SUBJECT_KEYS_TABLE` names, its data keys wrapped by the key
+    /// `SUBJECT_KEY_ID` names.
+    pub fn from_env(dynamodb: aws_sdk_dynamodb::Client, kms: aws_sdk_kms::Client) -> Self {
+        Self::new(
+            dynamodb,
+            kms,
+            conventions::names::SUBJECT_KEYS_TABLE.from_env(),
+            conventions::names::SUBJECT_KEY_ID.from_env(),
+        )
+    }
+
     pub fn new(
         dynamodb: aws_sdk_dynamodb::Client,
         kms: aws_sdk_kms::Client,

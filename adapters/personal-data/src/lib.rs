@@ -8,7 +8,8 @@
 //!   user actor), sealed before the event is hashed and opened when it is read.
 //! - [`SubjectKeys`]: the key store's port: a subject's key id (made on first use), the
 //!   subjects of key ids, and forgetting. [`KmsSubjectKeys`] keeps it in DynamoDB with data keys
-//!   wrapped by AWS KMS; [`InMemorySubjectKeys`] is its twin for tests.
+//!   wrapped by AWS KMS; [`InMemorySubjectKeys`] is its twin for tests. [`Pseudonyms`] is what
+//!   the edges use of it (object-safe): the caller's pseudonym, and pseudonyms revealed.
 //!
 //! Depends on the event contract (`events`), DynamoDB and KMS. Must not depend on the domain,
 //! the event store, HTTP, Lambda or SQS.
@@ -18,10 +19,12 @@ mod error;
 mod kms;
 mod memory;
 mod ports;
+mod pseudonyms;
 pub mod token;
 
 pub use error::PersonalDataError;
 pub use kms::{CACHE_TTL, KmsSubjectKeys};
 pub use memory::InMemorySubjectKeys;
 pub use ports::SubjectKeys;
+pub use pseudonyms::Pseudonyms;
 pub use token::{DataKey, KeyId};

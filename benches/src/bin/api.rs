@@ -117,6 +117,12 @@ async fn main() -> Result<()> {
         api::webhooks::WebhookSecret::new("whsec_unused-by-the-bench"),
         clients.sqs.clone(),
         notary::S3Archive::new(clients.s3.clone(), names.digest_bucket.clone()),
+        personal_data::KmsSubjectKeys::new(
+            clients.dynamodb.clone(),
+            clients.kms.clone(),
+            names.subject_keys_table.clone(),
+            names.subject_key.clone(),
+        ),
     );
     let app = App {
         store: Store::new(dynamo.clone(), SnapshotPolicy::default()),
@@ -132,6 +138,7 @@ async fn main() -> Result<()> {
         // the spread mode), so the bench measures the path, not refusals.
         throttle: api::throttle::Throttle::new(api::throttle::WriteRate::DEFAULT),
         proofs: adapters.proofs,
+        pseudonyms: adapters.pseudonyms,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await

@@ -2,6 +2,8 @@
 
 use conventions::names;
 use std::sync::Arc;
+
+use personal_data::{KmsSubjectKeys, Pseudonyms};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -37,6 +39,8 @@ pub struct Adapters<B = DynamoDbStore> {
     pub webhooks: Webhooks,
     /// Proofs against the log's digests: the StreamHeads table, the digests' bucket, the log.
     pub proofs: Arc<dyn crate::admin::Proofs>,
+    /// The subjects' key store: the caller's pseudonym, pseudonyms revealed (docs/privacy.md).
+    pub pseudonyms: Arc<dyn Pseudonyms>,
 }
 
 /// The names of every table the API reads or writes.
@@ -98,6 +102,7 @@ pub fn adapters(
     webhook_secret: WebhookSecret,
     sqs: aws_sdk_sqs::Client,
     archive: notary::S3Archive,
+    subject_keys: KmsSubjectKeys,
 ) -> Adapters {
     let log = DynamoDbStore::new(client.clone(), tables.store);
     let views = DynamoDbViews::aliased(
@@ -129,6 +134,7 @@ pub fn adapters(
     let proofs = Arc::new(notary::Prover::new(heads, archive, log.clone()));
     Adapters {
         proofs,
+        pseudonyms: Arc::new(subject_keys),
         store: Store::new(log.clone(), SnapshotPolicy::default()),
         views: Arc::new(views),
         inbox: Arc::new(DynamoDbNotifications::new(
@@ -177,6 +183,10 @@ pub async fn dynamodb() -> anyhow::Result<Adapters> {
         webhook_secret,
         aws_sdk_sqs::Client::new(&sdk),
         notary::config::archive_from_env(&sdk),
+        KmsSubjectKeys::from_env(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_kms::Client::new(&sdk),
+        ),
     ))
 }
 

@@ -87,6 +87,8 @@ pub struct App<B> {
     pub throttle: throttle::Throttle,
     /// Proofs that events are in the log's signed digests (`notary`).
     pub proofs: Arc<dyn admin::Proofs>,
+    /// The subjects' key store: the caller's pseudonym, pseudonyms revealed (docs/privacy.md).
+    pub pseudonyms: Arc<dyn personal_data::Pseudonyms>,
 }
 
 impl<B> App<B> {
@@ -108,6 +110,7 @@ impl<B> App<B> {
             webhooks: adapters.webhooks,
             throttle: throttle::Throttle::new(throttle::WriteRate::DEFAULT),
             proofs: adapters.proofs,
+            pseudonyms: adapters.pseudonyms,
         }
     }
 
@@ -132,6 +135,7 @@ impl<B> Clone for App<B> {
             webhooks: self.webhooks.clone(),
             throttle: self.throttle.clone(),
             proofs: Arc::clone(&self.proofs),
+            pseudonyms: Arc::clone(&self.pseudonyms),
         }
     }
 }

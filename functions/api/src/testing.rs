@@ -102,6 +102,7 @@ impl TestAppBuilder {
         let heads = Arc::new(notary::InMemoryHeads::new());
         let archive = Arc::new(notary::InMemoryArchive::new());
         let adapters = Adapters {
+            pseudonyms: Arc::new(personal_data::InMemorySubjectKeys::default()),
             proofs: Arc::new(notary::Prover::new(
                 Arc::clone(&heads),
                 Arc::clone(&archive),

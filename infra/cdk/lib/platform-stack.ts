@@ -118,6 +118,10 @@ export const MAX_OBJECT_LOCK_DAYS = 36_500;
 /** The digester's period by default (`-c digestEveryMinutes=N`), the local DIGEST_INTERVAL_SECONDS's 300. */
 export const DEFAULT_DIGEST_EVERY_MINUTES = 5;
 
+/** The alias of the key that wraps the subjects' data keys: SUBJECT_KEY_ID's default. */
+export const SUBJECT_KEY_ALIAS = 'alias/auction-subject-keys';
+/** How long point-in-time recovery keeps a forgotten subject's deleted key (docs/privacy.md). */
+export const SUBJECT_KEYS_RECOVERY_DAYS = 7;
 /** The signing key's alias: DIGEST_KEY_ID's default, the name auction-admin and docs/audit.md use. */
 export const DIGEST_KEY_ALIAS = 'alias/auction-log-digests';
 
@@ -613,6 +617,30 @@ export class PlatformStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // The subjects' key store (adapters/personal-data; docs/privacy.md): per subject the data
+    // key as KMS wrapped it and the user id sealed under it; forgetting a subject deletes both
+    // items. Point-in-time recovery keeps deleted items restorable for its whole window, so the
+    // window is the shortest that still covers an operator's mistake: 7 days, the bound
+    // docs/privacy.md gives for a forgotten subject to stay recoverable. Retained: deleting the
+    // table would forget everyone.
+    const subjectKeysTable = new dynamodb.Table(this, 'SubjectKeys', {
+      partitionKey: { name: 'id', type: S },
+      billingMode: onDemand,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true, recoveryPeriodInDays: SUBJECT_KEYS_RECOVERY_DAYS },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Wraps the subjects' data keys (GenerateDataKey, Decrypt, bound to each key id by the
+    // encryption context). Symmetric, rotated yearly by KMS (old versions keep decrypting),
+    // retained with the longest pending window: scheduling it for deletion would forget every
+    // subject at once.
+    const subjectKey = new kms.Key(this, 'SubjectKeysKey', {
+      description: "Wraps the subjects' data keys (docs/privacy.md), used by api-lambda",
+      alias: SUBJECT_KEY_ALIAS,
+      enableKeyRotation: true,
+      pendingWindow: Duration.days(30),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     // Stripe's secret key (the payment saga moves money with it; the API checks customers,
     // cards and connected accounts with it) and the webhook endpoint's signing secret (the API
     // verifies POST /webhooks/stripe with it). Created with a placeholder: the operator puts
@@ -848,7 +876,17 @@ export class PlatformStack extends Stack {
       // does (conditional UpdateItem); GET /admin/proofs reads the last digest's sequence
       // (GetItem of `last-digest`). The digests themselves: below, with the bucket.
       { table: streamHeadsTable, actions: ['GetItem', 'UpdateItem'] },
+      // A subject's key found (GetItem), made (TransactWriteItems of two conditional Puts)
+      // and forgotten (TransactWriteItems of two Deletes).
+      { table: subjectKeysTable, actions: ['GetItem', 'PutItem', 'DeleteItem'] },
     ]);
+    api.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ApiSubjectKeys',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [subjectKey.keyArn],
+      }),
+    );
     setEnvironment(api.fn, {
       ...storeEnvironment,
       AUCTION_VIEWS_TABLE: auctionViewsTable.tableName,
@@ -859,6 +897,8 @@ export class PlatformStack extends Stack {
       PAYMENT_IDENTITIES_TABLE: paymentIdentitiesTable.tableName,
       STRIPE_WEBHOOK_DELIVERIES_TABLE: stripeWebhookDeliveriesTable.tableName,
       STREAM_HEADS_TABLE: streamHeadsTable.tableName,
+      SUBJECT_KEYS_TABLE: subjectKeysTable.tableName,
+      SUBJECT_KEY_ID: subjectKey.keyArn,
       STRIPE_SECRET_KEY_ID: stripeSecretKey.secretArn,
       STRIPE_WEBHOOK_SECRET_ID: stripeWebhookSecret.secretArn,
     });

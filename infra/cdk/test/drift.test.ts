@@ -172,7 +172,7 @@ describe('function environments against infra/environment.json', () => {
     });
   }
 
-  it('every table, queue URL, secret, Cognito and digest variable names a resource of that kind of the stack', () => {
+  it('every table, queue URL, secret, Cognito, digest and key variable names a resource of that kind of the stack', () => {
     const secrets = resourcesOfType('AWS::SecretsManager::Secret');
     const buckets = resourcesOfType('AWS::S3::Bucket');
     const keys = resourcesOfType('AWS::KMS::Key');
@@ -188,7 +188,7 @@ describe('function environments against infra/environment.json', () => {
         else if (name === 'COGNITO_CLIENT_ID') assert.ok(clients[id], `${name} -> ${id}`);
         else if (/^STRIPE_.*_ID$/.test(name)) assert.ok(secrets[id], `${name} -> ${id}`);
         else if (name === 'DIGEST_BUCKET') assert.ok(buckets[id], `${name} -> ${id}`);
-        else if (name === 'DIGEST_KEY_ID') assert.ok(keys[id], `${name} -> ${id}`);
+        else if (name === 'DIGEST_KEY_ID' || name === 'SUBJECT_KEY_ID') assert.ok(keys[id], `${name} -> ${id}`);
         else assert.fail(`${name} refers to ${id}`);
       }
     }

@@ -58,6 +58,11 @@ export const EXPECTED: Record<string, Grants> = {
     STREAM_HEADS_TABLE: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
     'DIGEST_BUCKET/*': ['s3:GetObject'],
     DIGEST_BUCKET: ['s3:ListBucket'],
+    // The subjects' key store (docs/privacy.md): a subject's key found (GetItem), made (a
+    // transaction of two conditional Puts, its data key from KMS) and forgotten (two Deletes);
+    // a pseudonym revealed (GetItem, and Decrypt of the wrapped key).
+    SUBJECT_KEYS_TABLE: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    SUBJECT_KEY_ID: ['kms:Decrypt', 'kms:GenerateDataKey'],
   },
   // The digester: every head (parallel Scan), the last digest's sequence (GetItem, UpdateItem);
   // the digest objects written once (PutObject with If-None-Match: *) and read back; the
@@ -186,7 +191,7 @@ function labeller(ownLogGroup: string) {
       if (!id) continue;
       if (name.endsWith('_TABLE') || /^STRIPE_.*_ID$/.test(name)) names.set(id, name);
       // The digest bucket (its ARN; its objects are 'DIGEST_BUCKET/*') and the signing key.
-      if (name === 'DIGEST_BUCKET' || name === 'DIGEST_KEY_ID') names.set(id, name);
+      if (name === 'DIGEST_BUCKET' || name === 'DIGEST_KEY_ID' || name === 'SUBJECT_KEY_ID') names.set(id, name);
       if (name === 'NOTIFICATIONS_QUEUE_URL') names.set(id, 'notifications queue');
       if (name === 'PAYMENTS_QUEUE_URL') names.set(id, 'payments queue');
       if (name === 'LIVE_QUEUE_URL') names.set(id, 'live queue');

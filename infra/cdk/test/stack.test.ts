@@ -14,6 +14,8 @@ import {
   HTTP_5XX_ALARM,
   HTTP_LATENCY_ALARM,
   PlatformStack,
+  SUBJECT_KEY_ALIAS,
+  SUBJECT_KEYS_RECOVERY_DAYS,
   wholeNumberContext,
 } from '../lib/platform-stack';
 import { metricsContract } from '../lib/shared';
@@ -306,6 +308,31 @@ describe('the log\'s digests', () => {
     const aliases = Object.values(resourcesOfType('AWS::KMS::Alias')).filter((a) => referenced(a.Properties.TargetKeyId) === keyId);
     assert.deepEqual(aliases.map((a) => a.Properties.AliasName), [DIGEST_KEY_ALIAS]);
     assert.equal(DIGEST_KEY_ALIAS, 'alias/auction-log-digests');
+  });
+
+  it("the subjects' key store: its table recoverable for 7 days only and retained; its key symmetric, rotated, retained, alias/auction-subject-keys; SUBJECT_KEY_ID is its ARN", () => {
+    const tableId = referenced(variables('api-lambda').SUBJECT_KEYS_TABLE)!;
+    const table = resourcesOfType('AWS::DynamoDB::Table')[tableId];
+    assert.ok(table, 'SUBJECT_KEYS_TABLE names a table of the stack');
+    assert.deepEqual(table.Properties.KeySchema, [{ AttributeName: 'id', KeyType: 'HASH' }]);
+    assert.deepEqual(table.Properties.PointInTimeRecoverySpecification, {
+      PointInTimeRecoveryEnabled: true,
+      RecoveryPeriodInDays: SUBJECT_KEYS_RECOVERY_DAYS,
+    });
+    assert.equal(SUBJECT_KEYS_RECOVERY_DAYS, 7, "docs/privacy.md's bound");
+    assert.equal(table.DeletionPolicy, 'Retain');
+    const keyId = referenced(variables('api-lambda').SUBJECT_KEY_ID)!;
+    assert.deepEqual(variables('api-lambda').SUBJECT_KEY_ID, { 'Fn::GetAtt': [keyId, 'Arn'] }, 'the ARN, not the alias');
+    const key = resourcesOfType('AWS::KMS::Key')[keyId];
+    assert.ok(key, 'SUBJECT_KEY_ID names a key of the stack');
+    assert.equal(key.Properties.KeySpec ?? 'SYMMETRIC_DEFAULT', 'SYMMETRIC_DEFAULT');
+    assert.equal(key.Properties.KeyUsage ?? 'ENCRYPT_DECRYPT', 'ENCRYPT_DECRYPT');
+    assert.equal(key.Properties.EnableKeyRotation, true);
+    assert.equal(key.Properties.PendingWindowInDays, 30);
+    assert.equal(key.DeletionPolicy, 'Retain');
+    const aliases = Object.values(resourcesOfType('AWS::KMS::Alias')).filter((a) => referenced(a.Properties.TargetKeyId) === keyId);
+    assert.deepEqual(aliases.map((a) => a.Properties.AliasName), [SUBJECT_KEY_ALIAS]);
+    assert.equal(SUBJECT_KEY_ALIAS, 'alias/auction-subject-keys');
   });
 
   it('the digester runs every 5 minutes for up to 2 minutes, one at a time, without retries, and alarms on errors', () => {

@@ -120,6 +120,7 @@ async fn api_process_writing_at(
         api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
         env.sqs().clone(),
         env.archive(),
+        env.subject_keys(),
     );
     router(App {
         store,
@@ -139,6 +140,7 @@ async fn api_process_writing_at(
         // Each process its own buckets, as each Lambda environment has.
         throttle: api::throttle::Throttle::new(rate),
         proofs: adapters.proofs,
+        pseudonyms: adapters.pseudonyms,
     })
 }
 

@@ -265,6 +265,7 @@ async fn given_the_api_over_dynamodb_local_and_stripe_when_bob_bids_without_and_
         api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
         env.sqs().clone(),
         env.archive(),
+        env.subject_keys(),
     );
     let app = App::new(
         adapters,

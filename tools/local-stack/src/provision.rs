@@ -85,7 +85,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         }
         Ok(())
     };
-    let ((), notifications, payments, live, stream_failures, ()) = tokio::try_join!(
+    let ((), notifications, payments, live, stream_failures, (), ()) = tokio::try_join!(
         tables,
         provision_queue(
             &clients.sqs,
@@ -100,6 +100,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
             &names.stream_failures_queue
         ),
         provision_digests(clients, names),
+        provision_subject_key(clients, names),
     )?;
     Ok(Provisioned {
         names: names.clone(),
@@ -548,8 +549,42 @@ async fn provision_digests(clients: &Clients, names: &ResourceNames) -> Result<(
         .await
         .map_err(|e| bucket_failed(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
 
-    let alias = &names.digest_key;
-    let key_failed = failed(format!("key {alias}"));
+    provision_key(
+        clients,
+        &names.digest_key,
+        KeySpec::Rsa2048,
+        KeyUsageType::SignVerify,
+        "Signs the auction log's digests (local stack)",
+    )
+    .await
+}
+
+/// The symmetric key that wraps the subjects' data keys (`adapters/personal-data`), under its
+/// alias. An existing one is kept.
+async fn provision_subject_key(clients: &Clients, names: &ResourceNames) -> Result<()> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    provision_key(
+        clients,
+        &names.subject_key,
+        KeySpec::SymmetricDefault,
+        KeyUsageType::EncryptDecrypt,
+        "Wraps the subjects' data keys (local stack)",
+    )
+    .await
+}
+
+/// A KMS key of `spec` for `usage` under `alias`, unless the alias already names one.
+async fn provision_key(
+    clients: &Clients,
+    alias: &str,
+    spec: aws_sdk_kms::types::KeySpec,
+    usage: aws_sdk_kms::types::KeyUsageType,
+    description: &str,
+) -> Result<()> {
+    let key_failed = |message: String| Error::Provisioning {
+        resource: format!("key {alias}"),
+        message,
+    };
     if clients
         .kms
         .describe_key()
@@ -563,9 +598,9 @@ async fn provision_digests(clients: &Clients, names: &ResourceNames) -> Result<(
     let key = clients
         .kms
         .create_key()
-        .key_spec(KeySpec::Rsa2048)
-        .key_usage(KeyUsageType::SignVerify)
-        .description("Signs the auction log's digests (local stack)")
+        .key_spec(spec)
+        .key_usage(usage)
+        .description(description)
         .send()
         .await
         .map_err(|e| key_failed(aws_sdk_kms::error::DisplayErrorContext(e).to_string()))?;

@@ -398,6 +398,23 @@ pub const STREAM_HEADS_TABLE: TableSpec = TableSpec {
     ttl_attribute: None,
 };
 
+/// The subjects' key store (`adapters/personal-data`): two items per subject, pk `id`:
+/// `subject#<SHA-256 of the user id>` -> `keyId`, and `key#<key id>` -> `wrappedKey` (the data
+/// key as KMS wrapped it) and `sealedSubject`; deleted together when the subject is forgotten.
+/// Kept (no TTL).
+pub const SUBJECT_KEYS_TABLE: TableSpec = TableSpec {
+    name_env: names::SUBJECT_KEYS_TABLE.env,
+    default_name: names::SUBJECT_KEYS_TABLE.default,
+    partition_key: KeyAttribute {
+        name: "id",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: None,
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
 /// Every table, for code that treats them alike (listing, checks).
 pub const TABLES: &[&TableSpec] = &[
     &EVENTS_TABLE,
@@ -414,6 +431,7 @@ pub const TABLES: &[&TableSpec] = &[
     &PAYMENT_IDENTITIES_TABLE,
     &STRIPE_WEBHOOK_DELIVERIES_TABLE,
     &STREAM_HEADS_TABLE,
+    &SUBJECT_KEYS_TABLE,
 ];
 
 /// The tables only the local stack needs: the CDK app (infra/cdk) deploys every other table of
@@ -534,6 +552,9 @@ pub struct ResourceNames {
     pub digest_bucket: String,
     /// The alias of the key that signs them.
     pub digest_key: String,
+    pub subject_keys_table: String,
+    /// The alias of the key that wraps the subjects' data keys.
+    pub subject_key: String,
 }
 
 impl ResourceNames {
@@ -601,6 +622,8 @@ impl ResourceNames {
             stream_heads_table: name(STREAM_HEADS_TABLE.name_env, STREAM_HEADS_TABLE.default_name),
             digest_bucket: name(names::DIGEST_BUCKET.env, names::DIGEST_BUCKET.default),
             digest_key: name(names::DIGEST_KEY_ID.env, names::DIGEST_KEY_ID.default),
+            subject_keys_table: name(SUBJECT_KEYS_TABLE.name_env, SUBJECT_KEYS_TABLE.default_name),
+            subject_key: name(names::SUBJECT_KEY_ID.env, names::SUBJECT_KEY_ID.default),
         }
     }
 
@@ -627,10 +650,12 @@ impl ResourceNames {
             if var == names::DIGEST_BUCKET.env {
                 return Some(format!("{prefix}-{}", names::DIGEST_BUCKET.default));
             }
-            if var == names::DIGEST_KEY_ID.env {
-                // alias/<prefix>-auction-log-digests
-                let base = names::DIGEST_KEY_ID.default.trim_start_matches("alias/");
-                return Some(format!("alias/{prefix}-{base}"));
+            for key in [names::DIGEST_KEY_ID, names::SUBJECT_KEY_ID] {
+                if var == key.env {
+                    // alias/<prefix>-auction-log-digests
+                    let base = key.default.trim_start_matches("alias/");
+                    return Some(format!("alias/{prefix}-{base}"));
+                }
             }
             spec_default.map(|default_name| format!("{prefix}-{default_name}"))
         })
@@ -668,6 +693,7 @@ impl ResourceNames {
                 self.stripe_webhook_deliveries_table.as_str(),
             ),
             (&STREAM_HEADS_TABLE, self.stream_heads_table.as_str()),
+            (&SUBJECT_KEYS_TABLE, self.subject_keys_table.as_str()),
         ]
     }
 
@@ -702,6 +728,7 @@ impl ResourceNames {
         let digests = [
             (names::DIGEST_BUCKET.env, self.digest_bucket.clone()),
             (names::DIGEST_KEY_ID.env, self.digest_key.clone()),
+            (names::SUBJECT_KEY_ID.env, self.subject_key.clone()),
         ];
         tables
             .chain(queues)
