@@ -1,5 +1,7 @@
-//! Where an envelope holds personal data, and turning it into pseudonyms before the event is
-//! hashed and stored, and back (or into erased markers) when it is read.
+//! Where an envelope holds personal data: its pseudonyms found and revealed (or shown erased)
+//! for a reader, and plain ids turned into pseudonyms. The platform makes pseudonyms at its edge
+//! (docs/privacy.md), so new events already hold them; sealing here is for an envelope written
+//! before pseudonyms.
 //!
 //! The places are the codec's: JSON pointers (RFC 6901) into the payload, per event type and
 //! schema version (`EventCodec::personal_fields`), plus the actor when it is a user. Only those

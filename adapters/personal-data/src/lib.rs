@@ -5,7 +5,8 @@
 //!   subject's pseudonym (`subject:<key id>`); other personal text a token sealed under the
 //!   subject's data key; a forgotten subject's values read as `erased:<key id>`.
 //! - [`envelope`]: the places in an envelope that hold personal data (the codec's pointers and a
-//!   user actor), sealed before the event is hashed and opened when it is read.
+//!   user actor): their pseudonyms found and revealed for a reader (an export, time travel), and
+//!   an envelope of plain ids turned into pseudonyms (one written before pseudonyms).
 //! - [`SubjectKeys`]: the key store's port: a subject's key id (made on first use), the
 //!   subjects of key ids, and forgetting. [`KmsSubjectKeys`] keeps it in DynamoDB with data keys
 //!   wrapped by AWS KMS; [`InMemorySubjectKeys`] is its twin for tests. [`Pseudonyms`] is what

@@ -95,6 +95,25 @@ async fn a_late_bid_behind_two_outbids(
     (results, decisions.load(Ordering::SeqCst))
 }
 
+/// `amy` (a decision that does something on the side) and ben's and cat's outbids, queued
+/// behind the first bid.
+async fn amy_ben_and_cat_behind_a_slow_bid(
+    store: &Store<InMemoryStore>,
+    auction_id: AuctionId,
+    amy: Decide,
+) -> Vec<Answered> {
+    queue_behind_a_slow_bid(
+        store,
+        auction_id,
+        vec![
+            ("amy", amy),
+            ("ben", Box::new(outbid("ben"))),
+            ("cat", Box::new(outbid("cat"))),
+        ],
+    )
+    .await
+}
+
 fn bidder_of(outcome: &Outcome<State>) -> String {
     match &outcome.events[..] {
         [envelope] => match &envelope.event {
@@ -231,16 +250,7 @@ fn given_another_process_taking_the_groups_version_then_every_member_is_decided_
         });
 
         // When amy's, ben's and cat's bids are grouped
-        let results = queue_behind_a_slow_bid(
-            &store,
-            auction_id,
-            vec![
-                ("amy", amy),
-                ("ben", Box::new(outbid("ben"))),
-                ("cat", Box::new(outbid("cat"))),
-            ],
-        )
-        .await;
+        let results = amy_ben_and_cat_behind_a_slow_bid(&store, auction_id, amy).await;
 
         // Then all land after the rival's bid, decided again on it, one conflict counted
         let conflicts: u32 = results.iter().map(|(_, c)| c).sum();
@@ -278,16 +288,7 @@ fn given_a_groups_append_committed_but_its_answer_lost_then_the_members_are_answ
         });
 
         // When amy's, ben's and cat's bids are grouped
-        let results = queue_behind_a_slow_bid(
-            &store,
-            auction_id,
-            vec![
-                ("amy", amy),
-                ("ben", Box::new(outbid("ben"))),
-                ("cat", Box::new(outbid("cat"))),
-            ],
-        )
-        .await;
+        let results = amy_ben_and_cat_behind_a_slow_bid(&store, auction_id, amy).await;
 
         // Then each is answered with its own bid, and each bid is in the log once
         assert_eq!(bidder_of(results[1].0.as_ref().unwrap()), "amy");
