@@ -1,5 +1,5 @@
-//! The aggregates: the Auction ([`auction`], re-exported at the top) and the Item it sells
-//! ([`item`], the ownership ledger). Each has its state, the commands it accepts, the decisions
+//! The aggregates: the Auction ([`auction`], re-exported at the top), the Item it sells
+//! ([`item`], the ownership ledger) and the Subject of personal data ([`subject`], forgotten). Each has its state, the commands it accepts, the decisions
 //! that turn a command into events, and `evolve`, which folds events into state.
 //!
 //! Pure and synchronous: time and ids arrive as arguments, and nothing here performs I/O. Must not
@@ -8,6 +8,7 @@
 
 pub mod auction;
 pub mod item;
+pub mod subject;
 // Given/when/then for deciders: cargo feature `testing` (and this crate's own tests).
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -508,6 +508,21 @@ impl AggregateUnderTest for ItemAggregate {
     }
 }
 
+/// The Subject aggregate under test: `Given::<SubjectAggregate>::no_events()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubjectAggregate;
+
+impl AggregateUnderTest for SubjectAggregate {
+    const NAME: &'static str = "Subject";
+    type State = crate::subject::SubjectState;
+    type Event = events::SubjectEvent;
+    type Rejection = crate::subject::SubjectRejection;
+
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
+        crate::subject::evolve(state, event)
+    }
+}
+
 impl Then<AuctionAggregate> {
     /// Then the command is refused with a rejection whose stable error code
     /// ([`crate::Rejection::code`]) is `code`.

@@ -74,6 +74,33 @@ impl From<ItemId> for Uuid {
     }
 }
 
+/// Identifies one subject of personal data: the key id of their per-subject data key (the UUID in
+/// their pseudonym, `subject:<key id>`); it is also the Subject stream's aggregate id.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct SubjectId(pub Uuid);
+
+impl fmt::Display for SubjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A subject's stream id, as the envelope and the store carry it.
+impl From<Uuid> for SubjectId {
+    fn from(id: Uuid) -> Self {
+        Self(id)
+    }
+}
+
+impl From<SubjectId> for Uuid {
+    fn from(id: SubjectId) -> Self {
+        id.0
+    }
+}
+
 /// Identifies one bid (or buy-now purchase) command; a retried command keeps its id, which is
 /// how the aggregate recognises a command that already took effect.
 #[derive(

@@ -9,7 +9,8 @@
 //!
 //! It also holds the two traits a store needs to keep any aggregate's events
 //! ([`EventCodec`], [`Aggregate`]); the Auction's codec is [`AuctionEvent`] itself. The second
-//! aggregate's contract, the Item's (the lot an auction sells and its owners), is [`ItemEvent`].
+//! aggregate's contract, the Item's (the lot an auction sells and its owners), is [`ItemEvent`];
+//! the third, the Subject's (a subject of personal data forgotten), is [`SubjectEvent`].
 //!
 //! Must not depend on the domain, on any AWS crate, or on I/O: it is plain data plus (de)coding.
 
@@ -21,12 +22,13 @@ mod item;
 mod money;
 mod payloads;
 pub mod schema;
+mod subject;
 mod upcast;
 
 pub use codec::{Aggregate, AggregateId, EventCodec};
 pub use envelope::{AGGREGATE_TYPE, Actor, Envelope, EventEnvelope, Metadata, RawEnvelope};
 pub use error::DecodeError;
-pub use ids::{AuctionId, BidId, InvalidUserId, ItemId, UserId};
+pub use ids::{AuctionId, BidId, InvalidUserId, ItemId, SubjectId, UserId};
 pub use item::{
     ITEM_AGGREGATE_TYPE, ItemEvent, ItemRegistered, OwnershipTransferred, TransferReversed,
 };
@@ -36,4 +38,5 @@ pub use payloads::{
     AuctionStarted, BidPlaced, EndTrigger, IncrementBand, IncrementPolicy, ItemOfferedToRunnerUp,
     MaxBidRaised, Payload, PaymentFailed, PaymentSucceeded, SoftClose, UnsoldReason,
 };
+pub use subject::{SUBJECT_AGGREGATE_TYPE, SubjectEvent, SubjectForgotten};
 pub use upcast::legacy;

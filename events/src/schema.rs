@@ -7,10 +7,11 @@ use serde_json::Value;
 use crate::envelope::RawEnvelope;
 use crate::item::{ItemRegistered, OwnershipTransferred, TransferReversed};
 use crate::payloads::*;
+use crate::subject::SubjectForgotten;
 use crate::upcast::legacy;
 
 /// Every schema this contract publishes, by file name: the envelope, each event type at its
-/// current version (the Auction's and the Item's), and the legacy versions that can still be
+/// current version (the Auction's, the Item's and the Subject's), and the legacy versions that can still be
 /// read.
 pub fn all() -> Vec<(String, Value)> {
     let mut schemas = vec![("envelope.schema.json".to_owned(), of::<RawEnvelope>())];
@@ -28,6 +29,7 @@ pub fn all() -> Vec<(String, Value)> {
         current::<ItemRegistered>(),
         current::<OwnershipTransferred>(),
         current::<TransferReversed>(),
+        current::<SubjectForgotten>(),
         (
             file_name(AuctionCreated::EVENT_TYPE, 1),
             of::<legacy::AuctionCreatedV1>(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use events::{
     AuctionEvent, AuctionId, DecodeError, Envelope, EventCodec, EventEnvelope, IncrementPolicy,
-    ItemEvent, ItemId, RawEnvelope, SoftClose, schema,
+    ItemEvent, ItemId, RawEnvelope, SoftClose, SubjectEvent, schema,
 };
 use serde_json::{Value, json};
 
@@ -40,6 +40,7 @@ fn current_types() -> Vec<(&'static str, u32)> {
     AuctionEvent::TYPES
         .iter()
         .chain(ItemEvent::TYPES)
+        .chain(SubjectEvent::TYPES)
         .copied()
         .collect()
 }
@@ -57,6 +58,7 @@ fn decoded(value: Value) -> Result<(&'static str, Value, Value), DecodeError> {
     }
     match value["aggregateType"].as_str() {
         Some(<ItemEvent as EventCodec>::AGGREGATE_TYPE) => with::<ItemEvent>(value),
+        Some(<SubjectEvent as EventCodec>::AGGREGATE_TYPE) => with::<SubjectEvent>(value),
         _ => with::<AuctionEvent>(value),
     }
 }
@@ -373,7 +375,16 @@ fn no_event_type_is_both_an_auctions_and_an_items() {
             "{event_type} is an Auction event type too"
         );
     }
-    assert_eq!(current_types().len(), 13);
+    for (event_type, _) in SubjectEvent::TYPES {
+        assert!(
+            !AuctionEvent::TYPES
+                .iter()
+                .chain(ItemEvent::TYPES)
+                .any(|(t, _)| t == event_type),
+            "{event_type} is another aggregate's event type too"
+        );
+    }
+    assert_eq!(current_types().len(), 14);
 }
 
 #[test]
@@ -496,6 +507,7 @@ fn every_user_id_of_every_schema_version_is_a_declared_personal_field() {
         let declared: Vec<&str> = AuctionEvent::personal_fields(event_type)
             .iter()
             .chain(ItemEvent::personal_fields(event_type))
+            .chain(SubjectEvent::personal_fields(event_type))
             .copied()
             .collect();
         for pointer in &pointers {

@@ -170,6 +170,17 @@ impl TestEnv {
         )
     }
 
+    /// `user`'s pseudonym in this test's key store: what the API turns their `sub` into, and so
+    /// what the log, the views, the inbox and the payment identities hold for them.
+    pub async fn pseudonym(&self, user: &str) -> events::UserId {
+        use personal_data::Pseudonyms;
+        let user = crate::fixtures::user(user);
+        match self.subject_keys().pseudonym_of(&user).await {
+            Ok(pseudonym) => pseudonym,
+            Err(error) => panic!("no pseudonym for {user:?}: {error}"),
+        }
+    }
+
     /// This test's Parked table.
     pub fn parked(&self) -> parking::DynamoDbParked {
         parking::DynamoDbParked::new(self.dynamodb().clone(), self.names().parked_table.clone())

@@ -99,13 +99,15 @@ impl LiveStack {
         let push = Arc::new(ManagementApi::new(&local_stack::sdk_config().await, &url));
         let log = Arc::new(env.event_store());
         let handler_subscriptions = Arc::clone(&subscriptions);
+        let keys = Arc::new(env.subject_keys());
         let broadcast = move |event: SqsEvent| {
-            let (subscriptions, push, log) = (
+            let (subscriptions, push, log, keys) = (
                 Arc::clone(&handler_subscriptions),
                 Arc::clone(&push),
                 Arc::clone(&log),
+                Arc::clone(&keys),
             );
-            async move { live::handle(&*subscriptions, &*push, &*log, event).await }
+            async move { live::handle(&*subscriptions, &*push, &*log, &*keys, event).await }
         };
         tokio::spawn(run_queue(
             mapping,

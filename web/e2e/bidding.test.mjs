@@ -19,7 +19,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from '
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -83,10 +83,11 @@ async function startPlatform() {
   const port = await freePort();
   const logPath = path.join(artifacts, 'platform.log');
   const logFile = createWriteStream(logPath);
+  const secret = randomBytes(32).toString('hex');
   const env = {
     ...process.env,
     API_PORT: String(port),
-    LOCAL_JWT_SECRET: randomBytes(32).toString('hex'),
+    LOCAL_JWT_SECRET: secret,
   };
   // The launcher's binary itself when web/e2e/run has built it (`cargo run` would wait for
   // cargo's build-directory lock whenever another cargo command runs), else through cargo.
@@ -101,7 +102,7 @@ async function startPlatform() {
     detached: true, // its own process group, so that stopping it reaches every process in it
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const platform = { child, logPath, exited: null, stackPids: [], triggersGroup: null };
+  const platform = { child, logPath, secret, exited: null, stackPids: [], triggersGroup: null };
   running.platform = platform; // stopped by the test's end or a signal, even while starting
   child.on('exit', (code, signal) => { platform.exited = { code, signal }; });
   let stderrHead = '';
@@ -157,6 +158,18 @@ function waitExit(child, ms) {
 }
 
 /** SIGTERM to the platform's process group (the launcher stops the emulators), then SIGKILL. */
+/**
+ * A token for `sub` in `groups`, signed as the platform's local verifier expects (HS256 under
+ * LOCAL_JWT_SECRET, the claims of a Cognito ID token): the demo's POST /dev/token grants no
+ * group, and an admin is one.
+ */
+function mintToken(secret, sub, groups) {
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub, iat: now, exp: now + 600, 'cognito:groups': groups })}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
 async function stopPlatform(platform) {
   if (!platform) return;
   const { child } = platform;
@@ -439,6 +452,21 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     }
     await screenshot(ann, '05-ann-lost');
     await screenshot(bob, '05-bob-won');
+
+    // An admin forgets Bob (docs/privacy.md); Ann's page, opened again, names the winner as
+    // erased, and nothing on it names Bob.
+    const forgotten = await http(base, 'POST', '/admin/subjects/forget', {
+      token: mintToken(platform.secret, 'admin-ada', ['admin']),
+      body: { userId: 'bidder-bob' },
+    });
+    assert.equal(forgotten.status, 200, `POST /admin/subjects/forget answered ${forgotten.status}: ${forgotten.text}`);
+    const erased = forgotten.data.erasedAs;
+    assert.match(erased, /^erased:[0-9a-f-]{36}$/);
+    await ann.reload();
+    await expectText(ann, 'bidder-ann', '#result-banner', `Sold to ${erased} for 15.00 EUR`);
+    const shown = await ann.evaluate(() => document.body.innerText);
+    assert.equal(shown.includes('bidder-bob'), false, `bidder-ann: the page still shows bidder-bob:\n${shown}`);
+    await screenshot(ann, '06-ann-sees-bob-erased');
 
     assert.deepEqual(errors, [], `uncaught errors in the pages:\n${errors.join('\n')}`);
   } catch (error) {

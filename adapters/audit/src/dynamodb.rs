@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_dynamodb::Client;
 use conventions::Failure;
 use event_store::StoreError;
-use events::{AuctionEvent, AuctionId, EventCodec, ItemEvent, ItemId};
+use events::{AuctionEvent, AuctionId, EventCodec, ItemEvent, ItemId, SubjectEvent, SubjectId};
 use futures_util::future::try_join_all;
 use uuid::Uuid;
 
@@ -23,6 +23,8 @@ pub struct Streams {
     pub auctions: Vec<AuctionId>,
     /// The Items' ownership ledger's streams (`Item`).
     pub items: Vec<ItemId>,
+    /// The subjects' streams (`Subject`: a forgotten subject's tombstone).
+    pub subjects: Vec<SubjectId>,
     /// Streams of aggregate types this build does not know (written by a newer one), by type.
     pub others: BTreeMap<String, Vec<Uuid>>,
 }
@@ -36,11 +38,15 @@ impl Streams {
                     streams.auctions.push(AuctionId(id));
                 }
                 <ItemEvent as EventCodec>::AGGREGATE_TYPE => streams.items.push(ItemId(id)),
+                <SubjectEvent as EventCodec>::AGGREGATE_TYPE => {
+                    streams.subjects.push(SubjectId(id));
+                }
                 _ => streams.others.entry(aggregate_type).or_default().push(id),
             }
         }
         streams.auctions.dedup();
         streams.items.dedup();
+        streams.subjects.dedup();
         streams
     }
 }

@@ -47,6 +47,10 @@ pub enum AuditError {
     /// (`AliasMoved`: another rebuild switched first; transient ones may be retried).
     #[error(transparent)]
     Views(#[from] read_models::ProjectorError),
+    /// The subjects' key store (its table or KMS) failed revealing an export's pseudonyms.
+    /// (exit 3; retry)
+    #[error("the subjects' key store failed: {0}")]
+    Keys(String),
     /// A rebuild could not go on: a table never became active, the Events table has no
     /// stream, writes kept being left unprocessed. (exit 3; the fresh tables are left for
     /// inspection and the live ones are untouched)

@@ -20,6 +20,7 @@ pub mod export;
 mod items;
 pub mod rebuild;
 mod replay;
+mod subjects;
 mod verify;
 
 pub use error::AuditError;
@@ -29,4 +30,5 @@ pub use items::{
     verify_item, verify_items,
 };
 pub use replay::{StateAt, Step, history, history_events, state_at};
+pub use subjects::{SubjectReport, verify_subjects};
 pub use verify::{Finding, Report, verify, verify_all, verify_events};

@@ -13,6 +13,10 @@ use crate::meter::Meter;
 use crate::stored::StoredEvent;
 
 const HASH: &str = "hash";
+/// What an exporter with the subjects' key store adds beside a line's envelope: the pseudonyms
+/// it holds and what they revealed (docs/privacy.md). Not part of the stored event: an import
+/// ignores it.
+const REVEALED: &str = "revealed";
 
 /// One event as one line of JSON, without the newline. Keys are sorted, so the same event
 /// always gives the same bytes.
@@ -82,6 +86,7 @@ pub fn parse_line(line: usize, text: &str) -> Result<StoredEvent, HistoryError> 
         Some(Value::String(hash)) => hash,
         _ => return Err(malformed("the hash is missing or not a string".to_owned())),
     };
+    fields.remove(REVEALED);
     let envelope: RawEnvelope =
         serde_json::from_value(Value::Object(fields)).map_err(|e| malformed(e.to_string()))?;
     Ok(StoredEvent { envelope, hash })

@@ -28,9 +28,13 @@ use crate::error::PersonalDataError;
 use crate::ports::SubjectKeys;
 use crate::token::{DataKey, KeyId, Token, seal};
 
-/// How long this process trusts what it learned about a subject: a forget in another process
-/// takes effect here within this time.
+/// How long this process trusts what it learned about a subject, unless
+/// `SUBJECT_KEYS_CACHE_SECONDS` says otherwise: a forget in another process takes effect here
+/// within this time.
 pub const CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The variable that sets [`CACHE_TTL`] for a process (whole seconds).
+pub const CACHE_SECONDS_ENV: &str = "SUBJECT_KEYS_CACHE_SECONDS";
 
 const CACHE_CAPACITY: usize = 10_000;
 
@@ -46,6 +50,7 @@ pub struct KmsSubjectKeys {
     /// The KMS key that wraps the data keys: an id, ARN or `alias/...`.
     kms_key: String,
     known: Arc<Mutex<Known>>,
+    ttl: Duration,
 }
 
 impl std::fmt::Debug for KmsSubjectKeys {
@@ -66,14 +71,26 @@ struct Known {
 
 impl KmsSubjectKeys {
     /// The key store `SUBJECT_KEYS_TABLE` names, its data keys wrapped by the key
-    /// `SUBJECT_KEY_ID` names.
+    /// `SUBJECT_KEY_ID` names, trusting what it learned for `SUBJECT_KEYS_CACHE_SECONDS`
+    /// (default [`CACHE_TTL`]; a value that is not a whole number of seconds is the default).
     pub fn from_env(dynamodb: aws_sdk_dynamodb::Client, kms: aws_sdk_kms::Client) -> Self {
+        let ttl = std::env::var(CACHE_SECONDS_ENV)
+            .ok()
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map_or(CACHE_TTL, Duration::from_secs);
         Self::new(
             dynamodb,
             kms,
             conventions::names::SUBJECT_KEYS_TABLE.from_env(),
             conventions::names::SUBJECT_KEY_ID.from_env(),
         )
+        .with_cache_ttl(ttl)
+    }
+
+    /// The same store trusting what it learned for `ttl` instead.
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
     }
 
     pub fn new(
@@ -92,6 +109,7 @@ impl KmsSubjectKeys {
                 key_ids: LruCache::new(capacity),
                 subjects: LruCache::new(capacity),
             })),
+            ttl: CACHE_TTL,
         }
     }
 
@@ -101,7 +119,7 @@ impl KmsSubjectKeys {
 
     async fn key_id(&self, subject: &str) -> Result<KeyId, PersonalDataError> {
         if let Some((key_id, at)) = self.known().key_ids.get(subject).copied()
-            && at.elapsed() < CACHE_TTL
+            && at.elapsed() < self.ttl
         {
             return Ok(key_id);
         }
@@ -220,7 +238,7 @@ impl KmsSubjectKeys {
     /// The subject a key id names, or `None` if it names none any more.
     async fn subject(&self, key_id: KeyId) -> Result<Option<String>, PersonalDataError> {
         if let Some((subject, at)) = self.known().subjects.get(&key_id).cloned()
-            && at.elapsed() < CACHE_TTL
+            && at.elapsed() < self.ttl
         {
             return Ok(subject);
         }
@@ -277,6 +295,10 @@ impl SubjectKeys for KmsSubjectKeys {
             found.insert(subject.clone(), self.key_id(subject).await?);
         }
         Ok(found)
+    }
+
+    async fn key_id_of(&self, subject: &str) -> Result<Option<KeyId>, PersonalDataError> {
+        self.find(subject).await
     }
 
     async fn subjects(

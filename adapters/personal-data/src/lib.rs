@@ -24,8 +24,8 @@ mod pseudonyms;
 pub mod token;
 
 pub use error::PersonalDataError;
-pub use kms::{CACHE_TTL, KmsSubjectKeys};
+pub use kms::{CACHE_SECONDS_ENV, CACHE_TTL, KmsSubjectKeys};
 pub use memory::InMemorySubjectKeys;
 pub use ports::SubjectKeys;
-pub use pseudonyms::Pseudonyms;
+pub use pseudonyms::{Pseudonyms, REVEALED_FIELD, reveal_json, reveal_lines};
 pub use token::{DataKey, KeyId};

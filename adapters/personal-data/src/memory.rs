@@ -37,6 +37,10 @@ impl SubjectKeys for InMemorySubjectKeys {
             .collect())
     }
 
+    async fn key_id_of(&self, subject: &str) -> Result<Option<KeyId>, PersonalDataError> {
+        Ok(self.subjects().get(subject).copied())
+    }
+
     async fn subjects(
         &self,
         key_ids: &[KeyId],

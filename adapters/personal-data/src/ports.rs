@@ -16,6 +16,12 @@ pub trait SubjectKeys: Send + Sync {
         subjects: &[String],
     ) -> impl Future<Output = Result<HashMap<String, KeyId>, PersonalDataError>> + Send;
 
+    /// The subject's key id if they have one; never makes one (a forget looks it up).
+    fn key_id_of(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<Option<KeyId>, PersonalDataError>> + Send;
+
     /// The subjects `key_ids` name. A forgotten subject's key id is absent from the answer.
     fn subjects(
         &self,

@@ -116,6 +116,19 @@ pub enum ApiError {
     /// Parking failed in a way retrying cannot fix. (500 INTERNAL; logged)
     #[error("parking failed: {0}")]
     ParkingFailed(String),
+    /// The user to forget has no key: never seen since pseudonyms, or forgotten already.
+    /// (404 SUBJECT_NOT_FOUND: nothing of theirs can be read; nothing to do)
+    #[error("the user has no key: never seen, or forgotten already")]
+    SubjectNotFound,
+    /// The subjects' key store (its table or KMS) could not be reached: the caller's pseudonym
+    /// could not be made, or the pseudonyms in an answer revealed. Nothing was decided.
+    /// (503 SERVICE_UNAVAILABLE, retry shortly)
+    #[error("the subjects' key store is unavailable: {0}")]
+    KeysUnavailable(String),
+    /// The key store answered something no retry fixes (a value that does not open under its
+    /// key: tampering). (500 INTERNAL; logged and alarmed)
+    #[error("the subjects' key store failed: {0}")]
+    KeysFailed(String),
     /// The caller has no card on file, so a bid or a purchase could not be paid for. Decided
     /// before the command reaches the event store: nothing is written. (409
     /// PAYMENT_METHOD_REQUIRED: register a card with `PUT /me/payment-method`, then retry)
@@ -219,6 +232,17 @@ impl From<parking::ParkingError> for ApiError {
     }
 }
 
+impl From<personal_data::PersonalDataError> for ApiError {
+    fn from(error: personal_data::PersonalDataError) -> Self {
+        match error {
+            personal_data::PersonalDataError::Unavailable { .. } => {
+                Self::KeysUnavailable(error.to_string())
+            }
+            error => Self::KeysFailed(error.to_string()),
+        }
+    }
+}
+
 impl From<read_models::ProjectorError> for ApiError {
     fn from(error: read_models::ProjectorError) -> Self {
         use read_models::ProjectorError as E;
@@ -313,7 +337,9 @@ impl ApiError {
             Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "INVALID_QUERY"),
             Self::InvalidCursor => (StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
             Self::ReadUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
-            Self::ReadFailed(_) | Self::ParkingFailed(_) => {
+            Self::KeysUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+            Self::SubjectNotFound => (StatusCode::NOT_FOUND, "SUBJECT_NOT_FOUND"),
+            Self::ReadFailed(_) | Self::ParkingFailed(_) | Self::KeysFailed(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL")
             }
             Self::UnknownConsumer(_) => (StatusCode::BAD_REQUEST, "UNKNOWN_CONSUMER"),

@@ -1,6 +1,8 @@
 //! Who is calling. Identity comes only from the authorizer: API Gateway's JWT authorizer claims
 //! in Lambda, or a locally verified HS256 token on the local server. Never from a body or a
-//! plain header.
+//! plain header. The authorizer's `sub` never goes further than the gate: it becomes the
+//! caller's pseudonym there (docs/privacy.md), so that commands, the log and the views hold
+//! pseudonyms only, and [`crate::reveal`] turns pseudonyms back into user ids in the answers.
 
 use std::sync::Arc;
 
@@ -13,13 +15,15 @@ use chrono::{DateTime, TimeDelta, Utc};
 use events::UserId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lambda_http::request::RequestContext;
+use personal_data::Pseudonyms;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// The caller as the authorizer vouches for them.
+/// The caller as the authorizer vouches for them, once through the gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
+    /// The caller's pseudonym (the authorizer's `sub` before the gate).
     pub sub: UserId,
     pub groups: Vec<String>,
 }
@@ -147,13 +151,17 @@ fn parse_groups(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Middleware: establishes the caller's [`Claims`] or answers 401.
-pub async fn authenticate(
-    State(authenticator): State<Authenticator>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let claims = match &authenticator {
+/// What a request passes on its way in: who is calling, and their pseudonym.
+#[derive(Clone)]
+pub struct Gate {
+    pub authenticator: Authenticator,
+    pub pseudonyms: Arc<dyn Pseudonyms>,
+}
+
+/// Middleware: establishes the caller's [`Claims`], their `sub` turned into their pseudonym,
+/// or answers 401 (503 when the key store cannot be reached).
+pub async fn authenticate(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+    let claims = match &gate.authenticator {
         Authenticator::ApiGateway => request
             .extensions()
             .get::<RequestContext>()
@@ -163,14 +171,35 @@ pub async fn authenticate(
             .ok_or(ApiError::Unauthenticated("a Bearer token is required"))
             .and_then(|token| jwt.verify(token)),
     };
+    let claims = match claims {
+        // A `sub` shaped like a pseudonym would be taken as that subject's own: refused, so
+        // that no identity provider (nor the local demo's free choice of name) can pose as one.
+        Ok(claims) if is_reserved(claims.sub.as_str()) => Err(ApiError::Unauthenticated(
+            "the token's subject has the shape of a pseudonym, which no user id may have",
+        )),
+        Ok(mut claims) => match gate.pseudonyms.pseudonym_of(&claims.sub).await {
+            Ok(pseudonym) => {
+                claims.sub = pseudonym;
+                Ok(claims)
+            }
+            Err(error) => Err(ApiError::from(error)),
+        },
+        Err(error) => Err(error),
+    };
     match claims {
         Ok(claims) => {
+            // The pseudonym, not the user id: logs are kept, and must not hold a user id.
             tracing::Span::current().record("sub", claims.sub.as_str());
             request.extensions_mut().insert(claims);
             next.run(request).await
         }
         Err(error) => error.into_response(),
     }
+}
+
+/// Whether a `sub` is a pseudonym or an erased marker.
+fn is_reserved(sub: &str) -> bool {
+    personal_data::token::pseudonym_key(sub).is_some() || personal_data::token::is_erased(sub)
 }
 
 fn bearer_token(request: &Request) -> Option<&str> {

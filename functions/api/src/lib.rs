@@ -34,6 +34,7 @@ pub mod payment_identity;
 pub mod problems;
 pub mod queries;
 pub mod reads;
+pub mod reveal;
 /// The API over in-memory adapters, for tests (cargo feature `testing`).
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -182,14 +183,20 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/admin/items/{id}/verify", get(admin::item_verify::<B>))
         .route("/admin/items/{id}/export", get(admin::item_export::<B>))
         .route("/admin/events", get(admin::events_of_type::<B>))
-        .route(
-            "/admin/proofs/{aggregate_type}/{id}/{version}",
-            get(admin::proof::<B>),
-        )
         .route("/admin/parked", get(admin::parked::<B>))
         .route(
             "/admin/parked/{consumer}/{parkedId}/replay",
             post(admin::replay_parked::<B>),
+        )
+        .route("/admin/subjects/forget", post(admin::forget_subject::<B>))
+        .route_layer(from_fn_with_state(
+            Arc::clone(&app.pseudonyms),
+            reveal::reveal,
+        ))
+        // A proof's event is the bytes its chain hashed: shown as stored (pseudonyms).
+        .route(
+            "/admin/proofs/{aggregate_type}/{id}/{version}",
+            get(admin::proof::<B>),
         )
         // Layers wrap what is above them: the throttle runs inside the authenticator, so it
         // knows the caller.
@@ -198,7 +205,10 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
             throttle::limit_writes,
         ))
         .route_layer(from_fn_with_state(
-            app.authenticator.clone(),
+            identity::Gate {
+                authenticator: app.authenticator.clone(),
+                pseudonyms: Arc::clone(&app.pseudonyms),
+            },
             identity::authenticate,
         ));
     Router::new()

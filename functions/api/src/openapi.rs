@@ -40,6 +40,7 @@ use crate::{admin, commands, items, payment_identity, queries, webhooks};
         admin::proofs::proof,
         admin::parked,
         admin::replay_parked,
+        admin::forget_subject,
         webhooks::stripe_webhook,
     ),
     // Named only through `value_type` in parameters, or only by the problem responses

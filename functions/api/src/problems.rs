@@ -108,6 +108,10 @@ described! {
     ReplayEventsMissing = "409",
         "A problem document; see its `code` (PARKED_EVENTS_MISSING: the log lacks some of the \
         item's events; it stays parked)";
+    /// Forgetting a user.
+    SubjectNotFound = "404",
+        "A problem document; see its `code` (SUBJECT_NOT_FOUND: the user has no key: never seen, \
+        or forgotten already)";
     /// Stripe's webhook: a signed body that is not a Stripe event.
     NotAStripeEvent = "400",
         "A problem document; see its `code` (INVALID_WEBHOOK_EVENT: the body is correctly signed \

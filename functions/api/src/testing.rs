@@ -238,6 +238,18 @@ impl TestApp {
         self.token_in(user, &[])
     }
 
+    /// `user`'s pseudonym: what the gate turns their `sub` into, and so what the log, the views
+    /// and the inbox hold for them (docs/privacy.md).
+    pub async fn pseudonym(&self, user: &str) -> UserId {
+        let user = UserId::try_from(user)
+            .unwrap_or_else(|error| panic!("{user:?} is no user id: {error}"));
+        self.app
+            .pseudonyms
+            .pseudonym_of(&user)
+            .await
+            .unwrap_or_else(|error| panic!("no pseudonym for {user:?}: {error}"))
+    }
+
     /// A token for `user` in these authorizer groups (e.g. `admin`).
     pub fn token_in(&self, user: &str, groups: &[&str]) -> String {
         let user = UserId::try_from(user)

@@ -343,7 +343,8 @@ async fn given_an_admin_when_an_auction_is_exported_then_the_json_lines_are_its_
         )
         .await;
 
-    // Then the body is the stored events as the CLI exports them, one line each
+    // Then the body is the stored events as the CLI exports them, one line each, each beside
+    // what its pseudonyms reveal
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.headers["content-type"], "application/x-ndjson");
     let text = String::from_utf8(response.bytes.to_vec()).unwrap();
@@ -351,10 +352,22 @@ async fn given_an_admin_when_an_auction_is_exported_then_the_json_lines_are_its_
         .store
         .backend()
         .events(AuctionId(Uuid::parse_str(&id).unwrap()));
-    assert_eq!(text, audit::export::encode_lines(&stored).unwrap());
     assert_eq!(text.lines().count(), events);
-    // And it parses back into the same events
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let seller = h.app.pseudonym("seller-ann").await;
+    assert_eq!(first["sellerId"], Value::Null);
+    assert_eq!(first["payload"]["sellerId"], seller.as_str());
+    assert_eq!(first["revealed"][seller.as_str()], "seller-ann");
+    // And it parses back into the same events (an import ignores what was revealed)
     assert_eq!(audit::export::parse_lines(&text).unwrap(), stored);
+    let mut stripped = String::new();
+    for line in text.lines() {
+        let mut value: Value = serde_json::from_str(line).unwrap();
+        value.as_object_mut().unwrap().remove("revealed");
+        stripped.push_str(&value.to_string());
+        stripped.push('\n');
+    }
+    assert_eq!(stripped, audit::export::encode_lines(&stored).unwrap());
 }
 
 // ----------------------------------------------------------------------- GET /admin/events

@@ -1140,7 +1140,9 @@ async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come
                     version as u64,
                     Kind::Outbid,
                 ),
-                recipient: UserId::try_from(recipient).unwrap(),
+                // The inbox is keyed by the recipient's pseudonym, as the notifier finds it in
+                // the events.
+                recipient: h.pseudonym(recipient).await,
                 kind: Kind::Outbid,
                 auction_id: auction,
                 auction_title: "Brass telescope".to_owned(),
@@ -1381,11 +1383,17 @@ async fn given_the_lambda_router_when_an_authorized_v2_event_creates_an_auction_
         serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
     let id = AuctionId(Uuid::parse_str(body["auctionId"].as_str().unwrap()).unwrap());
     let events = store.backend().events(id);
+    // The log holds the seller's pseudonym, never the authorizer's sub.
     assert_eq!(
         events[0].envelope.metadata.actor,
         events::Actor::User {
-            id: UserId::try_from("seller-ann").unwrap()
+            id: h.pseudonym("seller-ann").await
         }
+    );
+    assert!(
+        !serde_json::to_string(&events[0].envelope)
+            .unwrap()
+            .contains("seller-ann")
     );
 
     // A request that did not come through the authorizer has no identity, whatever it says.
@@ -1583,4 +1591,78 @@ async fn given_crafted_user_ids_whose_ids_and_keys_join_alike_when_each_bids_the
     auctions.sort();
     auctions.dedup();
     assert_eq!(auctions.len(), 4);
+}
+
+// Forgetting a user (docs/privacy.md).
+
+#[tokio::test]
+async fn given_a_bidder_when_an_admin_forgets_them_then_every_answer_shows_them_erased_and_the_log_keeps_a_tombstone()
+ {
+    // Given bob's bid and cat's on ann's auction
+    let h = harness().await;
+    let id = h.open_auction().await;
+    h.bid("bidder-bob", &id, 1_000, "bob-1").await;
+    h.bid("bidder-cat", &id, 2_000, "cat-1").await;
+    let bob = h.pseudonym("bidder-bob").await;
+    let forget = |user: &str, groups: &'static [&'static str], body: Value| {
+        let h = h.clone();
+        let user = user.to_owned();
+        async move {
+            h.request_in(
+                axum::http::Method::POST,
+                Some((&user, groups)),
+                "/admin/subjects/forget",
+                Some(&body),
+                None,
+            )
+            .await
+        }
+    };
+
+    // A bidder may not forget anyone, and a user id must be one
+    let refused = forget("bidder-cat", &[], json!({"userId": "bidder-bob"})).await;
+    assert_problem(&refused, StatusCode::FORBIDDEN, "ADMIN_ONLY");
+    let blank = forget("root", &["admin"], json!({"userId": ""})).await;
+    assert_problem(&blank, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST");
+    let bids = h.get("bidder-cat", &format!("/auctions/{id}/bids")).await;
+    assert_eq!(bids.body["bids"][1]["bidderId"], "bidder-bob");
+
+    // When an admin forgets bob
+    let forgotten = forget("root", &["admin"], json!({"userId": "bidder-bob"})).await;
+
+    // Then bob reads as erased in every answer, cat as herself
+    assert_eq!(forgotten.status, StatusCode::OK, "{}", forgotten.text());
+    let erased = forgotten.body["erasedAs"].as_str().unwrap().to_owned();
+    assert_eq!(erased, bob.as_str().replace("subject:", "erased:"));
+    let bids = h.get("bidder-cat", &format!("/auctions/{id}/bids")).await;
+    assert_eq!(bids.body["bids"][0]["bidderId"], "bidder-cat");
+    assert_eq!(bids.body["bids"][1]["bidderId"], erased.as_str());
+    assert!(!bids.text().contains("bidder-bob"), "{}", bids.text());
+    // And the log keeps its tombstone, naming bob's pseudonym only
+    let subject = Uuid::parse_str(forgotten.body["subjectId"].as_str().unwrap()).unwrap();
+    let tombstone = h.store.backend().events(events::SubjectId(subject));
+    assert_eq!(tombstone.len(), 1);
+    assert_eq!(tombstone[0].envelope.payload["subject"], bob.as_str());
+    // And there is nothing more to forget
+    let again = forget("root", &["admin"], json!({"userId": "bidder-bob"})).await;
+    assert_problem(&again, StatusCode::NOT_FOUND, "SUBJECT_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn given_a_token_whose_subject_is_shaped_like_a_pseudonym_then_it_is_refused_and_poses_as_no_one()
+ {
+    // Given bob's pseudonym, and tokens naming it and an erased marker as their subject
+    let h = harness().await;
+    let id = h.open_auction().await;
+    h.bid("bidder-bob", &id, 1_000, "bob-1").await;
+    let bob = h.pseudonym("bidder-bob").await;
+    let erased = bob.as_str().replace("subject:", "erased:");
+
+    for sub in [bob.as_str(), erased.as_str()] {
+        // When either calls the API
+        let reply = h.get(sub, "/me/bids").await;
+        // Then it is refused: nobody gets bob's bids by naming his pseudonym
+        assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+        assert!(!reply.text().contains(&id), "{}", reply.text());
+    }
 }

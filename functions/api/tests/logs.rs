@@ -73,6 +73,7 @@ async fn given_a_correlation_id_when_a_bid_is_handled_then_every_log_line_of_the
         .await;
     assert_eq!(reply.status, StatusCode::CREATED);
 
+    let bob = h.pseudonym("bidder-bob").await;
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = text
         .lines()
@@ -88,6 +89,8 @@ async fn given_a_correlation_id_when_a_bid_is_handled_then_every_log_line_of_the
     }
     for line in &lines {
         assert_eq!(line["span"]["correlation_id"], "log-trace-7", "{line}");
-        assert_eq!(line["span"]["sub"], "bidder-bob", "{line}");
+        // The caller's pseudonym: logs are kept, and hold no user id.
+        assert_eq!(line["span"]["sub"], bob.as_str(), "{line}");
+        assert!(!line.to_string().contains("bidder-bob"), "{line}");
     }
 }

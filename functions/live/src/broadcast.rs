@@ -10,6 +10,7 @@ use conventions::metrics::Consumer;
 use event_store::{EventLog, Meter, Snapshots, state_at};
 use events::{AuctionEvent, EventEnvelope};
 use futures_util::{StreamExt, stream};
+use personal_data::Pseudonyms;
 use tracing::{Instrument, Span};
 
 use crate::config::Fanout;
@@ -25,6 +26,7 @@ pub async fn handle<S, P, L>(
     subscriptions: &S,
     push: &P,
     log: &L,
+    pseudonyms: &dyn Pseudonyms,
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, LiveError>
 where
@@ -32,16 +34,26 @@ where
     P: Push,
     L: EventLog + Snapshots,
 {
-    handle_with(&crate::config::fanout(), subscriptions, push, log, event).await
+    handle_with(
+        &crate::config::fanout(),
+        subscriptions,
+        push,
+        log,
+        pseudonyms,
+        event,
+    )
+    .await
 }
 
 /// Pushes the updates of a batch of the live queue's messages (each the publisher's message
 /// for one event: its stored envelope), in batch order, at most `fanout.concurrency` pushes at
-/// a time, and reports the messages that failed (`ReportBatchItemFailures`).
+/// a time, and reports the messages that failed (`ReportBatchItemFailures`). The pseudonyms
+/// an update holds (its leader, its winner) are pushed revealed, as the API answers them
+/// (docs/privacy.md).
 ///
 /// A message fails (and is received again, then reaches the DLQ and is parked after the
-/// queue's receives) when its body is not a readable event, the log or the connections table
-/// cannot be read, or no watcher could be reached (the management API is out). Once a message
+/// queue's receives) when its body is not a readable event, the log, the connections table or
+/// the subjects' key store cannot be read, or no watcher could be reached (the management API is out). Once a message
 /// of a group (the auction) fails, the group's later messages in the batch are reported failed
 /// unhandled, as FIFO order requires: a watcher never gets an auction's updates out of order.
 /// A retried message pushes its update again to every watcher: clients drop what they already
@@ -62,6 +74,7 @@ pub async fn handle_with<S, P, L>(
     subscriptions: &S,
     push: &P,
     log: &L,
+    pseudonyms: &dyn Pseudonyms,
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, LiveError>
 where
@@ -70,7 +83,14 @@ where
     L: EventLog + Snapshots,
 {
     let records = event.records.len();
-    let result = broadcast_batch(fanout, subscriptions, push, log, event).await;
+    let ports = Ports {
+        fanout,
+        subscriptions,
+        push,
+        log,
+        pseudonyms,
+    };
+    let result = broadcast_batch(&ports, event).await;
     let failed = result
         .as_ref()
         .map_or(records, |response| response.batch_item_failures.len());
@@ -78,11 +98,17 @@ where
     result
 }
 
+/// What a batch is broadcast with.
+struct Ports<'a, S, P, L> {
+    fanout: &'a Fanout,
+    subscriptions: &'a S,
+    push: &'a P,
+    log: &'a L,
+    pseudonyms: &'a dyn Pseudonyms,
+}
+
 async fn broadcast_batch<S, P, L>(
-    fanout: &Fanout,
-    subscriptions: &S,
-    push: &P,
-    log: &L,
+    ports: &Ports<'_, S, P, L>,
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, LiveError>
 where
@@ -113,11 +139,7 @@ where
             continue;
         }
         let outcome = match decoded {
-            Ok(envelope) => {
-                broadcast(fanout, subscriptions, push, log, &envelope)
-                    .instrument(span.clone())
-                    .await
-            }
+            Ok(envelope) => broadcast(ports, &envelope).instrument(span.clone()).await,
             Err(error) => Err(error),
         };
         if let Err(error) = outcome {
@@ -185,10 +207,7 @@ fn message_span(id: &str, envelope: Option<&EventEnvelope>) -> Span {
 }
 
 async fn broadcast<S, P, L>(
-    fanout: &Fanout,
-    subscriptions: &S,
-    push: &P,
-    log: &L,
+    ports: &Ports<'_, S, P, L>,
     envelope: &EventEnvelope,
 ) -> Result<(), LiveError>
 where
@@ -196,6 +215,13 @@ where
     P: Push,
     L: EventLog + Snapshots,
 {
+    let Ports {
+        fanout,
+        subscriptions,
+        push,
+        log,
+        pseudonyms,
+    } = *ports;
     if !may_update(&envelope.event) {
         return Ok(());
     }
@@ -220,6 +246,15 @@ where
         return Ok(());
     };
     let text = message.to_json();
+    let text = match personal_data::reveal_json(pseudonyms, text.as_bytes())
+        .await
+        .map_err(|error| LiveError::Keys(error.to_string()))?
+    {
+        Some(revealed) => {
+            String::from_utf8(revealed).map_err(|error| LiveError::Keys(error.to_string()))?
+        }
+        None => text,
+    };
     // Each connection still gets its updates in message order: the next message waits for
     // this one.
     let outcome = fan_out(fanout, push, &watchers, &text).await;

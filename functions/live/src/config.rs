@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use event_store::{DynamoDbStore, TableNames};
+use personal_data::KmsSubjectKeys;
 
 use crate::cognito::{CognitoPool, CognitoVerifier, HttpsJwks};
 use crate::dynamodb::DynamoDbSubscriptions;
@@ -42,10 +43,12 @@ pub struct Broadcaster {
     pub subscriptions: DynamoDbSubscriptions,
     pub push: ManagementApi,
     pub log: DynamoDbStore,
+    /// Reveals the updates' pseudonyms (`SUBJECT_KEYS_TABLE`, `SUBJECT_KEY_ID`).
+    pub pseudonyms: KmsSubjectKeys,
 }
 
 /// The broadcaster's ports: the connections table, the management API at `LIVE_ENDPOINT_URL`
-/// (required: it cannot push without one), the event store's tables.
+/// (required: it cannot push without one), the event store's tables, the subjects' key store.
 pub async fn broadcaster_from_env() -> Result<Broadcaster, String> {
     let endpoint = endpoint().ok_or(
         "LIVE_ENDPOINT_URL is not set: the broadcaster pushes through the WebSocket stage's \
@@ -56,7 +59,8 @@ pub async fn broadcaster_from_env() -> Result<Broadcaster, String> {
     Ok(Broadcaster {
         subscriptions: DynamoDbSubscriptions::new(client.clone(), connections_table()),
         push: ManagementApi::new(&sdk, &endpoint),
-        log: DynamoDbStore::new(client, TableNames::from_env()),
+        log: DynamoDbStore::new(client.clone(), TableNames::from_env()),
+        pseudonyms: KmsSubjectKeys::from_env(client, aws_sdk_kms::Client::new(&sdk)),
     })
 }
 

@@ -27,6 +27,12 @@ pub enum LiveError {
     #[error("no watcher could be reached: {0}")]
     Unreachable(String),
 
+    /// The subjects' key store could not reveal an update's pseudonyms: the broadcaster
+    /// reports the message failed (received again) rather than push an update that shows a
+    /// bidder as erased who is not.
+    #[error("the subjects' key store failed: {0}")]
+    Keys(String),
+
     /// The event log could not be read: the broadcaster reports the message failed (received
     /// again).
     #[error("reading the log failed")]

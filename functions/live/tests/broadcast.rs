@@ -18,6 +18,7 @@ use live::{
     ConnectionId, Fanout, InMemoryPush, InMemorySubscriptions, LiveError, MAX_SUBSCRIPTIONS, Push,
     PushError, ServerMessage, Subscriptions, handle, handle_with, session,
 };
+use personal_data::{InMemorySubjectKeys, Pseudonyms};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -69,11 +70,13 @@ fn versions(messages: &[String]) -> Vec<u64> {
 }
 
 /// Everything the broadcaster talks to: a store of auctions (histories decided by the domain),
-/// the subscriptions, and the push port (the in-memory twin unless a test brings its own).
+/// the subscriptions, the push port (the in-memory twin unless a test brings its own), and the
+/// subjects' keys the bidders' pseudonyms are made and revealed with.
 struct Live<P = InMemoryPush> {
     store: Store<InMemoryStore>,
     subscriptions: InMemorySubscriptions,
     push: P,
+    keys: InMemorySubjectKeys,
 }
 
 impl Live {
@@ -88,10 +91,12 @@ impl<P: Push> Live<P> {
             store: Store::new(InMemoryStore::new(), SnapshotPolicy::default()),
             subscriptions: InMemorySubscriptions::new(),
             push,
+            keys: InMemorySubjectKeys::default(),
         }
     }
 
-    /// An auction with `bids` bids from ann and bob in turn.
+    /// An auction with `bids` bids from ann and bob in turn, by their pseudonyms as the API
+    /// decides them.
     async fn auction_with_bids(&self, bids: usize) -> AuctionId {
         let auction_id = AuctionId(Uuid::new_v4());
         let command = lamp_auction(auction_id, epoch() + TimeDelta::days(1));
@@ -105,7 +110,7 @@ impl<P: Push> Live<P> {
             let bidder = if n % 2 == 0 { "ann" } else { "bob" };
             let command = PlaceBid {
                 bid_id: BidId(Uuid::new_v4()),
-                bidder_id: user(bidder),
+                bidder_id: self.keys.pseudonym_of(&user(bidder)).await.unwrap(),
                 amount: eur(100 + 10 * i64::try_from(n).unwrap()),
                 max_amount: None,
             };
@@ -139,7 +144,8 @@ impl<P: Push> Live<P> {
 
     /// The batch handled with the default fan-out.
     async fn handle(&self, event: SqsEvent) -> Result<SqsBatchResponse, LiveError> {
-        handle(&self.subscriptions, &self.push, self.store.backend(), event).await
+        let (subscriptions, push, log) = (&self.subscriptions, &self.push, self.store.backend());
+        handle(subscriptions, push, log, &self.keys, event).await
     }
 
     /// The batch handled with [`fanout`]'s bounds.
@@ -149,6 +155,7 @@ impl<P: Push> Live<P> {
             &self.subscriptions,
             &self.push,
             self.store.backend(),
+            &self.keys,
             event,
         )
         .await
@@ -183,7 +190,13 @@ async fn each_watcher_gets_every_bid_of_its_auction_in_version_order_and_nothing
     assert_eq!(last["type"], "bidPlaced");
     assert_eq!(last["auctionId"], watched.to_string());
     assert_eq!(last["bidCount"], 3);
+    // revealed: the log holds ann's pseudonym
     assert_eq!(last["leaderId"], "ann");
+    assert!(live.events(watched).iter().all(|stored| {
+        !serde_json::to_string(&stored.envelope.payload)
+            .unwrap()
+            .contains("\"ann\"")
+    }));
     assert_eq!(last["currentPrice"]["amountMinor"], 120);
 }
 

@@ -1470,7 +1470,17 @@ export class PlatformStack extends Stack {
         actions: ['BatchWriteItem', 'Query'],
         indexes: { names: ['byTopic'], actions: ['Query'] },
       },
+      // An update's pseudonyms revealed (docs/privacy.md): a key's item read (GetItem) and its
+      // data key unwrapped (Decrypt, below). It never makes nor forgets a key.
+      { table: subjectKeysTable, actions: ['GetItem'] },
     ]);
+    broadcaster.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'BroadcasterSubjectKeys',
+        actions: ['kms:Decrypt'],
+        resources: [subjectKey.keyArn],
+      }),
+    );
     broadcaster.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'PushToConnections',
@@ -1489,6 +1499,8 @@ export class PlatformStack extends Stack {
       ...storeEnvironment,
       LIVE_CONNECTIONS_TABLE: liveConnectionsTable.tableName,
       LIVE_ENDPOINT_URL: liveStage.callbackUrl,
+      SUBJECT_KEYS_TABLE: subjectKeysTable.tableName,
+      SUBJECT_KEY_ID: subjectKey.keyArn,
     });
     // Its queue, as the other consumers' (a FIFO DLQ after 3 receives, drained by the parker),
     // in high-throughput mode: a message per bid, ordered per auction only. Not the Events

@@ -171,6 +171,9 @@ export const EXPECTED: Record<string, Grants> = {
     'LIVE_CONNECTIONS_TABLE/index/byTopic': ['dynamodb:Query'],
     'WebSocket API /live/POST/@connections/*': ['execute-api:ManageConnections'],
     'live queue': CONSUME,
+    // An update's pseudonyms revealed: read only, never made or forgotten here.
+    SUBJECT_KEYS_TABLE: ['dynamodb:GetItem'],
+    SUBJECT_KEY_ID: ['kms:Decrypt'],
   },
 };
 

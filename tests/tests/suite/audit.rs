@@ -67,6 +67,8 @@ pub(crate) async fn sources(env: &TestEnv) -> ::auction_admin::Sources {
         heads: env.heads(),
         archive: env.archive(),
         digest_key: names.digest_key.clone(),
+        kms: env.clients.kms.clone(),
+        subject_keys: env.subject_keys(),
         sdk: local_stack::sdk_config().await,
     }
 }

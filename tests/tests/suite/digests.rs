@@ -39,16 +39,18 @@ async fn auction(env: &TestEnv, bids: usize) -> (AuctionId, Vec<StoredEvent>) {
     (auction_id, events)
 }
 
-async fn admin(env: &TestEnv, args: &[&str]) -> (Result<(), Exit>, String) {
+pub(crate) async fn admin(env: &TestEnv, args: &[&str]) -> (Result<(), Exit>, String) {
     let cli =
         Cli::try_parse_from(std::iter::once("auction-admin").chain(args.iter().copied())).unwrap();
     let mut out = Vec::new();
-    let result = run(&sources(env).await, cli.command, &mut out).await;
+    // Boxed: the CLI's future is large, and a test that runs several commands would otherwise
+    // hold them all on its stack.
+    let result = Box::pin(run(&sources(env).await, cli.command, &mut out)).await;
     (result, String::from_utf8(out).unwrap())
 }
 
 /// Writes the next digest now, through the CLI, as the digester's schedule would.
-async fn digest(env: &TestEnv) -> serde_json::Value {
+pub(crate) async fn digest(env: &TestEnv) -> serde_json::Value {
     let (result, out) = admin(env, &["digest", "write"]).await;
     result.unwrap();
     serde_json::from_str(&out).unwrap()

@@ -279,7 +279,7 @@ fn token(user: &str) -> String {
 
 /// One HTTP exchange: the status and JSON body, or why there was none (refused, reset, timed
 /// out) as `Err`.
-async fn call(
+pub(crate) async fn call(
     client: &HttpClient,
     method: Method,
     url: &str,
@@ -324,23 +324,23 @@ async fn call(
 }
 
 /// The platform on its own stack.
-struct Platform {
+pub(crate) struct Platform {
     stack: LocalStack,
-    env: TestEnv,
+    pub(crate) env: TestEnv,
     process_env: Vec<(String, String)>,
-    api_url: String,
+    pub(crate) api_url: String,
     api: Process,
     /// The trigger runner: the mappings, the scheduled rules (scheduler, reconciler) and the
     /// Lambda binaries they invoke.
     triggers: Process,
-    client: HttpClient,
+    pub(crate) client: HttpClient,
     dir: PathBuf,
     /// The trigger runner's fault files (`LOCAL_TRIGGERS_FAULTS_DIR`).
     faults: PathBuf,
 }
 
 impl Platform {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(&[], &[]).await
     }
 
@@ -385,6 +385,8 @@ impl Platform {
             ("RECONCILE_GRACE_SECONDS", "20".to_owned()),
             ("RECONCILE_SAGA_DEADLINE_SECONDS", "30".to_owned()),
             ("RECONCILE_PARKED_GRACE_SECONDS", "10".to_owned()),
+            // A forget in one process (auction-admin) seen by the others within a second.
+            ("SUBJECT_KEYS_CACHE_SECONDS", "1".to_owned()),
         ] {
             process_env.push((key.to_owned(), value));
         }
@@ -485,6 +487,11 @@ impl Platform {
     }
 
     async fn create_auction(&self, ends_in: Duration) -> AuctionId {
+        self.create_auction_by("seller-sam", ends_in).await
+    }
+
+    /// An auction of `seller`'s (one of the registered users) that ends in `ends_in`.
+    pub(crate) async fn create_auction_by(&self, seller: &str, ends_in: Duration) -> AuctionId {
         let ends_at = Utc::now() + TimeDelta::from_std(ends_in).unwrap();
         let body = json!({
             "title": "Crash-tested lamp",
@@ -501,7 +508,7 @@ impl Platform {
             &self.client,
             Method::POST,
             &url,
-            "seller-sam",
+            seller,
             Some(&key),
             Some(&body),
         )
@@ -511,7 +518,7 @@ impl Platform {
         AuctionId(body["auctionId"].as_str().unwrap().parse().unwrap())
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         for process in [&mut self.api, &mut self.triggers] {
             if process.child.is_some() {
                 process.kill().await;
@@ -661,7 +668,7 @@ async fn queue_depth(env: &TestEnv, url: &str) -> i64 {
 }
 
 /// Every saga by `{auctionId}#{buyerId}`, with its status.
-async fn sagas(env: &TestEnv) -> BTreeMap<String, String> {
+pub(crate) async fn sagas(env: &TestEnv) -> BTreeMap<String, String> {
     let page = env
         .dynamodb()
         .scan()
@@ -1138,7 +1145,7 @@ async fn a_payment_provider_outage_of_five_minutes_loses_nothing_and_charges_onc
 }
 
 /// Waits until every one of `auction_ids` has an AuctionEnded in the log; returns how many.
-async fn ended(env: &TestEnv, auction_ids: &[AuctionId]) -> usize {
+pub(crate) async fn ended(env: &TestEnv, auction_ids: &[AuctionId]) -> usize {
     let started = Instant::now();
     loop {
         let mut ended = 0;
@@ -1184,7 +1191,8 @@ async fn money_on_stripe(
     );
     let mut charges: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for n in 1..=BIDDERS {
-        let bidder = e2e::fixtures::user(&format!("bidder-{n}"));
+        // Registered through the API: under the bidder's pseudonym.
+        let bidder = platform.env.pseudonym(&format!("bidder-{n}")).await;
         let Some(card) = identities.get(&bidder).await.unwrap().and_then(|i| i.card) else {
             continue;
         };
@@ -1214,7 +1222,8 @@ async fn money_on_stripe(
                 .push(intent.amount - refunded);
         }
     }
-    let seller = e2e::fixtures::user("seller-sam");
+    // Registered through the API: under the seller's pseudonym.
+    let seller = platform.env.pseudonym("seller-sam").await;
     let account = identities
         .get(&seller)
         .await

@@ -501,13 +501,13 @@ async fn given_a_seller_with_a_payout_account_when_api_lambda_gets_http_api_requ
     assert_eq!(created["statusCode"], 201, "{created}");
     let body: Value = serde_json::from_str(created["body"].as_str().unwrap()).unwrap();
     let auction_id = AuctionId(body["auctionId"].as_str().unwrap().parse().unwrap());
-    // and the log holds its creation, by the authorizer's caller
+    // and the log holds its creation, by the authorizer's caller under their pseudonym
     let events = log_of(&env, auction_id).await;
     assert_eq!(types(&events).first(), Some(&"AuctionCreated"));
     assert_eq!(
         events[0].envelope.metadata.actor,
         events::Actor::User {
-            id: fixtures::user("seller-ann")
+            id: env.pseudonym("seller-ann").await
         }
     );
 

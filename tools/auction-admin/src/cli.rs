@@ -6,7 +6,8 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use events::{AuctionId, ItemId};
+use event_store::{CommandContext, SnapshotPolicy, Store};
+use events::{Actor, AuctionId, ItemId, UserId};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -113,6 +114,14 @@ pub enum Command {
         #[command(subcommand)]
         command: DigestCommand,
     },
+    /// Forget a user (docs/privacy.md): append the tombstone to their Subject stream, then
+    /// delete their key, so that every value the log, the views and the inbox hold for them
+    /// reads as erased. Prints what was done as JSON; exit 2 if the user has no key (never
+    /// seen, or forgotten already).
+    Forget {
+        /// The user's id as the identity provider names them (the token's `sub`).
+        user: String,
+    },
 }
 
 /// The aggregate types whose streams the log holds.
@@ -122,6 +131,8 @@ pub enum AggregateType {
     Auction,
     #[value(name = "Item")]
     Item,
+    #[value(name = "Subject")]
+    Subject,
 }
 
 impl AggregateType {
@@ -130,6 +141,7 @@ impl AggregateType {
         match self {
             Self::Auction => events::AGGREGATE_TYPE,
             Self::Item => events::ITEM_AGGREGATE_TYPE,
+            Self::Subject => events::SUBJECT_AGGREGATE_TYPE,
         }
     }
 }
@@ -241,6 +253,8 @@ pub enum Exit {
     Parking(ParkingError),
     /// A digest or proof could not be made: nothing to prove yet (exit 2) or a failure (exit 3).
     Notary(NotaryError),
+    /// A user could not be forgotten: they have no key (exit 2) or a failure (exit 3).
+    Erasure(erasure::ErasureError),
 }
 
 impl Exit {
@@ -254,7 +268,12 @@ impl Exit {
                 | NotaryError::NotInDigest { .. }
                 | NotaryError::NotYetDigested { .. },
             ) => 2,
-            Self::Audit(_) | Self::Output(_) | Self::Parking(_) | Self::Notary(_) => 3,
+            Self::Erasure(erasure::ErasureError::SubjectNotFound) => 2,
+            Self::Audit(_)
+            | Self::Output(_)
+            | Self::Parking(_)
+            | Self::Notary(_)
+            | Self::Erasure(_) => 3,
         }
     }
 }
@@ -264,10 +283,17 @@ impl std::fmt::Display for Exit {
         match self {
             Self::Tampered => write!(f, "the log is tampered with"),
             Self::Audit(error) => write!(f, "{error}"),
+            Self::Erasure(error) => write!(f, "{error}"),
             Self::Output(error) => write!(f, "cannot write the output: {error}"),
             Self::Parking(error) => write!(f, "{error}"),
             Self::Notary(error) => write!(f, "{error}"),
         }
+    }
+}
+
+impl From<erasure::ErasureError> for Exit {
+    fn from(error: erasure::ErasureError) -> Self {
+        Self::Erasure(error)
     }
 }
 
@@ -345,8 +371,11 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
                         dynamodb::streams(store.client(), &store.tables().events, 4).await?;
                     let auctions = audit::verify_all(store, &streams.auctions, concurrency).await?;
                     let items = audit::verify_items(store, &streams.items, concurrency).await?;
+                    let subjects =
+                        audit::verify_subjects(store, &streams.subjects, concurrency).await?;
                     let tampered_auctions = print_reports(out, &auctions)?;
                     let tampered_items = print_reports(out, &items)?;
+                    let tampered_subjects = print_reports(out, &subjects)?;
                     writeln!(
                         out,
                         "{} auctions verified, {tampered_auctions} tampered with",
@@ -357,6 +386,11 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
                         "{} items verified, {tampered_items} tampered with",
                         items.len()
                     )?;
+                    writeln!(
+                        out,
+                        "{} subjects verified, {tampered_subjects} tampered with",
+                        subjects.len()
+                    )?;
                     for (aggregate_type, ids) in &streams.others {
                         writeln!(
                             out,
@@ -364,7 +398,7 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
                             ids.len()
                         )?;
                     }
-                    tampered_auctions + tampered_items
+                    tampered_auctions + tampered_items + tampered_subjects
                 }
             };
             out.flush()?;
@@ -381,11 +415,13 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
         } => match (auction, item, event_type) {
             (Some(id), _, _) => {
                 let events = audit::history_events(store, AuctionId(id)).await?;
-                out.write_all(export::encode_lines(&events)?.as_bytes())?;
+                let lines = revealed(sources, &export::encode_lines(&events)?).await?;
+                out.write_all(lines.as_bytes())?;
             }
             (None, Some(id), _) => {
                 let events = audit::item_history_events(store, ItemId(id)).await?;
-                out.write_all(export::encode_lines(&events)?.as_bytes())?;
+                let lines = revealed(sources, &export::encode_lines(&events)?).await?;
+                out.write_all(lines.as_bytes())?;
             }
             (None, None, Some(event_type)) => {
                 let from = from.unwrap_or(DateTime::<Utc>::MIN_UTC);
@@ -477,9 +513,42 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
             )?;
         }
         Command::Digest { command } => digest(sources, command, out).await?,
+        Command::Forget { user } => {
+            let user =
+                UserId::try_from(user.as_str()).map_err(|error| AuditError::MalformedLine {
+                    line: 0,
+                    reason: format!("not a user id: {error}"),
+                })?;
+            let context = CommandContext {
+                command_id: Uuid::new_v4().to_string(),
+                correlation_id: Uuid::new_v4().to_string(),
+                actor: Actor::System {
+                    name: "auction-admin".to_owned(),
+                },
+                idempotency_key: None,
+                now: Utc::now(),
+            };
+            let log = Store::new(store.clone(), SnapshotPolicy::default());
+            let forgotten = erasure::forget(&log, &sources.subject_keys, &user, &context).await?;
+            let line = json!({
+                "subjectId": forgotten.subject_id,
+                "erasedAs": forgotten.erased_as,
+                "version": forgotten.version,
+                "forgottenAt": forgotten.forgotten_at,
+            });
+            writeln!(out, "{line}")?;
+        }
     }
     out.flush()?;
     Ok(())
+}
+
+/// A stream's export with what its pseudonyms reveal beside each line (`revealed`); an export
+/// by type streams its pages as stored instead: revealing needs the key store per page.
+async fn revealed(sources: &Sources, lines: &str) -> Result<String, Exit> {
+    personal_data::reveal_lines(&sources.subject_keys, lines)
+        .await
+        .map_err(|error| Exit::Audit(AuditError::Keys(error.to_string())))
 }
 
 async fn digest(

@@ -21,6 +21,10 @@ pub struct Sources {
     pub archive: notary::S3Archive,
     /// The signing key's id (`DIGEST_KEY_ID`), resolved when a command signs or shows it.
     pub digest_key: String,
+    /// KMS: the digests' signing key.
+    pub kms: aws_sdk_kms::Client,
+    /// The subjects' key store, for `forget` (`SUBJECT_KEYS_TABLE`, `SUBJECT_KEY_ID`).
+    pub subject_keys: personal_data::KmsSubjectKeys,
     pub sdk: aws_config::SdkConfig,
 }
 
@@ -36,6 +40,11 @@ impl Sources {
             heads: notary::config::heads_from_env(rebuild.dynamodb.clone()),
             archive: notary::config::archive_from_env(config),
             digest_key: conventions::names::DIGEST_KEY_ID.from_env(),
+            kms: aws_sdk_kms::Client::new(config),
+            subject_keys: personal_data::KmsSubjectKeys::from_env(
+                rebuild.dynamodb.clone(),
+                aws_sdk_kms::Client::new(config),
+            ),
             sdk: config.clone(),
             rebuild,
         }
@@ -43,7 +52,7 @@ impl Sources {
 
     /// The key that signs digests.
     pub async fn signer(&self) -> Result<notary::KmsSigner, notary::NotaryError> {
-        notary::KmsSigner::resolve(aws_sdk_kms::Client::new(&self.sdk), &self.digest_key).await
+        notary::KmsSigner::resolve(self.kms.clone(), &self.digest_key).await
     }
 
     /// The consumers a replay redelivers to.

@@ -184,6 +184,6 @@ pub async fn item_export<B: Backend>(
     let events = history::history_events(app.store.backend(), item_id)
         .await
         .map_err(item_error)?;
-    let lines = export::encode_lines(&events)?;
+    let lines = super::revealed_lines(&app, &export::encode_lines(&events)?).await?;
     Ok(([(header::CONTENT_TYPE, JSON_LINES)], lines).into_response())
 }

@@ -6,6 +6,7 @@
 //! `auction-admin parked list|replay` do. (Rebuilding the read models runs for
 //! minutes, longer than an HTTP API waits: it is the `auction-admin rebuild` command, not a
 //! route.)
+//! A user is forgotten through `POST /admin/subjects/forget` (`admin/subjects.rs`).
 //! The Items' ownership ledger has the same four routes under `/admin/items/{id}/...`
 //! (`admin/items.rs`).
 //! Only callers in the `admin` group may use them; anyone else gets 403 ADMIN_ONLY, checked
@@ -15,10 +16,12 @@ mod bodies;
 mod events;
 mod items;
 pub mod proofs;
+mod subjects;
 
 pub use bodies::*;
 pub use items::*;
 pub use proofs::{Proofs, proof};
+pub use subjects::*;
 
 use ::events::AuctionEvent;
 use axum::Json;
@@ -143,8 +146,15 @@ pub async fn export<B: Backend>(
     AuctionPath(auction_id): AuctionPath,
 ) -> Result<Response, ApiError> {
     let events = history::history_events(app.store.backend(), auction_id).await?;
-    let lines = export::encode_lines(&events)?;
+    let lines = revealed_lines(&app, &export::encode_lines(&events)?).await?;
     Ok(([(header::CONTENT_TYPE, JSON_LINES)], lines).into_response())
+}
+
+/// An export's lines, each beside what its pseudonyms reveal (`revealed`: a user id, or
+/// `erased:<key id>` for a forgotten subject); the envelopes stay as stored, so the export still
+/// verifies and imports.
+pub(crate) async fn revealed_lines<B>(app: &App<B>, lines: &str) -> Result<String, ApiError> {
+    Ok(personal_data::reveal_lines(app.pseudonyms.as_ref(), lines).await?)
 }
 
 /// Events per page of `GET /admin/events` when `limit` is not given.
@@ -217,7 +227,7 @@ pub async fn events_of_type<B: Backend>(
         }
     }
     let page = app.store.backend().events_of_type(&wanted).await?;
-    let lines = export::encode_lines(&page.events)?;
+    let lines = revealed_lines(&app, &export::encode_lines(&page.events)?).await?;
     let mut response = ([(header::CONTENT_TYPE, JSON_LINES)], lines).into_response();
     if let Some(next) = &page.next {
         let next_cursor = EventsCursor::after(&wanted, next).encode()?;

@@ -16,7 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ports = &live::config::broadcaster_from_env().await?;
     lambda
         .run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-            live::handle(&ports.subscriptions, &ports.push, &ports.log, event.payload)
+            let (subscriptions, push, log) = (&ports.subscriptions, &ports.push, &ports.log);
+            live::handle(subscriptions, push, log, &ports.pseudonyms, event.payload)
                 .await
                 .map_err(lambda_runtime::Error::from)
         }))
