@@ -382,6 +382,9 @@
     }
     $('auction-ends').textContent = '';
     $('auction-countdown').textContent = '';
+    Object.assign(bidHistory, { bids: [], next: null });
+    $('bid-history-error').textContent = '';
+    renderBidHistory();
     renderAuctionNotifications();
   }
 
@@ -456,6 +459,7 @@
     afterChange(message);
     flash(message.type === 'bidPlaced' ? ['auction-price', 'auction-leader', 'auction-bids']
       : message.type === 'extended' ? ['auction-ends'] : ['auction-status']);
+    if (message.type === 'bidPlaced') scheduleBidHistoryRefresh();
     scheduleNotificationRefresh();
   }
 
@@ -642,6 +646,8 @@
       }
       announce(messageLine.textContent || $('outbid-notice').textContent);
       await refreshDetail(accepted.version);
+      // Its own push may come after this read, and is then dropped as not newer.
+      scheduleBidHistoryRefresh();
     } catch (error) {
       if (error.status !== 0) pendingBid = null;
       errorLine.textContent = missingText(error);
@@ -817,6 +823,48 @@
     const mine = detail.id ? notifications.filter((n) => n.auctionId === detail.id) : [];
     $('auction-notification-list').replaceChildren(...mine.map(notificationItem));
     $('auction-notifications-empty').hidden = mine.length > 0;
+  }
+
+  // ------------------------------------------------------------------------- bid history
+
+  // The auction's accepted bids, newest first (GET /auctions/{id}/bids), a page at a time. The
+  // API shows other bidders masked (b***b) and the user's own bids in full (`yours`); a push of
+  // a new bid reads the newest page again.
+  const bidHistory = { bids: [], next: null };
+  let bidHistoryTimer = null;
+
+  async function loadBidHistory(more) {
+    const id = detail.id;
+    if (!id || !session.token) return;
+    const cursor = more && bidHistory.next ? `&cursor=${encodeURIComponent(bidHistory.next)}` : '';
+    try {
+      const page = await api(`/auctions/${id}/bids?limit=10${cursor}`);
+      if (detail.id !== id) return;
+      bidHistory.bids = more ? bidHistory.bids.concat(page.bids) : page.bids;
+      bidHistory.next = page.nextCursor;
+      $('bid-history-error').textContent = '';
+    } catch (error) {
+      if (detail.id === id) $('bid-history-error').textContent = error.message;
+      return;
+    }
+    renderBidHistory();
+  }
+
+  function scheduleBidHistoryRefresh() {
+    clearTimeout(bidHistoryTimer);
+    bidHistoryTimer = setTimeout(() => loadBidHistory(false), 300);
+  }
+
+  function renderBidHistory() {
+    $('bid-history-list').replaceChildren(...bidHistory.bids.map((bid) =>
+      element('li', { 'data-yours': bid.yours ? 'true' : 'false' },
+        element('span', { class: 'bidder', text: bid.yours ? `${bid.bidderId} (you)` : bid.bidderId }),
+        ' bid ',
+        element('span', { class: 'amount', text: formatMoney(bid.amount) }),
+        ' · ',
+        element('time', { datetime: bid.placedAt, text: formatTime(bid.placedAt) }))));
+    $('bid-history-empty').hidden = bidHistory.bids.length > 0;
+    $('bid-history-more').hidden = !bidHistory.next;
   }
 
   // ------------------------------------------------------------------------- payments
@@ -999,6 +1047,8 @@
     loadNotifications();
     loadIdentity();
     route();
+    // The detail may have been shown before the sign-in: its history needs the token.
+    loadBidHistory(false);
   }
 
   /** Keeps a session in memory and in this tab's sessionStorage. */
@@ -1226,6 +1276,7 @@
           resetDetail(next.id);
           liveSubscribe(next.id);
           refreshDetail();
+          loadBidHistory(false);
           renderAuctionNotifications();
         }
         break;
@@ -1255,6 +1306,7 @@
   $('list-filter').addEventListener('submit', (event) => { event.preventDefault(); loadList(false); });
   $('list-status').addEventListener('change', () => loadList(false));
   $('list-more').addEventListener('click', () => loadList(true));
+  $('bid-history-more').addEventListener('click', () => loadBidHistory(true));
   $('notifications-refresh').addEventListener('click', loadNotifications);
   $('add-card').addEventListener('click', (event) =>
     addDemoPayment('/demo/payment-method', event.currentTarget, 'Test card'));

@@ -430,6 +430,12 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     await expectText(ann, 'bidder-ann', '#auction-leader', 'bidder-bob');
     await expectText(ann, 'bidder-ann', '#outbid-notice', 'You have been outbid: bidder-bob leads at 15.00 EUR');
     await expectText(bob, 'bidder-bob', '#auction-bids', '2');
+    // The bid history, newest first: each sees their own bids in full and the other's masked,
+    // as large auction sites show bidders.
+    await expectText(ann, 'bidder-ann', '#bid-history-list', 'b***b bid 15.00 EUR');
+    await expectText(ann, 'bidder-ann', '#bid-history-list', 'bidder-ann (you) bid 12.00 EUR');
+    await expectText(bob, 'bidder-bob', '#bid-history-list', 'bidder-bob (you) bid 15.00 EUR');
+    await expectText(bob, 'bidder-bob', '#bid-history-list', 'b***n bid 12.00 EUR');
     // The same news reaches Ann's inbox through the notifier (GET /me/notifications).
     await expectText(ann, 'bidder-ann', '#auction-notification-list', 'outbid', 20_000);
     await screenshot(ann, '04-ann-outbid');
@@ -473,7 +479,9 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     for (const [name, page] of Object.entries(pages)) {
       await screenshot(page, `failure-${name}`).catch(() => {});
     }
-    if (running.platform) console.error(`--- the platform's log (last lines of ${platform.logPath}) ---\n${tail(platform.logPath)}`);
+    // running.platform, not platform: a platform that failed to start was never assigned.
+    const started = running.platform;
+    if (started) console.error(`--- the platform's log (last lines of ${started.logPath}) ---\n${tail(started.logPath)}`);
     throw error;
   } finally {
     if (!running.stopping) await running.stop();

@@ -98,8 +98,9 @@ impl<T: SubjectKeys> Pseudonyms for T {
 }
 
 /// `json` (a JSON document's text) with every string that is a pseudonym replaced by what it
-/// reveals (`Pseudonyms::reveal`), the rest byte for byte as it was; `None` when it holds no
-/// pseudonym. Only whole string values are replaced: a pseudonym quoted inside another string
+/// reveals (`Pseudonyms::reveal`), and every `masked:<pseudonym>` by what it reveals masked
+/// (`token::mask`: `b***b`; an erased subject stays `erased:<key id>`), the rest byte for byte
+/// as it was; `None` when it holds no pseudonym. Only whole string values are replaced: a pseudonym quoted inside another string
 /// (escaped quotes) or part of a longer text is left alone.
 pub async fn reveal_json(
     pseudonyms: &dyn Pseudonyms,
@@ -109,15 +110,19 @@ pub async fn reveal_json(
     if found.is_empty() {
         return Ok(None);
     }
-    let ids: Vec<UserId> = found.iter().map(|(_, id)| id.clone()).collect();
+    let ids: Vec<UserId> = found.iter().map(|found| found.id.clone()).collect();
     let revealed = pseudonyms.reveal(&ids).await?;
     let mut out = Vec::with_capacity(json.len());
     let mut written = 0;
-    for (range, id) in found {
+    for Found { range, id, masked } in found {
         out.extend_from_slice(&json[written..range.start]);
-        let shown = revealed.get(&id).unwrap_or(&id);
-        let quoted =
-            serde_json::to_vec(shown.as_str()).map_err(|_| PersonalDataError::NotAUserId)?;
+        let shown = revealed.get(&id).unwrap_or(&id).as_str();
+        let shown = if masked && !crate::token::is_erased(shown) {
+            crate::token::mask(shown)
+        } else {
+            shown.to_owned()
+        };
+        let quoted = serde_json::to_vec(&shown).map_err(|_| PersonalDataError::NotAUserId)?;
         out.extend_from_slice(&quoted);
         written = range.end;
     }
@@ -140,7 +145,7 @@ pub async fn reveal_lines(
     if found.is_empty() {
         return Ok(lines.to_owned());
     }
-    let mut ids: Vec<UserId> = found.into_iter().map(|(_, id)| id).collect();
+    let mut ids: Vec<UserId> = found.into_iter().map(|found| found.id).collect();
     ids.sort_unstable();
     ids.dedup();
     let revealed = pseudonyms.reveal(&ids).await?;
@@ -156,7 +161,7 @@ pub async fn reveal_lines(
             (false, Ok(serde_json::Value::Object(mut fields))) => {
                 let shown: serde_json::Map<String, serde_json::Value> = in_line
                     .into_iter()
-                    .map(|(_, id)| {
+                    .map(|Found { id, .. }| {
                         let to = revealed.get(&id).unwrap_or(&id).as_str().to_owned();
                         (id.as_str().to_owned(), serde_json::Value::String(to))
                     })
@@ -173,21 +178,36 @@ pub async fn reveal_lines(
     Ok(out)
 }
 
-/// The quoted pseudonyms in `json` (each range covers the quotes).
-fn pseudonyms_in_json(json: &[u8]) -> Vec<(std::ops::Range<usize>, UserId)> {
-    // A quote, the prefix, a key id (a UUID, at most 45 characters in any of its forms), a quote.
+/// A pseudonym found in a JSON text: where it is quoted (the range covers the quotes), and
+/// whether the answer asked for it masked (`masked:<pseudonym>`).
+struct Found {
+    range: std::ops::Range<usize>,
+    id: UserId,
+    masked: bool,
+}
+
+/// The quoted pseudonyms in `json`, plain or masked.
+fn pseudonyms_in_json(json: &[u8]) -> Vec<Found> {
+    // The prefix, a key id (a UUID, at most 45 characters in any of its forms), a quote.
     const LONGEST: usize = crate::token::PSEUDONYM_PREFIX.len() + 45;
-    let opening = format!("\"{}", crate::token::PSEUDONYM_PREFIX);
-    let opening = opening.as_bytes();
+    let needle = crate::token::PSEUDONYM_PREFIX.as_bytes();
+    let masked_opening = format!("\"{}", crate::token::MASKED_PREFIX);
+    let masked_opening = masked_opening.as_bytes();
     let mut found = Vec::new();
     let mut at = 0;
-    while let Some(offset) = find(&json[at..], opening) {
-        let start = at + offset;
-        at = start + 1;
+    while let Some(offset) = find(&json[at..], needle) {
+        let text_start = at + offset;
+        at = text_start + 1;
+        let (start, masked) = if text_start >= 1 && json[text_start - 1] == b'"' {
+            (text_start - 1, false)
+        } else if json[..text_start].ends_with(masked_opening) {
+            (text_start - masked_opening.len(), true)
+        } else {
+            continue;
+        };
         if start > 0 && json[start - 1] == b'\\' {
             continue;
         }
-        let text_start = start + 1;
         let window = &json[text_start..json.len().min(text_start + LONGEST + 1)];
         let Some(length) = window.iter().position(|byte| *byte == b'"') else {
             continue;
@@ -202,7 +222,11 @@ fn pseudonyms_in_json(json: &[u8]) -> Vec<(std::ops::Range<usize>, UserId)> {
             continue;
         };
         let end = text_start + length + 1;
-        found.push((start..end, id));
+        found.push(Found {
+            range: start..end,
+            id,
+            masked,
+        });
         at = end;
     }
     found
@@ -275,6 +299,13 @@ mod tests {
             r#"{{"sellerId":"carol", "bids":[{{"bidderId":"dan\"q"}},{{"bidderId":"carol"}}],"note":"{{\"x\":\"{carol}\"}}","text":"by {carol}","id":"subject:not-a-uuid"}}"#
         );
         assert_eq!(String::from_utf8(revealed).unwrap(), expected);
+        // And a masked pseudonym is revealed masked
+        let masked = format!(r#"["masked:{carol}","{carol}"]"#);
+        let revealed = reveal_json(&keys, masked.as_bytes())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(String::from_utf8(revealed).unwrap(), r#"["c***l","carol"]"#);
         // And an answer without a pseudonym is left as it is
         assert!(
             reveal_json(&keys, br#"{"a":"carol"}"#)

@@ -125,6 +125,26 @@ pub fn erased(key_id: KeyId) -> String {
     format!("{ERASED_PREFIX}{key_id}")
 }
 
+/// What an answer puts before a pseudonym it wants shown masked (`masked:subject:<key id>`):
+/// revealed as [`mask`] of the user id (`crate::reveal_json`).
+pub const MASKED_PREFIX: &str = "masked:";
+
+/// A pseudonym to be shown masked.
+pub fn masked(pseudonym: &str) -> String {
+    format!("{MASKED_PREFIX}{pseudonym}")
+}
+
+/// A user id as other bidders see it in a bid history, the way large auction sites show it:
+/// its first and last characters around three stars (`bidder-bob` -> `b***b`); an id of one or
+/// two characters shows as `***` (its characters would be all of it).
+pub fn mask(user_id: &str) -> String {
+    let mut chars = user_id.chars();
+    match (chars.next(), chars.next_back()) {
+        (Some(first), Some(last)) if user_id.chars().count() > 2 => format!("{first}***{last}"),
+        _ => "***".to_owned(),
+    }
+}
+
 /// The subject's pseudonym: what the log holds where the user id was.
 pub fn pseudonym(key_id: KeyId) -> String {
     format!("{PSEUDONYM_PREFIX}{key_id}")
@@ -160,6 +180,14 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_user_id_is_masked_to_its_first_and_last_characters_and_a_short_one_whole() {
+        assert_eq!(mask("bidder-bob"), "b***b");
+        assert_eq!(mask("Zoë"), "Z***ë");
+        assert_eq!(mask("ab"), "***");
+        assert_eq!(mask("a"), "***");
+    }
 
     fn key_id(n: u128) -> KeyId {
         KeyId(Uuid::from_u128(n))

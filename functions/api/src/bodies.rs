@@ -271,7 +271,12 @@ impl From<&AuctionResult> for AuctionResultBody {
 #[serde(rename_all = "camelCase")]
 pub struct BidEntry {
     pub bid_id: Uuid,
+    /// The bidder: the caller's own id on their bids, another bidder's masked (`b***b`), or
+    /// `erased:<key id>` for a forgotten one.
+    #[schema(example = "b***b")]
     pub bidder_id: String,
+    /// Whether the caller placed this bid.
+    pub yours: bool,
     pub amount: MoneyBody,
     /// The visible price after this bid (proxy bidding may have answered it).
     pub new_price: MoneyBody,

@@ -180,7 +180,8 @@ pub async fn my_notifications<B: Backend>(
 }
 
 /// The accepted bids, newest first, a page at a time: bidder, amount, resulting price, time.
-/// Never maximums. A page reads at most `limit` of the auction's newest events from the log
+/// Never maximums. Other bidders are shown masked (`b***b`), the caller's own bids in full
+/// (`yours` says which are theirs). A page reads at most `limit` of the auction's newest events from the log
 /// (one query), so what it costs does not grow with the auction's history.
 #[utoipa::path(get, path = "/auctions/{id}/bids", tag = "bids",
     params(("id" = Uuid, Path, description = "The auction id"), PageQuery),
@@ -193,7 +194,7 @@ pub async fn list_bids<B: Backend>(
     State(app): State<App<B>>,
     AuctionPath(auction_id): AuctionPath,
     QueryParams(query): QueryParams<PageQuery>,
-    _claims: Claims,
+    claims: Claims,
 ) -> Result<Json<BidHistory>, ApiError> {
     let limit = query.limit.map(Limit::new).transpose()?.unwrap_or_default();
     let older_than = query.cursor.as_deref().map(bids_cursor).transpose()?;
@@ -216,9 +217,11 @@ pub async fn list_bids<B: Backend>(
             ..
         } = event.decode()?;
         if let AuctionEvent::BidPlaced(bid) = event {
+            let yours = bid.bidder_id == claims.sub;
             bids.push(BidEntry {
                 bid_id: bid.bid_id.0,
-                bidder_id: bid.bidder_id.to_string(),
+                bidder_id: shown_bidder(&bid.bidder_id, yours),
+                yours,
                 amount: MoneyBody::from(&bid.amount),
                 new_price: MoneyBody::from(&bid.new_price),
                 placed_at: occurred_at,
@@ -231,6 +234,19 @@ pub async fn list_bids<B: Backend>(
         bids,
         next_cursor: page.older_than.map(|version| version.to_string()),
     }))
+}
+
+/// A bidder as a bid history shows them to the caller: in full if it is the caller, else masked
+/// (a pseudonym is masked when revealed, `crate::reveal`; an id from before pseudonyms here).
+fn shown_bidder(bidder: &UserId, yours: bool) -> String {
+    let id = bidder.as_str();
+    if yours || personal_data::token::is_erased(id) {
+        id.to_owned()
+    } else if personal_data::token::pseudonym_key(id).is_some() {
+        personal_data::token::masked(id)
+    } else {
+        personal_data::token::mask(id)
+    }
 }
 
 /// The version a bids page's cursor names: the next page holds the events below it.

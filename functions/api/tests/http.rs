@@ -454,8 +454,17 @@ async fn given_bids_when_the_history_is_read_then_it_lists_bidders_amounts_price
     assert_eq!(bids[0]["newPrice"]["amountMinor"], 2_100);
     let placed: DateTime<Utc> = serde_json::from_value(bids[0]["placedAt"].clone()).unwrap();
     assert_eq!(placed, start_of_test() + TimeDelta::minutes(1));
-    assert_eq!(bids[1]["bidderId"], "bidder-bob");
+    // Cat sees her own bid in full and bob's masked, as large auction sites show bidders
+    assert_eq!(bids[0]["yours"], true);
+    assert_eq!(bids[1]["bidderId"], "b***b");
+    assert_eq!(bids[1]["yours"], false);
     assert_eq!(bids[1]["amount"]["amountMinor"], 1_000);
+    assert!(!reply.text().contains("bidder-bob"), "{}", reply.text());
+    // and bob sees his own in full and cat's masked
+    let bob = h.get("bidder-bob", &format!("/auctions/{id}/bids")).await;
+    assert_eq!(bob.body["bids"][0]["bidderId"], "b***t");
+    assert_eq!(bob.body["bids"][1]["bidderId"], "bidder-bob");
+    assert_eq!(bob.body["bids"][1]["yours"], true);
     assert!(reply.body["nextCursor"].is_null());
     assert!(!reply.body.to_string().contains("4321"));
 }
@@ -1625,7 +1634,7 @@ async fn given_a_bidder_when_an_admin_forgets_them_then_every_answer_shows_them_
     let blank = forget("root", &["admin"], json!({"userId": ""})).await;
     assert_problem(&blank, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST");
     let bids = h.get("bidder-cat", &format!("/auctions/{id}/bids")).await;
-    assert_eq!(bids.body["bids"][1]["bidderId"], "bidder-bob");
+    assert_eq!(bids.body["bids"][1]["bidderId"], "b***b");
 
     // When an admin forgets bob
     let forgotten = forget("root", &["admin"], json!({"userId": "bidder-bob"})).await;
