@@ -346,7 +346,7 @@ impl Platform {
 
     /// The platform with `settings` added to every process's environment, and `triggers_args`
     /// given to the trigger runner.
-    async fn start_with(settings: &[(&str, &str)], triggers_args: &[&str]) -> Self {
+    pub(crate) async fn start_with(settings: &[(&str, &str)], triggers_args: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("fault-suite-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut options = StartOptions::new(Tools::from_env());
@@ -385,8 +385,6 @@ impl Platform {
             ("RECONCILE_GRACE_SECONDS", "20".to_owned()),
             ("RECONCILE_SAGA_DEADLINE_SECONDS", "30".to_owned()),
             ("RECONCILE_PARKED_GRACE_SECONDS", "10".to_owned()),
-            // A forget in one process (auction-admin) seen by the others within a second.
-            ("SUBJECT_KEYS_CACHE_SECONDS", "1".to_owned()),
         ] {
             process_env.push((key.to_owned(), value));
         }

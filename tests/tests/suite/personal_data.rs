@@ -126,7 +126,9 @@ async fn given_a_user_who_bid_sold_and_won_when_forgotten_then_every_answer_show
  {
     // Given dora (bidder-1), who sells a lamp bid on by bidder-2, and bids on seller-sam's
     // auction and wins it, paid through the saga
-    let platform = Platform::start().await;
+    // A forget in one process (auction-admin) seen by the API within a second: only here, the
+    // fault suite's platforms keep the default (a short cache costs a key read per request).
+    let platform = Platform::start_with(&[("SUBJECT_KEYS_CACHE_SECONDS", "1")], &[]).await;
     let dora = "bidder-1";
     let hers = platform
         .create_auction_by(dora, Duration::from_secs(600))
