@@ -119,6 +119,12 @@
     scheduled: 'Scheduled', active: 'Active', ended: 'Ended', cancelled: 'Cancelled',
   };
   const UNSOLD_TEXT = { noBids: 'no bids', reserveNotMet: 'the reserve was not met' };
+  const PAYOUT_TEXT = {
+    none: '—',
+    pending: 'Awaiting the buyer’s payment',
+    paidOut: 'Paid out',
+    failed: 'Payment failed: no payout',
+  };
 
   function element(tag, attributes = {}, ...children) {
     const node = document.createElement(tag);
@@ -699,11 +705,12 @@
     for (const auction of page.items) {
       if (list.watched.has(auction.id)) continue;
       const link = element('a', { href: `#/auctions/${auction.id}`, text: auction.title });
+      // data-label names each cell where a phone-sized screen stacks the row (style.css).
       const row = element('tr', { 'data-auction-id': auction.id },
         element('td', {}, link),
-        element('td', { class: 'price', text: listPrice(auction) }),
-        element('td', {}, element('time', { class: 'ends', datetime: auction.endsAt, text: formatTime(auction.endsAt) })),
-        element('td', { class: 'status', text: STATUS_TEXT[auction.status] || auction.status }));
+        element('td', { class: 'price', 'data-label': 'Current price', text: listPrice(auction) }),
+        element('td', { 'data-label': 'Ends' }, element('time', { class: 'ends', datetime: auction.endsAt, text: formatTime(auction.endsAt) })),
+        element('td', { class: 'status', 'data-label': 'Status', text: STATUS_TEXT[auction.status] || auction.status }));
       rows.append(row);
       if (list.watched.size < LIST_WATCH) {
         list.watched.set(auction.id, { row, version: auction.version });
@@ -769,6 +776,54 @@
       default:
         break;
     }
+  }
+
+  // ------------------------------------------------------------------------ the seller's page
+
+  const selling = { cursor: null };
+
+  function sellingResult(auction) {
+    const result = auction.result;
+    if (auction.status === 'cancelled') return 'Cancelled';
+    if (!result) return '—';
+    if (result.outcome === 'sold') return `Sold to ${result.winnerId} for ${formatMoney(result.finalPrice)}`;
+    return `Unsold: ${UNSOLD_TEXT[result.reason] || result.reason}`;
+  }
+
+  function sellingReserve(auction) {
+    if (!auction.hasReserve) return 'No reserve';
+    return auction.reserveMet ? 'Met' : 'Not met';
+  }
+
+  async function loadSelling(more) {
+    const rows = $('selling-rows');
+    $('selling-error').textContent = '';
+    if (!more) selling.cursor = null;
+    const params = new URLSearchParams({ limit: '20' });
+    if (more && selling.cursor) params.set('cursor', selling.cursor);
+    let page;
+    try {
+      page = await api(`/me/auctions?${params}`);
+    } catch (error) {
+      $('selling-error').textContent = error.message;
+      return;
+    }
+    if (currentRoute().name !== 'selling') return;
+    if (!more) rows.replaceChildren();
+    for (const { auction, payout } of page.items) {
+      const link = element('a', { href: `#/auctions/${auction.id}`, text: auction.title });
+      rows.append(element('tr', { 'data-auction-id': auction.id },
+        element('td', {}, link),
+        element('td', { class: 'status', 'data-label': 'Status', text: STATUS_TEXT[auction.status] || auction.status }),
+        element('td', { class: 'bids', 'data-label': 'Bids', text: String(auction.bidCount) }),
+        element('td', { class: 'reserve', 'data-label': 'Reserve', text: sellingReserve(auction) }),
+        element('td', { class: 'result', 'data-label': 'Result', text: sellingResult(auction) }),
+        element('td', { class: 'payout', 'data-label': 'Payout', 'data-payout': payout, text: PAYOUT_TEXT[payout] || payout })));
+    }
+    selling.cursor = page.nextCursor || null;
+    $('selling-more').hidden = !selling.cursor;
+    $('selling-empty').hidden = rows.children.length > 0;
+    $('selling-table').hidden = rows.children.length === 0;
   }
 
   // ------------------------------------------------------------------------ notifications
@@ -1238,10 +1293,11 @@
     if (auction && UUID.test(auction[1])) return { name: 'detail', id: auction[1].toLowerCase() };
     if (hash === '/create') return { name: 'create' };
     if (hash === '/notifications') return { name: 'notifications' };
+    if (hash === '/selling') return { name: 'selling' };
     return { name: 'list' };
   }
 
-  const VIEWS = ['sign-in', 'list-view', 'detail-view', 'create-view', 'notifications-view'];
+  const VIEWS = ['sign-in', 'list-view', 'detail-view', 'create-view', 'notifications-view', 'selling-view'];
   let lastView = null;
 
   function show(viewId) {
@@ -1284,6 +1340,11 @@
         document.title = 'Sell an item · Auctions';
         show('create-view');
         break;
+      case 'selling':
+        document.title = 'My auctions · Auctions';
+        show('selling-view');
+        loadSelling(false);
+        break;
       case 'notifications':
         document.title = 'Notifications · Auctions';
         show('notifications-view');
@@ -1308,6 +1369,8 @@
   $('list-more').addEventListener('click', () => loadList(true));
   $('bid-history-more').addEventListener('click', () => loadBidHistory(true));
   $('notifications-refresh').addEventListener('click', loadNotifications);
+  $('selling-refresh').addEventListener('click', () => loadSelling(false));
+  $('selling-more').addEventListener('click', () => loadSelling(true));
   $('add-card').addEventListener('click', (event) =>
     addDemoPayment('/demo/payment-method', event.currentTarget, 'Test card'));
   $('add-payout-account').addEventListener('click', (event) =>

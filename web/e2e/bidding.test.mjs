@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { chromium } from 'playwright-core';
@@ -234,6 +235,41 @@ async function screenshot(page, name) {
   log(`screenshot ${path.relative(repo, file)}`);
 }
 
+// A phone-sized screen (a common 6.1" phone, in CSS pixels): each page of the test is also shot
+// at this size, and must fit its width (no sideways scrolling).
+const PHONE = { width: 390, height: 844 };
+
+/** The page shot at desktop size (its viewport) and at phone size. */
+async function screenshots(page, who, name) {
+  await screenshot(page, name);
+  const desktop = page.viewportSize();
+  await page.setViewportSize(PHONE);
+  try {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await screenshot(page, `${name}-phone`);
+    assert.ok(overflow <= 0, `${who}: at ${PHONE.width} px wide the page scrolls sideways by ${overflow} px (${name})`);
+  } finally {
+    await page.setViewportSize(desktop);
+  }
+}
+
+// axe-core (npm), injected into the page under test: what it reports as serious or critical
+// fails the test.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+async function expectAccessible(page, who, what) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.addScriptTag({ content: axeSource });
+  const found = await page.evaluate(async () => {
+    const results = await window.axe.run(document, { resultTypes: ['violations'] });
+    return results.violations
+      .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+      .map((violation) => `${violation.id} (${violation.impact}): ${violation.help}: `
+        + violation.nodes.map((node) => node.target.join(' ')).join(', '));
+  });
+  log(`axe-core on ${what}: ${found.length} serious or critical violations`);
+  assert.deepEqual(found, [], `${who}: axe-core on ${what}:\n${found.join('\n')}`);
+}
+
 async function text(page, selector) {
   return (await page.locator(selector).textContent({ timeout: STEP_TIMEOUT })) ?? '';
 }
@@ -366,6 +402,9 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     // Ann signs in on the front page: the payments panel says she has neither a card nor a
     // payout account, and "Sell an item" explains why it is blocked.
     await ann.goto(`${base}/`);
+    await expectText(ann, 'bidder-ann', '#sign-in-heading', 'Sign in');
+    await expectAccessible(ann, 'bidder-ann', 'the sign-in page');
+    await screenshots(ann, 'bidder-ann', '00-sign-in');
     await signIn(ann, 'bidder-ann');
     await expectText(ann, 'bidder-ann', '#payment-card', 'No card on file');
     await expectText(ann, 'bidder-ann', '#payout-account', 'No payout account');
@@ -383,7 +422,8 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
       await ann.waitForTimeout(300);
       await ann.getByRole('button', { name: 'Refresh' }).click();
     }
-    await screenshot(ann, '01-ann-list');
+    await expectAccessible(ann, 'bidder-ann', 'the list of auctions');
+    await screenshots(ann, 'bidder-ann', '01-ann-list');
     await row.click();
     // Its bid form is blocked until she has a card; the panel's button attaches the test card.
     await expectText(ann, 'bidder-ann', '#auction-title', title);
@@ -438,7 +478,8 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     await expectText(bob, 'bidder-bob', '#bid-history-list', 'b***n bid 12.00 EUR');
     // The same news reaches Ann's inbox through the notifier (GET /me/notifications).
     await expectText(ann, 'bidder-ann', '#auction-notification-list', 'outbid', 20_000);
-    await screenshot(ann, '04-ann-outbid');
+    await expectAccessible(ann, 'bidder-ann', 'the auction page');
+    await screenshots(ann, 'bidder-ann', '04-ann-outbid');
     await screenshot(bob, '04-bob-leads');
 
     assert.ok(Date.now() < endsAt.getTime(),
@@ -458,6 +499,27 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     }
     await screenshot(ann, '05-ann-lost');
     await screenshot(bob, '05-bob-won');
+
+    // Seller Sam opens his page: the auction sold to Bob, and once the payment saga has
+    // charged Bob and paid Sam out (the view is a read model: he refreshes), "Paid out".
+    const sam = await openPage(browser, base, 'seller-sam', errors);
+    pages.sam = sam;
+    await sam.goto(`${base}/#/selling`);
+    await signIn(sam, 'seller-sam');
+    const samRow = `#selling-rows tr[data-auction-id="${auctionId}"]`;
+    await expectText(sam, 'seller-sam', `${samRow} .result`, 'Sold to bidder-bob for 15.00 EUR');
+    await expectText(sam, 'seller-sam', `${samRow} .status`, 'Ended');
+    await expectText(sam, 'seller-sam', `${samRow} .bids`, '2');
+    await expectText(sam, 'seller-sam', `${samRow} .reserve`, 'No reserve');
+    const payoutDeadline = Date.now() + 30_000;
+    while (!(await text(sam, `${samRow} .payout`)).includes('Paid out')) {
+      assert.ok(Date.now() < payoutDeadline,
+        `seller-sam: the payout still reads "${await text(sam, `${samRow} .payout`)}" after 30 s`);
+      await sam.waitForTimeout(500);
+      await sam.getByRole('button', { name: 'Refresh' }).click();
+    }
+    await expectAccessible(sam, 'seller-sam', 'the seller\'s page');
+    await screenshots(sam, 'seller-sam', '05-sam-sold-and-paid-out');
 
     // An admin forgets Bob (docs/privacy.md); Ann's page, opened again, names the winner as
     // erased, and nothing on it names Bob.

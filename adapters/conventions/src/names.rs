@@ -119,6 +119,8 @@ pub const EVENTS_BY_TYPE_INDEX: &str = "byTypeShard";
 pub const VIEWS_BY_STATUS_INDEX: &str = "byStatus";
 /// Auction views by `status`, sorted by `startsAt`, keys only: the scheduler's starts.
 pub const VIEWS_BY_START_INDEX: &str = "byStart";
+/// Auction views by `sellerId`, sorted by `endsAt`, keys only: a seller's own auctions.
+pub const VIEWS_BY_SELLER_INDEX: &str = "bySeller";
 /// Live connections by `topic`.
 pub const CONNECTIONS_BY_TOPIC_INDEX: &str = "byTopic";
 

@@ -2,7 +2,9 @@
 //!
 //! - `AuctionListView` (key `auctionId`): one item per auction, the [`AuctionView`]'s fields as
 //!   attributes plus `hidden`, the projection's private part as JSON text (reserve amount and
-//!   each bidder's standing), which no read path returns. GSI `byStatus` (`status`, `endsAt`).
+//!   each bidder's standing), which no read path returns. GSI `byStatus` (`status`, `endsAt`);
+//!   GSI `bySeller` (`sellerId`, `endsAt`, keys only: a bid rewrites the view but changes
+//!   neither key, so it costs the index nothing).
 //! - `UserBids` (key `userId`, `auctionId`): one item per bidder and auction.
 //!
 //! Every write is a PutItem conditional on `attribute_not_exists(<key>) OR version < :v`: a
@@ -20,7 +22,8 @@ use events::{AuctionId, UserId};
 use crate::aliases::{TableSource, ViewAliases};
 use crate::error::ProjectorError;
 use crate::ports::{
-    Cursor, Page, PageRequest, Projections, ReadModels, Written, status_key, user_bid_key,
+    Cursor, Page, PageRequest, Projections, ReadModels, Written, seller_key, status_key,
+    user_bid_key,
 };
 use crate::tables::ViewTables;
 use crate::views::{AuctionProjection, AuctionStatus, AuctionView, Hidden, UserBid};
@@ -193,6 +196,69 @@ impl ReadModels for DynamoDbViews {
         Ok(Page { items, next })
     }
 
+    async fn auctions_by_seller(
+        &self,
+        seller_id: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<AuctionView>, ProjectorError> {
+        let start = match &page.cursor {
+            Some(cursor) => Some(to_key(cursor.seller_position(seller_id)?)),
+            None => None,
+        };
+        let tables = self.tables().await?;
+        let output = self
+            .client
+            .query()
+            .table_name(&tables.auction_views)
+            .index_name(names::VIEWS_BY_SELLER_INDEX)
+            .key_condition_expression("#seller = :seller")
+            .expression_attribute_names("#seller", "sellerId")
+            .expression_attribute_values(
+                ":seller",
+                AttributeValue::S(seller_id.as_str().to_owned()),
+            )
+            .scan_index_forward(false)
+            .limit(limit_i32(page))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| Failure::of(&e))?;
+        let listed = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|key| match key.get("auctionId") {
+                Some(AttributeValue::S(id)) => id
+                    .parse()
+                    .map(AuctionId)
+                    .map_err(|_| ProjectorError::Corrupt(format!("bySeller key: {id}"))),
+                _ => Err(ProjectorError::Corrupt(
+                    "bySeller key without auctionId".to_owned(),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // The index holds keys only: the views themselves, read strongly consistent, in the
+        // index's order.
+        let (found, unprocessed) = self.batch_get(&tables.auction_views, &listed, None).await?;
+        if !unprocessed.is_empty() {
+            // A page with auctions silently missing would read as if they were gone.
+            return Err(ProjectorError::Unavailable(format!(
+                "{} of the seller's auctions were not read (throttled)",
+                unprocessed.len()
+            )));
+        }
+        let mut views: HashMap<AuctionId, AuctionView> = found
+            .into_iter()
+            .map(|item| view_from_item(item).map(|view| (view.auction_id, view)))
+            .collect::<Result<_, _>>()?;
+        let items: Vec<AuctionView> = listed.iter().filter_map(|id| views.remove(id)).collect();
+        let next = match (output.last_evaluated_key, items.last()) {
+            (Some(_), Some(last)) => Some(Cursor::encode(&seller_key(last))?),
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
     async fn user_bids(
         &self,
         user_id: &UserId,
@@ -259,47 +325,72 @@ impl DynamoDbViews {
     /// The current price and end of each row's auction: one BatchGetItem (a page holds at most
     /// 100 rows, BatchGetItem's limit), eventually consistent like the listing itself.
     async fn live(&self, rows: &[UserBid]) -> Result<HashMap<AuctionId, Live>, ProjectorError> {
-        let mut keys: Vec<Item> = rows
+        let ids: Vec<AuctionId> = rows
             .iter()
             .map(|row| row.auction_id)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
-            .map(|id| HashMap::from([("auctionId".to_owned(), AttributeValue::S(id.to_string()))]))
             .collect();
         let table = self.tables().await?.auction_views;
-        let mut live = HashMap::new();
+        // Rows whose auction stayed unprocessed are answered with what they stored.
+        let (found, _unprocessed) = self
+            .batch_get(&table, &ids, Some("auctionId, currentPrice, endsAt"))
+            .await?;
+        found
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item::<_, Live>(item)
+                    .map(|part| (part.auction_id, part))
+                    .map_err(|e| ProjectorError::Corrupt(format!("auction view: {e}")))
+            })
+            .collect()
+    }
+
+    /// The view items of `ids` (at most 100, BatchGetItem's limit; each id once), in no
+    /// order: every attribute, read strongly consistent, or only `projection`'s, eventually
+    /// consistent. Unprocessed keys are asked for again a few times, then returned beside
+    /// what was found; an auction with no view is left out.
+    async fn batch_get(
+        &self,
+        table: &str,
+        ids: &[AuctionId],
+        projection: Option<&str>,
+    ) -> Result<(Vec<Item>, Vec<Item>), ProjectorError> {
+        let mut keys: Vec<Item> = ids
+            .iter()
+            .map(|id| HashMap::from([("auctionId".to_owned(), AttributeValue::S(id.to_string()))]))
+            .collect();
+        let mut found = Vec::with_capacity(keys.len());
         for _ in 0..BATCH_GET_ATTEMPTS {
             if keys.is_empty() {
                 break;
             }
             let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut keys)))
-                .projection_expression("auctionId, currentPrice, endsAt")
+                .set_projection_expression(projection.map(str::to_owned))
+                .consistent_read(projection.is_none())
                 .build()
                 .map_err(|e| ProjectorError::Refused(e.to_string()))?;
             let output = self
                 .client
                 .batch_get_item()
-                .request_items(&table, request)
+                .request_items(table, request)
                 .send()
                 .await
                 .map_err(|e| Failure::of(&e))?;
-            for item in output
-                .responses
-                .and_then(|mut tables| tables.remove(&table))
-                .unwrap_or_default()
-            {
-                let part: Live = serde_dynamo::from_item(item)
-                    .map_err(|e| ProjectorError::Corrupt(format!("auction view: {e}")))?;
-                live.insert(part.auction_id, part);
-            }
+            found.extend(
+                output
+                    .responses
+                    .and_then(|mut tables| tables.remove(table))
+                    .unwrap_or_default(),
+            );
             keys = output
                 .unprocessed_keys
-                .and_then(|mut tables| tables.remove(&table))
+                .and_then(|mut tables| tables.remove(table))
                 .map(|unprocessed| unprocessed.keys)
                 .unwrap_or_default();
         }
-        Ok(live)
+        Ok((found, keys))
     }
 }
 

@@ -8,7 +8,8 @@ use events::{AuctionId, UserId};
 
 use crate::error::ProjectorError;
 use crate::ports::{
-    Cursor, Page, PageRequest, Projections, ReadModels, Written, status_key, user_bid_key,
+    Cursor, Page, PageRequest, Projections, ReadModels, Written, seller_key, status_key,
+    user_bid_key,
 };
 use crate::views::{AuctionProjection, AuctionStatus, AuctionView, UserBid, fixed_time};
 
@@ -146,6 +147,49 @@ impl ReadModels for InMemoryViews {
         let next = match items.last() {
             Some(last) if items.len() == page.limit.get() as usize => {
                 Some(Cursor::encode(&status_key(last))?)
+            }
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn auctions_by_seller(
+        &self,
+        seller_id: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<AuctionView>, ProjectorError> {
+        let before = match &page.cursor {
+            Some(cursor) => {
+                let key = cursor.seller_position(seller_id)?;
+                let field = |name: &str| key.get(name).cloned().unwrap_or_default();
+                Some((field("endsAt"), field("auctionId")))
+            }
+            None => None,
+        };
+        let mut listed: Vec<((String, String), AuctionView)> = self
+            .lock()
+            .projections
+            .values()
+            .filter(|projection| &projection.view.seller_id == seller_id)
+            .map(|projection| {
+                let view = projection.view.clone();
+                let position = (
+                    fixed_time::format(&view.ends_at),
+                    view.auction_id.to_string(),
+                );
+                (position, view)
+            })
+            .collect();
+        listed.sort_by(|a, b| b.0.cmp(&a.0));
+        let items: Vec<AuctionView> = listed
+            .into_iter()
+            .filter(|(position, _)| before.as_ref().is_none_or(|before| position < before))
+            .map(|(_, view)| view)
+            .take(page.limit.get() as usize)
+            .collect();
+        let next = match items.last() {
+            Some(last) if items.len() == page.limit.get() as usize => {
+                Some(Cursor::encode(&seller_key(last))?)
             }
             _ => None,
         };

@@ -58,6 +58,15 @@ pub trait ReadModels: Send + Sync {
         page: &PageRequest,
     ) -> impl Future<Output = Result<Page<AuctionView>, ProjectorError>> + Send;
 
+    /// A seller's auctions, every status, latest end first (then by id, descending). Reads an
+    /// index that lags the views by moments (a just-created auction may be missing), then the
+    /// views themselves, so each listed auction is as current as `auction` answers it.
+    fn auctions_by_seller(
+        &self,
+        seller_id: &UserId,
+        page: &PageRequest,
+    ) -> impl Future<Output = Result<Page<AuctionView>, ProjectorError>> + Send;
+
     /// A user's rows, ordered by auction id.
     fn user_bids(
         &self,
@@ -155,6 +164,25 @@ impl Cursor {
         Ok(key)
     }
 
+    /// The position in a seller's listing: `(endsAt, auctionId)`, for `seller_id` only.
+    pub(crate) fn seller_position(
+        &self,
+        seller_id: &UserId,
+    ) -> Result<BTreeMap<String, String>, ProjectorError> {
+        let key = self.decode(&["auctionId", "sellerId", "endsAt"])?;
+        let field = |name: &str| key.get(name).map(String::as_str).unwrap_or_default();
+        if field("sellerId") != seller_id.as_str() {
+            return Err(ProjectorError::InvalidCursor(
+                "the cursor belongs to another seller".to_owned(),
+            ));
+        }
+        if fixed_time::parse(field("endsAt")).is_none() {
+            return Err(ProjectorError::InvalidCursor("bad end time".to_owned()));
+        }
+        parse_auction_id(field("auctionId"))?;
+        Ok(key)
+    }
+
     /// The position in a user's rows: the auction id, for `user_id` only.
     pub(crate) fn user_bids_position(
         &self,
@@ -199,6 +227,15 @@ pub(crate) fn status_key(view: &AuctionView) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("auctionId".to_owned(), view.auction_id.to_string()),
         ("status".to_owned(), view.status.as_str().to_owned()),
+        ("endsAt".to_owned(), fixed_time::format(&view.ends_at)),
+    ])
+}
+
+/// The key of an auction in its seller's listing, as a cursor encodes it.
+pub(crate) fn seller_key(view: &AuctionView) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("auctionId".to_owned(), view.auction_id.to_string()),
+        ("sellerId".to_owned(), view.seller_id.as_str().to_owned()),
         ("endsAt".to_owned(), fixed_time::format(&view.ends_at)),
     ])
 }

@@ -344,6 +344,70 @@ pub struct AuctionPage {
     pub next_cursor: Option<String>,
 }
 
+/// Where the seller's money for an auction stands. The payment saga pays the seller out
+/// before it records the buyer's payment, so a paid item is a paid-out one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PayoutState {
+    /// Nothing to pay out: not sold (yet, or at all).
+    None,
+    /// Sold: the buyer's payment and the payout are under way (after a failed payment, the
+    /// runner-up's).
+    Pending,
+    /// The buyer paid and the seller was paid out.
+    PaidOut,
+    /// The sale's payment failed for good: there is no payout.
+    Failed,
+}
+
+impl PayoutState {
+    /// From the view: its result and settlement.
+    pub fn of(view: &read_models::AuctionView) -> Self {
+        use read_models::PaymentStatus as P;
+        let sold = matches!(view.result, Some(events::AuctionResult::Sold { .. }));
+        match view.settlement.as_ref().map(|settlement| settlement.status) {
+            Some(P::Paid) => Self::PaidOut,
+            Some(P::Failed) => Self::Failed,
+            Some(P::AwaitingPayment) => Self::Pending,
+            None if sold => Self::Pending,
+            None => Self::None,
+        }
+    }
+}
+
+/// One of the caller's own auctions, as its seller sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyAuction {
+    /// The auction as everyone sees it: status, bid count, whether the reserve is met, result.
+    pub auction: AuctionView,
+    pub payout: PayoutState,
+    /// Who owes the sale's price now (the winner, or the runner-up it was offered to).
+    pub buyer_id: Option<String>,
+}
+
+impl MyAuction {
+    pub fn from_view(view: &read_models::AuctionView, caller: &UserId) -> Self {
+        Self {
+            auction: AuctionView::from_view(view, caller),
+            payout: PayoutState::of(view),
+            buyer_id: view
+                .settlement
+                .as_ref()
+                .map(|settlement| settlement.buyer_id.to_string()),
+        }
+    }
+}
+
+/// One page of the caller's own auctions, latest end first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MyAuctionsPage {
+    pub items: Vec<MyAuction>,
+    /// Present when there may be more: pass it as `cursor`.
+    pub next_cursor: Option<String>,
+}
+
 /// Where the caller stands in one auction they bid in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -154,6 +154,7 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/auctions/{id}", get(queries::get_auction::<B>))
         .route("/items/{id}/provenance", get(items::provenance::<B>))
         .route("/me/bids", get(queries::my_bids::<B>))
+        .route("/me/auctions", get(queries::my_auctions::<B>))
         .route("/me/notifications", get(queries::my_notifications::<B>))
         .route(
             "/me/payment-identity",

@@ -24,6 +24,7 @@ use crate::{admin, commands, items, payment_identity, queries, webhooks};
         items::provenance,
         commands::buy_now,
         queries::my_bids,
+        queries::my_auctions,
         queries::my_notifications,
         payment_identity::get_payment_identity,
         payment_identity::put_payment_method,

@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use crate::bodies::{
     AuctionPage, AuctionQuery, AuctionStatus, AuctionView, BidEntry, BidHistory, Health, ListQuery,
-    MoneyBody, MyBid, MyBidsPage, NotificationBody, NotificationsPage, PageQuery,
+    MoneyBody, MyAuction, MyAuctionsPage, MyBid, MyBidsPage, NotificationBody, NotificationsPage,
+    PageQuery,
 };
 use crate::error::ApiError;
 use crate::extract::{AuctionPath, QueryParams};
@@ -130,6 +131,27 @@ pub async fn list_auctions<B: Backend>(
     let found = app.views.auctions_by_status(status, &page).await?;
     let (items, next_cursor) = page_of(found, |view| AuctionView::from_view(view, &claims.sub));
     Ok(Json(AuctionPage { items, next_cursor }))
+}
+
+/// The caller's own auctions (the seller's page), every status, latest end first: each with
+/// its bid count, whether its reserve is met, its result and where the payout stands. From an
+/// index that may miss an auction created a moment ago.
+#[utoipa::path(get, path = "/me/auctions", tag = "me",
+    params(PageQuery),
+    responses(
+        (status = 200, body = MyAuctionsPage),
+        Problems<400, 401, 503>,
+    ),
+    security(("bearer" = [])))]
+pub async fn my_auctions<B: Backend>(
+    State(app): State<App<B>>,
+    QueryParams(query): QueryParams<PageQuery>,
+    claims: Claims,
+) -> Result<Json<MyAuctionsPage>, ApiError> {
+    let page = page_request(query.limit, query.cursor.as_deref())?;
+    let found = app.views.auctions_by_seller(&claims.sub, &page).await?;
+    let (items, next_cursor) = page_of(found, |view| MyAuction::from_view(view, &claims.sub));
+    Ok(Json(MyAuctionsPage { items, next_cursor }))
 }
 
 /// The auctions the caller bid in, with where they stand in each.

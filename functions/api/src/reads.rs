@@ -29,6 +29,12 @@ pub trait Views: Send + Sync {
         page: &'a PageRequest,
     ) -> BoxFuture<'a, Result<Page<AuctionView>, ProjectorError>>;
 
+    fn auctions_by_seller<'a>(
+        &'a self,
+        seller_id: &'a UserId,
+        page: &'a PageRequest,
+    ) -> BoxFuture<'a, Result<Page<AuctionView>, ProjectorError>>;
+
     fn user_bids<'a>(
         &'a self,
         user_id: &'a UserId,
@@ -50,6 +56,14 @@ impl<T: ReadModels> Views for T {
         page: &'a PageRequest,
     ) -> BoxFuture<'a, Result<Page<AuctionView>, ProjectorError>> {
         Box::pin(ReadModels::auctions_by_status(self, status, page))
+    }
+
+    fn auctions_by_seller<'a>(
+        &'a self,
+        seller_id: &'a UserId,
+        page: &'a PageRequest,
+    ) -> BoxFuture<'a, Result<Page<AuctionView>, ProjectorError>> {
+        Box::pin(ReadModels::auctions_by_seller(self, seller_id, page))
     }
 
     fn user_bids<'a>(

@@ -1863,6 +1863,7 @@ fn unknown_parameter() -> impl Strategy<Value = (String, String)> {
 enum Listing {
     Auctions,
     MyBids,
+    MyAuctions,
     MyNotifications,
 }
 
@@ -1878,7 +1879,7 @@ fn hostile_listing_query(listing: Listing) -> impl Strategy<Value = Vec<(String,
                 .prop_map(|k| vec![(k.to_owned(), ok_value(k)), (k.to_owned(), ok_value(k))]),
         ]
         .boxed(),
-        Listing::MyBids | Listing::MyNotifications => prop_oneof![
+        Listing::MyBids | Listing::MyAuctions | Listing::MyNotifications => prop_oneof![
             bad_limit().prop_map(|v| vec![("limit".to_owned(), v)]),
             bad_cursor().prop_map(|v| vec![("cursor".to_owned(), v)]),
             unknown_parameter().prop_map(|p| vec![p]),
@@ -1928,6 +1929,7 @@ fn hostile_listing_queries_get_a_400_and_write_nothing() {
     let queries = prop_oneof![
         hostile_listing_query(Listing::Auctions).prop_map(|q| ("/auctions", q)),
         hostile_listing_query(Listing::MyBids).prop_map(|q| ("/me/bids", q)),
+        hostile_listing_query(Listing::MyAuctions).prop_map(|q| ("/me/auctions", q)),
         hostile_listing_query(Listing::MyNotifications).prop_map(|q| ("/me/notifications", q)),
     ];
     check(queries, |(path, pairs)| {

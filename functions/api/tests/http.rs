@@ -1134,6 +1134,126 @@ async fn given_two_bidders_when_they_list_their_bids_then_each_sees_only_their_o
     );
 }
 
+/// The payment saga's last step, as it records it: `buyer` paid `amount`, or their payment
+/// failed for good.
+async fn record_payment(h: &TestApp, auction: &str, buyer: &str, paid: Option<i64>) {
+    use domain::{RecordPaymentFailed, RecordPaymentSucceeded};
+    use event_store::CommandContext;
+    let id = AuctionId(Uuid::parse_str(auction).unwrap());
+    let buyer_id = h.pseudonym(buyer).await;
+    let context = CommandContext {
+        command_id: Uuid::new_v4().to_string(),
+        correlation_id: "saga".to_owned(),
+        actor: events::Actor::System {
+            name: "payment-saga".to_owned(),
+        },
+        idempotency_key: None,
+        now: start_of_test(),
+    };
+    h.store
+        .execute(id, &context, |state: &domain::State, now| match paid {
+            Some(amount) => domain::decide_record_payment_succeeded(
+                state,
+                &RecordPaymentSucceeded {
+                    buyer_id: buyer_id.clone(),
+                    amount: events::Money::new(amount, events::Currency::try_from("EUR").unwrap()),
+                    payment_reference: "pi_test".to_owned(),
+                },
+                now,
+            ),
+            None => domain::decide_record_payment_failed(
+                state,
+                &RecordPaymentFailed {
+                    buyer_id: buyer_id.clone(),
+                    reason: "card declined".to_owned(),
+                },
+                now,
+            ),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn given_a_sellers_auctions_when_she_reads_her_page_then_each_shows_bids_reserve_result_and_payout()
+ {
+    // Given ann's four auctions: one bid on, one bought and paid for, one bought and being
+    // paid for, one bought and whose payment failed for good
+    let h = harness().await;
+    let bid_on = h.open_auction().await;
+    let paid = h.open_auction().await;
+    let pending = h.open_auction().await;
+    let failed = h.open_auction().await;
+    h.bid("bidder-bob", &bid_on, 1_000, "bob-1").await;
+    h.buy_now("bidder-bob", &paid, "bob-2").await;
+    h.buy_now("bidder-cat", &pending, "cat-1").await;
+    h.buy_now("bidder-cat", &failed, "cat-2").await;
+    record_payment(&h, &paid, "bidder-bob", Some(20_000)).await;
+    record_payment(&h, &failed, "bidder-cat", None).await;
+    for id in [&bid_on, &paid, &pending, &failed] {
+        h.project(id).await;
+    }
+
+    // When she reads her page two auctions at a time
+    let first = h.get("seller-ann", "/me/auctions?limit=2").await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
+    let second = h
+        .get(
+            "seller-ann",
+            &format!("/me/auctions?limit=2&cursor={cursor}"),
+        )
+        .await;
+
+    // Then she sees all four, latest end first, each with where it stands
+    let items: Vec<Value> = [&first, &second]
+        .iter()
+        .flat_map(|page| page.body["items"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(items.len(), 4, "{items:?}");
+    let ends: Vec<DateTime<Utc>> = items
+        .iter()
+        .map(|item| item["auction"]["endsAt"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ends.windows(2).all(|pair| pair[0] >= pair[1]), "{ends:?}");
+    let find = |id: &str| {
+        items
+            .iter()
+            .find(|item| item["auction"]["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let open = find(&bid_on);
+    assert_eq!(open["auction"]["status"], "active");
+    assert_eq!(open["auction"]["bidCount"], 1);
+    assert_eq!(open["auction"]["reserveMet"], false);
+    assert_eq!(open["payout"], "none");
+    assert_eq!(open["buyerId"], Value::Null);
+    let paid = find(&paid);
+    assert_eq!(paid["auction"]["result"]["outcome"], "sold");
+    assert_eq!(paid["auction"]["result"]["winnerId"], "bidder-bob");
+    assert_eq!(paid["payout"], "paidOut");
+    assert_eq!(paid["buyerId"], "bidder-bob");
+    let pending = find(&pending);
+    assert_eq!(pending["payout"], "pending");
+    assert_eq!(pending["buyerId"], "bidder-cat");
+    assert_eq!(find(&failed)["payout"], "failed");
+    assert!(
+        items
+            .iter()
+            .all(|item| item["auction"]["sellerId"] == "seller-ann")
+    );
+
+    // And bob, who sells nothing, sees none of them, nor gets her page with her cursor
+    let bob = h.get("bidder-bob", "/me/auctions").await;
+    assert_eq!(bob.status, StatusCode::OK, "{:?}", bob.body);
+    assert_eq!(bob.body["items"], json!([]));
+    let stolen = h
+        .get("bidder-bob", &format!("/me/auctions?cursor={cursor}"))
+        .await;
+    assert_problem(&stolen, StatusCode::BAD_REQUEST, "INVALID_CURSOR");
+}
+
 #[tokio::test]
 async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come_newest_first() {
     use read_models::notifications::{Kind, Notification, StoreNotification, notification_id};
@@ -1185,7 +1305,7 @@ async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come
 #[tokio::test]
 async fn given_no_token_when_a_read_route_is_called_then_401() {
     let h = harness().await;
-    for path in ["/auctions", "/me/bids", "/me/notifications"] {
+    for path in ["/auctions", "/me/bids", "/me/auctions", "/me/notifications"] {
         let reply = h.get_anonymous(path).await;
         assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     }

@@ -513,6 +513,14 @@ export class PlatformStack extends Stack {
       sortKey: { name: 'startsAt', type: S },
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
+    // A seller's own auctions (GET /me/auctions), latest end first; keys only for the same
+    // reason, the views themselves read by key.
+    auctionViewsTable.addGlobalSecondaryIndex({
+      indexName: 'bySeller',
+      partitionKey: { name: 'sellerId', type: S },
+      sortKey: { name: 'endsAt', type: S },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
 
     const userBidsTable = new dynamodb.Table(this, 'UserBids', {
       partitionKey: { name: 'userId', type: S },
@@ -856,7 +864,7 @@ export class PlatformStack extends Stack {
       {
         table: auctionViewsTable,
         actions: ['GetItem', 'BatchGetItem', 'PutItem'],
-        indexes: { names: ['byStatus'], actions: ['Query'] },
+        indexes: { names: ['byStatus', 'bySeller'], actions: ['Query'] },
         rebuilt: true,
       },
       { table: userBidsTable, actions: ['Query', 'PutItem'], rebuilt: true },
@@ -1854,9 +1862,9 @@ export class PlatformStack extends Stack {
             reason:
               '`auction-admin rebuild` creates fresh view tables at run time named ' +
               '<live table>-r<start time> and switches the views alias to them; the grant ' +
-              'covers exactly that name prefix of the two view tables (and their byStatus and ' +
-              'byStart indexes), with the same actions as on the live tables.',
-            appliesTo: [{ regex: '/^Resource::<(AuctionListView|UserBids)[A-Za-z0-9]*\\.Arn>-r\\*(\\/index\\/(byStatus|byStart))?$/' }],
+              'covers exactly that name prefix of the two view tables (and their byStatus, ' +
+              'byStart and bySeller indexes), with the same actions as on the live tables.',
+            appliesTo: [{ regex: '/^Resource::<(AuctionListView|UserBids)[A-Za-z0-9]*\\.Arn>-r\\*(\\/index\\/(byStatus|byStart|bySeller))?$/' }],
           },
         ],
         true,

@@ -34,6 +34,8 @@ export const EXPECTED: Record<string, Grants> = {
     'AUCTION_VIEWS_TABLE-r*': ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     'AUCTION_VIEWS_TABLE/index/byStatus': ['dynamodb:Query'],
     'AUCTION_VIEWS_TABLE-r*/index/byStatus': ['dynamodb:Query'],
+    'AUCTION_VIEWS_TABLE/index/bySeller': ['dynamodb:Query'],
+    'AUCTION_VIEWS_TABLE-r*/index/bySeller': ['dynamodb:Query'],
     USER_BIDS_TABLE: ['dynamodb:PutItem', 'dynamodb:Query'],
     'USER_BIDS_TABLE-r*': ['dynamodb:PutItem', 'dynamodb:Query'],
     NOTIFICATIONS_TABLE: ['dynamodb:Query'],

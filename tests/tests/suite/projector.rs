@@ -264,6 +264,80 @@ async fn given_auctions_ending_at_different_times_when_listed_by_status_page_by_
 }
 
 #[tokio::test]
+async fn given_two_sellers_auctions_when_one_sellers_are_listed_page_by_page_then_each_of_hers_comes_once_latest_end_first()
+ {
+    // Given the fixture seller's auctions ending in 1 to 4 days, and another seller's
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let views = env.views();
+    let mut hers = Vec::new();
+    for days in [2, 4, 1, 3] {
+        let auction_id = create(&store, days).await;
+        project(&env, &views, batch(&logged(&env, auction_id).await, 1)).await;
+        hers.push((days, auction_id));
+    }
+    let other = AuctionId(Uuid::new_v4());
+    let mut command = fixtures::create_command(other);
+    command.seller_id = fixtures::user("another-seller");
+    store
+        .execute(
+            other,
+            &context("another-seller", fixtures::epoch()),
+            |state, now| decide_create(state, &command, now),
+        )
+        .await
+        .unwrap();
+    project(&env, &views, batch(&logged(&env, other).await, 1)).await;
+    hers.sort_by(|a, b| b.cmp(a));
+
+    // When hers are listed two at a time
+    let seller = fixtures::user("seller");
+    let mut listed = Vec::new();
+    let mut page = PageRequest {
+        limit: Limit::new(2).unwrap(),
+        cursor: None,
+    };
+    loop {
+        let result = views.auctions_by_seller(&seller, &page).await.unwrap();
+        listed.extend(result.items);
+        match result.next {
+            Some(next) => page.cursor = Some(next),
+            None => break,
+        }
+    }
+
+    // Then each comes once, latest end first, whole (from the views, not the keys-only index)
+    let ids: Vec<AuctionId> = listed.iter().map(|view| view.auction_id).collect();
+    assert_eq!(ids, hers.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+    assert!(
+        listed
+            .iter()
+            .all(|view| view.title == "Fixture auction" && view.seller_id == seller)
+    );
+    // And her cursor does not page another seller's listing
+    let foreign = views
+        .auctions_by_seller(
+            &fixtures::user("another-seller"),
+            &PageRequest {
+                limit: Limit::new(2).unwrap(),
+                cursor: views
+                    .auctions_by_seller(
+                        &seller,
+                        &PageRequest {
+                            limit: Limit::new(1).unwrap(),
+                            cursor: None,
+                        },
+                    )
+                    .await
+                    .unwrap()
+                    .next,
+            },
+        )
+        .await;
+    assert!(matches!(foreign, Err(ProjectorError::InvalidCursor(_))));
+}
+
+#[tokio::test]
 async fn given_a_garbled_or_foreign_cursor_when_listing_then_the_query_fails_with_a_typed_error_and_reads_nothing()
  {
     let env = TestEnv::new().await;

@@ -172,7 +172,8 @@ pub const TRIGGER_CHECKPOINTS_TABLE: TableSpec = TableSpec {
 /// text (`2026-01-01T00:00:00.000Z`), so text order is time order. The `byStart` index (keys
 /// only) answers the scheduler's "scheduled auctions whose start has come" with a key
 /// condition, so a sweep reads the auctions due, not every auction scheduled; a view write that
-/// changes neither `status` nor `startsAt` (a bid) writes nothing to it.
+/// changes neither `status` nor `startsAt` (a bid) writes nothing to it. The `bySeller` index
+/// (keys only, for the same reason) lists a seller's auctions, latest end first.
 pub const AUCTION_VIEWS_TABLE: TableSpec = TableSpec {
     name_env: names::AUCTION_VIEWS_TABLE.env,
     default_name: names::AUCTION_VIEWS_TABLE.default,
@@ -203,6 +204,18 @@ pub const AUCTION_VIEWS_TABLE: TableSpec = TableSpec {
             },
             sort_key: Some(KeyAttribute {
                 name: "startsAt",
+                kind: ScalarAttributeType::S,
+            }),
+            projection: IndexProjection::KeysOnly,
+        },
+        IndexSpec {
+            name: names::VIEWS_BY_SELLER_INDEX,
+            partition_key: KeyAttribute {
+                name: "sellerId",
+                kind: ScalarAttributeType::S,
+            },
+            sort_key: Some(KeyAttribute {
+                name: "endsAt",
                 kind: ScalarAttributeType::S,
             }),
             projection: IndexProjection::KeysOnly,
