@@ -573,6 +573,11 @@
     const banner = $('result-banner');
     if (result) {
       banner.textContent = result.text;
+      // A relisted item goes on in a new auction: say where.
+      if (auction.relistedAs) {
+        banner.append(' The item is up again: ',
+          element('a', { href: `#/auctions/${auction.relistedAs}`, text: 'see the new auction' }), '.');
+      }
       banner.dataset.kind = result.kind;
       banner.className = `notice notice-${result.kind}`;
       banner.hidden = false;
@@ -810,20 +815,51 @@
     }
     if (currentRoute().name !== 'selling') return;
     if (!more) rows.replaceChildren();
-    for (const { auction, payout } of page.items) {
+    for (const { auction, payout, relistable } of page.items) {
       const link = element('a', { href: `#/auctions/${auction.id}`, text: auction.title });
+      const result = element('td', { class: 'result', 'data-label': 'Result', text: sellingResult(auction) });
+      if (auction.relistedAs) {
+        result.append(' · ', element('a', { href: `#/auctions/${auction.relistedAs}`, text: 'relisted' }));
+      } else if (relistable) {
+        const button = element('button', { type: 'button', class: 'relist', text: 'Relist' });
+        button.setAttribute('aria-label', `Relist “${auction.title}”`);
+        button.addEventListener('click', () => relist(auction, button));
+        result.append(' ', button);
+      }
       rows.append(element('tr', { 'data-auction-id': auction.id },
         element('td', {}, link),
         element('td', { class: 'status', 'data-label': 'Status', text: STATUS_TEXT[auction.status] || auction.status }),
         element('td', { class: 'bids', 'data-label': 'Bids', text: String(auction.bidCount) }),
         element('td', { class: 'reserve', 'data-label': 'Reserve', text: sellingReserve(auction) }),
-        element('td', { class: 'result', 'data-label': 'Result', text: sellingResult(auction) }),
+        result,
         element('td', { class: 'payout', 'data-label': 'Payout', 'data-payout': payout, text: PAYOUT_TEXT[payout] || payout })));
     }
     selling.cursor = page.nextCursor || null;
     $('selling-more').hidden = !selling.cursor;
     $('selling-empty').hidden = rows.children.length > 0;
     $('selling-table').hidden = rows.children.length === 0;
+  }
+
+  /**
+   * Puts an unsold item up again (POST /auctions/{id}/relist) for as long as it first ran,
+   * at least a minute, then opens the new auction. Asking twice makes one auction.
+   */
+  async function relist(auction, button) {
+    $('selling-error').textContent = '';
+    const ran = Date.parse(auction.endsAt) - Date.parse(auction.startsAt);
+    const endsAt = new Date(Date.now() + Math.max(ran, 60000)).toISOString();
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      const relisted = await api(`/auctions/${auction.id}/relist`, { method: 'POST', body: { endsAt } });
+      announce(`“${auction.title}” is up again.`);
+      location.hash = `#/auctions/${relisted.auctionId}`;
+    } catch (error) {
+      $('selling-error').textContent = missingText(error);
+      button.disabled = false;
+    } finally {
+      button.removeAttribute('aria-busy');
+    }
   }
 
   // ------------------------------------------------------------------------ notifications

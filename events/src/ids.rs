@@ -13,6 +13,22 @@ use uuid::Uuid;
 #[serde(transparent)]
 pub struct AuctionId(pub Uuid);
 
+impl AuctionId {
+    /// The UUID v5 namespace of the ids of relistings. Fixed for ever, like
+    /// [`ItemId::NAMESPACE`].
+    pub const RELISTING_NAMESPACE: Uuid =
+        Uuid::from_u128(0xea9a_3f13_1db1_456a_a32a_ebdc_32af_3af1);
+
+    /// The auction that relists `previous`: fixed by it, so that a relisting asked for again
+    /// (a retry, a second tab) names the same auction and makes no second one.
+    pub fn relisting(previous: AuctionId) -> Self {
+        Self(Uuid::new_v5(
+            &Self::RELISTING_NAMESPACE,
+            previous.0.as_bytes(),
+        ))
+    }
+}
+
 impl fmt::Display for AuctionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -33,7 +49,8 @@ impl From<AuctionId> for Uuid {
 }
 
 /// Identifies one item, the lot an auction sells; it is also the Item stream's aggregate id.
-/// One lot per auction today: an auction's item id is the UUID v5 of the auction id.
+/// One lot per auction: an auction's item id is the UUID v5 of the auction id, unless the
+/// auction relists an item an earlier one did not sell (`AuctionCreated::item_id`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -48,8 +65,8 @@ impl ItemId {
     /// The item the auction `auction_id` sells: the UUID v5 of the auction id's 16 bytes in
     /// [`ItemId::NAMESPACE`]. Everything that knows the auction (the API creating it, the
     /// payment saga transferring it, a reader of its detail) names the same item without
-    /// looking it up. Relisting an unsold item as a new auction (a later issue) will pass the
-    /// existing item id instead of deriving a new one from the new auction.
+    /// looking it up, unless it is a relisting: then `AuctionCreated::item` names the item
+    /// the first auction registered.
     pub fn for_auction(auction_id: AuctionId) -> Self {
         Self(Uuid::new_v5(&Self::NAMESPACE, auction_id.0.as_bytes()))
     }

@@ -1,7 +1,7 @@
 //! The Item aggregate's contract: the lot an auction sells, and who has owned it. Its events are
 //! the ownership ledger: the seller registers the item when the auction is created, the payment
 //! saga transfers it to the buyer it charged, and reverses the transfer when the sale cannot
-//! complete. Stored in the same Events table as the Auction, under their own `aggregateType`
+//! complete; a seller who relists it unsold moves it to the new auction. Stored in the same Events table as the Auction, under their own `aggregateType`
 //! (`Item`) and their own streams (keyed by [`ItemId`]), with the same hash chain, snapshots and
 //! time travel.
 //!
@@ -76,6 +76,20 @@ pub struct TransferReversed {
     pub reversed_at: DateTime<Utc>,
 }
 
+/// The seller put the item up again, unsold, as a new auction: from now on `auctionId` sells
+/// it (the one `previousAuctionId` ended, or was cancelled, without a sale).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemRelisted {
+    pub item_id: ItemId,
+    /// The new auction.
+    pub auction_id: AuctionId,
+    pub previous_auction_id: AuctionId,
+    /// The seller, its owner still.
+    pub owner: UserId,
+    pub relisted_at: DateTime<Utc>,
+}
+
 /// Every event of the Item aggregate. Serializes as its payload alone: the envelope carries the
 /// `eventType` and `schemaVersion` that say how to read it back. Also the Item's codec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,6 +98,7 @@ pub enum ItemEvent {
     ItemRegistered(ItemRegistered),
     OwnershipTransferred(OwnershipTransferred),
     TransferReversed(TransferReversed),
+    ItemRelisted(ItemRelisted),
 }
 
 payloads! {
@@ -91,6 +106,7 @@ payloads! {
         ItemRegistered => 1,
         OwnershipTransferred => 1,
         TransferReversed => 1,
+        ItemRelisted => 1,
     }
 }
 
@@ -124,13 +140,14 @@ impl EventCodec for ItemEvent {
             TransferReversed::EVENT_TYPE => {
                 current_as::<TransferReversed, _>(schema_version, payload)
             }
+            ItemRelisted::EVENT_TYPE => current_as::<ItemRelisted, _>(schema_version, payload),
             other => Err(DecodeError::UnknownEventType(other.to_owned())),
         }
     }
 
     fn personal_fields(event_type: &str) -> &'static [&'static str] {
         match event_type {
-            ItemRegistered::EVENT_TYPE => &["/owner"],
+            ItemRegistered::EVENT_TYPE | ItemRelisted::EVENT_TYPE => &["/owner"],
             OwnershipTransferred::EVENT_TYPE | TransferReversed::EVENT_TYPE => &["/from", "/to"],
             _ => &[],
         }

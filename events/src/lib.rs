@@ -30,13 +30,15 @@ pub use envelope::{AGGREGATE_TYPE, Actor, Envelope, EventEnvelope, Metadata, Raw
 pub use error::DecodeError;
 pub use ids::{AuctionId, BidId, InvalidUserId, ItemId, SubjectId, UserId};
 pub use item::{
-    ITEM_AGGREGATE_TYPE, ItemEvent, ItemRegistered, OwnershipTransferred, TransferReversed,
+    ITEM_AGGREGATE_TYPE, ItemEvent, ItemRegistered, ItemRelisted, OwnershipTransferred,
+    TransferReversed,
 };
 pub use money::{Currency, InvalidCurrency, Money};
 pub use payloads::{
-    AuctionCancelled, AuctionCreated, AuctionEnded, AuctionEvent, AuctionExtended, AuctionResult,
-    AuctionStarted, BidPlaced, EndTrigger, IncrementBand, IncrementPolicy, ItemOfferedToRunnerUp,
-    MaxBidRaised, Payload, PaymentFailed, PaymentSucceeded, SoftClose, UnsoldReason,
+    AuctionCancelled, AuctionCreated, AuctionEnded, AuctionEvent, AuctionExtended, AuctionRelisted,
+    AuctionResult, AuctionStarted, BidPlaced, EndTrigger, IncrementBand, IncrementPolicy,
+    ItemOfferedToRunnerUp, MaxBidRaised, Payload, PaymentFailed, PaymentSucceeded, SoftClose,
+    UnsoldReason,
 };
 pub use subject::{SUBJECT_AGGREGATE_TYPE, SubjectEvent, SubjectForgotten};
 pub use upcast::legacy;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AuctionId, BidId, UserId};
+use crate::ids::{AuctionId, BidId, ItemId, UserId};
 use crate::money::{Currency, Money};
 
 /// How much a bid must exceed the current price by.
@@ -36,7 +36,9 @@ pub struct SoftClose {
     pub extension_seconds: u32,
 }
 
-/// Schema v2. v1 had a fixed `bidIncrement` and no soft close (see [`crate::legacy`]).
+/// Schema v3: v2 with the item of a relisted auction (`itemId`, `relistedFrom`). v2 had no
+/// relisting: its item is always the one derived from its own id. v1 had a fixed
+/// `bidIncrement` and no soft close (see [`crate::legacy`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuctionCreated {
@@ -56,6 +58,22 @@ pub struct AuctionCreated {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub soft_close: SoftClose,
+    /// The item it sells, when that is an item an earlier auction did not sell (a relisting);
+    /// absent, the item is [`ItemId::for_auction`] of this auction: read it with
+    /// [`AuctionCreated::item`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<ItemId>,
+    /// The earlier auction whose unsold item this one puts up again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relisted_from: Option<AuctionId>,
+}
+
+impl AuctionCreated {
+    /// The item the auction sells: the relisted one, or the one its id names.
+    pub fn item(&self) -> ItemId {
+        self.item_id
+            .unwrap_or_else(|| ItemId::for_auction(self.auction_id))
+    }
 }
 
 /// Bidding is open. The payload is empty: the envelope's `occurredAt` is the start.
@@ -152,6 +170,14 @@ pub struct AuctionCancelled {
     pub reason: Option<String>,
 }
 
+/// The seller put the item, unsold here, up again as a new auction, `relistedAs`: this auction
+/// is over for good, and the item's story goes on there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionRelisted {
+    pub relisted_as: AuctionId,
+}
+
 /// The buyer paid; recorded by the payment saga.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -194,6 +220,7 @@ pub enum AuctionEvent {
     PaymentSucceeded(PaymentSucceeded),
     PaymentFailed(PaymentFailed),
     ItemOfferedToRunnerUp(ItemOfferedToRunnerUp),
+    AuctionRelisted(AuctionRelisted),
 }
 
 /// What every payload type declares about itself on the wire.
@@ -250,7 +277,7 @@ pub(crate) use payloads;
 
 payloads! {
     AuctionEvent {
-        AuctionCreated => 2,
+        AuctionCreated => 3,
         AuctionStarted => 1,
         BidPlaced => 2,
         MaxBidRaised => 1,
@@ -260,5 +287,6 @@ payloads! {
         PaymentSucceeded => 1,
         PaymentFailed => 1,
         ItemOfferedToRunnerUp => 1,
+        AuctionRelisted => 1,
     }
 }

@@ -5,7 +5,7 @@ use schemars::{JsonSchema, schema_for};
 use serde_json::Value;
 
 use crate::envelope::RawEnvelope;
-use crate::item::{ItemRegistered, OwnershipTransferred, TransferReversed};
+use crate::item::{ItemRegistered, ItemRelisted, OwnershipTransferred, TransferReversed};
 use crate::payloads::*;
 use crate::subject::SubjectForgotten;
 use crate::upcast::legacy;
@@ -26,13 +26,19 @@ pub fn all() -> Vec<(String, Value)> {
         current::<PaymentSucceeded>(),
         current::<PaymentFailed>(),
         current::<ItemOfferedToRunnerUp>(),
+        current::<AuctionRelisted>(),
         current::<ItemRegistered>(),
+        current::<ItemRelisted>(),
         current::<OwnershipTransferred>(),
         current::<TransferReversed>(),
         current::<SubjectForgotten>(),
         (
             file_name(AuctionCreated::EVENT_TYPE, 1),
             of::<legacy::AuctionCreatedV1>(),
+        ),
+        (
+            file_name(AuctionCreated::EVENT_TYPE, 2),
+            of::<legacy::AuctionCreatedV2>(),
         ),
         (
             file_name(BidPlaced::EVENT_TYPE, 1),

@@ -99,6 +99,57 @@ pub mod legacy {
                     window_seconds: 0,
                     extension_seconds: 0,
                 },
+                item_id: None,
+                relisted_from: None,
+            }
+        }
+    }
+
+    /// AuctionCreated v2: before relisting, every auction sold the item its own id names. Its
+    /// schema keeps the title and description it was published with.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    #[schemars(
+        title = "AuctionCreated",
+        description = "Schema v2. v1 had a fixed `bidIncrement` and no soft close (see [`crate::legacy`])."
+    )]
+    pub struct AuctionCreatedV2 {
+        pub auction_id: AuctionId,
+        pub seller_id: UserId,
+        pub title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub description: Option<String>,
+        pub currency: Currency,
+        pub starting_price: Money,
+        /// Hidden from bidders; only whether it has been met is ever shown.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reserve_price: Option<Money>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub buy_now_price: Option<Money>,
+        pub increment: IncrementPolicy,
+        pub starts_at: DateTime<Utc>,
+        pub ends_at: DateTime<Utc>,
+        pub soft_close: SoftClose,
+    }
+
+    impl From<AuctionCreatedV2> for AuctionCreated {
+        fn from(v2: AuctionCreatedV2) -> Self {
+            Self {
+                auction_id: v2.auction_id,
+                seller_id: v2.seller_id,
+                title: v2.title,
+                description: v2.description,
+                currency: v2.currency,
+                starting_price: v2.starting_price,
+                reserve_price: v2.reserve_price,
+                buy_now_price: v2.buy_now_price,
+                increment: v2.increment,
+                starts_at: v2.starts_at,
+                ends_at: v2.ends_at,
+                soft_close: v2.soft_close,
+                // Not a relisting: the item its own id names.
+                item_id: None,
+                relisted_from: None,
             }
         }
     }
@@ -143,6 +194,8 @@ pub(crate) fn decode_payload(
         AuctionCreated::EVENT_TYPE => match schema_version {
             1 => read::<legacy::AuctionCreatedV1>(AuctionCreated::EVENT_TYPE, 1, payload)
                 .map(|v1| AuctionCreated::from(v1).into()),
+            2 => read::<legacy::AuctionCreatedV2>(AuctionCreated::EVENT_TYPE, 2, payload)
+                .map(|v2| AuctionCreated::from(v2).into()),
             _ => current::<AuctionCreated>(schema_version, payload),
         },
         AuctionStarted::EVENT_TYPE => current::<AuctionStarted>(schema_version, payload),
@@ -160,6 +213,7 @@ pub(crate) fn decode_payload(
         ItemOfferedToRunnerUp::EVENT_TYPE => {
             current::<ItemOfferedToRunnerUp>(schema_version, payload)
         }
+        AuctionRelisted::EVENT_TYPE => current::<AuctionRelisted>(schema_version, payload),
         other => Err(DecodeError::UnknownEventType(other.to_owned())),
     }
 }

@@ -212,8 +212,36 @@ fn auction_created_v1_upcasts_to_a_fixed_increment_without_soft_close() {
         ..envelope
     })
     .unwrap();
-    assert_eq!(rewritten["schemaVersion"], 2);
+    assert_eq!(rewritten["schemaVersion"], 3);
     assert_eq!(rewritten["payload"]["increment"]["kind"], "fixed");
+}
+
+#[test]
+fn auction_created_v2_upcasts_to_an_auction_selling_the_item_its_own_id_names() {
+    // Given an AuctionCreated written before relisting existed
+    let envelope = EventEnvelope::from_value(sample("AuctionCreated", 2)).unwrap();
+    // When it is read today
+    let AuctionEvent::AuctionCreated(created) = envelope.event else {
+        panic!("not an AuctionCreated");
+    };
+    // Then it relists nothing, and sells the item its id names
+    assert_eq!(created.item_id, None);
+    assert_eq!(created.relisted_from, None);
+    assert_eq!(created.item(), ItemId::for_auction(created.auction_id));
+    // And a relisting's creation names the first auction's item instead
+    let AuctionEvent::AuctionCreated(relisting) =
+        EventEnvelope::from_value(sample("AuctionCreated", 3))
+            .unwrap()
+            .event
+    else {
+        panic!("not an AuctionCreated");
+    };
+    assert_eq!(relisting.relisted_from, Some(created.auction_id));
+    assert_eq!(relisting.item(), created.item());
+    assert_eq!(
+        relisting.auction_id,
+        AuctionId::relisting(created.auction_id)
+    );
 }
 
 #[test]
@@ -384,7 +412,7 @@ fn no_event_type_is_both_an_auctions_and_an_items() {
             "{event_type} is another aggregate's event type too"
         );
     }
-    assert_eq!(current_types().len(), 14);
+    assert_eq!(current_types().len(), 16);
 }
 
 #[test]
@@ -410,18 +438,24 @@ fn an_items_event_is_not_an_auctions_and_an_auctions_is_not_an_items() {
 
 #[test]
 fn the_item_samples_are_the_auction_samples_lot() {
-    // The samples' item id is the one the auction of the Auction samples derives.
+    // The samples' item id is the one the auction of the Auction samples derives; the
+    // relisting's sample moves it to the auction of AuctionCreated v3's sample.
+    let first = sample("AuctionCreated", 2)["aggregateId"].clone();
     for (event_type, version) in ItemEvent::TYPES {
         let value = sample(event_type, *version);
-        let auction_id: AuctionId =
-            serde_json::from_value(value["payload"]["auctionId"].clone()).unwrap();
-        let item_id = ItemId::for_auction(auction_id);
+        let registered_for = if *event_type == "ItemRelisted" {
+            assert_eq!(
+                value["payload"]["auctionId"],
+                sample("AuctionCreated", 3)["aggregateId"]
+            );
+            &value["payload"]["previousAuctionId"]
+        } else {
+            &value["payload"]["auctionId"]
+        };
+        assert_eq!(registered_for, &first, "{event_type}");
+        let item_id = ItemId::for_auction(serde_json::from_value(first.clone()).unwrap());
         assert_eq!(value["aggregateId"], json!(item_id), "{event_type}");
         assert_eq!(value["payload"]["itemId"], json!(item_id), "{event_type}");
-        assert_eq!(
-            value["payload"]["auctionId"],
-            sample("AuctionCreated", 2)["aggregateId"]
-        );
     }
 }
 

@@ -521,6 +521,33 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     await expectAccessible(sam, 'seller-sam', 'the seller\'s page');
     await screenshots(sam, 'seller-sam', '05-sam-sold-and-paid-out');
 
+    // A second auction of Sam's, withdrawn before any bid (over HTTP), shows "Relist" on his
+    // page; relisting opens the new auction, open for bids on the same terms.
+    const withdrawnBody = { ...auctionBody(), title: `${title} (again)` };
+    const withdrawn = await http(base, 'POST', '/auctions', {
+      token: seller.data.token,
+      headers: { 'Idempotency-Key': randomUUID() },
+      body: withdrawnBody,
+    });
+    assert.equal(withdrawn.status, 201, `creating the second auction answered ${withdrawn.status}: ${withdrawn.text}`);
+    const cancelled = await http(base, 'POST', `/auctions/${withdrawn.data.auctionId}/cancel`, {
+      token: seller.data.token,
+      body: {},
+    });
+    assert.equal(cancelled.status, 200, `cancelling answered ${cancelled.status}: ${cancelled.text}`);
+    const relistButton = sam.getByRole('button', { name: `Relist “${withdrawnBody.title}”` });
+    const relistDeadline = Date.now() + STEP_TIMEOUT;
+    while (!(await relistButton.count())) {
+      assert.ok(Date.now() < relistDeadline, 'seller-sam: no "Relist" button for the withdrawn auction');
+      await sam.waitForTimeout(300);
+      await sam.getByRole('button', { name: 'Refresh' }).click();
+    }
+    await relistButton.click();
+    await expectText(sam, 'seller-sam', '#auction-title', withdrawnBody.title);
+    await expectText(sam, 'seller-sam', '#auction-status', 'Active');
+    assert.notEqual(sam.url().split('/').pop(), withdrawn.data.auctionId, 'seller-sam: the relisting opened the withdrawn auction');
+    await screenshot(sam, '05-sam-relisted');
+
     // An admin forgets Bob (docs/privacy.md); Ann's page, opened again, names the winner as
     // erased, and nothing on it names Bob.
     const forgotten = await http(base, 'POST', '/admin/subjects/forget', {

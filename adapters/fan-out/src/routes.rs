@@ -80,11 +80,15 @@ pub const ROUTES: &[(&str, &[Queue])] = &[
     ("PaymentSucceeded", &[Notifications, Payments]),
     ("PaymentFailed", &[Notifications, Payments]),
     ("ItemOfferedToRunnerUp", &[Notifications, Payments]),
+    // The seller's own act, shown by the read models (the seller's page, both auctions'
+    // pages): no notice, no payment, and no watcher's change (the auction is over).
+    ("AuctionRelisted", &[]),
     // The Items' ownership ledger (the payment saga writes it; its stream shares the table):
     // nobody consumes it yet. The provenance route reads the log itself.
     ("ItemRegistered", &[]),
     ("OwnershipTransferred", &[]),
     ("TransferReversed", &[]),
+    ("ItemRelisted", &[]),
 ];
 
 /// The queues an event type goes to, or `None` for a type this build does not know (an event

@@ -1,5 +1,6 @@
 //! The ownership registry the saga transfers in: the Item aggregate's ledger, kept in the same
-//! event store as the auctions (its own streams, keyed by [`ItemId::for_auction`], under the
+//! event store as the auctions (its own streams, keyed by the auction's item: its creation's
+//! `item()`, [`ItemId::for_auction`] unless it is a relisting, under the
 //! aggregate type `Item`, with the same hash chain, snapshots and time travel).
 //!
 //! A transfer registers the item first when its stream is empty (an auction created before the
@@ -114,6 +115,19 @@ where
         .map(|_| ())
     }
 
+    /// The item the auction sells, as its creation says (a relisting sells the item of the
+    /// auction it relists); for an auction the log does not hold, the item its id names.
+    async fn item_of(&self, auction_id: AuctionId) -> Result<ItemId, SagaError> {
+        let auction = self
+            .store
+            .load::<domain::State>(auction_id, &Meter::default())
+            .await?;
+        Ok(auction.state.auction.map_or_else(
+            || ItemId::for_auction(auction_id),
+            |auction| auction.item_id,
+        ))
+    }
+
     /// Runs one command on the item; a refusal (the Item's rejection, or the key reused for
     /// another request) is a decline, a store failure an error (transient or not, as the
     /// store's).
@@ -176,7 +190,7 @@ where
     B: EventLog + Snapshots + IdempotencyRecords + 'static,
 {
     async fn transfer(&self, transfer: &OwnershipTransfer) -> Result<Receipt, SagaError> {
-        let item_id = ItemId::for_auction(transfer.auction_id);
+        let item_id = self.item_of(transfer.auction_id).await?;
         let trace = Trace {
             correlation_id: &transfer.correlation_id,
             causation_id: &transfer.causation_id,
@@ -203,7 +217,7 @@ where
     }
 
     async fn reverse(&self, reversal: &OwnershipReversal) -> Result<Receipt, SagaError> {
-        let item_id = ItemId::for_auction(reversal.auction_id);
+        let item_id = self.item_of(reversal.auction_id).await?;
         let trace = Trace {
             correlation_id: &reversal.correlation_id,
             causation_id: &reversal.causation_id,

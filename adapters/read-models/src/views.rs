@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use events::{
-    AuctionEvent, AuctionId, AuctionResult, Currency, EndTrigger, EventEnvelope, Money, UserId,
+    AuctionEvent, AuctionId, AuctionResult, Currency, EndTrigger, EventEnvelope, ItemId, Money,
+    UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -135,11 +136,47 @@ pub struct AuctionView {
     pub settlement: Option<Settlement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// The item it sells; absent in views written before relisting, whose item is
+    /// [`ItemId::for_auction`] (read it with [`AuctionView::item`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<ItemId>,
+    /// The earlier auction whose unsold item this one puts up again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relisted_from: Option<AuctionId>,
+    /// The auction that put this one's unsold item up again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relisted_as: Option<AuctionId>,
     /// The aggregate version last applied.
     pub version: u64,
     /// When the event at `version` occurred.
     #[serde(with = "fixed_time")]
     pub updated_at: DateTime<Utc>,
+}
+
+impl AuctionView {
+    /// The item it sells.
+    pub fn item(&self) -> ItemId {
+        self.item_id
+            .unwrap_or_else(|| ItemId::for_auction(self.auction_id))
+    }
+
+    /// Whether it is over without a sale (ended unsold, no buyer paid, or cancelled) and not
+    /// relisted yet: its seller may relist it.
+    pub fn relistable(&self) -> bool {
+        let unsold = match self.status {
+            AuctionStatus::Cancelled => true,
+            AuctionStatus::Ended => match &self.result {
+                Some(AuctionResult::Unsold { .. }) => true,
+                Some(AuctionResult::Sold { .. }) => self
+                    .settlement
+                    .as_ref()
+                    .is_some_and(|settlement| settlement.status == PaymentStatus::Failed),
+                None => false,
+            },
+            AuctionStatus::Scheduled | AuctionStatus::Active => false,
+        };
+        unsold && self.relisted_as.is_none()
+    }
 }
 
 /// Where a user stands in one auction they bid in.
@@ -403,6 +440,9 @@ pub fn project(
                         ended_by: None,
                         settlement: None,
                         cancel_reason: None,
+                        item_id: Some(created.item()),
+                        relisted_from: created.relisted_from,
+                        relisted_as: None,
                         version: event.version,
                         updated_at: event.occurred_at,
                     },
@@ -522,6 +562,7 @@ pub fn project(
                 offered_to_runner_up: true,
             });
         }
+        AuctionEvent::AuctionRelisted(relisted) => view.relisted_as = Some(relisted.relisted_as),
     }
     view.reserve_met = match (hidden.reserve_minor, &view.current_price) {
         (None, price) => price.is_some(),

@@ -47,6 +47,8 @@ fn created(reserve: Option<i64>, buy_now: Option<i64>) -> AuctionEvent {
             window_seconds: 120,
             extension_seconds: 120,
         },
+        item_id: None,
+        relisted_from: None,
     }
     .into()
 }

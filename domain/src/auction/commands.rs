@@ -73,3 +73,14 @@ pub struct RecordPaymentFailed {
     pub buyer_id: UserId,
     pub reason: String,
 }
+
+/// The seller puts the item the auction did not sell up again, as the new auction
+/// `relisted_as` ([`AuctionId::relisting`] of this one), bidding from `starts_at` (`None`: at
+/// once) to `ends_at`, on the same terms otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelistAuction {
+    pub seller_id: UserId,
+    pub relisted_as: AuctionId,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: DateTime<Utc>,
+}

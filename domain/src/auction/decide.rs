@@ -1,15 +1,15 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use events::{
-    AuctionCancelled, AuctionCreated, AuctionEnded, AuctionExtended, AuctionResult, AuctionStarted,
-    BidPlaced, EndTrigger, ItemOfferedToRunnerUp, MaxBidRaised, Money, PaymentFailed,
-    PaymentSucceeded, UnsoldReason, UserId,
+    AuctionCancelled, AuctionCreated, AuctionEnded, AuctionExtended, AuctionRelisted,
+    AuctionResult, AuctionStarted, BidPlaced, EndTrigger, ItemOfferedToRunnerUp, MaxBidRaised,
+    Money, PaymentFailed, PaymentSucceeded, UnsoldReason, UserId,
 };
 
 use super::rules::{self, increment_at};
 use super::state::{Auction, Settlement, State, Status, evolve};
 use super::{
     BuyNow, CancelAuction, CreateAuction, EndAuction, Event, PlaceBid, RecordPaymentFailed,
-    RecordPaymentSucceeded, Rejection, RequestStart, StartAuction,
+    RecordPaymentSucceeded, Rejection, RelistAuction, RequestStart, StartAuction,
 };
 
 type Decision = Result<Vec<Event>, Rejection>;
@@ -158,6 +158,8 @@ pub fn decide_create(state: &State, command: &CreateAuction, now: DateTime<Utc>)
         starts_at,
         ends_at,
         soft_close,
+        item_id: None,
+        relisted_from: None,
     })];
     if starts_at <= now {
         events.push(Event::AuctionStarted(AuctionStarted {}));
@@ -405,6 +407,70 @@ pub fn decide_cancel(state: &State, command: &CancelAuction, now: DateTime<Utc>)
         cancelled_by: command.requested_by.clone(),
         reason: command.reason.clone(),
     })])
+}
+
+/// Closes an auction that is over without a sale for good, its item put up again as
+/// `relisted_as`: only its seller may, and only once (asked again for the same new auction,
+/// there is nothing to decide). The new auction itself is [`decide_create_relisting`]'s, on
+/// its own stream.
+pub fn decide_relist(state: &State, command: &RelistAuction, _now: DateTime<Utc>) -> Decision {
+    let auction = existing(state)?;
+    if command.seller_id != auction.seller_id {
+        return Err(Rejection::NotSeller);
+    }
+    match auction.relisted_as {
+        Some(relisted_as) if relisted_as == command.relisted_as => return Ok(vec![]),
+        Some(relisted_as) => return Err(Rejection::AlreadyRelisted { relisted_as }),
+        None => {}
+    }
+    if !auction.unsold() {
+        return Err(match auction.status {
+            Status::Scheduled | Status::Active => Rejection::AuctionNotOver {
+                ends_at: auction.ends_at,
+            },
+            Status::Ended(_) | Status::Cancelled => Rejection::ItemSold,
+        });
+    }
+    Ok(vec![Event::AuctionRelisted(AuctionRelisted {
+        relisted_as: command.relisted_as,
+    })])
+}
+
+/// The new auction of a relisting of `auction`: the same item, seller, title, description,
+/// currency, prices, increment and soft close, bidding when `command` says.
+pub fn relisting_of(auction: &Auction, command: &RelistAuction) -> CreateAuction {
+    CreateAuction {
+        auction_id: command.relisted_as,
+        seller_id: auction.seller_id.clone(),
+        title: auction.title.clone(),
+        description: auction.description.clone(),
+        currency: auction.currency.clone(),
+        starting_price: auction.money(auction.starting_price),
+        reserve_price: auction.reserve_price.map(|amount| auction.money(amount)),
+        buy_now_price: auction.buy_now_price.map(|amount| auction.money(amount)),
+        increment: Some(auction.increment.clone()),
+        starts_at: command.starts_at,
+        ends_at: command.ends_at,
+        soft_close: Some(auction.soft_close),
+    }
+}
+
+/// Creates the auction of a relisting ([`relisting_of`] `relisted`): [`decide_create`], its
+/// `AuctionCreated` naming the item `relisted` sold and `relisted` itself.
+pub fn decide_create_relisting(
+    state: &State,
+    command: &CreateAuction,
+    relisted: &Auction,
+    now: DateTime<Utc>,
+) -> Decision {
+    let mut events = decide_create(state, command, now)?;
+    for event in &mut events {
+        if let Event::AuctionCreated(created) = event {
+            created.item_id = Some(relisted.item_id);
+            created.relisted_from = Some(relisted.id);
+        }
+    }
+    Ok(events)
 }
 
 fn awaited_payment(auction: &Auction, buyer: &UserId) -> Result<i64, Rejection> {

@@ -1,5 +1,5 @@
 use chrono::{DateTime, TimeDelta, Utc};
-use events::{Currency, Money};
+use events::{AuctionId, Currency, Money};
 use thiserror::Error;
 
 /// Why the auction refused a command. Nothing was changed.
@@ -120,6 +120,12 @@ pub enum Rejection {
     /// 422: a payment reference is 1 to `max` characters.
     #[error("the payment reference must be 1 to {max} characters")]
     InvalidPaymentReference { max: usize },
+    /// 409: the item sold (or its buyer's payment is under way): there is nothing to relist.
+    #[error("the item sold in this auction")]
+    ItemSold,
+    /// 409: the item is up again already, as `relisted_as`: go there.
+    #[error("the item is already relisted as auction {relisted_as}")]
+    AlreadyRelisted { relisted_as: AuctionId },
 }
 
 impl Rejection {
@@ -159,6 +165,8 @@ impl Rejection {
             Self::PaymentAmountMismatch { .. } => "PAYMENT_AMOUNT_MISMATCH",
             Self::ReasonTooLong { .. } => "INVALID_REASON",
             Self::InvalidPaymentReference { .. } => "INVALID_PAYMENT_REFERENCE",
+            Self::ItemSold => "ITEM_SOLD",
+            Self::AlreadyRelisted { .. } => "ALREADY_RELISTED",
         }
     }
 }

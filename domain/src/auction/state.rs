@@ -2,8 +2,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use events::{
-    AuctionCreated, AuctionId, AuctionResult, BidId, Currency, EndTrigger, IncrementPolicy, Money,
-    SoftClose, UserId,
+    AuctionCreated, AuctionId, AuctionResult, BidId, Currency, EndTrigger, IncrementPolicy, ItemId,
+    Money, SoftClose, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,10 @@ pub struct Auction {
     pub id: AuctionId,
     pub seller_id: UserId,
     pub title: String,
+    /// Kept for a relisting, which puts the same item up with the same words.
+    pub description: Option<String>,
+    /// The item it sells (a relisting's is the first auction's).
+    pub item_id: ItemId,
     pub currency: Currency,
     /// Every amount below is in minor units of `currency`.
     pub starting_price: i64,
@@ -51,6 +55,10 @@ pub struct Auction {
     pub settlement: Option<Settlement>,
     pub runner_up_offered: bool,
     pub failed_buyers: BTreeSet<UserId>,
+    /// The earlier auction whose unsold item this one puts up again.
+    pub relisted_from: Option<AuctionId>,
+    /// The auction that put this one's unsold item up again.
+    pub relisted_as: Option<AuctionId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +100,8 @@ impl Auction {
             id: created.auction_id,
             seller_id: created.seller_id.clone(),
             title: created.title.clone(),
+            description: created.description.clone(),
+            item_id: created.item(),
             currency: created.currency.clone(),
             starting_price: created.starting_price.amount_minor,
             reserve_price: created.reserve_price.as_ref().map(|m| m.amount_minor),
@@ -109,6 +119,20 @@ impl Auction {
             settlement: None,
             runner_up_offered: false,
             failed_buyers: BTreeSet::new(),
+            relisted_from: created.relisted_from,
+            relisted_as: None,
+        }
+    }
+
+    /// Whether it is over without a sale: ended unsold, sold to no one who paid (every
+    /// buyer's payment failed), or cancelled. Only such an item can be relisted.
+    pub fn unsold(&self) -> bool {
+        match &self.status {
+            Status::Cancelled | Status::Ended(AuctionResult::Unsold { .. }) => true,
+            Status::Ended(AuctionResult::Sold { .. }) => {
+                matches!(self.settlement, Some(Settlement::NoBuyer))
+            }
+            Status::Scheduled | Status::Active => false,
         }
     }
 
@@ -162,7 +186,7 @@ impl Auction {
 /// Names the serialized shape of [`State`]. Bump it whenever that shape or the meaning of a
 /// field changes: stored snapshots of another format are ignored and the state is rebuilt from
 /// the events.
-pub const SNAPSHOT_FORMAT: u32 = 2;
+pub const SNAPSHOT_FORMAT: u32 = 3;
 
 /// Applies one event. Total: an event that does not fit the state (which decisions never emit)
 /// only advances the version, so folding a damaged log cannot panic.
@@ -246,6 +270,7 @@ pub fn evolve(mut state: State, event: &Event) -> State {
                 amount: offer.price.amount_minor,
             });
         }
+        Event::AuctionRelisted(relisted) => auction.relisted_as = Some(relisted.relisted_as),
     }
     state
 }

@@ -33,3 +33,12 @@ pub struct ReverseTransfer {
     pub to: UserId,
     pub reason: String,
 }
+
+/// Move the item, unsold by `previous_auction_id`, to the auction that relists it,
+/// `auction_id`. Only its owner (the seller, holding it by no sale) may.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelistItem {
+    pub auction_id: AuctionId,
+    pub previous_auction_id: AuctionId,
+    pub owner: UserId,
+}

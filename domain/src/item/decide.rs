@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
-use events::{ItemRegistered, OwnershipTransferred, TransferReversed};
+use events::{ItemRegistered, ItemRelisted, OwnershipTransferred, TransferReversed};
 
-use super::commands::{RegisterItem, ReverseTransfer, TransferOwnership};
+use super::commands::{RegisterItem, RelistItem, ReverseTransfer, TransferOwnership};
 use super::rejection::ItemRejection;
 use super::state::{Item, ItemState};
 use super::{ItemEvent, SALE_MAX_CHARS};
@@ -68,6 +68,11 @@ pub fn decide_transfer_ownership(
     if command.price.amount_minor <= 0 {
         return Err(ItemRejection::PriceNotPositive);
     }
+    if item.listed_in != command.auction_id {
+        return Err(ItemRejection::ListedElsewhere {
+            listed_in: item.listed_in,
+        });
+    }
     if item.owner != command.from {
         return Err(ItemRejection::NotTheOwner {
             owner: item.owner.clone(),
@@ -126,5 +131,32 @@ pub fn decide_reverse_transfer(
         sale: command.sale.clone(),
         reason: command.reason.clone(),
         reversed_at: now,
+    })])
+}
+
+/// Moves the item to the auction that relists it. Asked again for the same auction, nothing to
+/// decide; the item must still be listed in the auction that did not sell it, and be its
+/// owner's, held by no sale.
+pub fn decide_relist_item(state: &ItemState, command: &RelistItem, now: DateTime<Utc>) -> Decision {
+    let item = existing(state)?;
+    if item.listed_in == command.auction_id {
+        return Ok(vec![]);
+    }
+    if item.listed_in != command.previous_auction_id {
+        return Err(ItemRejection::ListedElsewhere {
+            listed_in: item.listed_in,
+        });
+    }
+    if item.owner != command.owner || item.sale.is_some() {
+        return Err(ItemRejection::NotTheOwner {
+            owner: item.owner.clone(),
+        });
+    }
+    Ok(vec![ItemEvent::ItemRelisted(ItemRelisted {
+        item_id: item.id,
+        auction_id: command.auction_id,
+        previous_auction_id: command.previous_auction_id,
+        owner: command.owner.clone(),
+        relisted_at: now,
     })])
 }

@@ -18,8 +18,10 @@ mod decide;
 mod rejection;
 mod state;
 
-pub use commands::{RegisterItem, ReverseTransfer, TransferOwnership};
-pub use decide::{decide_register, decide_reverse_transfer, decide_transfer_ownership};
+pub use commands::{RegisterItem, RelistItem, ReverseTransfer, TransferOwnership};
+pub use decide::{
+    decide_register, decide_relist_item, decide_reverse_transfer, decide_transfer_ownership,
+};
 pub use events::ItemEvent;
 pub use rejection::ItemRejection;
 pub use state::{

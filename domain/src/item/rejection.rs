@@ -44,6 +44,10 @@ pub enum ItemRejection {
     /// 422: shorten the reason.
     #[error("the reason must be at most {max} characters")]
     ReasonTooLong { max: usize },
+    /// Another auction sells the item now (it was relisted): only that one's sale or
+    /// relisting can move it. (409)
+    #[error("the item is listed in auction {listed_in}")]
+    ListedElsewhere { listed_in: AuctionId },
 }
 
 impl ItemRejection {
@@ -60,6 +64,7 @@ impl ItemRejection {
             Self::InvalidSale { .. } => "INVALID_SALE",
             Self::PriceNotPositive => "INVALID_AMOUNT",
             Self::ReasonTooLong { .. } => "INVALID_REASON",
+            Self::ListedElsewhere { .. } => "ITEM_LISTED_ELSEWHERE",
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct Item {
     pub id: ItemId,
     /// The auction it was registered for.
     pub auction_id: AuctionId,
+    /// The auction that sells it now: the one it was registered for, or its latest relisting.
+    /// Only that auction's sale can transfer it.
+    pub listed_in: AuctionId,
     pub title: String,
     /// Who owns it now (the last of `owners`).
     pub owner: UserId,
@@ -113,7 +116,7 @@ impl Item {
 /// Names the serialized shape of [`ItemState`]. Bump it whenever that shape or the meaning of a
 /// field changes: stored snapshots of another format are ignored and the state is rebuilt from
 /// the events.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// Applies one event. Total: an event that does not fit the state (which decisions never emit)
 /// only advances the version, so folding a damaged log cannot panic.
@@ -124,6 +127,7 @@ pub fn evolve(mut state: ItemState, event: &ItemEvent) -> ItemState {
             state.item = Some(Item {
                 id: registered.item_id,
                 auction_id: registered.auction_id,
+                listed_in: registered.auction_id,
                 title: registered.title.clone(),
                 owner: registered.owner.clone(),
                 owners: vec![Ownership {
@@ -168,9 +172,15 @@ pub fn evolve(mut state: ItemState, event: &ItemEvent) -> ItemState {
             );
             item.sale = None;
         }
+        (ItemEvent::ItemRelisted(relisted), Some(item)) => item.listed_in = relisted.auction_id,
         // Registered twice, or changing hands before it exists: nothing a decision emits.
         (ItemEvent::ItemRegistered(_), Some(_))
-        | (ItemEvent::OwnershipTransferred(_) | ItemEvent::TransferReversed(_), None) => {}
+        | (
+            ItemEvent::OwnershipTransferred(_)
+            | ItemEvent::TransferReversed(_)
+            | ItemEvent::ItemRelisted(_),
+            None,
+        ) => {}
     }
     state
 }

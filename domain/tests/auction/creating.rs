@@ -28,6 +28,8 @@ fn created(starts_at: DateTime<Utc>) -> Event {
             window_seconds: 120,
             extension_seconds: 120,
         },
+        item_id: None,
+        relisted_from: None,
     })
 }
 

@@ -7,5 +7,6 @@ mod creating;
 mod ending;
 mod properties;
 mod proxy;
+mod relisting;
 mod settlement;
 mod support;

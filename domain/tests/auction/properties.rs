@@ -36,6 +36,11 @@ enum Op {
     PaymentFailed {
         buyer: Option<usize>,
     },
+    /// Relist the unsold item as `as_` (0: the relisting's own id, else another).
+    Relist {
+        by: usize,
+        as_: u128,
+    },
     /// Re-issue the n-th earlier command (modulo their number), at a later time.
     Retry(usize),
 }
@@ -50,6 +55,7 @@ enum Command {
     Cancel(CancelAuction),
     Paid(RecordPaymentSucceeded),
     Failed(RecordPaymentFailed),
+    Relist(RelistAuction),
 }
 
 fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<Vec<Event>, Rejection> {
@@ -62,6 +68,7 @@ fn decide(state: &State, command: &Command, now: DateTime<Utc>) -> Result<Vec<Ev
         Command::Cancel(c) => decide_cancel(state, c, now),
         Command::Paid(c) => decide_record_payment_succeeded(state, c, now),
         Command::Failed(c) => decide_record_payment_failed(state, c, now),
+        Command::Relist(c) => decide_relist(state, c, now),
     }
 }
 
@@ -136,6 +143,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
         1 => (0usize..2).prop_map(|by| Op::Cancel { by }),
         1 => prop::option::of(0usize..5).prop_map(|buyer| Op::PaymentSucceeded { buyer }),
         1 => prop::option::of(0usize..5).prop_map(|buyer| Op::PaymentFailed { buyer }),
+        1 => (0usize..2, 0u128..2).prop_map(|(by, as_)| Op::Relist { by, as_ }),
         2 => (0usize..64).prop_map(Op::Retry),
     ]
 }
@@ -181,6 +189,15 @@ fn command_for(op: &Op, state: &State, n: u128, history: &[Command]) -> Command 
         Op::Cancel { by } => Command::Cancel(CancelAuction {
             requested_by: person(*by),
             reason: None,
+        }),
+        Op::Relist { by, as_ } => Command::Relist(RelistAuction {
+            seller_id: person(*by),
+            relisted_as: match as_ {
+                0 => events::AuctionId::relisting(AUCTION),
+                other => events::AuctionId(Uuid::from_u128(*other)),
+            },
+            starts_at: None,
+            ends_at: t(100_000),
         }),
         Op::PaymentSucceeded { buyer } | Op::PaymentFailed { buyer } => {
             let (awaited, amount) = match auction.and_then(|a| a.settlement.clone()) {

@@ -6,8 +6,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use domain::item::*;
 use domain::testing::{Given, ItemAggregate};
 use events::{
-    AuctionId, Currency, ItemId, ItemRegistered, Money, OwnershipTransferred, TransferReversed,
-    UserId,
+    AuctionId, Currency, ItemId, ItemRegistered, ItemRelisted, Money, OwnershipTransferred,
+    TransferReversed, UserId,
 };
 use uuid::Uuid;
 
@@ -440,4 +440,62 @@ fn the_state_survives_a_round_trip_through_json_for_snapshots() {
         &serde_json::from_str::<ItemState>(&json).unwrap(),
         given.state()
     );
+}
+
+// Relisting.
+
+/// Sally's unsold item moved to the auction that relists [`AUCTION`].
+fn relist_by(owner: &str) -> RelistItem {
+    RelistItem {
+        auction_id: AuctionId::relisting(AUCTION),
+        previous_auction_id: AUCTION,
+        owner: user(owner),
+    }
+}
+
+#[test]
+fn given_sallys_unsold_item_when_she_relists_it_then_the_new_auction_sells_it() {
+    registered()
+        .at(t(100))
+        .when(decide_relist_item, &relist_by("sally"))
+        .then_expect_events([ItemEvent::ItemRelisted(ItemRelisted {
+            item_id: item_id(),
+            auction_id: AuctionId::relisting(AUCTION),
+            previous_auction_id: AUCTION,
+            owner: user("sally"),
+            relisted_at: t(100),
+        })])
+        .then_state(|state| {
+            let item = state_item(state);
+            assert_eq!(item.listed_in, AuctionId::relisting(AUCTION));
+            assert_eq!(item.owner, user("sally"));
+        });
+}
+
+#[test]
+fn given_the_item_relisted_when_the_relisting_is_retried_then_nothing_happens() {
+    registered()
+        .and_accepted(t(100), decide_relist_item, &relist_by("sally"))
+        .at(t(200))
+        .when(decide_relist_item, &relist_by("sally"))
+        .then_expect_no_events();
+}
+
+#[test]
+fn given_the_item_relisted_when_the_first_auctions_sale_transfers_it_then_it_is_refused() {
+    registered()
+        .and_accepted(t(100), decide_relist_item, &relist_by("sally"))
+        .at(t(200))
+        .when(decide_transfer_ownership, &transfer_to("bob"))
+        .then_expect_rejection(ItemRejection::ListedElsewhere {
+            listed_in: AuctionId::relisting(AUCTION),
+        });
+}
+
+#[test]
+fn given_bob_owns_the_item_when_sally_relists_it_then_it_is_refused_as_not_hers() {
+    sold_to("bob")
+        .at(t(200))
+        .when(decide_relist_item, &relist_by("sally"))
+        .then_expect_rejection(ItemRejection::NotTheOwner { owner: user("bob") });
 }

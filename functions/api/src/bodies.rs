@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::{State as Aggregate, Status};
-use events::{AuctionResult, Currency, ItemId, Money, UnsoldReason, UserId};
+use events::{AuctionResult, Currency, Money, UnsoldReason, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -69,6 +69,15 @@ pub struct PlaceBidRequest {
     pub max_amount: Option<i64>,
     #[schema(value_type = String, example = "EUR")]
     pub currency: Currency,
+}
+
+/// When the relisted item is up for bids; every other term is the unsold auction's.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RelistRequest {
+    /// Absent, or a time that has come: bidding opens at once.
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -156,6 +165,10 @@ pub struct AuctionView {
     pub ends_at: DateTime<Utc>,
     /// How it ended; absent until it has.
     pub result: Option<AuctionResultBody>,
+    /// The earlier auction whose unsold item this one puts up again.
+    pub relisted_from: Option<Uuid>,
+    /// The auction its seller put the unsold item up again as.
+    pub relisted_as: Option<Uuid>,
     pub version: u64,
 }
 
@@ -168,7 +181,7 @@ impl AuctionView {
             .ok_or_else(ApiError::auction_not_found)?;
         Ok(Self {
             id: auction.id.0,
-            item_id: ItemId::for_auction(auction.id).0,
+            item_id: auction.item_id.0,
             title: auction.title.clone(),
             seller_id: auction.seller_id.to_string(),
             status: AuctionStatus::from(&auction.status),
@@ -188,6 +201,8 @@ impl AuctionView {
                 Status::Ended(result) => Some(AuctionResultBody::from(result)),
                 _ => None,
             },
+            relisted_from: auction.relisted_from.map(|id| id.0),
+            relisted_as: auction.relisted_as.map(|id| id.0),
             version: state.version,
         })
     }
@@ -196,7 +211,7 @@ impl AuctionView {
     pub fn from_view(view: &read_models::AuctionView, caller: &UserId) -> Self {
         Self {
             id: view.auction_id.0,
-            item_id: ItemId::for_auction(view.auction_id).0,
+            item_id: view.item().0,
             title: view.title.clone(),
             seller_id: view.seller_id.to_string(),
             status: view.status,
@@ -211,6 +226,8 @@ impl AuctionView {
             starts_at: view.starts_at,
             ends_at: view.ends_at,
             result: view.result.as_ref().map(AuctionResultBody::from),
+            relisted_from: view.relisted_from.map(|id| id.0),
+            relisted_as: view.relisted_as.map(|id| id.0),
             version: view.version,
         }
     }
@@ -384,6 +401,9 @@ pub struct MyAuction {
     pub payout: PayoutState,
     /// Who owes the sale's price now (the winner, or the runner-up it was offered to).
     pub buyer_id: Option<String>,
+    /// It is over without a sale and not relisted yet: `POST /auctions/{id}/relist` puts the
+    /// item up again.
+    pub relistable: bool,
 }
 
 impl MyAuction {
@@ -395,6 +415,7 @@ impl MyAuction {
                 .settlement
                 .as_ref()
                 .map(|settlement| settlement.buyer_id.to_string()),
+            relistable: view.relistable(),
         }
     }
 }

@@ -478,7 +478,8 @@ pub fn item_rejection_status(rejection: &ItemRejection) -> StatusCode {
         | R::NotTheOwner { .. }
         | R::NotTheSeller { .. }
         | R::TransferToSelf
-        | R::NoTransferToReverse => StatusCode::CONFLICT,
+        | R::NoTransferToReverse
+        | R::ListedElsewhere { .. } => StatusCode::CONFLICT,
         R::InvalidTitle { .. }
         | R::InvalidSale { .. }
         | R::PriceNotPositive
@@ -503,7 +504,9 @@ pub fn rejection_status(rejection: &Rejection) -> StatusCode {
         | R::AuctionHasBids
         | R::NotAwaitingPayment
         | R::BuyerMismatch
-        | R::PaymentAmountMismatch { .. } => StatusCode::CONFLICT,
+        | R::PaymentAmountMismatch { .. }
+        | R::ItemSold
+        | R::AlreadyRelisted { .. } => StatusCode::CONFLICT,
         R::InvalidTitle { .. }
         | R::DescriptionTooLong { .. }
         | R::AmountNotPositive { .. }

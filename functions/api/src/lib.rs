@@ -170,6 +170,7 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         )
         .route("/auctions/{id}/start", post(commands::start_auction::<B>))
         .route("/auctions/{id}/cancel", post(commands::cancel_auction::<B>))
+        .route("/auctions/{id}/relist", post(commands::relist_auction::<B>))
         .route("/auctions/{id}/buy-now", post(commands::buy_now::<B>))
         .route(
             "/auctions/{id}/bids",

@@ -19,6 +19,7 @@ use crate::{admin, commands, items, payment_identity, queries, webhooks};
         queries::get_auction,
         commands::start_auction,
         commands::cancel_auction,
+        commands::relist_auction,
         commands::place_bid,
         queries::list_bids,
         items::provenance,

@@ -86,6 +86,12 @@ described! {
         "A problem document; see its `code` (PAYMENT_METHOD_REQUIRED: the caller has no card on \
         file; register one with PUT /me/payment-method. Otherwise the auction's state refuses \
         the command, or CONFLICT_RETRY: retry with the same Idempotency-Key)";
+    /// Relisting: 409 names a missing payout account first.
+    RelistRefused = "409",
+        "A problem document; see its `code` (PAYOUT_ACCOUNT_REQUIRED: the seller has no payout \
+        account on file; register one with PUT /me/payout-account. AUCTION_NOT_OVER: bidding \
+        is still open. ITEM_SOLD: the item sold here. ALREADY_RELISTED: the item is up again \
+        already, as the auction the detail names. Or CONFLICT_RETRY: retry)";
     /// Creating an auction: 409 names a missing payout account first.
     PayoutAccountRequired = "409",
         "A problem document; see its `code` (PAYOUT_ACCOUNT_REQUIRED: the seller has no payout \

@@ -1238,6 +1238,12 @@ async fn given_a_sellers_auctions_when_she_reads_her_page_then_each_shows_bids_r
     assert_eq!(pending["payout"], "pending");
     assert_eq!(pending["buyerId"], "bidder-cat");
     assert_eq!(find(&failed)["payout"], "failed");
+    // Only the sale nobody paid for can be put up again
+    let relistable: Vec<bool> = [&open, &paid, &pending, &find(&failed)]
+        .iter()
+        .map(|item| item["relistable"].as_bool().unwrap())
+        .collect();
+    assert_eq!(relistable, [false, false, false, true]);
     assert!(
         items
             .iter()
@@ -1252,6 +1258,156 @@ async fn given_a_sellers_auctions_when_she_reads_her_page_then_each_shows_bids_r
         .get("bidder-bob", &format!("/me/auctions?cursor={cursor}"))
         .await;
     assert_problem(&stolen, StatusCode::BAD_REQUEST, "INVALID_CURSOR");
+}
+
+/// `POST /auctions/{auction}/relist` by `user`, bidding until `ends_in_days` after the test's
+/// start.
+async fn relist(h: &TestApp, user: &str, auction: &str, ends_in_days: i64) -> Reply {
+    h.post(
+        user,
+        &format!("/auctions/{auction}/relist"),
+        json!({"endsAt": (start_of_test() + TimeDelta::days(ends_in_days)).to_rfc3339()}),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn given_an_unsold_auction_when_its_seller_relists_it_then_a_new_auction_sells_the_same_item()
+{
+    // Given ann's auction, withdrawn before any bid
+    let h = harness().await;
+    let id = h.open_auction().await;
+    let cancelled = h.cancel("seller-ann", &id, json!({})).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{:?}", cancelled.body);
+    let first = h.get("seller-ann", &format!("/auctions/{id}")).await;
+
+    // When she relists it
+    let reply = relist(&h, "seller-ann", &id, 3).await;
+
+    // Then a new auction is open on the same terms, selling the same item, and each names
+    // the other
+    assert_created(&reply);
+    let new = reply.body["auctionId"].as_str().unwrap().to_owned();
+    assert_ne!(new, id);
+    assert_eq!(reply.headers["location"], format!("/auctions/{new}"));
+    assert_eq!(reply.body["status"], "active");
+    let relisted = h.get("bidder-bob", &format!("/auctions/{new}")).await;
+    assert_eq!(relisted.body["title"], first.body["title"]);
+    assert_eq!(relisted.body["startingPrice"], first.body["startingPrice"]);
+    assert_eq!(relisted.body["buyNowPrice"], first.body["buyNowPrice"]);
+    assert_eq!(relisted.body["hasReserve"], true);
+    assert_eq!(relisted.body["itemId"], first.body["itemId"]);
+    assert_eq!(relisted.body["relistedFrom"], id.as_str());
+    assert_eq!(
+        relisted.body["endsAt"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        start_of_test() + TimeDelta::days(3)
+    );
+    let old = h.get("seller-ann", &format!("/auctions/{id}")).await;
+    assert_eq!(old.body["relistedAs"], new.as_str());
+    let provenance = h
+        .get(
+            "bidder-bob",
+            &format!(
+                "/items/{}/provenance",
+                first.body["itemId"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(provenance.status, StatusCode::OK, "{:?}", provenance.body);
+    assert_eq!(
+        provenance.body["owner"], "seller-ann",
+        "{:?}",
+        provenance.body
+    );
+
+    // And asking again (a retry, another tab) makes no second auction
+    let events = (h.event_count(&id), h.event_count(&new));
+    let again = relist(&h, "seller-ann", &id, 5).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    assert_eq!(again.body["auctionId"], new.as_str());
+    assert_eq!((h.event_count(&id), h.event_count(&new)), events);
+
+    // And bidders can bid on the new auction
+    let bid = h.bid("bidder-bob", &new, 1_000, "bob-1").await;
+    assert_created(&bid);
+}
+
+#[tokio::test]
+async fn given_auctions_that_cannot_be_relisted_when_relisted_then_each_is_refused_and_nothing_changes()
+ {
+    let h = harness().await;
+    let open = h.open_auction().await;
+    let sold = h.open_auction().await;
+    h.buy_now("bidder-bob", &sold, "bob-1").await;
+    let withdrawn = h.open_auction().await;
+    h.cancel("seller-ann", &withdrawn, json!({})).await;
+    let before: Vec<usize> = [&open, &sold, &withdrawn]
+        .iter()
+        .map(|id| h.event_count(id))
+        .collect();
+
+    // Still open; sold; someone else's; a schedule that ended before it began
+    assert_problem(
+        &relist(&h, "seller-ann", &open, 3).await,
+        StatusCode::CONFLICT,
+        "AUCTION_NOT_OVER",
+    );
+    assert_problem(
+        &relist(&h, "seller-ann", &sold, 3).await,
+        StatusCode::CONFLICT,
+        "ITEM_SOLD",
+    );
+    assert_problem(
+        &relist(&h, "bidder-bob", &withdrawn, 3).await,
+        StatusCode::FORBIDDEN,
+        "NOT_SELLER",
+    );
+    assert_problem(
+        &relist(&h, "seller-ann", &withdrawn, -1).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "INVALID_SCHEDULE",
+    );
+    let unknown = h
+        .post(
+            "seller-ann",
+            &format!("/auctions/{withdrawn}/relist"),
+            json!({"endsAt": (start_of_test() + TimeDelta::days(3)).to_rfc3339(), "title": "x"}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        unknown.body
+    );
+    assert_problem(
+        &relist(&h, "seller-ann", &Uuid::new_v4().to_string(), 3).await,
+        StatusCode::NOT_FOUND,
+        "AUCTION_NOT_FOUND",
+    );
+
+    // Nothing was written: not to the auctions, not to a new one, not to the item
+    let after: Vec<usize> = [&open, &sold, &withdrawn]
+        .iter()
+        .map(|id| h.event_count(id))
+        .collect();
+    assert_eq!(after, before);
+    let item = events::ItemId::for_auction(AuctionId(Uuid::parse_str(&withdrawn).unwrap()));
+    assert_eq!(
+        h.store.backend().events(item.0).len(),
+        1,
+        "the item was moved"
+    );
+    for id in [&open, &sold, &withdrawn] {
+        let relisting = events::AuctionId::relisting(AuctionId(Uuid::parse_str(id).unwrap()));
+        assert_eq!(h.event_count(&relisting.to_string()), 0);
+    }
 }
 
 #[tokio::test]

@@ -67,7 +67,8 @@ pub fn update(envelope: &EventEnvelope, after: &State) -> Option<ServerMessage> 
         | AuctionEvent::MaxBidRaised(_)
         | AuctionEvent::PaymentSucceeded(_)
         | AuctionEvent::PaymentFailed(_)
-        | AuctionEvent::ItemOfferedToRunnerUp(_) => None,
+        | AuctionEvent::ItemOfferedToRunnerUp(_)
+        | AuctionEvent::AuctionRelisted(_) => None,
     }
 }
 

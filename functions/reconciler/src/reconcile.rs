@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use event_store::{EventLog, EventsOfType, Meter, Snapshots, StoreError, StoredEvent, TypeQuery};
 use events::{
-    AuctionCancelled, AuctionCreated, AuctionEnded, AuctionId, AuctionStarted,
+    AuctionCancelled, AuctionCreated, AuctionEnded, AuctionId, AuctionRelisted, AuctionStarted,
     ItemOfferedToRunnerUp, Payload, PaymentFailed, PaymentSucceeded,
 };
 use futures_util::stream::{self, StreamExt};
@@ -26,7 +26,7 @@ use crate::settings::Settings;
 /// `AuctionEnded` or `AuctionCancelled`, and a view left behind by a lost bid is caught up by the
 /// auction's next event anyway (the projector fills gaps), so bids, max raises and extensions,
 /// which are most of the log, are not read. See docs/reconciler.md.
-pub const WATCHED: [&str; 7] = [
+pub const WATCHED: [&str; 8] = [
     AuctionCreated::EVENT_TYPE,
     AuctionStarted::EVENT_TYPE,
     AuctionEnded::EVENT_TYPE,
@@ -34,6 +34,7 @@ pub const WATCHED: [&str; 7] = [
     ItemOfferedToRunnerUp::EVENT_TYPE,
     PaymentSucceeded::EVENT_TYPE,
     PaymentFailed::EVENT_TYPE,
+    AuctionRelisted::EVENT_TYPE,
 ];
 
 /// Index entries per page.

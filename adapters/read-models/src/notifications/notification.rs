@@ -133,7 +133,9 @@ pub fn needs_context(event: &AuctionEvent) -> bool {
         AuctionEvent::AuctionCreated(_)
         | AuctionEvent::AuctionStarted(_)
         | AuctionEvent::MaxBidRaised(_)
-        | AuctionEvent::AuctionExtended(_) => false,
+        | AuctionEvent::AuctionExtended(_)
+        // The seller relisted it themselves; the new auction's bidders hear of it there.
+        | AuctionEvent::AuctionRelisted(_) => false,
     }
 }
 
@@ -213,7 +215,8 @@ pub fn notifications(envelope: &EventEnvelope, auction: &AuctionContext) -> Vec<
         AuctionEvent::AuctionCreated(_)
         | AuctionEvent::AuctionStarted(_)
         | AuctionEvent::MaxBidRaised(_)
-        | AuctionEvent::AuctionExtended(_) => {}
+        | AuctionEvent::AuctionExtended(_)
+        | AuctionEvent::AuctionRelisted(_) => {}
     }
     out.list
 }

@@ -7,12 +7,14 @@ mod buy_now;
 mod cancel;
 mod create;
 mod place_bid;
+mod relist;
 mod start;
 
 pub use buy_now::*;
 pub use cancel::*;
 pub use create::*;
 pub use place_bid::*;
+pub use relist::*;
 pub use start::*;
 
 use std::time::Instant;
