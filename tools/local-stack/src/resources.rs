@@ -826,7 +826,10 @@ mod tests {
             .map(|a| a.name)
             .collect();
 
-        assert_eq!(names, ["auctionId", "status", "endsAt", "startsAt"]);
+        assert_eq!(
+            names,
+            ["auctionId", "status", "endsAt", "startsAt", "sellerId"]
+        );
     }
 
     #[test]
