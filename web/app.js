@@ -392,6 +392,7 @@
     $('bid-history-error').textContent = '';
     renderBidHistory();
     renderAuctionNotifications();
+    renderWatchToggle();
   }
 
   async function refreshDetail(minVersion) {
@@ -675,7 +676,8 @@
 
   // The rows on screen follow the socket too (at most LIST_WATCH of them): price, end, status.
   const LIST_WATCH = 40;
-  const list = { cursor: null, watched: new Map() }; // auction id -> {row, version}
+  // `source` says which listing the rows are from: the auctions of a status, or the watchlist.
+  const list = { cursor: null, watched: new Map(), source: 'list' }; // auction id -> {row, version}
 
   function unwatchList() {
     for (const id of list.watched.keys()) liveUnsubscribe(id);
@@ -686,6 +688,17 @@
     return auction.currentPrice
       ? formatMoney(auction.currentPrice)
       : `${formatMoney(auction.startingPrice)} (start)`;
+  }
+
+  /** A row of a listing (the auctions, the watchlist), its cells updated by pushes. */
+  function listRow(auction) {
+    const link = element('a', { href: `#/auctions/${auction.id}`, text: auction.title });
+    // data-label names each cell where a phone-sized screen stacks the row (style.css).
+    return element('tr', { 'data-auction-id': auction.id },
+      element('td', {}, link),
+      element('td', { class: 'price', 'data-label': 'Current price', text: listPrice(auction) }),
+      element('td', { 'data-label': 'Ends' }, element('time', { class: 'ends', datetime: auction.endsAt, text: formatTime(auction.endsAt) })),
+      element('td', { class: 'status', 'data-label': 'Status', text: STATUS_TEXT[auction.status] || auction.status }));
   }
 
   async function loadList(more) {
@@ -707,15 +720,10 @@
       unwatchList();
       rows.replaceChildren();
     }
+    list.source = 'list';
     for (const auction of page.items) {
       if (list.watched.has(auction.id)) continue;
-      const link = element('a', { href: `#/auctions/${auction.id}`, text: auction.title });
-      // data-label names each cell where a phone-sized screen stacks the row (style.css).
-      const row = element('tr', { 'data-auction-id': auction.id },
-        element('td', {}, link),
-        element('td', { class: 'price', 'data-label': 'Current price', text: listPrice(auction) }),
-        element('td', { 'data-label': 'Ends' }, element('time', { class: 'ends', datetime: auction.endsAt, text: formatTime(auction.endsAt) })),
-        element('td', { class: 'status', 'data-label': 'Status', text: STATUS_TEXT[auction.status] || auction.status }));
+      const row = listRow(auction);
       rows.append(row);
       if (list.watched.size < LIST_WATCH) {
         list.watched.set(auction.id, { row, version: auction.version });
@@ -734,10 +742,16 @@
     clearTimeout(listRefreshTimer);
     listRefreshTimer = setTimeout(async () => {
       if (!list.watched.size) return;
-      const params = new URLSearchParams({ status: $('list-status').value, limit: '100' });
-      let page;
-      try { page = await api(`/auctions?${params}`); } catch (_) { return; }
-      for (const auction of page.items) {
+      let auctions;
+      try {
+        if (list.source === 'watchlist') {
+          auctions = (await api('/me/watchlist?limit=100')).items.map((item) => item.auction);
+        } else {
+          const params = new URLSearchParams({ status: $('list-status').value, limit: '100' });
+          auctions = (await api(`/auctions?${params}`)).items;
+        }
+      } catch (_) { return; }
+      for (const auction of auctions) {
         const watched = list.watched.get(auction.id);
         if (!watched || auction.version <= watched.version) continue;
         watched.version = auction.version;
@@ -781,6 +795,68 @@
       default:
         break;
     }
+  }
+
+  // ---------------------------------------------------------------------------- the watchlist
+
+  const watching = new Set(); // the ids of the auctions on the user's watchlist (its first 100)
+
+  async function loadWatching() {
+    let page;
+    try { page = await api('/me/watchlist?limit=100'); } catch (_) { return; }
+    watching.clear();
+    for (const { auction } of page.items) watching.add(auction.id);
+    renderWatchToggle();
+  }
+
+  function renderWatchToggle() {
+    $('watch-toggle').setAttribute('aria-pressed', String(Boolean(detail.id && watching.has(detail.id))));
+  }
+
+  async function toggleWatch() {
+    const id = detail.id;
+    if (!id) return;
+    const on = watching.has(id);
+    const button = $('watch-toggle');
+    button.disabled = true;
+    $('detail-error').textContent = '';
+    try {
+      await api(`/me/watchlist/${id}`, { method: on ? 'DELETE' : 'PUT' });
+      if (on) watching.delete(id); else watching.add(id);
+      announce(on ? 'Removed from your watchlist.' : 'On your watchlist: it is followed live there.');
+    } catch (error) {
+      $('detail-error').textContent = error.message;
+    } finally {
+      button.disabled = false;
+      renderWatchToggle();
+    }
+  }
+
+  /** The watched auctions (the first 100) as a table whose rows follow the socket. */
+  async function loadWatchlist() {
+    const rows = $('watchlist-rows');
+    $('watchlist-error').textContent = '';
+    let page;
+    try {
+      page = await api('/me/watchlist?limit=100');
+    } catch (error) {
+      $('watchlist-error').textContent = error.message;
+      return;
+    }
+    if (currentRoute().name !== 'watchlist') return;
+    unwatchList();
+    rows.replaceChildren();
+    list.source = 'watchlist';
+    watching.clear();
+    for (const { auction } of page.items) {
+      watching.add(auction.id);
+      const row = listRow(auction);
+      rows.append(row);
+      list.watched.set(auction.id, { row, version: auction.version });
+      liveSubscribe(auction.id);
+    }
+    $('watchlist-empty').hidden = rows.children.length > 0;
+    $('watchlist-table').hidden = rows.children.length === 0;
   }
 
   // ------------------------------------------------------------------------ the seller's page
@@ -1137,6 +1213,7 @@
     liveConnect();
     loadNotifications();
     loadIdentity();
+    loadWatching();
     route();
     // The detail may have been shown before the sign-in: its history needs the token.
     loadBidHistory(false);
@@ -1330,10 +1407,11 @@
     if (hash === '/create') return { name: 'create' };
     if (hash === '/notifications') return { name: 'notifications' };
     if (hash === '/selling') return { name: 'selling' };
+    if (hash === '/watchlist') return { name: 'watchlist' };
     return { name: 'list' };
   }
 
-  const VIEWS = ['sign-in', 'list-view', 'detail-view', 'create-view', 'notifications-view', 'selling-view'];
+  const VIEWS = ['sign-in', 'list-view', 'detail-view', 'create-view', 'notifications-view', 'selling-view', 'watchlist-view'];
   let lastView = null;
 
   function show(viewId) {
@@ -1351,7 +1429,7 @@
 
   function route() {
     const next = currentRoute();
-    if (next.name !== 'list') unwatchList();
+    if (next.name !== 'list' && next.name !== 'watchlist') unwatchList();
     if (detail.id && (next.name !== 'detail' || next.id !== detail.id)) {
       liveUnsubscribe(detail.id);
       resetDetail(null);
@@ -1375,6 +1453,11 @@
       case 'create':
         document.title = 'Sell an item · Auctions';
         show('create-view');
+        break;
+      case 'watchlist':
+        document.title = 'Watchlist · Auctions';
+        show('watchlist-view');
+        loadWatchlist();
         break;
       case 'selling':
         document.title = 'My auctions · Auctions';
@@ -1406,6 +1489,7 @@
   $('bid-history-more').addEventListener('click', () => loadBidHistory(true));
   $('notifications-refresh').addEventListener('click', loadNotifications);
   $('selling-refresh').addEventListener('click', () => loadSelling(false));
+  $('watch-toggle').addEventListener('click', toggleWatch);
   $('selling-more').addEventListener('click', () => loadSelling(true));
   $('add-card').addEventListener('click', (event) =>
     addDemoPayment('/demo/payment-method', event.currentTarget, 'Test card'));
@@ -1444,6 +1528,7 @@
       liveConnect();
       loadNotifications();
       loadIdentity();
+      loadWatching();
     }
     route();
   }

@@ -133,6 +133,7 @@ impl Api {
             }),
             proofs: api::admin::proofs::in_memory(&store),
             pseudonyms: Arc::new(personal_data::InMemorySubjectKeys::default()),
+            watchlist: Arc::new(watchlist::InMemoryWatchlist::new()),
         };
         let mut api = Self {
             router: router(app),

@@ -449,6 +449,9 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
       // Set once; still there at the end means the page never reloaded.
       await page.evaluate(() => { window.e2eNoReload = true; });
     }
+    // Ann puts the auction on her watchlist.
+    await ann.getByRole('button', { name: 'Watch this auction' }).click();
+    await ann.waitForSelector('#watch-toggle[aria-pressed="true"]', { timeout: STEP_TIMEOUT });
     await screenshot(ann, '02-ann-opened');
     await screenshot(bob, '02-bob-opened');
 
@@ -547,6 +550,16 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     await expectText(sam, 'seller-sam', '#auction-status', 'Active');
     assert.notEqual(sam.url().split('/').pop(), withdrawn.data.auctionId, 'seller-sam: the relisting opened the withdrawn auction');
     await screenshot(sam, '05-sam-relisted');
+
+    // Ann's watchlist (a view of its own, reached without a reload) shows the auction as it
+    // ended.
+    await ann.getByRole('link', { name: 'Watchlist' }).click();
+    const watchedRow = `#watchlist-rows tr[data-auction-id="${auctionId}"]`;
+    await expectText(ann, 'bidder-ann', `${watchedRow} .status`, 'Ended');
+    await expectText(ann, 'bidder-ann', `${watchedRow} .price`, '15.00 EUR');
+    await screenshot(ann, '05-ann-watchlist');
+    await ann.goBack();
+    await expectText(ann, 'bidder-ann', '#auction-title', title);
 
     // An admin forgets Bob (docs/privacy.md); Ann's page, opened again, names the winner as
     // erased, and nothing on it names Bob.

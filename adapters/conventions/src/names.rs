@@ -79,6 +79,11 @@ pub const STRIPE_WEBHOOK_DELIVERIES_TABLE: EnvName = EnvName {
     env: "STRIPE_WEBHOOK_DELIVERIES_TABLE",
     default: "StripeWebhookDeliveries",
 };
+/// The auctions each user watches (`adapters/watchlist`).
+pub const WATCHLIST_TABLE: EnvName = EnvName {
+    env: "WATCHLIST_TABLE",
+    default: "Watchlist",
+};
 
 /// Every stream's head (`adapters/notary`): what the log's digests are made of.
 pub const STREAM_HEADS_TABLE: EnvName = EnvName {

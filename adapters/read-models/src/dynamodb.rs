@@ -157,6 +157,29 @@ impl ReadModels for DynamoDbViews {
             .transpose()
     }
 
+    async fn auctions(&self, ids: &[AuctionId]) -> Result<Vec<AuctionView>, ProjectorError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let unique: Vec<AuctionId> = ids
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let tables = self.tables().await?;
+        let (found, unprocessed) = self.batch_get(&tables.auction_views, &unique, None).await?;
+        if !unprocessed.is_empty() {
+            // A page with auctions silently missing would read as if they were gone.
+            return Err(ProjectorError::Unavailable(format!(
+                "{} of {} auctions were not read (throttled)",
+                unprocessed.len(),
+                unique.len()
+            )));
+        }
+        found.into_iter().map(view_from_item).collect()
+    }
+
     async fn auctions_by_status(
         &self,
         status: AuctionStatus,
@@ -239,18 +262,11 @@ impl ReadModels for DynamoDbViews {
             .collect::<Result<Vec<_>, _>>()?;
         // The index holds keys only: the views themselves, read strongly consistent, in the
         // index's order.
-        let (found, unprocessed) = self.batch_get(&tables.auction_views, &listed, None).await?;
-        if !unprocessed.is_empty() {
-            // A page with auctions silently missing would read as if they were gone.
-            return Err(ProjectorError::Unavailable(format!(
-                "{} of the seller's auctions were not read (throttled)",
-                unprocessed.len()
-            )));
-        }
-        let mut views: HashMap<AuctionId, AuctionView> = found
+        let mut views: HashMap<AuctionId, AuctionView> = ReadModels::auctions(self, &listed)
+            .await?
             .into_iter()
-            .map(|item| view_from_item(item).map(|view| (view.auction_id, view)))
-            .collect::<Result<_, _>>()?;
+            .map(|view| (view.auction_id, view))
+            .collect();
         let items: Vec<AuctionView> = listed.iter().filter_map(|id| views.remove(id)).collect();
         let next = match (output.last_evaluated_key, items.last()) {
             (Some(_), Some(last)) => Some(Cursor::encode(&seller_key(last))?),

@@ -108,6 +108,15 @@ impl ReadModels for InMemoryViews {
             .map(|projection| projection.view.clone()))
     }
 
+    async fn auctions(&self, ids: &[AuctionId]) -> Result<Vec<AuctionView>, ProjectorError> {
+        let tables = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| tables.projections.get(id))
+            .map(|projection| projection.view.clone())
+            .collect())
+    }
+
     async fn auctions_by_status(
         &self,
         status: AuctionStatus,

@@ -50,6 +50,13 @@ pub trait ReadModels: Send + Sync {
         auction_id: AuctionId,
     ) -> impl Future<Output = Result<Option<AuctionView>, ProjectorError>> + Send;
 
+    /// The views of `ids` (at most 100), read strongly consistent, in no particular order; an
+    /// auction without a view is left out.
+    fn auctions(
+        &self,
+        ids: &[AuctionId],
+    ) -> impl Future<Output = Result<Vec<AuctionView>, ProjectorError>> + Send;
+
     /// Auctions of a status, soonest end first (then by id). Eventually consistent: it reads
     /// an index.
     fn auctions_by_status(

@@ -110,6 +110,7 @@ async fn main() -> Result<()> {
             payment_identities: names.payment_identities_table.clone(),
             stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
             stream_heads: names.stream_heads_table.clone(),
+            watchlist: names.watchlist_table.clone(),
         },
         // Ids checked with the stack's Stripe, as api-local checks them.
         Arc::new(StripeChecker::new(stripe.clone())),
@@ -139,6 +140,7 @@ async fn main() -> Result<()> {
         throttle: api::throttle::Throttle::new(api::throttle::WriteRate::DEFAULT),
         proofs: adapters.proofs,
         pseudonyms: adapters.pseudonyms,
+        watchlist: adapters.watchlist,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await

@@ -420,6 +420,24 @@ impl MyAuction {
     }
 }
 
+/// An auction on the caller's watchlist, as it stands now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchedAuction {
+    pub auction: AuctionView,
+    /// When the caller put it on the watchlist.
+    pub watched_at: DateTime<Utc>,
+}
+
+/// One page of the caller's watchlist, ordered by auction id.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchlistPage {
+    pub items: Vec<WatchedAuction>,
+    /// Present when there may be more: pass it as `cursor`.
+    pub next_cursor: Option<String>,
+}
+
 /// One page of the caller's own auctions, latest end first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -41,6 +41,8 @@ pub struct Adapters<B = DynamoDbStore> {
     pub proofs: Arc<dyn crate::admin::Proofs>,
     /// The subjects' key store: the caller's pseudonym, pseudonyms revealed (docs/privacy.md).
     pub pseudonyms: Arc<dyn Pseudonyms>,
+    /// The auctions each user watches (the Watchlist table).
+    pub watchlist: Arc<dyn watchlist::Watchlist>,
 }
 
 /// The names of every table the API reads or writes.
@@ -62,13 +64,15 @@ pub struct Tables {
     /// Every stream's head: the projector moves it when a replay redelivers to it, and the
     /// proofs of the log's digests read the last digest's sequence from it.
     pub stream_heads: String,
+    /// The auctions each user watches.
+    pub watchlist: String,
 }
 
 impl Tables {
     /// From `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, `AUCTION_VIEWS_TABLE`,
     /// `USER_BIDS_TABLE`, `NOTIFICATIONS_TABLE`, `READ_MODEL_ALIASES_TABLE`, `PARKED_TABLE`,
-    /// `PAYMENT_IDENTITIES_TABLE` and `STRIPE_WEBHOOK_DELIVERIES_TABLE`, each defaulting to the
-    /// stack's name.
+    /// `PAYMENT_IDENTITIES_TABLE`, `STRIPE_WEBHOOK_DELIVERIES_TABLE`, `STREAM_HEADS_TABLE` and
+    /// `WATCHLIST_TABLE`, each defaulting to the stack's name.
     pub fn from_env() -> Self {
         let views = ViewTables::from_env();
         Self {
@@ -81,6 +85,7 @@ impl Tables {
             payment_identities: names::PAYMENT_IDENTITIES_TABLE.from_env(),
             stripe_webhook_deliveries: names::STRIPE_WEBHOOK_DELIVERIES_TABLE.from_env(),
             stream_heads: names::STREAM_HEADS_TABLE.from_env(),
+            watchlist: names::WATCHLIST_TABLE.from_env(),
         }
     }
 }
@@ -149,6 +154,10 @@ pub fn adapters(
         identities: Arc::new(DynamoDbPaymentIdentities::new(
             client.clone(),
             tables.payment_identities,
+        )),
+        watchlist: Arc::new(watchlist::DynamoDbWatchlist::new(
+            client.clone(),
+            tables.watchlist,
         )),
         provider,
         webhooks: Webhooks::new(

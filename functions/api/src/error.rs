@@ -277,6 +277,17 @@ impl From<event_store::HistoryError> for ApiError {
     }
 }
 
+impl From<watchlist::WatchlistError> for ApiError {
+    fn from(error: watchlist::WatchlistError) -> Self {
+        use watchlist::WatchlistError as E;
+        match error {
+            E::InvalidCursor(_) => Self::InvalidCursor,
+            E::Unavailable(reason) => Self::ReadUnavailable(reason),
+            error => Self::ReadFailed(error.to_string()),
+        }
+    }
+}
+
 impl From<read_models::notifications::NotifierError> for ApiError {
     fn from(error: read_models::notifications::NotifierError) -> Self {
         use read_models::notifications::NotifierError as E;

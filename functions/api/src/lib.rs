@@ -39,6 +39,7 @@ pub mod reveal;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;
+pub mod watching;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -90,6 +91,8 @@ pub struct App<B> {
     pub proofs: Arc<dyn admin::Proofs>,
     /// The subjects' key store: the caller's pseudonym, pseudonyms revealed (docs/privacy.md).
     pub pseudonyms: Arc<dyn personal_data::Pseudonyms>,
+    /// The auctions each user watches.
+    pub watchlist: Arc<dyn watchlist::Watchlist>,
 }
 
 impl<B> App<B> {
@@ -112,6 +115,7 @@ impl<B> App<B> {
             throttle: throttle::Throttle::new(throttle::WriteRate::DEFAULT),
             proofs: adapters.proofs,
             pseudonyms: adapters.pseudonyms,
+            watchlist: adapters.watchlist,
         }
     }
 
@@ -137,6 +141,7 @@ impl<B> Clone for App<B> {
             throttle: self.throttle.clone(),
             proofs: Arc::clone(&self.proofs),
             pseudonyms: Arc::clone(&self.pseudonyms),
+            watchlist: Arc::clone(&self.watchlist),
         }
     }
 }
@@ -155,6 +160,11 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/items/{id}/provenance", get(items::provenance::<B>))
         .route("/me/bids", get(queries::my_bids::<B>))
         .route("/me/auctions", get(queries::my_auctions::<B>))
+        .route("/me/watchlist", get(watching::my_watchlist::<B>))
+        .route(
+            "/me/watchlist/{id}",
+            put(watching::watch::<B>).delete(watching::unwatch::<B>),
+        )
         .route("/me/notifications", get(queries::my_notifications::<B>))
         .route(
             "/me/payment-identity",

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::Problem;
-use crate::{admin, commands, items, payment_identity, queries, webhooks};
+use crate::{admin, commands, items, payment_identity, queries, watching, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,9 @@ use crate::{admin, commands, items, payment_identity, queries, webhooks};
         commands::buy_now,
         queries::my_bids,
         queries::my_auctions,
+        watching::my_watchlist,
+        watching::watch,
+        watching::unwatch,
         queries::my_notifications,
         payment_identity::get_payment_identity,
         payment_identity::put_payment_method,

@@ -23,6 +23,11 @@ pub trait Views: Send + Sync {
         auction_id: AuctionId,
     ) -> BoxFuture<'_, Result<Option<AuctionView>, ProjectorError>>;
 
+    fn auctions<'a>(
+        &'a self,
+        ids: &'a [AuctionId],
+    ) -> BoxFuture<'a, Result<Vec<AuctionView>, ProjectorError>>;
+
     fn auctions_by_status<'a>(
         &'a self,
         status: AuctionStatus,
@@ -48,6 +53,13 @@ impl<T: ReadModels> Views for T {
         auction_id: AuctionId,
     ) -> BoxFuture<'_, Result<Option<AuctionView>, ProjectorError>> {
         Box::pin(ReadModels::auction(self, auction_id))
+    }
+
+    fn auctions<'a>(
+        &'a self,
+        ids: &'a [AuctionId],
+    ) -> BoxFuture<'a, Result<Vec<AuctionView>, ProjectorError>> {
+        Box::pin(ReadModels::auctions(self, ids))
     }
 
     fn auctions_by_status<'a>(

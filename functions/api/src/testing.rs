@@ -103,6 +103,7 @@ impl TestAppBuilder {
         let archive = Arc::new(notary::InMemoryArchive::new());
         let adapters = Adapters {
             pseudonyms: Arc::new(personal_data::InMemorySubjectKeys::default()),
+            watchlist: Arc::new(watchlist::InMemoryWatchlist::new()),
             proofs: Arc::new(notary::Prover::new(
                 Arc::clone(&heads),
                 Arc::clone(&archive),

@@ -1864,6 +1864,7 @@ enum Listing {
     Auctions,
     MyBids,
     MyAuctions,
+    MyWatchlist,
     MyNotifications,
 }
 
@@ -1879,17 +1880,19 @@ fn hostile_listing_query(listing: Listing) -> impl Strategy<Value = Vec<(String,
                 .prop_map(|k| vec![(k.to_owned(), ok_value(k)), (k.to_owned(), ok_value(k))]),
         ]
         .boxed(),
-        Listing::MyBids | Listing::MyAuctions | Listing::MyNotifications => prop_oneof![
-            bad_limit().prop_map(|v| vec![("limit".to_owned(), v)]),
-            bad_cursor().prop_map(|v| vec![("cursor".to_owned(), v)]),
-            unknown_parameter().prop_map(|p| vec![p]),
-            Just(vec![("status".to_owned(), "active".to_owned())]),
-            Just(vec![
-                ("limit".to_owned(), "10".to_owned()),
-                ("limit".to_owned(), "10".to_owned())
-            ]),
-        ]
-        .boxed(),
+        Listing::MyBids | Listing::MyAuctions | Listing::MyWatchlist | Listing::MyNotifications => {
+            prop_oneof![
+                bad_limit().prop_map(|v| vec![("limit".to_owned(), v)]),
+                bad_cursor().prop_map(|v| vec![("cursor".to_owned(), v)]),
+                unknown_parameter().prop_map(|p| vec![p]),
+                Just(vec![("status".to_owned(), "active".to_owned())]),
+                Just(vec![
+                    ("limit".to_owned(), "10".to_owned()),
+                    ("limit".to_owned(), "10".to_owned())
+                ]),
+            ]
+            .boxed()
+        }
     };
     let valid_keys: &'static [&'static str] = match listing {
         Listing::Auctions => &["status", "limit"],
@@ -1930,6 +1933,7 @@ fn hostile_listing_queries_get_a_400_and_write_nothing() {
         hostile_listing_query(Listing::Auctions).prop_map(|q| ("/auctions", q)),
         hostile_listing_query(Listing::MyBids).prop_map(|q| ("/me/bids", q)),
         hostile_listing_query(Listing::MyAuctions).prop_map(|q| ("/me/auctions", q)),
+        hostile_listing_query(Listing::MyWatchlist).prop_map(|q| ("/me/watchlist", q)),
         hostile_listing_query(Listing::MyNotifications).prop_map(|q| ("/me/notifications", q)),
     ];
     check(queries, |(path, pairs)| {

@@ -1411,6 +1411,96 @@ async fn given_auctions_that_cannot_be_relisted_when_relisted_then_each_is_refus
 }
 
 #[tokio::test]
+async fn given_two_auctions_when_a_bidder_watches_and_unwatches_them_then_the_watchlist_shows_them_as_they_stand()
+ {
+    // Given two auctions, one bid on
+    let h = harness().await;
+    let first = h.open_auction().await;
+    let second = h.open_auction().await;
+    h.bid("bidder-bob", &first, 1_000, "bob-1").await;
+    for id in [&first, &second] {
+        h.project(id).await;
+    }
+
+    // When cat watches both, the first twice
+    for id in [&first, &second, &first] {
+        let reply = h
+            .put("bidder-cat", &format!("/me/watchlist/{id}"), json!({}))
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    }
+
+    // Then her watchlist holds each once, a page at a time, as the auction stands now
+    let page = h.get("bidder-cat", "/me/watchlist?limit=1").await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+    let cursor = page.body["nextCursor"].as_str().unwrap().to_owned();
+    let rest = h
+        .get(
+            "bidder-cat",
+            &format!("/me/watchlist?limit=1&cursor={cursor}"),
+        )
+        .await;
+    let items: Vec<Value> = [&page, &rest]
+        .iter()
+        .flat_map(|page| page.body["items"].as_array().unwrap().clone())
+        .collect();
+    let mut ids: Vec<&str> = items
+        .iter()
+        .map(|item| item["auction"]["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut expected = [first.as_str(), second.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    let bid_on = items
+        .iter()
+        .find(|item| item["auction"]["id"] == first.as_str())
+        .unwrap();
+    assert_eq!(bid_on["auction"]["currentPrice"]["amountMinor"], 1_000);
+    assert_eq!(bid_on["auction"]["bidCount"], 1);
+    assert!(bid_on["watchedAt"].is_string());
+    // And bob, who watches nothing, sees none of hers
+    let bob = h.get("bidder-bob", "/me/watchlist").await;
+    assert_eq!(bob.body["items"], json!([]));
+
+    // When she unwatches the first, twice
+    for _ in 0..2 {
+        let reply = h
+            .delete("bidder-cat", &format!("/me/watchlist/{first}"))
+            .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    }
+    // Then only the second is left
+    let left = h.get("bidder-cat", "/me/watchlist").await;
+    assert_eq!(left.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(left.body["items"][0]["auction"]["id"], second.as_str());
+
+    // And an auction that does not exist, or a malformed id or cursor, is refused
+    let missing = h
+        .put(
+            "bidder-cat",
+            &format!("/me/watchlist/{}", Uuid::new_v4()),
+            json!({}),
+        )
+        .await;
+    assert_problem(&missing, StatusCode::NOT_FOUND, "AUCTION_NOT_FOUND");
+    // An id that is not a uuid names no auction, as on every route
+    let malformed = h
+        .put("bidder-cat", "/me/watchlist/not-a-uuid", json!({}))
+        .await;
+    assert_problem(&malformed, StatusCode::NOT_FOUND, "AUCTION_NOT_FOUND");
+    let garbled = h.get("bidder-cat", "/me/watchlist?cursor=%25%25").await;
+    assert_problem(&garbled, StatusCode::BAD_REQUEST, "INVALID_CURSOR");
+    assert_eq!(
+        h.get("bidder-cat", "/me/watchlist").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come_newest_first() {
     use read_models::notifications::{Kind, Notification, StoreNotification, notification_id};
     let h = harness().await;
@@ -1461,7 +1551,13 @@ async fn given_notifications_when_the_recipient_lists_them_then_only_theirs_come
 #[tokio::test]
 async fn given_no_token_when_a_read_route_is_called_then_401() {
     let h = harness().await;
-    for path in ["/auctions", "/me/bids", "/me/auctions", "/me/notifications"] {
+    for path in [
+        "/auctions",
+        "/me/bids",
+        "/me/auctions",
+        "/me/watchlist",
+        "/me/notifications",
+    ] {
         let reply = h.get_anonymous(path).await;
         assert_problem(&reply, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
     }

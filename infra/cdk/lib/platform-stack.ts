@@ -591,6 +591,16 @@ export class PlatformStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // The auctions each user watches (adapters/watchlist): a user's own choice, not derivable
+    // from the log, so recoverable and retained.
+    const watchlistTable = new dynamodb.Table(this, 'Watchlist', {
+      partitionKey: { name: 'userId', type: S },
+      sortKey: { name: 'auctionId', type: S },
+      billingMode: onDemand,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     // The deliveries of Stripe's webhook events (adapters/webhook-deliveries): per event id the
     // signed timestamps seen and whether the event was handled, so that POST /webhooks/stripe
     // refuses a replayed request and takes no second effect for Stripe's redelivery. Records
@@ -877,6 +887,9 @@ export class PlatformStack extends Stack {
       // (GetItem); PUT /me/payment-method and /me/payout-account set one part of the item
       // (UpdateItem).
       { table: paymentIdentitiesTable, actions: ['GetItem', 'UpdateItem'] },
+      // PUT /me/watchlist/{id} (conditional PutItem), DELETE (DeleteItem), GET /me/watchlist
+      // (Query of the caller's partition).
+      { table: watchlistTable, actions: ['PutItem', 'DeleteItem', 'Query'] },
       // POST /webhooks/stripe: a delivery recorded (conditional UpdateItem, the replay check)
       // and its event marked handled (UpdateItem).
       { table: stripeWebhookDeliveriesTable, actions: ['UpdateItem'] },
@@ -906,6 +919,7 @@ export class PlatformStack extends Stack {
       STRIPE_WEBHOOK_DELIVERIES_TABLE: stripeWebhookDeliveriesTable.tableName,
       STREAM_HEADS_TABLE: streamHeadsTable.tableName,
       SUBJECT_KEYS_TABLE: subjectKeysTable.tableName,
+      WATCHLIST_TABLE: watchlistTable.tableName,
       SUBJECT_KEY_ID: subjectKey.keyArn,
       STRIPE_SECRET_KEY_ID: stripeSecretKey.secretArn,
       STRIPE_WEBHOOK_SECRET_ID: stripeWebhookSecret.secretArn,
@@ -2007,6 +2021,7 @@ export class PlatformStack extends Stack {
       LiveConnectionsTable: liveConnectionsTable.tableName,
       ParkedTable: parkedTable.tableName,
       PaymentIdentitiesTable: paymentIdentitiesTable.tableName,
+      WatchlistTable: watchlistTable.tableName,
       StripeWebhookDeliveriesTable: stripeWebhookDeliveriesTable.tableName,
       StreamHeadsTable: streamHeadsTable.tableName,
       NotificationsQueueUrl: notifications.queue.queueUrl,

@@ -45,6 +45,8 @@ export const EXPECTED: Record<string, Grants> = {
     // The card and payout account on file: read before a bid, a purchase or a creation, set
     // one part at a time by the registration routes.
     PAYMENT_IDENTITIES_TABLE: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    // The caller's watchlist: watch, unwatch, a page of it.
+    WATCHLIST_TABLE: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query'],
     // POST /webhooks/stripe records each delivery (the conditional replay check) and marks its
     // event handled: UpdateItem only.
     STRIPE_WEBHOOK_DELIVERIES_TABLE: ['dynamodb:UpdateItem'],

@@ -38,7 +38,20 @@ async fn call(router: &Router, request: Request<Body>) -> (StatusCode, Option<St
         .get("idempotent-replayed")
         .map(|v| v.to_str().unwrap().to_owned());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, replayed, serde_json::from_slice(&bytes).unwrap())
+    // A 204 has no body at all.
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    (status, replayed, body)
+}
+
+fn read(path: &str, user: &str) -> Request<Body> {
+    Request::get(path)
+        .header("authorization", format!("Bearer {}", token(user)))
+        .body(Body::empty())
+        .unwrap()
 }
 
 fn post(path: &str, user: &str, key: Option<&str>, body: &Value) -> Request<Body> {
@@ -76,6 +89,7 @@ fn api_tables(env: &TestEnv) -> api::config::Tables {
         payment_identities: names.payment_identities_table.clone(),
         stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
         stream_heads: names.stream_heads_table.clone(),
+        watchlist: names.watchlist_table.clone(),
     }
 }
 
@@ -141,6 +155,7 @@ async fn api_process_writing_at(
         throttle: api::throttle::Throttle::new(rate),
         proofs: adapters.proofs,
         pseudonyms: adapters.pseudonyms,
+        watchlist: adapters.watchlist,
     })
 }
 
@@ -361,4 +376,88 @@ async fn given_dynamodb_local_when_crafted_user_ids_join_with_their_keys_alike_t
         bid_amounts(&env, &id).await,
         vec![1_500, 2_500, 3_500, 4_500]
     );
+}
+
+#[tokio::test]
+async fn given_dynamodb_local_when_a_bidder_watches_an_auction_twice_and_unwatches_it_then_the_watchlist_keeps_the_first_time_and_empties()
+ {
+    // Given an auction, and two API processes an hour apart
+    let env = TestEnv::new().await;
+    let now = Utc::now();
+    let router = api_process(&env, now).await;
+    let later = api_process(&env, now + TimeDelta::hours(1)).await;
+    register(&router, &["seller-ann"]).await;
+    let auction = json!({
+        "title": "Brass telescope",
+        "currency": "EUR",
+        "startingPrice": 1_000,
+        "endsAt": (now + TimeDelta::days(1)).to_rfc3339(),
+    });
+    let (status, _, created) = call(&router, post("/auctions", "seller-ann", None, &auction)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["auctionId"].as_str().unwrap().to_owned();
+    let path = format!("/me/watchlist/{id}");
+
+    // When bob watches it, then again through the later process
+    for process in [&router, &later] {
+        let (status, _, reply) = call(
+            process,
+            send(
+                axum::http::Method::PUT,
+                &path,
+                "bidder-bob",
+                None,
+                &json!({}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{reply}");
+    }
+    // The view is written by the projector, which does not run here: project it.
+    let log = env.event_store();
+    let views = env.views();
+    let mut current = None;
+    let auction_id = AuctionId(Uuid::parse_str(&id).unwrap());
+    for stored in log
+        .read_after(auction_id, 0, &Meter::default())
+        .await
+        .unwrap()
+    {
+        let event = stored.decode().unwrap();
+        current = read_models::apply(&views, &log, current, &event)
+            .await
+            .unwrap()
+            .1;
+    }
+
+    // Then his watchlist holds it once, watched at the first time
+    let (status, _, list) = call(&router, read("/me/watchlist", "bidder-bob")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["items"][0]["auction"]["id"], id.as_str());
+    let watched_at: chrono::DateTime<Utc> = list["items"][0]["watchedAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (watched_at - now).num_seconds().abs() < 1,
+        "{watched_at} vs {now}"
+    );
+
+    // When he unwatches it, then it is gone
+    let (status, _, _) = call(
+        &router,
+        send(
+            axum::http::Method::DELETE,
+            &path,
+            "bidder-bob",
+            None,
+            &json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, list) = call(&router, read("/me/watchlist", "bidder-bob")).await;
+    assert_eq!(list["items"], json!([]));
 }

@@ -259,6 +259,7 @@ async fn given_the_api_over_dynamodb_local_and_stripe_when_bob_bids_without_and_
             payment_identities: names.payment_identities_table.clone(),
             stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
             stream_heads: names.stream_heads_table.clone(),
+            watchlist: names.watchlist_table.clone(),
         },
         Arc::new(StripeChecker::new(stripe.clone())),
         // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).

@@ -374,6 +374,26 @@ pub const PAYMENT_IDENTITIES_TABLE: TableSpec = TableSpec {
     ttl_attribute: None,
 };
 
+/// The auctions each user watches (`adapters/watchlist`): one item per user and auction (pk
+/// `userId`, sk `auctionId`) with `watchedAt`. Written by the API's `PUT` and `DELETE
+/// /me/watchlist/{id}`, read a page at a time by `GET /me/watchlist`. Kept (no TTL): a user's
+/// own choice, not derivable from the log.
+pub const WATCHLIST_TABLE: TableSpec = TableSpec {
+    name_env: names::WATCHLIST_TABLE.env,
+    default_name: names::WATCHLIST_TABLE.default,
+    partition_key: KeyAttribute {
+        name: "userId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: Some(KeyAttribute {
+        name: "auctionId",
+        kind: ScalarAttributeType::S,
+    }),
+    stream: None,
+    indexes: &[],
+    ttl_attribute: None,
+};
+
 /// The deliveries of Stripe's webhook events (`adapters/webhook-deliveries`): one item per event
 /// (pk `eventId`) with its `eventType`, the signed timestamp of every delivery (`signedAt`, a
 /// number set), `firstReceivedAt`, and once the event was handled `handledAt` and `outcome`.
@@ -445,6 +465,7 @@ pub const TABLES: &[&TableSpec] = &[
     &STRIPE_WEBHOOK_DELIVERIES_TABLE,
     &STREAM_HEADS_TABLE,
     &SUBJECT_KEYS_TABLE,
+    &WATCHLIST_TABLE,
 ];
 
 /// The tables only the local stack needs: the CDK app (infra/cdk) deploys every other table of
@@ -568,6 +589,7 @@ pub struct ResourceNames {
     pub subject_keys_table: String,
     /// The alias of the key that wraps the subjects' data keys.
     pub subject_key: String,
+    pub watchlist_table: String,
 }
 
 impl ResourceNames {
@@ -637,6 +659,7 @@ impl ResourceNames {
             digest_key: name(names::DIGEST_KEY_ID.env, names::DIGEST_KEY_ID.default),
             subject_keys_table: name(SUBJECT_KEYS_TABLE.name_env, SUBJECT_KEYS_TABLE.default_name),
             subject_key: name(names::SUBJECT_KEY_ID.env, names::SUBJECT_KEY_ID.default),
+            watchlist_table: name(WATCHLIST_TABLE.name_env, WATCHLIST_TABLE.default_name),
         }
     }
 
@@ -707,6 +730,7 @@ impl ResourceNames {
             ),
             (&STREAM_HEADS_TABLE, self.stream_heads_table.as_str()),
             (&SUBJECT_KEYS_TABLE, self.subject_keys_table.as_str()),
+            (&WATCHLIST_TABLE, self.watchlist_table.as_str()),
         ]
     }
 
