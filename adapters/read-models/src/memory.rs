@@ -99,6 +99,67 @@ impl Projections for InMemoryViews {
     }
 }
 
+/// Which way an index of views sorts on (`endsAt`, `auctionId`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    SoonestEndFirst,
+    LatestEndFirst,
+}
+
+impl InMemoryViews {
+    /// A page of the views `keep` selects, as an index on (`endsAt`, `auctionId`) answers it:
+    /// in `order`, after the position a cursor decoded to, its next cursor made by `key`.
+    fn listing(
+        &self,
+        keep: impl Fn(&AuctionView) -> bool,
+        order: Order,
+        after: Option<BTreeMap<String, String>>,
+        page: &PageRequest,
+        key: impl Fn(&AuctionView) -> BTreeMap<String, String>,
+    ) -> Result<Page<AuctionView>, ProjectorError> {
+        let after = after.map(|key| {
+            let field = |name: &str| key.get(name).cloned().unwrap_or_default();
+            (field("endsAt"), field("auctionId"))
+        });
+        let mut listed: Vec<((String, String), AuctionView)> = self
+            .lock()
+            .projections
+            .values()
+            .filter(|projection| keep(&projection.view))
+            .map(|projection| {
+                let view = projection.view.clone();
+                let position = (
+                    fixed_time::format(&view.ends_at),
+                    view.auction_id.to_string(),
+                );
+                (position, view)
+            })
+            .collect();
+        listed.sort_by(|a, b| match order {
+            Order::SoonestEndFirst => a.0.cmp(&b.0),
+            Order::LatestEndFirst => b.0.cmp(&a.0),
+        });
+        let items: Vec<AuctionView> = listed
+            .into_iter()
+            .filter(|(position, _)| {
+                after.as_ref().is_none_or(|after| match order {
+                    Order::SoonestEndFirst => position > after,
+                    Order::LatestEndFirst => position < after,
+                })
+            })
+            .map(|(_, view)| view)
+            .take(page.limit.get() as usize)
+            .collect();
+        let next = match items.last() {
+            Some(last) if items.len() == page.limit.get() as usize => {
+                Some(Cursor::encode(&key(last))?)
+            }
+            _ => None,
+        };
+        Ok(Page { items, next })
+    }
+}
+
 impl ReadModels for InMemoryViews {
     async fn auction(&self, auction_id: AuctionId) -> Result<Option<AuctionView>, ProjectorError> {
         Ok(self
@@ -123,43 +184,16 @@ impl ReadModels for InMemoryViews {
         page: &PageRequest,
     ) -> Result<Page<AuctionView>, ProjectorError> {
         let after = match &page.cursor {
-            Some(cursor) => {
-                let key = cursor.status_position(status)?;
-                let field = |name: &str| key.get(name).cloned().unwrap_or_default();
-                Some((field("endsAt"), field("auctionId")))
-            }
+            Some(cursor) => Some(cursor.status_position(status)?),
             None => None,
         };
-        let mut listed: Vec<((String, String), AuctionView)> = self
-            .lock()
-            .projections
-            .values()
-            .filter(|projection| projection.view.status == status)
-            .map(|projection| {
-                let view = projection.view.clone();
-                (
-                    (
-                        fixed_time::format(&view.ends_at),
-                        view.auction_id.to_string(),
-                    ),
-                    view,
-                )
-            })
-            .collect();
-        listed.sort_by(|a, b| a.0.cmp(&b.0));
-        let items: Vec<AuctionView> = listed
-            .into_iter()
-            .filter(|(position, _)| after.as_ref().is_none_or(|after| position > after))
-            .map(|(_, view)| view)
-            .take(page.limit.get() as usize)
-            .collect();
-        let next = match items.last() {
-            Some(last) if items.len() == page.limit.get() as usize => {
-                Some(Cursor::encode(&status_key(last))?)
-            }
-            _ => None,
-        };
-        Ok(Page { items, next })
+        self.listing(
+            |view| view.status == status,
+            Order::SoonestEndFirst,
+            after,
+            page,
+            status_key,
+        )
     }
 
     async fn auctions_by_seller(
@@ -167,42 +201,17 @@ impl ReadModels for InMemoryViews {
         seller_id: &UserId,
         page: &PageRequest,
     ) -> Result<Page<AuctionView>, ProjectorError> {
-        let before = match &page.cursor {
-            Some(cursor) => {
-                let key = cursor.seller_position(seller_id)?;
-                let field = |name: &str| key.get(name).cloned().unwrap_or_default();
-                Some((field("endsAt"), field("auctionId")))
-            }
+        let after = match &page.cursor {
+            Some(cursor) => Some(cursor.seller_position(seller_id)?),
             None => None,
         };
-        let mut listed: Vec<((String, String), AuctionView)> = self
-            .lock()
-            .projections
-            .values()
-            .filter(|projection| &projection.view.seller_id == seller_id)
-            .map(|projection| {
-                let view = projection.view.clone();
-                let position = (
-                    fixed_time::format(&view.ends_at),
-                    view.auction_id.to_string(),
-                );
-                (position, view)
-            })
-            .collect();
-        listed.sort_by(|a, b| b.0.cmp(&a.0));
-        let items: Vec<AuctionView> = listed
-            .into_iter()
-            .filter(|(position, _)| before.as_ref().is_none_or(|before| position < before))
-            .map(|(_, view)| view)
-            .take(page.limit.get() as usize)
-            .collect();
-        let next = match items.last() {
-            Some(last) if items.len() == page.limit.get() as usize => {
-                Some(Cursor::encode(&seller_key(last))?)
-            }
-            _ => None,
-        };
-        Ok(Page { items, next })
+        self.listing(
+            |view| &view.seller_id == seller_id,
+            Order::LatestEndFirst,
+            after,
+            page,
+            seller_key,
+        )
     }
 
     async fn user_bids(

@@ -1332,8 +1332,20 @@ async fn given_an_unsold_auction_when_its_seller_relists_it_then_a_new_auction_s
     assert_eq!(again.body["auctionId"], new.as_str());
     assert_eq!((h.event_count(&id), h.event_count(&new)), events);
 
-    // And bidders can bid on the new auction
-    let bid = h.bid("bidder-bob", &new, 1_000, "bob-1").await;
+    // And when the relisting is withdrawn in turn and relisted further, asking again for the
+    // first relisting still answers with it
+    let withdrawn = h.cancel("seller-ann", &new, json!({})).await;
+    assert_eq!(withdrawn.status, StatusCode::OK, "{:?}", withdrawn.body);
+    let further = relist(&h, "seller-ann", &new, 4).await;
+    assert_created(&further);
+    let asked_again = relist(&h, "seller-ann", &id, 3).await;
+    assert_eq!(asked_again.status, StatusCode::OK, "{:?}", asked_again.body);
+    assert_eq!(asked_again.body["auctionId"], new.as_str());
+    assert_eq!(asked_again.body["status"], "cancelled");
+
+    // And bidders can bid on the relisting's relisting
+    let furthest = further.body["auctionId"].as_str().unwrap().to_owned();
+    let bid = h.bid("bidder-bob", &furthest, 1_000, "bob-1").await;
     assert_created(&bid);
 }
 

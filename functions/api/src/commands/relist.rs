@@ -1,5 +1,7 @@
+use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use conventions::metrics::Command;
 use domain::item::{ItemState, RegisterItem, RelistItem, decide_register, decide_relist_item};
 use domain::{Auction, RelistAuction, decide_create_relisting, decide_relist, relisting_of};
@@ -7,7 +9,7 @@ use event_store::CommandContext;
 use events::AuctionId;
 
 use super::{Answer, CommandRequest, changed, existing, run_command};
-use crate::bodies::{AuctionChanged, RelistRequest};
+use crate::bodies::{AuctionChanged, AuctionStatus, RelistRequest};
 use crate::error::ApiError;
 use crate::extract::{AuctionPath, JsonBody};
 use crate::payment_identity::require_payout_account;
@@ -54,6 +56,21 @@ pub async fn relist_auction<B: Backend>(
         .await?;
     decide_relist(&unsold.state, &command, now)?;
     let previous = existing(&unsold.state)?.clone();
+    if previous.relisted_as == Some(relisted_as) {
+        // The old auction names its relisting only after every other step took effect: the
+        // relisting is done, whatever became of the item since (it may be up again further).
+        let relisting = app
+            .store
+            .load::<domain::State>(relisted_as, &request.meter)
+            .await?;
+        let body = AuctionChanged {
+            auction_id: relisted_as.0,
+            version: relisting.state.version,
+            status: AuctionStatus::from(&existing(&relisting.state)?.status),
+        };
+        let location = format!("/auctions/{relisted_as}");
+        return Ok((StatusCode::OK, [(header::LOCATION, location)], Json(body)).into_response());
+    }
     let create = relisting_of(&previous, &command);
     let standing = app
         .store
