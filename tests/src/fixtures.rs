@@ -209,6 +209,20 @@ async fn write_batch(
     Ok(())
 }
 
+/// A fresh auction created by the seller through the real decision ([`create_command`]), in
+/// `store`.
+pub async fn created(store: &Store<DynamoDbStore>) -> AuctionId {
+    let auction_id = AuctionId(Uuid::new_v4());
+    let create = create_command(auction_id);
+    store
+        .execute(auction_id, &context(&user("seller"), None), |state, now| {
+            decide_create(state, &create, now)
+        })
+        .await
+        .unwrap_or_else(|error| panic!("the fixture's auction was not created: {error}"));
+    auction_id
+}
+
 /// The snapshot the store would write after `events`.
 pub fn snapshot_of(auction_id: AuctionId, events: &[StoredEvent]) -> Result<Snapshot, StoreError> {
     let decoded = events

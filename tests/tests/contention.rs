@@ -8,10 +8,9 @@
 
 use std::collections::HashSet;
 
-use domain::decide_create;
 use e2e::{TestEnv, fixtures};
 use event_store::chain;
-use event_store::{DynamoDbStore, EventLog, Meter, Store, StoreError};
+use event_store::{EventLog, Meter, StoreError};
 use events::{AuctionId, BidId};
 use uuid::Uuid;
 
@@ -23,27 +22,12 @@ async fn stored(env: &TestEnv, auction_id: AuctionId) -> Vec<event_store::Stored
         .unwrap()
 }
 
-/// A fresh auction created by the seller through the real decision.
-async fn created(store: &Store<DynamoDbStore>) -> AuctionId {
-    let auction_id = AuctionId(Uuid::new_v4());
-    let create = fixtures::create_command(auction_id);
-    store
-        .execute(
-            auction_id,
-            &fixtures::context(&fixtures::user("seller"), None),
-            |state, now| decide_create(state, &create, now),
-        )
-        .await
-        .unwrap();
-    auction_id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thirty_two_writers_of_fifty_commands_leave_a_contiguous_log_with_every_success_once() {
     // Given one auction and 32 writers placing 50 bids each on it at the same time
     let env = TestEnv::new().await;
     let store = env.store_snapshotting(100);
-    let auction_id = created(&store).await;
+    let auction_id = fixtures::created(&store).await;
     let decisions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Collected before any is awaited, so that all of them run at once.
     let writers: Vec<_> = (0..32)

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use domain::decide_create;
 use e2e::{TestEnv, fixtures};
 use event_store::{DynamoDbStore, Store};
 use events::{AuctionId, BidId};
@@ -30,21 +29,8 @@ pub async fn stop_within(budget: Duration, (stop, task): Running) {
         .unwrap();
 }
 
-/// A fresh auction created by the seller through the real decision
-/// ([`fixtures::create_command`]).
-pub async fn created(store: &Store<DynamoDbStore>) -> AuctionId {
-    let auction_id = AuctionId(Uuid::new_v4());
-    let create = fixtures::create_command(auction_id);
-    store
-        .execute(
-            auction_id,
-            &fixtures::context(&fixtures::user("seller"), None),
-            |state, now| decide_create(state, &create, now),
-        )
-        .await
-        .unwrap();
-    auction_id
-}
+/// A fresh auction created by the seller (the fixtures' own).
+pub use e2e::fixtures::created;
 
 /// A bid by `bidder` one increment above the auction's price, decided now (the fixtures' clock).
 pub async fn outbid(store: &Store<DynamoDbStore>, auction_id: AuctionId, bidder: &str) {
