@@ -134,6 +134,8 @@ impl Api {
             proofs: api::admin::proofs::in_memory(&store),
             pseudonyms: Arc::new(personal_data::InMemorySubjectKeys::default()),
             watchlist: Arc::new(watchlist::InMemoryWatchlist::new()),
+            email_notices: Arc::new(email::InMemoryEmailNotices::default()),
+            link_key: Arc::new(email::LocalLinkKey::new(b"fuzz".to_vec())),
         };
         let mut api = Self {
             router: router(app),

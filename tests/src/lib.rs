@@ -28,6 +28,46 @@ pub enum TestEnvError {
     Provision(#[source] local_stack::Error),
 }
 
+/// An email as moto's SES kept it (moto keeps the HTML part when there is one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentEmail {
+    pub id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Every email moto at `endpoint` sent, from its model data.
+pub async fn sent_emails(endpoint: &str) -> Result<Vec<SentEmail>, Box<dyn std::error::Error>> {
+    use http_body_util::{BodyExt, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<hyper::body::Bytes>>();
+    let uri = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/')).parse()?;
+    let response = client.get(uri).await?;
+    let body = response.into_body().collect().await?.to_bytes();
+    let data: serde_json::Value = serde_json::from_slice(&body)?;
+    let text =
+        |value: &serde_json::Value, key: &str| value[key].as_str().unwrap_or_default().to_owned();
+    Ok(data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|message| SentEmail {
+            id: text(message, "id"),
+            from: text(message, "source"),
+            to: message["destinations"]["ToAddresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|address| address.as_str().map(str::to_owned))
+                .collect(),
+            subject: text(message, "subject"),
+            body: text(message, "body"),
+        })
+        .collect())
+}
+
 /// One test's view of the local stack: clients, and tables and queues no other test uses.
 #[derive(Debug, Clone)]
 pub struct TestEnv {
@@ -179,6 +219,49 @@ impl TestEnv {
             Ok(pseudonym) => pseudonym,
             Err(error) => panic!("no pseudonym for {user:?}: {error}"),
         }
+    }
+
+    /// Email notices as the notifier sends them, on this test's EmailNotices table and
+    /// unsubscribe key, through moto's SES, with links to `http://web.test/`.
+    pub fn mail(
+        &self,
+    ) -> email::EmailNotices<email::DynamoDbEmailNotices, email::SesMailer, email::KmsLinkKey> {
+        email::EmailNotices::new(
+            self.email_notices(),
+            email::SesMailer::new(
+                self.clients.ses.clone(),
+                conventions::names::EMAIL_FROM.default,
+            ),
+            self.link_key(),
+            email::Links::new("http://web.test/", "http://api.test"),
+        )
+    }
+
+    /// This test's EmailNotices table (preferences and sent marks).
+    pub fn email_notices(&self) -> email::DynamoDbEmailNotices {
+        email::DynamoDbEmailNotices::new(
+            self.dynamodb().clone(),
+            self.names().email_notices_table.clone(),
+        )
+    }
+
+    /// This test's key for unsubscribe links, in moto's KMS.
+    pub fn link_key(&self) -> email::KmsLinkKey {
+        email::KmsLinkKey::new(
+            self.clients.kms.clone(),
+            self.names().unsubscribe_key.clone(),
+        )
+    }
+
+    /// Every email moto's SES sent to `to` (tests give each user an address of their own), in
+    /// the order sent: moto keeps them, and shows them at `/moto-api/data.json`.
+    pub async fn emails_to(&self, to: &str) -> Vec<SentEmail> {
+        sent_emails(&self.endpoints.sqs)
+            .await
+            .unwrap_or_else(|error| panic!("reading moto's sent emails: {error}"))
+            .into_iter()
+            .filter(|email| email.to.iter().any(|address| address == to))
+            .collect()
     }
 
     /// This test's Parked table.

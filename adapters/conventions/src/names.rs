@@ -104,6 +104,36 @@ pub const SUBJECT_KEY_ID: EnvName = EnvName {
     default: "alias/auction-subject-keys",
 };
 
+// ---- email notices (`adapters/email`)
+
+/// Each user's email preferences and address, and the notices already emailed to them.
+pub const EMAIL_NOTICES_TABLE: EnvName = EnvName {
+    env: "EMAIL_NOTICES_TABLE",
+    default: "EmailNotices",
+};
+/// A KMS key id, ARN or alias of the HMAC_256 key (GENERATE_VERIFY_MAC) that signs
+/// unsubscribe links.
+pub const UNSUBSCRIBE_KEY_ID: EnvName = EnvName {
+    env: "UNSUBSCRIBE_KEY_ID",
+    default: "alias/auction-unsubscribe-links",
+};
+
+/// The address notices come from (an SES identity verifies it or its domain).
+pub const EMAIL_FROM: EnvName = EnvName {
+    env: "EMAIL_FROM",
+    default: "notices@auctions.example.com",
+};
+/// The web page's public URL, which links in emails point to.
+pub const WEB_URL: EnvName = EnvName {
+    env: "WEB_URL",
+    default: "http://127.0.0.1:8080/",
+};
+/// The HTTP API's public URL (for one-click unsubscribes); the web page's when unset.
+pub const API_URL: EnvName = EnvName {
+    env: "API_URL",
+    default: "http://127.0.0.1:8080",
+};
+
 // ---- the log's digests (`adapters/notary`): the bucket under Object Lock and the signing key
 
 pub const DIGEST_BUCKET: EnvName = EnvName {

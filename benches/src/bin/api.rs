@@ -111,6 +111,7 @@ async fn main() -> Result<()> {
             stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
             stream_heads: names.stream_heads_table.clone(),
             watchlist: names.watchlist_table.clone(),
+            email_notices: names.email_notices_table.clone(),
         },
         // Ids checked with the stack's Stripe, as api-local checks them.
         Arc::new(StripeChecker::new(stripe.clone())),
@@ -118,12 +119,15 @@ async fn main() -> Result<()> {
         api::webhooks::WebhookSecret::new("whsec_unused-by-the-bench"),
         clients.sqs.clone(),
         notary::S3Archive::new(clients.s3.clone(), names.digest_bucket.clone()),
-        personal_data::KmsSubjectKeys::new(
-            clients.dynamodb.clone(),
-            clients.kms.clone(),
-            names.subject_keys_table.clone(),
-            names.subject_key.clone(),
-        ),
+        api::config::Keys {
+            subjects: personal_data::KmsSubjectKeys::new(
+                clients.dynamodb.clone(),
+                clients.kms.clone(),
+                names.subject_keys_table.clone(),
+                names.subject_key.clone(),
+            ),
+            links: email::KmsLinkKey::new(clients.kms.clone(), names.unsubscribe_key.clone()),
+        },
     );
     let app = App {
         store: Store::new(dynamo.clone(), SnapshotPolicy::default()),
@@ -141,6 +145,8 @@ async fn main() -> Result<()> {
         proofs: adapters.proofs,
         pseudonyms: adapters.pseudonyms,
         watchlist: adapters.watchlist,
+        email_notices: adapters.email_notices,
+        link_key: adapters.link_key,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await

@@ -562,3 +562,57 @@ pub struct NotificationsPage {
     pub items: Vec<NotificationBody>,
     pub next_cursor: Option<String>,
 }
+
+/// What the caller gets by email besides the in-app inbox, and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationPreferences {
+    /// Where emails go: the verified address of the account when the preferences were saved
+    /// (until then, the signed-in account's verified address, if any). `null`: nowhere.
+    pub email: Option<String>,
+    /// When you are outbid.
+    pub outbid: bool,
+    /// When you win an auction, or an item is offered to you after the winner did not pay.
+    pub won: bool,
+    /// When an auction you bid on ends without you, or is cancelled.
+    pub lost: bool,
+    /// About your payments, and your buyers'.
+    pub payment: bool,
+    /// (sellers) When your items sell or do not.
+    pub selling: bool,
+    /// When they were last saved (or changed by an unsubscribe link); `null` when never
+    /// saved: nothing is emailed until they are.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The topics to email the caller about; every field is required. Saving stores the signed-in
+/// account's verified email address as where they go.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetNotificationPreferences {
+    pub outbid: bool,
+    pub won: bool,
+    pub lost: bool,
+    pub payment: bool,
+    pub selling: bool,
+}
+
+/// The token of an unsubscribe link (from an email's link or `List-Unsubscribe` header).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UnsubscribeQuery {
+    /// The token the email carried.
+    #[param(max_length = 1024)]
+    pub token: String,
+}
+
+/// What an unsubscribe link turned off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Unsubscribed {
+    /// The topic turned off (`outbid`, `won`, `lost`, `payment`, `selling`), or `all`.
+    pub topic: String,
+    /// For people: which emails stop.
+    pub message: String,
+}

@@ -43,6 +43,18 @@ pub struct Adapters<B = DynamoDbStore> {
     pub pseudonyms: Arc<dyn Pseudonyms>,
     /// The auctions each user watches (the Watchlist table).
     pub watchlist: Arc<dyn watchlist::Watchlist>,
+    /// Each user's email preferences (the EmailNotices table).
+    pub email_notices: Arc<dyn email::PreferenceStore>,
+    /// The key that checks unsubscribe links (a KMS HMAC key in AWS).
+    pub link_key: Arc<dyn email::LinkKey>,
+}
+
+/// The API's two uses of KMS keys.
+pub struct Keys {
+    /// The subjects' key store: pseudonyms made and revealed (docs/privacy.md).
+    pub subjects: KmsSubjectKeys,
+    /// The key that checks unsubscribe links.
+    pub links: email::KmsLinkKey,
 }
 
 /// The names of every table the API reads or writes.
@@ -66,13 +78,15 @@ pub struct Tables {
     pub stream_heads: String,
     /// The auctions each user watches.
     pub watchlist: String,
+    /// Each user's email preferences, and the notices emailed to them.
+    pub email_notices: String,
 }
 
 impl Tables {
     /// From `EVENTS_TABLE`, `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, `AUCTION_VIEWS_TABLE`,
     /// `USER_BIDS_TABLE`, `NOTIFICATIONS_TABLE`, `READ_MODEL_ALIASES_TABLE`, `PARKED_TABLE`,
-    /// `PAYMENT_IDENTITIES_TABLE`, `STRIPE_WEBHOOK_DELIVERIES_TABLE`, `STREAM_HEADS_TABLE` and
-    /// `WATCHLIST_TABLE`, each defaulting to the stack's name.
+    /// `PAYMENT_IDENTITIES_TABLE`, `STRIPE_WEBHOOK_DELIVERIES_TABLE`, `STREAM_HEADS_TABLE`,
+    /// `WATCHLIST_TABLE` and `EMAIL_NOTICES_TABLE`, each defaulting to the stack's name.
     pub fn from_env() -> Self {
         let views = ViewTables::from_env();
         Self {
@@ -86,6 +100,7 @@ impl Tables {
             stripe_webhook_deliveries: names::STRIPE_WEBHOOK_DELIVERIES_TABLE.from_env(),
             stream_heads: names::STREAM_HEADS_TABLE.from_env(),
             watchlist: names::WATCHLIST_TABLE.from_env(),
+            email_notices: names::EMAIL_NOTICES_TABLE.from_env(),
         }
     }
 }
@@ -107,7 +122,7 @@ pub fn adapters(
     webhook_secret: WebhookSecret,
     sqs: aws_sdk_sqs::Client,
     archive: notary::S3Archive,
-    subject_keys: KmsSubjectKeys,
+    keys: Keys,
 ) -> Adapters {
     let log = DynamoDbStore::new(client.clone(), tables.store);
     let views = DynamoDbViews::aliased(
@@ -139,7 +154,7 @@ pub fn adapters(
     let proofs = Arc::new(notary::Prover::new(heads, archive, log.clone()));
     Adapters {
         proofs,
-        pseudonyms: Arc::new(subject_keys),
+        pseudonyms: Arc::new(keys.subjects),
         store: Store::new(log.clone(), SnapshotPolicy::default()),
         views: Arc::new(views),
         inbox: Arc::new(DynamoDbNotifications::new(
@@ -159,6 +174,11 @@ pub fn adapters(
             client.clone(),
             tables.watchlist,
         )),
+        email_notices: Arc::new(email::DynamoDbEmailNotices::new(
+            client.clone(),
+            tables.email_notices,
+        )),
+        link_key: Arc::new(keys.links),
         provider,
         webhooks: Webhooks::new(
             webhook_secret,
@@ -192,10 +212,13 @@ pub async fn dynamodb() -> anyhow::Result<Adapters> {
         webhook_secret,
         aws_sdk_sqs::Client::new(&sdk),
         notary::config::archive_from_env(&sdk),
-        KmsSubjectKeys::from_env(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            aws_sdk_kms::Client::new(&sdk),
-        ),
+        Keys {
+            subjects: KmsSubjectKeys::from_env(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                aws_sdk_kms::Client::new(&sdk),
+            ),
+            links: email::KmsLinkKey::from_env(aws_sdk_kms::Client::new(&sdk)),
+        },
     ))
 }
 

@@ -178,6 +178,24 @@ pub enum ApiError {
     /// fix. (500 INTERNAL; logged)
     #[error("the webhook failed: {0}")]
     WebhookFailed(String),
+    /// Email notices were asked for, but the caller's account has no verified email address
+    /// (the identity provider's `email` with `email_verified`). Nothing is stored. (422
+    /// NO_VERIFIED_EMAIL: verify an address with the identity provider, sign in again, retry)
+    #[error(
+        "your account has no verified email address, so emails cannot be turned on: verify one \
+         with your sign-in provider, sign in again and retry"
+    )]
+    NoVerifiedEmail,
+    /// An unsubscribe link that does nothing: not one of ours or changed after it was sent (400
+    /// UNSUBSCRIBE_LINK_INVALID), or too old (410 UNSUBSCRIBE_LINK_EXPIRED: sign in and change
+    /// the preferences instead). Nothing is changed. The key being unavailable is 503.
+    #[error("{0}")]
+    UnsubscribeLink(email::LinkRefused),
+    /// The preferences could not be read or written: unavailable (503 SERVICE_UNAVAILABLE,
+    /// retry shortly) or failed (500 INTERNAL); an address that cannot take email is 422
+    /// INVALID_REQUEST. Nothing is changed.
+    #[error("{0}")]
+    Email(email::EmailError),
     /// The domain refused the command (or found no auction); see [`Rejection`] for each case.
     #[error(transparent)]
     Rejected(#[from] Rejection),
@@ -377,6 +395,9 @@ impl ApiError {
             Self::Store(error) => store_status(error),
             Self::Proof(error) => proof_status(error),
             Self::StreamNotFound(_) => (StatusCode::NOT_FOUND, "STREAM_NOT_FOUND"),
+            Self::NoVerifiedEmail => (StatusCode::UNPROCESSABLE_ENTITY, "NO_VERIFIED_EMAIL"),
+            Self::UnsubscribeLink(refused) => link_status(refused),
+            Self::Email(error) => email_status(error),
         }
     }
 
@@ -409,6 +430,14 @@ impl ApiError {
                     .to_owned()
             }
             Self::Rejected(rejection) => rejection.to_string(),
+            Self::Email(email::EmailError::Unavailable(_))
+            | Self::UnsubscribeLink(email::LinkRefused::Key(email::EmailError::Unavailable(_))) => {
+                "the service is busy or unavailable; retry shortly".to_owned()
+            }
+            Self::Email(email::EmailError::Refused(_) | email::EmailError::Corrupt(_))
+            | Self::UnsubscribeLink(email::LinkRefused::Key(_)) => {
+                "the server failed to handle the request".to_owned()
+            }
             Self::Proof(
                 notary::NotaryError::Unavailable { .. }
                 | notary::NotaryError::Raced { .. }
@@ -419,6 +448,24 @@ impl ApiError {
             }
             other => other.to_string(),
         }
+    }
+}
+
+fn link_status(refused: &email::LinkRefused) -> (StatusCode, &'static str) {
+    use email::LinkRefused as R;
+    match refused {
+        R::Malformed | R::Tampered => (StatusCode::BAD_REQUEST, "UNSUBSCRIBE_LINK_INVALID"),
+        R::Expired(_) => (StatusCode::GONE, "UNSUBSCRIBE_LINK_EXPIRED"),
+        R::Key(error) => email_status(error),
+    }
+}
+
+fn email_status(error: &email::EmailError) -> (StatusCode, &'static str) {
+    use email::EmailError as E;
+    match error {
+        E::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+        E::InvalidAddress(_) => (StatusCode::UNPROCESSABLE_ENTITY, "INVALID_REQUEST"),
+        E::Refused(_) | E::Corrupt(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
     }
 }
 
@@ -597,5 +644,17 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+impl From<email::EmailError> for ApiError {
+    fn from(error: email::EmailError) -> Self {
+        Self::Email(error)
+    }
+}
+
+impl From<email::LinkRefused> for ApiError {
+    fn from(refused: email::LinkRefused) -> Self {
+        Self::UnsubscribeLink(refused)
     }
 }

@@ -26,6 +26,9 @@ pub struct Claims {
     /// The caller's pseudonym (the authorizer's `sub` before the gate).
     pub sub: UserId,
     pub groups: Vec<String>,
+    /// The account's email address, when the identity provider verified it (`email` with
+    /// `email_verified`): where email notices go. Never logged.
+    pub email: Option<String>,
 }
 
 /// How the router learns who is calling.
@@ -66,6 +69,10 @@ struct TokenClaims {
         skip_serializing_if = "Vec::is_empty"
     )]
     groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
 }
 
 impl LocalJwt {
@@ -84,11 +91,25 @@ impl LocalJwt {
         now: DateTime<Utc>,
         ttl: TimeDelta,
     ) -> Result<String, jsonwebtoken::errors::Error> {
+        self.mint_with_email(sub, None, groups, now, ttl)
+    }
+
+    /// As [`LocalJwt::mint`], for an account whose `email` the provider verified.
+    pub fn mint_with_email(
+        &self,
+        sub: &UserId,
+        email: Option<&str>,
+        groups: &[String],
+        now: DateTime<Utc>,
+        ttl: TimeDelta,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = TokenClaims {
             sub: sub.as_str().to_owned(),
             iat: now.timestamp(),
             exp: (now + ttl).timestamp(),
             groups: groups.to_vec(),
+            email: email.map(str::to_owned),
+            email_verified: email.map(|_| true),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
@@ -112,9 +133,14 @@ impl LocalJwt {
             })?;
         let sub = UserId::try_from(data.claims.sub)
             .map_err(|_| ApiError::Unauthenticated("the token's subject is not a user id"))?;
+        let email = data
+            .claims
+            .email
+            .filter(|_| data.claims.email_verified == Some(true));
         Ok(Claims {
             sub,
             groups: data.claims.groups,
+            email,
         })
     }
 }
@@ -134,7 +160,16 @@ pub fn claims_from_request_context(context: &RequestContext) -> Option<Claims> {
         .or_else(|| claims.get("groups"))
         .map(|groups| parse_groups(groups))
         .unwrap_or_default();
-    Some(Claims { sub, groups })
+    // Cognito's ID token carries both; API Gateway flattens the boolean to "true".
+    let email = claims
+        .get("email")
+        .filter(|_| {
+            claims
+                .get("email_verified")
+                .is_some_and(|verified| verified == "true")
+        })
+        .cloned();
+    Some(Claims { sub, groups, email })
 }
 
 /// `["a","b"]` (JSON), `[a b]` (API Gateway's rendering of a list) or `a,b`.

@@ -31,6 +31,7 @@ pub mod items;
 pub mod openapi;
 pub mod parked;
 pub mod payment_identity;
+pub mod preferences;
 pub mod problems;
 pub mod queries;
 pub mod reads;
@@ -93,6 +94,10 @@ pub struct App<B> {
     pub pseudonyms: Arc<dyn personal_data::Pseudonyms>,
     /// The auctions each user watches.
     pub watchlist: Arc<dyn watchlist::Watchlist>,
+    /// Each user's email preferences.
+    pub email_notices: Arc<dyn email::PreferenceStore>,
+    /// The key that checks unsubscribe links.
+    pub link_key: Arc<dyn email::LinkKey>,
 }
 
 impl<B> App<B> {
@@ -116,6 +121,8 @@ impl<B> App<B> {
             proofs: adapters.proofs,
             pseudonyms: adapters.pseudonyms,
             watchlist: adapters.watchlist,
+            email_notices: adapters.email_notices,
+            link_key: adapters.link_key,
         }
     }
 
@@ -142,6 +149,8 @@ impl<B> Clone for App<B> {
             proofs: Arc::clone(&self.proofs),
             pseudonyms: Arc::clone(&self.pseudonyms),
             watchlist: Arc::clone(&self.watchlist),
+            email_notices: Arc::clone(&self.email_notices),
+            link_key: Arc::clone(&self.link_key),
         }
     }
 }
@@ -166,6 +175,10 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
             put(watching::watch::<B>).delete(watching::unwatch::<B>),
         )
         .route("/me/notifications", get(queries::my_notifications::<B>))
+        .route(
+            "/me/notification-preferences",
+            get(preferences::get_preferences::<B>).put(preferences::put_preferences::<B>),
+        )
         .route(
             "/me/payment-identity",
             get(payment_identity::get_payment_identity::<B>),
@@ -227,6 +240,8 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/health", get(queries::health))
         .route("/openapi.json", get(openapi::serve))
         .route("/webhooks/stripe", post(webhooks::stripe_webhook::<B>))
+        // An unsubscribe link works without signing in: its token is its authority.
+        .route("/unsubscribe", post(preferences::unsubscribe::<B>))
         .merge(authenticated)
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::Problem;
-use crate::{admin, commands, items, payment_identity, queries, watching, webhooks};
+use crate::{admin, commands, items, payment_identity, preferences, queries, watching, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,9 @@ use crate::{admin, commands, items, payment_identity, queries, watching, webhook
         watching::my_watchlist,
         watching::watch,
         watching::unwatch,
+        preferences::get_preferences,
+        preferences::put_preferences,
+        preferences::unsubscribe,
         queries::my_notifications,
         payment_identity::get_payment_identity,
         payment_identity::put_payment_method,

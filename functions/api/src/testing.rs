@@ -38,6 +38,9 @@ pub const SECRET: &[u8] = b"test-secret-of-the-local-verifier";
 /// The signing secret of the test's webhook endpoint.
 pub const WEBHOOK_SECRET: &str = "whsec_test-secret-of-the-webhook-endpoint";
 
+/// The key of the test's unsubscribe links.
+pub const LINK_KEY: &[u8] = b"test-key-of-the-unsubscribe-links";
+
 /// The URL of the test's payments queue.
 pub const PAYMENTS_QUEUE_URL: &str = "memory://queues/payments.fifo";
 
@@ -101,7 +104,10 @@ impl TestAppBuilder {
         let webhook_secret = WebhookSecret::new(WEBHOOK_SECRET);
         let heads = Arc::new(notary::InMemoryHeads::new());
         let archive = Arc::new(notary::InMemoryArchive::new());
+        let email_notices = Arc::new(email::InMemoryEmailNotices::default());
         let adapters = Adapters {
+            email_notices: email_notices.clone(),
+            link_key: Arc::new(email::LocalLinkKey::new(LINK_KEY.to_vec())),
             pseudonyms: Arc::new(personal_data::InMemorySubjectKeys::default()),
             watchlist: Arc::new(watchlist::InMemoryWatchlist::new()),
             proofs: Arc::new(notary::Prover::new(
@@ -143,6 +149,7 @@ impl TestAppBuilder {
             jwt,
             heads,
             archive,
+            email_notices,
         }
     }
 }
@@ -174,6 +181,8 @@ pub struct TestApp {
     pub clock: Arc<FixedClock>,
     /// The verifier the router trusts, to sign tokens with.
     pub jwt: Arc<LocalJwt>,
+    /// The EmailNotices table (preferences and sent marks).
+    pub email_notices: Arc<email::InMemoryEmailNotices>,
 }
 
 impl Default for TestApp {
@@ -249,6 +258,15 @@ impl TestApp {
             .pseudonym_of(&user)
             .await
             .unwrap_or_else(|error| panic!("no pseudonym for {user:?}: {error}"))
+    }
+
+    /// A token for `user` whose account has the verified address `email`.
+    pub fn token_with_email(&self, user: &str, email: &str) -> String {
+        let user = UserId::try_from(user)
+            .unwrap_or_else(|error| panic!("{user:?} is no user id: {error}"));
+        self.jwt
+            .mint_with_email(&user, Some(email), &[], Utc::now(), TimeDelta::hours(1))
+            .unwrap_or_else(|error| panic!("cannot sign a token: {error}"))
     }
 
     /// A token for `user` in these authorizer groups (e.g. `admin`).

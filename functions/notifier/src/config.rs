@@ -3,6 +3,7 @@
 use std::sync::OnceLock;
 
 use aws_config::BehaviorVersion;
+use email::{DynamoDbEmailNotices, EmailNotices, KmsLinkKey, Links, SesMailer};
 use event_store::{DynamoDbStore, TableNames};
 
 use read_models::notifications::{DynamoDbNotifications, LogContexts};
@@ -28,15 +29,27 @@ pub fn concurrency_from(value: Option<String>) -> usize {
         .unwrap_or(DEFAULT_CONCURRENCY)
 }
 
-/// The handler's two ports over DynamoDB: the event store's tables from `EVENTS_TABLE`,
-/// `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, the inbox from `NOTIFICATIONS_TABLE`.
-pub async fn from_env() -> (LogContexts<DynamoDbStore>, DynamoDbNotifications) {
+/// Email notices as the Lambda sends them: preferences and sent marks in DynamoDB, mail
+/// through SES, links MACed by KMS.
+pub type Mail = EmailNotices<DynamoDbEmailNotices, SesMailer, KmsLinkKey>;
+
+/// The handler's three ports: the event store's tables from `EVENTS_TABLE`,
+/// `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, the inbox from `NOTIFICATIONS_TABLE`; email notices
+/// from `EMAIL_NOTICES_TABLE`, `EMAIL_FROM`, `UNSUBSCRIBE_KEY_ID`, `WEB_URL` and `API_URL`.
+pub async fn from_env() -> (LogContexts<DynamoDbStore>, DynamoDbNotifications, Mail) {
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let tables = TableNames::from_env();
+    let mail = EmailNotices::new(
+        DynamoDbEmailNotices::from_env(client.clone()),
+        SesMailer::from_env(aws_sdk_sesv2::Client::new(&sdk)),
+        KmsLinkKey::from_env(aws_sdk_kms::Client::new(&sdk)),
+        Links::from_env(),
+    );
     (
         LogContexts::new(DynamoDbStore::new(client.clone(), tables)),
         DynamoDbNotifications::from_env(client),
+        mail,
     )
 }
 

@@ -2,6 +2,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use conventions::metrics::Consumer;
+use email::{MailNotification, Mailed};
 use events::EventEnvelope;
 use futures_util::future::join_all;
 use futures_util::{StreamExt, stream};
@@ -13,16 +14,18 @@ use read_models::notifications::{
 
 /// [`handle_with`] at the concurrency of [`crate::config::concurrency`]
 /// (`NOTIFIER_CONCURRENCY`, default [`crate::config::DEFAULT_CONCURRENCY`]).
-pub async fn handle<C, S>(
+pub async fn handle<C, S, M>(
     contexts: &C,
     inbox: &S,
+    mail: &M,
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, NotifierError>
 where
     C: AuctionContexts,
     S: StoreNotification,
+    M: MailNotification,
 {
-    handle_with(crate::config::concurrency(), contexts, inbox, event).await
+    handle_with(crate::config::concurrency(), contexts, inbox, mail, event).await
 }
 
 /// Stores the notifications of every message in `event` and reports the messages that failed
@@ -43,18 +46,20 @@ where
 /// Errors only when a message has no id, so that Lambda retries the whole batch.
 ///
 /// Counted as the notifier's records, processed or failed, with each readable message's lag.
-pub async fn handle_with<C, S>(
+pub async fn handle_with<C, S, M>(
     concurrency: usize,
     contexts: &C,
     inbox: &S,
+    mail: &M,
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, NotifierError>
 where
     C: AuctionContexts,
     S: StoreNotification,
+    M: MailNotification,
 {
     let records = event.records.len();
-    let result = notify_batch(concurrency, contexts, inbox, event).await;
+    let result = notify_batch(concurrency, contexts, inbox, mail, event).await;
     let failed = result
         .as_ref()
         .map_or(records, |response| response.batch_item_failures.len());
@@ -62,15 +67,17 @@ where
     result
 }
 
-async fn notify_batch<C, S>(
+async fn notify_batch<C, S, M>(
     concurrency: usize,
     contexts: &C,
     inbox: &S,
+    mail: &M,
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, NotifierError>
 where
     C: AuctionContexts,
     S: StoreNotification,
+    M: MailNotification,
 {
     let mut groups: Vec<(String, Vec<(String, SqsMessage)>)> = Vec::new();
     for message in event.records {
@@ -88,7 +95,7 @@ where
     let failed = join_all(
         groups
             .iter()
-            .map(|(_, messages)| handle_group(concurrency, contexts, inbox, messages)),
+            .map(|(_, messages)| handle_group(concurrency, contexts, inbox, mail, messages)),
     )
     .await;
     let mut response = SqsBatchResponse::default();
@@ -99,15 +106,17 @@ where
 }
 
 /// The ids of the messages of one group that failed or were not handled.
-async fn handle_group<C, S>(
+async fn handle_group<C, S, M>(
     concurrency: usize,
     contexts: &C,
     inbox: &S,
+    mail: &M,
     messages: &[(String, SqsMessage)],
 ) -> Vec<String>
 where
     C: AuctionContexts,
     S: StoreNotification,
+    M: MailNotification,
 {
     let mut failed = Vec::new();
     for (id, message) in messages {
@@ -122,7 +131,7 @@ where
         }
         let outcome = async {
             let envelope = decoded?;
-            notify(concurrency, contexts, inbox, &envelope).await
+            notify(concurrency, contexts, inbox, mail, &envelope).await
         }
         .instrument(span.clone())
         .await;
@@ -136,15 +145,17 @@ where
     failed
 }
 
-async fn notify<C, S>(
+async fn notify<C, S, M>(
     concurrency: usize,
     contexts: &C,
     inbox: &S,
+    mail: &M,
     envelope: &EventEnvelope,
 ) -> Result<(), NotifierError>
 where
     C: AuctionContexts,
     S: StoreNotification,
+    M: MailNotification,
 {
     if !needs_context(&envelope.event) {
         tracing::debug!("the event notifies nobody");
@@ -159,23 +170,38 @@ where
     // handler is spawned (the local runner spawns it).
     let stores: Vec<_> = list
         .iter()
-        .map(|notification| async move { (notification, inbox.store(notification).await) })
+        .map(|notification| async move {
+            let delivered = match inbox.store(notification).await {
+                // Stored (now or before): its email goes out unless it went before.
+                Ok(stored) => mail
+                    .mail(notification, chrono::Utc::now())
+                    .await
+                    .map(|mailed| (stored, mailed))
+                    .map_err(|error| NotifierError::Unmailed(error.to_string())),
+                Err(error) => Err(error),
+            };
+            (notification, delivered)
+        })
         .collect();
     let results: Vec<_> = stream::iter(stores)
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
-    let (mut new, mut already_there) = (0, 0);
+    let (mut new, mut already_there, mut emailed) = (0, 0, 0);
     let mut failures = Vec::new();
-    for (notification, stored) in results {
-        match stored {
-            Ok(stored) => {
+    for (notification, delivered) in results {
+        match delivered {
+            Ok((stored, mailed)) => {
                 tracing::debug!(
                     recipient = %notification.recipient,
                     kind = notification.kind.as_str(),
                     already_there = stored == Stored::AlreadyThere,
+                    ?mailed,
                     "notification stored"
                 );
+                if matches!(mailed, Mailed::Sent(_)) {
+                    emailed += 1;
+                }
                 match stored {
                     Stored::New => new += 1,
                     Stored::AlreadyThere => already_there += 1,
@@ -186,7 +212,7 @@ where
                     recipient = %notification.recipient,
                     kind = notification.kind.as_str(),
                     %error,
-                    "notification not stored; the message's redelivery stores it"
+                    "notification not stored or not emailed; the message's redelivery does it"
                 );
                 failures.push(error);
             }
@@ -196,6 +222,7 @@ where
         recipients = list.len(),
         new,
         already_there,
+        emailed,
         failed = failures.len(),
         "notified"
     );
@@ -284,7 +311,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::testing::{auction, contexts, message, outbid_message, user};
+    use crate::testing::{auction, contexts, mail, message, outbid_message, user};
     use read_models::notifications::Notification;
     use read_models::notifications::{AuctionContext, InMemoryNotifications};
 
@@ -389,7 +416,9 @@ mod tests {
         ]);
 
         // When the batch is handled
-        let response = handle(&contexts(None), &inbox, event).await.unwrap();
+        let response = handle(&contexts(None), &inbox, &mail(), event)
+            .await
+            .unwrap();
 
         // Then bob has one notification per event and nothing failed
         assert!(failed(&response).is_empty());
@@ -403,12 +432,14 @@ mod tests {
         // Given a batch that was handled already
         let inbox = InMemoryNotifications::new();
         let event = batch(vec![outbid_message("m1", auction(1), 4, (204, 300))]);
-        handle(&contexts(None), &inbox, event.clone())
+        handle(&contexts(None), &inbox, &mail(), event.clone())
             .await
             .unwrap();
 
         // When it is delivered again
-        let response = handle(&contexts(None), &inbox, event).await.unwrap();
+        let response = handle(&contexts(None), &inbox, &mail(), event)
+            .await
+            .unwrap();
 
         // Then it succeeds and bob still has a single notification
         assert!(failed(&response).is_empty());
@@ -426,7 +457,9 @@ mod tests {
         ]);
 
         // When the batch is handled
-        let response = handle(&contexts(None), &inbox, event).await.unwrap();
+        let response = handle(&contexts(None), &inbox, &mail(), event)
+            .await
+            .unwrap();
 
         // Then the unreadable message and its group's later message are reported failed, and
         // the other auction's notification is stored
@@ -446,7 +479,7 @@ mod tests {
         ]);
 
         // When the batch is handled
-        let response = handle(&contexts(Some(auction(1))), &inbox, event)
+        let response = handle(&contexts(Some(auction(1))), &inbox, &mail(), event)
             .await
             .unwrap();
 
@@ -462,7 +495,9 @@ mod tests {
         let event = batch(vec![cancelled_message("m1", auction(1))]);
 
         // When it is handled with a bound of three
-        let response = handle_with(3, &Crowd(10), &door, event).await.unwrap();
+        let response = handle_with(3, &Crowd(10), &door, &mail(), event)
+            .await
+            .unwrap();
 
         // Then all ten are told, never more than three writes at once
         assert!(failed(&response).is_empty());
@@ -483,7 +518,7 @@ mod tests {
         ]);
 
         // When the batch is handled
-        let response = handle_with(2, &Crowd(5), &door, event.clone())
+        let response = handle_with(2, &Crowd(5), &door, &mail(), event.clone())
             .await
             .unwrap();
 
@@ -496,7 +531,9 @@ mod tests {
 
         // And when the table recovers and the messages come again
         door.fail_for(&[]);
-        let response = handle_with(2, &Crowd(5), &door, event).await.unwrap();
+        let response = handle_with(2, &Crowd(5), &door, &mail(), event)
+            .await
+            .unwrap();
 
         // Then bidder2 gets the two notices, and nobody has a notice twice
         assert!(failed(&response).is_empty());
@@ -516,6 +553,7 @@ mod tests {
             1,
             &Crowd(8),
             &door,
+            &mail(),
             batch(vec![cancelled_message("m1", auction(1))]),
         )
         .await
@@ -535,6 +573,7 @@ mod tests {
         let result = handle(
             &contexts(None),
             &InMemoryNotifications::new(),
+            &mail(),
             batch(vec![anonymous]),
         )
         .await;
@@ -556,12 +595,81 @@ mod tests {
         let contexts = contexts(None);
 
         // When it is handled
-        let response = handle(&contexts, &InMemoryNotifications::new(), batch(vec![first]))
-            .await
-            .unwrap();
+        let response = handle(
+            &contexts,
+            &InMemoryNotifications::new(),
+            &mail(),
+            batch(vec![first]),
+        )
+        .await
+        .unwrap();
 
         // Then it succeeds without asking for the auction's history
         assert!(failed(&response).is_empty());
         assert_eq!(contexts.asked.load(Ordering::SeqCst), 0);
+    }
+
+    /// A mail service that fails while `failing` is set, and keeps what it sent.
+    #[derive(Default)]
+    struct Flaky {
+        failing: std::sync::atomic::AtomicBool,
+        outbox: email::Outbox,
+    }
+
+    impl email::SendEmail for Flaky {
+        async fn send(&self, email: &email::Email) -> Result<String, email::EmailError> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(email::EmailError::Unavailable("SES is down".to_owned()));
+            }
+            self.outbox.send(email).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_email_that_could_not_be_sent_fails_its_message_and_goes_out_once_redelivered() {
+        // Given bob wants outbid emails, and the mail service is down
+        let mail = email::EmailNotices::new(
+            email::InMemoryEmailNotices::default(),
+            Flaky::default(),
+            email::LocalLinkKey::new(b"notifier tests".to_vec()),
+            email::Links::new("http://web.test", "http://api.test"),
+        );
+        let preferences = email::Preferences {
+            email: Some("bob@example.com".to_owned()),
+            topics: [email::Topic::Outbid].into_iter().collect(),
+            updated_at: Utc::now(),
+        };
+        email::PreferenceStore::save(mail.store(), &user("bob"), &preferences)
+            .await
+            .unwrap();
+        mail.mailer().failing.store(true, Ordering::SeqCst);
+        let inbox = InMemoryNotifications::new();
+        let event = batch(vec![outbid_message("m1", auction(1), 4, (204, 300))]);
+
+        // When the outbid is handled
+        let response = handle(&contexts(None), &inbox, &mail, event.clone())
+            .await
+            .unwrap();
+
+        // Then the notification is in bob's inbox, but the message fails for its email
+        assert_eq!(failed(&response), ["m1"]);
+        assert_eq!(inbox.inbox(&user("bob")).len(), 1);
+        assert!(mail.mailer().outbox.sent().is_empty());
+
+        // And when the mail service is back and the message comes twice more
+        mail.mailer().failing.store(false, Ordering::SeqCst);
+        for _ in 0..2 {
+            let response = handle(&contexts(None), &inbox, &mail, event.clone())
+                .await
+                .unwrap();
+            assert!(failed(&response).is_empty());
+        }
+
+        // Then bob got one email, and still one notification
+        let sent = mail.mailer().outbox.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].to, "bob@example.com");
+        assert!(sent[0].subject.starts_with("You were outbid on"));
+        assert_eq!(inbox.inbox(&user("bob")).len(), 1);
     }
 }

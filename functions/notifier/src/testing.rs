@@ -13,6 +13,20 @@ use events::{
 use read_models::notifications::{AuctionContext, AuctionContexts, NotifierError};
 use uuid::Uuid;
 
+/// Email notices over in-memory twins, as the tests' notifier sends them.
+pub type Mail =
+    email::EmailNotices<email::InMemoryEmailNotices, email::Outbox, email::LocalLinkKey>;
+
+/// Email notices nobody asked for yet: each test that wants emails saves preferences first.
+pub fn mail() -> Mail {
+    email::EmailNotices::new(
+        email::InMemoryEmailNotices::default(),
+        email::Outbox::default(),
+        email::LocalLinkKey::new(b"notifier tests".to_vec()),
+        email::Links::new("http://web.test", "http://api.test"),
+    )
+}
+
 pub fn user(name: &str) -> UserId {
     UserId::try_from(name).unwrap_or_else(|error| panic!("{name:?} is no user id: {error}"))
 }

@@ -73,6 +73,7 @@ async fn every_log_line_of_a_message_carries_its_correlation_and_causation_ids()
     let response = notifier::handle(
         &contexts(Some(auction(2))),
         &InMemoryNotifications::new(),
+        &testing::mail(),
         event,
     )
     .await

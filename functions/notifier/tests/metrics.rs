@@ -26,6 +26,7 @@ fn given_a_batch_with_failing_and_unreadable_messages_when_handled_then_each_cou
         notifier::handle(
             &contexts(Some(auction(2))),
             &InMemoryNotifications::new(),
+            &notifier::testing::mail(),
             event,
         )
         .await

@@ -31,6 +31,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -120,6 +121,10 @@ export const DEFAULT_DIGEST_EVERY_MINUTES = 5;
 
 /** The alias of the key that wraps the subjects' data keys: SUBJECT_KEY_ID's default. */
 export const SUBJECT_KEY_ALIAS = 'alias/auction-subject-keys';
+/** The alias of the HMAC key that signs unsubscribe links: UNSUBSCRIBE_KEY_ID's default. */
+export const UNSUBSCRIBE_KEY_ALIAS = 'alias/auction-unsubscribe-links';
+/** The sender domain of email notices when the stack is given none (example.com is reserved). */
+export const DEFAULT_EMAIL_DOMAIN = 'auctions.example.com';
 /** How long point-in-time recovery keeps a forgotten subject's deleted key (docs/privacy.md). */
 export const SUBJECT_KEYS_RECOVERY_DAYS = 7;
 /** The signing key's alias: DIGEST_KEY_ID's default, the name auction-admin and docs/audit.md use. */
@@ -309,6 +314,12 @@ export interface PlatformStackProps extends StackProps {
    * digits and hyphens) and the first 8 hex digits of the stack's id, decided at deployment.
    */
   readonly authDomainPrefix?: string;
+  /**
+   * The domain email notices are sent from (`notices@<domain>`), made an SES identity with
+   * Easy DKIM: publish the DKIM records the stack outputs before SES sends anything. Default
+   * `auctions.example.com`, which sends nothing (example.com is reserved).
+   */
+  readonly emailDomain?: string;
 }
 
 /** What the page's deployment leaves out of web/. */
@@ -600,6 +611,36 @@ export class PlatformStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
+
+    // Email notices (adapters/email): each user's preferences and address (a user's own
+    // choice, and personal data: forgetting a user deletes their partition) and one mark per
+    // notice emailed, which expires after 60 days (TTL). Recoverable and retained, like the
+    // other tables users write.
+    const emailNoticesTable = new dynamodb.Table(this, 'EmailNotices', {
+      partitionKey: { name: 'userId', type: S },
+      sortKey: { name: 'sk', type: S },
+      billingMode: onDemand,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Signs the unsubscribe links of email notices (HMAC-SHA-256): the notifier may only make
+    // MACs, the API may only check them, and no function ever holds the key. KMS does not
+    // rotate HMAC keys; rotating means a new key, after which older links (30 days) expire.
+    const unsubscribeKey = new kms.Key(this, 'UnsubscribeLinksKey', {
+      description: 'Signs the unsubscribe links of email notices (adapters/email)',
+      alias: UNSUBSCRIBE_KEY_ALIAS,
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
+      pendingWindow: Duration.days(7),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // The sender's domain, verified by DNS (Easy DKIM); the notifier may send only as it.
+    const emailDomain = props.emailDomain ?? DEFAULT_EMAIL_DOMAIN;
+    const emailIdentity = new ses.EmailIdentity(this, 'NoticesSender', {
+      identity: ses.Identity.domain(emailDomain),
+    });
+    const emailFrom = `notices@${emailDomain}`;
 
     // The deliveries of Stripe's webhook events (adapters/webhook-deliveries): per event id the
     // signed timestamps seen and whether the event was handled, so that POST /webhooks/stripe
@@ -900,7 +941,17 @@ export class PlatformStack extends Stack {
       // A subject's key found (GetItem), made (TransactWriteItems of two conditional Puts)
       // and forgotten (TransactWriteItems of two Deletes).
       { table: subjectKeysTable, actions: ['GetItem', 'PutItem', 'DeleteItem'] },
+      // GET and PUT /me/notification-preferences (GetItem, PutItem), POST /unsubscribe
+      // (conditional UpdateItem of the preferences item).
+      { table: emailNoticesTable, actions: ['GetItem', 'PutItem', 'UpdateItem'] },
     ]);
+    api.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ApiUnsubscribeLinks',
+        actions: ['kms:VerifyMac'],
+        resources: [unsubscribeKey.keyArn],
+      }),
+    );
     api.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ApiSubjectKeys',
@@ -920,6 +971,8 @@ export class PlatformStack extends Stack {
       STREAM_HEADS_TABLE: streamHeadsTable.tableName,
       SUBJECT_KEYS_TABLE: subjectKeysTable.tableName,
       WATCHLIST_TABLE: watchlistTable.tableName,
+      EMAIL_NOTICES_TABLE: emailNoticesTable.tableName,
+      UNSUBSCRIBE_KEY_ID: unsubscribeKey.keyArn,
       SUBJECT_KEY_ID: subjectKey.keyArn,
       STRIPE_SECRET_KEY_ID: stripeSecretKey.secretArn,
       STRIPE_WEBHOOK_SECRET_ID: stripeWebhookSecret.secretArn,
@@ -946,16 +999,38 @@ export class PlatformStack extends Stack {
     });
 
     // Notifier: the inbox from the notifications queue; an event's context (who was outbid)
-    // is the aggregate at that version: the snapshot (GetItem) and the log (Query).
-    const notifier = makeFunction('Notifier', 'notifier-lambda', 'Inbox from the notifications queue');
+    // is the aggregate at that version: the snapshot (GetItem) and the log (Query). Email
+    // notices: the recipient's preferences and the sent marks (GetItem, PutItem), a MAC for
+    // each unsubscribe link, and SES's SendEmail as the notices' sender only. WEB_URL and
+    // API_URL, which the links name, are set with the site and the API below.
+    const notifier = makeFunction('Notifier', 'notifier-lambda', 'Inbox and email notices from the notifications queue');
     grantTables(notifier.role, 'Notifier', [
       storeRead,
       { table: snapshotsTable, actions: ['GetItem'] },
       { table: notificationsTable, actions: ['PutItem'] },
+      { table: emailNoticesTable, actions: ['GetItem', 'PutItem'] },
     ]);
+    notifier.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'NotifierUnsubscribeLinks',
+        actions: ['kms:GenerateMac'],
+        resources: [unsubscribeKey.keyArn],
+      }),
+    );
+    notifier.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'NotifierSendsEmail',
+        actions: ['ses:SendEmail'],
+        resources: [this.formatArn({ service: 'ses', resource: 'identity', resourceName: emailIdentity.emailIdentityName })],
+        conditions: { StringEquals: { 'ses:FromAddress': emailFrom } },
+      }),
+    );
     setEnvironment(notifier.fn, {
       ...storeEnvironment,
       NOTIFICATIONS_TABLE: notificationsTable.tableName,
+      EMAIL_NOTICES_TABLE: emailNoticesTable.tableName,
+      UNSUBSCRIBE_KEY_ID: unsubscribeKey.keyArn,
+      EMAIL_FROM: emailFrom,
     });
 
     // Payment saga: its state (GetItem, conditional PutItem) and the RecordPayment* commands
@@ -1305,7 +1380,12 @@ export class PlatformStack extends Stack {
       createDefaultStage: true,
       corsPreflight: {
         allowOrigins: [siteOrigin],
-        allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST],
+        allowMethods: [
+          apigwv2.CorsHttpMethod.GET,
+          apigwv2.CorsHttpMethod.POST,
+          apigwv2.CorsHttpMethod.PUT,
+          apigwv2.CorsHttpMethod.DELETE,
+        ],
         allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
         allowCredentials: false,
         maxAge: Duration.hours(1),
@@ -1349,6 +1429,27 @@ export class PlatformStack extends Stack {
     // verifies before anything else (docs: functions/api/src/webhooks.rs). More specific than
     // `ANY /{proxy+}`, so the JWT authorizer does not answer it 401 first.
     const webhookRoutes = httpApi.addRoutes({ path: '/webhooks/stripe', methods: [apigwv2.HttpMethod.POST], integration });
+    // An email's unsubscribe link works without signing in (and a mail client's one-click
+    // unsubscribe, RFC 8058, sends no token): the link's own signed, expiring token is its
+    // authority, checked by api-lambda with the KMS key.
+    const unsubscribeRoutes = httpApi.addRoutes({ path: '/unsubscribe', methods: [apigwv2.HttpMethod.POST], integration });
+    for (const route of unsubscribeRoutes) {
+      NagSuppressions.addResourceSuppressions(route, [
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'An unsubscribe link must work from the email, without signing in (RFC 8058 one-click ' +
+            'included). Its token is an HMAC (KMS, GENERATE_VERIFY_MAC) over the user\'s ' +
+            'pseudonym, the topic and a 30-day expiry, checked by api-lambda; it can only turn ' +
+            'emails off.',
+        },
+      ]);
+    }
+    // The links in email notices: the page (CloudFront) and the one-click unsubscribe (API).
+    setEnvironment(notifier.fn, {
+      WEB_URL: `${siteOrigin}/`,
+      API_URL: httpApi.apiEndpoint,
+    });
     for (const route of webhookRoutes) {
       NagSuppressions.addResourceSuppressions(route, [
         {
@@ -2006,6 +2107,10 @@ export class PlatformStack extends Stack {
     new CfnOutput(this, 'UserPoolClientId', { value: client.userPoolClientId });
     new CfnOutput(this, 'HostedUiUrl', { value: domain.baseUrl() });
     new CfnOutput(this, 'AlarmTopicArn', { value: alarmTopic.topicArn });
+    // The CNAME records that verify the notices' sender domain (Easy DKIM): publish them.
+    emailIdentity.dkimRecords.forEach((record, n) => {
+      new CfnOutput(this, `EmailDkimRecord${n + 1}`, { value: `${record.name} CNAME ${record.value}` });
+    });
     // What auction-admin's digest and prove commands need (DIGEST_BUCKET, DIGEST_KEY_ID).
     new CfnOutput(this, 'DigestBucketName', { value: digestBucket.bucketName });
     new CfnOutput(this, 'DigestKeyArn', { value: digestKey.keyArn });
@@ -2022,6 +2127,7 @@ export class PlatformStack extends Stack {
       ParkedTable: parkedTable.tableName,
       PaymentIdentitiesTable: paymentIdentitiesTable.tableName,
       WatchlistTable: watchlistTable.tableName,
+      EmailNoticesTable: emailNoticesTable.tableName,
       StripeWebhookDeliveriesTable: stripeWebhookDeliveriesTable.tableName,
       StreamHeadsTable: streamHeadsTable.tableName,
       NotificationsQueueUrl: notifications.queue.queueUrl,

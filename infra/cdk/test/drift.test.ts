@@ -188,7 +188,10 @@ describe('function environments against infra/environment.json', () => {
         else if (name === 'COGNITO_CLIENT_ID') assert.ok(clients[id], `${name} -> ${id}`);
         else if (/^STRIPE_.*_ID$/.test(name)) assert.ok(secrets[id], `${name} -> ${id}`);
         else if (name === 'DIGEST_BUCKET') assert.ok(buckets[id], `${name} -> ${id}`);
-        else if (name === 'DIGEST_KEY_ID' || name === 'SUBJECT_KEY_ID') assert.ok(keys[id], `${name} -> ${id}`);
+        else if (['DIGEST_KEY_ID', 'SUBJECT_KEY_ID', 'UNSUBSCRIBE_KEY_ID'].includes(name)) assert.ok(keys[id], `${name} -> ${id}`);
+        // The links in email notices: the page's distribution and the HTTP API.
+        else if (name === 'WEB_URL') assert.ok(resourcesOfType('AWS::CloudFront::Distribution')[id], `${name} -> ${id}`);
+        else if (name === 'API_URL') assert.ok(resourcesOfType('AWS::ApiGatewayV2::Api')[id], `${name} -> ${id}`);
         else assert.fail(`${name} refers to ${id}`);
       }
     }

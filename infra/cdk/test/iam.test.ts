@@ -67,6 +67,10 @@ export const EXPECTED: Record<string, Grants> = {
     // a pseudonym revealed (GetItem, and Decrypt of the wrapped key).
     SUBJECT_KEYS_TABLE: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
     SUBJECT_KEY_ID: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    // Email preferences read and saved, and turned off by an unsubscribe link, whose MAC only
+    // KMS checks.
+    EMAIL_NOTICES_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    UNSUBSCRIBE_KEY_ID: ['kms:VerifyMac'],
   },
   // The digester: every head (parallel Scan), the last digest's sequence (GetItem, UpdateItem);
   // the digest objects written once (PutObject with If-None-Match: *) and read back; the
@@ -104,6 +108,11 @@ export const EXPECTED: Record<string, Grants> = {
     SNAPSHOTS_TABLE: ['dynamodb:GetItem'],
     NOTIFICATIONS_TABLE: ['dynamodb:PutItem'],
     'notifications queue': CONSUME,
+    // Email notices: the recipient's preferences and the sent marks, a MAC per unsubscribe
+    // link (never a check), and SendEmail as the notices' sender only.
+    EMAIL_NOTICES_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    UNSUBSCRIBE_KEY_ID: ['kms:GenerateMac'],
+    'SES sender identity': ['ses:SendEmail'],
   },
   'payment-saga-lambda': {
     'own log group': LOGS,
@@ -198,7 +207,7 @@ function labeller(ownLogGroup: string) {
       if (!id) continue;
       if (name.endsWith('_TABLE') || /^STRIPE_.*_ID$/.test(name)) names.set(id, name);
       // The digest bucket (its ARN; its objects are 'DIGEST_BUCKET/*') and the signing key.
-      if (name === 'DIGEST_BUCKET' || name === 'DIGEST_KEY_ID' || name === 'SUBJECT_KEY_ID') names.set(id, name);
+      if (['DIGEST_BUCKET', 'DIGEST_KEY_ID', 'SUBJECT_KEY_ID', 'UNSUBSCRIBE_KEY_ID'].includes(name)) names.set(id, name);
       if (name === 'NOTIFICATIONS_QUEUE_URL') names.set(id, 'notifications queue');
       if (name === 'PAYMENTS_QUEUE_URL') names.set(id, 'payments queue');
       if (name === 'LIVE_QUEUE_URL') names.set(id, 'live queue');
@@ -225,6 +234,7 @@ function labeller(ownLogGroup: string) {
     }
     const join = resource['Fn::Join'];
     const parts: any[] = join?.[1] ?? [];
+    if (parts.some((p) => typeof p === 'string' && p.includes(':ses:'))) return 'SES sender identity';
     if (parts.some((p) => typeof p === 'string' && p.includes(':execute-api:'))) {
       const apis = resourcesOfType('AWS::ApiGatewayV2::Api');
       const api = parts.map((p) => referenced(p)).find((id) => id !== undefined && apis[id] !== undefined);

@@ -560,11 +560,12 @@ describe('the HTTP API', () => {
     assert.equal(httpApis.length, 1);
     const routes = Object.values(resourcesOfType('AWS::ApiGatewayV2::Route')).filter((r) => referenced(r.Properties.ApiId) === httpApis[0][0]);
     const keys = routes.map((r) => r.Properties.RouteKey).sort();
-    assert.deepEqual(keys, ['ANY /{proxy+}', 'GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}', 'POST /webhooks/stripe']);
+    assert.deepEqual(keys, ['ANY /{proxy+}', 'GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}', 'POST /unsubscribe', 'POST /webhooks/stripe']);
     for (const route of routes) {
       // Stripe's webhook is authenticated by Stripe's signature of its body, which api-lambda
-      // verifies: Stripe cannot present a Cognito token.
-      const isPublic = ['GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}', 'POST /webhooks/stripe'].includes(route.Properties.RouteKey);
+      // verifies: Stripe cannot present a Cognito token. An email's unsubscribe link carries its
+      // own signed token, checked by api-lambda.
+      const isPublic = ['GET /health', 'GET /openapi.json', 'OPTIONS /{proxy+}', 'POST /unsubscribe', 'POST /webhooks/stripe'].includes(route.Properties.RouteKey);
       if (isPublic) {
         assert.equal(route.Properties.AuthorizationType ?? 'NONE', 'NONE');
       } else {
@@ -588,7 +589,7 @@ describe('the HTTP API', () => {
     const cors = httpApi.Properties.CorsConfiguration;
     const [distributionId] = Object.keys(resourcesOfType('AWS::CloudFront::Distribution'));
     assert.deepEqual(cors.AllowOrigins, [{ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }]] }]);
-    assert.deepEqual([...cors.AllowMethods].sort(), ['GET', 'POST']);
+    assert.deepEqual([...cors.AllowMethods].sort(), ['DELETE', 'GET', 'POST', 'PUT']);
     assert.deepEqual([...cors.AllowHeaders].sort(), ['authorization', 'content-type', 'idempotency-key']);
     assert.equal(cors.AllowCredentials, false, 'the token is a header, never a cookie');
     assert.equal(cors.ExposeHeaders, undefined, 'the page reads no response header');

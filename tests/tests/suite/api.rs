@@ -90,6 +90,7 @@ fn api_tables(env: &TestEnv) -> api::config::Tables {
         stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
         stream_heads: names.stream_heads_table.clone(),
         watchlist: names.watchlist_table.clone(),
+        email_notices: names.email_notices_table.clone(),
     }
 }
 
@@ -134,7 +135,10 @@ async fn api_process_writing_at(
         api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
         env.sqs().clone(),
         env.archive(),
-        env.subject_keys(),
+        api::config::Keys {
+            subjects: env.subject_keys(),
+            links: env.link_key(),
+        },
     );
     router(App {
         store,
@@ -156,6 +160,8 @@ async fn api_process_writing_at(
         proofs: adapters.proofs,
         pseudonyms: adapters.pseudonyms,
         watchlist: adapters.watchlist,
+        email_notices: adapters.email_notices,
+        link_key: adapters.link_key,
     })
 }
 

@@ -160,6 +160,7 @@ fn failed(response: &SqsBatchResponse) -> Vec<String> {
 struct Notifier {
     contexts: LogContexts<DynamoDbStore>,
     inbox: DynamoDbNotifications,
+    mail: email::EmailNotices<email::DynamoDbEmailNotices, email::SesMailer, email::KmsLinkKey>,
 }
 
 impl Notifier {
@@ -170,11 +171,12 @@ impl Notifier {
                 env.dynamodb().clone(),
                 env.names().notifications_table.clone(),
             ),
+            mail: env.mail(),
         }
     }
 
     async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        notifier::handle(&self.contexts, &self.inbox, event)
+        notifier::handle(&self.contexts, &self.inbox, &self.mail, event)
             .await
             .unwrap()
     }
@@ -435,4 +437,100 @@ async fn a_cursor_that_was_edited_or_belongs_to_another_user_is_refused() {
     let next = notifier.inbox.list(&bob, 1, Some(&cursor)).await.unwrap();
     assert_eq!(next.notifications.len(), 1);
     assert!(next.notifications[0].notification_id < page.notifications[0].notification_id);
+}
+
+/// `who` wants emails about `topics` at an address no other test uses.
+async fn given_email_wanted(env: &TestEnv, who: &str, topics: &[email::Topic]) -> String {
+    use email::PreferenceStore;
+    let address = format!("{who}-{}@example.com", Uuid::new_v4().simple());
+    let preferences = email::Preferences {
+        email: Some(address.clone()),
+        topics: topics.iter().copied().collect(),
+        updated_at: Utc::now(),
+    };
+    env.email_notices()
+        .save(&user(who), &preferences)
+        .await
+        .unwrap();
+    address
+}
+
+/// The unsubscribe token in an email's body.
+fn unsubscribe_token(body: &str) -> String {
+    let start = body.find("#/unsubscribe/").unwrap() + "#/unsubscribe/".len();
+    body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_outbid_is_emailed_through_ses_once_and_its_link_unsubscribes_from_outbids() {
+    // Given bob wants outbid emails, and cat outbids him (v4)
+    let env = TestEnv::new().await;
+    let bob = given_email_wanted(&env, "bob", &[email::Topic::Outbid, email::Topic::Lost]).await;
+    let mut auction = Auction::create(&env).await;
+    auction.bid("bob", 100, None).await;
+    auction.bid("cat", 150, None).await;
+    let notifier = Notifier::new(&env);
+
+    // When the notifier handles the events, and the same batch is delivered again
+    let batch = batch_of(&auction.events().await);
+    assert!(failed(&notifier.handle(batch.clone()).await).is_empty());
+    assert!(failed(&notifier.handle(batch).await).is_empty());
+
+    // Then SES sent bob one email saying so, from the platform's sender
+    let emails = env.emails_to(&bob).await;
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert_eq!(emails[0].subject, "You were outbid on “Fixture auction”");
+    assert_eq!(emails[0].from, conventions::names::EMAIL_FROM.default);
+    assert!(
+        emails[0].body.contains("the price is now 1.50 EUR"),
+        "{}",
+        emails[0].body
+    );
+
+    // When bob follows its unsubscribe link (checked by the KMS key), and is outbid again
+    let token = unsubscribe_token(&emails[0].body);
+    let link = email::links::verify(&env.link_key(), &token, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (&link.user, link.topic),
+        (&user("bob"), Some(email::Topic::Outbid))
+    );
+    assert!(
+        email::PreferenceStore::unsubscribe(
+            &env.email_notices(),
+            &link.user,
+            link.topic,
+            Utc::now()
+        )
+        .await
+        .unwrap()
+    );
+    auction.bid("bob", 200, None).await;
+    auction.bid("cat", 250, None).await;
+    auction.end().await;
+    assert!(failed(&notifier.handle(batch_of(&auction.events().await)).await).is_empty());
+
+    // Then no second outbid email came, but the one about the end he still wants did
+    let subjects: Vec<String> = env
+        .emails_to(&bob)
+        .await
+        .into_iter()
+        .map(|email| email.subject)
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "You were outbid on “Fixture auction”",
+            "“Fixture auction” has ended"
+        ]
+    );
+    assert_eq!(
+        notifier.kinds("bob").await.len(),
+        3,
+        "the inbox still has every notice"
+    );
 }

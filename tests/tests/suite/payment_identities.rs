@@ -260,13 +260,17 @@ async fn given_the_api_over_dynamodb_local_and_stripe_when_bob_bids_without_and_
             stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
             stream_heads: names.stream_heads_table.clone(),
             watchlist: names.watchlist_table.clone(),
+            email_notices: names.email_notices_table.clone(),
         },
         Arc::new(StripeChecker::new(stripe.clone())),
         // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).
         api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
         env.sqs().clone(),
         env.archive(),
-        env.subject_keys(),
+        api::config::Keys {
+            subjects: env.subject_keys(),
+            links: env.link_key(),
+        },
     );
     let app = App::new(
         adapters,

@@ -158,10 +158,15 @@ impl Platform {
         .await;
         let contexts = LogContexts::new(self.log());
         let inbox = self.inbox();
+        let mail = self.env.mail();
         drain(
             &self.env,
             &self.env.notifications_queue().url,
-            |batch| async { notifier::handle(&contexts, &inbox, batch).await.unwrap() },
+            |batch| async {
+                notifier::handle(&contexts, &inbox, &mail, batch)
+                    .await
+                    .unwrap()
+            },
         )
         .await;
     }

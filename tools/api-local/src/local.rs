@@ -307,6 +307,10 @@ const DEMO_TOKEN_TTL: TimeDelta = TimeDelta::hours(12);
 #[serde(deny_unknown_fields)]
 struct DemoSignIn {
     sub: String,
+    /// The demo account's email address, taken as verified (as an identity provider's would
+    /// be): where its email notices go. None: an account without one.
+    #[serde(default)]
+    email: Option<String>,
 }
 
 async fn dev_token(
@@ -316,8 +320,17 @@ async fn dev_token(
     let sub = UserId::try_from(body.value.sub.trim()).map_err(|_| {
         ApiError::InvalidBody("sub must be 1 to 128 characters, no control characters".to_owned())
     })?;
+    let email = body
+        .value
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|email| !email.is_empty())
+        .map(email::checked_address)
+        .transpose()
+        .map_err(|error| ApiError::InvalidBody(format!("email: {error}")))?;
     let token = jwt
-        .mint(&sub, &[], Utc::now(), DEMO_TOKEN_TTL)
+        .mint_with_email(&sub, email.as_deref(), &[], Utc::now(), DEMO_TOKEN_TTL)
         .map_err(|_| ApiError::Unauthenticated("the token could not be signed"))?;
     Ok(axum::Json(json!({"token": token, "sub": sub.as_str()})).into_response())
 }

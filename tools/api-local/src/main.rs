@@ -113,7 +113,13 @@ async fn main() -> anyhow::Result<()> {
         webhook_secret,
         aws_sdk_sqs::Client::new(&sdk),
         notary::config::archive_from_env(&sdk),
-        personal_data::KmsSubjectKeys::from_env(dynamodb.clone(), aws_sdk_kms::Client::new(&sdk)),
+        api::config::Keys {
+            subjects: personal_data::KmsSubjectKeys::from_env(
+                dynamodb.clone(),
+                aws_sdk_kms::Client::new(&sdk),
+            ),
+            links: email::KmsLinkKey::from_env(aws_sdk_kms::Client::new(&sdk)),
+        },
     );
     // The same rule for each user's writes as api-lambda's, from the same variables.
     let rate = api::throttle::WriteRate::from_env().map_err(anyhow::Error::msg)?;

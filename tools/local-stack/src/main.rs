@@ -194,6 +194,7 @@ async fn provision_elsewhere() -> anyhow::Result<ExitCode> {
                 .build(),
         ),
         kms: aws_sdk_kms::Client::new(&sdk),
+        ses: aws_sdk_sesv2::Client::new(&sdk),
     };
     let names = local_stack::ResourceNames::from_env();
     let provisioned = local_stack::provision(&clients, &names)

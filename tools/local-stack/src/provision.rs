@@ -85,7 +85,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         }
         Ok(())
     };
-    let ((), notifications, payments, live, stream_failures, (), ()) = tokio::try_join!(
+    let ((), notifications, payments, live, stream_failures, (), (), ()) = tokio::try_join!(
         tables,
         provision_queue(
             &clients.sqs,
@@ -101,6 +101,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         ),
         provision_digests(clients, names),
         provision_subject_key(clients, names),
+        provision_email(clients, names),
     )?;
     Ok(Provisioned {
         names: names.clone(),
@@ -571,6 +572,45 @@ async fn provision_subject_key(clients: &Clients, names: &ResourceNames) -> Resu
         "Wraps the subjects' data keys (local stack)",
     )
     .await
+}
+
+/// What email notices need: the HMAC key that signs unsubscribe links, under its alias, and
+/// the sender's domain as a verified SES identity (moto verifies identities at once; in AWS the
+/// CDK app's identity is verified through DNS). Existing ones are kept.
+async fn provision_email(clients: &Clients, names: &ResourceNames) -> Result<()> {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    provision_key(
+        clients,
+        &names.unsubscribe_key,
+        KeySpec::Hmac256,
+        KeyUsageType::GenerateVerifyMac,
+        "Signs unsubscribe links (local stack)",
+    )
+    .await?;
+    let from = conventions::names::EMAIL_FROM.from_env();
+    let domain = sender_domain(&from);
+    clients
+        .ses
+        .create_email_identity()
+        .email_identity(domain)
+        .send()
+        .await
+        .map(|_| ())
+        .or_else(|error| match error.as_service_error() {
+            Some(e) if e.is_already_exists_exception() => Ok(()),
+            _ => Err(Error::Provisioning {
+                resource: format!("email identity {domain}"),
+                message: aws_sdk_sesv2::error::DisplayErrorContext(error).to_string(),
+            }),
+        })
+}
+
+/// The domain of a sender like `Name <user@domain>` or `user@domain`.
+fn sender_domain(from: &str) -> &str {
+    from.rsplit_once('@')
+        .map_or(from, |(_, domain)| domain)
+        .trim_end_matches('>')
+        .trim()
 }
 
 /// A KMS key of `spec` for `usage` under `alias`, unless the alias already names one.

@@ -394,6 +394,27 @@ pub const WATCHLIST_TABLE: TableSpec = TableSpec {
     ttl_attribute: None,
 };
 
+/// Email notices (`adapters/email`): per user (pk `userId`), the item `preferences` (sk) with
+/// their address and one flag per topic, written by the API's `PUT
+/// /me/notification-preferences` and by unsubscribe links; and one `sent#<notificationId>` per
+/// notice the notifier emailed, so that a redelivery does not email it again, expiring (TTL
+/// `expiresAt`) after 60 days. Forgetting a user deletes the partition.
+pub const EMAIL_NOTICES_TABLE: TableSpec = TableSpec {
+    name_env: names::EMAIL_NOTICES_TABLE.env,
+    default_name: names::EMAIL_NOTICES_TABLE.default,
+    partition_key: KeyAttribute {
+        name: "userId",
+        kind: ScalarAttributeType::S,
+    },
+    sort_key: Some(KeyAttribute {
+        name: "sk",
+        kind: ScalarAttributeType::S,
+    }),
+    stream: None,
+    indexes: &[],
+    ttl_attribute: Some("expiresAt"),
+};
+
 /// The deliveries of Stripe's webhook events (`adapters/webhook-deliveries`): one item per event
 /// (pk `eventId`) with its `eventType`, the signed timestamp of every delivery (`signedAt`, a
 /// number set), `firstReceivedAt`, and once the event was handled `handledAt` and `outcome`.
@@ -466,6 +487,7 @@ pub const TABLES: &[&TableSpec] = &[
     &STREAM_HEADS_TABLE,
     &SUBJECT_KEYS_TABLE,
     &WATCHLIST_TABLE,
+    &EMAIL_NOTICES_TABLE,
 ];
 
 /// The tables only the local stack needs: the CDK app (infra/cdk) deploys every other table of
@@ -590,6 +612,9 @@ pub struct ResourceNames {
     /// The alias of the key that wraps the subjects' data keys.
     pub subject_key: String,
     pub watchlist_table: String,
+    pub email_notices_table: String,
+    /// The alias of the HMAC key that signs unsubscribe links.
+    pub unsubscribe_key: String,
 }
 
 impl ResourceNames {
@@ -660,6 +685,14 @@ impl ResourceNames {
             subject_keys_table: name(SUBJECT_KEYS_TABLE.name_env, SUBJECT_KEYS_TABLE.default_name),
             subject_key: name(names::SUBJECT_KEY_ID.env, names::SUBJECT_KEY_ID.default),
             watchlist_table: name(WATCHLIST_TABLE.name_env, WATCHLIST_TABLE.default_name),
+            email_notices_table: name(
+                EMAIL_NOTICES_TABLE.name_env,
+                EMAIL_NOTICES_TABLE.default_name,
+            ),
+            unsubscribe_key: name(
+                names::UNSUBSCRIBE_KEY_ID.env,
+                names::UNSUBSCRIBE_KEY_ID.default,
+            ),
         }
     }
 
@@ -686,7 +719,11 @@ impl ResourceNames {
             if var == names::DIGEST_BUCKET.env {
                 return Some(format!("{prefix}-{}", names::DIGEST_BUCKET.default));
             }
-            for key in [names::DIGEST_KEY_ID, names::SUBJECT_KEY_ID] {
+            for key in [
+                names::DIGEST_KEY_ID,
+                names::SUBJECT_KEY_ID,
+                names::UNSUBSCRIBE_KEY_ID,
+            ] {
                 if var == key.env {
                     // alias/<prefix>-auction-log-digests
                     let base = key.default.trim_start_matches("alias/");
@@ -731,6 +768,7 @@ impl ResourceNames {
             (&STREAM_HEADS_TABLE, self.stream_heads_table.as_str()),
             (&SUBJECT_KEYS_TABLE, self.subject_keys_table.as_str()),
             (&WATCHLIST_TABLE, self.watchlist_table.as_str()),
+            (&EMAIL_NOTICES_TABLE, self.email_notices_table.as_str()),
         ]
     }
 
@@ -766,6 +804,7 @@ impl ResourceNames {
             (names::DIGEST_BUCKET.env, self.digest_bucket.clone()),
             (names::DIGEST_KEY_ID.env, self.digest_key.clone()),
             (names::SUBJECT_KEY_ID.env, self.subject_key.clone()),
+            (names::UNSUBSCRIBE_KEY_ID.env, self.unsubscribe_key.clone()),
         ];
         tables
             .chain(queues)

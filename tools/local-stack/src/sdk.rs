@@ -21,6 +21,7 @@ const DYNAMODB_STREAMS_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB_STREAMS";
 const SQS_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_SQS";
 const S3_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_S3";
 const KMS_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_KMS";
+const SESV2_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_SESV2";
 const GLOBAL_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL";
 
 /// Where each emulated service listens. DynamoDB Streams is served by DynamoDB Local on the
@@ -59,9 +60,11 @@ impl Endpoints {
             (DYNAMODB_ENDPOINT_VAR, self.dynamodb.clone()),
             (DYNAMODB_STREAMS_ENDPOINT_VAR, self.dynamodb.clone()),
             (SQS_ENDPOINT_VAR, self.sqs.clone()),
-            // moto serves S3 and KMS too (the log's digests), path-style.
+            // moto serves S3 and KMS too (the log's digests), path-style, and SES (email
+            // notices, which tests read back from moto).
             (S3_ENDPOINT_VAR, self.sqs.clone()),
             (KMS_ENDPOINT_VAR, self.sqs.clone()),
+            (SESV2_ENDPOINT_VAR, self.sqs.clone()),
             ("AWS_REGION", REGION.to_owned()),
             // Python's boto3 and the AWS CLI read this one instead.
             ("AWS_DEFAULT_REGION", REGION.to_owned()),
@@ -96,6 +99,8 @@ pub struct Clients {
     /// moto's S3 (path-style: the endpoint is an address, not a domain) and KMS.
     pub s3: aws_sdk_s3::Client,
     pub kms: aws_sdk_kms::Client,
+    /// moto's SES (v2 API): the sender's identity, and the emails tests read back.
+    pub ses: aws_sdk_sesv2::Client,
 }
 
 impl Clients {
@@ -131,11 +136,13 @@ impl Clients {
             .endpoint_url(&endpoints.sqs)
             .force_path_style(true);
         let kms = aws_sdk_kms::config::Builder::from(sdk).endpoint_url(&endpoints.sqs);
+        let ses = aws_sdk_sesv2::config::Builder::from(sdk).endpoint_url(&endpoints.sqs);
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             kms: aws_sdk_kms::Client::from_conf(kms.build()),
+            ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
         }
     }
 }

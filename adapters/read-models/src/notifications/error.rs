@@ -36,6 +36,11 @@ pub enum NotifierError {
         recipients: usize,
         first: Box<NotifierError>,
     },
+    /// A notification was stored but its email could not be sent (the preferences, the link's
+    /// key or the mail service failed). The handler reports the message failed; its
+    /// redelivery finds the notification stored and sends the email that is missing.
+    #[error("the notification's email was not sent: {0}")]
+    Unmailed(String),
     /// The Notifications table was throttled or unreachable. (handler: reported failed and
     /// retried; API: 503)
     #[error("the notifications table is unavailable: {0}")]

@@ -8,10 +8,10 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let lambda = conventions::lambda::init(env!("CARGO_BIN_NAME"))?;
     // Built once per execution environment, shared by every invocation.
-    let (contexts, inbox) = &notifier::config::from_env().await;
+    let (contexts, inbox, mail) = &notifier::config::from_env().await;
     lambda
         .run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-            notifier::handle(contexts, inbox, event.payload)
+            notifier::handle(contexts, inbox, mail, event.payload)
                 .await
                 .map_err(lambda_runtime::Error::from)
         }))
