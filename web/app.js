@@ -1178,6 +1178,62 @@
     }
   }
 
+  // ---------------------------------------------------------------------- email notices
+
+  const EMAIL_TOPICS = ['outbid', 'won', 'lost', 'payment', 'selling'];
+  let unsubscribeToken = null;
+
+  function renderEmailPreferences(preferences) {
+    const form = $('email-preferences-form');
+    for (const topic of EMAIL_TOPICS) form.elements[topic].checked = preferences[topic] === true;
+    $('email-address').textContent = preferences.email
+      ? `Emails go to ${preferences.email}, your account's verified address.`
+      : 'Your account has no verified email address, so emails cannot be turned on.';
+  }
+
+  async function loadEmailPreferences() {
+    if (!session.token) return;
+    $('email-preferences-error').textContent = '';
+    $('email-preferences-status').textContent = '';
+    $('email-address').textContent = 'Checking your email settings…';
+    try {
+      renderEmailPreferences(await api('/me/notification-preferences'));
+    } catch (error) {
+      $('email-preferences-error').textContent = error.message;
+    }
+  }
+
+  async function saveEmailPreferences(event) {
+    event.preventDefault();
+    const form = $('email-preferences-form');
+    const body = Object.fromEntries(EMAIL_TOPICS.map((topic) => [topic, form.elements[topic].checked]));
+    $('email-preferences-status').textContent = '';
+    $('email-preferences-error').textContent = '';
+    try {
+      const saved = await api('/me/notification-preferences', { method: 'PUT', body });
+      renderEmailPreferences(saved);
+      $('email-preferences-status').textContent = saved.email
+        ? `Saved: emails go to ${saved.email}.` : 'Saved: no emails.';
+    } catch (error) {
+      $('email-preferences-error').textContent = error.message;
+    }
+  }
+
+  async function unsubscribe() {
+    const button = $('unsubscribe-button');
+    $('unsubscribe-result').textContent = '';
+    $('unsubscribe-error').textContent = '';
+    button.disabled = true;
+    try {
+      const answer = await api(`/unsubscribe?token=${encodeURIComponent(unsubscribeToken || '')}`,
+        { method: 'POST' });
+      $('unsubscribe-result').textContent = answer.message;
+    } catch (error) {
+      $('unsubscribe-error').textContent = error.message;
+      button.disabled = false;
+    }
+  }
+
   // --------------------------------------------------------------------------- session
 
   async function signIn(event) {
@@ -1194,8 +1250,9 @@
       return;
     }
     input.removeAttribute('aria-invalid');
+    const email = $('sign-in-email').value.trim();
     try {
-      const answer = await api('/dev/token', { method: 'POST', body: { sub } });
+      const answer = await api('/dev/token', { method: 'POST', body: email ? { sub, email } : { sub } });
       saveSession({ token: answer.token, sub: answer.sub || sub });
     } catch (error) {
       errorLine.textContent = error.status === 404
@@ -1408,10 +1465,13 @@
     if (hash === '/notifications') return { name: 'notifications' };
     if (hash === '/selling') return { name: 'selling' };
     if (hash === '/watchlist') return { name: 'watchlist' };
+    if (hash === '/preferences') return { name: 'preferences' };
+    const unsubscribe = /^\/unsubscribe\/([A-Za-z0-9._-]{1,1024})$/.exec(hash);
+    if (unsubscribe) return { name: 'unsubscribe', token: unsubscribe[1] };
     return { name: 'list' };
   }
 
-  const VIEWS = ['sign-in', 'list-view', 'detail-view', 'create-view', 'notifications-view', 'selling-view', 'watchlist-view'];
+  const VIEWS = ['sign-in', 'list-view', 'detail-view', 'create-view', 'notifications-view', 'selling-view', 'watchlist-view', 'unsubscribe-view'];
   let lastView = null;
 
   function show(viewId) {
@@ -1433,6 +1493,16 @@
     if (detail.id && (next.name !== 'detail' || next.id !== detail.id)) {
       liveUnsubscribe(detail.id);
       resetDetail(null);
+    }
+    if (next.name === 'unsubscribe') {
+      // The link's token is its authority: no sign-in needed.
+      document.title = 'Unsubscribe · Auctions';
+      unsubscribeToken = next.token;
+      $('unsubscribe-result').textContent = '';
+      $('unsubscribe-error').textContent = '';
+      $('unsubscribe-button').disabled = false;
+      show('unsubscribe-view');
+      return;
     }
     if (!session.token) {
       document.title = 'Sign in · Auctions';
@@ -1468,6 +1538,15 @@
         document.title = 'Notifications · Auctions';
         show('notifications-view');
         loadNotifications();
+        loadEmailPreferences();
+        break;
+      case 'preferences':
+        document.title = 'Email notices · Auctions';
+        show('notifications-view');
+        loadNotifications();
+        loadEmailPreferences();
+        $('email-preferences-heading').setAttribute('tabindex', '-1');
+        $('email-preferences-heading').focus();
         break;
       default:
         document.title = 'Auctions';
@@ -1490,6 +1569,8 @@
   $('notifications-refresh').addEventListener('click', loadNotifications);
   $('selling-refresh').addEventListener('click', () => loadSelling(false));
   $('watch-toggle').addEventListener('click', toggleWatch);
+  $('email-preferences-form').addEventListener('submit', saveEmailPreferences);
+  $('unsubscribe-button').addEventListener('click', unsubscribe);
   $('selling-more').addEventListener('click', () => loadSelling(true));
   $('add-card').addEventListener('click', (event) =>
     addDemoPayment('/demo/payment-method', event.currentTarget, 'Test card'));

@@ -31,8 +31,8 @@ const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const STARTUP_TIMEOUT = 60_000; // the stack and the three processes
 const STEP_TIMEOUT = 10_000; // one thing to appear on a page
-const AUCTION_SECONDS = 35; // from creation to the end; everything before the end fits in it
-const TEST_TIMEOUT = 125_000; // the whole test, platform start and stop included
+const AUCTION_SECONDS = 38; // from creation to the end; everything before the end fits in it
+const TEST_TIMEOUT = 140_000; // the whole test, platform start and stop included
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -117,6 +117,8 @@ async function startPlatform() {
       if (pids) platform.stackPids = pids[1].split(',').map(Number);
       const group = /^LOCAL_TRIGGERS_PGID=(\d+)$/m.exec(stderrHead);
       if (group) platform.triggersGroup = Number(group[1]);
+      const ses = /^AWS_ENDPOINT_URL_SESV2=(\S+)$/m.exec(stderrHead);
+      if (ses) platform.ses = ses[1];
     }
   });
   const url = await new Promise((resolve, reject) => {
@@ -169,6 +171,18 @@ function mintToken(secret, sub, groups) {
   const now = Math.floor(Date.now() / 1000);
   const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode({ sub, iat: now, exp: now + 600, 'cognito:groups': groups })}`;
   return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+/**
+ * The emails the platform's SES (moto) sent to `to`, oldest first: moto keeps every message
+ * and shows them in its model data (`/moto-api/data.json`; moto keeps the HTML part).
+ */
+async function emailsTo(platform, to) {
+  assert.ok(platform.ses, 'the platform printed no AWS_ENDPOINT_URL_SESV2');
+  const response = await fetch(`${platform.ses}/moto-api/data.json`, { signal: AbortSignal.timeout(STEP_TIMEOUT) });
+  const data = await response.json();
+  return ((data.ses && data.ses.Message) || [])
+    .filter((message) => ((message.destinations || {}).ToAddresses || []).includes(to));
 }
 
 async function stopPlatform(platform) {
@@ -311,8 +325,12 @@ async function openPage(browser, base, who, errors) {
   return page;
 }
 
+/** The address each demo user signs in with: where their email notices go. */
+const emailOf = (who) => `${who}@example.com`;
+
 async function signIn(page, who) {
   await page.getByLabel('Your name').fill(who);
+  await page.getByLabel('Email for notices (optional)').fill(emailOf(who));
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expectText(page, who, '#signed-in-as', `Signed in as ${who}`);
 }
@@ -406,6 +424,13 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     await expectAccessible(ann, 'bidder-ann', 'the sign-in page');
     await screenshots(ann, 'bidder-ann', '00-sign-in');
     await signIn(ann, 'bidder-ann');
+    // She asks for emails when she is outbid and when an auction ends without her.
+    await ann.getByRole('link', { name: /^Notifications/ }).click();
+    await expectText(ann, 'bidder-ann', '#email-address', `Emails go to ${emailOf('bidder-ann')}`);
+    await ann.getByLabel('when I am outbid').check();
+    await ann.getByLabel('when an auction I bid on ends without me').check();
+    await ann.getByRole('button', { name: 'Save email settings' }).click();
+    await expectText(ann, 'bidder-ann', '#email-preferences-status', `Saved: emails go to ${emailOf('bidder-ann')}`);
     await expectText(ann, 'bidder-ann', '#payment-card', 'No card on file');
     await expectText(ann, 'bidder-ann', '#payout-account', 'No payout account');
     await ann.getByRole('link', { name: 'Sell an item' }).click();
@@ -559,6 +584,36 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     await expectText(ann, 'bidder-ann', `${watchedRow} .price`, '15.00 EUR');
     await screenshot(ann, '05-ann-watchlist');
     await ann.goBack();
+    await expectText(ann, 'bidder-ann', '#auction-title', title);
+
+    // Ann's outbid email, read back from the SES emulator: sent once, naming the price, with
+    // a link that unsubscribes her from outbid emails without signing in.
+    const annEmail = emailOf('bidder-ann');
+    let emails = [];
+    const emailDeadline = Date.now() + 20_000;
+    while (!emails.some((email) => email.subject === `You were outbid on “${title}”`)) {
+      assert.ok(Date.now() < emailDeadline, `no outbid email to ${annEmail} within 20 s: ${JSON.stringify(emails)}`);
+      await ann.waitForTimeout(500);
+      emails = await emailsTo(platform, annEmail);
+    }
+    const outbid = emails.filter((email) => email.subject.startsWith('You were outbid'));
+    assert.equal(outbid.length, 1, `bidder-ann got ${outbid.length} outbid emails`);
+    assert.ok(outbid[0].body.includes('the price is now 15.00 EUR'), outbid[0].body);
+    const link = /href="([^"]*#\/unsubscribe\/[^"]+)"/.exec(outbid[0].body);
+    assert.ok(link, `the outbid email has no unsubscribe link: ${outbid[0].body}`);
+    assert.ok(link[1].startsWith(`${base}/#/unsubscribe/`), `the link points elsewhere: ${link[1]}`);
+    await ann.goto(link[1].replaceAll('&amp;', '&'));
+    await expectText(ann, 'bidder-ann', '#unsubscribe-heading', 'Unsubscribe');
+    await expectAccessible(ann, 'bidder-ann', 'the unsubscribe page');
+    await ann.getByRole('button', { name: 'Unsubscribe' }).click();
+    await expectText(ann, 'bidder-ann', '#unsubscribe-result', 'You will no longer get emails when you are outbid.');
+    await screenshots(ann, 'bidder-ann', '05-ann-unsubscribed');
+    await ann.goto(`${base}/#/preferences`);
+    await expectText(ann, 'bidder-ann', '#email-address', `Emails go to ${annEmail}`);
+    await ann.waitForSelector('#email-preferences-form input[name="outbid"]:not(:checked)', { timeout: STEP_TIMEOUT });
+    assert.equal(await ann.getByLabel('when I am outbid').isChecked(), false, 'bidder-ann: outbid emails are still on');
+    assert.equal(await ann.getByLabel('when an auction I bid on ends without me').isChecked(), true, 'bidder-ann: the unsubscribe turned off more than outbids');
+    await ann.goto(`${base}/#/auctions/${auctionId}`);
     await expectText(ann, 'bidder-ann', '#auction-title', title);
 
     // An admin forgets Bob (docs/privacy.md); Ann's page, opened again, names the winner as
