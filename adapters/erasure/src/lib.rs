@@ -1,14 +1,17 @@
 //! Forgetting a subject (crypto-shredding, docs/privacy.md): the tombstone appended to their
-//! Subject stream, then their key deleted. The one place both the admin route and
+//! Subject stream, then what their own tables hold in the clear deleted (their email address
+//! and preferences), then their key deleted. The one place both the admin route and
 //! `auction-admin forget` run it, so that the order below holds for both.
 //!
-//! Depends on the domain (the Subject's decision), the event store and the subjects' key store
-//! (`personal-data`). Must not depend on HTTP, Lambda or the read models.
+//! Depends on the domain (the Subject's decision), the event store, the subjects' key store
+//! (`personal-data`) and the email preferences (`email`). Must not depend on HTTP, Lambda or
+//! the read models.
 //!
-//! Order: the tombstone first, the key second. A forget stopped between the two is finished by
-//! asking again (the key is still found, the tombstone is not appended twice: the decision
-//! recognises a forgotten subject); the other order would lose the key id, and with it the
-//! stream the tombstone belongs in.
+//! Order: the tombstone first, the user's own rows second, the key last. A forget stopped
+//! between any two is finished by asking again (the key is still found, the tombstone is not
+//! appended twice: the decision recognises a forgotten subject; deleting rows again deletes
+//! nothing); deleting the key earlier would lose the key id, and with it the stream the
+//! tombstone belongs in and the pseudonym the rows are keyed by.
 
 use chrono::{DateTime, Utc};
 use domain::subject::{ForgetSubject, SubjectState, decide_forget};
@@ -31,6 +34,10 @@ pub enum ErasureError {
     /// appended twice)
     #[error("the subjects' key store failed: {0}")]
     Keys(String),
+    /// The user's email address and preferences could not be deleted. (503 / exit 3: ask again;
+    /// the key is kept until they are gone)
+    #[error("the user's email preferences could not be deleted: {0}")]
+    OwnData(String),
     /// The tombstone could not be appended; see [`StoreError`] (transient ones: ask again).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -56,6 +63,7 @@ pub struct Forgotten {
 pub async fn forget<B>(
     store: &Store<B>,
     pseudonyms: &dyn Pseudonyms,
+    emails: &dyn email::PreferenceStore,
     user: &UserId,
     context: &CommandContext,
 ) -> Result<Forgotten, ErasureError>
@@ -86,6 +94,10 @@ where
         .state
         .forgotten_at
         .ok_or_else(|| ErasureError::Keys("the tombstone is not in the log".to_owned()))?;
+    emails
+        .forget(&pseudonym)
+        .await
+        .map_err(|error| ErasureError::OwnData(error.to_string()))?;
     pseudonyms.forget(user).await.map_err(keys)?;
     Ok(Forgotten {
         subject_id,
@@ -129,7 +141,15 @@ mod tests {
         let now = DateTime::UNIX_EPOCH;
 
         // When he is forgotten
-        let forgotten = forget(&store, &keys, &bob, &admin(now)).await.unwrap();
+        let forgotten = forget(
+            &store,
+            &keys,
+            &email::InMemoryEmailNotices::default(),
+            &bob,
+            &admin(now),
+        )
+        .await
+        .unwrap();
 
         // Then his stream holds the tombstone naming his pseudonym, and it reads as erased
         assert_eq!(forgotten.pseudonym, pseudonym);
@@ -141,8 +161,47 @@ mod tests {
         let revealed = keys.reveal(std::slice::from_ref(&pseudonym)).await.unwrap();
         assert_eq!(revealed[&pseudonym].as_str(), forgotten.erased_as);
         // And asked again, there is nothing left to forget
-        let again = forget(&store, &keys, &bob, &admin(now)).await.unwrap_err();
+        let again = forget(
+            &store,
+            &keys,
+            &email::InMemoryEmailNotices::default(),
+            &bob,
+            &admin(now),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(again, ErasureError::SubjectNotFound), "{again}");
         assert_eq!(store.backend().events(forgotten.subject_id).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn given_a_subject_with_an_email_address_when_forgotten_then_their_address_and_preferences_are_gone()
+     {
+        // Given bob, who asked for emails at his address
+        use email::PreferenceStore;
+        let store = Store::new(InMemoryStore::new(), SnapshotPolicy::default());
+        let keys = InMemorySubjectKeys::default();
+        let emails = email::InMemoryEmailNotices::default();
+        let bob = UserId::try_from("bidder-bob").unwrap();
+        let pseudonym = keys.pseudonym_of(&bob).await.unwrap();
+        let preferences = email::Preferences {
+            email: Some("bob@example.com".to_owned()),
+            topics: [email::Topic::Outbid].into_iter().collect(),
+            updated_at: DateTime::UNIX_EPOCH,
+        };
+        emails.save(&pseudonym, &preferences).await.unwrap();
+        emails
+            .mark_sent(&pseudonym, "n1", DateTime::UNIX_EPOCH)
+            .await
+            .unwrap();
+
+        // When he is forgotten
+        forget(&store, &keys, &emails, &bob, &admin(DateTime::UNIX_EPOCH))
+            .await
+            .unwrap();
+
+        // Then nothing of his is left in the email notices
+        assert_eq!(emails.preferences(&pseudonym).await.unwrap(), None);
+        assert!(!emails.was_sent(&pseudonym, "n1").await.unwrap());
     }
 }

@@ -69,6 +69,7 @@ pub(crate) async fn sources(env: &TestEnv) -> ::auction_admin::Sources {
         digest_key: names.digest_key.clone(),
         kms: env.clients.kms.clone(),
         subject_keys: env.subject_keys(),
+        email_notices: env.email_notices(),
         sdk: local_stack::sdk_config().await,
     }
 }

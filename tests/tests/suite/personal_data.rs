@@ -157,6 +157,20 @@ async fn given_a_user_who_bid_sold_and_won_when_forgotten_then_every_answer_show
     })
     .await;
     assert_eq!(before["result"]["winnerId"], dora, "{before}");
+    // and who asked for emails at her address
+    let dora_pseudonym = platform.env.pseudonym(dora).await;
+    let dora_email = "dora@example.com";
+    email::PreferenceStore::save(
+        &platform.env.email_notices(),
+        &dora_pseudonym,
+        &email::Preferences {
+            email: Some(dora_email.to_owned()),
+            topics: [email::Topic::Won].into_iter().collect(),
+            updated_at: chrono::Utc::now(),
+        },
+    )
+    .await
+    .unwrap();
 
     // When she is forgotten (`auction-admin forget`)
     let (result, out) = admin(&platform.env, &["forget", dora]).await;
@@ -199,6 +213,10 @@ async fn given_a_user_who_bid_sold_and_won_when_forgotten_then_every_answer_show
         let items = scan(&platform.env, table).await;
         assert!(!items.contains(&format!("\"{dora}\"")), "{table}: {items}");
     }
+    // and her email address and preferences are gone
+    let emails = scan(&platform.env, &names.email_notices_table).await;
+    assert!(!emails.contains(dora_email), "{emails}");
+    assert!(!emails.contains(dora_pseudonym.as_str()), "{emails}");
 
     // And every stream still verifies, the tombstone's included
     let (result, report) = admin(&platform.env, &["verify", "--all"]).await;

@@ -529,7 +529,14 @@ pub async fn run(sources: &Sources, command: Command, out: &mut impl Write) -> R
                 now: Utc::now(),
             };
             let log = Store::new(store.clone(), SnapshotPolicy::default());
-            let forgotten = erasure::forget(&log, &sources.subject_keys, &user, &context).await?;
+            let forgotten = erasure::forget(
+                &log,
+                &sources.subject_keys,
+                &sources.email_notices,
+                &user,
+                &context,
+            )
+            .await?;
             let line = json!({
                 "subjectId": forgotten.subject_id,
                 "erasedAs": forgotten.erased_as,

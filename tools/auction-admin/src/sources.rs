@@ -25,6 +25,8 @@ pub struct Sources {
     pub kms: aws_sdk_kms::Client,
     /// The subjects' key store, for `forget` (`SUBJECT_KEYS_TABLE`, `SUBJECT_KEY_ID`).
     pub subject_keys: personal_data::KmsSubjectKeys,
+    /// The users' email addresses and preferences, deleted by `forget` (`EMAIL_NOTICES_TABLE`).
+    pub email_notices: email::DynamoDbEmailNotices,
     pub sdk: aws_config::SdkConfig,
 }
 
@@ -45,6 +47,7 @@ impl Sources {
                 rebuild.dynamodb.clone(),
                 aws_sdk_kms::Client::new(config),
             ),
+            email_notices: email::DynamoDbEmailNotices::from_env(rebuild.dynamodb.clone()),
             sdk: config.clone(),
             rebuild,
         }

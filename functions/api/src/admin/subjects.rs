@@ -67,13 +67,19 @@ pub async fn forget_subject<B: Backend>(
         idempotency_key: None,
         now: app.clock.now(),
     };
-    let forgotten = erasure::forget(&app.store, app.pseudonyms.as_ref(), &user, &context)
-        .await
-        .map_err(|error| match error {
-            erasure::ErasureError::SubjectNotFound => ApiError::SubjectNotFound,
-            erasure::ErasureError::Store(error) => ApiError::Store(error),
-            error => ApiError::KeysUnavailable(error.to_string()),
-        })?;
+    let forgotten = erasure::forget(
+        &app.store,
+        app.pseudonyms.as_ref(),
+        app.email_notices.as_ref(),
+        &user,
+        &context,
+    )
+    .await
+    .map_err(|error| match error {
+        erasure::ErasureError::SubjectNotFound => ApiError::SubjectNotFound,
+        erasure::ErasureError::Store(error) => ApiError::Store(error),
+        error => ApiError::KeysUnavailable(error.to_string()),
+    })?;
     Ok(Json(ForgottenBody {
         subject_id: forgotten.subject_id.0,
         erased_as: forgotten.erased_as,
