@@ -1,0 +1,38 @@
+//! Sellers' item photos, at most [`MAX_PHOTOS_PER_AUCTION`] per auction, uploaded by the
+//! browser straight to S3 and thumbnailed when they land:
+//!
+//! - [`limits`]: every limit in one place (count, bytes, content types, pixels, thumbnail box);
+//! - [`grant()`]: an upload grant, a presigned POST whose policy binds the key
+//!   (`originals/<auctionId>/<photoId>`), the declared content type and the declared size, so
+//!   that S3 refuses any other upload; it expires in five minutes;
+//! - [`thumbnail()`]: the pure function from an original's bytes to its thumbnail (a JPEG that
+//!   fits in 480 x 480) or a [`Refusal`]: not an image, a type other than declared, too large,
+//!   too many pixels (a decompression bomb, refused from the header before decoding), corrupt;
+//! - [`make_thumbnail`]: the step a Lambda on the bucket's object-created event runs, over the
+//!   ports ([`Grants`], [`Originals`], [`Thumbnails`], [`Refusals`]); a refused original is
+//!   deleted, so that nothing of it is kept, and its refusal recorded;
+//! - [`S3Photos`], the adapter over one bucket, and its in-memory twin [`InMemoryPhotos`].
+//!
+//! Depends on the event contract (auction ids), the conventions (AWS failures) and the AWS SDK.
+//! Must not depend on any function crate: the API grants uploads and a Lambda makes thumbnails,
+//! both through this crate.
+
+mod error;
+mod grant;
+mod keys;
+pub mod limits;
+mod memory;
+mod ports;
+mod s3;
+mod step;
+mod thumbnail;
+
+pub use error::{PhotoError, Refusal};
+pub use grant::{Grant, Signing, Upload, grant};
+pub use keys::{Photo, PhotoId, thumbnails_prefix};
+pub use limits::MAX_PHOTOS_PER_AUCTION;
+pub use memory::{InMemoryPhotos, StoredObject};
+pub use ports::{Grants, Head, Originals, Refusals, Thumbnails};
+pub use s3::S3Photos;
+pub use step::{Thumbnailed, make_thumbnail};
+pub use thumbnail::{is_accepted, thumbnail};
