@@ -136,6 +136,10 @@ impl Api {
             watchlist: Arc::new(watchlist::InMemoryWatchlist::new()),
             email_notices: Arc::new(email::InMemoryEmailNotices::default()),
             link_key: Arc::new(email::LocalLinkKey::new(b"fuzz".to_vec())),
+            media: api::item_photos::Media::new(
+                Arc::new(photos::InMemoryPhotos::new()),
+                "http://media.fuzz",
+            ),
         };
         let mut api = Self {
             router: router(app),

@@ -237,6 +237,29 @@ impl TestEnv {
         )
     }
 
+    /// This test's photos bucket in moto's S3, with the local stack's dummy credentials to sign
+    /// grants.
+    pub async fn photos(&self) -> photos::S3Photos {
+        let sdk = local_stack::sdk_config().await;
+        let credentials = match aws_config::SdkConfig::credentials_provider(&sdk) {
+            Some(credentials) => credentials,
+            None => panic!("the local stack's SDK configuration has no credentials"),
+        };
+        photos::S3Photos::new(
+            self.clients.s3.clone(),
+            self.names().photos_bucket.clone(),
+            credentials,
+        )
+    }
+
+    /// The photos bucket as the API serves it, thumbnails under `http://media.test`.
+    pub async fn media(&self) -> api::item_photos::Media {
+        api::item_photos::Media::new(
+            std::sync::Arc::new(self.photos().await),
+            "http://media.test",
+        )
+    }
+
     /// This test's EmailNotices table (preferences and sent marks).
     pub fn email_notices(&self) -> email::DynamoDbEmailNotices {
         email::DynamoDbEmailNotices::new(

@@ -137,6 +137,15 @@ pub fn is_throttling(code: &str) -> bool {
     )
 }
 
+/// Whether S3 is reached at an address rather than AWS's host names (`AWS_ENDPOINT_URL_S3` or
+/// `AWS_ENDPOINT_URL` set: moto's server or LocalStack), where a bucket cannot be a host name:
+/// an S3 client then needs path-style addressing. AWS prefers virtual-hosted otherwise.
+pub fn s3_path_style() -> bool {
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|var| std::env::var(var).is_ok_and(|value| !value.trim().is_empty()))
+}
+
 /// An error and its sources on one line, so that a log line or a message shows the root cause.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

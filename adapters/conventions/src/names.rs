@@ -134,6 +134,21 @@ pub const API_URL: EnvName = EnvName {
     default: "http://127.0.0.1:8080",
 };
 
+// ---- item photos (`adapters/photos`)
+
+/// The bucket of sellers' photos: `originals/` (uploaded through grants), `thumbnails/`
+/// (served), `refusals/` (why a refused original was deleted).
+pub const PHOTOS_BUCKET: EnvName = EnvName {
+    env: "PHOTOS_BUCKET",
+    default: "auction-item-photos",
+};
+/// Where thumbnails are served: `<MEDIA_URL>/thumbnails/<auctionId>/<photoId>.jpg` (the site's
+/// CloudFront in AWS, the local API server locally).
+pub const MEDIA_URL: EnvName = EnvName {
+    env: "MEDIA_URL",
+    default: "http://127.0.0.1:8080",
+};
+
 // ---- the log's digests (`adapters/notary`): the bucket under Object Lock and the signing key
 
 pub const DIGEST_BUCKET: EnvName = EnvName {
@@ -188,6 +203,13 @@ pub const STREAM_FAILURES_QUEUE: EnvName = EnvName {
     default: "stream-failures",
 };
 pub const STREAM_FAILURES_QUEUE_URL_ENV: &str = "STREAM_FAILURES_QUEUE_URL";
+/// Where the photos bucket announces each original uploaded (an S3 event notification), for
+/// the thumbnailer; its DLQ is `photo-uploads-dlq`.
+pub const PHOTO_UPLOADS_QUEUE: EnvName = EnvName {
+    env: "PHOTO_UPLOADS_QUEUE",
+    default: "photo-uploads",
+};
+pub const PHOTO_UPLOADS_QUEUE_URL_ENV: &str = "PHOTO_UPLOADS_QUEUE_URL";
 
 /// The FIFO suffix SQS requires of a FIFO queue's name, and so of its DLQ's.
 pub const FIFO_SUFFIX: &str = ".fifo";

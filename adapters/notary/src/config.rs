@@ -12,12 +12,9 @@ use crate::kms::KmsSigner;
 /// or `AWS_ENDPOINT_URL`: moto's server or LocalStack, reached by address, where a bucket
 /// cannot be a host name); virtual-hosted, as AWS prefers, otherwise.
 pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let emulated = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-        .iter()
-        .any(|var| std::env::var(var).is_ok_and(|value| !value.trim().is_empty()));
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(emulated)
+            .force_path_style(conventions::s3_path_style())
             .build(),
     )
 }

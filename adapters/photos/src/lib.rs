@@ -11,7 +11,9 @@
 //! - [`make_thumbnail`]: the step a Lambda on the bucket's object-created event runs, over the
 //!   ports ([`Grants`], [`Originals`], [`Thumbnails`], [`Refusals`]); a refused original is
 //!   deleted, so that nothing of it is kept, and its refusal recorded;
-//! - [`S3Photos`], the adapter over one bucket, and its in-memory twin [`InMemoryPhotos`].
+//! - [`S3Photos`], the adapter over one bucket, and its in-memory twin [`InMemoryPhotos`];
+//! - [`thumbnail_uploads`]: the thumbnailer Lambda's handler over a batch of the photo uploads
+//!   queue (S3's notifications).
 //!
 //! Depends on the event contract (auction ids), the conventions (AWS failures) and the AWS SDK.
 //! Must not depend on any function crate: the API grants uploads and a Lambda makes thumbnails,
@@ -25,7 +27,11 @@ mod memory;
 mod ports;
 mod s3;
 mod step;
+/// What tests of photos start from (cargo feature `testing`).
+#[cfg(feature = "testing")]
+pub mod testing;
 mod thumbnail;
+mod uploads;
 
 pub use error::{PhotoError, Refusal};
 pub use grant::{Grant, Signing, Upload, grant};
@@ -36,3 +42,4 @@ pub use ports::{Grants, Head, Originals, Refusals, Thumbnails};
 pub use s3::S3Photos;
 pub use step::{Thumbnailed, make_thumbnail};
 pub use thumbnail::{is_accepted, thumbnail};
+pub use uploads::{object_keys, thumbnail_uploads};

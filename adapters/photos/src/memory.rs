@@ -24,6 +24,9 @@ pub struct StoredObject {
 #[derive(Debug, Default)]
 pub struct InMemoryPhotos {
     objects: Mutex<BTreeMap<String, StoredObject>>,
+    /// Every grant signed, by key: what a browser's post is checked against, as S3 checks the
+    /// policy the form carries.
+    granted: Mutex<BTreeMap<String, Grant>>,
 }
 
 impl InMemoryPhotos {
@@ -50,6 +53,18 @@ impl InMemoryPhotos {
         }
         self.store(&grant.key, content_type, bytes);
         true
+    }
+
+    /// A browser's post of the form granted for `key` at `at`: stored if S3 would store it;
+    /// whether it was (never, for a key nothing was granted for).
+    pub fn post(&self, key: &str, content_type: &str, bytes: Vec<u8>, at: DateTime<Utc>) -> bool {
+        let grant = self
+            .granted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned();
+        grant.is_some_and(|grant| self.upload(&grant, content_type, bytes, at))
     }
 
     /// Puts an object as is, bypassing any grant: what a test needs to see the step's own
@@ -90,7 +105,12 @@ impl Grants for InMemoryPhotos {
             bucket: BUCKET.to_owned(),
             url: format!("memory://{BUCKET}/"),
         };
-        Ok(grant(upload, photos, &signing, now)?)
+        let grant = grant(upload, photos, &signing, now)?;
+        self.granted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(grant.key.clone(), grant.clone());
+        Ok(grant)
     }
 }
 

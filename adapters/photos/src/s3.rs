@@ -41,6 +41,24 @@ impl S3Photos {
         }
     }
 
+    /// On the bucket `PHOTOS_BUCKET` names, with the standard AWS environment's client (path
+    /// style on an emulator) and credentials.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, PhotoError> {
+        let credentials = sdk.credentials_provider().ok_or_else(|| {
+            PhotoError::Storage("the AWS environment gives no credentials to sign grants".into())
+        })?;
+        let client = Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk)
+                .force_path_style(conventions::s3_path_style())
+                .build(),
+        );
+        Ok(Self::new(
+            client,
+            conventions::names::PHOTOS_BUCKET.from_env(),
+            credentials,
+        ))
+    }
+
     /// The bucket's URL as the client resolves it (virtual-hosted in AWS, path-style on an
     /// emulator), taken from a presigned request so that it is the SDK's resolution, not a
     /// second one here. Presigning is local: nothing is sent.

@@ -118,7 +118,13 @@ async fn main() -> Result<()> {
         // The load posts no webhook.
         api::webhooks::WebhookSecret::new("whsec_unused-by-the-bench"),
         clients.sqs.clone(),
-        notary::S3Archive::new(clients.s3.clone(), names.digest_bucket.clone()),
+        api::config::Buckets {
+            digests: notary::S3Archive::new(clients.s3.clone(), names.digest_bucket.clone()),
+            photos: api::item_photos::Media::new(
+                Arc::new(photos::InMemoryPhotos::new()),
+                "http://127.0.0.1",
+            ),
+        },
         api::config::Keys {
             subjects: personal_data::KmsSubjectKeys::new(
                 clients.dynamodb.clone(),
@@ -147,6 +153,7 @@ async fn main() -> Result<()> {
         watchlist: adapters.watchlist,
         email_notices: adapters.email_notices,
         link_key: adapters.link_key,
+        media: adapters.media,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await

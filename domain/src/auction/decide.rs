@@ -409,6 +409,16 @@ pub fn decide_cancel(state: &State, command: &CancelAuction, now: DateTime<Utc>)
     })])
 }
 
+/// Whether `user` may add photos of the auction's item: its seller may, whatever the
+/// auction's status (the photos describe the item, not the bidding); nobody else may.
+pub fn may_add_photos(state: &State, user: &UserId) -> Result<(), Rejection> {
+    let auction = existing(state)?;
+    if *user != auction.seller_id {
+        return Err(Rejection::NotSeller);
+    }
+    Ok(())
+}
+
 /// Closes an auction that is over without a sale for good, its item put up again as
 /// `relisted_as`: only its seller may, and only once (asked again for the same new auction,
 /// there is nothing to decide). The new auction itself is [`decide_create_relisting`]'s, on
@@ -604,6 +614,21 @@ mod tests {
         )
         .unwrap();
         fold(created.iter())
+    }
+
+    #[test]
+    fn given_an_auction_only_its_seller_may_add_photos_and_none_to_an_auction_that_does_not_exist()
+    {
+        let state = scheduled();
+        assert_eq!(may_add_photos(&state, &user("seller-ann")), Ok(()));
+        assert_eq!(
+            may_add_photos(&state, &user("bidder-bob")),
+            Err(Rejection::NotSeller)
+        );
+        assert_eq!(
+            may_add_photos(&State::default(), &user("seller-ann")),
+            Err(Rejection::AuctionNotFound)
+        );
     }
 
     #[test]

@@ -616,3 +616,63 @@ pub struct Unsubscribed {
     /// For people: which emails stop.
     pub message: String,
 }
+
+/// A photo the seller is about to upload, as the browser knows it before sending.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddPhotoRequest {
+    /// `image/jpeg`, `image/png` or `image/webp`: S3 refuses the upload if the file is sent as
+    /// another type.
+    pub content_type: String,
+    /// The file's size in bytes, at most 10 MiB: S3 refuses the upload if the file differs.
+    pub size: u64,
+}
+
+/// One field of an upload form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FormField {
+    pub name: String,
+    pub value: String,
+}
+
+/// Where and how to upload one photo: post `fields` in order, then the file as `file`, as
+/// multipart/form-data to `url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoUpload {
+    pub photo_id: Uuid,
+    pub url: String,
+    pub fields: Vec<FormField>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One photo of an auction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoView {
+    pub photo_id: Uuid,
+    /// The thumbnail (a JPEG that fits in 480 x 480).
+    pub thumbnail_url: String,
+}
+
+/// An auction's photos, in a stable order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuctionPhotos {
+    pub photos: Vec<PhotoView>,
+}
+
+/// What became of an uploaded photo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoStatus {
+    pub photo_id: Uuid,
+    /// `pending`, `ready` or `refused`.
+    pub status: String,
+    /// When `ready`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    /// When `refused`: why, for the seller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+}

@@ -47,6 +47,16 @@ pub struct Adapters<B = DynamoDbStore> {
     pub email_notices: Arc<dyn email::PreferenceStore>,
     /// The key that checks unsubscribe links (a KMS HMAC key in AWS).
     pub link_key: Arc<dyn email::LinkKey>,
+    /// Item photos: the bucket, and where thumbnails are served.
+    pub media: crate::item_photos::Media,
+}
+
+/// The API's two buckets.
+pub struct Buckets {
+    /// The log's digests (`DIGEST_BUCKET`), for the proofs.
+    pub digests: notary::S3Archive,
+    /// Item photos (`PHOTOS_BUCKET`) and where their thumbnails are served (`MEDIA_URL`).
+    pub photos: crate::item_photos::Media,
 }
 
 /// The API's two uses of KMS keys.
@@ -121,7 +131,7 @@ pub fn adapters(
     provider: Arc<dyn ProviderCheck>,
     webhook_secret: WebhookSecret,
     sqs: aws_sdk_sqs::Client,
-    archive: notary::S3Archive,
+    buckets: Buckets,
     keys: Keys,
 ) -> Adapters {
     let log = DynamoDbStore::new(client.clone(), tables.store);
@@ -151,7 +161,7 @@ pub fn adapters(
             })
         })
     };
-    let proofs = Arc::new(notary::Prover::new(heads, archive, log.clone()));
+    let proofs = Arc::new(notary::Prover::new(heads, buckets.digests, log.clone()));
     Adapters {
         proofs,
         pseudonyms: Arc::new(keys.subjects),
@@ -179,6 +189,7 @@ pub fn adapters(
             tables.email_notices,
         )),
         link_key: Arc::new(keys.links),
+        media: buckets.photos,
         provider,
         webhooks: Webhooks::new(
             webhook_secret,
@@ -211,7 +222,13 @@ pub async fn dynamodb() -> anyhow::Result<Adapters> {
         Arc::new(provider),
         webhook_secret,
         aws_sdk_sqs::Client::new(&sdk),
-        notary::config::archive_from_env(&sdk),
+        Buckets {
+            digests: notary::config::archive_from_env(&sdk),
+            photos: crate::item_photos::Media::new(
+                Arc::new(photos::S3Photos::from_env(&sdk)?),
+                &conventions::names::MEDIA_URL.from_env(),
+            ),
+        },
         Keys {
             subjects: KmsSubjectKeys::from_env(
                 aws_sdk_dynamodb::Client::new(&sdk),

@@ -196,6 +196,15 @@ pub enum ApiError {
     /// INVALID_REQUEST. Nothing is changed.
     #[error("{0}")]
     Email(email::EmailError),
+    /// No such photo: the ids name nothing uploaded, thumbnailed or refused (a grant not used
+    /// yet included). (404 PHOTO_NOT_FOUND)
+    #[error("there is no such photo: nothing was uploaded under this id")]
+    PhotoNotFound,
+    /// Item photos: a declared upload refused before anything is signed (422 PHOTO_REFUSED,
+    /// the detail says why: type, size; 409 TOO_MANY_PHOTOS when the auction has its 8), the
+    /// bucket unavailable (503 SERVICE_UNAVAILABLE, retry) or failing (500 INTERNAL).
+    #[error("{0}")]
+    Photo(photos::PhotoError),
     /// The domain refused the command (or found no auction); see [`Rejection`] for each case.
     #[error(transparent)]
     Rejected(#[from] Rejection),
@@ -398,6 +407,8 @@ impl ApiError {
             Self::NoVerifiedEmail => (StatusCode::UNPROCESSABLE_ENTITY, "NO_VERIFIED_EMAIL"),
             Self::UnsubscribeLink(refused) => link_status(refused),
             Self::Email(error) => email_status(error),
+            Self::PhotoNotFound => (StatusCode::NOT_FOUND, "PHOTO_NOT_FOUND"),
+            Self::Photo(error) => photo_status(error),
         }
     }
 
@@ -430,6 +441,12 @@ impl ApiError {
                     .to_owned()
             }
             Self::Rejected(rejection) => rejection.to_string(),
+            Self::Photo(photos::PhotoError::Unavailable(_)) => {
+                "the service is busy or unavailable; retry shortly".to_owned()
+            }
+            Self::Photo(photos::PhotoError::Storage(_) | photos::PhotoError::Corrupt(_)) => {
+                "the server failed to handle the request".to_owned()
+            }
             Self::Email(email::EmailError::Unavailable(_))
             | Self::UnsubscribeLink(email::LinkRefused::Key(email::EmailError::Unavailable(_))) => {
                 "the service is busy or unavailable; retry shortly".to_owned()
@@ -448,6 +465,19 @@ impl ApiError {
             }
             other => other.to_string(),
         }
+    }
+}
+
+fn photo_status(error: &photos::PhotoError) -> (StatusCode, &'static str) {
+    use photos::PhotoError as E;
+    match error {
+        E::Refused(photos::Refusal::TooManyPhotos { .. }) => {
+            (StatusCode::CONFLICT, "TOO_MANY_PHOTOS")
+        }
+        E::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "PHOTO_REFUSED"),
+        E::NotAnOriginal(_) | E::Gone(_) => (StatusCode::NOT_FOUND, "PHOTO_NOT_FOUND"),
+        E::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+        E::Storage(_) | E::Corrupt(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
     }
 }
 
@@ -656,5 +686,11 @@ impl From<email::EmailError> for ApiError {
 impl From<email::LinkRefused> for ApiError {
     fn from(refused: email::LinkRefused) -> Self {
         Self::UnsubscribeLink(refused)
+    }
+}
+
+impl From<photos::PhotoError> for ApiError {
+    fn from(error: photos::PhotoError) -> Self {
+        Self::Photo(error)
     }
 }

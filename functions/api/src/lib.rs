@@ -27,6 +27,7 @@ pub mod correlation;
 pub mod error;
 pub mod extract;
 pub mod identity;
+pub mod item_photos;
 pub mod items;
 pub mod openapi;
 pub mod parked;
@@ -98,6 +99,8 @@ pub struct App<B> {
     pub email_notices: Arc<dyn email::PreferenceStore>,
     /// The key that checks unsubscribe links.
     pub link_key: Arc<dyn email::LinkKey>,
+    /// Item photos: the bucket, and where thumbnails are served.
+    pub media: item_photos::Media,
 }
 
 impl<B> App<B> {
@@ -123,6 +126,7 @@ impl<B> App<B> {
             watchlist: adapters.watchlist,
             email_notices: adapters.email_notices,
             link_key: adapters.link_key,
+            media: adapters.media,
         }
     }
 
@@ -151,6 +155,7 @@ impl<B> Clone for App<B> {
             watchlist: Arc::clone(&self.watchlist),
             email_notices: Arc::clone(&self.email_notices),
             link_key: Arc::clone(&self.link_key),
+            media: self.media.clone(),
         }
     }
 }
@@ -195,6 +200,14 @@ pub fn router<B: Backend>(app: App<B>) -> Router {
         .route("/auctions/{id}/cancel", post(commands::cancel_auction::<B>))
         .route("/auctions/{id}/relist", post(commands::relist_auction::<B>))
         .route("/auctions/{id}/buy-now", post(commands::buy_now::<B>))
+        .route(
+            "/auctions/{id}/photos",
+            post(item_photos::add_photo::<B>).get(item_photos::list_photos::<B>),
+        )
+        .route(
+            "/auctions/{id}/photos/{photo_id}",
+            get(item_photos::photo_status::<B>),
+        )
         .route(
             "/auctions/{id}/bids",
             post(commands::place_bid::<B>).get(queries::list_bids::<B>),

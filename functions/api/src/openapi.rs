@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::Problem;
-use crate::{admin, commands, items, payment_identity, preferences, queries, watching, webhooks};
+use crate::{
+    admin, commands, item_photos, items, payment_identity, preferences, queries, watching, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +34,9 @@ use crate::{admin, commands, items, payment_identity, preferences, queries, watc
         preferences::get_preferences,
         preferences::put_preferences,
         preferences::unsubscribe,
+        item_photos::add_photo,
+        item_photos::list_photos,
+        item_photos::photo_status,
         queries::my_notifications,
         payment_identity::get_payment_identity,
         payment_identity::put_payment_method,

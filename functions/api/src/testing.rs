@@ -41,6 +41,9 @@ pub const WEBHOOK_SECRET: &str = "whsec_test-secret-of-the-webhook-endpoint";
 /// The key of the test's unsubscribe links.
 pub const LINK_KEY: &[u8] = b"test-key-of-the-unsubscribe-links";
 
+/// Where the test's thumbnails are served.
+pub const MEDIA_URL: &str = "http://media.test";
+
 /// The URL of the test's payments queue.
 pub const PAYMENTS_QUEUE_URL: &str = "memory://queues/payments.fifo";
 
@@ -105,7 +108,9 @@ impl TestAppBuilder {
         let heads = Arc::new(notary::InMemoryHeads::new());
         let archive = Arc::new(notary::InMemoryArchive::new());
         let email_notices = Arc::new(email::InMemoryEmailNotices::default());
+        let photos = Arc::new(photos::InMemoryPhotos::new());
         let adapters = Adapters {
+            media: crate::item_photos::Media::new(photos.clone(), MEDIA_URL),
             email_notices: email_notices.clone(),
             link_key: Arc::new(email::LocalLinkKey::new(LINK_KEY.to_vec())),
             pseudonyms: Arc::new(personal_data::InMemorySubjectKeys::default()),
@@ -150,6 +155,7 @@ impl TestAppBuilder {
             heads,
             archive,
             email_notices,
+            photos,
         }
     }
 }
@@ -183,6 +189,8 @@ pub struct TestApp {
     pub jwt: Arc<LocalJwt>,
     /// The EmailNotices table (preferences and sent marks).
     pub email_notices: Arc<email::InMemoryEmailNotices>,
+    /// The photos bucket: upload through a grant, thumbnail with `photos::make_thumbnail`.
+    pub photos: Arc<photos::InMemoryPhotos>,
 }
 
 impl Default for TestApp {

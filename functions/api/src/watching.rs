@@ -101,7 +101,10 @@ pub async fn my_watchlist<B: Backend>(
 }
 
 /// The auction exists: its view, or (created a moment ago) its log.
-async fn require_auction<B: Backend>(app: &App<B>, auction_id: AuctionId) -> Result<(), ApiError> {
+pub(crate) async fn require_auction<B: Backend>(
+    app: &App<B>,
+    auction_id: AuctionId,
+) -> Result<(), ApiError> {
     if app.views.auction(auction_id).await?.is_some() {
         return Ok(());
     }

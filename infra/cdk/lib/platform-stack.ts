@@ -1,7 +1,8 @@
 // The auction platform in one stack: the event log and the other tables, the FIFO queues, the
-// eleven Lambda functions with their triggers, the HTTP API behind a Cognito JWT authorizer, the
+// twelve Lambda functions with their triggers, the HTTP API behind a Cognito JWT authorizer, the
 // WebSocket API of live updates, the scheduler rule, the log's digests (a bucket under S3 Object
-// Lock and a KMS signing key), the bidder page (S3 + CloudFront), least-privilege roles, alarms,
+// Lock and a KMS signing key), the bidder page (S3 + CloudFront), item photos (a bucket, its
+// uploads queue and the thumbnailer), least-privilege roles, alarms,
 // log groups and the dashboard.
 //
 // The tables and queues mirror tools/local-stack/src/resources.rs (checked against infra/resources.json by
@@ -11,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, CfnResource, Duration, Fn, RemovalPolicy, Stack, StackProps, Tags } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -30,11 +31,13 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
@@ -53,6 +56,7 @@ export const BINARIES = [
   'publisher-lambda',
   'reconciler-lambda',
   'scheduler-lambda',
+  'thumbnailer-lambda',
 ] as const;
 export type Binary = (typeof BINARIES)[number];
 
@@ -1292,9 +1296,247 @@ export class PlatformStack extends Stack {
       },
     ]);
 
+    // ---------------------------------------------------------------------------------------
+    // Item photos (adapters/photos): a seller's browser posts each original straight to the
+    // photos bucket with a presigned POST the API grants (its policy binds the key, the content
+    // type and the size, which S3 enforces); the bucket notifies the uploads queue of each
+    // original; the thumbnailer checks it, writes its thumbnail (or the refusal's reason) and
+    // deletes the original. Only thumbnails are served, by the site's distribution. Keys:
+    // originals/<auctionId>/<photoId>, thumbnails/<auctionId>/<photoId>.jpg,
+    // refusals/<auctionId>/<photoId>.json (adapters/photos/src/keys.rs).
+
+    // CDK's notification handler (a Python function that writes the bucket's notification
+    // configuration at deployment) would get a role with AWSLambdaBasicExecutionRole, which
+    // writes every log group. It gets this one instead, passed immutable so that CDK adds
+    // neither that managed policy nor its grant; the two it needs are added here.
+    const photoNotificationsRole = new iam.Role(this, 'PhotoNotificationsHandlerRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: "Execution role of CDK's S3 notification handler (the photos bucket's notification)",
+    });
+    // Not versioned: every original is deleted once thumbnailed or refused (a refused one may
+    // be hostile), and versioning would keep each as the noncurrent version the deletion was
+    // meant to remove; thumbnails and refusals are derived from the originals and rewritten by
+    // the idempotent step. Retained: sellers' photos outlive the stack. Its CORS rule is set
+    // after the distribution, below.
+    const photosBucket = new s3.Bucket(this, 'PhotosBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: false,
+      serverAccessLogsBucket: siteLogs,
+      serverAccessLogsPrefix: 'photos-bucket/',
+      // A refusal tells the seller why a photo was refused: a month to read it, then clutter.
+      lifecycleRules: [{ id: 'ExpireRefusals', prefix: 'refusals/', expiration: Duration.days(30) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+      autoDeleteObjects: false,
+      notificationsHandlerRole: photoNotificationsRole.withoutPolicyUpdates(),
+    });
+
+    // The originals to thumbnail: a standard queue (S3 notifies no FIFO queue; the step is
+    // idempotent, so a duplicate delivery costs a second look only), with a DLQ after 3
+    // receives. Made after the thumbnailer: its visibility timeout follows the function's.
+    const thumbnailer = makeFunction('Thumbnailer', 'thumbnailer-lambda', 'Thumbnails of item photos from the photo uploads queue');
+    const photoUploadsDlq = new sqs.Queue(this, 'PhotoUploadsDlq', {
+      retentionPeriod: DLQ_RETENTION,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const photoUploads = new sqs.Queue(this, 'PhotoUploadsQueue', {
+      visibilityTimeout: visibilityTimeoutFor(thumbnailer.fn),
+      deadLetterQueue: { queue: photoUploadsDlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    // Only originals: the thumbnailer's own writes (thumbnails/, refusals/) must not notify it.
+    photosBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(photoUploads), { prefix: 'originals/' });
+    thumbnailer.fn.addEventSource(new sources.SqsEventSource(photoUploads, { ...QUEUE_MAPPING }));
+    // The parker knows the consumers of the event log only; an S3 notification it could not
+    // park. A dead letter here is an original neither thumbnailed nor refused in 3 tries:
+    // anything waiting calls a person (the thumbnailer's log says why; redrive it to the queue).
+    alarm('PhotoUploadsDlqVisible',
+      photoUploadsDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }), 0,
+      'Photo uploads DLQ: an original failed thumbnailing 3 times (thumbnailer-lambda\'s log says why; redrive the DLQ once fixed)');
+
+    // The handler's grants: its own log group (set on the function below) and the photos
+    // bucket's notification configuration only.
+    const photoNotificationsLogs = logGroup('PhotoNotificationsHandler');
+    photoNotificationsRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [photoNotificationsLogs.logGroupArn],
+      }),
+    );
+    photoNotificationsRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'PhotosBucketNotification',
+        actions: ['s3:PutBucketNotification'],
+        resources: [photosBucket.bucketArn],
+      }),
+    );
+    // The handler is a stack-level singleton of CDK's, found by its fixed id; a CDK release that
+    // renames it fails the synth here rather than leaving its logs in an unmanaged log group.
+    const notificationsHandler = this.node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834')
+      ?.node.tryFindChild('Resource');
+    if (!(notificationsHandler instanceof CfnResource) || notificationsHandler.cfnResourceType !== 'AWS::Lambda::Function') {
+      throw new Error("CDK's S3 notification handler function was not found: its log group cannot be set");
+    }
+    notificationsHandler.addPropertyOverride('LoggingConfig', { LogGroup: photoNotificationsLogs.logGroupName });
+
+    // The thumbnailer (adapters/photos, step.rs): an original read and deleted; its thumbnail
+    // written; a refusal written (and read back, so that a step run twice keeps the first
+    // reason); ListBucket so that a GET of a missing key is a 404, which the step reads as
+    // "not there" (without it S3 answers 403), and for the count of an auction's thumbnails.
+    thumbnailer.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ThumbnailerOriginals',
+        actions: ['s3:GetObject', 's3:DeleteObject'],
+        resources: [photosBucket.arnForObjects('originals/*')],
+      }),
+    );
+    thumbnailer.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ThumbnailerThumbnails',
+        actions: ['s3:PutObject'],
+        resources: [photosBucket.arnForObjects('thumbnails/*')],
+      }),
+    );
+    thumbnailer.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ThumbnailerRefusals',
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [photosBucket.arnForObjects('refusals/*')],
+      }),
+    );
+    thumbnailer.role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'ThumbnailerListPhotos', actions: ['s3:ListBucket'], resources: [photosBucket.bucketArn] }),
+    );
+    setEnvironment(thumbnailer.fn, { PHOTOS_BUCKET: photosBucket.bucketName });
+
+    // The API: a presigned POST is signed with the API role's credentials, and S3 authorizes
+    // the browser's upload as that role's PutObject, so the role holds PutObject on originals/
+    // (the grant's policy pins the one key); GetObject there for the HeadObject of a pending
+    // original; the thumbnails and refusals read (GetObject; ListBucket for an auction's
+    // thumbnails, and for 404 rather than 403 on a missing key). MEDIA_URL is set with the site.
+    api.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ApiPhotoOriginals',
+        actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [photosBucket.arnForObjects('originals/*')],
+      }),
+    );
+    api.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ApiPhotoResults',
+        actions: ['s3:GetObject'],
+        resources: [photosBucket.arnForObjects('thumbnails/*'), photosBucket.arnForObjects('refusals/*')],
+      }),
+    );
+    api.role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'ApiListPhotos', actions: ['s3:ListBucket'], resources: [photosBucket.bucketArn] }),
+    );
+    setEnvironment(api.fn, { PHOTOS_BUCKET: photosBucket.bucketName });
+
+    for (const role of [thumbnailer.role, api.role]) {
+      NagSuppressions.addResourceSuppressions(
+        role,
+        [
+          {
+            id: 'AwsSolutions-IAM5',
+            reason:
+              'Photo objects are named at run time (<prefix>/<auctionId>/<photoId>): each grant ' +
+              'is on one key prefix of the photos bucket (originals/, thumbnails/ or refusals/), ' +
+              'with the object actions that role uses there only (test/iam.test.ts).',
+            appliesTo: [{ regex: '/^Resource::<PhotosBucket[A-Za-z0-9]*\\.Arn>\\/(originals|thumbnails|refusals)\\/\\*$/' }],
+          },
+        ],
+        true,
+      );
+    }
+
     /** The page's origin (CORS), and its URL (the hosted UI's redirect and sign-out target). */
     const siteOrigin = `https://${distribution.distributionDomainName}`;
     const siteUrl = `${siteOrigin}/`;
+
+    // Thumbnails only, through the site's distribution (one origin for the page and its media;
+    // MEDIA_URL is the site's origin). The origin signs with Origin Access Control, as the
+    // site's does, but CDK's withOriginAccessControl would allow CloudFront s3:GetObject on
+    // every object of the bucket: this OAC is made here and the bucket policy written by hand,
+    // for thumbnails/* of this distribution only. The Deny keeps originals and refusals (a
+    // refused upload may be hostile) from any distribution, whatever is allowed later.
+    const photosOac = new cloudfront.S3OriginAccessControl(this, 'PhotosOriginAccessControl', {
+      description: 'The site distribution reads thumbnails from the photos bucket',
+      signing: cloudfront.Signing.SIGV4_ALWAYS,
+    });
+    distribution.addBehavior('thumbnails/*',
+      origins.S3BucketOrigin.withBucketDefaults(photosBucket, { originAccessControlId: photosOac.originAccessControlId }), {
+        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+      });
+    photosBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudFrontReadsThumbnails',
+        principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
+        actions: ['s3:GetObject'],
+        resources: [photosBucket.arnForObjects('thumbnails/*')],
+        conditions: { StringEquals: { 'AWS:SourceArn': distribution.distributionArn } },
+      }),
+    );
+    photosBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudFrontReadsNothingElse',
+        effect: iam.Effect.DENY,
+        principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
+        actions: ['s3:*'],
+        notResources: [photosBucket.arnForObjects('thumbnails/*')],
+      }),
+    );
+
+    // The browser posts the presigned form straight to the bucket: exactly the page's origin,
+    // POST only. Not a property of the bucket: the distribution reads the bucket (its origin),
+    // so the bucket cannot also name the distribution's domain without a dependency cycle;
+    // PutBucketCors once both exist does. Its role: its own log group and that one call.
+    const photosCorsLogs = logGroup('PhotosBucketCors');
+    const photosCorsRole = new iam.Role(this, 'PhotosBucketCorsRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: "Execution role of CDK's AwsCustomResource that sets the photos bucket's CORS rule",
+    });
+    photosCorsRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [photosCorsLogs.logGroupArn],
+      }),
+    );
+    const putPhotosCors: cr.AwsSdkCall = {
+      service: 'S3',
+      action: 'PutBucketCors',
+      parameters: {
+        Bucket: photosBucket.bucketName,
+        CORSConfiguration: {
+          CORSRules: [{
+            AllowedOrigins: [siteOrigin],
+            AllowedMethods: ['POST'],
+            AllowedHeaders: ['*'],
+            MaxAgeSeconds: Duration.hours(1).toSeconds(),
+          }],
+        },
+      },
+      physicalResourceId: cr.PhysicalResourceId.of('photos-bucket-cors'),
+    };
+    new cr.AwsCustomResource(this, 'PhotosBucketCors', {
+      onCreate: putPhotosCors,
+      onUpdate: putPhotosCors,
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['s3:PutBucketCORS'], resources: [photosBucket.bucketArn] }),
+      ]),
+      role: photosCorsRole,
+      logGroup: photosCorsLogs,
+      installLatestAwsSdk: false,
+    });
+    setEnvironment(api.fn, { MEDIA_URL: siteOrigin });
 
     // ---------------------------------------------------------------------------------------
     // The HTTP API: Cognito users, a JWT authorizer on every route but /health and
@@ -1942,14 +2184,15 @@ export class PlatformStack extends Stack {
       ],
       true,
     );
-    // The BucketDeployment's handler (a singleton Lambda in CDK's own Python runtime).
+    // CDK's deployment-time handlers (singleton Lambdas in CDK's own runtimes).
     NagSuppressions.addStackSuppressions(this, [
       {
         id: 'AwsSolutions-L1',
         reason:
-          'The only non-Rust function is CDK\'s BucketDeployment handler, whose Python runtime ' +
-          'CDK pins per release; it runs only during a deployment. Every platform function runs ' +
-          'provided.al2023.',
+          'The only non-Rust functions are CDK\'s deployment-time handlers (the BucketDeployment ' +
+          'and the S3 notification handler in Python, the AwsCustomResource that sets the photos ' +
+          'bucket\'s CORS rule in Node.js), whose runtimes CDK pins per release; they run only ' +
+          'during a deployment. Every platform function runs provided.al2023.',
       },
     ]);
 
@@ -1965,6 +2208,7 @@ export class PlatformStack extends Stack {
       'publisher-lambda': publisher.fn,
       'reconciler-lambda': reconciler.fn,
       'scheduler-lambda': scheduler.fn,
+      'thumbnailer-lambda': thumbnailer.fn,
     };
 
     // The views a rebuild creates at run time have names CloudFormation does not know.
@@ -2073,6 +2317,7 @@ export class PlatformStack extends Stack {
       ['PaymentsQueueDlq', payments.dlq],
       ['LiveQueueDlq', live.dlq],
       ['StreamFailures', streamFailures],
+      ['PhotoUploadsDlq', photoUploadsDlq],
     ];
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
@@ -2114,6 +2359,7 @@ export class PlatformStack extends Stack {
     // What auction-admin's digest and prove commands need (DIGEST_BUCKET, DIGEST_KEY_ID).
     new CfnOutput(this, 'DigestBucketName', { value: digestBucket.bucketName });
     new CfnOutput(this, 'DigestKeyArn', { value: digestKey.keyArn });
+    new CfnOutput(this, 'PhotosBucketName', { value: photosBucket.bucketName });
     const names: Record<string, string> = {
       EventsTable: eventsTable.tableName,
       SnapshotsTable: snapshotsTable.tableName,
@@ -2137,6 +2383,8 @@ export class PlatformStack extends Stack {
       LiveQueueUrl: live.queue.queueUrl,
       LiveDlqUrl: live.dlq.queueUrl,
       StreamFailuresQueueUrl: streamFailures.queueUrl,
+      PhotoUploadsQueueUrl: photoUploads.queueUrl,
+      PhotoUploadsDlqUrl: photoUploadsDlq.queueUrl,
     };
     for (const [id, value] of Object.entries(names)) {
       new CfnOutput(this, id, { value });

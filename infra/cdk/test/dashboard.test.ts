@@ -145,7 +145,12 @@ describe('the dashboard', () => {
     const dlqs = Object.values(queues)
       .map((q) => referenced(q.Properties.RedrivePolicy?.deadLetterTargetArn))
       .filter((id) => id !== undefined);
-    const failures = Object.entries(queues).filter(([, q]) => !q.Properties.FifoQueue).map(([id]) => id);
+    // The stream mappings' on-failure queue (the photo uploads queue is standard too, but no
+    // dead-letter queue: its DLQ is among the DLQs).
+    const failures = [...new Set(Object.values(resourcesOfType('AWS::Lambda::EventSourceMapping'))
+      .map((m) => referenced(m.Properties.DestinationConfig?.OnFailure?.Destination))
+      .filter((id) => id !== undefined))];
+    assert.equal(failures.length, 1);
     const shown = metrics
       .filter((m) => m.namespace === 'AWS/SQS' && m.name === 'ApproximateNumberOfMessagesVisible')
       .map((m) => String(m.dimensions.QueueName).replace(/^<GetAtt (.*)\.QueueName>$/, '$1'));

@@ -172,7 +172,7 @@ describe('function environments against infra/environment.json', () => {
     });
   }
 
-  it('every table, queue URL, secret, Cognito, digest and key variable names a resource of that kind of the stack', () => {
+  it('every table, queue URL, secret, Cognito, bucket, URL and key variable names a resource of that kind of the stack', () => {
     const secrets = resourcesOfType('AWS::SecretsManager::Secret');
     const buckets = resourcesOfType('AWS::S3::Bucket');
     const keys = resourcesOfType('AWS::KMS::Key');
@@ -187,10 +187,11 @@ describe('function environments against infra/environment.json', () => {
         else if (name === 'COGNITO_USER_POOL_ID') assert.ok(pools[id], `${name} -> ${id}`);
         else if (name === 'COGNITO_CLIENT_ID') assert.ok(clients[id], `${name} -> ${id}`);
         else if (/^STRIPE_.*_ID$/.test(name)) assert.ok(secrets[id], `${name} -> ${id}`);
-        else if (name === 'DIGEST_BUCKET') assert.ok(buckets[id], `${name} -> ${id}`);
+        else if (['DIGEST_BUCKET', 'PHOTOS_BUCKET'].includes(name)) assert.ok(buckets[id], `${name} -> ${id}`);
         else if (['DIGEST_KEY_ID', 'SUBJECT_KEY_ID', 'UNSUBSCRIBE_KEY_ID'].includes(name)) assert.ok(keys[id], `${name} -> ${id}`);
-        // The links in email notices: the page's distribution and the HTTP API.
-        else if (name === 'WEB_URL') assert.ok(resourcesOfType('AWS::CloudFront::Distribution')[id], `${name} -> ${id}`);
+        // The links in email notices: the page's distribution and the HTTP API; the
+        // thumbnails are served by the page's distribution too.
+        else if (['WEB_URL', 'MEDIA_URL'].includes(name)) assert.ok(resourcesOfType('AWS::CloudFront::Distribution')[id], `${name} -> ${id}`);
         else if (name === 'API_URL') assert.ok(resourcesOfType('AWS::ApiGatewayV2::Api')[id], `${name} -> ${id}`);
         else assert.fail(`${name} refers to ${id}`);
       }

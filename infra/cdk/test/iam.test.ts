@@ -71,6 +71,14 @@ export const EXPECTED: Record<string, Grants> = {
     // KMS checks.
     EMAIL_NOTICES_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     UNSUBSCRIBE_KEY_ID: ['kms:VerifyMac'],
+    // Item photos: the upload grants are presigned POSTs signed with this role's credentials,
+    // so S3 authorizes the browser's upload as this role's PutObject on originals/ (GetObject
+    // for the HeadObject of a pending original); thumbnails and refusals read only; ListBucket
+    // for an auction's thumbnails and 404 rather than 403 on a missing key. Never a delete.
+    'PHOTOS_BUCKET/originals/*': ['s3:GetObject', 's3:PutObject'],
+    'PHOTOS_BUCKET/thumbnails/*': ['s3:GetObject'],
+    'PHOTOS_BUCKET/refusals/*': ['s3:GetObject'],
+    PHOTOS_BUCKET: ['s3:ListBucket'],
   },
   // The digester: every head (parallel Scan), the last digest's sequence (GetItem, UpdateItem);
   // the digest objects written once (PutObject with If-None-Match: *) and read back; the
@@ -175,6 +183,18 @@ export const EXPECTED: Record<string, Grants> = {
     'payments DLQ': CONSUME,
     'live DLQ': CONSUME,
   },
+  // The thumbnailer: an original read, then deleted (thumbnailed or refused); its thumbnail
+  // written; a refusal written and read back (a step run twice keeps the first reason); the
+  // bucket listed (an auction's thumbnails, and 404 on a missing key); the uploads queue the
+  // bucket notifies. Nothing on originals/ but read and delete, nothing of thumbnails/ but write.
+  'thumbnailer-lambda': {
+    'own log group': LOGS,
+    'PHOTOS_BUCKET/originals/*': ['s3:DeleteObject', 's3:GetObject'],
+    'PHOTOS_BUCKET/thumbnails/*': ['s3:PutObject'],
+    'PHOTOS_BUCKET/refusals/*': ['s3:GetObject', 's3:PutObject'],
+    PHOTOS_BUCKET: ['s3:ListBucket'],
+    'photo uploads queue': CONSUME,
+  },
   // The broadcaster reads the live queue, not the Events stream (two readers per shard).
   'live-broadcaster-lambda': {
     'own log group': LOGS,
@@ -206,8 +226,9 @@ function labeller(ownLogGroup: string) {
       const id = referenced(value);
       if (!id) continue;
       if (name.endsWith('_TABLE') || /^STRIPE_.*_ID$/.test(name)) names.set(id, name);
-      // The digest bucket (its ARN; its objects are 'DIGEST_BUCKET/*') and the signing key.
-      if (['DIGEST_BUCKET', 'DIGEST_KEY_ID', 'SUBJECT_KEY_ID', 'UNSUBSCRIBE_KEY_ID'].includes(name)) names.set(id, name);
+      // The digest and photos buckets (their ARNs; their objects are 'DIGEST_BUCKET/*',
+      // 'PHOTOS_BUCKET/originals/*' ...) and the keys.
+      if (['DIGEST_BUCKET', 'PHOTOS_BUCKET', 'DIGEST_KEY_ID', 'SUBJECT_KEY_ID', 'UNSUBSCRIBE_KEY_ID'].includes(name)) names.set(id, name);
       if (name === 'NOTIFICATIONS_QUEUE_URL') names.set(id, 'notifications queue');
       if (name === 'PAYMENTS_QUEUE_URL') names.set(id, 'payments queue');
       if (name === 'LIVE_QUEUE_URL') names.set(id, 'live queue');
@@ -216,6 +237,12 @@ function labeller(ownLogGroup: string) {
   for (const mapping of Object.values(resourcesOfType('AWS::Lambda::EventSourceMapping'))) {
     const destination = mapping.Properties.DestinationConfig?.OnFailure?.Destination;
     if (destination) names.set(referenced(destination)!, 'stream-failures queue');
+  }
+  // The queue the photos bucket notifies of each original (no function is told its URL).
+  for (const notifications of Object.values(resourcesOfType('Custom::S3BucketNotifications'))) {
+    for (const queue of notifications.Properties.NotificationConfiguration.QueueConfigurations ?? []) {
+      names.set(referenced(queue.QueueArn)!, 'photo uploads queue');
+    }
   }
   // A DLQ by the queue it serves: the notifications queue's is 'notifications DLQ'.
   for (const [id, queue] of Object.entries(resourcesOfType('AWS::SQS::Queue'))) {
@@ -333,5 +360,39 @@ describe('IAM: the bidder page deployment (CDK BucketDeployment)', () => {
       '*': ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
     });
     assert.equal(resourcesOfType('AWS::IAM::Role')[role].Properties.ManagedPolicyArns, undefined);
+  });
+});
+
+describe('IAM: the photos bucket\'s deployment-time handlers (CDK\'s notification handler, the CORS custom resource)', () => {
+  const photos = () => referenced(functionsByBinary().get('thumbnailer-lambda')!.resource.Properties.Environment.Variables.PHOTOS_BUCKET)!;
+  /** A custom resource's handler: its role's grants, by readable resource name. */
+  const handlerGrants = (type: string) => {
+    const [resource, ...more] = Object.values(resourcesOfType(type));
+    assert.equal(more.length, 0, type);
+    const handler = resourcesOfType('AWS::Lambda::Function')[referenced(resource.Properties.ServiceToken)!];
+    const role = referenced(handler.Properties.Role)!;
+    const logGroup = referenced(handler.Properties.LoggingConfig?.LogGroup);
+    assert.ok(logGroup, `${type}: the handler logs to a log group of the stack (with its retention)`);
+    assert.equal(resourcesOfType('AWS::IAM::Role')[role].Properties.ManagedPolicyArns, undefined, type);
+    const grants: Record<string, string[]> = {};
+    const policies = Object.values(resourcesOfType('AWS::IAM::Policy')).filter((p) => p.Properties.Roles.some((r: any) => referenced(r) === role));
+    for (const statement of policies.flatMap((p) => p.Properties.PolicyDocument.Statement)) {
+      assert.equal(statement.Effect, 'Allow');
+      for (const r of [statement.Resource].flat()) {
+        const name = JSON.stringify(r) === JSON.stringify({ 'Fn::GetAtt': [photos(), 'Arn'] })
+          ? 'photos bucket'
+          : referenced(r) === logGroup ? 'own log group' : `unknown ${JSON.stringify(r)}`;
+        grants[name] = [...new Set([...(grants[name] ?? []), ...[statement.Action].flat()])].sort();
+      }
+    }
+    return grants;
+  };
+
+  it('the notification handler may write its own log group and the photos bucket\'s notification configuration, nothing else', () => {
+    assert.deepEqual(handlerGrants('Custom::S3BucketNotifications'), { 'own log group': LOGS, 'photos bucket': ['s3:PutBucketNotification'] });
+  });
+
+  it('the CORS custom resource may write its own log group and the photos bucket\'s CORS rule, nothing else', () => {
+    assert.deepEqual(handlerGrants('Custom::AWS'), { 'own log group': LOGS, 'photos bucket': ['s3:PutBucketCORS'] });
   });
 });

@@ -33,6 +33,17 @@ function tableNames(): Map<string, string> {
   return out;
 }
 
+/** The photo uploads queue (the one the photos bucket notifies) and its DLQ. */
+function photoQueues(): { queue: string; dlq: string } {
+  const [notifications, ...more] = Object.values(resourcesOfType('Custom::S3BucketNotifications'));
+  assert.equal(more.length, 0);
+  const [configuration, ...others] = notifications.Properties.NotificationConfiguration.QueueConfigurations;
+  assert.equal(others.length, 0);
+  const queue = referenced(configuration.QueueArn)!;
+  const dlq = referenced(resourcesOfType('AWS::SQS::Queue')[queue].Properties.RedrivePolicy.deadLetterTargetArn)!;
+  return { queue, dlq };
+}
+
 describe('the event log', () => {
   it('has a NEW_IMAGE stream, point-in-time recovery, deletion protection, and is retained', () => {
     const tables = template().findResources('AWS::DynamoDB::Table', {
@@ -482,9 +493,10 @@ describe('event source mappings', () => {
       assert.equal(queue.Properties.VisibilityTimeout, 6 * parker.resource.Properties.Timeout);
     }
     const sources = new Set(mapped.map((m) => referenced(m.Properties.EventSourceArn)));
+    // Not the photo uploads DLQ: S3 notifications are no consumer's events to park.
     const dlqs = Object.values(queues)
       .map((q) => referenced(q.Properties.RedrivePolicy?.deadLetterTargetArn))
-      .filter((id) => id !== undefined);
+      .filter((id) => id !== undefined && id !== photoQueues().dlq);
     const failures = mappings
       .map((m) => referenced(m.Properties.DestinationConfig?.OnFailure?.Destination))
       .filter((id) => id !== undefined);
@@ -727,8 +739,8 @@ describe('the bidder page', () => {
     const config = distribution.Properties.DistributionConfig;
     assert.equal(config.DefaultRootObject, 'index.html');
     assert.equal(config.DefaultCacheBehavior.ViewerProtocolPolicy, 'redirect-to-https');
-    assert.equal(config.Origins.length, 1);
-    const origin = config.Origins[0];
+    // The page's origin serves everything but thumbnails/* (the photos bucket's: below).
+    const origin = config.Origins.find((o: any) => o.Id === config.DefaultCacheBehavior.TargetOriginId);
     assert.ok(JSON.stringify(origin.DomainName).includes(siteId));
     const oac = resourcesOfType('AWS::CloudFront::OriginAccessControl')[referenced(origin.OriginAccessControlId)!];
     assert.equal(oac.Properties.OriginAccessControlConfig.SigningBehavior, 'always');
@@ -785,6 +797,168 @@ describe('the bidder page', () => {
   });
 });
 
+describe('item photos', () => {
+  const variables = (binary: string): Record<string, any> =>
+    functionsByBinary().get(binary)!.resource.Properties.Environment.Variables;
+  const photosId = () => referenced(variables('thumbnailer-lambda').PHOTOS_BUCKET)!;
+  const [distributionId] = Object.keys(resourcesOfType('AWS::CloudFront::Distribution'));
+  const siteOrigin = { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }]] };
+  const photosObjects = (prefix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [photosId(), 'Arn'] }, `/${prefix}`]] });
+
+  it('the bucket blocks public access, is encrypted, refuses plain HTTP, logs access, is retained and expires refusals after 30 days', () => {
+    const bucket = resourcesOfType('AWS::S3::Bucket')[photosId()];
+    assert.ok(bucket, 'PHOTOS_BUCKET names a bucket of the stack');
+    assert.equal(referenced(variables('api-lambda').PHOTOS_BUCKET), photosId(), 'the API and the thumbnailer share the bucket');
+    const p = bucket.Properties;
+    assert.deepEqual(p.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+    });
+    assert.equal(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm, 'AES256');
+    assert.equal(p.VersioningConfiguration, undefined, 'a deleted original (maybe hostile) is gone, not a noncurrent version');
+    assert.equal(p.BucketName, undefined);
+    assert.ok(referenced(p.LoggingConfiguration.DestinationBucketName), 'access logs');
+    assert.equal(bucket.DeletionPolicy, 'Retain');
+    assert.equal(bucket.UpdateReplacePolicy, 'Retain');
+    assert.deepEqual(p.LifecycleConfiguration.Rules.map((r: any) => [r.Prefix ?? r.Filter?.Prefix, r.ExpirationInDays, r.Status]),
+      [['refusals/', 30, 'Enabled']]);
+    const [policy, ...more] = Object.values(resourcesOfType('AWS::S3::BucketPolicy')).filter((pol) => referenced(pol.Properties.Bucket) === photosId());
+    assert.equal(more.length, 0);
+    assert.ok(policy.Properties.PolicyDocument.Statement.some((st: any) =>
+      st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false'));
+  });
+
+  it('allows CORS from the site\'s origin only, POST only (the browser posts the presigned form to the bucket)', () => {
+    // Set by a custom resource's PutBucketCors after the distribution exists (the bucket is
+    // the distribution's origin, so it cannot name it itself): no CORS rule on the bucket.
+    assert.equal(resourcesOfType('AWS::S3::Bucket')[photosId()].Properties.CorsConfiguration, undefined);
+    const [cors, ...more] = Object.values(resourcesOfType('Custom::AWS'));
+    assert.equal(more.length, 0);
+    // The call is JSON with the deploy-time values joined in: put them back as objects.
+    const call = (joined: any) => {
+      const values: any[] = [];
+      const text = joined['Fn::Join'][1].map((part: any) => typeof part === 'string' ? part : `<${values.push(part) - 1}>`).join('');
+      const restore = (value: any): any => {
+        if (typeof value === 'string') {
+          const parts = value.split(/(<\d+>)/).filter((t) => t !== '').map((t) => /^<\d+>$/.test(t) ? values[Number(t.slice(1, -1))] : t);
+          return parts.length === 1 ? parts[0] : { 'Fn::Join': ['', parts] };
+        }
+        if (Array.isArray(value)) return value.map(restore);
+        if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, restore(v)]));
+        return value;
+      };
+      return restore(JSON.parse(text));
+    };
+    for (const when of ['Create', 'Update']) {
+      const { service, action, parameters } = call(cors.Properties[when]);
+      assert.equal(service, 'S3', when);
+      assert.equal(action, 'PutBucketCors', when);
+      assert.deepEqual(parameters, {
+        Bucket: { Ref: photosId() },
+        CORSConfiguration: {
+          CORSRules: [{ AllowedOrigins: [siteOrigin], AllowedMethods: ['POST'], AllowedHeaders: ['*'], MaxAgeSeconds: 3600 }],
+        },
+      }, when);
+    }
+    assert.equal(cors.Properties.Delete, undefined, 'the retained bucket keeps its rule');
+  });
+
+  it('notifies the uploads queue of objects created under originals/ only (not of the thumbnailer\'s own writes)', () => {
+    const [notifications, ...more] = Object.values(resourcesOfType('Custom::S3BucketNotifications'));
+    assert.equal(more.length, 0);
+    assert.deepEqual(notifications.Properties.BucketName, { Ref: photosId() });
+    const configuration = notifications.Properties.NotificationConfiguration;
+    assert.deepEqual(Object.keys(configuration), ['QueueConfigurations'], 'no Lambda, topic or EventBridge notification');
+    assert.deepEqual(configuration.QueueConfigurations, [{
+      Events: ['s3:ObjectCreated:*'],
+      Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'originals/' }] } },
+      QueueArn: { 'Fn::GetAtt': [photoQueues().queue, 'Arn'] },
+    }]);
+    // S3 may send to the queue from this bucket only.
+    const policies = Object.values(resourcesOfType('AWS::SQS::QueuePolicy')).filter((p) =>
+      p.Properties.Queues.some((q: any) => referenced(q) === photoQueues().queue));
+    const sends = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st: any) => st.Effect === 'Allow');
+    assert.equal(sends.length, 1);
+    assert.deepEqual(sends[0].Principal, { Service: 's3.amazonaws.com' });
+    assert.deepEqual(sends[0].Condition.ArnLike['aws:SourceArn'], { 'Fn::GetAtt': [photosId(), 'Arn'] });
+  });
+
+  it('the site distribution serves thumbnails/* from the photos bucket through OAC (GET/HEAD, HTTPS, cached), and nothing else of it', () => {
+    const config = resourcesOfType('AWS::CloudFront::Distribution')[distributionId].Properties.DistributionConfig;
+    const photoOrigins = config.Origins.filter((o: any) => referenced(o.DomainName) === photosId());
+    assert.equal(photoOrigins.length, 1);
+    const [origin] = photoOrigins;
+    assert.equal(origin.OriginPath, undefined);
+    assert.deepEqual(origin.S3OriginConfig, { OriginAccessIdentity: '' });
+    const oac = resourcesOfType('AWS::CloudFront::OriginAccessControl')[referenced(origin.OriginAccessControlId)!];
+    assert.equal(oac.Properties.OriginAccessControlConfig.SigningBehavior, 'always');
+    assert.equal(oac.Properties.OriginAccessControlConfig.OriginAccessControlOriginType, 's3');
+    assert.notEqual(config.DefaultCacheBehavior.TargetOriginId, origin.Id);
+    const behaviours = (config.CacheBehaviors ?? []).filter((b: any) => b.TargetOriginId === origin.Id);
+    assert.equal(behaviours.length, 1);
+    const [b] = behaviours;
+    assert.equal(b.PathPattern, 'thumbnails/*');
+    assert.deepEqual(b.AllowedMethods, ['GET', 'HEAD']);
+    assert.equal(b.ViewerProtocolPolicy, 'redirect-to-https');
+    assert.equal(b.CachePolicyId, '658327ea-f89d-4fab-a63d-7e88639e58f6', 'CACHING_OPTIMIZED');
+    assert.equal(b.ResponseHeadersPolicyId, config.DefaultCacheBehavior.ResponseHeadersPolicyId, 'the site\'s security headers');
+    // The bucket policy: CloudFront (this distribution) may read thumbnails/*, and is refused
+    // everything else of the bucket; nobody else is allowed anything.
+    const [policy] = Object.values(resourcesOfType('AWS::S3::BucketPolicy')).filter((pol) => referenced(pol.Properties.Bucket) === photosId());
+    const statements = policy.Properties.PolicyDocument.Statement;
+    const allows = statements.filter((st: any) => st.Effect === 'Allow');
+    assert.equal(allows.length, 1);
+    assert.deepEqual(allows[0].Principal, { Service: 'cloudfront.amazonaws.com' });
+    assert.equal(allows[0].Action, 's3:GetObject');
+    assert.deepEqual(allows[0].Resource, photosObjects('thumbnails/*'));
+    assert.deepEqual(allows[0].Condition, { StringEquals: { 'AWS:SourceArn': {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::123456789012:distribution/', { Ref: distributionId }]],
+    } } });
+    const refusals = statements.filter((st: any) => st.Effect === 'Deny' && st.Principal?.Service === 'cloudfront.amazonaws.com');
+    assert.equal(refusals.length, 1);
+    assert.equal(refusals[0].Action, 's3:*');
+    assert.equal(refusals[0].Condition, undefined);
+    assert.deepEqual(refusals[0].NotResource, photosObjects('thumbnails/*'));
+  });
+
+  it('the uploads queue: a DLQ after 3 receives (14 days, alarmed on a visible message), a visibility timeout of 6x the thumbnailer\'s timeout', () => {
+    const queues = resourcesOfType('AWS::SQS::Queue');
+    const { queue, dlq } = photoQueues();
+    const thumbnailer = functionsByBinary().get('thumbnailer-lambda')!;
+    const timeout = thumbnailer.resource.Properties.Timeout;
+    assert.equal(timeout, 30);
+    assert.equal(queues[queue].Properties.FifoQueue, undefined, 'S3 notifies standard queues only');
+    assert.equal(queues[queue].Properties.RedrivePolicy.maxReceiveCount, 3);
+    assert.ok(queues[queue].Properties.VisibilityTimeout >= 6 * timeout,
+      `visibility ${queues[queue].Properties.VisibilityTimeout} s < 6 x ${timeout} s`);
+    assert.equal(queues[dlq].Properties.MessageRetentionPeriod, 14 * 24 * 3600);
+    const [mapping, ...more] = Object.values(resourcesOfType('AWS::Lambda::EventSourceMapping'))
+      .filter((m) => referenced(m.Properties.FunctionName) === thumbnailer.id);
+    assert.equal(more.length, 0);
+    assert.equal(referenced(mapping.Properties.EventSourceArn), queue);
+    assert.equal(mapping.Properties.BatchSize, 10);
+    assert.deepEqual(mapping.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    // Nobody consumes the DLQ (the parker parks the event log's consumers only): a message
+    // waiting there calls a person.
+    assert.equal(Object.values(resourcesOfType('AWS::Lambda::EventSourceMapping')).filter((m) => referenced(m.Properties.EventSourceArn) === dlq).length, 0);
+    const alarms = Object.values(resourcesOfType('AWS::CloudWatch::Alarm')).filter((a) =>
+      a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' &&
+      a.Properties.Dimensions.some((d: any) => d.Name === 'QueueName' && referenced(d.Value) === dlq));
+    assert.equal(alarms.length, 1);
+    assert.equal(alarms[0].Properties.Statistic, 'Maximum');
+    assert.equal(alarms[0].Properties.Threshold, 0);
+    assert.equal(alarms[0].Properties.ComparisonOperator, 'GreaterThanThreshold');
+  });
+
+  it('api-lambda is told where thumbnails are served: MEDIA_URL is the site\'s origin', () => {
+    assert.deepEqual(variables('api-lambda').MEDIA_URL, siteOrigin);
+    for (const [binary, { resource }] of functionsByBinary()) {
+      const told = Object.keys(resource.Properties.Environment?.Variables ?? {});
+      if (binary !== 'api-lambda') assert.ok(!told.includes('MEDIA_URL'), binary);
+      if (!['api-lambda', 'thumbnailer-lambda'].includes(binary)) assert.ok(!told.includes('PHOTOS_BUCKET'), binary);
+    }
+  });
+});
+
 describe('alarms', () => {
   const alarms = Object.values(resourcesOfType('AWS::CloudWatch::Alarm'));
   const topic = Object.keys(resourcesOfType('AWS::SNS::Topic'))[0];
@@ -825,7 +999,12 @@ describe('alarms', () => {
       .map((q) => q.Properties.RedrivePolicy?.deadLetterTargetArn)
       .filter((arn) => arn !== undefined)
       .map((arn) => referenced(arn)!));
-    const failures = Object.entries(queues).filter(([, q]) => !q.Properties.FifoQueue).map(([id]) => id);
+    // The photo uploads queue and its DLQ are not the parker's (their alarm: below).
+    const photos = photoQueues();
+    dlqs.delete(photos.dlq);
+    const failures = Object.entries(queues)
+      .filter(([id, q]) => !q.Properties.FifoQueue && id !== photos.queue && id !== photos.dlq)
+      .map(([id]) => id);
     assert.equal(dlqs.size, 3);
     assert.equal(failures.length, 1);
     return [...dlqs, ...failures];

@@ -134,7 +134,10 @@ async fn api_process_writing_at(
         // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).
         api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
         env.sqs().clone(),
-        env.archive(),
+        api::config::Buckets {
+            digests: env.archive(),
+            photos: env.media().await,
+        },
         api::config::Keys {
             subjects: env.subject_keys(),
             links: env.link_key(),
@@ -162,6 +165,7 @@ async fn api_process_writing_at(
         watchlist: adapters.watchlist,
         email_notices: adapters.email_notices,
         link_key: adapters.link_key,
+        media: adapters.media,
     })
 }
 

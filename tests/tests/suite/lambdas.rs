@@ -852,3 +852,60 @@ async fn given_streams_with_heads_when_digester_lambda_is_invoked_by_its_schedul
         .verify();
     assert_eq!(code, 0, "{said}");
 }
+
+#[tokio::test]
+async fn given_a_photo_and_a_text_file_uploaded_when_thumbnailer_lambda_gets_the_buckets_notifications_then_the_photo_is_thumbnailed_and_the_text_file_refused_and_deleted()
+ {
+    // Given a JPEG and a text file posing as a PNG posted through their grants, and the
+    // bucket's notifications of both received from the uploads queue, with a message that
+    // is no notification at all
+    let env = TestEnv::new().await;
+    let store = env.photos().await;
+    let mut photos = Vec::new();
+    for (content_type, file) in [
+        ("image/jpeg", photos::testing::jpeg(800, 600)),
+        ("image/png", b"not a photo".to_vec()),
+    ] {
+        let photo = photos::Photo {
+            auction: AuctionId(Uuid::new_v4()),
+            id: photos::PhotoId::new(),
+        };
+        let upload = photos::Upload {
+            photo,
+            content_type: content_type.to_owned(),
+            size: file.len() as u64,
+        };
+        let grant = photos::Grants::grant(&store, &upload, 0, chrono::Utc::now())
+            .await
+            .unwrap();
+        let status = photos::testing::post_form(&grant, content_type, file).await;
+        assert_eq!(status, hyper::StatusCode::NO_CONTENT);
+        photos.push(photo);
+    }
+    let queue = env.resources.photo_uploads.clone();
+    // S3's test event (sent when the notification was set) and the two uploads.
+    let mut records = queue_records(&env, &queue.url, &queue.arn, 3).await;
+    let unreadable = unreadable_queue_record(&records[0]);
+    records.push(unreadable);
+    let mut thumbnailer = Lambda::start("thumbnailer-lambda", &env, &[]).await;
+
+    // When thumbnailer-lambda is invoked with the batch
+    let response = thumbnailer.respond(&queue_event(records)).await;
+
+    // Then nothing is retried (the unreadable message can never become a notification)
+    assert_eq!(failed_items(&response), Vec::<String>::new());
+    // and the JPEG has its thumbnail, the text file is gone with its refusal kept
+    let [jpeg, text] = [photos[0], photos[1]];
+    assert_eq!(
+        photos::Thumbnails::photos(&store, jpeg.auction)
+            .await
+            .unwrap(),
+        [jpeg]
+    );
+    assert_eq!(photos::Originals::head(&store, &text).await.unwrap(), None);
+    assert_eq!(
+        photos::Refusals::find(&store, &text).await.unwrap(),
+        Some(photos::Refusal::NotAnImage)
+    );
+    thumbnailer.stop().await;
+}

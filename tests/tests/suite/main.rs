@@ -11,12 +11,14 @@ mod digests;
 mod dynamodb_local;
 mod event_store;
 mod faults;
+mod item_photos;
 mod lambdas;
 mod notifier;
 mod parking;
 mod payment_identities;
 mod payment_saga;
 mod personal_data;
+
 mod projector;
 mod provisioning;
 mod publisher;

@@ -266,7 +266,10 @@ async fn given_the_api_over_dynamodb_local_and_stripe_when_bob_bids_without_and_
         // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).
         api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
         env.sqs().clone(),
-        env.archive(),
+        api::config::Buckets {
+            digests: env.archive(),
+            photos: env.media().await,
+        },
         api::config::Keys {
             subjects: env.subject_keys(),
             links: env.link_key(),

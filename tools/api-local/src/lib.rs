@@ -9,4 +9,5 @@
 
 pub mod demo;
 pub mod local;
+pub mod media;
 pub mod stripe_webhook;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use api::webhooks::WebhookSecret;
 use api::{App, Authenticator, LocalJwt, SystemClock};
-use api_local::{demo, local, stripe_webhook};
+use api_local::{demo, local, media, stripe_webhook};
 use chrono::{TimeDelta, Utc};
 use clap::{Parser, Subcommand};
 use events::UserId;
@@ -112,7 +112,13 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(StripeChecker::new(stripe.clone())),
         webhook_secret,
         aws_sdk_sqs::Client::new(&sdk),
-        notary::config::archive_from_env(&sdk),
+        api::config::Buckets {
+            digests: notary::config::archive_from_env(&sdk),
+            photos: api::item_photos::Media::new(
+                Arc::new(photos::S3Photos::from_env(&sdk)?),
+                &conventions::names::MEDIA_URL.from_env(),
+            ),
+        },
         api::config::Keys {
             subjects: personal_data::KmsSubjectKeys::from_env(
                 dynamodb.clone(),
@@ -151,7 +157,18 @@ async fn main() -> anyhow::Result<()> {
         sockets: Arc::default(),
     };
     let api = api::router(app);
-    let mut router = api.clone().merge(local::live_router(live));
+    let photos_s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(conventions::s3_path_style())
+            .build(),
+    );
+    let mut router = api
+        .clone()
+        .merge(local::live_router(live))
+        .merge(media::media_router(
+            photos_s3,
+            conventions::names::PHOTOS_BUCKET.from_env(),
+        ));
     if cli.dev {
         if stripe_webhook::is_local(stripe.api_base()) {
             // Before API_URL is printed, so that whoever waits for that line gets the events.

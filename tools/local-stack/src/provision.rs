@@ -41,6 +41,8 @@ pub struct Provisioned {
     pub live: ProvisionedQueue,
     /// The stream mappings' on-failure destination.
     pub stream_failures: ProvisionedStandardQueue,
+    /// Where the photos bucket announces each original uploaded, with its DLQ.
+    pub photo_uploads: ProvisionedQueue,
 }
 
 /// A provisioned standard queue (no DLQ).
@@ -72,6 +74,10 @@ impl Provisioned {
             STREAM_FAILURES_QUEUE.url_env,
             self.stream_failures.url.clone(),
         ));
+        env.push((
+            conventions::names::PHOTO_UPLOADS_QUEUE_URL_ENV,
+            self.photo_uploads.url.clone(),
+        ));
         env
     }
 }
@@ -85,7 +91,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         }
         Ok(())
     };
-    let ((), notifications, payments, live, stream_failures, (), (), ()) = tokio::try_join!(
+    let ((), notifications, payments, live, stream_failures, (), (), (), photo_uploads) = tokio::try_join!(
         tables,
         provision_queue(
             &clients.sqs,
@@ -102,6 +108,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         provision_digests(clients, names),
         provision_subject_key(clients, names),
         provision_email(clients, names),
+        provision_photos(clients, names),
     )?;
     Ok(Provisioned {
         names: names.clone(),
@@ -109,6 +116,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         payments,
         live,
         stream_failures,
+        photo_uploads,
     })
 }
 
@@ -572,6 +580,128 @@ async fn provision_subject_key(clients: &Clients, names: &ResourceNames) -> Resu
         "Wraps the subjects' data keys (local stack)",
     )
     .await
+}
+
+/// The thumbnailer's timeout is 30 s (infra/functions.json); AWS asks a queue's visibility
+/// timeout to be six times its consumer's.
+const PHOTO_UPLOADS_VISIBILITY_SECS: u32 = 180;
+
+/// Item photos: the uploads queue with its DLQ, the bucket (CORS open to any origin here,
+/// where the page's port varies; the CDK app allows only the site's origin), and the bucket's
+/// notification of each object created under `originals/` to the queue, as in AWS. Existing
+/// ones are kept (the notification and CORS are set again).
+async fn provision_photos(clients: &Clients, names: &ResourceNames) -> Result<ProvisionedQueue> {
+    use aws_sdk_s3::types::{
+        CorsConfiguration, CorsRule, Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+    let name = &names.photo_uploads_queue;
+    let dlq_name = format!("{name}-dlq");
+    let dlq_url = create_or_update_queue(
+        &clients.sqs,
+        &dlq_name,
+        vec![(
+            QueueAttributeName::MessageRetentionPeriod,
+            DLQ_RETENTION_SECS.to_string(),
+        )],
+    )
+    .await?;
+    let dlq_arn = queue_arn(&clients.sqs, &dlq_name, &dlq_url).await?;
+    let redrive_policy = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": crate::resources::MAX_RECEIVE_COUNT,
+    })
+    .to_string();
+    let url = create_or_update_queue(
+        &clients.sqs,
+        name,
+        vec![
+            (
+                QueueAttributeName::VisibilityTimeout,
+                PHOTO_UPLOADS_VISIBILITY_SECS.to_string(),
+            ),
+            (QueueAttributeName::RedrivePolicy, redrive_policy),
+        ],
+    )
+    .await?;
+    let arn = queue_arn(&clients.sqs, name, &url).await?;
+
+    let bucket = &names.photos_bucket;
+    let failed = |message: String| Error::Provisioning {
+        resource: format!("bucket {bucket}"),
+        message,
+    };
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    if clients
+        .s3
+        .head_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .is_err()
+    {
+        clients
+            .s3
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| failed(text(&aws_sdk_s3::error::DisplayErrorContext(e))))?;
+    }
+    let cors = CorsRule::builder()
+        .allowed_origins("*")
+        .allowed_methods("POST")
+        .allowed_headers("*")
+        .max_age_seconds(3600)
+        .build()
+        .map_err(|e| failed(e.to_string()))?;
+    clients
+        .s3
+        .put_bucket_cors()
+        .bucket(bucket)
+        .cors_configuration(
+            CorsConfiguration::builder()
+                .cors_rules(cors)
+                .build()
+                .map_err(|e| failed(e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(|e| failed(text(&aws_sdk_s3::error::DisplayErrorContext(e))))?;
+    let originals = FilterRule::builder()
+        .name(FilterRuleName::Prefix)
+        .value("originals/")
+        .build();
+    let queue = QueueConfiguration::builder()
+        .queue_arn(&arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(S3KeyFilter::builder().filter_rules(originals).build())
+                .build(),
+        )
+        .build()
+        .map_err(|e| failed(e.to_string()))?;
+    clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(queue)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| failed(text(&aws_sdk_s3::error::DisplayErrorContext(e))))?;
+    Ok(ProvisionedQueue {
+        name: name.clone(),
+        url,
+        arn,
+        dlq_name,
+        dlq_url,
+        dlq_arn,
+    })
 }
 
 /// What email notices need: the HMAC key that signs unsubscribe links, under its alias, and

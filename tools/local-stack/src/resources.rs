@@ -615,6 +615,10 @@ pub struct ResourceNames {
     pub email_notices_table: String,
     /// The alias of the HMAC key that signs unsubscribe links.
     pub unsubscribe_key: String,
+    /// Sellers' item photos: originals, thumbnails, refusals.
+    pub photos_bucket: String,
+    /// Where the photos bucket announces each original (its DLQ: `<name>-dlq`).
+    pub photo_uploads_queue: String,
 }
 
 impl ResourceNames {
@@ -693,6 +697,11 @@ impl ResourceNames {
                 names::UNSUBSCRIBE_KEY_ID.env,
                 names::UNSUBSCRIBE_KEY_ID.default,
             ),
+            photos_bucket: name(names::PHOTOS_BUCKET.env, names::PHOTOS_BUCKET.default),
+            photo_uploads_queue: name(
+                names::PHOTO_UPLOADS_QUEUE.env,
+                names::PHOTO_UPLOADS_QUEUE.default,
+            ),
         }
     }
 
@@ -716,8 +725,14 @@ impl ResourceNames {
                         .find(|queue| queue.name_env == var)
                         .map(|queue| queue.default_name)
                 });
-            if var == names::DIGEST_BUCKET.env {
-                return Some(format!("{prefix}-{}", names::DIGEST_BUCKET.default));
+            for plain in [
+                names::DIGEST_BUCKET,
+                names::PHOTOS_BUCKET,
+                names::PHOTO_UPLOADS_QUEUE,
+            ] {
+                if var == plain.env {
+                    return Some(format!("{prefix}-{}", plain.default));
+                }
             }
             for key in [
                 names::DIGEST_KEY_ID,
@@ -805,6 +820,11 @@ impl ResourceNames {
             (names::DIGEST_KEY_ID.env, self.digest_key.clone()),
             (names::SUBJECT_KEY_ID.env, self.subject_key.clone()),
             (names::UNSUBSCRIBE_KEY_ID.env, self.unsubscribe_key.clone()),
+            (names::PHOTOS_BUCKET.env, self.photos_bucket.clone()),
+            (
+                names::PHOTO_UPLOADS_QUEUE.env,
+                self.photo_uploads_queue.clone(),
+            ),
         ];
         tables
             .chain(queues)

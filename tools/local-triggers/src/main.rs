@@ -44,7 +44,7 @@ const RECONCILER_EVERY: Duration = Duration::from_secs(5 * 60);
 const DIGESTER_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// The binaries the runner invokes: each mapping's and each rule's target (infra/cdk).
-const TARGETS: [&str; 9] = [
+const TARGETS: [&str; 10] = [
     "projector-lambda",
     "publisher-lambda",
     "notifier-lambda",
@@ -54,6 +54,7 @@ const TARGETS: [&str; 9] = [
     "scheduler-lambda",
     "reconciler-lambda",
     "digester-lambda",
+    "thumbnailer-lambda",
 ];
 
 #[derive(Debug, Parser)]
@@ -303,6 +304,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await
     .context("finding the stream mappings' on-failure queue")?;
+    let photo_uploads_url = queue_url(
+        &sqs,
+        names::PHOTO_UPLOADS_QUEUE_URL_ENV,
+        &resources.photo_uploads_queue,
+    )
+    .await
+    .context("finding the photo uploads queue")?;
     let live_url = queue_url(&sqs, names::LIVE_QUEUE_URL_ENV, &resources.live_queue)
         .await
         .context("finding the live queue")?;
@@ -392,6 +400,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             ),
             ("parker-payments-dlq", "parker-lambda", payments_dlq),
             ("parker-live-dlq", "parker-lambda", live_dlq),
+            // The photos bucket's notifications; what the thumbnailer gives up on stays in the
+            // queue's DLQ (an upload is not an event of the log: nothing to park and replay).
+            ("thumbnailer", "thumbnailer-lambda", photo_uploads_url),
         ],
         schedules: [
             ("SchedulerEveryMinute", "scheduler-lambda", scheduler_every),
@@ -416,7 +427,7 @@ struct Triggers<'a> {
     events_stream: String,
     failures_url: String,
     /// (mapping name, target binary, queue URL), besides the on-failure queue's parker.
-    queues: [(&'static str, &'static str, String); 6],
+    queues: [(&'static str, &'static str, String); 7],
     /// (rule name, target binary, rate).
     schedules: [(&'static str, &'static str, Duration); 3],
 }

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 /// Every Lambda binary of the workspace: what `local-stack build-lambdas` builds and the CDK app
 /// deploys (`infra/environment.json` lists the same; `tests/infra.rs` holds the two and the
 /// workspace's `*-lambda` binaries together).
-pub const LAMBDA_BINARIES: [&str; 11] = [
+pub const LAMBDA_BINARIES: [&str; 12] = [
     "api-lambda",
     "digester-lambda",
     "live-broadcaster-lambda",
@@ -43,6 +43,7 @@ pub const LAMBDA_BINARIES: [&str; 11] = [
     "publisher-lambda",
     "reconciler-lambda",
     "scheduler-lambda",
+    "thumbnailer-lambda",
 ];
 
 /// Where `cargo lambda build` puts `binary`: `<target dir>/lambda/<binary>/bootstrap`, the
