@@ -383,6 +383,10 @@
     $('bid-error').textContent = '';
     $('bid-message').textContent = '';
     $('bid-form').reset();
+    $('photo-list').replaceChildren();
+    $('photo-form').hidden = true;
+    $('photo-status').textContent = '';
+    $('photo-error').textContent = '';
     for (const id of ['auction-price', 'auction-leader', 'auction-bids', 'auction-status', 'auction-seller']) {
       $(id).textContent = '—';
     }
@@ -393,6 +397,84 @@
     renderBidHistory();
     renderAuctionNotifications();
     renderWatchToggle();
+  }
+
+  // --------------------------------------------------------------------------- item photos
+
+  /** The auction's thumbnails, in the gallery. */
+  async function loadPhotos() {
+    const id = detail.id;
+    if (!id) return;
+    let answer;
+    try {
+      answer = await api(`/auctions/${id}/photos`);
+    } catch (error) {
+      if (detail.id === id) $('photo-error').textContent = error.message;
+      return;
+    }
+    if (detail.id !== id) return;
+    const title = (detail.auction && detail.auction.title) || 'the item';
+    $('photo-list').replaceChildren(...answer.photos.map((photo, n) => element('li', {},
+      element('img', {
+        src: photo.thumbnailUrl,
+        alt: `Photo ${n + 1} of ${answer.photos.length} of ${title}`,
+        loading: 'lazy',
+        'data-photo-id': photo.photoId,
+      }))));
+  }
+
+  /**
+   * One file to S3: a grant from the API (which refuses a type or size S3 would refuse), the
+   * form posted straight to the bucket, then the thumbnailer's verdict, asked until it is in.
+   */
+  async function uploadPhoto(id, file) {
+    const grant = await api(`/auctions/${id}/photos`, {
+      method: 'POST', body: { contentType: file.type, size: file.size },
+    });
+    const form = new FormData();
+    for (const field of grant.fields) form.append(field.name, field.value);
+    form.append('file', file);
+    let posted;
+    try {
+      posted = await fetch(grant.url, { method: 'POST', body: form });
+    } catch (_) {
+      throw new Error('The photo storage cannot be reached; try again.');
+    }
+    if (!posted.ok) throw new Error(`The photo storage refused ${file.name} (HTTP ${posted.status}).`);
+    const deadline = Date.now() + 60000;
+    while (Date.now() < deadline) {
+      const status = await api(`/auctions/${id}/photos/${grant.photoId}`);
+      if (status.status === 'ready') return null;
+      if (status.status === 'refused') return `${file.name} was refused: ${status.refusal}.`;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return `${file.name} is still being processed; it appears here when it is ready.`;
+  }
+
+  async function addPhotos() {
+    const input = $('photo-file');
+    const id = detail.id;
+    const files = [...input.files];
+    if (!id || !files.length) return;
+    input.disabled = true;
+    $('photo-status').textContent = '';
+    $('photo-error').textContent = '';
+    const problems = [];
+    let added = 0;
+    for (const file of files) {
+      $('photo-status').textContent = `Uploading ${file.name}…`;
+      try {
+        const problem = await uploadPhoto(id, file);
+        if (problem) problems.push(problem); else added += 1;
+      } catch (error) {
+        problems.push(`${file.name}: ${error.message}`);
+      }
+    }
+    input.value = '';
+    input.disabled = false;
+    $('photo-status').textContent = added ? `${added} photo${added === 1 ? '' : 's'} added.` : '';
+    $('photo-error').textContent = problems.join(' ');
+    loadPhotos();
   }
 
   async function refreshDetail(minVersion) {
@@ -564,6 +646,7 @@
 
     const open = auction.status === 'active' || auction.status === 'scheduled';
     const isSeller = auction.sellerId === session.sub;
+    $('photo-form').hidden = !isSeller;
     const bidSection = $('bid-section');
     bidSection.hidden = !open || isSeller;
     $('seller-note').hidden = !(open && isSeller);
@@ -1516,6 +1599,7 @@
           resetDetail(next.id);
           liveSubscribe(next.id);
           refreshDetail();
+          loadPhotos();
           loadBidHistory(false);
           renderAuctionNotifications();
         }
@@ -1570,6 +1654,8 @@
   $('selling-refresh').addEventListener('click', () => loadSelling(false));
   $('watch-toggle').addEventListener('click', toggleWatch);
   $('email-preferences-form').addEventListener('submit', saveEmailPreferences);
+  $('photo-file').addEventListener('change', addPhotos);
+  $('photo-form').addEventListener('submit', (event) => event.preventDefault());
   $('unsubscribe-button').addEventListener('click', unsubscribe);
   $('selling-more').addEventListener('click', () => loadSelling(true));
   $('add-card').addEventListener('click', (event) =>

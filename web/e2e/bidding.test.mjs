@@ -576,6 +576,40 @@ test('two bidders bid live on one auction in Chromium', { timeout: TEST_TIMEOUT 
     assert.notEqual(sam.url().split('/').pop(), withdrawn.data.auctionId, 'seller-sam: the relisting opened the withdrawn auction');
     await screenshot(sam, '05-sam-relisted');
 
+    // Sam adds photos to the relisted item: a picture (drawn by the browser, as a PNG) and a
+    // text file posing as one. The picture's thumbnail appears; the text file is refused,
+    // saying why (the thumbnailer deleted it), and only the picture is shown.
+    const drawn = await sam.evaluate(() => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 960;
+      canvas.height = 640;
+      const context = canvas.getContext('2d');
+      const gradient = context.createLinearGradient(0, 0, 960, 640);
+      gradient.addColorStop(0, '#1d4e89');
+      gradient.addColorStop(1, '#f2a541');
+      context.fillStyle = gradient;
+      context.fillRect(0, 0, 960, 640);
+      return canvas.toDataURL('image/png').split(',')[1];
+    });
+    await sam.locator('#photo-file').setInputFiles([
+      { name: 'lamp.png', mimeType: 'image/png', buffer: Buffer.from(drawn, 'base64') },
+      { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') },
+    ]);
+    await expectText(sam, 'seller-sam', '#photo-error', 'notes.png was refused: the file is not a JPEG, PNG or WebP image', 60_000);
+    await expectText(sam, 'seller-sam', '#photo-status', '1 photo added');
+    const thumbnail = sam.locator('#photo-list img');
+    await thumbnail.first().waitFor({ timeout: STEP_TIMEOUT });
+    assert.equal(await thumbnail.count(), 1, 'seller-sam: the refused file shows in the gallery');
+    const thumb = await thumbnail.first().evaluate(async (img) => {
+      if (!img.complete) await new Promise((resolve) => { img.onload = resolve; img.onerror = resolve; });
+      return { width: img.naturalWidth, height: img.naturalHeight, src: img.src, alt: img.alt };
+    });
+    assert.deepEqual([thumb.width, thumb.height], [480, 320], `seller-sam: the thumbnail is ${JSON.stringify(thumb)}`);
+    assert.ok(thumb.src.startsWith(`${base}/thumbnails/`), `the thumbnail is served from ${thumb.src}`);
+    assert.match(thumb.alt, /^Photo 1 of 1 of /);
+    await expectAccessible(sam, 'seller-sam', 'the auction page with a photo');
+    await screenshots(sam, 'seller-sam', '05-sam-photo-added');
+
     // Ann's watchlist (a view of its own, reached without a reload) shows the auction as it
     // ended.
     await ann.getByRole('link', { name: 'Watchlist' }).click();
