@@ -12,6 +12,8 @@
 //   alarmEmail: an address the alarm topic mails (optional).
 //   authDomainPrefix: the Cognito hosted UI's domain prefix (https://<prefix>.auth.<region>.
 //     amazoncognito.com; unique in the region); default <stack name>-<8 hex digits of the stack id>.
+//   emailDomain: the domain email notices are sent from (notices@<emailDomain>, an SES identity
+//     with Easy DKIM); default auctions.example.com, which sends nothing (example.com is reserved).
 //   reconcilerEveryMinutes, digestEveryMinutes, digestRetentionDays (read by the stack itself):
 //     the reconciler's and the digester's periods (default 5 each) and how long S3 Object Lock
 //     keeps each digest in compliance mode (default 3650 days; irreversible per object: use 1 for
@@ -39,6 +41,18 @@ const commission = context('commissionBps');
 if (commission !== undefined && !/^\d+$/.test(commission)) {
   throw new Error(`commissionBps must be whole basis points (0 to 10000), not ${JSON.stringify(commission)}`);
 }
+// A DNS name of two labels or more (letters, digits, hyphens; no label starting or ending with a
+// hyphen; a top-level label not all digits), no trailing dot, no @: the domain, not an address.
+const emailDomain = context('emailDomain');
+if (
+  emailDomain !== undefined &&
+  (emailDomain.length > 253 ||
+    !/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?!\d+$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(emailDomain))
+) {
+  throw new Error(
+    `emailDomain must be a domain name notices are sent from (like auctions.example.org, without notices@), not ${JSON.stringify(emailDomain)}`,
+  );
+}
 
 new PlatformStack(app, context('stackName') ?? 'AuctionPlatform', {
   description: 'Event-sourced auction platform (github: infra/cdk)',
@@ -48,4 +62,5 @@ new PlatformStack(app, context('stackName') ?? 'AuctionPlatform', {
   commissionBps: commission === undefined ? undefined : Number(commission),
   alarmEmail: context('alarmEmail'),
   authDomainPrefix: context('authDomainPrefix'),
+  emailDomain,
 });
