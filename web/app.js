@@ -1263,7 +1263,7 @@
 
   // ---------------------------------------------------------------------- email notices
 
-  const EMAIL_TOPICS = ['outbid', 'won', 'lost', 'payment', 'selling'];
+  const EMAIL_TOPICS = ['outbid', 'won', 'lost', 'payment', 'selling', 'endingSoon'];
   let unsubscribeToken = null;
 
   function renderEmailPreferences(preferences) {

@@ -171,6 +171,8 @@ pub const VIEWS_BY_STATUS_INDEX: &str = "byStatus";
 pub const VIEWS_BY_START_INDEX: &str = "byStart";
 /// Auction views by `sellerId`, sorted by `endsAt`, keys only: a seller's own auctions.
 pub const VIEWS_BY_SELLER_INDEX: &str = "bySeller";
+/// Watchlist entries by `auctionId`, sorted by `userId`, keys only: an auction's watchers.
+pub const WATCHLIST_BY_AUCTION_INDEX: &str = "byAuction";
 /// Live connections by `topic`.
 pub const CONNECTIONS_BY_TOPIC_INDEX: &str = "byTopic";
 

@@ -96,6 +96,7 @@ fn subject(kind: Kind, title: &str) -> String {
         Kind::BuyerPaymentFailed => format!("The buyer's payment for “{title}” failed"),
         Kind::OfferedToYou => format!("“{title}” is offered to you"),
         Kind::Cancelled => format!("“{title}” was cancelled"),
+        Kind::EndingSoon => format!("“{title}” ends soon"),
     }
 }
 

@@ -23,15 +23,18 @@ pub enum Topic {
     Payment,
     /// (seller) Your item sold or did not.
     Selling,
+    /// An auction on your watchlist ends soon.
+    EndingSoon,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Topic::Outbid,
         Topic::Won,
         Topic::Lost,
         Topic::Payment,
         Topic::Selling,
+        Topic::EndingSoon,
     ];
 
     /// The topic a notification of `kind` belongs to.
@@ -45,6 +48,7 @@ impl Topic {
             | Kind::PaymentReceived
             | Kind::BuyerPaymentFailed => Topic::Payment,
             Kind::Sold | Kind::Unsold => Topic::Selling,
+            Kind::EndingSoon => Topic::EndingSoon,
         }
     }
 
@@ -56,6 +60,7 @@ impl Topic {
             Topic::Lost => "lost",
             Topic::Payment => "payment",
             Topic::Selling => "selling",
+            Topic::EndingSoon => "endingSoon",
         }
     }
 
@@ -71,6 +76,7 @@ impl Topic {
             Topic::Lost => "when an auction you bid on ends without you",
             Topic::Payment => "about payments",
             Topic::Selling => "when your items sell or do not",
+            Topic::EndingSoon => "when an auction you watch ends soon",
         }
     }
 }

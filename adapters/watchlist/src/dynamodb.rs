@@ -145,4 +145,40 @@ impl Watchlist for DynamoDbWatchlist {
             Ok(WatchedPage { items, next_cursor })
         })
     }
+
+    fn watchers(&self, auction: AuctionId) -> Boxed<'_, Vec<UserId>> {
+        Box::pin(async move {
+            let mut watchers = Vec::new();
+            let mut start = None;
+            loop {
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(conventions::names::WATCHLIST_BY_AUCTION_INDEX)
+                    .key_condition_expression("#auction = :auction")
+                    .expression_attribute_names("#auction", AUCTION)
+                    .expression_attribute_values(":auction", text(auction.to_string()))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| WatchlistError::from(Failure::of(&e)))?;
+                for item in output.items.unwrap_or_default() {
+                    let user = match item.get(USER) {
+                        Some(AttributeValue::S(user)) => {
+                            UserId::try_from(user.as_str()).map_err(|_| {
+                                WatchlistError::Corrupt("userId is not a user id".to_owned())
+                            })?
+                        }
+                        _ => return Err(WatchlistError::Corrupt("no userId".to_owned())),
+                    };
+                    watchers.push(user);
+                }
+                start = output.last_evaluated_key.filter(|key| !key.is_empty());
+                if start.is_none() {
+                    return Ok(watchers);
+                }
+            }
+        })
+    }
 }

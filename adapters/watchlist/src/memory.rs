@@ -87,6 +87,18 @@ impl Watchlist for InMemoryWatchlist {
             Ok(WatchedPage { items, next_cursor })
         })
     }
+
+    fn watchers(&self, auction: AuctionId) -> Boxed<'_, Vec<UserId>> {
+        let auction = auction.to_string();
+        // The map is ordered by user, then auction: the watchers come out in user order.
+        let watchers = self
+            .items()
+            .keys()
+            .filter(|(_, watched)| *watched == auction)
+            .map(|(user, _)| user.clone())
+            .collect();
+        Box::pin(async move { Ok(watchers) })
+    }
 }
 
 #[cfg(test)]

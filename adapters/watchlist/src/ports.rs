@@ -48,6 +48,9 @@ pub trait Watchlist: Send + Sync {
         limit: u32,
         cursor: Option<&'a str>,
     ) -> Boxed<'a, WatchedPage>;
+
+    /// Everyone who watches the auction, in user id order.
+    fn watchers(&self, auction: AuctionId) -> Boxed<'_, Vec<UserId>>;
 }
 
 /// The cursor after `auction`: its id, opaque to clients. It only ever places a listing within

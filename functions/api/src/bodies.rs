@@ -530,13 +530,14 @@ pub struct NotificationBody {
     /// Unique in the caller's inbox; orders by time.
     pub id: String,
     /// `outbid`, `won`, `lost`, `sold`, `unsold`, `paymentConfirmed`, `paymentFailed`,
-    /// `paymentReceived`, `buyerPaymentFailed`, `offeredToYou`, `cancelled`, ...
+    /// `paymentReceived`, `buyerPaymentFailed`, `offeredToYou`, `cancelled`, `endingSoon`, ...
     pub kind: String,
     pub auction_id: Uuid,
     pub auction_title: String,
     pub amount: Option<MoneyBody>,
     pub occurred_at: DateTime<Utc>,
-    /// The auction's version whose event this is about.
+    /// The auction's version whose event this is about (0 for `endingSoon`, which no event
+    /// causes).
     pub version: u64,
     pub text: String,
 }
@@ -580,6 +581,8 @@ pub struct NotificationPreferences {
     pub payment: bool,
     /// (sellers) When your items sell or do not.
     pub selling: bool,
+    /// When an auction on your watchlist ends within the hour.
+    pub ending_soon: bool,
     /// When they were last saved (or changed by an unsubscribe link); `null` when never
     /// saved: nothing is emailed until they are.
     pub updated_at: Option<DateTime<Utc>>,
@@ -595,6 +598,9 @@ pub struct SetNotificationPreferences {
     pub lost: bool,
     pub payment: bool,
     pub selling: bool,
+    /// Optional (added later): off when absent.
+    #[serde(default)]
+    pub ending_soon: bool,
 }
 
 /// The token of an unsubscribe link (from an email's link or `List-Unsubscribe` header).

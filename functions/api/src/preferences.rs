@@ -27,6 +27,7 @@ fn body(preferences: Option<&Preferences>, claims: &Claims) -> NotificationPrefe
         lost: wants(Topic::Lost),
         payment: wants(Topic::Payment),
         selling: wants(Topic::Selling),
+        ending_soon: wants(Topic::EndingSoon),
         updated_at: preferences.map(|p| p.updated_at),
     }
 }
@@ -70,6 +71,7 @@ pub async fn put_preferences<B: Backend>(
         (Topic::Lost, wanted.lost),
         (Topic::Payment, wanted.payment),
         (Topic::Selling, wanted.selling),
+        (Topic::EndingSoon, wanted.ending_soon),
     ]
     .into_iter()
     .filter_map(|(topic, on)| on.then_some(topic))

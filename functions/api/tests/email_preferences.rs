@@ -108,7 +108,8 @@ async fn given_a_verified_address_when_a_bidder_saves_topics_then_they_read_back
     assert_eq!(
         saved.body,
         json!({"email": BOB_EMAIL, "outbid": true, "won": true, "lost": false,
-               "payment": false, "selling": false, "updatedAt": "2026-06-01T12:00:00Z"})
+               "payment": false, "selling": false, "endingSoon": false,
+               "updatedAt": "2026-06-01T12:00:00Z"})
     );
     let stored = h
         .email_notices

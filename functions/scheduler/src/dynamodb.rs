@@ -72,13 +72,14 @@ impl StatusIndex {
         }
     }
 
-    /// Every item of `status` in `index` whose sort key `time` is at or before `until`, each
-    /// page of at most [`PAGE_SIZE`].
+    /// Every item of `status` in `index` whose sort key `time` is at or before `until` (and at
+    /// or after `from`, when given), each page of at most [`PAGE_SIZE`].
     async fn query(
         &self,
         index: &str,
         status: AuctionStatus,
         time: &str,
+        from: Option<&str>,
         until: &str,
     ) -> Result<Vec<HashMap<String, AttributeValue>>, SchedulerError> {
         let table = self
@@ -90,12 +91,19 @@ impl StatusIndex {
         let mut items = Vec::new();
         let mut start_key = None;
         loop {
+            let condition = match from {
+                Some(_) => "#status = :status AND #time BETWEEN :from AND :until",
+                None => "#status = :status AND #time <= :until",
+            };
             let request = self
                 .client
                 .query()
                 .table_name(&table)
                 .index_name(index)
-                .key_condition_expression("#status = :status AND #time <= :until")
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(from.map(|from| {
+                    HashMap::from([(":from".to_owned(), AttributeValue::S(from.to_owned()))])
+                }))
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#time", time)
                 .expression_attribute_values(
@@ -146,6 +154,7 @@ impl DueAuctions for StatusIndex {
                 names::VIEWS_BY_STATUS_INDEX,
                 AuctionStatus::Active,
                 "endsAt",
+                None,
                 &until,
             )
             .await?;
@@ -164,6 +173,7 @@ impl DueAuctions for StatusIndex {
                 names::VIEWS_BY_START_INDEX,
                 AuctionStatus::Scheduled,
                 "startsAt",
+                None,
                 &until,
             )
             .await?;
@@ -178,5 +188,25 @@ impl DueAuctions for StatusIndex {
             }
         }
         Ok(due)
+    }
+}
+
+impl crate::reminders::EndingAuctions for StatusIndex {
+    async fn ending_between(
+        &self,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<AuctionId>, SchedulerError> {
+        let text = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let items = self
+            .query(
+                names::VIEWS_BY_STATUS_INDEX,
+                AuctionStatus::Active,
+                "endsAt",
+                Some(&text(from)),
+                &text(until),
+            )
+            .await?;
+        Ok(items.iter().filter_map(auction_id).collect())
     }
 }

@@ -19,10 +19,15 @@
 //! rule invokes the scheduler Lambda each minute and the invocation sweeps every
 //! [`SWEEP_INTERVAL`] for just under a minute (see `docs/scheduler.md`).
 //!
-//! Depends on the domain, the event contract and the event store; the index is behind the
-//! [`DueAuctions`] port. Must not depend on HTTP, SQS or Lambda (only the binary does).
+//! The same loop tells watchers that an auction ends soon ([`reminders`]), once a minute.
+//!
+//! Depends on the domain, the event contract, the event store, and for the reminders the
+//! watchlist, the inbox and the email notices; the index is behind the [`DueAuctions`] and
+//! [`reminders::EndingAuctions`] ports. Must not depend on HTTP, SQS or Lambda (only the
+//! binary does).
 
 mod dynamodb;
+pub mod reminders;
 
 use std::future::Future;
 use std::time::Duration;
@@ -178,19 +183,26 @@ where
     Ok(report)
 }
 
-/// Sweeps every [`SWEEP_INTERVAL`] until `stop` resolves (locally: Ctrl-C; in Lambda: just
-/// before the invocation's minute is up). `clock` reads the time for each sweep.
-pub async fn sweep_until<B, I>(
+/// Sweeps every [`SWEEP_INTERVAL`], and reminds watchers every
+/// [`reminders::REMIND_EVERY`] (first at the start), until `stop` resolves (locally: Ctrl-C;
+/// in Lambda: just before the invocation's minute is up). `clock` reads the time for each.
+pub async fn sweep_until<B, I, W, S, M>(
     store: &Store<B>,
     index: &I,
+    reminders: &reminders::Reminders<W, S, M>,
     clock: impl Fn() -> DateTime<Utc>,
     stop: impl Future<Output = ()>,
 ) where
     B: EventLog + Snapshots + IdempotencyRecords + 'static,
-    I: DueAuctions,
+    I: DueAuctions + reminders::EndingAuctions,
+    W: watchlist::Watchlist,
+    S: read_models::notifications::StoreNotification,
+    M: email::MailNotification,
 {
     let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut reminds = tokio::time::interval(reminders::REMIND_EVERY);
+    reminds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -200,15 +212,34 @@ pub async fn sweep_until<B, I>(
                     tracing::warn!(%error, "sweep failed; retrying at the next interval");
                 }
             }
+            _ = reminds.tick() => {
+                if let Err(error) = reminders::remind(store, index, reminders, clock()).await {
+                    tracing::warn!(%error, "reminders failed; retrying at the next run");
+                }
+            }
         }
     }
 }
 
-/// The event store and the status index over DynamoDB: endpoint, region and credentials from
-/// the standard AWS environment, tables from `EVENTS_TABLE`, `SNAPSHOTS_TABLE`,
-/// `IDEMPOTENCY_TABLE`, and the views through the alias in `READ_MODEL_ALIASES_TABLE` (falling
-/// back to `AUCTION_VIEWS_TABLE`). Both binaries build these once.
-pub async fn from_env() -> (Store<event_store::DynamoDbStore>, StatusIndex) {
+/// The reminders' ports as the Lambda has them: the Watchlist table, the inbox, and email
+/// notices (preferences in DynamoDB, SES, links MACed by KMS).
+pub type DynamoDbReminders = reminders::Reminders<
+    watchlist::DynamoDbWatchlist,
+    read_models::notifications::DynamoDbNotifications,
+    email::EmailNotices<email::DynamoDbEmailNotices, email::SesMailer, email::KmsLinkKey>,
+>;
+
+/// The event store, the status index and the reminders' ports over AWS: endpoint, region and
+/// credentials from the standard AWS environment, tables from `EVENTS_TABLE`,
+/// `SNAPSHOTS_TABLE`, `IDEMPOTENCY_TABLE`, the views through the alias in
+/// `READ_MODEL_ALIASES_TABLE` (falling back to `AUCTION_VIEWS_TABLE`), `WATCHLIST_TABLE`,
+/// `NOTIFICATIONS_TABLE`, and email notices from `EMAIL_NOTICES_TABLE`, `EMAIL_FROM`,
+/// `UNSUBSCRIBE_KEY_ID`, `WEB_URL` and `API_URL`. Both binaries build these once.
+pub async fn from_env() -> (
+    Store<event_store::DynamoDbStore>,
+    StatusIndex,
+    DynamoDbReminders,
+) {
     let sdk = aws_config::load_from_env().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let store = Store::new(
@@ -219,5 +250,18 @@ pub async fn from_env() -> (Store<event_store::DynamoDbStore>, StatusIndex) {
         read_models::ViewAliases::from_env(client.clone()),
         read_models::ViewTables::from_env(),
     );
-    (store, StatusIndex::aliased(client, views))
+    let reminders = reminders::Reminders {
+        watchlist: watchlist::DynamoDbWatchlist::new(
+            client.clone(),
+            conventions::names::WATCHLIST_TABLE.from_env(),
+        ),
+        inbox: read_models::notifications::DynamoDbNotifications::from_env(client.clone()),
+        mail: email::EmailNotices::new(
+            email::DynamoDbEmailNotices::from_env(client.clone()),
+            email::SesMailer::from_env(aws_sdk_sesv2::Client::new(&sdk)),
+            email::KmsLinkKey::from_env(aws_sdk_kms::Client::new(&sdk)),
+            email::Links::from_env(),
+        ),
+    };
+    (store, StatusIndex::aliased(client, views), reminders)
 }

@@ -615,6 +615,14 @@ export class PlatformStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // An auction's watchers, for the scheduler's "ends soon" notices; keys only, so that
+    // watching writes one small entry more.
+    watchlistTable.addGlobalSecondaryIndex({
+      indexName: 'byAuction',
+      partitionKey: { name: 'auctionId', type: S },
+      sortKey: { name: 'userId', type: S },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
 
     // Email notices (adapters/email): each user's preferences and address (a user's own
     // choice, and personal data: forgetting a user deletes their partition) and one mark per
@@ -1058,8 +1066,11 @@ export class PlatformStack extends Stack {
     readSecrets(saga.role, 'PaymentSaga', [stripeSecretKey]);
 
     // Scheduler: due auctions from the byStatus (ends) and byStart (starts) indexes, Start/EndAuction through the event
-    // store (its commands carry no idempotency key: their ids are deterministic).
-    const scheduler = makeFunction('Scheduler', 'scheduler-lambda', 'Starts and ends due auctions');
+    // store (its commands carry no idempotency key: their ids are deterministic). Once a
+    // minute it tells the watchers of auctions ending within the hour (the Watchlist's
+    // byAuction index), in their inbox and by email as the notifier does (WEB_URL and API_URL
+    // are set with the site and the API below).
+    const scheduler = makeFunction('Scheduler', 'scheduler-lambda', 'Starts and ends due auctions; tells watchers an auction ends soon');
     grantTables(scheduler.role, 'Scheduler', [
       storeWrite,
       snapshotsReadWrite,
@@ -1071,12 +1082,35 @@ export class PlatformStack extends Stack {
       },
       // The indexes follow the views' alias, like the API's reads.
       { table: readModelAliasesTable, actions: ['GetItem'] },
+      { table: watchlistTable, actions: [], indexes: { names: ['byAuction'], actions: ['Query'] } },
+      { table: notificationsTable, actions: ['PutItem'] },
+      { table: emailNoticesTable, actions: ['GetItem', 'PutItem'] },
     ]);
+    scheduler.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'SchedulerUnsubscribeLinks',
+        actions: ['kms:GenerateMac'],
+        resources: [unsubscribeKey.keyArn],
+      }),
+    );
+    scheduler.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'SchedulerSendsEmail',
+        actions: ['ses:SendEmail'],
+        resources: [this.formatArn({ service: 'ses', resource: 'identity', resourceName: emailIdentity.emailIdentityName })],
+        conditions: { StringEquals: { 'ses:FromAddress': emailFrom } },
+      }),
+    );
     setEnvironment(scheduler.fn, {
       ...storeEnvironment,
       AUCTION_VIEWS_TABLE: auctionViewsTable.tableName,
       USER_BIDS_TABLE: userBidsTable.tableName,
       READ_MODEL_ALIASES_TABLE: readModelAliasesTable.tableName,
+      WATCHLIST_TABLE: watchlistTable.tableName,
+      NOTIFICATIONS_TABLE: notificationsTable.tableName,
+      EMAIL_NOTICES_TABLE: emailNoticesTable.tableName,
+      UNSUBSCRIBE_KEY_ID: unsubscribeKey.keyArn,
+      EMAIL_FROM: emailFrom,
     });
     const schedulerCfn = scheduler.fn.node.defaultChild as lambda.CfnFunction;
     // Two: the next minute's invocation starts while the previous one finishes its sweep;
@@ -1688,10 +1722,12 @@ export class PlatformStack extends Stack {
       ]);
     }
     // The links in email notices: the page (CloudFront) and the one-click unsubscribe (API).
-    setEnvironment(notifier.fn, {
-      WEB_URL: `${siteOrigin}/`,
-      API_URL: httpApi.apiEndpoint,
-    });
+    for (const fn of [notifier.fn, scheduler.fn]) {
+      setEnvironment(fn, {
+        WEB_URL: `${siteOrigin}/`,
+        API_URL: httpApi.apiEndpoint,
+      });
+    }
     for (const route of webhookRoutes) {
       NagSuppressions.addResourceSuppressions(route, [
         {

@@ -143,6 +143,12 @@ export const EXPECTED: Record<string, Grants> = {
     'AUCTION_VIEWS_TABLE/index/byStart': ['dynamodb:Query'],
     'AUCTION_VIEWS_TABLE-r*/index/byStart': ['dynamodb:Query'],
     READ_MODEL_ALIASES_TABLE: ['dynamodb:GetItem'],
+    // "Ends soon": an auction's watchers, their notices stored and emailed as the notifier does.
+    'WATCHLIST_TABLE/index/byAuction': ['dynamodb:Query'],
+    NOTIFICATIONS_TABLE: ['dynamodb:PutItem'],
+    EMAIL_NOTICES_TABLE: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    UNSUBSCRIBE_KEY_ID: ['kms:GenerateMac'],
+    'SES sender identity': ['ses:SendEmail'],
   },
   // The reconciler: the log and its byTypeShard index, the sagas and the inbox by key (read
   // only); the projector's writes, the streams' heads among them (it redelivers through the

@@ -13,6 +13,21 @@ use read_models::Projections;
 use scheduler::{StatusIndex, sweep, sweep_until};
 use uuid::Uuid;
 
+/// The reminders' ports on this test's tables, emails through moto's SES.
+fn reminders(env: &TestEnv) -> scheduler::DynamoDbReminders {
+    scheduler::reminders::Reminders {
+        watchlist: watchlist::DynamoDbWatchlist::new(
+            env.dynamodb().clone(),
+            env.names().watchlist_table.clone(),
+        ),
+        inbox: read_models::notifications::DynamoDbNotifications::new(
+            env.dynamodb().clone(),
+            env.names().notifications_table.clone(),
+        ),
+        mail: env.mail(),
+    }
+}
+
 fn index(env: &TestEnv) -> StatusIndex {
     StatusIndex::new(
         env.dynamodb().clone(),
@@ -230,8 +245,9 @@ async fn with_the_projector_and_two_schedulers_running_an_auction_ends_within_a_
     let mut schedulers = Vec::new();
     for _ in 0..2 {
         let (store, index, stop) = (env.store_snapshotting(0), index(&env), stop.clone());
+        let reminders = reminders(&env);
         schedulers.push(tokio::spawn(async move {
-            sweep_until(&store, &index, Utc::now, stop.cancelled_owned()).await;
+            sweep_until(&store, &index, &reminders, Utc::now, stop.cancelled_owned()).await;
         }));
     }
 
@@ -354,4 +370,73 @@ async fn a_sweep_reads_the_auctions_whose_start_has_come_not_every_auction_sched
 async fn index_due(index: &StatusIndex, now: DateTime<Utc>) -> usize {
     use scheduler::DueAuctions;
     index.due(now).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn an_auction_ending_within_the_hour_tells_its_watchers_once_in_the_inbox_and_by_email_if_wanted()
+ {
+    use email::PreferenceStore;
+    use read_models::notifications::{Kind, ListNotifications};
+    use watchlist::Watchlist;
+
+    // Given an auction ending at +1h and another at +2h, both active and projected; ann, who
+    // wants "ends soon" emails, watches both; bob, who asked for no email, watches the first
+    let env = TestEnv::new().await;
+    let store = env.store_snapshotting(0);
+    let soon = create(&store, at(0), at(3600), None, None).await;
+    let later = create(&store, at(0), at(7200), None, None).await;
+    for auction_id in [soon, later] {
+        project(&env, auction_id, u64::MAX).await;
+    }
+    let reminders = reminders(&env);
+    let (ann, bob) = (fixtures::user("ann"), fixtures::user("bob"));
+    for (who, auction_id) in [(&ann, soon), (&ann, later), (&bob, soon)] {
+        reminders
+            .watchlist
+            .watch(who, auction_id, at(10))
+            .await
+            .unwrap();
+    }
+    let ann_email = format!("ann-{}@example.com", Uuid::new_v4().simple());
+    let wants = email::Preferences {
+        email: Some(ann_email.clone()),
+        topics: [email::Topic::EndingSoon].into_iter().collect(),
+        updated_at: at(10),
+    };
+    env.email_notices().save(&ann, &wants).await.unwrap();
+
+    // When the reminders run a minute in, and again half a minute later
+    let index = index(&env);
+    let first = scheduler::reminders::remind(&store, &index, &reminders, at(60))
+        .await
+        .unwrap();
+    let again = scheduler::reminders::remind(&store, &index, &reminders, at(90))
+        .await
+        .unwrap();
+
+    // Then both watchers of the first auction were told once, and nobody of the second
+    assert_eq!(
+        (first.auctions, first.told, first.failed),
+        (1, 2, 0),
+        "{first:?}"
+    );
+    assert_eq!((again.told, again.failed), (0, 0), "{again:?}");
+    for who in [&ann, &bob] {
+        let inbox = reminders
+            .inbox
+            .list(who, 10, None)
+            .await
+            .unwrap()
+            .notifications;
+        assert_eq!(inbox.len(), 1, "{inbox:?}");
+        assert_eq!(
+            (inbox[0].kind, inbox[0].auction_id),
+            (Kind::EndingSoon, soon)
+        );
+        assert!(inbox[0].text.contains("ends soon"), "{}", inbox[0].text);
+    }
+    // and ann got one email about it
+    let emails = env.emails_to(&ann_email).await;
+    let subjects: Vec<&str> = emails.iter().map(|email| email.subject.as_str()).collect();
+    assert_eq!(subjects, ["“Fixture auction” ends soon"]);
 }

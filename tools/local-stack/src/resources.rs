@@ -390,7 +390,20 @@ pub const WATCHLIST_TABLE: TableSpec = TableSpec {
         kind: ScalarAttributeType::S,
     }),
     stream: None,
-    indexes: &[],
+    // An auction's watchers, for the scheduler's "ends soon" notice; keys only, so watching
+    // writes one small entry more.
+    indexes: &[IndexSpec {
+        name: names::WATCHLIST_BY_AUCTION_INDEX,
+        partition_key: KeyAttribute {
+            name: "auctionId",
+            kind: ScalarAttributeType::S,
+        },
+        sort_key: Some(KeyAttribute {
+            name: "userId",
+            kind: ScalarAttributeType::S,
+        }),
+        projection: IndexProjection::KeysOnly,
+    }],
     ttl_attribute: None,
 };
 

@@ -23,4 +23,6 @@ pub use dynamodb::DynamoDbNotifications;
 pub use error::NotifierError;
 pub use inbox::{ListNotifications, MAX_PAGE_SIZE, NotificationPage, StoreNotification, Stored};
 pub use memory::InMemoryNotifications;
-pub use notification::{Kind, Notification, needs_context, notification_id, notifications};
+pub use notification::{
+    ENDING_SOON, Kind, Notification, ending_soon, needs_context, notification_id, notifications,
+};

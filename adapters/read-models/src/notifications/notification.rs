@@ -38,10 +38,16 @@ pub enum Kind {
     OfferedToYou,
     /// (bidders) The auction was cancelled.
     Cancelled,
+    /// (watchers) An auction on your watchlist ends soon. Not caused by an event: the
+    /// scheduler tells watchers once the end comes within [`ENDING_SOON`].
+    EndingSoon,
 }
 
+/// How long before its end an auction's watchers are told it ends soon.
+pub const ENDING_SOON: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Outbid,
         Kind::Won,
         Kind::Lost,
@@ -53,6 +59,7 @@ impl Kind {
         Kind::BuyerPaymentFailed,
         Kind::OfferedToYou,
         Kind::Cancelled,
+        Kind::EndingSoon,
     ];
 
     /// The name on the wire and in the table.
@@ -69,6 +76,7 @@ impl Kind {
             Kind::BuyerPaymentFailed => "buyerPaymentFailed",
             Kind::OfferedToYou => "offeredToYou",
             Kind::Cancelled => "cancelled",
+            Kind::EndingSoon => "endingSoon",
         }
     }
 
@@ -117,6 +125,37 @@ pub fn notification_id(
         occurred_at.to_rfc3339_opts(SecondsFormat::Millis, true),
         kind.as_str()
     )
+}
+
+/// The notice that the auction ending at `ends_at` ends soon, for one of its watchers. Its id
+/// depends only on the auction and that end, so that every sweep that finds the auction in its
+/// window makes the very same notification and the conditional write stores it once; an end
+/// moved by a late bid makes a new one, because the auction then ends soon again.
+pub fn ending_soon(
+    recipient: &UserId,
+    auction_id: AuctionId,
+    title: &str,
+    ends_at: DateTime<Utc>,
+) -> Notification {
+    let at = ends_at - ENDING_SOON;
+    let when = ends_at.format("%H:%M UTC on %-d %B");
+    Notification {
+        notification_id: notification_id(at, auction_id, 0, Kind::EndingSoon),
+        recipient: recipient.clone(),
+        kind: Kind::EndingSoon,
+        auction_id,
+        auction_title: title.to_owned(),
+        amount: None,
+        occurred_at: at,
+        aggregate_version: 0,
+        // A name for this reminder among all (auction, end) pairs, as an event id names an
+        // event: the same for every sweep that makes it.
+        event_id: Uuid::new_v5(
+            &auction_id.0,
+            format!("ending-soon:{}", ends_at.timestamp_millis()).as_bytes(),
+        ),
+        text: format!("“{title}”, on your watchlist, ends soon: at {when}."),
+    }
 }
 
 /// Whether the event can notify anyone, i.e. whether its auction context is worth loading.

@@ -17,13 +17,14 @@ const SWEEP_FOR: Duration = Duration::from_secs(58);
 async fn main() -> Result<(), lambda_runtime::Error> {
     let lambda = conventions::lambda::init(env!("CARGO_BIN_NAME"))?;
     // Built once per execution environment, shared by every invocation.
-    let (store, index) = &scheduler::from_env().await;
+    let (store, index, reminders) = &scheduler::from_env().await;
     lambda
         .run(service_fn(
             move |_: LambdaEvent<serde_json::Value>| async move {
                 scheduler::sweep_until(
                     store,
                     index,
+                    reminders,
                     chrono::Utc::now,
                     tokio::time::sleep(SWEEP_FOR),
                 )
