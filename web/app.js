@@ -882,13 +882,31 @@
 
   // ---------------------------------------------------------------------------- the watchlist
 
-  const watching = new Set(); // the ids of the auctions on the user's watchlist (its first 100)
+  const watching = new Set(); // the ids of the auctions on the user's watchlist
+
+  /** Pages of a watchlist read in turn; a bound, so that a broken cursor cannot loop. */
+  const WATCHLIST_PAGES = 50;
+
+  /** Every watched auction, a page of 100 at a time. */
+  async function allWatched() {
+    const items = [];
+    let cursor = null;
+    for (let page = 0; page < WATCHLIST_PAGES; page += 1) {
+      const query = new URLSearchParams({ limit: '100' });
+      if (cursor) query.set('cursor', cursor);
+      const answer = await api(`/me/watchlist?${query}`);
+      items.push(...answer.items);
+      cursor = answer.nextCursor;
+      if (!cursor) break;
+    }
+    return items;
+  }
 
   async function loadWatching() {
-    let page;
-    try { page = await api('/me/watchlist?limit=100'); } catch (_) { return; }
+    let items;
+    try { items = await allWatched(); } catch (_) { return; }
     watching.clear();
-    for (const { auction } of page.items) watching.add(auction.id);
+    for (const { auction } of items) watching.add(auction.id);
     renderWatchToggle();
   }
 
@@ -915,13 +933,13 @@
     }
   }
 
-  /** The watched auctions (the first 100) as a table whose rows follow the socket. */
+  /** The watched auctions as a table whose rows (the first LIST_WATCH) follow the socket. */
   async function loadWatchlist() {
     const rows = $('watchlist-rows');
     $('watchlist-error').textContent = '';
     let page;
     try {
-      page = await api('/me/watchlist?limit=100');
+      page = { items: await allWatched() };
     } catch (error) {
       $('watchlist-error').textContent = error.message;
       return;
@@ -935,8 +953,10 @@
       watching.add(auction.id);
       const row = listRow(auction);
       rows.append(row);
-      list.watched.set(auction.id, { row, version: auction.version });
-      liveSubscribe(auction.id);
+      if (list.watched.size < LIST_WATCH) {
+        list.watched.set(auction.id, { row, version: auction.version });
+        liveSubscribe(auction.id);
+      }
     }
     $('watchlist-empty').hidden = rows.children.length > 0;
     $('watchlist-table').hidden = rows.children.length === 0;
