@@ -77,6 +77,30 @@ fn send(
 }
 
 /// The API's tables on this test's resources.
+/// The API's adapters as `config::dynamodb` builds them, on this test's tables, buckets and keys,
+/// checking ids with `stripe`.
+pub(crate) async fn api_adapters(
+    env: &TestEnv,
+    stripe: stripe_api::StripeClient,
+) -> api::config::Adapters {
+    api::config::adapters(
+        env.dynamodb().clone(),
+        api_tables(env),
+        Arc::new(StripeChecker::new(stripe)),
+        // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).
+        api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
+        env.sqs().clone(),
+        api::config::Buckets {
+            digests: env.archive(),
+            photos: env.media().await,
+        },
+        api::config::Keys {
+            subjects: env.subject_keys(),
+            links: env.link_key(),
+        },
+    )
+}
+
 fn api_tables(env: &TestEnv) -> api::config::Tables {
     let names = env.names();
     api::config::Tables {
@@ -127,22 +151,7 @@ async fn api_process_writing_at(
     rate: WriteRate,
 ) -> Router {
     let store = Store::new(env.event_store(), SnapshotPolicy::inline(100));
-    let adapters = api::config::adapters(
-        env.dynamodb().clone(),
-        api_tables(env),
-        Arc::new(StripeChecker::new(support::stripe().await)),
-        // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).
-        api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
-        env.sqs().clone(),
-        api::config::Buckets {
-            digests: env.archive(),
-            photos: env.media().await,
-        },
-        api::config::Keys {
-            subjects: env.subject_keys(),
-            links: env.link_key(),
-        },
-    );
+    let adapters = api_adapters(env, support::stripe().await).await;
     router(App {
         store,
         clock: Arc::new(FixedClock::new(now)),

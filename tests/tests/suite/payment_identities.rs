@@ -245,36 +245,8 @@ async fn given_the_api_over_dynamodb_local_and_stripe_when_bob_bids_without_and_
     // auction by ann, who registered her payout account
     let env = TestEnv::new().await;
     let now = Utc::now();
-    let names = env.names();
     let stripe = support::stripe().await;
-    let adapters = api::config::adapters(
-        env.dynamodb().clone(),
-        api::config::Tables {
-            store: fixtures::table_names(names),
-            auction_views: names.auction_views_table.clone(),
-            user_bids: names.user_bids_table.clone(),
-            notifications: names.notifications_table.clone(),
-            read_model_aliases: names.read_model_aliases_table.clone(),
-            parked: names.parked_table.clone(),
-            payment_identities: names.payment_identities_table.clone(),
-            stripe_webhook_deliveries: names.stripe_webhook_deliveries_table.clone(),
-            stream_heads: names.stream_heads_table.clone(),
-            watchlist: names.watchlist_table.clone(),
-            email_notices: names.email_notices_table.clone(),
-        },
-        Arc::new(StripeChecker::new(stripe.clone())),
-        // No webhook is posted here (tests/tests/suite/webhooks.rs posts them).
-        api::webhooks::WebhookSecret::new("whsec_unused-by-these-tests"),
-        env.sqs().clone(),
-        api::config::Buckets {
-            digests: env.archive(),
-            photos: env.media().await,
-        },
-        api::config::Keys {
-            subjects: env.subject_keys(),
-            links: env.link_key(),
-        },
-    );
+    let adapters = crate::api::api_adapters(&env, stripe.clone()).await;
     let app = App::new(
         adapters,
         Arc::new(FixedClock::new(now)),
