@@ -13,6 +13,8 @@
 //! - [`EmailNotices`]: the notifier's step, "email this notification if its recipient wants it,
 //!   once" ([`MailNotification`]).
 //!
+//! The SES client is the cargo feature `ses`, on by default: the API builds without it.
+//!
 //! User ids here are pseudonyms (docs/privacy.md): the address is the only personal datum, kept
 //! in the preferences item alone, which forgetting a user deletes.
 //! Depends on the event contract, the read models' notifications and the conventions. Must not
@@ -26,6 +28,7 @@ pub mod links;
 mod memory;
 mod notices;
 mod ports;
+#[cfg(feature = "ses")]
 mod ses;
 mod topic;
 
@@ -37,5 +40,6 @@ pub use links::{LinkKey, LinkRefused, LocalLinkKey, Unsubscribe};
 pub use memory::{InMemoryEmailNotices, Outbox};
 pub use notices::{EmailNotices, MailNotification, Mailed};
 pub use ports::{Boxed, PreferenceStore, SendEmail};
+#[cfg(feature = "ses")]
 pub use ses::SesMailer;
 pub use topic::{Preferences, Topic, checked_address};

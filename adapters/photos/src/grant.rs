@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 
 use crate::error::Refusal;
 use crate::keys::Photo;
+use crate::limits::is_accepted;
 use crate::limits::{GRANT_SECONDS, MAX_ORIGINAL_BYTES, MAX_PHOTOS_PER_AUCTION};
-use crate::thumbnail::is_accepted;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 

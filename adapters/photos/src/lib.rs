@@ -15,6 +15,10 @@
 //! - [`thumbnail_uploads`]: the thumbnailer Lambda's handler over a batch of the photo uploads
 //!   queue (S3's notifications).
 //!
+//! The thumbnails (the image decoders and the Lambda's handler) are the cargo feature
+//! `thumbnails`, on by default: the API, which only grants uploads and reads what became of
+//! them, builds without the decoders.
+//!
 //! Depends on the event contract (auction ids), the conventions (AWS failures) and the AWS SDK.
 //! Must not depend on any function crate: the API grants uploads and a Lambda makes thumbnails,
 //! both through this crate.
@@ -26,20 +30,27 @@ pub mod limits;
 mod memory;
 mod ports;
 mod s3;
+#[cfg(feature = "thumbnails")]
 mod step;
 /// What tests of photos start from (cargo feature `testing`).
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "thumbnails")]
 mod thumbnail;
+#[cfg(feature = "thumbnails")]
 mod uploads;
 
 pub use error::{PhotoError, Refusal};
 pub use grant::{Grant, Signing, Upload, grant};
 pub use keys::{Photo, PhotoId, thumbnails_prefix};
 pub use limits::MAX_PHOTOS_PER_AUCTION;
+pub use limits::is_accepted;
 pub use memory::{InMemoryPhotos, StoredObject};
 pub use ports::{Grants, Head, Originals, Refusals, Thumbnails};
 pub use s3::S3Photos;
+#[cfg(feature = "thumbnails")]
 pub use step::{Thumbnailed, make_thumbnail};
-pub use thumbnail::{is_accepted, thumbnail};
+#[cfg(feature = "thumbnails")]
+pub use thumbnail::thumbnail;
+#[cfg(feature = "thumbnails")]
 pub use uploads::{object_keys, thumbnail_uploads};

@@ -11,6 +11,11 @@ pub const MAX_ORIGINAL_BYTES: u64 = 10 * 1024 * 1024;
 /// The content types a seller may declare, and the only formats the decoder is asked to read.
 pub const CONTENT_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
 
+/// Whether `content_type` is one a seller may declare.
+pub fn is_accepted(content_type: &str) -> bool {
+    CONTENT_TYPES.contains(&content_type)
+}
+
 /// Pixels one original may have (40 million, a 50 MP camera's frame would not fit; a phone's
 /// does). A decompression bomb is a small file whose header promises far more: this is checked
 /// on the header before a single row is decoded.

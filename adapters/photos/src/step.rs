@@ -3,9 +3,10 @@
 
 use crate::error::{PhotoError, Refusal};
 use crate::keys::Photo;
+use crate::limits::is_accepted;
 use crate::limits::{MAX_ORIGINAL_BYTES, MAX_PHOTOS_PER_AUCTION};
 use crate::ports::{Originals, Refusals, Thumbnails};
-use crate::thumbnail::{is_accepted, thumbnail};
+use crate::thumbnail::thumbnail;
 
 /// An accepted photo: its thumbnail is written.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Li
 
 use crate::error::Refusal;
 use crate::limits::{
-    CONTENT_TYPES, MAX_DECODE_BYTES, MAX_ORIGINAL_BYTES, MAX_PIXELS, MAX_SIDE,
-    THUMBNAIL_JPEG_QUALITY, THUMBNAIL_SIDE,
+    MAX_DECODE_BYTES, MAX_ORIGINAL_BYTES, MAX_PIXELS, MAX_SIDE, THUMBNAIL_JPEG_QUALITY,
+    THUMBNAIL_SIDE,
 };
 
 /// The accepted formats, by content type.
@@ -24,11 +24,6 @@ fn format_of(content_type: &str) -> Option<ImageFormat> {
         "image/webp" => Some(ImageFormat::WebP),
         _ => None,
     }
-}
-
-/// Whether `content_type` is one a seller may declare.
-pub fn is_accepted(content_type: &str) -> bool {
-    CONTENT_TYPES.contains(&content_type)
 }
 
 /// The thumbnail (a JPEG fitting in [`THUMBNAIL_SIDE`] square) of `original`, declared as
