@@ -140,6 +140,12 @@ impl Thumbnails for InMemoryPhotos {
         Ok(())
     }
 
+    async fn get(&self, photo: &Photo) -> Result<Option<Vec<u8>>, PhotoError> {
+        Ok(self
+            .object(&photo.thumbnail_key())
+            .map(|object| object.bytes))
+    }
+
     async fn photos(&self, auction: AuctionId) -> Result<Vec<Photo>, PhotoError> {
         let prefix = thumbnails_prefix(auction);
         Ok(self

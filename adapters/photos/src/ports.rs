@@ -53,6 +53,12 @@ pub trait Thumbnails: Send + Sync {
         jpeg: Vec<u8>,
     ) -> impl Future<Output = Result<(), PhotoError>> + Send;
 
+    /// The photo's thumbnail (a JPEG), `None` if it has none.
+    fn get(
+        &self,
+        photo: &Photo,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, PhotoError>> + Send;
+
     /// The photos of `auction` that have a thumbnail.
     fn photos(
         &self,

@@ -195,6 +195,10 @@ impl Thumbnails for S3Photos {
             .await
     }
 
+    async fn get(&self, photo: &Photo) -> Result<Option<Vec<u8>>, PhotoError> {
+        self.read(&photo.thumbnail_key()).await
+    }
+
     async fn photos(&self, auction: AuctionId) -> Result<Vec<Photo>, PhotoError> {
         let mut photos = Vec::new();
         let mut pages = self

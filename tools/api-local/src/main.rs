@@ -106,6 +106,8 @@ async fn main() -> anyhow::Result<()> {
     let webhook_secret = WebhookSecret::from_env(&sdk)
         .await
         .context("the webhook's signing secret (STRIPE_WEBHOOK_SECRET)")?;
+    // One photos bucket for the API's grants and for serving thumbnails (CloudFront's part).
+    let photos = Arc::new(photos::S3Photos::from_env(&sdk)?);
     let adapters = api::config::adapters(
         dynamodb.clone(),
         api::config::Tables::from_env(),
@@ -115,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
         api::config::Buckets {
             digests: notary::config::archive_from_env(&sdk),
             photos: api::item_photos::Media::new(
-                Arc::new(photos::S3Photos::from_env(&sdk)?),
+                Arc::clone(&photos) as Arc<dyn api::item_photos::PhotoStore>,
                 &conventions::names::MEDIA_URL.from_env(),
             ),
         },
@@ -157,18 +159,10 @@ async fn main() -> anyhow::Result<()> {
         sockets: Arc::default(),
     };
     let api = api::router(app);
-    let photos_s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(conventions::s3_path_style())
-            .build(),
-    );
     let mut router = api
         .clone()
         .merge(local::live_router(live))
-        .merge(media::media_router(
-            photos_s3,
-            conventions::names::PHOTOS_BUCKET.from_env(),
-        ));
+        .merge(media::media_router(photos));
     if cli.dev {
         if stripe_webhook::is_local(stripe.api_base()) {
             // Before API_URL is printed, so that whoever waits for that line gets the events.

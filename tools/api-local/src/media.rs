@@ -2,64 +2,53 @@
 //! AWS (`MEDIA_URL` points here locally): `GET /thumbnails/{auctionId}/{photoId}.jpg` and
 //! nothing else of the bucket (originals and refusals are never served).
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use events::AuctionId;
+use photos::{Photo, PhotoId, S3Photos, Thumbnails};
 use uuid::Uuid;
 
 use api::error::ApiError;
 
-#[derive(Clone)]
-struct Bucket {
-    s3: aws_sdk_s3::Client,
-    name: String,
-}
-
-/// The thumbnails of the bucket `bucket`.
-pub fn media_router(s3: aws_sdk_s3::Client, bucket: String) -> Router {
+/// The thumbnails of `bucket`.
+pub fn media_router(bucket: Arc<S3Photos>) -> Router {
     Router::new()
         .route("/thumbnails/{auction}/{file}", get(thumbnail))
-        .with_state(Bucket { s3, name: bucket })
+        .with_state(bucket)
 }
 
 async fn thumbnail(
-    State(bucket): State<Bucket>,
+    State(bucket): State<Arc<S3Photos>>,
     Path((auction, file)): Path<(String, String)>,
 ) -> Response {
-    // The key is rebuilt from parsed ids, so no other object can be named through the path.
+    // The photo is parsed from the path, so no other object can be named through it.
     let ids = (
         Uuid::parse_str(&auction),
         file.strip_suffix(".jpg").map(Uuid::parse_str),
     );
-    let (Ok(auction), Some(Ok(photo))) = ids else {
+    let (Ok(auction), Some(Ok(id))) = ids else {
         return ApiError::NoRoute.into_response();
     };
-    let key = format!("thumbnails/{auction}/{photo}.jpg");
-    let got = bucket
-        .s3
-        .get_object()
-        .bucket(&bucket.name)
-        .key(&key)
-        .send()
-        .await;
-    match got {
-        Ok(object) => match object.body.collect().await {
-            Ok(bytes) => (
-                [
-                    (header::CONTENT_TYPE, "image/jpeg"),
-                    // A thumbnail never changes under its key.
-                    (header::CACHE_CONTROL, "public, max-age=86400, immutable"),
-                ],
-                bytes.into_bytes(),
-            )
-                .into_response(),
-            Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-        },
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-            ApiError::NoRoute.into_response()
-        }
+    let photo = Photo {
+        auction: AuctionId(auction),
+        id: PhotoId(id),
+    };
+    match bucket.get(&photo).await {
+        Ok(Some(jpeg)) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                // A thumbnail never changes under its key.
+                (header::CACHE_CONTROL, "public, max-age=86400, immutable"),
+            ],
+            jpeg,
+        )
+            .into_response(),
+        Ok(None) => ApiError::NoRoute.into_response(),
         Err(_) => StatusCode::BAD_GATEWAY.into_response(),
     }
 }
