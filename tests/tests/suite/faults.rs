@@ -15,7 +15,7 @@
 //!
 //! Loopback only, bounded in time: the load stops after the last fault, each wait has a budget.
 //! Needs the platform's binaries next to the test binary and the Lambda artifacts
-//! (`cargo build -p api-local -p local-triggers` and `local-stack build-lambdas`; `scripts/test`
+//! (`cargo build --workspace --bins` and `local-stack build-lambdas`; `scripts/test`
 //! builds both).
 
 use std::collections::{BTreeMap, HashMap};
@@ -112,7 +112,7 @@ impl Process {
             .join(name);
         assert!(
             bin.exists(),
-            "{} is missing: build it first (`cargo build -p api-local -p local-triggers` and \
+            "{} is missing: build it first (`cargo build --workspace --bins` and \
              `cargo run -p local-stack -- build-lambdas`; scripts/test does)",
             bin.display()
         );
