@@ -4,6 +4,7 @@
 //! aggregate is inferred from the decision's first parameter (`|state: &State, now| ..`).
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,6 @@ use uuid::Uuid;
 
 use crate::chain::{GENESIS, seal};
 use crate::error::{CommandError, StoreError};
-use crate::group::Queues;
 use crate::log::{
     EventLog, IDEMPOTENCY_RETENTION, IdempotencyRecord, IdempotencyRecords, Snapshot, Snapshots,
 };
@@ -161,6 +161,12 @@ impl std::fmt::Debug for Turns {
         write!(f, "Turns({} locks)", self.0.len())
     }
 }
+
+/// Commands waiting for their aggregate's turn, per aggregate: each entry a `Vec` of the group
+/// commit's queued commands (group.rs) of its own aggregate type. Shared by clones of a store,
+/// like its turns.
+#[derive(Debug, Default)]
+pub(crate) struct Queues(pub(crate) Mutex<HashMap<CacheKey, Box<dyn Any + Send>>>);
 
 /// Loaded aggregates of any type, each a `Loaded<S>` of its own `S`.
 type Cache = LruCache<CacheKey, Box<dyn Any + Send + Sync>>;

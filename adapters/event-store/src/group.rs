@@ -9,16 +9,16 @@
 //! alone once they commit, on the log's state, as every refusal is; and the store runs the
 //! callers' decisions in the task that commits, so they must be `'static`.
 
-use std::any::Any;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use events::Aggregate;
 use tracing::Instrument;
 
 use crate::Store;
-use crate::command::{CacheKey, CommandContext, Loaded, Outcome, cache_key, decision_time, jitter};
+use crate::command::{
+    CacheKey, CommandContext, Loaded, Outcome, Queues, cache_key, decision_time, jitter,
+};
 use crate::error::{CommandError, StoreError};
 use crate::log::{EventLog, IdempotencyRecords, Snapshots};
 use crate::meter::{Cost, Meter};
@@ -55,11 +55,7 @@ pub(crate) struct Queued<S: Aggregate> {
     reply: tokio::sync::oneshot::Sender<Answer<S>>,
 }
 
-/// Commands waiting for their aggregate's turn, per aggregate: each entry a `Vec<Queued<S>>` of
-/// its own `S`. Shared by clones of a store, like its turns.
-#[derive(Debug, Default)]
-pub(crate) struct Queues(Mutex<HashMap<CacheKey, Box<dyn Any + Send>>>);
-
+// The queues' storage is the store's (command.rs); what goes in them, and how, is the group's.
 impl Queues {
     /// Queues a command; gives it back if the key holds another aggregate's queue (it cannot:
     /// the key names the aggregate type).

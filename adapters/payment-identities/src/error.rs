@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::ids::{AccountId, CustomerId, PaymentMethodId};
+use crate::ids::{AccountId, CustomerId, MalformedId, PaymentMethodId};
 
 /// Why a payment identity was not registered or read. Each variant says how the caller handles
 /// it; a refusal stores nothing.
@@ -66,6 +66,12 @@ pub enum IdentityError {
     /// this code cannot read. Retrying cannot help: a human looks at the log (500 INTERNAL).
     #[error("the payment identities failed: {0}")]
     StoreFailed(String),
+}
+
+impl From<MalformedId> for IdentityError {
+    fn from(MalformedId { field, expected }: MalformedId) -> Self {
+        Self::MalformedId { field, expected }
+    }
 }
 
 impl IdentityError {

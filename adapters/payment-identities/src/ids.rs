@@ -4,7 +4,23 @@
 
 use std::fmt;
 
-use crate::error::IdentityError;
+/// An id without Stripe's shape for its kind, and the request field it came in. Bad input:
+/// [`crate::IdentityError::MalformedId`] carries it to the caller, who fixes that field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedId {
+    /// The request field the id came in (`customerId`, `paymentMethodId`, `accountId`).
+    pub field: &'static str,
+    /// The shape an id of its kind has.
+    pub expected: &'static str,
+}
+
+impl fmt::Display for MalformedId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} must be {}", self.field, self.expected)
+    }
+}
+
+impl std::error::Error for MalformedId {}
 
 /// The longest id Stripe issues (its documented bound for object ids).
 pub const MAX_ID_LEN: usize = 255;
@@ -28,13 +44,13 @@ macro_rules! stripe_id {
             /// The prefix every id of this kind starts with.
             pub const PREFIX: &'static str = $prefix;
 
-            /// The id, if `text` has its shape; else [`IdentityError::MalformedId`] naming the
-            /// request field it comes in.
-            pub fn parse(text: &str) -> Result<Self, IdentityError> {
+            /// The id, if `text` has its shape; else [`MalformedId`] naming the request field
+            /// it comes in.
+            pub fn parse(text: &str) -> Result<Self, MalformedId> {
                 if well_formed(text, $prefix) {
                     Ok(Self(text.to_owned()))
                 } else {
-                    Err(IdentityError::MalformedId {
+                    Err(MalformedId {
                         field: $field,
                         expected: concat!(
                             "`", $prefix, "` followed by letters, digits or underscores"
@@ -97,7 +113,7 @@ mod tests {
             assert!(
                 matches!(
                     CustomerId::parse(bad),
-                    Err(IdentityError::MalformedId {
+                    Err(MalformedId {
                         field: "customerId",
                         ..
                     })
@@ -107,14 +123,14 @@ mod tests {
         }
         assert!(matches!(
             PaymentMethodId::parse("cus_123"),
-            Err(IdentityError::MalformedId {
+            Err(MalformedId {
                 field: "paymentMethodId",
                 ..
             })
         ));
         assert!(matches!(
             AccountId::parse("acct"),
-            Err(IdentityError::MalformedId {
+            Err(MalformedId {
                 field: "accountId",
                 ..
             })

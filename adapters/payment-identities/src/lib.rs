@@ -28,7 +28,7 @@ pub mod testing;
 
 pub use dynamodb::DynamoDbPaymentIdentities;
 pub use error::IdentityError;
-pub use ids::{AccountId, CustomerId, MAX_ID_LEN, PaymentMethodId};
+pub use ids::{AccountId, CustomerId, MAX_ID_LEN, MalformedId, PaymentMethodId};
 pub use memory::InMemoryPaymentIdentities;
 pub use ports::{
     CardOnFile, CheckWithProvider, Missing, PaymentIdentity, PaymentIdentityLookup,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::IdentityError;
-use crate::ids::{AccountId, CustomerId, PaymentMethodId};
+use crate::ids::{AccountId, CustomerId, MalformedId, PaymentMethodId};
 use crate::ports::{CardOnFile, CheckWithProvider};
 
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ pub struct InMemoryProvider {
     checks: AtomicUsize,
 }
 
-fn issued<T>(parse: fn(&str) -> Result<T, IdentityError>, text: String) -> T {
+fn issued<T>(parse: fn(&str) -> Result<T, MalformedId>, text: String) -> T {
     match parse(&text) {
         Ok(id) => id,
         Err(error) => panic!("the in-memory provider issued a malformed id {text}: {error}"),

@@ -1,6 +1,6 @@
 //! The personal-data crate's one error type.
 
-use crate::token::KeyId;
+use crate::key::KeyId;
 
 /// What went wrong sealing, opening or forgetting personal data.
 #[derive(Debug, thiserror::Error)]

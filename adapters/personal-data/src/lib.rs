@@ -17,6 +17,7 @@
 
 pub mod envelope;
 mod error;
+mod key;
 mod kms;
 mod memory;
 mod ports;

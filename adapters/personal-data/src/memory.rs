@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use uuid::Uuid;
 
 use crate::error::PersonalDataError;
+use crate::key::KeyId;
 use crate::ports::SubjectKeys;
-use crate::token::KeyId;
 
 #[derive(Debug, Default)]
 pub struct InMemorySubjectKeys {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use crate::error::PersonalDataError;
-use crate::token::KeyId;
+use crate::key::KeyId;
 
 /// The subjects' keys.
 pub trait SubjectKeys: Send + Sync {

@@ -10,8 +10,6 @@
 //! token then gives the subject's erased marker, `erased:<key id>`, which is still one subject
 //! apart from all others (an auction's rules keep telling its bidders apart).
 
-use std::fmt;
-
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
@@ -19,6 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use crate::error::PersonalDataError;
+pub use crate::key::{DataKey, KeyId};
 
 /// What every token starts with.
 pub const TOKEN_PREFIX: &str = "pii:v1:";
@@ -30,39 +29,6 @@ pub const PSEUDONYM_PREFIX: &str = "subject:";
 pub const ERASED_PREFIX: &str = "erased:";
 
 const NONCE_BYTES: usize = 12;
-
-/// Names one subject's data key; stored in every token sealed with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(pub Uuid);
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A subject's 256-bit data key, in the clear: only ever in memory.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DataKey([u8; 32]);
-
-impl DataKey {
-    /// The key from its 32 bytes (KMS's plaintext data key); `None` for any other length.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        <[u8; 32]>::try_from(bytes).ok().map(Self)
-    }
-
-    /// A fresh random key, for the in-memory key store.
-    pub fn random() -> Self {
-        Self(Aes256Gcm::generate_key(OsRng).into())
-    }
-}
-
-// Never printed: logs must not hold what erasure destroys.
-impl fmt::Debug for DataKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DataKey(..)")
-    }
-}
 
 /// A token as read: whose key sealed it, and the sealed bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +138,7 @@ fn associated(key_id: KeyId) -> String {
 }
 
 fn cipher(key: &DataKey) -> Aes256Gcm {
-    Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0))
+    Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.bytes()))
 }
 
 #[cfg(test)]

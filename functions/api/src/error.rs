@@ -44,17 +44,19 @@ pub enum ApiError {
     #[error("this route is for administrators only")]
     AdminOnly,
     /// The caller made more writes (bids, purchases, creations, registrations: every POST and
-    /// PUT) than their share: `rate.per_second` on average, `rate.burst` at once, counted per
+    /// PUT) than their share: `per_second` on average, `burst` at once, counted per
     /// user. Nothing was read or decided. (429 RATE_LIMITED: wait `Retry-After` seconds, then
     /// send the same request again, under the same `Idempotency-Key`)
     #[error(
         "you sent more than {} writes a second ({} at once); wait {} s, then retry",
-        rate.per_second,
-        rate.burst,
+        per_second,
+        burst,
         retry_after_secs(*retry_after)
     )]
     RateLimited {
-        rate: crate::throttle::WriteRate,
+        /// The writes a second the user may make on average, and at once.
+        per_second: f64,
+        burst: u32,
         retry_after: std::time::Duration,
     },
     /// The path names no stream: an unknown aggregate type, an id that is not a UUID. (404

@@ -223,8 +223,10 @@ pub async fn limit_writes(
                 wait_ms = wait.as_millis() as u64,
                 "write refused: over the user's rate"
             );
+            let rate = throttle.rate();
             ApiError::RateLimited {
-                rate: throttle.rate(),
+                per_second: rate.per_second,
+                burst: rate.burst,
                 retry_after: wait,
             }
             .into_response()

@@ -11,7 +11,6 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::environment::ProcessGroup;
-use super::function::Invocation;
 use super::http;
 use super::workspace_manifest;
 use crate::emulator::{Emulator, Launch};
@@ -28,6 +27,19 @@ const START_ATTEMPTS: u32 = 3;
 /// the emulator (not whatever else might hold the port) is up, and queues nothing.
 const PROBE_FUNCTION: &str = "local-stack-readiness-probe";
 const SERVICE: &str = "cargo-lambda (Lambda Runtime and Invoke APIs)";
+
+/// What an invocation returned, as the Invoke API reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    /// The handler's response (status 200): the JSON it returned, `null` for unit.
+    Response(Value),
+    /// The handler returned an error or panicked: Lambda answers 200 with
+    /// `X-Amz-Function-Error: Unhandled` and this body; cargo-lambda answers 500 with it.
+    FunctionError {
+        error_type: String,
+        error_message: String,
+    },
+}
 
 /// The running emulator: the Runtime API for every function name, and the Invoke API. Stop it
 /// with [`RuntimeEmulator::stop`]; dropping it kills it.

@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::emulator::RuntimeEmulator;
+use super::emulator::{Invocation, RuntimeEmulator};
 use super::environment::FunctionSpec;
 use super::runtime_api::{FrontConfig, RuntimeFront};
 use crate::emulator::{Emulator, Launch};
@@ -35,19 +35,6 @@ const KEPT_LINES: usize = 100_000;
 const TAIL_LINES: usize = 25;
 /// Names each started binary's log file apart within one launcher.
 static STARTED: AtomicU64 = AtomicU64::new(0);
-
-/// What an invocation returned, as the Invoke API reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Invocation {
-    /// The handler's response (status 200): the JSON it returned, `null` for unit.
-    Response(Value),
-    /// The handler returned an error or panicked: Lambda answers 200 with
-    /// `X-Amz-Function-Error: Unhandled` and this body; cargo-lambda answers 500 with it.
-    FunctionError {
-        error_type: String,
-        error_message: String,
-    },
-}
 
 /// How a stopped binary ended, and everything it printed.
 #[derive(Debug, Clone)]

@@ -22,9 +22,9 @@ mod function;
 mod http;
 mod runtime_api;
 
-pub use emulator::RuntimeEmulator;
+pub use emulator::{Invocation, RuntimeEmulator};
 pub use environment::{FunctionSpec, LogFormat, ProcessGroup, deployed_variables};
-pub use function::{Invocation, LambdaFunction, Stopped};
+pub use function::{LambdaFunction, Stopped};
 
 use std::path::{Path, PathBuf};
 
