@@ -871,6 +871,25 @@ export class PlatformStack extends Stack {
       return { fn, role };
     };
 
+    // What emailing a notice takes (the notifier's and the scheduler's reminders): a MAC for
+    // each unsubscribe link, and SendEmail from the notices' address only.
+    const grantEmailNotices = (role: iam.Role, sid: string) => {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: `${sid}UnsubscribeLinks`,
+          actions: ['kms:GenerateMac'],
+          resources: [unsubscribeKey.keyArn],
+        }),
+      );
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: `${sid}SendsEmail`,
+          actions: ['ses:SendEmail'],
+          resources: [this.formatArn({ service: 'ses', resource: 'identity', resourceName: emailIdentity.emailIdentityName })],
+          conditions: { StringEquals: { 'ses:FromAddress': emailFrom } },
+        }),
+      );
+    };
     const grantTables = (role: iam.Role, sid: string, accesses: TableAccess[]) => {
       accesses.forEach((access, i) => {
         if (access.actions.length === 0 && !access.indexes) {
@@ -1022,21 +1041,7 @@ export class PlatformStack extends Stack {
       { table: notificationsTable, actions: ['PutItem'] },
       { table: emailNoticesTable, actions: ['GetItem', 'PutItem'] },
     ]);
-    notifier.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'NotifierUnsubscribeLinks',
-        actions: ['kms:GenerateMac'],
-        resources: [unsubscribeKey.keyArn],
-      }),
-    );
-    notifier.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'NotifierSendsEmail',
-        actions: ['ses:SendEmail'],
-        resources: [this.formatArn({ service: 'ses', resource: 'identity', resourceName: emailIdentity.emailIdentityName })],
-        conditions: { StringEquals: { 'ses:FromAddress': emailFrom } },
-      }),
-    );
+    grantEmailNotices(notifier.role, 'Notifier');
     setEnvironment(notifier.fn, {
       ...storeEnvironment,
       NOTIFICATIONS_TABLE: notificationsTable.tableName,
@@ -1086,21 +1091,7 @@ export class PlatformStack extends Stack {
       { table: notificationsTable, actions: ['PutItem'] },
       { table: emailNoticesTable, actions: ['GetItem', 'PutItem'] },
     ]);
-    scheduler.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'SchedulerUnsubscribeLinks',
-        actions: ['kms:GenerateMac'],
-        resources: [unsubscribeKey.keyArn],
-      }),
-    );
-    scheduler.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'SchedulerSendsEmail',
-        actions: ['ses:SendEmail'],
-        resources: [this.formatArn({ service: 'ses', resource: 'identity', resourceName: emailIdentity.emailIdentityName })],
-        conditions: { StringEquals: { 'ses:FromAddress': emailFrom } },
-      }),
-    );
+    grantEmailNotices(scheduler.role, 'Scheduler');
     setEnvironment(scheduler.fn, {
       ...storeEnvironment,
       AUCTION_VIEWS_TABLE: auctionViewsTable.tableName,
