@@ -219,6 +219,21 @@ async fn main() -> Result<()> {
     );
     println!();
 
+    // Warm-up, not measured: DynamoDB Local's JIT compiles its write path during its first few
+    // thousand requests, and a cold start would be counted against whichever mode runs first
+    // (the raw puts: their p99 was 300-650 ms cold, 150-190 ms warm).
+    let warm_up = benchmarks::setting("BENCH_WARM_UP_PUTS", 2_000);
+    if warm_up > 0 {
+        raw_conditional_puts(
+            &clients.dynamodb,
+            &tables.events,
+            warm_up,
+            clients_n,
+            Pace::FlatOut,
+        )
+        .await?;
+    }
+
     let baseline = raw_conditional_puts(
         &clients.dynamodb,
         &tables.events,
