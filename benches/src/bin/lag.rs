@@ -246,14 +246,10 @@ async fn main() -> Result<()> {
         auctions: &auctions,
         rate,
     };
-    let warmed: Seen = Default::default();
-    load.run(warm_up_bids, &warmed).await?;
-    let warmed = warmed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let warmed = load.run(warm_up_bids).await?;
     seen_everywhere(&warmed, [&streamed, &projected, &received]).await;
 
-    let committed: Seen = Default::default();
-    load.run(bids, &committed).await?;
-    let committed = committed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let committed = load.run(bids).await?;
     seen_everywhere(&committed, [&streamed, &projected, &received]).await;
     stop.cancel();
     for task in tasks {
@@ -335,13 +331,14 @@ struct Load<'a> {
 }
 
 impl Load<'_> {
-    /// Places `bids` bids, noting when each event committed in `committed`.
-    async fn run(&self, bids: usize, committed: &Seen) -> Result<()> {
+    /// Places `bids` bids; answers when each of their events committed.
+    async fn run(&self, bids: usize) -> Result<HashMap<(AuctionId, u64), Instant>> {
+        let committed: Seen = Default::default();
         let clients_n = self.auctions.len();
         let mut load = Vec::new();
         for (client, auction_id) in self.auctions.iter().copied().enumerate() {
             let store = self.store.clone();
-            let committed = Arc::clone(committed);
+            let committed = Arc::clone(&committed);
             let share = bids / clients_n + usize::from(client < bids % clients_n);
             let mut schedule = Pace::Rate(self.rate as f64).schedule(client, clients_n);
             load.push(tokio::spawn(async move {
@@ -370,7 +367,8 @@ impl Load<'_> {
         for task in load {
             task.await??;
         }
-        Ok(())
+        let committed = committed.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Ok(committed)
     }
 }
 
